@@ -1,0 +1,80 @@
+//! `aisle`: the store gateway, the HQ collector, the funnel report, the store
+//! simulator and the technicians' tools, in one binary.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod logging;
+
+mod check_config;
+mod config;
+mod epc_tool;
+mod funnel;
+mod gateway;
+mod hq;
+mod mqtt;
+mod sim;
+mod tag_tool;
+#[cfg(feature = "demo")]
+mod demo;
+
+/// aisle makes in-store browsing measurable with the online funnel's logic:
+/// tags report pickups, dwells, try-ons and purchases; the gateway ships them
+/// durably to HQ; HQ reports conversion per SKU.
+#[derive(Parser)]
+#[command(name = "aisle", version, propagate_version = true)]
+struct Cli {
+    /// Log format: `text` for people, `json` for log shippers.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the store gateway: read tag receivers, spool events, ship them to HQ.
+    Gateway(gateway::Args),
+    /// Validate a store config file and point at the bad line.
+    CheckConfig(check_config::Args),
+    /// Run the HQ collector: subscribe to all stores' events and store them.
+    Hq(hq::Args),
+    /// Print the conversion funnel per SKU (or store, style, fixture).
+    Funnel(funnel::Args),
+    /// Act as a store's tag receivers on a serial port, with simulated shoppers.
+    Simulate(sim::Args),
+    /// Run the whole system on this machine: broker, HQ, gateway and a simulated store.
+    #[cfg(feature = "demo")]
+    Demo(demo::Args),
+    /// Decode or encode a garment's EPC (SGTIN-96 / SGTIN-198).
+    #[command(subcommand)]
+    Epc(epc_tool::Command),
+    /// Technicians' tag tools: write a tag's config page.
+    #[command(subcommand)]
+    Tag(tag_tool::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(&cli.log_format);
+    let result = match cli.command {
+        Command::Gateway(args) => gateway::run(args),
+        Command::CheckConfig(args) => check_config::run(args),
+        Command::Hq(args) => hq::run(args),
+        Command::Funnel(args) => funnel::run(args),
+        Command::Simulate(args) => sim::run(args),
+        #[cfg(feature = "demo")]
+        Command::Demo(args) => demo::run(args),
+        Command::Epc(cmd) => epc_tool::run(cmd),
+        Command::Tag(cmd) => tag_tool::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            // One clear line for people and scripts: the error and its causes.
+            eprintln!("aisle: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

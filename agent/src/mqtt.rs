@@ -1,0 +1,1 @@
+//! MQTT connection options shared by the gateway and HQ.

@@ -1,0 +1,23 @@
+//! aisle's wire formats, shared by the tag firmware, the store gateway and HQ.
+//!
+//! `no_std` and allocation-free by default so the same frame code runs on a
+//! Cortex-M0+ tag; the `std` feature adds the JSON batch schema used between
+//! the gateway and HQ.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+
+pub mod codec;
+pub mod epc;
+pub mod frame;
+pub mod stage;
+pub mod time;
+
+#[cfg(feature = "std")]
+pub mod batch;
+
+pub use codec::{encode, DecodeError, EncodeError, FrameDecoder, MAX_ENCODED_LEN};
+pub use frame::{
+    ConfigStatus, Downlink, EpcBytes, Frame, FwVersion, Message, ResetReason, Settings, TagEvent,
+    Uplink, PROTOCOL_VERSION,
+};
+pub use stage::{FunnelStage, StoreEventKind};

@@ -1,0 +1,129 @@
+//! Store events and the funnel stages they map to.
+//!
+//! The stages are the online shop's funnel stages, so offline and online
+//! conversion can sit in one report (see DESIGN.md, "Funnel events").
+
+use core::fmt;
+use core::str::FromStr;
+use serde::{Deserialize, Serialize};
+
+/// A store event as sent to HQ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreEventKind {
+    /// A shopper dwelt at a fixture (exposure of the fixture's SKUs).
+    FixtureDwell,
+    /// A garment was lifted.
+    ItemPickup,
+    /// A garment was read in a fitting room.
+    ItemTryOn,
+    /// A garment was read at a checkout.
+    ItemPurchase,
+}
+
+/// A funnel stage, in funnel order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FunnelStage {
+    Exposure,
+    View,
+    TryOn,
+    Purchase,
+}
+
+impl StoreEventKind {
+    pub const ALL: [StoreEventKind; 4] = [
+        StoreEventKind::FixtureDwell,
+        StoreEventKind::ItemPickup,
+        StoreEventKind::ItemTryOn,
+        StoreEventKind::ItemPurchase,
+    ];
+
+    /// The funnel stage this event reaches.
+    pub fn stage(self) -> FunnelStage {
+        match self {
+            StoreEventKind::FixtureDwell => FunnelStage::Exposure,
+            StoreEventKind::ItemPickup => FunnelStage::View,
+            StoreEventKind::ItemTryOn => FunnelStage::TryOn,
+            StoreEventKind::ItemPurchase => FunnelStage::Purchase,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreEventKind::FixtureDwell => "fixture_dwell",
+            StoreEventKind::ItemPickup => "item_pickup",
+            StoreEventKind::ItemTryOn => "item_try_on",
+            StoreEventKind::ItemPurchase => "item_purchase",
+        }
+    }
+}
+
+impl FunnelStage {
+    pub const ALL: [FunnelStage; 4] =
+        [FunnelStage::Exposure, FunnelStage::View, FunnelStage::TryOn, FunnelStage::Purchase];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunnelStage::Exposure => "exposure",
+            FunnelStage::View => "view",
+            FunnelStage::TryOn => "try_on",
+            FunnelStage::Purchase => "purchase",
+        }
+    }
+}
+
+/// An event or stage name that is not one of the four.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unknown name")]
+pub struct UnknownName;
+
+impl FromStr for StoreEventKind {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or(UnknownName)
+    }
+}
+
+impl FromStr for FunnelStage {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or(UnknownName)
+    }
+}
+
+impl fmt::Display for StoreEventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for FunnelStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_through_from_str() {
+        for k in StoreEventKind::ALL {
+            assert_eq!(k.as_str().parse::<StoreEventKind>(), Ok(k));
+        }
+        for s in FunnelStage::ALL {
+            assert_eq!(s.as_str().parse::<FunnelStage>(), Ok(s));
+        }
+        assert_eq!("item_browse".parse::<StoreEventKind>(), Err(UnknownName));
+    }
+
+    #[test]
+    fn each_event_maps_to_its_design_stage() {
+        assert_eq!(StoreEventKind::FixtureDwell.stage(), FunnelStage::Exposure);
+        assert_eq!(StoreEventKind::ItemPickup.stage(), FunnelStage::View);
+        assert_eq!(StoreEventKind::ItemTryOn.stage(), FunnelStage::TryOn);
+        assert_eq!(StoreEventKind::ItemPurchase.stage(), FunnelStage::Purchase);
+    }
+}
