@@ -1,0 +1,124 @@
+//! Reads the collector's event store into the funnel engine.
+//!
+//! Item events come off the covering index `events_by_garment` already
+//! sorted by garment and time, so each garment is scanned as soon as its
+//! last event is read and memory stays flat however many events there are.
+//! Exposures are counted by SQLite itself.
+
+use super::engine::{FunnelBuilder, FunnelOptions, GarmentEvent};
+use super::report::FunnelReport;
+use crate::hq::db::{DbError, EventStore};
+use protocol::stage::StoreEventKind;
+use rusqlite::types::{ToSql, ValueRef};
+
+/// Which events a report covers: one store (or all), `from <= ts < to`.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub store: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+}
+
+impl EventFilter {
+    /// ` AND …` conditions and their parameters.
+    fn sql(&self) -> (String, Vec<&dyn ToSql>) {
+        let mut sql = String::new();
+        let mut params: Vec<&dyn ToSql> = Vec::new();
+        if let Some(store) = &self.store {
+            sql.push_str(" AND store = ?");
+            params.push(store);
+        }
+        if let Some(from) = &self.from_ms {
+            sql.push_str(" AND ts_ms >= ?");
+            params.push(from);
+        }
+        if let Some(to) = &self.to_ms {
+            sql.push_str(" AND ts_ms < ?");
+            params.push(to);
+        }
+        (sql, params)
+    }
+}
+
+fn text(value: ValueRef<'_>) -> Option<&str> {
+    match value {
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes).ok(),
+        _ => None,
+    }
+}
+
+/// The funnel report over the events in `store` that pass `filter`.
+pub fn report(
+    store: &EventStore,
+    filter: &EventFilter,
+    opts: &FunnelOptions,
+) -> Result<FunnelReport, DbError> {
+    let conn = store.connection();
+    let mut builder = FunnelBuilder::new(opts);
+    let (cond, params) = filter.sql();
+
+    let mut exposures = conn.prepare(&format!(
+        "SELECT store, gtin, fixture, COUNT(*) FROM exposures WHERE 1{cond} GROUP BY store, gtin, fixture"
+    ))?;
+    let mut rows = exposures.query(params.as_slice())?;
+    while let Some(row) = rows.next()? {
+        let (Some(shop), Some(gtin)) = (text(row.get_ref(0)?), text(row.get_ref(1)?)) else {
+            continue;
+        };
+        builder.add_exposures(
+            shop,
+            gtin,
+            text(row.get_ref(2)?),
+            row.get::<_, i64>(3)? as u64,
+        );
+    }
+
+    // The WHERE clause repeats the partial index's condition so SQLite can
+    // use it; the ORDER BY is the index order, so no sort step is needed.
+    let mut items = conn.prepare(&format!(
+        "SELECT store, gtin, serial, ts_ms, event, fixture FROM events INDEXED BY events_by_garment
+         WHERE event <> 'fixture_dwell'{cond}
+         ORDER BY store, gtin, serial, ts_ms, event, fixture"
+    ))?;
+    let mut rows = items.query(params.as_slice())?;
+    let mut current: Option<(String, Option<String>, Option<String>)> = None;
+    let mut events: Vec<GarmentEvent> = Vec::new();
+    while let Some(row) = rows.next()? {
+        let Some(shop) = text(row.get_ref(0)?) else {
+            continue;
+        };
+        let gtin = text(row.get_ref(1)?);
+        let serial = text(row.get_ref(2)?);
+        let same = current
+            .as_ref()
+            .is_some_and(|(s, g, n)| s == shop && g.as_deref() == gtin && n.as_deref() == serial);
+        if !same {
+            if let Some((s, g, _)) = current.take() {
+                builder.add_garment(&s, g.as_deref(), &events);
+            }
+            events.clear();
+            current = Some((
+                shop.to_string(),
+                gtin.map(str::to_string),
+                serial.map(str::to_string),
+            ));
+        }
+        let kind = match text(row.get_ref(4)?) {
+            Some("item_pickup") => StoreEventKind::ItemPickup,
+            Some("item_try_on") => StoreEventKind::ItemTryOn,
+            Some("item_purchase") => StoreEventKind::ItemPurchase,
+            // The collector stores only validated names; anything else was
+            // written by another hand and is not a funnel step.
+            _ => continue,
+        };
+        events.push(GarmentEvent {
+            ts_ms: row.get(3)?,
+            kind,
+            fixture: text(row.get_ref(5)?).map(str::to_string),
+        });
+    }
+    if let Some((s, g, _)) = current {
+        builder.add_garment(&s, g.as_deref(), &events);
+    }
+    Ok(builder.finish())
+}
