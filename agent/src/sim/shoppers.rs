@@ -24,8 +24,10 @@
 //!   the last step of the previous one, so HQ's windowed funnel (window W)
 //!   cannot depend on millisecond timing.
 
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
 
 /// A half-open stretch of time `[start, end)` in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +102,12 @@ pub enum ReaderKind {
     Checkout,
 }
 
+/// The virtual tags sample their sensors every 50 ms (20 Hz, a typical
+/// accelerometer data rate for motion detection), and every time in the
+/// model is a multiple of it, so the model knows the exact sample at which
+/// the firmware will detect each fact.
+pub const SAMPLE_MS: u64 = 50;
+
 /// The tags' detection settings the model must respect (see the module docs).
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
@@ -107,6 +115,9 @@ pub struct Timing {
     pub dwell_gap_ms: u64,
     pub still_ms: u64,
     pub reader_visit_ms: u64,
+    /// From the first moving sample to the pickup detector's verdict: K
+    /// moving samples are needed, so K − 1 sample periods.
+    pub pickup_latency_ms: u64,
 }
 
 impl From<&protocol::Settings> for Timing {
@@ -116,8 +127,20 @@ impl From<&protocol::Settings> for Timing {
             dwell_gap_ms: u64::from(s.dwell_gap_ms),
             still_ms: u64::from(s.still_ms),
             reader_visit_ms: u64::from(s.reader_visit_ms),
+            pickup_latency_ms: u64::from(s.pickup_k.max(1) - 1) * SAMPLE_MS,
         }
     }
+}
+
+/// How long shoppers take between the steps of a journey with one SKU.
+/// Fixed per SKU (drawn from the seed), so HQ's medians per SKU are known
+/// exactly, up to the link's latency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    /// From the detected pickup to the first fitting-room read.
+    pub view_to_try_on_ms: u64,
+    /// From the first fitting-room read to the first checkout read.
+    pub try_on_to_purchase_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -185,6 +208,8 @@ pub struct Script {
     /// Shoppers who did something (those whose visit did not fit the shopping
     /// time are turned away at the door and not counted).
     pub shoppers: usize,
+    /// Each SKU's pace, by GTIN.
+    pub paces: BTreeMap<String, Pace>,
 }
 
 /// Nothing happens in the first second, while the tags boot.
@@ -207,14 +232,43 @@ const MAX_LIFTS_PER_VISIT: usize = 2;
 /// the pickup detector's K-of-M window never sees two of them together.
 const BRUSH_CLEARANCE_MS: u64 = 1_500;
 
+/// Paces are whole seconds in these ranges. The shortest pace to the
+/// fitting room exceeds the longest dwell after a lift plus the walk, and the
+/// shortest to the checkout the longest spread of try-ons plus the walk, so a
+/// shopper is never late for their SKU's pace.
+const VIEW_TO_TRY_ON_S: std::ops::RangeInclusive<u64> = 14..=18;
+const TRY_ON_TO_PURCHASE_S: std::ops::RangeInclusive<u64> = 12..=15;
+
 /// The shortest funnel window the model supports: a journey (a dwell with
-/// lifts, a fitting-room visit, a checkout and the put-down time) must fit
-/// in W/2.
-pub const MIN_WINDOW_MS: u64 = 60_000;
+/// lifts, the paces to the fitting room and the checkout, the put-down time)
+/// must fit in W/2.
+pub const MIN_WINDOW_MS: u64 = 120_000;
+
+/// A multiple of [`SAMPLE_MS`] between `lo` and `hi` (inclusive).
+fn ms(rng: &mut ChaCha8Rng, lo: u64, hi: u64) -> u64 {
+    rng.gen_range(lo.div_ceil(SAMPLE_MS)..=(hi / SAMPLE_MS).max(lo.div_ceil(SAMPLE_MS))) * SAMPLE_MS
+}
+
+/// Each SKU's pace, drawn in GTIN order.
+pub fn paces(layout: &Layout, rng: &mut ChaCha8Rng) -> BTreeMap<String, Pace> {
+    let gtins: std::collections::BTreeSet<&String> =
+        layout.garments.iter().map(|g| &g.gtin).collect();
+    gtins
+        .into_iter()
+        .map(|gtin| {
+            let pace = Pace {
+                view_to_try_on_ms: rng.gen_range(VIEW_TO_TRY_ON_S) * 1_000,
+                try_on_to_purchase_ms: rng.gen_range(TRY_ON_TO_PURCHASE_S) * 1_000,
+            };
+            (gtin.clone(), pace)
+        })
+        .collect()
+}
 
 /// Runs the model.
 pub fn generate(layout: &Layout, timing: &Timing, params: &Params) -> Script {
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    let paces = paces(layout, &mut rng);
     let mut script = Script {
         presence: vec![Vec::new(); layout.fixtures.len()],
         held: vec![Vec::new(); layout.garments.len()],
@@ -223,6 +277,7 @@ pub fn generate(layout: &Layout, timing: &Timing, params: &Params) -> Script {
         dwells: Vec::new(),
         journeys: Vec::new(),
         shoppers: 0,
+        paces: paces.clone(),
     };
     if layout.fixtures.is_empty() || params.shoppers_per_min <= 0.0 {
         return script;
@@ -235,7 +290,8 @@ pub fn generate(layout: &Layout, timing: &Timing, params: &Params) -> Script {
         if arrival >= params.shopping_ms as f64 {
             break;
         }
-        let draft = Shopper::new(layout, timing, params, &script).walk(&mut rng, arrival as u64);
+        let at = (arrival as u64).next_multiple_of(SAMPLE_MS);
+        let draft = Shopper::new(layout, timing, params, &paces, &script).walk(&mut rng, at);
         if draft.fits(timing, params) {
             draft.commit(&mut script);
         }
@@ -249,7 +305,11 @@ struct Shopper<'a> {
     layout: &'a Layout,
     timing: &'a Timing,
     params: &'a Params,
+    paces: &'a BTreeMap<String, Pace>,
     world: &'a Script,
+    /// False once the shopper could not keep a SKU's pace (the paces are
+    /// chosen so this does not happen; such a shopper would be dropped).
+    feasible: bool,
     presence: Vec<(usize, Span)>,
     held: Vec<(usize, Span)>,
     brushes: Vec<(usize, u64)>,
@@ -285,12 +345,20 @@ struct Carried {
 }
 
 impl<'a> Shopper<'a> {
-    fn new(layout: &'a Layout, timing: &'a Timing, params: &'a Params, world: &'a Script) -> Self {
+    fn new(
+        layout: &'a Layout,
+        timing: &'a Timing,
+        params: &'a Params,
+        paces: &'a BTreeMap<String, Pace>,
+        world: &'a Script,
+    ) -> Self {
         Shopper {
             layout,
             timing,
             params,
+            paces,
             world,
+            feasible: true,
             presence: Vec::new(),
             held: Vec::new(),
             brushes: Vec::new(),
@@ -308,7 +376,7 @@ impl<'a> Shopper<'a> {
         let mut carried = Vec::new();
         for _ in 0..rng.gen_range(1..=3) {
             let fixture = rng.gen_range(0..self.layout.fixtures.len());
-            t = self.visit(rng, fixture, t, &mut carried) + rng.gen_range(1_000..=2_000);
+            t = self.visit(rng, fixture, t, &mut carried) + ms(rng, 1_000, 2_000);
             if !carried.is_empty() {
                 break;
             }
@@ -316,56 +384,86 @@ impl<'a> Shopper<'a> {
         let (tried, mut to_buy): (Vec<Carried>, Vec<Carried>) =
             carried.into_iter().partition(|c| c.intent == Intent::TryOn);
         let mut put_back = Vec::new();
-        if !tried.is_empty() {
-            match self.reader(rng, ReaderKind::FittingRoom) {
-                Some(room) => {
-                    t += rng.gen_range(1_500..=2_500);
-                    let inside = Span::new(t, t + rng.gen_range(3_000..=5_000));
-                    for c in tried {
-                        let journey = &mut self.journeys[c.journey];
-                        journey.try_on = Some(inside.start);
-                        self.reads.push(ZoneRead {
-                            reader: room,
-                            garment: journey.garment,
-                            span: inside,
-                        });
-                        let p = self.layout.garments[journey.garment].propensity.purchase;
-                        if rng.gen_bool(p.clamp(0.0, 1.0)) {
-                            to_buy.push(c);
-                        } else {
-                            put_back.push(c);
-                        }
-                    }
-                    t = inside.end;
-                }
-                None => put_back.extend(tried),
-            }
-        }
-        if !to_buy.is_empty() {
-            if let Some(till) = self.reader(rng, ReaderKind::Checkout) {
-                t += rng.gen_range(1_500..=2_500);
-                let at_till = Span::new(t, t + rng.gen_range(800..=1_500));
-                for c in to_buy.drain(..) {
+        match self.reader(rng, ReaderKind::FittingRoom) {
+            Some(room) if !tried.is_empty() => {
+                // Each garment is first read its SKU's pace after its pickup
+                // was detected (the shopper lingers in the room until all are).
+                let first_read = |s: &Self, c: &Carried| {
+                    c.lifted_at + s.timing.pickup_latency_ms + s.pace(c).view_to_try_on_ms
+                };
+                let entered = tried
+                    .iter()
+                    .map(|c| first_read(&self, c))
+                    .min()
+                    .unwrap_or(t);
+                let left = tried
+                    .iter()
+                    .map(|c| first_read(&self, c))
+                    .max()
+                    .unwrap_or(t)
+                    + ms(rng, 2_000, 3_000);
+                self.feasible &= entered >= t;
+                for c in tried {
+                    let read = first_read(&self, &c);
                     let journey = &mut self.journeys[c.journey];
-                    journey.purchase = Some(at_till.start);
+                    journey.try_on = Some(read);
+                    self.reads.push(ZoneRead {
+                        reader: room,
+                        garment: journey.garment,
+                        span: Span::new(read, left),
+                    });
+                    let p = self.layout.garments[journey.garment].propensity.purchase;
+                    if rng.gen_bool(p.clamp(0.0, 1.0)) {
+                        to_buy.push(c);
+                    } else {
+                        put_back.push(c);
+                    }
+                }
+                t = left;
+            }
+            _ => put_back.extend(tried),
+        }
+        match self.reader(rng, ReaderKind::Checkout) {
+            Some(till) if !to_buy.is_empty() => {
+                let arrived = t + ms(rng, 1_500, 2_500);
+                // A tried-on garment is read its SKU's pace after its try-on;
+                // one bought straight from the rack when the shopper arrives.
+                let first_read = |s: &Self, c: &Carried| {
+                    s.journeys[c.journey]
+                        .try_on
+                        .map_or(arrived, |tried| tried + s.pace(c).try_on_to_purchase_ms)
+                };
+                let left = to_buy
+                    .iter()
+                    .map(|c| first_read(&self, c))
+                    .max()
+                    .unwrap_or(arrived)
+                    + ms(rng, 800, 1_500);
+                for c in to_buy.drain(..) {
+                    let read = first_read(&self, &c);
+                    self.feasible &= read >= arrived;
+                    let journey = &mut self.journeys[c.journey];
+                    journey.purchase = Some(read);
                     self.reads.push(ZoneRead {
                         reader: till,
                         garment: journey.garment,
-                        span: at_till,
+                        span: Span::new(read, left),
                     });
                     // The cashier detaches the tag and drops it in the box of
                     // detached tags, where it lies still.
-                    self.release(&c, at_till.end + 300);
+                    self.release(&c, left + 300);
                 }
-                t = at_till.end;
+                t = left;
             }
+            _ => {}
         }
         // What is not bought goes back on its rack on the shopper's way out.
-        let back_at = t + rng.gen_range(1_500..=2_500);
+        let back_at = t + ms(rng, 1_500, 2_500);
         for c in put_back.into_iter().chain(to_buy) {
             self.release(&c, back_at);
         }
         Draft {
+            feasible: self.feasible,
             presence: self.presence,
             held: self.held,
             brushes: self.brushes,
@@ -373,6 +471,10 @@ impl<'a> Shopper<'a> {
             dwells: self.dwells,
             journeys: self.journeys,
         }
+    }
+
+    fn pace(&self, c: &Carried) -> Pace {
+        self.paces[&self.layout.garments[self.journeys[c.journey].garment].gtin]
     }
 
     fn reader(&self, rng: &mut ChaCha8Rng, kind: ReaderKind) -> Option<usize> {
@@ -403,17 +505,17 @@ impl<'a> Shopper<'a> {
         // and keep only the lifts and brush the garments allow.
         let pass_by = rng.gen_bool(PASS_BY);
         let mut length = if pass_by {
-            rng.gen_range(min / 5..=min / 2)
+            ms(rng, min / 5, min / 2)
         } else {
-            rng.gen_range(min * 3 / 2..=min * 5 / 2)
+            ms(rng, min * 3 / 2, min * 5 / 2)
         };
         let dropout = (!pass_by && rng.gen_bool(DROPOUT)).then(|| {
             (
-                min * 3 / 2 + rng.gen_range(0..=min / 2),
-                rng.gen_range(50..=self.timing.dwell_gap_ms / 3),
+                ms(rng, min * 3 / 2, min * 2),
+                ms(rng, SAMPLE_MS, self.timing.dwell_gap_ms / 3),
             )
         });
-        let on_rack = self.garments_on(fixture);
+        let on_rack = self.garments_on(rng, fixture, t);
         let lifts = if pass_by {
             Vec::new()
         } else {
@@ -422,7 +524,7 @@ impl<'a> Shopper<'a> {
         let brush = (!on_rack.is_empty() && rng.gen_bool(BRUSH)).then(|| {
             (
                 on_rack[rng.gen_range(0..on_rack.len())],
-                rng.gen_range(0..length),
+                ms(rng, 0, length - SAMPLE_MS),
             )
         });
         // The shopper stays until every put-back garment is back on the rack.
@@ -488,14 +590,14 @@ impl<'a> Shopper<'a> {
     fn plan_lifts(&self, rng: &mut ChaCha8Rng, on_rack: &[usize]) -> Vec<Lift> {
         let still = self.timing.still_ms;
         let mut lifts = Vec::new();
-        for (i, &garment) in on_rack.iter().enumerate() {
+        for &garment in on_rack {
             let propensity = self.layout.garments[garment].propensity;
             if lifts.len() == MAX_LIFTS_PER_VISIT
                 || !rng.gen_bool(propensity.pickup.clamp(0.0, 1.0))
             {
                 continue;
             }
-            let at = rng.gen_range(600..=1_200) + i as u64 * 300;
+            let at = ms(rng, 600, 1_200) + lifts.len() as u64 * 500;
             let intent = if rng.gen_bool(propensity.try_on.clamp(0.0, 1.0)) {
                 Intent::TryOn
             } else if rng.gen_bool(DIRECT_BUY) {
@@ -503,11 +605,11 @@ impl<'a> Shopper<'a> {
             } else {
                 Intent::PutBack
             };
-            let first = Span::new(at, at + rng.gen_range(1_000..=2_500));
+            let first = Span::new(at, at + ms(rng, 1_000, 2_500));
             let mut holds = vec![first];
             if intent == Intent::PutBack && rng.gen_bool(RELIFT) {
-                let again = first.end + rng.gen_range(2 * still..=5 * still / 2);
-                holds.push(Span::new(again, again + rng.gen_range(800..=1_500)));
+                let again = first.end + ms(rng, 2 * still, 5 * still / 2);
+                holds.push(Span::new(again, again + ms(rng, 800, 1_500)));
             }
             lifts.push(Lift {
                 garment,
@@ -518,10 +620,19 @@ impl<'a> Shopper<'a> {
         lifts
     }
 
-    fn garments_on(&self, fixture: usize) -> Vec<usize> {
-        (0..self.layout.garments.len())
+    /// The garments still on the fixture's rack at `t` (not sold by then),
+    /// in the random order the shopper looks at them.
+    fn garments_on(&self, rng: &mut ChaCha8Rng, fixture: usize, t: u64) -> Vec<usize> {
+        let mut on_rack: Vec<usize> = (0..self.layout.garments.len())
             .filter(|&g| self.layout.garments[g].fixture == fixture)
-            .collect()
+            .filter(|&g| {
+                !self
+                    .journeys_of(g)
+                    .any(|j| j.purchase.is_some_and(|p| p <= t))
+            })
+            .collect();
+        on_rack.shuffle(rng);
+        on_rack
     }
 
     /// The earliest start in `[t, t + MAX_WAIT_MS]` at which a presence of
@@ -605,6 +716,7 @@ impl<'a> Shopper<'a> {
 
 /// One shopper's facts, not yet part of the script.
 struct Draft {
+    feasible: bool,
     presence: Vec<(usize, Span)>,
     held: Vec<(usize, Span)>,
     brushes: Vec<(usize, u64)>,
@@ -629,7 +741,7 @@ impl Draft {
             .journeys
             .iter()
             .all(|j| j.released + timing.still_ms - j.lifts[0] <= params.window_ms / 2);
-        in_time && journeys_short
+        self.feasible && in_time && journeys_short
     }
 
     fn commit(self, script: &mut Script) {

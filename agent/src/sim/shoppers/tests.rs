@@ -4,6 +4,7 @@ const MIN: u64 = 2_000;
 const GAP: u64 = 600;
 const STILL: u64 = 1_500;
 const W: u64 = MIN_WINDOW_MS;
+const LATENCY: u64 = 3 * SAMPLE_MS;
 
 fn timing() -> Timing {
     Timing {
@@ -11,6 +12,7 @@ fn timing() -> Timing {
         dwell_gap_ms: GAP,
         still_ms: STILL,
         reader_visit_ms: 5_000,
+        pickup_latency_ms: LATENCY,
     }
 }
 
@@ -379,4 +381,90 @@ fn a_store_without_fitting_room_or_checkout_still_has_shoppers() {
         .iter()
         .all(|j| j.try_on.is_none() && j.purchase.is_none()));
     assert!(script.reads.is_empty());
+}
+
+#[test]
+fn every_journey_keeps_its_skus_pace() {
+    for seed in 0..5 {
+        let (layout, script) = busy_day(seed);
+        let mut tried = 0;
+        for j in &script.journeys {
+            let pace = script.paces[&layout.garments[j.garment].gtin];
+            if let Some(t) = j.try_on {
+                assert_eq!(
+                    t - (j.lifts[0] + LATENCY),
+                    pace.view_to_try_on_ms,
+                    "seed {seed}"
+                );
+                tried += 1;
+                if let Some(p) = j.purchase {
+                    assert_eq!(p - t, pace.try_on_to_purchase_ms, "seed {seed}");
+                }
+            }
+        }
+        assert!(tried > 10, "seed {seed}: only {tried} try-ons");
+    }
+}
+
+#[test]
+fn every_time_falls_on_a_sample() {
+    let (_, script) = busy_day(6);
+    let spans = script
+        .presence
+        .iter()
+        .chain(&script.held)
+        .flatten()
+        .chain(script.reads.iter().map(|r| &r.span));
+    for s in spans {
+        assert_eq!((s.start % SAMPLE_MS, s.end % SAMPLE_MS), (0, 0), "{s:?}");
+    }
+    assert!(script.brushes.iter().flatten().all(|b| b % SAMPLE_MS == 0));
+}
+
+#[test]
+fn no_shopper_is_ever_late_for_a_pace() {
+    let layout = layout(|_| Propensity {
+        pickup: 1.0,
+        try_on: 1.0,
+        purchase: 1.0,
+    });
+    let params = Params {
+        seed: 9,
+        shopping_ms: 20 * 60_000,
+        window_ms: W,
+        shoppers_per_min: 12.0,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    let paces = paces(&layout, &mut rng);
+    let mut world = generate(
+        &layout,
+        &timing(),
+        &Params {
+            shoppers_per_min: 0.0,
+            ..params
+        },
+    );
+    world.paces = paces.clone();
+    let mut arrival = 1_000;
+    while arrival < 10 * 60_000 {
+        let draft =
+            Shopper::new(&layout, &timing(), &params, &paces, &world).walk(&mut rng, arrival);
+        assert!(
+            draft.feasible,
+            "shopper arriving at {arrival} could not keep the pace"
+        );
+        if draft.fits(&timing(), &params) {
+            draft.commit(&mut world);
+        }
+        arrival += 2_000;
+    }
+    let bought = world
+        .journeys
+        .iter()
+        .filter(|j| j.purchase.is_some())
+        .count();
+    assert!(
+        bought >= 10,
+        "only {bought} purchases: the test exercised too little"
+    );
 }
