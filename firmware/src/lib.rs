@@ -1,3 +1,20 @@
 //! aisle tag firmware: pure, clock-free detectors and delivery logic that run
 //! on the tag's MCU, on the host in tests, and inside the store simulator.
+//!
+//! Everything here is fed samples, frames and `now_ms` (milliseconds since
+//! boot) and never reads a clock or touches a peripheral, except the sensor
+//! driver in [`lis2dh`], which is generic over embedded-hal 1.0.
 #![no_std]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod dwell;
+pub mod outbox;
+pub mod pickup;
+pub mod reader;
+
+pub use dwell::{DwellDetector, DwellEvent};
+pub use outbox::Outbox;
+pub use pickup::{MotionEvent, PickupDetector};
+pub use reader::ReaderNode;
