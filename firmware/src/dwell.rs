@@ -22,9 +22,13 @@ pub enum DwellEvent {
 enum Visit {
     None,
     /// Presence since `start`, not yet long enough to report.
-    Pending { start: u64 },
+    Pending {
+        start: u64,
+    },
     /// Reported with `DwellStart`; the end will be reported too.
-    Dwelling { start: u64 },
+    Dwelling {
+        start: u64,
+    },
 }
 
 /// Dwell detector for one fixture. Feed it the PIR level whenever it is
@@ -43,8 +47,13 @@ pub struct DwellDetector {
 
 impl DwellDetector {
     pub fn new(settings: &Settings) -> Self {
-        let mut detector =
-            DwellDetector { min_ms: 0, gap_ms: 0, visit: Visit::None, level: false, last_present: 0 };
+        let mut detector = DwellDetector {
+            min_ms: 0,
+            gap_ms: 0,
+            visit: Visit::None,
+            level: false,
+            last_present: 0,
+        };
         detector.update_settings(settings);
         detector
     }
@@ -76,7 +85,11 @@ impl DwellDetector {
     /// Reports what is due at `now_ms` without a new sample: a visit reaching
     /// the minimum dwell while the level stays high, or the end of a visit.
     pub fn poll(&mut self, now_ms: u64) -> Option<DwellEvent> {
-        let present_until = if self.level { now_ms } else { self.last_present };
+        let present_until = if self.level {
+            now_ms
+        } else {
+            self.last_present
+        };
         match self.visit {
             Visit::None => None,
             Visit::Pending { start } | Visit::Dwelling { start }

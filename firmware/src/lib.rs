@@ -9,12 +9,18 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod config;
 pub mod dwell;
+pub mod flash;
 pub mod outbox;
 pub mod pickup;
 pub mod reader;
+pub mod tag;
 
+pub use config::{Config, ConfigError, Role, CONFIG_IMAGE_LEN};
 pub use dwell::{DwellDetector, DwellEvent};
+pub use flash::{BootCounter, RamFlash};
 pub use outbox::Outbox;
 pub use pickup::{MotionEvent, PickupDetector};
 pub use reader::ReaderNode;
+pub use tag::{BootInfo, DownlinkEffect, Tag, FW_VERSION};

@@ -42,7 +42,13 @@ pub struct Outbox<const N: usize> {
 impl<const N: usize> Outbox<N> {
     /// An empty outbox for `tag` in boot `boot`; sequence numbers start at 0.
     pub fn new(tag: u32, boot: u32) -> Self {
-        Outbox { tag, boot, next_seq: 0, dropped: 0, pending: heapless::Vec::new() }
+        Outbox {
+            tag,
+            boot,
+            next_seq: 0,
+            dropped: 0,
+            pending: heapless::Vec::new(),
+        }
     }
 
     /// Queues an event that happened at `now_ms` for immediate sending and
@@ -59,7 +65,13 @@ impl<const N: usize> Outbox<N> {
             self.dropped = self.dropped.saturating_add(1);
         }
         // Cannot fail: there is room now.
-        let _ = self.pending.push(Pending { seq, event, happened_at: now_ms, next_send: now_ms, attempts: 0 });
+        let _ = self.pending.push(Pending {
+            seq,
+            event,
+            happened_at: now_ms,
+            next_send: now_ms,
+            attempts: 0,
+        });
         seq
     }
 
@@ -112,6 +124,11 @@ impl<const N: usize> Outbox<N> {
 
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()
+    }
+
+    /// True when the next push will drop the oldest event.
+    pub fn is_full(&self) -> bool {
+        self.pending.len() == N
     }
 
     pub fn tag(&self) -> u32 {

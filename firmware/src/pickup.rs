@@ -83,7 +83,10 @@ impl PickupDetector {
             rest: [0; 3],
             window: 0,
             falls: 0,
-            anchor: Anchor { accel: [0; 3], since: 0 },
+            anchor: Anchor {
+                accel: [0; 3],
+                since: 0,
+            },
         };
         detector.update_settings(settings);
         detector
@@ -142,7 +145,9 @@ impl PickupDetector {
                 if still_for >= self.still_ms {
                     let held_ms = self.anchor.since.saturating_sub(since);
                     self.settle(self.anchor.accel);
-                    Some(MotionEvent::PutDown { held_ms: saturate_u32(held_ms) })
+                    Some(MotionEvent::PutDown {
+                        held_ms: saturate_u32(held_ms),
+                    })
                 } else {
                     None
                 }
@@ -167,8 +172,12 @@ impl PickupDetector {
     /// Restarts the still period if the sample left the anchor's
     /// neighbourhood; returns how long the garment has been still.
     fn track_stillness(&mut self, now_ms: u64, accel: [i32; 3]) -> u64 {
-        if self.state == State::Unknown || distance_sq(accel, self.anchor.accel) > self.threshold_sq {
-            self.anchor = Anchor { accel, since: now_ms };
+        if self.state == State::Unknown || distance_sq(accel, self.anchor.accel) > self.threshold_sq
+        {
+            self.anchor = Anchor {
+                accel,
+                since: now_ms,
+            };
         }
         now_ms.saturating_sub(self.anchor.since)
     }
@@ -190,7 +199,10 @@ impl PickupDetector {
 }
 
 fn distance_sq(a: [i32; 3], b: [i32; 3]) -> i64 {
-    a.iter().zip(b).map(|(&x, y)| i64::from(x - y) * i64::from(x - y)).sum()
+    a.iter()
+        .zip(b)
+        .map(|(&x, y)| i64::from(x - y) * i64::from(x - y))
+        .sum()
 }
 
 fn magnitude_sq(a: [i32; 3]) -> i64 {

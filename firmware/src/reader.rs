@@ -28,7 +28,10 @@ pub struct ReaderNode {
 
 impl ReaderNode {
     pub fn new(settings: &Settings) -> Self {
-        ReaderNode { visit_ms: u64::from(settings.reader_visit_ms), seen: heapless::Vec::new() }
+        ReaderNode {
+            visit_ms: u64::from(settings.reader_visit_ms),
+            seen: heapless::Vec::new(),
+        }
     }
 
     pub fn update_settings(&mut self, settings: &Settings) {
@@ -48,7 +51,10 @@ impl ReaderNode {
             self.forget_least_recent();
         }
         // Cannot fail: a slot was just freed if the table was full.
-        let _ = self.seen.push(Seen { epc, last_seen: now_ms });
+        let _ = self.seen.push(Seen {
+            epc,
+            last_seen: now_ms,
+        });
         Some(TagEvent::EpcSeen { epc, rssi })
     }
 
@@ -58,7 +64,12 @@ impl ReaderNode {
     }
 
     fn forget_least_recent(&mut self) {
-        if let Some((oldest, _)) = self.seen.iter().enumerate().min_by_key(|(_, s)| s.last_seen) {
+        if let Some((oldest, _)) = self
+            .seen
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, s)| s.last_seen)
+        {
             self.seen.swap_remove(oldest);
         }
     }
@@ -69,15 +80,25 @@ mod tests {
     use super::*;
 
     fn epc(n: u8) -> EpcBytes {
-        EpcBytes::new(&[0x30, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, n]).unwrap()
+        EpcBytes::new(&[
+            0x30, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, n,
+        ])
+        .unwrap()
     }
 
     #[test]
     fn garment_read_fifty_times_in_ten_seconds_is_one_event() {
         let mut node = ReaderNode::new(&Settings::default());
-        let events: std::vec::Vec<_> =
-            (0..50).filter_map(|i| node.read(i * 200, epc(1), -50 - (i % 7) as i8)).collect();
-        assert_eq!(events, [TagEvent::EpcSeen { epc: epc(1), rssi: -50 }]);
+        let events: std::vec::Vec<_> = (0..50)
+            .filter_map(|i| node.read(i * 200, epc(1), -50 - (i % 7) as i8))
+            .collect();
+        assert_eq!(
+            events,
+            [TagEvent::EpcSeen {
+                epc: epc(1),
+                rssi: -50
+            }]
+        );
     }
 
     #[test]
@@ -86,7 +107,9 @@ mod tests {
         let mut seen = std::vec::Vec::new();
         for round in 0..20u64 {
             for g in 1..=5 {
-                if let Some(TagEvent::EpcSeen { epc, .. }) = node.read(round * 300 + u64::from(g), epc(g), -60) {
+                if let Some(TagEvent::EpcSeen { epc, .. }) =
+                    node.read(round * 300 + u64::from(g), epc(g), -60)
+                {
                     seen.push(epc);
                 }
             }
@@ -96,7 +119,10 @@ mod tests {
 
     #[test]
     fn garment_back_after_the_visit_window_is_a_new_visit() {
-        let settings = Settings { reader_visit_ms: 60_000, ..Settings::default() };
+        let settings = Settings {
+            reader_visit_ms: 60_000,
+            ..Settings::default()
+        };
         let mut node = ReaderNode::new(&settings);
         assert!(node.read(0, epc(1), -40).is_some());
         assert!(node.read(59_000, epc(1), -40).is_none());
@@ -117,6 +143,9 @@ mod tests {
         assert!(node.read(101, epc(200), -60).is_some());
         assert_eq!(node.remembered(), READER_TABLE_LEN);
         assert!(node.read(102, epc(0), -60).is_none());
-        assert!(node.read(103, epc(1), -60).is_some(), "garment 1 was forgotten");
+        assert!(
+            node.read(103, epc(1), -60).is_some(),
+            "garment 1 was forgotten"
+        );
     }
 }

@@ -2,7 +2,11 @@ use super::*;
 use std::vec::Vec;
 
 fn settings() -> Settings {
-    Settings { dwell_min_ms: 8_000, dwell_gap_ms: 4_000, ..Settings::default() }
+    Settings {
+        dwell_min_ms: 8_000,
+        dwell_gap_ms: 4_000,
+        ..Settings::default()
+    }
 }
 
 /// Drives a detector from a list of (time, level) edges, polling every
@@ -43,13 +47,21 @@ fn pir_flicker_within_one_visit_is_one_dwell() {
     let events = run(&edges, 60_000);
     assert_eq!(
         events,
-        [(9_000, DwellEvent::DwellStart), (34_000, DwellEvent::DwellEnd { dwell_ms: 29_000 })]
+        [
+            (9_000, DwellEvent::DwellStart),
+            (34_000, DwellEvent::DwellEnd { dwell_ms: 29_000 })
+        ]
     );
 }
 
 #[test]
 fn two_separate_visits_are_two_dwells() {
-    let edges = [(1_000, true), (12_000, false), (20_000, true), (40_000, false)];
+    let edges = [
+        (1_000, true),
+        (12_000, false),
+        (20_000, true),
+        (40_000, false),
+    ];
     let events = run(&edges, 60_000);
     assert_eq!(
         events,
@@ -76,7 +88,10 @@ fn end_is_detected_by_a_sample_when_nobody_polled() {
     assert_eq!(detector.sample(12_000, false), None);
     // Much later a new shopper arrives: the old visit ends first, the new
     // one opens and is reported once it is long enough.
-    assert_eq!(detector.sample(100_000, true), Some(DwellEvent::DwellEnd { dwell_ms: 12_000 }));
+    assert_eq!(
+        detector.sample(100_000, true),
+        Some(DwellEvent::DwellEnd { dwell_ms: 12_000 })
+    );
     assert_eq!(detector.poll_timeout(), Some(108_000));
     assert_eq!(detector.poll(108_000), Some(DwellEvent::DwellStart));
 }

@@ -3,7 +3,9 @@ use protocol::{EpcBytes, TagEvent};
 use std::vec::Vec;
 
 fn picked(n: u8) -> TagEvent {
-    TagEvent::PickedUp { epc: EpcBytes::new(&[0x30, n]).unwrap() }
+    TagEvent::PickedUp {
+        epc: EpcBytes::new(&[0x30, n]).unwrap(),
+    }
 }
 
 /// Everything the outbox sends at `now`.
@@ -18,8 +20,14 @@ fn events_get_consecutive_sequence_numbers_and_are_sent_at_once() {
     outbox.push(150, TagEvent::DwellStart);
     let sent = drain(&mut outbox, 200);
     assert_eq!(sent.len(), 2);
-    assert_eq!((sent[0].tag, sent[0].boot, sent[0].seq, sent[0].age_ms), (7, 3, 0, 100));
-    assert_eq!((sent[1].seq, sent[1].age_ms, &sent[1].event), (1, 50, &TagEvent::DwellStart));
+    assert_eq!(
+        (sent[0].tag, sent[0].boot, sent[0].seq, sent[0].age_ms),
+        (7, 3, 0, 100)
+    );
+    assert_eq!(
+        (sent[1].seq, sent[1].age_ms, &sent[1].event),
+        (1, 50, &TagEvent::DwellStart)
+    );
 }
 
 #[test]
@@ -39,8 +47,14 @@ fn lost_acks_cause_retransmission_with_growing_backoff_and_fresh_age() {
     }
     let gaps: Vec<u64> = sends.windows(2).map(|w| w[1].0 - w[0].0).collect();
     assert!(gaps[0] >= FIRST_RETRY_MS);
-    assert!(gaps[1] > gaps[0] && gaps[2] > gaps[1], "backoff grows: {gaps:?}");
-    assert!(gaps.iter().all(|&g| g <= MAX_RETRY_MS * 5 / 4 + 100), "backoff is capped: {gaps:?}");
+    assert!(
+        gaps[1] > gaps[0] && gaps[2] > gaps[1],
+        "backoff grows: {gaps:?}"
+    );
+    assert!(
+        gaps.iter().all(|&g| g <= MAX_RETRY_MS * 5 / 4 + 100),
+        "backoff is capped: {gaps:?}"
+    );
     assert_eq!(outbox.len(), 1, "an unacked event is never given up");
 }
 

@@ -13,10 +13,14 @@ struct Trace {
     events: Vec<(u64, MotionEvent)>,
 }
 
-
 impl Trace {
     fn new() -> Self {
-        Trace { detector: PickupDetector::new(&Settings::default()), now: 0, noise: 1, events: Vec::new() }
+        Trace {
+            detector: PickupDetector::new(&Settings::default()),
+            now: 0,
+            noise: 1,
+            events: Vec::new(),
+        }
     }
 
     /// Sensor noise of ±12 mg per axis, deterministic.
@@ -27,7 +31,11 @@ impl Trace {
 
     fn hold(&mut self, accel: [i16; 3], ms: u64) {
         for _ in 0..ms / PERIOD_MS {
-            let noisy = [accel[0] + self.jitter(), accel[1] + self.jitter(), accel[2] + self.jitter()];
+            let noisy = [
+                accel[0] + self.jitter(),
+                accel[1] + self.jitter(),
+                accel[2] + self.jitter(),
+            ];
             self.feed(noisy);
         }
     }
@@ -41,7 +49,12 @@ impl Trace {
 
     /// A shopper turning the garment over: large, varying tilts.
     fn handle(&mut self, ms: u64) {
-        let poses = [[450, 100, 880], [-300, 520, 790], [700, -200, 650], [100, 900, 300]];
+        let poses = [
+            [450, 100, 880],
+            [-300, 520, 790],
+            [700, -200, 650],
+            [100, 900, 300],
+        ];
         for i in 0..ms / PERIOD_MS {
             let pose = poses[(i / 5) as usize % poses.len()];
             self.hold(pose, PERIOD_MS);
@@ -63,10 +76,18 @@ fn real_pickup_reports_picked_up_then_put_down_with_hold_time() {
     assert_eq!(picked, MotionEvent::PickedUp);
     // K = 4 samples of motion are needed before the pickup is called.
     assert!(picked_at >= lifted_at && picked_at <= lifted_at + 6 * PERIOD_MS);
-    let (put_at, MotionEvent::PutDown { held_ms }) = t.events[1] else { panic!("{:?}", t.events) };
-    assert!(put_at >= still_at + 5_000, "put down before still_ms of stillness");
+    let (put_at, MotionEvent::PutDown { held_ms }) = t.events[1] else {
+        panic!("{:?}", t.events)
+    };
+    assert!(
+        put_at >= still_at + 5_000,
+        "put down before still_ms of stillness"
+    );
     let expected = still_at - picked_at;
-    assert!(held_ms as u64 + PERIOD_MS >= expected && held_ms as u64 <= expected + PERIOD_MS, "{held_ms} vs {expected}");
+    assert!(
+        held_ms as u64 + PERIOD_MS >= expected && held_ms as u64 <= expected + PERIOD_MS,
+        "{held_ms} vs {expected}"
+    );
 }
 
 #[test]
@@ -96,7 +117,9 @@ fn long_hold_is_one_pickup_and_one_put_down() {
     let kinds: Vec<_> = t.events.iter().map(|(_, e)| *e).collect();
     assert_eq!(kinds.len(), 2, "{kinds:?}");
     assert_eq!(kinds[0], MotionEvent::PickedUp);
-    let MotionEvent::PutDown { held_ms } = kinds[1] else { panic!("{kinds:?}") };
+    let MotionEvent::PutDown { held_ms } = kinds[1] else {
+        panic!("{kinds:?}")
+    };
     assert!(held_ms >= 62_000, "{held_ms}");
 }
 
@@ -121,7 +144,10 @@ fn garment_falling_off_its_hanger_is_not_a_pickup() {
     t.hold([0, 0, 1000], 6_000);
     let kinds: Vec<_> = t.events.iter().map(|(_, e)| *e).collect();
     assert_eq!(kinds.first(), Some(&MotionEvent::PickedUp), "{kinds:?}");
-    assert!(matches!(kinds.get(1), Some(MotionEvent::PutDown { .. })), "{kinds:?}");
+    assert!(
+        matches!(kinds.get(1), Some(MotionEvent::PutDown { .. })),
+        "{kinds:?}"
+    );
 }
 
 #[test]
@@ -136,8 +162,15 @@ fn slow_drift_of_the_rest_vector_is_followed_not_reported() {
 
 #[test]
 fn settings_out_of_range_are_clamped_not_trusted() {
-    let settings = Settings { pickup_k: 0, pickup_m: 200, ..Settings::default() };
-    let mut t = Trace { detector: PickupDetector::new(&settings), ..Trace::new() };
+    let settings = Settings {
+        pickup_k: 0,
+        pickup_m: 200,
+        ..Settings::default()
+    };
+    let mut t = Trace {
+        detector: PickupDetector::new(&settings),
+        ..Trace::new()
+    };
     t.hold(HANGING, 1_000);
     t.handle(2_000);
     assert_eq!(t.events.first().map(|e| e.1), Some(MotionEvent::PickedUp));
