@@ -160,9 +160,11 @@ impl Config {
 }
 
 /// Why [`Config::store`] failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreError<E> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError<E: core::fmt::Debug> {
+    #[error(transparent)]
     Config(ConfigError),
+    #[error("config page flash error: {0:?}")]
     Flash(E),
 }
 

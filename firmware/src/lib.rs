@@ -12,6 +12,7 @@ extern crate std;
 pub mod config;
 pub mod dwell;
 pub mod flash;
+pub mod lis2dh;
 pub mod outbox;
 pub mod pickup;
 pub mod reader;
