@@ -16,6 +16,7 @@ pub mod lis2dh;
 pub mod outbox;
 pub mod pickup;
 pub mod reader;
+pub mod shell;
 pub mod tag;
 
 pub use config::{Config, ConfigError, Role, CONFIG_IMAGE_LEN};
@@ -24,4 +25,5 @@ pub use flash::{BootCounter, RamFlash};
 pub use outbox::Outbox;
 pub use pickup::{MotionEvent, PickupDetector};
 pub use reader::ReaderNode;
+pub use shell::{Board, Input, Shell};
 pub use tag::{BootInfo, DownlinkEffect, Tag, FW_VERSION};
