@@ -1,3 +1,29 @@
 //! aisle tag firmware: pure, clock-free detectors and delivery logic that run
 //! on the tag's MCU, on the host in tests, and inside the store simulator.
+//!
+//! Everything here is fed samples, frames and `now_ms` (milliseconds since
+//! boot) and never reads a clock or touches a peripheral, except the sensor
+//! driver in [`lis2dh`], which is generic over embedded-hal 1.0.
 #![no_std]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod config;
+pub mod dwell;
+pub mod flash;
+pub mod lis2dh;
+pub mod outbox;
+pub mod pickup;
+pub mod reader;
+pub mod shell;
+pub mod tag;
+
+pub use config::{Config, ConfigError, Role, CONFIG_IMAGE_LEN};
+pub use dwell::{DwellDetector, DwellEvent};
+pub use flash::{BootCounter, RamFlash};
+pub use outbox::Outbox;
+pub use pickup::{MotionEvent, PickupDetector};
+pub use reader::ReaderNode;
+pub use shell::{Board, Input, Shell};
+pub use tag::{BootInfo, DownlinkEffect, Tag, FW_VERSION};

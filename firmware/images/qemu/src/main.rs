@@ -1,0 +1,130 @@
+//! aisle tag firmware on QEMU's lm3s6965evb, for system tests.
+//!
+//! The same [`Shell`] main loop as on a real tag, on a board whose
+//! accelerometer plays a scripted trace (see [`trace`]) in virtual time and
+//! whose radio link is UART0. Virtual time jumps from one deadline or sample
+//! to the next, so a 40 s scenario runs in a moment and deterministically.
+//! The image exits through semihosting: success at the end of the trace,
+//! failure on a panic, so a firmware panic fails the test that runs it.
+//!
+//! Nobody acks over the UART (it is written to a file), so the test also
+//! sees the outbox retransmit with backoff and fresh `age_ms`.
+#![no_std]
+#![no_main]
+
+mod trace;
+mod uart;
+
+use cortex_m_rt::entry;
+use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
+use firmware::{Board, BootCounter, BootInfo, Config, Input, RamFlash, Role, Shell, Tag};
+use protocol::{ConfigStatus, EpcBytes, ResetReason, Settings};
+
+/// The tag this image is provisioned as. The system test expects these.
+const TAG_ID: u32 = 0x00A1_5E01;
+const GARMENT_EPC: [u8; 12] = [0x30, 0x14, 0x1D, 0x8A, 0x0C, 0x00, 0x02, 0x80, 0x00, 0x00, 0x30, 0x39];
+/// Heartbeats every 10 s so a 40 s run shows several.
+const HEARTBEAT_S: u32 = 10;
+const BATTERY_MV: u16 = 3_000;
+
+/// Emulated flash: two boot-counter pages, then the config page.
+const PAGE: usize = 1024;
+type Flash = RamFlash<{ 4 * PAGE }, PAGE>;
+const BOOT_COUNTER: BootCounter = BootCounter::new(0, PAGE as u32);
+const CONFIG_OFFSET: u32 = 2 * PAGE as u32;
+
+/// Outbox capacity, as on the Cortex-M0+ production image.
+const OUTBOX_LEN: usize = 16;
+
+struct QemuBoard {
+    now: u64,
+    accel: trace::Accelerometer,
+    flash: Flash,
+}
+
+impl Board for QemuBoard {
+    fn now_ms(&mut self) -> u64 {
+        self.now
+    }
+
+    fn transmit(&mut self, frame: &[u8]) {
+        uart::write(frame);
+    }
+
+    fn receive(&mut self, buf: &mut [u8]) -> usize {
+        uart::read(buf)
+    }
+
+    fn sense(&mut self, now_ms: u64) -> Option<Input> {
+        self.accel.sample(now_ms).map(Input::Accel)
+    }
+
+    fn battery_mv(&mut self) -> u16 {
+        BATTERY_MV
+    }
+
+    /// The evaluation board's LED is not emulated.
+    fn set_led(&mut self, _on: bool) {}
+
+    fn store_config(&mut self, config: &Config) {
+        if config.store(&mut self.flash, CONFIG_OFFSET).is_err() {
+            fail("config page could not be stored");
+        }
+    }
+
+    fn sleep_until(&mut self, deadline_ms: u64, _motion_resting: bool) {
+        // The accelerometer samples at a fixed rate in this model (no
+        // wake-on-motion), so the next sample also ends the sleep.
+        let wake = deadline_ms.min(self.accel.next_sample_at());
+        self.now = self.now.max(wake);
+    }
+}
+
+#[entry]
+fn main() -> ! {
+    uart::init();
+    let mut board = QemuBoard { now: 0, accel: trace::Accelerometer::new(), flash: Flash::new() };
+
+    // Provision the tag as a technician would, then boot through the same
+    // config and boot-counter path as a real tag.
+    let provisioned = Config {
+        tag: TAG_ID,
+        role: Role::Motion,
+        settings: Settings { heartbeat_s: HEARTBEAT_S, ..Settings::default() },
+        epc: EpcBytes::new(&GARMENT_EPC),
+    };
+    board.store_config(&provisioned);
+    let (config, config_status) =
+        Config::load(&mut board.flash, CONFIG_OFFSET, Config::fallback(TAG_ID, Role::Motion));
+    if config_status != ConfigStatus::Loaded {
+        fail("provisioned config page did not load");
+    }
+    let Ok(boot) = BOOT_COUNTER.increment(&mut board.flash) else { fail("boot counter not writable") };
+
+    let info = BootInfo { boot, reset_reason: ResetReason::PowerOn, config_status };
+    let mut shell = Shell::new(Tag::<OUTBOX_LEN>::new(board.now, config, info));
+    while board.now < trace::END_MS {
+        shell.step(&mut board);
+    }
+    debug::exit(EXIT_SUCCESS);
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+fn fail(reason: &str) -> ! {
+    cortex_m_semihosting::hprintln!("aisle-tag-qemu: {}", reason);
+    debug::exit(EXIT_FAILURE);
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    cortex_m_semihosting::hprintln!("aisle-tag-qemu panicked: {}", info);
+    debug::exit(EXIT_FAILURE);
+    loop {
+        cortex_m::asm::wfi();
+    }
+}

@@ -1,0 +1,177 @@
+use super::*;
+use std::vec::Vec;
+
+/// 25 Hz, the accelerometer's low-power rate on a hanger tag.
+const PERIOD_MS: u64 = 40;
+const HANGING: [i16; 3] = [0, 0, 1000];
+
+/// Feeds samples and records each event with its time.
+struct Trace {
+    detector: PickupDetector,
+    now: u64,
+    noise: u32,
+    events: Vec<(u64, MotionEvent)>,
+}
+
+impl Trace {
+    fn new() -> Self {
+        Trace {
+            detector: PickupDetector::new(&Settings::default()),
+            now: 0,
+            noise: 1,
+            events: Vec::new(),
+        }
+    }
+
+    /// Sensor noise of ±12 mg per axis, deterministic.
+    fn jitter(&mut self) -> i16 {
+        self.noise = self.noise.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        ((self.noise >> 16) % 25) as i16 - 12
+    }
+
+    fn hold(&mut self, accel: [i16; 3], ms: u64) {
+        for _ in 0..ms / PERIOD_MS {
+            let noisy = [
+                accel[0] + self.jitter(),
+                accel[1] + self.jitter(),
+                accel[2] + self.jitter(),
+            ];
+            self.feed(noisy);
+        }
+    }
+
+    fn feed(&mut self, accel: [i16; 3]) {
+        if let Some(event) = self.detector.sample(self.now, accel) {
+            self.events.push((self.now, event));
+        }
+        self.now += PERIOD_MS;
+    }
+
+    /// A shopper turning the garment over: large, varying tilts.
+    fn handle(&mut self, ms: u64) {
+        let poses = [
+            [450, 100, 880],
+            [-300, 520, 790],
+            [700, -200, 650],
+            [100, 900, 300],
+        ];
+        for i in 0..ms / PERIOD_MS {
+            let pose = poses[(i / 5) as usize % poses.len()];
+            self.hold(pose, PERIOD_MS);
+        }
+    }
+}
+
+#[test]
+fn real_pickup_reports_picked_up_then_put_down_with_hold_time() {
+    let mut t = Trace::new();
+    t.hold(HANGING, 2_000);
+    let lifted_at = t.now;
+    t.handle(3_000);
+    let still_at = t.now;
+    t.hold(HANGING, 7_000);
+
+    assert_eq!(t.events.len(), 2, "{:?}", t.events);
+    let (picked_at, picked) = t.events[0];
+    assert_eq!(picked, MotionEvent::PickedUp);
+    // K = 4 samples of motion are needed before the pickup is called.
+    assert!(picked_at >= lifted_at && picked_at <= lifted_at + 6 * PERIOD_MS);
+    let (put_at, MotionEvent::PutDown { held_ms }) = t.events[1] else {
+        panic!("{:?}", t.events)
+    };
+    assert!(
+        put_at >= still_at + 5_000,
+        "put down before still_ms of stillness"
+    );
+    let expected = still_at - picked_at;
+    assert!(
+        held_ms as u64 + PERIOD_MS >= expected && held_ms as u64 <= expected + PERIOD_MS,
+        "{held_ms} vs {expected}"
+    );
+}
+
+#[test]
+fn brush_against_the_rack_is_not_a_pickup() {
+    let mut t = Trace::new();
+    t.hold(HANGING, 2_000);
+    t.feed([420, 310, 880]);
+    t.feed([-380, 250, 930]);
+    t.hold(HANGING, 5_000);
+    // A knock: one violent sample.
+    t.feed([2_500, -1_800, 1_400]);
+    t.hold(HANGING, 5_000);
+    assert!(t.events.is_empty(), "{:?}", t.events);
+    assert!(t.detector.is_resting());
+}
+
+#[test]
+fn long_hold_is_one_pickup_and_one_put_down() {
+    let mut t = Trace::new();
+    t.hold(HANGING, 1_000);
+    t.handle(30_000);
+    // Holding it up against the body: fairly still, but shorter than still_ms.
+    t.hold([300, 200, 930], 3_000);
+    t.handle(30_000);
+    t.hold([0, 20, 1_000], 6_000);
+
+    let kinds: Vec<_> = t.events.iter().map(|(_, e)| *e).collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert_eq!(kinds[0], MotionEvent::PickedUp);
+    let MotionEvent::PutDown { held_ms } = kinds[1] else {
+        panic!("{kinds:?}")
+    };
+    assert!(held_ms >= 62_000, "{held_ms}");
+}
+
+#[test]
+fn garment_falling_off_its_hanger_is_not_a_pickup() {
+    let mut t = Trace::new();
+    t.hold(HANGING, 2_000);
+    // Slips off: free fall for ~300 ms, an impact, a bounce, then lying on
+    // its side on the floor.
+    t.feed([120, 40, 700]);
+    t.hold([15, -10, 30], 320);
+    t.feed([1_900, -2_600, 700]);
+    t.feed([-600, 900, 1_500]);
+    t.feed([800, 200, 300]);
+    t.hold([985, 0, 110], 10_000);
+    assert!(t.events.is_empty(), "{:?}", t.events);
+    assert!(t.detector.is_resting());
+
+    // The floor orientation is the new reference: lifting it from there is a
+    // pickup again.
+    t.handle(2_000);
+    t.hold([0, 0, 1000], 6_000);
+    let kinds: Vec<_> = t.events.iter().map(|(_, e)| *e).collect();
+    assert_eq!(kinds.first(), Some(&MotionEvent::PickedUp), "{kinds:?}");
+    assert!(
+        matches!(kinds.get(1), Some(MotionEvent::PutDown { .. })),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn slow_drift_of_the_rest_vector_is_followed_not_reported() {
+    let mut t = Trace::new();
+    // A sagging hanger tilts the tag by 300 mg over a minute.
+    for step in 0..60 {
+        t.hold([step * 5, 0, 1000], 1_000);
+    }
+    assert!(t.events.is_empty(), "{:?}", t.events);
+}
+
+#[test]
+fn settings_out_of_range_are_clamped_not_trusted() {
+    let settings = Settings {
+        pickup_k: 0,
+        pickup_m: 200,
+        ..Settings::default()
+    };
+    let mut t = Trace {
+        detector: PickupDetector::new(&settings),
+        ..Trace::new()
+    };
+    t.hold(HANGING, 1_000);
+    t.handle(2_000);
+    assert_eq!(t.events.first().map(|e| e.1), Some(MotionEvent::PickedUp));
+}
