@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 
 pub mod shoppers;
+pub mod store;
 pub mod tags;
 pub mod truth;
 

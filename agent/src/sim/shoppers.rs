@@ -236,8 +236,14 @@ const BRUSH_CLEARANCE_MS: u64 = 1_500;
 /// fitting room exceeds the longest dwell after a lift plus the walk, and the
 /// shortest to the checkout the longest spread of try-ons plus the walk, so a
 /// shopper is never late for their SKU's pace.
-const VIEW_TO_TRY_ON_S: std::ops::RangeInclusive<u64> = 14..=18;
-const TRY_ON_TO_PURCHASE_S: std::ops::RangeInclusive<u64> = 12..=15;
+///
+/// To the fitting room: a carried garment is detected at least 0.75 s into
+/// a dwell of at most 5 s (no re-lifts while someone carries), then a walk
+/// of at most 2 s: 6.25 s. To the checkout: try-ons spread over at most
+/// 3.1 s (1.1 s of lifts, 2 s of paces), then at most 3 s in the room and
+/// 2.5 s of walk: 8.6 s.
+const VIEW_TO_TRY_ON_S: std::ops::RangeInclusive<u64> = 7..=9;
+const TRY_ON_TO_PURCHASE_S: std::ops::RangeInclusive<u64> = 9..=11;
 
 /// The shortest funnel window the model supports: a journey (a dwell with
 /// lifts, the paces to the fitting room and the checkout, the put-down time)
@@ -516,11 +522,16 @@ impl<'a> Shopper<'a> {
             )
         });
         let on_rack = self.garments_on(rng, fixture, t);
-        let lifts = if pass_by {
+        let mut lifts = if pass_by {
             Vec::new()
         } else {
             self.plan_lifts(rng, &on_rack)
         };
+        // Someone about to walk off with a garment does not linger: no
+        // re-lifts, which bounds the dwell and keeps the paces feasible.
+        if lifts.iter().any(|l| l.intent != Intent::PutBack) {
+            lifts.iter_mut().for_each(|l| l.holds.truncate(1));
+        }
         let brush = (!on_rack.is_empty() && rng.gen_bool(BRUSH)).then(|| {
             (
                 on_rack[rng.gen_range(0..on_rack.len())],
@@ -558,7 +569,9 @@ impl<'a> Shopper<'a> {
                 lifts: Vec::new(),
                 try_on: None,
                 purchase: None,
-                released: first,
+                // Until a carried garment is released, its journey may
+                // last up to W/2: nothing else may touch it meanwhile.
+                released: first + self.params.window_ms / 2,
             };
             if lift.intent == Intent::PutBack {
                 for h in &lift.holds {
