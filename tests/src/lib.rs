@@ -8,6 +8,7 @@
 pub mod delivery;
 pub mod mosquitto;
 pub mod process;
+pub mod rig;
 pub mod serial_link;
 pub mod store;
 pub mod subscriber;
@@ -17,7 +18,8 @@ pub mod tls;
 pub use delivery::{assert_delivered, Faults};
 pub use mosquitto::{Mosquitto, MosquittoOptions, TlsFiles};
 pub use process::{aisle_bin, wait_until, ChildGuard, GatewayArgs};
+pub use rig::{GatewayRig, STEP};
 pub use serial_link::SerialLink;
 pub use store::StoreToml;
 pub use subscriber::{DeliveredBatch, Subscriber};
-pub use tags::{pickup, sgtin96, EventKey, TagWriter};
+pub use tags::{dwell_end, epc_seen, pickup, pickups, sgtin96, EventKey, TagWriter};

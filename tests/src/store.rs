@@ -33,6 +33,10 @@ pub struct StoreToml {
     pub linger_ms: u32,
     /// How many garment tags to declare.
     pub garments: u32,
+    /// `status_interval_s`: tests that watch counters want it short.
+    pub status_interval_s: Option<u64>,
+    /// `shutdown_grace_s`.
+    pub shutdown_grace_s: Option<f64>,
 }
 
 impl StoreToml {
@@ -51,11 +55,13 @@ impl StoreToml {
             batch_max_bytes: 65_536,
             linger_ms: 20,
             garments: 8,
+            status_interval_s: None,
+            shutdown_grace_s: None,
         }
     }
 
     /// The garment tag ids declared in the config.
-    pub fn garment_tags(&self) -> impl Iterator<Item = u32> {
+    pub fn garment_tags(&self) -> std::ops::Range<u32> {
         GARMENT_TAG..GARMENT_TAG + self.garments
     }
 
@@ -63,6 +69,12 @@ impl StoreToml {
         let mut t = String::new();
         let q = |p: &Path| toml_string(&p.display().to_string());
         let _ = writeln!(t, "store = {}", toml_string(&self.store));
+        if let Some(s) = self.status_interval_s {
+            let _ = writeln!(t, "status_interval_s = {s}");
+        }
+        if let Some(s) = self.shutdown_grace_s {
+            let _ = writeln!(t, "shutdown_grace_s = {s:?}");
+        }
         let _ = writeln!(t, "\n[broker]\nurl = {}", toml_string(&self.broker_url));
         if let Some(user) = &self.username {
             let _ = writeln!(t, "username = {}", toml_string(user));

@@ -64,6 +64,42 @@ pub fn pickup(tag: u32, boot: u32, seq: u16) -> Uplink {
     }
 }
 
+/// Pickups by each garment tag in `tags`, for every seq in `seqs` (so
+/// `tags.len() * seqs.len()` events), in send order: seq-major.
+pub fn pickups(
+    tags: impl Iterator<Item = u32> + Clone,
+    boot: u32,
+    seqs: std::ops::Range<u16>,
+) -> Vec<Uplink> {
+    seqs.flat_map(|seq| tags.clone().map(move |tag| pickup(tag, boot, seq)))
+        .collect()
+}
+
+/// A presence tag's end of a dwell.
+pub fn dwell_end(tag: u32, boot: u32, seq: u16, dwell_ms: u32) -> Uplink {
+    Uplink {
+        tag,
+        boot,
+        seq,
+        age_ms: 0,
+        event: TagEvent::DwellEnd { dwell_ms },
+    }
+}
+
+/// A zone reader's read of the garment whose serial is `garment`.
+pub fn epc_seen(reader: u32, boot: u32, seq: u16, garment: u32) -> Uplink {
+    Uplink {
+        tag: reader,
+        boot,
+        seq,
+        age_ms: 0,
+        event: TagEvent::EpcSeen {
+            epc: sgtin96(u64::from(garment)),
+            rssi: -52,
+        },
+    }
+}
+
 /// `frame` as bytes on the wire, delimiter included.
 pub fn frame_bytes(uplink: &Uplink) -> Vec<u8> {
     let mut buf = [0u8; MAX_ENCODED_LEN];
