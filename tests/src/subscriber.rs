@@ -40,6 +40,10 @@ impl DeliveredBatch {
 #[derive(Default)]
 struct Received {
     batches: Vec<DeliveredBatch>,
+    /// Deliveries per event id, kept up to date as batches arrive.
+    counts: HashMap<String, usize>,
+    /// When each event id first arrived (for latency measurements).
+    first_arrival: HashMap<String, Instant>,
     /// (topic, payload) of every status message, oldest first.
     statuses: Vec<(String, Value)>,
     tags: Vec<(String, Value)>,
@@ -118,30 +122,43 @@ impl Subscriber {
 
     /// How many times each event id was delivered, across all batches.
     pub fn id_counts(&self) -> HashMap<String, usize> {
-        let mut counts = HashMap::new();
-        for batch in &self.received.lock().unwrap().batches {
-            for id in batch.ids() {
-                *counts.entry(id.to_string()).or_default() += 1;
-            }
-        }
-        counts
+        self.received.lock().unwrap().counts.clone()
+    }
+
+    /// How many distinct event ids have been delivered (cheap to poll).
+    pub fn distinct_delivered(&self) -> usize {
+        self.received.lock().unwrap().counts.len()
+    }
+
+    /// Whether `id` has been delivered at least once.
+    pub fn has(&self, id: &str) -> bool {
+        self.received.lock().unwrap().counts.contains_key(id)
+    }
+
+    /// When each delivered event id first arrived.
+    pub fn first_arrivals(&self) -> HashMap<String, Instant> {
+        self.received.lock().unwrap().first_arrival.clone()
     }
 
     /// Waits until every id in `ids` has been delivered at least once.
     pub fn wait_for_ids(&self, ids: &HashSet<String>, deadline: Duration) {
         let start = Instant::now();
         loop {
-            let counts = self.id_counts();
-            let mut missing: Vec<&String> =
-                ids.iter().filter(|id| !counts.contains_key(*id)).collect();
+            let received = self.received.lock().unwrap();
+            let mut missing: Vec<&String> = ids
+                .iter()
+                .filter(|id| !received.counts.contains_key(*id))
+                .collect();
             if missing.is_empty() {
                 return;
             }
             if start.elapsed() > deadline {
+                let n_missing = missing.len();
                 missing.sort();
                 missing.truncate(5);
-                panic!("event ids not delivered within {deadline:?}, e.g. {missing:?}");
+                panic!("{n_missing} of {} event ids not delivered within {deadline:?}, e.g. {missing:?}", ids.len());
             }
+            drop(received);
             thread::sleep(Duration::from_millis(10));
         }
     }
@@ -266,7 +283,17 @@ fn handle(client: &Client, received: &Mutex<Received>, packet: Packet) {
                     .insert(String::from_utf8_lossy(&publish.payload).into_owned());
             } else if topic.ends_with("/events") {
                 match serde_json::from_slice::<Batch>(&publish.payload) {
-                    Ok(batch) => received.batches.push(DeliveredBatch { topic, batch }),
+                    Ok(batch) => {
+                        let now = Instant::now();
+                        for event in &batch.events {
+                            *received.counts.entry(event.id.clone()).or_default() += 1;
+                            received
+                                .first_arrival
+                                .entry(event.id.clone())
+                                .or_insert(now);
+                        }
+                        received.batches.push(DeliveredBatch { topic, batch });
+                    }
                     Err(e) => received.malformed.push(format!(
                         "{e}: {}",
                         String::from_utf8_lossy(&publish.payload)
