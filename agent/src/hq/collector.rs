@@ -49,6 +49,8 @@ pub async fn run(
     store: EventStore,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    // The shared options are made for the gateway, whose spool makes a clean
+    // session right; HQ has no spool, so it needs the broker's session.
     opts.set_clean_session(false);
     opts.set_manual_acks(true);
     opts.set_max_packet_size(MAX_PACKET, MAX_PACKET);

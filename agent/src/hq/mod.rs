@@ -3,10 +3,9 @@
 //! acking each batch to the broker only once it is committed.
 //!
 //! `validate` judges payloads (pure), `db` is the event store, `collector`
-//! drives the MQTT session and the writer, `broker` builds the connection
-//! options.
+//! drives the MQTT session and the writer; connection options come from the
+//! shared `mqtt` module, as for the gateway.
 
-pub mod broker;
 pub mod collector;
 pub mod db;
 pub mod validate;
@@ -17,8 +16,25 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    broker: broker::BrokerArgs,
+    /// Broker URL: mqtt://host:port or mqtts://host:port.
+    #[arg(long)]
+    broker: String,
+    /// MQTT user name.
+    #[arg(long)]
+    username: Option<String>,
+    /// File holding the MQTT password (trailing newline ignored).
+    #[arg(long, requires = "username")]
+    password_file: Option<PathBuf>,
+    /// PEM CA bundle that signs the broker's certificate (mqtts://; default:
+    /// the system bundle).
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// PEM client certificate, for brokers that require one (mqtts://).
+    #[arg(long, requires = "key_file")]
+    cert_file: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    #[arg(long, requires = "cert_file")]
+    key_file: Option<PathBuf>,
     /// The SQLite event store (created if missing).
     #[arg(long)]
     db: PathBuf,
@@ -38,7 +54,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             anyhow::bail!("--share `{group}`: a group name cannot be empty or contain / + #");
         }
     }
-    let opts = args.broker.mqtt_options(&args.client_id)?;
+    let broker = crate::mqtt::BrokerConfig {
+        client_id: Some(args.client_id.clone()),
+        username: args.username.clone(),
+        password_file: args.password_file.clone(),
+        ca_file: args.ca_file.clone(),
+        cert_file: args.cert_file.clone(),
+        key_file: args.key_file.clone(),
+        ..crate::mqtt::BrokerConfig::from_url(&args.broker)
+    };
+    let opts = crate::mqtt::mqtt_options(&broker, &args.client_id).context("--broker")?;
     let store = db::EventStore::open(&args.db)?;
     tracing::info!(
         db = %args.db.display(),
