@@ -124,12 +124,12 @@ impl Catalog {
 
     /// The SKU code of `gtin`: the catalog's, or the GTIN itself.
     pub fn sku<'a>(&'a self, gtin: &'a str) -> &'a str {
-        self.items.get(gtin).map_or(gtin, |item| item.sku.as_str())
+        self.get(gtin).map_or(gtin, |item| item.sku.as_str())
     }
 
     /// The style of `gtin`, if the catalog lists it.
     pub fn style(&self, gtin: &str) -> Option<&str> {
-        self.items.get(gtin).map(|item| item.style.as_str())
+        self.get(gtin).map(|item| item.style.as_str())
     }
 }
 

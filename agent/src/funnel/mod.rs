@@ -13,8 +13,7 @@ pub mod window;
 mod tests;
 
 pub use catalog::Catalog;
-pub use engine::{compute, Dimension, FunnelEvent, FunnelOptions};
-pub use report::{FunnelReport, FunnelRow};
+pub use engine::{Dimension, FunnelOptions};
 
 use crate::hq::db::EventStore;
 use anyhow::Context;

@@ -1,7 +1,9 @@
 //! Hand-computed funnel cases: each expected count below was worked out from
 //! DESIGN.md's rules, not taken from a run of the program.
 
-use super::*;
+use super::engine::{self, compute, Dimension, FunnelEvent, FunnelOptions};
+use super::report::{FunnelReport, FunnelRow};
+use super::Catalog;
 use protocol::stage::StoreEventKind::{self, FixtureDwell, ItemPickup, ItemPurchase, ItemTryOn};
 
 const W: i64 = 3_600_000;
