@@ -1,18 +1,281 @@
-//! `aisle simulate`: a simulated store on a serial port.
+//! `aisle simulate`: a simulated store acting as the store's receivers on a
+//! serial port, and the ground truth of what its shoppers did.
 //!
-//! A seeded shopper model ([`shoppers`]) decides what happens in the store;
-//! [`truth`] turns the model's bookkeeping into the ground-truth funnel.
+//! Following the data: a seeded shopper model ([`shoppers`]) writes a script
+//! of physical facts for a store read from `store.toml` ([`store`]); the
+//! firmware's own tags turn it into sensor traces and frames ([`tags`]);
+//! frames cross an optionally faulty link ([`link`]) to the serial port
+//! ([`port`]); [`truth`] renders what HQ should report. This module is the
+//! real-time shell that drives them.
 
-use std::process::ExitCode;
-
+pub mod link;
+pub mod port;
 pub mod shoppers;
 pub mod store;
 pub mod tags;
 pub mod truth;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use crate::funnel::report::FunnelReport;
+use crate::funnel::window::parse_duration_ms;
+use anyhow::Context;
+use link::{FaultInjector, FaultStats, Faults};
+use protocol::{encode, Frame, MAX_ENCODED_LEN};
+use shoppers::{Layout, Params, Script, Timing, SAMPLE_MS};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+use tags::{TagIds, TagStats, VirtualStore};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+#[derive(clap::Args)]
+pub struct Args {
+    /// The store config: the same file the gateway reads.
+    #[arg(long)]
+    config: PathBuf,
+    /// The serial port to act on: the device end of a pty pair, or a UART.
+    #[arg(long)]
+    port: PathBuf,
+    /// Where to write the ground-truth funnel, as `aisle funnel --format
+    /// json --by sku --window W` should print it.
+    #[arg(long)]
+    truth: PathBuf,
+    /// Seed of the shopper model: the same seed, store and options give the
+    /// same shoppers.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Shopping time; the run then waits for the gateway's last acks.
+    #[arg(long, default_value = "40s", value_parser = parse_duration_ms)]
+    duration: i64,
+    /// HQ's funnel window W (as `aisle funnel --window`); at least 2m.
+    #[arg(long, default_value = "1h", value_parser = parse_duration_ms)]
+    window: i64,
+    /// Mean arrival rate of shoppers.
+    #[arg(long, default_value_t = 12.0)]
+    shoppers_per_min: f64,
+    /// How long to wait, after shopping ends, for the gateway to ack every
+    /// event before giving up.
+    #[arg(long, default_value = "60s", value_parser = parse_duration_ms)]
+    ack_timeout: i64,
+    /// Faults on the link, per frame: e.g.
+    /// `flip=0.05,garbage=0.05,duplicate=0.1,drop=0.02,drop-ack=0.2`.
+    #[arg(long, default_value = "")]
+    faults: Faults,
+}
+
+/// A simulated day, planned before it runs.
+pub struct Plan {
+    pub layout: Layout,
+    pub ids: TagIds,
+    pub script: Script,
+    pub timing: Timing,
+    pub shopping_ms: u64,
+    /// What HQ should report.
+    pub truth: FunnelReport,
+}
+
+/// Plans a day in the store of `config_path`.
+pub fn plan(
+    config_path: &Path,
+    seed: u64,
+    shopping_ms: u64,
+    window_ms: u64,
+    shoppers_per_min: f64,
+) -> anyhow::Result<Plan> {
+    if window_ms < shoppers::MIN_WINDOW_MS {
+        anyhow::bail!(
+            "--window {}: the simulator needs a window of at least 2m, so every journey it makes fits in half of it",
+            crate::funnel::report::format_window(window_ms as i64)
+        );
+    }
+    if !(shoppers_per_min.is_finite() && shoppers_per_min >= 0.0) {
+        anyhow::bail!("--shoppers-per-min {shoppers_per_min}: give a rate of 0 or more");
+    }
+    let cfg = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (layout, ids) = store::from_config(&cfg)
+        .with_context(|| format!("simulating {}", config_path.display()))?;
+    let timing = Timing::from(&tags::settings());
+    let params = Params {
+        seed,
+        shopping_ms,
+        window_ms,
+        shoppers_per_min,
+    };
+    let script = shoppers::generate(&layout, &timing, &params);
+    let truth = truth::report(&layout, &script, &timing, window_ms);
+    Ok(Plan {
+        layout,
+        ids,
+        script,
+        timing,
+        shopping_ms,
+        truth,
+    })
+}
+
+/// How a planned day is driven.
+#[derive(Debug, Clone, Copy)]
+pub struct DriveOptions {
+    pub faults: Faults,
+    /// Seeds sensor noise and faults.
+    pub seed: u64,
+    pub ack_timeout_ms: u64,
+}
+
+/// What the tags and the link did, for progress and the final summary.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    pub now_ms: u64,
+    pub tags: TagStats,
+    pub unacked: usize,
+    pub faults: FaultStats,
+}
+
+/// A write that cannot finish in this time means nobody reads the other end;
+/// the bytes are given up as lost on the air, and the tags retransmit.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Runs the planned day in real time on `port`: samples the sensors every
+/// [`SAMPLE_MS`], sends what the tags send, applies the gateway's acks.
+/// Returns once shopping is over and every event is acked; fails after
+/// `ack_timeout_ms` more without that.
+pub async fn drive<P>(
+    port: P,
+    plan: &Plan,
+    opts: DriveOptions,
+    progress: watch::Sender<Progress>,
+) -> anyhow::Result<Progress>
+where
+    P: AsyncRead + AsyncWrite + Send + 'static,
+{
+    // A fresh boot number per run, as a real tag's persisted counter, so a
+    // second run never reuses the event ids of the first.
+    let boot = (protocol::time::UnixMillis::now().0 / 1000) as u32;
+    let mut store = VirtualStore::boot(&plan.ids, plan.script.clone(), boot, opts.seed);
+    let mut link = FaultInjector::new(opts.faults, opts.seed);
+    let (mut writer, mut downlinks) = port::split(port);
+    // Events can still appear after shopping ends: a dwell ends once the
+    // gap tolerance has passed.
+    let settled_ms = plan.shopping_ms + plan.timing.dwell_gap_ms + 500;
+    let give_up_ms = settled_ms + opts.ack_timeout_ms;
+    let start = tokio::time::Instant::now();
+    let now_ms = || start.elapsed().as_millis() as u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(SAMPLE_MS));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_log = 0;
+    let mut frame = [0u8; MAX_ENCODED_LEN];
+    let mut wire = Vec::new();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            downlink = downlinks.recv() => {
+                let downlink = downlink.context("the serial port closed: the receiver end hung up")?;
+                if link.downlink(&downlink) {
+                    store.handle_downlink(now_ms(), &downlink);
+                }
+                continue;
+            }
+        }
+        let now = now_ms();
+        store.advance(now);
+        wire.clear();
+        for uplink in store.poll_transmit(now) {
+            // An uplink built from protocol's types always fits.
+            let n = encode(&Frame::uplink(uplink), &mut frame).context("encoding an uplink")?;
+            link.uplink(&frame[..n], &mut wire);
+        }
+        if !wire.is_empty() {
+            match tokio::time::timeout(WRITE_TIMEOUT, writer.write_all(&wire)).await {
+                Ok(result) => result.context("writing to the serial port")?,
+                Err(_) => tracing::warn!(
+                    bytes = wire.len(),
+                    "serial port not draining; frames lost, tags will retransmit"
+                ),
+            }
+        }
+        let state = Progress {
+            now_ms: now,
+            tags: store.stats(),
+            unacked: store.unacked(),
+            faults: link.stats(),
+        };
+        progress.send_replace(state);
+        if now >= next_log {
+            next_log = now + 5_000;
+            tracing::info!(
+                t_s = now / 1000,
+                events = state.tags.events,
+                funnel_events = state.tags.funnel_events,
+                frames = state.tags.frames,
+                acked = state.tags.acked,
+                unacked = state.unacked,
+                "simulating"
+            );
+        }
+        if store.dropped() > 0 {
+            anyhow::bail!(
+                "tags dropped {} events from full outboxes before the gateway acked them: HQ cannot match the truth (is the gateway reading the other end of the port?)",
+                store.dropped()
+            );
+        }
+        if now >= settled_ms && state.unacked == 0 {
+            return Ok(state);
+        }
+        if now >= give_up_ms {
+            anyhow::bail!(
+                "{} events still unacked {} s after shopping ended: is `aisle gateway` running with this port's other end as its receiver, and its spool writable?",
+                state.unacked,
+                (now - plan.shopping_ms) / 1000
+            );
+        }
+    }
+}
+
+/// Writes the truth where asked, atomically (a reader never sees half).
+pub fn write_truth(path: &Path, truth: &FunnelReport) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, truth.to_json())
+        .with_context(|| format!("cannot write the truth to {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot write the truth to {}", path.display()))
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let plan = plan(
+        &args.config,
+        args.seed,
+        args.duration as u64,
+        args.window as u64,
+        args.shoppers_per_min,
+    )?;
+    write_truth(&args.truth, &plan.truth)?;
+    tracing::info!(
+        shoppers = plan.script.shoppers,
+        journeys = plan.script.journeys.len(),
+        dwells = plan.script.dwells.len(),
+        truth = %args.truth.display(),
+        "store planned"
+    );
+    let opts = DriveOptions {
+        faults: args.faults,
+        seed: args.seed,
+        ack_timeout_ms: args.ack_timeout as u64,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let done = runtime.block_on(async {
+        let port = port::open(&args.port)?;
+        let (progress, _) = watch::channel(Progress::default());
+        drive(port, &plan, opts, progress).await
+    })?;
+    tracing::info!(
+        events = done.tags.events,
+        frames = done.tags.frames,
+        acked = done.tags.acked,
+        faults = ?done.faults,
+        "every event acked; shopping done"
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -12,7 +12,8 @@
 
 use super::shoppers::{Layout, Script, Timing};
 use crate::funnel::engine::median_s;
-use crate::funnel::{Dimension, FunnelReport, FunnelRow};
+use crate::funnel::report::{FunnelReport, FunnelRow};
+use crate::funnel::Dimension;
 use std::collections::BTreeMap;
 
 /// One SKU's row while it is being counted.

@@ -1,5 +1,7 @@
 use super::*;
-use crate::funnel::{compute, Dimension, FunnelEvent, FunnelOptions, FunnelReport};
+use crate::funnel::engine::{compute, FunnelEvent};
+use crate::funnel::report::FunnelReport;
+use crate::funnel::{Dimension, FunnelOptions};
 use crate::sim::shoppers::{
     generate, FixtureLayout, GarmentLayout, Layout, Params, Propensity, ReaderKind, Timing,
 };
