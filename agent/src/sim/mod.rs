@@ -51,7 +51,7 @@ pub struct Args {
     #[arg(long, default_value = "1h", value_parser = parse_duration_ms)]
     window: i64,
     /// Mean arrival rate of shoppers.
-    #[arg(long, default_value_t = 12.0)]
+    #[arg(long, default_value_t = 30.0)]
     shoppers_per_min: f64,
     /// How long to wait, after shopping ends, for the gateway to ack every
     /// event before giving up.

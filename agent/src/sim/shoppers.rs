@@ -114,7 +114,6 @@ pub struct Timing {
     pub dwell_min_ms: u64,
     pub dwell_gap_ms: u64,
     pub still_ms: u64,
-    pub reader_visit_ms: u64,
     /// From the first moving sample to the pickup detector's verdict: K
     /// moving samples are needed, so K − 1 sample periods.
     pub pickup_latency_ms: u64,
@@ -126,7 +125,6 @@ impl From<&protocol::Settings> for Timing {
             dwell_min_ms: u64::from(s.dwell_min_ms),
             dwell_gap_ms: u64::from(s.dwell_gap_ms),
             still_ms: u64::from(s.still_ms),
-            reader_visit_ms: u64::from(s.reader_visit_ms),
             pickup_latency_ms: u64::from(s.pickup_k.max(1) - 1) * SAMPLE_MS,
         }
     }
@@ -216,6 +214,10 @@ pub struct Script {
 const WARMUP_MS: u64 = 1_000;
 /// A shopper waits this long at most for a busy fixture.
 const MAX_WAIT_MS: u64 = 3_000;
+/// Bound on a fixture visit (waiting, the longest dwell with a re-lift, the
+/// put-down time): shoppers do not start a visit that could not end by
+/// closing time.
+const LONGEST_VISIT_MS: u64 = MAX_WAIT_MS + 12_000 + 1_500;
 /// Chance a visit is a pass-by rather than a dwell.
 const PASS_BY: f64 = 0.3;
 /// Chance a lifted garment that is not tried on is bought straight away.
@@ -297,9 +299,20 @@ pub fn generate(layout: &Layout, timing: &Timing, params: &Params) -> Script {
             break;
         }
         let at = (arrival as u64).next_multiple_of(SAMPLE_MS);
-        let draft = Shopper::new(layout, timing, params, &paces, &script).walk(&mut rng, at);
+        // A shopper whose purchases would not be through by closing time
+        // comes back as one who only browses.
+        let mut trial = rng.clone();
+        let draft =
+            Shopper::new(layout, timing, params, &paces, &script, true).walk(&mut trial, at);
         if draft.fits(timing, params) {
+            rng = trial;
             draft.commit(&mut script);
+        } else {
+            let draft =
+                Shopper::new(layout, timing, params, &paces, &script, false).walk(&mut rng, at);
+            if draft.fits(timing, params) {
+                draft.commit(&mut script);
+            }
         }
     }
     script
@@ -313,6 +326,9 @@ struct Shopper<'a> {
     params: &'a Params,
     paces: &'a BTreeMap<String, Pace>,
     world: &'a Script,
+    /// Whether the shopper may take garments to the fitting room or the
+    /// checkout, or only browse.
+    may_carry: bool,
     /// False once the shopper could not keep a SKU's pace (the paces are
     /// chosen so this does not happen; such a shopper would be dropped).
     feasible: bool,
@@ -357,8 +373,10 @@ impl<'a> Shopper<'a> {
         params: &'a Params,
         paces: &'a BTreeMap<String, Pace>,
         world: &'a Script,
+        may_carry: bool,
     ) -> Self {
         Shopper {
+            may_carry,
             layout,
             timing,
             params,
@@ -381,6 +399,10 @@ impl<'a> Shopper<'a> {
         let mut t = arrival;
         let mut carried = Vec::new();
         for _ in 0..rng.gen_range(1..=3) {
+            // Near closing time shoppers only browse what still fits.
+            if t + LONGEST_VISIT_MS > self.params.shopping_ms {
+                break;
+            }
             let fixture = rng.gen_range(0..self.layout.fixtures.len());
             t = self.visit(rng, fixture, t, &mut carried) + ms(rng, 1_000, 2_000);
             if !carried.is_empty() {
@@ -611,7 +633,9 @@ impl<'a> Shopper<'a> {
                 continue;
             }
             let at = ms(rng, 600, 1_200) + lifts.len() as u64 * 500;
-            let intent = if rng.gen_bool(propensity.try_on.clamp(0.0, 1.0)) {
+            let intent = if !self.may_carry {
+                Intent::PutBack
+            } else if rng.gen_bool(propensity.try_on.clamp(0.0, 1.0)) {
                 Intent::TryOn
             } else if rng.gen_bool(DIRECT_BUY) {
                 Intent::Buy

@@ -117,7 +117,7 @@ mod tests {
             dwell_min_ms: 0,
             dwell_gap_ms: 0,
             still_ms: 0,
-            reader_visit_ms: 0,
+
             pickup_latency_ms: 150,
         };
         let dwell = |fixture| Dwell {

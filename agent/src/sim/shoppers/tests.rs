@@ -11,7 +11,6 @@ fn timing() -> Timing {
         dwell_min_ms: MIN,
         dwell_gap_ms: GAP,
         still_ms: STILL,
-        reader_visit_ms: 5_000,
         pickup_latency_ms: LATENCY,
     }
 }
@@ -448,7 +447,7 @@ fn no_shopper_is_ever_late_for_a_pace() {
     let mut arrival = 1_000;
     while arrival < 10 * 60_000 {
         let draft =
-            Shopper::new(&layout, &timing(), &params, &paces, &world).walk(&mut rng, arrival);
+            Shopper::new(&layout, &timing(), &params, &paces, &world, true).walk(&mut rng, arrival);
         assert!(
             draft.feasible,
             "shopper arriving at {arrival} could not keep the pace"

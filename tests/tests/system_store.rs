@@ -1,0 +1,269 @@
+//! The whole store on one machine, every part its own process: `aisle
+//! simulate` acting as the store's receivers on a pty pair, `aisle gateway`
+//! on the other end, a real Mosquitto, `aisle hq` writing SQLite. What HQ's
+//! `aisle funnel` reports must equal the simulator's ground truth, computed
+//! from what its shoppers did, in a clean run and through crashes, a broker
+//! restart and a faulty serial link.
+
+use aisle_system_tests::{aisle_bin, wait_until, ChildGuard, GatewayArgs, Mosquitto, SerialLink};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// HQ's funnel window in these tests (the simulator needs at least 2m).
+const WINDOW: &str = "2m";
+/// Shopping time of a run: long enough for journeys through the checkout.
+const SHOPPING: &str = "40s";
+/// Shopping, the last acks and process start-up, with room for a loaded machine.
+const RUN_DEADLINE: Duration = Duration::from_secs(150);
+/// From the simulator's exit (every event spooled) to HQ's tables.
+const DELIVERY_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The step-time medians are measured at HQ through a real serial link, so
+/// they carry its milliseconds; the model's medians are whole seconds. Both
+/// documents are compared with medians rounded to this many decimals;
+/// everything else byte for byte.
+const MEDIAN_DECIMALS: i32 = 1;
+const MEDIAN_KEYS: [&str; 2] = [
+    "\"median_s_view_to_try_on\": ",
+    "\"median_s_try_on_to_purchase\": ",
+];
+
+fn demo_store() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/store.toml")
+}
+
+/// A store and its HQ, all running.
+struct Store {
+    dir: TempDir,
+    broker: Mosquitto,
+    link: SerialLink,
+    gateway_args: GatewayArgs,
+    gateway: ChildGuard,
+    hq: ChildGuard,
+}
+
+impl Store {
+    fn start() -> Store {
+        let dir = tempfile::Builder::new()
+            .prefix("system-store-")
+            .tempdir()
+            .expect("tempdir");
+        let broker = Mosquitto::start();
+        let link = SerialLink::open(dir.path());
+        let gateway_args = GatewayArgs {
+            broker: Some(broker.url()),
+            receivers: vec![link.gateway_path()],
+            spool: Some(dir.path().join("spool.sqlite")),
+            log: dir.path().join("gateway.log"),
+            ..GatewayArgs::new(&demo_store())
+        };
+        let gateway = gateway_args.spawn();
+        let hq = spawn_hq(dir.path(), &broker);
+        Store {
+            dir,
+            broker,
+            link,
+            gateway_args,
+            gateway,
+            hq,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Starts `aisle simulate` on the link's device end.
+    fn simulate(&self, seed: u64, extra: &[&str]) -> ChildGuard {
+        let mut cmd = Command::new(aisle_bin());
+        cmd.arg("simulate")
+            .arg("--config")
+            .arg(demo_store())
+            .arg("--port")
+            .arg(self.link.device_path())
+            .arg("--truth")
+            .arg(self.path("truth.json"))
+            .args([
+                "--seed",
+                &seed.to_string(),
+                "--duration",
+                SHOPPING,
+                "--window",
+                WINDOW,
+            ])
+            .args(extra)
+            .env("RUST_LOG", "info");
+        ChildGuard::spawn("aisle simulate", &mut cmd, &self.path("simulate.log"))
+    }
+
+    /// Funnel events in HQ's database so far.
+    fn hq_events(&self) -> u64 {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+        rusqlite::Connection::open_with_flags(self.path("hq.sqlite"), flags)
+            .and_then(|db| db.query_row("SELECT COUNT(*) FROM events", [], |row| row.get(0)))
+            .unwrap_or(0)
+    }
+
+    /// `aisle funnel --format json --by sku --window W` on HQ's database.
+    fn funnel(&self) -> String {
+        let out = Command::new(aisle_bin())
+            .args([
+                "funnel", "--format", "json", "--by", "sku", "--window", WINDOW, "--db",
+            ])
+            .arg(self.path("hq.sqlite"))
+            .output()
+            .expect("run aisle funnel");
+        assert!(
+            out.status.success(),
+            "aisle funnel failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("funnel prints UTF-8")
+    }
+
+    /// Waits for the simulator to exit 0 (every event acked by the gateway),
+    /// then for HQ's funnel to equal the truth.
+    fn assert_hq_matches_truth(&self, sim: &mut ChildGuard) {
+        let status = sim.wait_exit(RUN_DEADLINE);
+        assert!(
+            status.success(),
+            "aisle simulate failed ({status}):\n{}",
+            sim.log_tail()
+        );
+        let truth = std::fs::read_to_string(self.path("truth.json"))
+            .expect("the simulator wrote its truth");
+        let doc: serde_json::Value = serde_json::from_str(&truth).expect("the truth is JSON");
+        let sold: u64 = doc["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter_map(|r| r["journeys_purchase"].as_u64())
+            .sum();
+        assert!(
+            sold > 0,
+            "the run should sell something after a try-on:\n{truth}"
+        );
+        let expected = round_medians(&truth);
+        let mut last = String::new();
+        let matched = wait_until_or(DELIVERY_DEADLINE, || {
+            last = self.funnel();
+            (round_medians(&last) == expected).then_some(())
+        });
+        if matched.is_none() {
+            assert_eq!(
+                last, truth,
+                "HQ's funnel (left) differs from the ground truth (right)"
+            );
+        }
+    }
+}
+
+fn spawn_hq(dir: &Path, broker: &Mosquitto) -> ChildGuard {
+    let mut cmd = Command::new(aisle_bin());
+    cmd.args([
+        "hq",
+        "--broker",
+        &broker.url(),
+        "--client-id",
+        "system-store-hq",
+        "--db",
+    ])
+    .arg(dir.join("hq.sqlite"))
+    .env("RUST_LOG", "info");
+    ChildGuard::spawn("aisle hq", &mut cmd, &dir.join("hq.log"))
+}
+
+/// Like [`wait_until`], but `None` at the deadline instead of a panic, so
+/// the caller can show what it saw last.
+fn wait_until_or(deadline: Duration, mut f: impl FnMut() -> Option<()>) -> Option<()> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < deadline {
+        if f().is_some() {
+            return Some(());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    None
+}
+
+/// The document with every median rounded to [`MEDIAN_DECIMALS`] and
+/// written as HQ writes numbers; all other bytes untouched.
+fn round_medians(json: &str) -> String {
+    let scale = 10f64.powi(MEDIAN_DECIMALS);
+    let mut out = String::with_capacity(json.len());
+    let mut rest = json;
+    while let Some((at, key)) = MEDIAN_KEYS
+        .iter()
+        .filter_map(|k| rest.find(k).map(|i| (i, k)))
+        .min()
+    {
+        let value_at = at + key.len();
+        out.push_str(&rest[..value_at]);
+        let end = rest[value_at..]
+            .find([',', '}'])
+            .map_or(rest.len(), |e| value_at + e);
+        let value = &rest[value_at..end];
+        match value.parse::<f64>() {
+            Ok(v) => {
+                let rounded = (v * scale).round() / scale;
+                out.push_str(
+                    &serde_json::Number::from_f64(rounded)
+                        .map_or(value.to_string(), |n| n.to_string()),
+                );
+            }
+            Err(_) => out.push_str(value),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn hq_funnel_equals_the_ground_truth_in_a_clean_run() {
+    let store = Store::start();
+    let mut sim = store.simulate(11, &[]);
+    store.assert_hq_matches_truth(&mut sim);
+}
+
+#[test]
+fn hq_funnel_equals_the_ground_truth_through_crashes_a_broker_restart_and_a_faulty_link() {
+    let mut store = Store::start();
+    let faults = "flip=0.05,garbage=0.05,duplicate=0.05,drop=0.03,drop-ack=0.2";
+    let mut sim = store.simulate(12, &["--faults", faults]);
+    // Each fault strikes while events flow: after HQ has stored more than
+    // it had before the previous fault.
+    let flowing = |store: &Store, after: u64| {
+        wait_until("events to flow to HQ", RUN_DEADLINE, || {
+            (store.hq_events() > after).then(|| store.hq_events())
+        })
+    };
+    let seen = flowing(&store, 0);
+    store.gateway.kill9();
+    store.gateway = store.gateway_args.spawn();
+    let seen = flowing(&store, seen);
+    store.hq.kill9();
+    store.hq = spawn_hq(store.dir.path(), &store.broker);
+    flowing(&store, seen);
+    store.broker.restart();
+    store.assert_hq_matches_truth(&mut sim);
+    let log = std::fs::read_to_string(store.path("simulate.log")).unwrap_or_default();
+    assert!(
+        log.contains("acks_dropped"),
+        "the simulator reports its faults:\n{log}"
+    );
+}
+
+#[test]
+fn median_rounding_touches_only_the_medians() {
+    let hq = r#"{"window_s": 120, "by": "sku", "rows": [{"sku": "1", "exposure_to_view": 0.333, "median_s_view_to_try_on": 8.002, "median_s_try_on_to_purchase": null}]}"#;
+    let truth = r#"{"window_s": 120, "by": "sku", "rows": [{"sku": "1", "exposure_to_view": 0.333, "median_s_view_to_try_on": 8.0, "median_s_try_on_to_purchase": null}]}"#;
+    assert_eq!(round_medians(hq), round_medians(truth));
+    assert_eq!(round_medians(truth), truth);
+    let other_rate = hq.replace("0.333", "0.334");
+    assert_ne!(round_medians(&other_rate), round_medians(truth));
+    let late = hq.replace("8.002", "8.2");
+    assert_ne!(round_medians(&late), round_medians(truth));
+}
