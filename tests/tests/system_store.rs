@@ -59,8 +59,20 @@ impl Store {
             log: dir.path().join("gateway.log"),
             ..GatewayArgs::new(&demo_store())
         };
-        let gateway = gateway_args.spawn();
         let hq = spawn_hq(dir.path(), &broker);
+        // Until the collector's first subscription exists the broker keeps
+        // no session for it; the log line is its only signal.
+        wait_until(
+            "the collector to subscribe",
+            Duration::from_secs(30),
+            || {
+                std::fs::read_to_string(dir.path().join("hq.log"))
+                    .ok()
+                    .filter(|log| log.contains("subscribed"))
+                    .map(|_| ())
+            },
+        );
+        let gateway = gateway_args.spawn();
         Store {
             dir,
             broker,

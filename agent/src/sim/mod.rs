@@ -20,7 +20,7 @@ use crate::funnel::window::parse_duration_ms;
 use anyhow::Context;
 use link::{FaultInjector, FaultStats, Faults};
 use protocol::{encode, Frame, MAX_ENCODED_LEN};
-use shoppers::{Layout, Params, Script, Timing, SAMPLE_MS};
+use shoppers::{Params, Script, Timing, SAMPLE_MS};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -65,7 +65,6 @@ pub struct Args {
 
 /// A simulated day, planned before it runs.
 pub struct Plan {
-    pub layout: Layout,
     pub ids: TagIds,
     pub script: Script,
     pub timing: Timing,
@@ -104,7 +103,6 @@ pub fn plan(
     let script = shoppers::generate(&layout, &timing, &params);
     let truth = truth::report(&layout, &script, &timing, window_ms);
     Ok(Plan {
-        layout,
         ids,
         script,
         timing,
@@ -120,6 +118,8 @@ pub struct DriveOptions {
     /// Seeds sensor noise and faults.
     pub seed: u64,
     pub ack_timeout_ms: u64,
+    /// Log progress every few seconds (off when the caller shows it).
+    pub log_progress: bool,
 }
 
 /// What the tags and the link did, for progress and the final summary.
@@ -153,7 +153,7 @@ where
     let boot = (protocol::time::UnixMillis::now().0 / 1000) as u32;
     let mut store = VirtualStore::boot(&plan.ids, plan.script.clone(), boot, opts.seed);
     let mut link = FaultInjector::new(opts.faults, opts.seed);
-    let (mut writer, mut downlinks) = port::split(port);
+    let (mut writer, mut downlinks, _reader) = port::split(port);
     // Events can still appear after shopping ends: a dwell ends once the
     // gap tolerance has passed.
     let settled_ms = plan.shopping_ms + plan.timing.dwell_gap_ms + 500;
@@ -200,7 +200,7 @@ where
             faults: link.stats(),
         };
         progress.send_replace(state);
-        if now >= next_log {
+        if opts.log_progress && now >= next_log {
             next_log = now + 5_000;
             tracing::info!(
                 t_s = now / 1000,
@@ -260,6 +260,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         faults: args.faults,
         seed: args.seed,
         ack_timeout_ms: args.ack_timeout as u64,
+        log_progress: true,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

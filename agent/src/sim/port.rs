@@ -22,15 +22,25 @@ pub fn open(path: &Path) -> anyhow::Result<tokio_serial::SerialStream> {
     })
 }
 
+/// The task reading the port; stopped when this is dropped, so a finished
+/// run does not keep reading (and complain when the other end closes).
+pub struct Reader(tokio::task::JoinHandle<()>);
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Splits `port` into its write half and a channel of decoded downlinks.
 /// The channel closes when the port does (the other end hung up).
-pub fn split<P>(port: P) -> (tokio::io::WriteHalf<P>, mpsc::Receiver<Downlink>)
+pub fn split<P>(port: P) -> (tokio::io::WriteHalf<P>, mpsc::Receiver<Downlink>, Reader)
 where
     P: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (mut rd, wr) = tokio::io::split(port);
     let (tx, rx) = mpsc::channel(4096);
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let mut decoder = FrameDecoder::new();
         let mut buf = [0u8; 4096];
         loop {
@@ -53,5 +63,5 @@ where
             }
         }
     });
-    (wr, rx)
+    (wr, rx, Reader(task))
 }

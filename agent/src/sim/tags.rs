@@ -150,7 +150,7 @@ impl VirtualStore {
             epcs: ids.garments.iter().map(|&(_, epc)| epc).collect(),
             next_sample: 0,
             // Noise has its own stream so it never shifts the shoppers.
-            noise: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_0F_5E_45_0125),
+            noise: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_0F5E_4501),
             stats: TagStats {
                 events,
                 ..TagStats::default()

@@ -1,0 +1,293 @@
+//! `aisle demo`: the whole system on this machine from one command. An
+//! embedded MQTT broker ([`broker`]), the HQ collector on a temporary
+//! SQLite file and the gateway with the demo store run beside a simulated
+//! store joined to the gateway by a pseudo-terminal pair; at the end HQ's
+//! funnel is printed beside the simulator's ground truth ([`table`]).
+//!
+//! The collector and the gateway are this same binary started as child
+//! processes (`aisle hq`, `aisle gateway`): exactly what a store and HQ run,
+//! with their own logs, and no second copy of their start-up code. The
+//! broker and the simulator live in this process, so the pty pair can be
+//! opened here and progress read directly.
+
+mod broker;
+mod table;
+
+use crate::funnel::window::parse_duration_ms;
+use crate::sim::{self, DriveOptions, Progress};
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::time::Duration;
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Shopping time of the simulated store.
+    #[arg(long, default_value = "45s", value_parser = parse_duration_ms)]
+    duration: i64,
+    /// Seed of the shopper model: the same seed gives the same shoppers.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Mean arrival rate of shoppers.
+    #[arg(long, default_value_t = 30.0)]
+    shoppers_per_min: f64,
+    /// Keep the demo's files (store config, spool, HQ database, truth, logs)
+    /// in this directory instead of a temporary one removed at the end.
+    #[arg(long)]
+    keep: Option<PathBuf>,
+}
+
+/// The demo store, built in so the demo runs from the binary alone.
+const STORE_TOML: &str = include_str!("../../../examples/store.toml");
+/// HQ's default funnel window.
+const WINDOW_MS: u64 = 3_600_000;
+/// From the simulator's last ack to HQ's tables: a batch's linger, publish
+/// and the collector's commit take well under a second; this is for a
+/// loaded machine.
+const DELIVERY_DEADLINE: Duration = Duration::from_secs(30);
+/// The collector's first subscription, on a loaded machine.
+const START_DEADLINE: Duration = Duration::from_secs(20);
+const PROGRESS_EVERY: Duration = Duration::from_secs(3);
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(demo(args))
+}
+
+async fn demo(args: Args) -> anyhow::Result<ExitCode> {
+    let temp;
+    let dir = match &args.keep {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            dir.clone()
+        }
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("aisle-demo-")
+                .tempdir()
+                .context("creating a temporary directory")?;
+            temp.path().to_path_buf()
+        }
+    };
+    let store_toml = dir.join("store.toml");
+    std::fs::write(&store_toml, STORE_TOML)
+        .with_context(|| format!("cannot write {}", store_toml.display()))?;
+    let plan = sim::plan(
+        &store_toml,
+        args.seed,
+        args.duration as u64,
+        WINDOW_MS,
+        args.shoppers_per_min,
+    )?;
+    sim::write_truth(&dir.join("truth.json"), &plan.truth)?;
+
+    let port = broker::start()?;
+    let url = format!("mqtt://127.0.0.1:{port}");
+    // The receiver: one end for the simulator, the other for the gateway.
+    // This process keeps the gateway's end open too, so the simulator's end
+    // never sees a hang-up while the gateway starts.
+    let (receiver, gateway_end) =
+        tokio_serial::SerialStream::pair().context("opening a pseudo-terminal pair")?;
+    let gateway_tty =
+        tokio_serial::SerialPort::name(&gateway_end).context("the pseudo-terminal has no name")?;
+
+    println!("aisle demo: a simulated store, its gateway and HQ, all on this machine");
+    println!("  broker   rumqttd (embedded) on {url}");
+    println!(
+        "  store    {} shoppers over {} s, seed {}, receiver on {gateway_tty}",
+        plan.script.shoppers,
+        args.duration / 1000,
+        args.seed
+    );
+    println!("  files    {}", dir.display());
+    println!();
+
+    let hq_db = dir.join("hq.sqlite");
+    let hq_log = dir.join("hq.log");
+    let mut hq = spawn(
+        "aisle hq",
+        &[
+            "hq",
+            "--broker",
+            &url,
+            "--client-id",
+            "aisle-demo-hq",
+            "--db",
+            &hq_db.to_string_lossy(),
+        ],
+        &hq_log,
+    )?;
+    wait_for_log(&hq_log, "subscribed", START_DEADLINE)
+        .await
+        .context("the HQ collector did not subscribe")?;
+    let gateway_log = dir.join("gateway.log");
+    let mut gateway = spawn(
+        "aisle gateway",
+        &[
+            "gateway",
+            "--config",
+            &store_toml.to_string_lossy(),
+            "--broker",
+            &url,
+            "--receiver",
+            &gateway_tty,
+            "--spool",
+            &dir.join("spool.sqlite").to_string_lossy(),
+        ],
+        &gateway_log,
+    )?;
+
+    let (progress_tx, progress_rx) = watch::channel(Progress::default());
+    let reporter = tokio::spawn(report_progress(progress_rx, hq_db.clone()));
+    let opts = DriveOptions {
+        faults: Default::default(),
+        seed: args.seed,
+        ack_timeout_ms: 60_000,
+        log_progress: false,
+    };
+    let driven = sim::drive(receiver, &plan, opts, progress_tx).await;
+    reporter.abort();
+    let verdict = match driven {
+        Ok(done) => {
+            println!(
+                "[{:>3}s] shopping over: {} tag events, all {} acked by the gateway; waiting for HQ",
+                done.now_ms / 1000,
+                done.tags.events,
+                done.tags.acked
+            );
+            settle_and_compare(&plan, &hq_db).await
+        }
+        Err(e) => Err(e),
+    };
+    stop(&mut gateway).await;
+    stop(&mut hq).await;
+    drop(gateway_end);
+    match verdict {
+        Ok(true) => Ok(ExitCode::SUCCESS),
+        Ok(false) => {
+            println!("logs: {} and {}", gateway_log.display(), hq_log.display());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("gateway log (tail):\n{}", tail(&gateway_log));
+            eprintln!("HQ log (tail):\n{}", tail(&hq_log));
+            Err(e)
+        }
+    }
+}
+
+/// Waits until HQ's funnel equals the truth (or the deadline), then prints
+/// both and the verdict. `Ok(true)` when they match.
+async fn settle_and_compare(plan: &sim::Plan, hq_db: &Path) -> anyhow::Result<bool> {
+    let start = tokio::time::Instant::now();
+    let mut hq = table::hq_report(hq_db, WINDOW_MS)?;
+    while !sim::truth::differences(&plan.truth, &hq).is_empty()
+        && start.elapsed() < DELIVERY_DEADLINE
+    {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        hq = table::hq_report(hq_db, WINDOW_MS)?;
+    }
+    let differences = sim::truth::differences(&plan.truth, &hq);
+    println!();
+    print!("{}", table::side_by_side(&plan.truth, &hq, &skus_by_gtin()));
+    println!();
+    if differences.is_empty() {
+        println!("MATCH: HQ's funnel equals the ground truth (counts and rates exactly, median step times to 0.1 s).");
+    } else {
+        println!("MISMATCH: HQ's funnel differs from the ground truth:");
+        for d in &differences {
+            println!("  {d}");
+        }
+    }
+    Ok(differences.is_empty())
+}
+
+/// SKU names from the demo store's `[[skus]]`, for the table.
+fn skus_by_gtin() -> std::collections::BTreeMap<String, String> {
+    let Ok(cfg) = crate::config::parse(Path::new("store.toml"), STORE_TOML) else {
+        return Default::default();
+    };
+    cfg.skus
+        .into_iter()
+        .filter_map(|s| s.name.map(|n| (s.gtin, n)))
+        .collect()
+}
+
+async fn report_progress(mut progress: watch::Receiver<Progress>, hq_db: PathBuf) {
+    let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    loop {
+        tick.tick().await;
+        let p = *progress.borrow_and_update();
+        println!(
+            "[{:>3}s] tags: {:>4} events ({} funnel), {:>4} spooled (acked by the gateway) | HQ: {:>3} funnel events delivered",
+            p.now_ms / 1000,
+            p.tags.events,
+            p.tags.funnel_events,
+            p.tags.acked,
+            table::hq_event_count(&hq_db)
+        );
+    }
+}
+
+/// Starts this binary with `args`, output to `log`.
+fn spawn(what: &str, args: &[&str], log: &Path) -> anyhow::Result<Child> {
+    let exe = std::env::current_exe().context("finding the aisle binary")?;
+    let out =
+        std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    let err = out.try_clone().context("duplicating the log handle")?;
+    Command::new(exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {what}"))
+}
+
+/// Asks a child to stop (SIGTERM: the gateway and HQ flush and close
+/// cleanly) and waits for it; kills it if it takes too long.
+async fn stop(child: &mut Child) {
+    if let Some(pid) = child.id() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    if tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await;
+    }
+}
+
+/// Polls `log` until it contains `needle`: the collector says when it has
+/// subscribed and offers no other signal.
+async fn wait_for_log(log: &Path, needle: &str, deadline: Duration) -> anyhow::Result<()> {
+    let start = tokio::time::Instant::now();
+    while start.elapsed() < deadline {
+        if std::fs::read_to_string(log).is_ok_and(|text| text.contains(needle)) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!(
+        "no `{needle}` in {} after {} s:\n{}",
+        log.display(),
+        deadline.as_secs(),
+        tail(log)
+    )
+}
+
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
