@@ -12,12 +12,26 @@ struct Chip {
     page: u32,
 }
 
-const NRF51: Chip = Chip { cfg: "nrf51", flash_kib: 256, ram_kib: 16, page: 1024 };
-const NRF52: Chip = Chip { cfg: "nrf52", flash_kib: 512, ram_kib: 64, page: 4096 };
+const NRF51: Chip = Chip {
+    cfg: "nrf51",
+    flash_kib: 256,
+    ram_kib: 16,
+    page: 1024,
+};
+const NRF52: Chip = Chip {
+    cfg: "nrf52",
+    flash_kib: 512,
+    ram_kib: 64,
+    page: 4096,
+};
 
 fn main() {
     let target = env::var("TARGET").expect("cargo sets TARGET");
-    let chip = if target.starts_with("thumbv6m") { NRF51 } else { NRF52 };
+    let chip = if target.starts_with("thumbv6m") {
+        NRF51
+    } else {
+        NRF52
+    };
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     // Three pages at the end of flash: two boot-counter pages, then the
     // config page (see src/layout.rs).

@@ -54,7 +54,10 @@ impl Clock {
     }
 
     pub fn new() -> Self {
-        Clock { ticks: 0, last_counter: 0 }
+        Clock {
+            ticks: 0,
+            last_counter: 0,
+        }
     }
 
     pub fn now_ms(&mut self) -> u64 {
@@ -82,7 +85,10 @@ impl Clock {
             && reg::read(uart::EVENTS_RXDRDY) == 0
         {
             cortex_m::asm::wfe();
-            reg::write(NVIC_ICPR0, (1 << IRQ_UART0) | (1 << IRQ_GPIOTE) | (1 << IRQ_RTC1));
+            reg::write(
+                NVIC_ICPR0,
+                (1 << IRQ_UART0) | (1 << IRQ_GPIOTE) | (1 << IRQ_RTC1),
+            );
         }
         reg::write(EVENTS_COMPARE0, 0);
         reg::write(GPIOTE_EVENTS_PORT, 0);

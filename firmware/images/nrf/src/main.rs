@@ -5,7 +5,9 @@
 //! LIS2DH12/LIS3DH on I²C and sleep on its wake-on-motion interrupt while
 //! the garment hangs still; presence tags wake on every PIR edge. The radio
 //! is a modem on UART0 that carries frames transparently, like the gateway's
-//! receiver dongle. Reader nodes need a second UART for their UHF module,
+//! receiver dongle, and listens only briefly after each transmission (see
+//! `uart`): a gateway holds a tag's downlinks until it next hears from it.
+//! Reader nodes need a second UART for their UHF module,
 //! which these chips lack: a reader-role tag on this board boots, heartbeats
 //! and answers Identify, but reports no reads.
 //!
@@ -40,6 +42,11 @@ const SAMPLE_PERIOD_MS: u64 = 40;
 /// Wake-on-motion needs this many consecutive 10 Hz samples over threshold.
 const WAKE_SAMPLES: u8 = 1;
 
+/// How long the link listens after a transmission for the gateway's ack
+/// and queued downlinks. The gateway acks once the event is on disk, which
+/// takes tens of milliseconds.
+const RX_WINDOW_MS: u64 = 100;
+
 /// Battery voltage changes over weeks: measure at most once a minute.
 const BATTERY_PERIOD_MS: u64 = 60_000;
 
@@ -47,8 +54,15 @@ const POWER_RESETREAS: usize = 0x4000_0400;
 const FICR_DEVICEID0: usize = 0x1000_0060;
 
 enum Sensor {
-    Accelerometer { device: Lis2dh<twi::Twi>, next_sample: u64, wake_armed: bool, threshold_mg: u16 },
-    Pir { level: Option<bool> },
+    Accelerometer {
+        device: Lis2dh<twi::Twi>,
+        next_sample: u64,
+        wake_armed: bool,
+        threshold_mg: u16,
+    },
+    Pir {
+        level: Option<bool>,
+    },
     None,
 }
 
@@ -58,6 +72,8 @@ struct NrfBoard {
     sensor: Sensor,
     battery_mv: u16,
     battery_at: Option<u64>,
+    /// The receive window is open until then.
+    rx_until: Option<u64>,
 }
 
 impl Board for NrfBoard {
@@ -67,6 +83,10 @@ impl Board for NrfBoard {
 
     fn transmit(&mut self, frame: &[u8]) {
         uart::write(frame);
+        if self.rx_until.is_none() {
+            uart::start_rx();
+        }
+        self.rx_until = Some(self.clock.now_ms() + RX_WINDOW_MS);
     }
 
     fn receive(&mut self, buf: &mut [u8]) -> usize {
@@ -75,7 +95,12 @@ impl Board for NrfBoard {
 
     fn sense(&mut self, now_ms: u64) -> Option<Input> {
         match &mut self.sensor {
-            Sensor::Accelerometer { device, next_sample, wake_armed, .. } => {
+            Sensor::Accelerometer {
+                device,
+                next_sample,
+                wake_armed,
+                ..
+            } => {
                 if *wake_armed {
                     // Asleep on wake-on-motion: sample again only once INT1
                     // has latched a motion.
@@ -107,7 +132,10 @@ impl Board for NrfBoard {
 
     fn battery_mv(&mut self) -> u16 {
         let now = self.clock.now_ms();
-        if self.battery_at.is_none_or(|at| now >= at + BATTERY_PERIOD_MS) {
+        if self
+            .battery_at
+            .is_none_or(|at| now >= at + BATTERY_PERIOD_MS)
+        {
             self.battery_mv = battery::read_mv();
             self.battery_at = Some(now);
         }
@@ -129,9 +157,25 @@ impl Board for NrfBoard {
 
     fn sleep_until(&mut self, deadline_ms: u64, motion_resting: bool) {
         let mut deadline = deadline_ms;
-        if let Sensor::Accelerometer { device, next_sample, wake_armed, threshold_mg } = &mut self.sensor {
+        if let Some(until) = self.rx_until {
+            if self.clock.now_ms() >= until {
+                uart::stop_rx();
+                self.rx_until = None;
+            } else {
+                deadline = deadline.min(until);
+            }
+        }
+        if let Sensor::Accelerometer {
+            device,
+            next_sample,
+            wake_armed,
+            threshold_mg,
+        } = &mut self.sensor
+        {
             if motion_resting && !*wake_armed {
-                *wake_armed = device.enable_wake_on_motion(*threshold_mg, WAKE_SAMPLES).is_ok();
+                *wake_armed = device
+                    .enable_wake_on_motion(*threshold_mg, WAKE_SAMPLES)
+                    .is_ok();
                 gpio::wake_on_change(pins::ACCEL_INT1, false);
             }
             if !*wake_armed {
@@ -157,7 +201,9 @@ fn reset_reason() -> ResetReason {
 
 #[entry]
 fn main() -> ! {
-    let Some(mut core) = cortex_m::Peripherals::take() else { halt() };
+    let Some(mut core) = cortex_m::Peripherals::take() else {
+        halt()
+    };
     clock::Clock::start(&mut core.SCB);
     uart::init();
     gpio::init_led(pins::LED);
@@ -186,12 +232,25 @@ fn main() -> ! {
         Role::Presence => Sensor::Pir { level: None },
         Role::Reader => Sensor::None,
     };
-    let mut board = NrfBoard { clock: clock::Clock::new(), flash, sensor, battery_mv: 0, battery_at: None };
+    let mut board = NrfBoard {
+        clock: clock::Clock::new(),
+        flash,
+        sensor,
+        battery_mv: 0,
+        battery_at: None,
+        rx_until: None,
+    };
 
-    let info = BootInfo { boot, reset_reason: reset_reason(), config_status };
+    let info = BootInfo {
+        boot,
+        reset_reason: reset_reason(),
+        config_status,
+    };
     let now = board.now_ms();
     // In a static (not on the stack) so the RAM budget check sees it.
-    let Some(shell) = cortex_m::singleton!(: Shell<OUTBOX_LEN> = Shell::new(Tag::new(now, config, info))) else {
+    let Some(shell) =
+        cortex_m::singleton!(: Shell<OUTBOX_LEN> = Shell::new(Tag::new(now, config, info)))
+    else {
         halt()
     };
     loop {

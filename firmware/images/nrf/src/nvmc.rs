@@ -2,7 +2,9 @@
 //! `NorFlash`, for the config page and the boot counter.
 
 use crate::{layout, reg};
-use embedded_storage::nor_flash::{ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash};
+use embedded_storage::nor_flash::{
+    ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+};
 
 const NVMC: usize = 0x4001_E000;
 const READY: usize = NVMC + 0x400;
@@ -63,7 +65,7 @@ impl NorFlash for Nvmc {
     const ERASE_SIZE: usize = layout::PAGE as usize;
 
     fn erase(&mut self, from: u32, to: u32) -> Result<(), NvmcError> {
-        if from % layout::PAGE != 0 || to % layout::PAGE != 0 {
+        if !from.is_multiple_of(layout::PAGE) || !to.is_multiple_of(layout::PAGE) {
             return Err(NvmcError::NotAligned);
         }
         if to as usize > self.capacity() || from > to {
@@ -79,7 +81,7 @@ impl NorFlash for Nvmc {
     }
 
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), NvmcError> {
-        if offset % 4 != 0 || bytes.len() % 4 != 0 {
+        if !offset.is_multiple_of(4) || !bytes.len().is_multiple_of(4) {
             return Err(NvmcError::NotAligned);
         }
         if offset as usize + bytes.len() > self.capacity() {

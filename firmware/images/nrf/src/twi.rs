@@ -67,7 +67,11 @@ impl Twi {
                 let source = reg::read(ERRORSRC);
                 reg::write(ERRORSRC, source);
                 self.stop();
-                return Err(if source & ERRORSRC_ANACK != 0 { TwiError::AddressNack } else { TwiError::DataNack });
+                return Err(if source & ERRORSRC_ANACK != 0 {
+                    TwiError::AddressNack
+                } else {
+                    TwiError::DataNack
+                });
             }
             if reg::read(event) != 0 {
                 reg::write(event, 0);
@@ -101,11 +105,18 @@ impl Twi {
     /// shortcut suspends the bus after each byte, and the last one stops it.
     fn read_bytes(&mut self, buf: &mut [u8]) -> Result<(), TwiError> {
         let n = buf.len();
-        reg::write(SHORTS, if n <= 1 { SHORT_BB_STOP } else { SHORT_BB_SUSPEND });
+        reg::write(
+            SHORTS,
+            if n <= 1 {
+                SHORT_BB_STOP
+            } else {
+                SHORT_BB_SUSPEND
+            },
+        );
         reg::write(TASKS_STARTRX, 1);
-        for i in 0..n {
+        for (i, byte) in buf.iter_mut().enumerate() {
             self.wait(EVENTS_RXDREADY)?;
-            buf[i] = reg::read(RXD) as u8;
+            *byte = reg::read(RXD) as u8;
             if i + 2 == n {
                 reg::write(SHORTS, SHORT_BB_STOP);
             }
@@ -124,7 +135,11 @@ impl i2c::ErrorType for Twi {
 }
 
 impl I2c for Twi {
-    fn transaction(&mut self, address: u8, operations: &mut [Operation<'_>]) -> Result<(), TwiError> {
+    fn transaction(
+        &mut self,
+        address: u8,
+        operations: &mut [Operation<'_>],
+    ) -> Result<(), TwiError> {
         reg::write(ADDRESS, u32::from(address));
         let count = operations.len();
         for (i, operation) in operations.iter_mut().enumerate() {

@@ -1,10 +1,16 @@
 //! UART0, the link to the tag's radio modem: frames out, downlink bytes in.
 //! The legacy (non-DMA) UART exists on both the nRF51 and the nRF52.
+//!
+//! The receiver keeps the high-frequency clock running (hundreds of µA), so
+//! it is on only in a short window after each transmission, when the
+//! gateway's ack (and any queued downlink) arrives: the scheme LoRaWAN
+//! class A devices use to live on a coin cell.
 
 use crate::{layout::pins, reg};
 
 const UART0: usize = 0x4000_2000;
 const TASKS_STARTRX: usize = UART0;
+const TASKS_STOPRX: usize = UART0 + 0x004;
 const TASKS_STARTTX: usize = UART0 + 0x008;
 const TASKS_STOPTX: usize = UART0 + 0x00C;
 pub const EVENTS_RXDRDY: usize = UART0 + 0x108;
@@ -30,7 +36,16 @@ pub fn init() {
     // The interrupt is never taken; enabling it lets a received byte end a
     // WFE sleep (SEVONPEND).
     reg::write(INTENSET, INT_RXDRDY);
+}
+
+/// Opens the receive window.
+pub fn start_rx() {
     reg::write(TASKS_STARTRX, 1);
+}
+
+/// Closes the receive window.
+pub fn stop_rx() {
+    reg::write(TASKS_STOPRX, 1);
 }
 
 pub fn write(bytes: &[u8]) {

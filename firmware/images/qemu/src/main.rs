@@ -22,7 +22,9 @@ use protocol::{ConfigStatus, EpcBytes, ResetReason, Settings};
 
 /// The tag this image is provisioned as. The system test expects these.
 const TAG_ID: u32 = 0x00A1_5E01;
-const GARMENT_EPC: [u8; 12] = [0x30, 0x14, 0x1D, 0x8A, 0x0C, 0x00, 0x02, 0x80, 0x00, 0x00, 0x30, 0x39];
+const GARMENT_EPC: [u8; 12] = [
+    0x30, 0x14, 0x1D, 0x8A, 0x0C, 0x00, 0x02, 0x80, 0x00, 0x00, 0x30, 0x39,
+];
 /// Heartbeats every 10 s so a 40 s run shows several.
 const HEARTBEAT_S: u32 = 10;
 const BATTERY_MV: u16 = 3_000;
@@ -83,25 +85,41 @@ impl Board for QemuBoard {
 #[entry]
 fn main() -> ! {
     uart::init();
-    let mut board = QemuBoard { now: 0, accel: trace::Accelerometer::new(), flash: Flash::new() };
+    let mut board = QemuBoard {
+        now: 0,
+        accel: trace::Accelerometer::new(),
+        flash: Flash::new(),
+    };
 
     // Provision the tag as a technician would, then boot through the same
     // config and boot-counter path as a real tag.
     let provisioned = Config {
         tag: TAG_ID,
         role: Role::Motion,
-        settings: Settings { heartbeat_s: HEARTBEAT_S, ..Settings::default() },
+        settings: Settings {
+            heartbeat_s: HEARTBEAT_S,
+            ..Settings::default()
+        },
         epc: EpcBytes::new(&GARMENT_EPC),
     };
     board.store_config(&provisioned);
-    let (config, config_status) =
-        Config::load(&mut board.flash, CONFIG_OFFSET, Config::fallback(TAG_ID, Role::Motion));
+    let (config, config_status) = Config::load(
+        &mut board.flash,
+        CONFIG_OFFSET,
+        Config::fallback(TAG_ID, Role::Motion),
+    );
     if config_status != ConfigStatus::Loaded {
         fail("provisioned config page did not load");
     }
-    let Ok(boot) = BOOT_COUNTER.increment(&mut board.flash) else { fail("boot counter not writable") };
+    let Ok(boot) = BOOT_COUNTER.increment(&mut board.flash) else {
+        fail("boot counter not writable")
+    };
 
-    let info = BootInfo { boot, reset_reason: ResetReason::PowerOn, config_status };
+    let info = BootInfo {
+        boot,
+        reset_reason: ResetReason::PowerOn,
+        config_status,
+    };
     let mut shell = Shell::new(Tag::<OUTBOX_LEN>::new(board.now, config, info));
     while board.now < trace::END_MS {
         shell.step(&mut board);

@@ -17,7 +17,12 @@ pub const END_MS: u64 = 40_000;
 
 const HANGING: [i16; 3] = [0, 0, 1000];
 const ON_THE_FLOOR: [i16; 3] = [985, 0, 110];
-const POSES: [[i16; 3]; 4] = [[450, 100, 880], [-300, 520, 790], [700, -200, 650], [100, 900, 300]];
+const POSES: [[i16; 3]; 4] = [
+    [450, 100, 880],
+    [-300, 520, 790],
+    [700, -200, 650],
+    [100, 900, 300],
+];
 
 /// Plays the trace one sample per period.
 pub struct Accelerometer {
@@ -27,7 +32,10 @@ pub struct Accelerometer {
 
 impl Accelerometer {
     pub fn new() -> Self {
-        Accelerometer { next_at: 0, noise: 1 }
+        Accelerometer {
+            next_at: 0,
+            noise: 1,
+        }
     }
 
     pub fn next_sample_at(&self) -> u64 {
