@@ -116,10 +116,12 @@ impl PickupDetector {
         self.falls &= self.window_mask();
     }
 
-    /// True while the garment hangs still: the MCU may arm the
-    /// accelerometer's wake-on-motion interrupt and sleep.
+    /// True while the garment hangs still and no recent sample moved: the
+    /// MCU may stop sampling, arm the accelerometer's wake-on-motion
+    /// interrupt and sleep. After a wake-up it keeps sampling until the K-of-M
+    /// window is clear again, so a pickup is judged on consecutive samples.
     pub fn is_resting(&self) -> bool {
-        self.state == State::Resting
+        self.state == State::Resting && self.window == 0
     }
 
     /// Feeds one sample (milli-g per axis) taken at `now_ms`.

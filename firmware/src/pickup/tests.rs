@@ -197,3 +197,20 @@ fn slow_deliberate_lift_is_a_pickup_not_absorbed_into_rest() {
         t.events
     );
 }
+
+#[test]
+fn detector_keeps_sampling_after_a_jolt_until_the_window_clears() {
+    let mut t = Trace::new();
+    t.hold(HANGING, 1_000);
+    assert!(t.detector.is_resting());
+    t.feed([400, 300, 900]);
+    assert!(
+        !t.detector.is_resting(),
+        "a moving sample is still in the K-of-M window"
+    );
+    // M = 6: it leaves the window after six more samples.
+    t.hold(HANGING, 5 * PERIOD_MS);
+    assert!(!t.detector.is_resting());
+    t.hold(HANGING, PERIOD_MS);
+    assert!(t.detector.is_resting());
+}

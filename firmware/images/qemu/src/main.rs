@@ -7,6 +7,10 @@
 //! The image exits through semihosting: success at the end of the trace,
 //! failure on a panic, so a firmware panic fails the test that runs it.
 //!
+//! While the garment hangs still the board sleeps through the trace on a
+//! modelled wake-on-motion interrupt, as the nRF board does, so the test
+//! also covers waking up and judging a pickup on the samples that follow.
+//!
 //! Nobody acks over the UART (it is written to a file), so the test also
 //! sees the outbox retransmit with backoff and fresh `age_ms`.
 #![no_std]
@@ -34,6 +38,10 @@ const PAGE: usize = 1024;
 type Flash = RamFlash<{ 4 * PAGE }, PAGE>;
 const BOOT_COUNTER: BootCounter = BootCounter::new(0, PAGE as u32);
 const CONFIG_OFFSET: u32 = 2 * PAGE as u32;
+
+/// The wake-on-motion threshold the LIS2DH12 driver arms for the default
+/// 150 mg pickup threshold (rounded up to its 16 mg steps).
+const WAKE_THRESHOLD_MG: i32 = 160;
 
 /// Outbox capacity, as on the Cortex-M0+ production image.
 const OUTBOX_LEN: usize = 16;
@@ -74,10 +82,16 @@ impl Board for QemuBoard {
         }
     }
 
-    fn sleep_until(&mut self, deadline_ms: u64, _motion_resting: bool) {
-        // The accelerometer samples at a fixed rate in this model (no
-        // wake-on-motion), so the next sample also ends the sleep.
-        let wake = deadline_ms.min(self.accel.next_sample_at());
+    fn sleep_until(&mut self, deadline_ms: u64, motion_resting: bool) {
+        // As on the nRF board: while the garment hangs still the MCU sleeps
+        // on the accelerometer's wake-on-motion interrupt; otherwise the
+        // next 25 Hz sample ends the sleep.
+        let wake = if motion_resting {
+            let motion = self.accel.wake_on_motion(deadline_ms, WAKE_THRESHOLD_MG);
+            motion.map_or(deadline_ms, |at| at.min(deadline_ms))
+        } else {
+            deadline_ms.min(self.accel.next_sample_at())
+        };
         self.now = self.now.max(wake);
     }
 }
