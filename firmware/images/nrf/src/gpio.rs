@@ -29,6 +29,11 @@ pub fn read(pin: u32) -> bool {
     reg::read(IN) & (1 << pin) != 0
 }
 
+/// Makes `pin` a plain input that wakes nothing.
+pub fn input(pin: u32) {
+    reg::write(PIN_CNF + 4 * pin as usize, CNF_INPUT);
+}
+
 /// Makes `pin` an input that wakes the core when it leaves `level`: sensing
 /// the opposite level catches both edges of a PIR and a latched INT1.
 pub fn wake_on_change(pin: u32, level: bool) {

@@ -108,6 +108,9 @@ impl Board for NrfBoard {
                         return None;
                     }
                     *wake_armed = false;
+                    // INT1 stays latched while sampling; the pin must not
+                    // keep waking the core between samples.
+                    gpio::input(pins::ACCEL_INT1);
                     device.set_rate(DataRate::Hz25).ok()?;
                     *next_sample = now_ms;
                 }
@@ -229,7 +232,11 @@ fn main() -> ! {
             // No accelerometer: boot anyway so heartbeats reveal the tag.
             Err(_) => Sensor::None,
         },
-        Role::Presence => Sensor::Pir { level: None },
+        Role::Presence => {
+            // Connect the input buffer before the first read.
+            gpio::input(pins::PIR);
+            Sensor::Pir { level: None }
+        }
         Role::Reader => Sensor::None,
     };
     let mut board = NrfBoard {
