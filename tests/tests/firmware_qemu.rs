@@ -5,8 +5,10 @@
 //!
 //! The trace (firmware/images/qemu/src/trace.rs): hanging still, a brush at
 //! 3 s, lifted and handled from 6 s to 9 s, hung back, then at 17 s it falls
-//! off its hanger onto the floor; the run ends at 40 s of virtual time with
-//! heartbeats every 10 s. Nobody acks, so the outbox retransmits.
+//! off its hanger onto the floor; the run ends at 40 s of virtual time.
+//! Heartbeats come every 10 s until, at 20 s, a scripted gateway downlink
+//! (firmware/images/qemu/src/gateway.rs) configures a 4 s period. Nobody
+//! acks, so the outbox retransmits.
 
 use protocol::{
     ConfigStatus, EpcBytes, FrameDecoder, FwVersion, Message, ResetReason, TagEvent, Uplink,
@@ -131,7 +133,7 @@ fn decode_all(bytes: &[u8]) -> Vec<Uplink> {
 }
 
 #[test]
-fn qemu_tag_reports_pickup_and_put_down_but_not_brush_or_fall() {
+fn qemu_tag_reports_pickup_and_put_down_but_not_brush_or_fall_and_obeys_configure() {
     let uplinks = decode_all(&run_image());
     assert!(!uplinks.is_empty(), "no frames on the UART");
     assert!(
@@ -187,8 +189,8 @@ fn qemu_tag_reports_pickup_and_put_down_but_not_brush_or_fall() {
         .collect();
     assert_eq!(
         heartbeats.len(),
-        3,
-        "heartbeats at 10, 20 and 30 s: {heartbeats:?}"
+        6,
+        "heartbeats at 10 and 20 s, then every 4 s after the Configure downlink: {heartbeats:?}"
     );
     for heartbeat in heartbeats {
         assert_eq!(

@@ -12,10 +12,19 @@
 //! also covers waking up and judging a pickup on the samples that follow.
 //!
 //! Nobody acks over the UART (it is written to a file), so the test also
-//! sees the outbox retransmit with backoff and fresh `age_ms`.
+//! sees the outbox retransmit with backoff and fresh `age_ms`. Downlinks come
+//! from a scripted gateway (see [`gateway`]): halfway through, a `Configure`
+//! shortens the heartbeat period; the image checks at the end that the new
+//! config was persisted to its (RAM-backed) config page.
+//!
+//! The image uses the nRF image's size-first `memmove`, so the in-place COBS
+//! decode of those downlinks runs through it on an ARMv6-M core.
 #![no_std]
 #![no_main]
 
+mod gateway;
+#[path = "../../nrf/src/mem.rs"]
+mod mem;
 mod trace;
 mod uart;
 
@@ -50,6 +59,7 @@ struct QemuBoard {
     now: u64,
     accel: trace::Accelerometer,
     flash: Flash,
+    gateway: gateway::ScriptedGateway,
 }
 
 impl Board for QemuBoard {
@@ -62,7 +72,10 @@ impl Board for QemuBoard {
     }
 
     fn receive(&mut self, buf: &mut [u8]) -> usize {
-        uart::read(buf)
+        match uart::read(buf) {
+            0 => self.gateway.receive(self.now, buf),
+            n => n,
+        }
     }
 
     fn sense(&mut self, now_ms: u64) -> Option<Input> {
@@ -86,6 +99,10 @@ impl Board for QemuBoard {
         // As on the nRF board: while the garment hangs still the MCU sleeps
         // on the accelerometer's wake-on-motion interrupt; otherwise the
         // next 25 Hz sample ends the sleep.
+        let deadline_ms = self
+            .gateway
+            .next_at()
+            .map_or(deadline_ms, |at| at.min(deadline_ms));
         let wake = if motion_resting {
             let motion = self.accel.wake_on_motion(deadline_ms, WAKE_THRESHOLD_MG);
             motion.map_or(deadline_ms, |at| at.min(deadline_ms))
@@ -99,10 +116,15 @@ impl Board for QemuBoard {
 #[entry]
 fn main() -> ! {
     uart::init();
+    let settings = Settings {
+        heartbeat_s: HEARTBEAT_S,
+        ..Settings::default()
+    };
     let mut board = QemuBoard {
         now: 0,
         accel: trace::Accelerometer::new(),
         flash: Flash::new(),
+        gateway: gateway::ScriptedGateway::new(TAG_ID, settings),
     };
 
     // Provision the tag as a technician would, then boot through the same
@@ -110,10 +132,7 @@ fn main() -> ! {
     let provisioned = Config {
         tag: TAG_ID,
         role: Role::Motion,
-        settings: Settings {
-            heartbeat_s: HEARTBEAT_S,
-            ..Settings::default()
-        },
+        settings,
         epc: EpcBytes::new(&GARMENT_EPC),
     };
     board.store_config(&provisioned);
@@ -137,6 +156,10 @@ fn main() -> ! {
     let mut shell = Shell::new(Tag::<OUTBOX_LEN>::new(board.now, config, info));
     while board.now < trace::END_MS {
         shell.step(&mut board);
+    }
+    let (stored, _) = Config::load(&mut board.flash, CONFIG_OFFSET, provisioned);
+    if stored.settings.heartbeat_s != gateway::NEW_HEARTBEAT_S {
+        fail("the Configure downlink was not persisted to the config page");
     }
     debug::exit(EXIT_SUCCESS);
     loop {
