@@ -1,13 +1,200 @@
-//! Placeholder while this command is being built.
+//! `aisle tag`: the technicians' tag tools. `aisle tag config` writes the
+//! config page image a tag boots from (its id, role, thresholds and, on a
+//! garment tag, the garment's EPC); `aisle tag show` reads one back. The page
+//! format is the firmware's own (`firmware::Config`), so what the tool writes
+//! is exactly what the tag parses.
 
+use anyhow::{bail, Context};
+use firmware::{Config, Role, CONFIG_IMAGE_LEN};
+use protocol::epc::{from_hex, to_hex, Sgtin};
+use protocol::{EpcBytes, Settings};
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// Widest K-of-M window the pickup detector keeps.
+const MAX_PICKUP_M: u8 = firmware::pickup::MAX_WINDOW;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Placeholder.
-    Todo,
+    /// Write a tag's config page image, to flash with probe-rs.
+    Config(ConfigArgs),
+    /// Print what a config page image holds.
+    Show {
+        /// The page image, as written by `aisle tag config`.
+        page: PathBuf,
+    },
 }
 
-pub fn run(_cmd: Command) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+#[derive(clap::Args)]
+pub struct ConfigArgs {
+    /// The tag's 32-bit id, decimal or 0x-prefixed hex (printed on its label).
+    #[arg(long, value_parser = parse_tag_id)]
+    id: u32,
+    /// What the tag does: motion (on a garment), presence (PIR on a fixture)
+    /// or reader (fitting room or checkout UHF reader).
+    #[arg(long, value_parser = ["motion", "presence", "reader"])]
+    role: String,
+    /// The garment's EPC as hex (SGTIN-96 or SGTIN-198); motion tags only.
+    #[arg(long)]
+    epc: Option<String>,
+    /// Pickup: |a - rest| above this many milli-g counts as moving.
+    #[arg(long)]
+    pickup_threshold_mg: Option<u16>,
+    /// Pickup: K moving samples ...
+    #[arg(long)]
+    pickup_k: Option<u8>,
+    /// ... out of the last M (at most 32).
+    #[arg(long)]
+    pickup_m: Option<u8>,
+    /// Put-down: still for this many milliseconds.
+    #[arg(long)]
+    still_ms: Option<u32>,
+    /// Dwell: presence must last this many milliseconds.
+    #[arg(long)]
+    dwell_min_ms: Option<u32>,
+    /// Dwell: gaps shorter than this do not split a visit.
+    #[arg(long)]
+    dwell_gap_ms: Option<u32>,
+    /// Reader: report a garment again after not seeing it this long.
+    #[arg(long)]
+    reader_visit_ms: Option<u32>,
+    /// Heartbeat period in seconds.
+    #[arg(long)]
+    heartbeat_s: Option<u32>,
+    /// Where to write the page image.
+    #[arg(short = 'o', long)]
+    output: PathBuf,
+}
+
+pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::Config(args) => write_page(args),
+        Command::Show { page } => show_page(&page),
+    }
+}
+
+fn write_page(args: ConfigArgs) -> anyhow::Result<ExitCode> {
+    let role = match args.role.as_str() {
+        "motion" => Role::Motion,
+        "presence" => Role::Presence,
+        _ => Role::Reader,
+    };
+    let epc = match (&args.epc, role) {
+        (Some(hex), Role::Motion) => Some(parse_epc(hex)?),
+        (None, Role::Motion) => {
+            bail!("--role motion needs --epc: the garment's EPC travels with every pickup")
+        }
+        (Some(_), _) => bail!(
+            "--epc is for motion tags only; a {} tag has no garment",
+            args.role
+        ),
+        (None, _) => None,
+    };
+    let settings = settings(&args)?;
+    let config = Config {
+        tag: args.id,
+        role,
+        settings,
+        epc,
+    };
+    let image = config.to_image().context("cannot build the config page")?;
+    std::fs::write(&args.output, image)
+        .with_context(|| format!("cannot write the config page to {}", args.output.display()))?;
+    println!(
+        "wrote the config page of tag {:#010x} ({}) to {} ({CONFIG_IMAGE_LEN} bytes)",
+        config.tag,
+        args.role,
+        args.output.display()
+    );
+    println!(
+        "flash it with: probe-rs download --binary-format bin --base-address <page> {} \
+         (page 0x7F000 on nRF52832, 0x3FC00 on nRF51822)",
+        args.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show_page(path: &PathBuf) -> anyhow::Result<ExitCode> {
+    let image = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let config = Config::from_image(&image).map_err(|status| {
+        anyhow::anyhow!(
+            "{} is not a usable config page ({status:?}); write a new one with `aisle tag config`",
+            path.display()
+        )
+    })?;
+    let role = match config.role {
+        Role::Motion => "motion",
+        Role::Presence => "presence",
+        Role::Reader => "reader",
+    };
+    let s = config.settings;
+    println!("tag: {:#010x}", config.tag);
+    println!("role: {role}");
+    if let Some(epc) = config.epc {
+        println!("epc: {}", to_hex(epc.as_bytes()));
+    }
+    println!(
+        "pickup: {} mg, {} of {} samples, still {} ms",
+        s.pickup_threshold_mg, s.pickup_k, s.pickup_m, s.still_ms
+    );
+    println!(
+        "dwell: min {} ms, gap {} ms",
+        s.dwell_min_ms, s.dwell_gap_ms
+    );
+    println!("reader visit: {} ms", s.reader_visit_ms);
+    println!("heartbeat: {} s", s.heartbeat_s);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_tag_id(text: &str) -> Result<u32, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|_| format!("{text:?} is not a 32-bit tag id (decimal or 0x-prefixed hex)"))
+}
+
+/// The garment's EPC, which must be an SGTIN: HQ's funnel is per GTIN.
+fn parse_epc(hex: &str) -> anyhow::Result<EpcBytes> {
+    let bytes = from_hex(hex).with_context(|| format!("--epc {:?} is not hex", hex.trim()))?;
+    Sgtin::decode(&bytes).with_context(|| {
+        format!(
+            "--epc {:?} is not a valid SGTIN; check it with `aisle epc decode`",
+            hex.trim()
+        )
+    })?;
+    EpcBytes::new(&bytes).context("--epc is longer than any EPC a tag can carry")
+}
+
+/// Default thresholds with the flags given applied, checked so a tag never
+/// boots with a detector that cannot fire.
+fn settings(args: &ConfigArgs) -> anyhow::Result<Settings> {
+    let d = Settings::default();
+    let s = Settings {
+        pickup_threshold_mg: args.pickup_threshold_mg.unwrap_or(d.pickup_threshold_mg),
+        pickup_k: args.pickup_k.unwrap_or(d.pickup_k),
+        pickup_m: args.pickup_m.unwrap_or(d.pickup_m),
+        still_ms: args.still_ms.unwrap_or(d.still_ms),
+        dwell_min_ms: args.dwell_min_ms.unwrap_or(d.dwell_min_ms),
+        dwell_gap_ms: args.dwell_gap_ms.unwrap_or(d.dwell_gap_ms),
+        reader_visit_ms: args.reader_visit_ms.unwrap_or(d.reader_visit_ms),
+        heartbeat_s: args.heartbeat_s.unwrap_or(d.heartbeat_s),
+    };
+    if s.pickup_threshold_mg == 0 {
+        bail!("--pickup-threshold-mg must be above 0, or every sample counts as motion");
+    }
+    if s.pickup_m == 0 || s.pickup_m > MAX_PICKUP_M {
+        bail!("--pickup-m must be 1 to {MAX_PICKUP_M}, got {}", s.pickup_m);
+    }
+    if s.pickup_k == 0 || s.pickup_k > s.pickup_m {
+        bail!(
+            "--pickup-k must be 1 to --pickup-m ({}), got {}",
+            s.pickup_m,
+            s.pickup_k
+        );
+    }
+    if s.heartbeat_s == 0 {
+        bail!("--heartbeat-s must be at least 1");
+    }
+    Ok(s)
 }

@@ -36,7 +36,10 @@ pub struct Outbox<const N: usize> {
     boot: u32,
     next_seq: u16,
     dropped: u32,
-    pending: heapless::Vec<Pending, N>,
+    /// Fixed slots rather than a list: an ack frees a slot in place, with
+    /// no shifting or swapping (which on a Cortex-M0+ pulls in `memmove`,
+    /// 1.3 KiB of library code).
+    slots: [Option<Pending>; N],
 }
 
 impl<const N: usize> Outbox<N> {
@@ -47,7 +50,7 @@ impl<const N: usize> Outbox<N> {
             boot,
             next_seq: 0,
             dropped: 0,
-            pending: heapless::Vec::new(),
+            slots: [const { None }; N],
         }
     }
 
@@ -56,16 +59,16 @@ impl<const N: usize> Outbox<N> {
     pub fn push(&mut self, now_ms: u64, event: TagEvent) -> u16 {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
-        if N == 0 {
+        let free = self.slots.iter().position(Option::is_none);
+        let Some(index) = free.or_else(|| self.oldest(|_| true)) else {
+            // N == 0: nothing can be kept.
             self.dropped = self.dropped.saturating_add(1);
             return seq;
-        }
-        if self.pending.is_full() {
-            self.pending.remove(0);
+        };
+        if free.is_none() {
             self.dropped = self.dropped.saturating_add(1);
         }
-        // Cannot fail: there is room now.
-        let _ = self.pending.push(Pending {
+        self.slots[index] = Some(Pending {
             seq,
             event,
             happened_at: now_ms,
@@ -79,7 +82,8 @@ impl<const N: usize> Outbox<N> {
     /// age as of now. Call until it returns `None`.
     pub fn poll_transmit(&mut self, now_ms: u64) -> Option<Uplink> {
         let tag = self.tag;
-        let entry = self.pending.iter_mut().find(|p| p.next_send <= now_ms)?;
+        let index = self.oldest(|p| p.next_send <= now_ms)?;
+        let entry = self.slots[index].as_mut()?;
         entry.attempts = entry.attempts.saturating_add(1);
         entry.next_send = now_ms + retry_delay(tag, entry.seq, entry.attempts);
         Some(Uplink {
@@ -93,7 +97,7 @@ impl<const N: usize> Outbox<N> {
 
     /// When the next (re)transmission is due; `None` when nothing is pending.
     pub fn poll_timeout(&self) -> Option<u64> {
-        self.pending.iter().map(|p| p.next_send).min()
+        self.pending().map(|(_, p)| p.next_send).min()
     }
 
     /// The gateway has stored `(boot, seq)`. Acks for other boots, unknown or
@@ -103,13 +107,35 @@ impl<const N: usize> Outbox<N> {
         if boot != self.boot {
             return false;
         }
-        match self.pending.iter().position(|p| p.seq == seq) {
-            Some(index) => {
-                self.pending.remove(index);
+        match self
+            .slots
+            .iter_mut()
+            .find(|slot| slot.as_ref().is_some_and(|p| p.seq == seq))
+        {
+            Some(slot) => {
+                *slot = None;
                 true
             }
             None => false,
         }
+    }
+
+    /// The occupied slots with their indices.
+    fn pending(&self) -> impl Iterator<Item = (usize, &Pending)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| slot.as_ref().map(|p| (i, p)))
+    }
+
+    /// Slot index of the oldest event matching `filter`; age is how many
+    /// pushes ago an event came, which survives sequence-number wrap.
+    fn oldest(&self, filter: impl Fn(&Pending) -> bool) -> Option<usize> {
+        let next = self.next_seq;
+        let candidates = self.pending().filter(|(_, p)| filter(p));
+        candidates
+            .max_by_key(|(_, p)| next.wrapping_sub(p.seq))
+            .map(|(index, _)| index)
     }
 
     /// Events pushed out of a full outbox before they were acked, this boot.
@@ -119,16 +145,16 @@ impl<const N: usize> Outbox<N> {
 
     /// Events awaiting an ack.
     pub fn len(&self) -> usize {
-        self.pending.len()
+        self.pending().count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
+        self.slots.iter().all(Option::is_none)
     }
 
     /// True when the next push will drop the oldest event.
     pub fn is_full(&self) -> bool {
-        self.pending.len() == N
+        self.slots.iter().all(Option::is_some)
     }
 
     pub fn tag(&self) -> u32 {
@@ -144,9 +170,11 @@ impl<const N: usize> Outbox<N> {
 /// tag, event and attempt rather than a random number: no RNG is needed, runs
 /// are reproducible, and tags that lost the same gateway outage still spread
 /// their retransmissions instead of colliding in lockstep.
+/// 32-bit arithmetic on purpose: 64-bit division costs a Cortex-M0+ almost
+/// 1 KiB of library code.
 fn retry_delay(tag: u32, seq: u16, attempts: u8) -> u64 {
     let doublings = u32::from(attempts.saturating_sub(1)).min(8);
-    let base = (FIRST_RETRY_MS << doublings).min(MAX_RETRY_MS);
+    let base = ((FIRST_RETRY_MS as u32) << doublings).min(MAX_RETRY_MS as u32);
     let mut h = tag ^ (u32::from(seq) << 8) ^ u32::from(attempts);
     // A 32-bit integer finaliser (from MurmurHash3): cheap and well mixed.
     h ^= h >> 16;
@@ -154,7 +182,7 @@ fn retry_delay(tag: u32, seq: u16, attempts: u8) -> u64 {
     h ^= h >> 13;
     h = h.wrapping_mul(0xC2B2_AE35);
     h ^= h >> 16;
-    base + u64::from(h) % (base / 4 + 1)
+    u64::from(base + h % (base / 4 + 1))
 }
 
 #[cfg(test)]

@@ -28,10 +28,19 @@ const FREE_FALL_MG: i32 = 350;
 /// trusts its new orientation as the rest vector.
 const FALL_SETTLE_MS: u64 = 1_000;
 
-/// Rest-vector learning rate while still, as a shift: 1/8 of the difference
-/// per sample, so slow drift (temperature, a sagging hanger) is followed
-/// without letting a slow lift be absorbed into the reference.
-const REST_LEARN_SHIFT: u32 = 3;
+/// The rest vector is learned only once the garment has been still this
+/// long, so slow drift (temperature, a sagging hanger) is followed while a
+/// garment eased off its rail, which never stays still, is not absorbed
+/// into the reference.
+const REST_SETTLE_MS: u64 = 1_000;
+
+/// Rest-vector learning rate while still, as a shift: 1/16 of the
+/// difference per sample.
+const REST_LEARN_SHIFT: u32 = 4;
+
+/// The rest vector is kept in 1/16 mg so learning has no dead zone or
+/// rounding bias at small differences.
+const REST_FRACTION_BITS: u32 = 4;
 
 /// Widest K-of-M window the detector keeps (one bit per sample).
 pub const MAX_WINDOW: u8 = 32;
@@ -64,7 +73,8 @@ pub struct PickupDetector {
     m: u32,
     still_ms: u64,
     state: State,
-    rest: [i32; 3],
+    /// The rest vector, in 1/16 mg.
+    rest_q4: [i32; 3],
     /// Moving flags of the last `m` samples, newest in bit 0.
     window: u32,
     /// Free-fall flags of the last `m` samples, newest in bit 0.
@@ -80,7 +90,7 @@ impl PickupDetector {
             m: 1,
             still_ms: 0,
             state: State::Unknown,
-            rest: [0; 3],
+            rest_q4: [0; 3],
             window: 0,
             falls: 0,
             anchor: Anchor {
@@ -106,16 +116,19 @@ impl PickupDetector {
         self.falls &= self.window_mask();
     }
 
-    /// True while the garment hangs still: the MCU may arm the
-    /// accelerometer's wake-on-motion interrupt and sleep.
+    /// True while the garment hangs still and no recent sample moved: the
+    /// MCU may stop sampling, arm the accelerometer's wake-on-motion
+    /// interrupt and sleep. After a wake-up it keeps sampling until the K-of-M
+    /// window is clear again, so a pickup is judged on consecutive samples.
     pub fn is_resting(&self) -> bool {
-        self.state == State::Resting
+        self.state == State::Resting && self.window == 0
     }
 
     /// Feeds one sample (milli-g per axis) taken at `now_ms`.
     pub fn sample(&mut self, now_ms: u64, accel_mg: [i16; 3]) -> Option<MotionEvent> {
         let accel = accel_mg.map(i32::from);
-        let moving = distance_sq(accel, self.rest) > self.threshold_sq;
+        let rest = self.rest_q4.map(|r| r >> REST_FRACTION_BITS);
+        let moving = distance_sq(accel, rest) > self.threshold_sq;
         let free_fall = magnitude_sq(accel) < i64::from(FREE_FALL_MG * FREE_FALL_MG);
         let mask = self.window_mask();
         self.window = ((self.window << 1) | u32::from(moving)) & mask;
@@ -135,7 +148,7 @@ impl PickupDetector {
                     self.state = State::Held { since: now_ms };
                     Some(MotionEvent::PickedUp)
                 } else {
-                    if !moving {
+                    if !moving && still_for >= REST_SETTLE_MS {
                         self.learn_rest(accel);
                     }
                     None
@@ -185,15 +198,15 @@ impl PickupDetector {
     /// Takes `accel` as the new rest vector and forgets the motion history,
     /// so the moves that led here do not count towards the next pickup.
     fn settle(&mut self, accel: [i32; 3]) {
-        self.rest = accel;
+        self.rest_q4 = accel.map(|a| a << REST_FRACTION_BITS);
         self.window = 0;
         self.falls = 0;
         self.state = State::Resting;
     }
 
     fn learn_rest(&mut self, accel: [i32; 3]) {
-        for (rest, a) in self.rest.iter_mut().zip(accel) {
-            *rest += (a - *rest) >> REST_LEARN_SHIFT;
+        for (rest, a) in self.rest_q4.iter_mut().zip(accel) {
+            *rest += ((a << REST_FRACTION_BITS) - *rest) >> REST_LEARN_SHIFT;
         }
     }
 }

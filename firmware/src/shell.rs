@@ -84,7 +84,10 @@ impl<const N: usize> Shell<N> {
             }
         }
         let identifying = self.tag.is_identifying(now);
-        board.set_led(identifying && (now / BLINK_HALF_PERIOD_MS) % 2 == 0);
+        // Truncated to 32 bits (the phase slips once in 49 days): 64-bit
+        // division would cost a Cortex-M0+ about 1 KiB of code.
+        let phase = (now as u32 / BLINK_HALF_PERIOD_MS as u32) % 2;
+        board.set_led(identifying && phase == 0);
         let mut deadline = self.tag.poll_timeout(now);
         if identifying {
             deadline = deadline.min(now + BLINK_HALF_PERIOD_MS);

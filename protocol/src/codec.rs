@@ -100,7 +100,7 @@ impl DecodeError {
 
 /// Decodes one frame from its COBS bytes (without the delimiter), in place.
 pub fn decode_packet(cobs_bytes: &mut [u8]) -> Result<Frame, DecodeError> {
-    let raw_len = cobs::decode_in_place(cobs_bytes).map_err(|_| DecodeError::Framing)?;
+    let raw_len = cobs_decode_in_place(cobs_bytes).ok_or(DecodeError::Framing)?;
     // A frame holds at least a version byte, a message tag and the CRC.
     if !(2 + CRC_LEN..=MAX_RAW_LEN).contains(&raw_len) {
         return Err(DecodeError::Framing);
@@ -119,6 +119,33 @@ pub fn decode_packet(cobs_bytes: &mut [u8]) -> Result<Frame, DecodeError> {
         Ok((frame, [])) => Ok(frame),
         _ => Err(DecodeError::Deserialize),
     }
+}
+
+/// Undoes COBS in place and returns the decoded length, or `None` if a
+/// block runs past the end (or a zero appears where a code byte belongs).
+///
+/// Same result as `cobs::decode_in_place`, but block by block with
+/// `copy_within` instead of byte by byte: COBS was a third of the gateway's
+/// decode time.
+fn cobs_decode_in_place(buf: &mut [u8]) -> Option<usize> {
+    let (mut read, mut write) = (0, 0);
+    while read < buf.len() {
+        let code = usize::from(buf[read]);
+        let end = read + code;
+        if code == 0 || end > buf.len() {
+            return None;
+        }
+        buf.copy_within(read + 1..end, write);
+        write += code - 1;
+        read = end;
+        // Each block but a full (0xFF) one stands for data followed by a
+        // zero; the last block's zero is the delimiter itself.
+        if code != 0xFF && read < buf.len() {
+            buf[write] = 0;
+            write += 1;
+        }
+    }
+    Some(write)
 }
 
 /// Streaming decoder: feed it whatever a serial read returned, get frames out.

@@ -129,7 +129,7 @@ pub enum EpcError {
         "EPC header 0x{0:02X} is not an SGTIN (expected 0x30 for SGTIN-96 or 0x36 for SGTIN-198)"
     )]
     NotSgtin(u8),
-    #[error("{scheme} EPC is {len} bytes; expected {expected}")]
+    #[error("{scheme} EPC must be {expected} bytes long, got {len}")]
     WrongLength {
         scheme: Scheme,
         len: usize,

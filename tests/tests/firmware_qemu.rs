@@ -5,18 +5,24 @@
 //!
 //! The trace (firmware/images/qemu/src/trace.rs): hanging still, a brush at
 //! 3 s, lifted and handled from 6 s to 9 s, hung back, then at 17 s it falls
-//! off its hanger onto the floor; the run ends at 40 s of virtual time with
-//! heartbeats every 10 s. Nobody acks, so the outbox retransmits.
+//! off its hanger onto the floor; the run ends at 40 s of virtual time.
+//! Heartbeats come every 10 s until, at 20 s, a scripted gateway downlink
+//! (firmware/images/qemu/src/gateway.rs) configures a 4 s period. Nobody
+//! acks, so the outbox retransmits.
 
-use protocol::{ConfigStatus, EpcBytes, FrameDecoder, FwVersion, Message, ResetReason, TagEvent, Uplink};
+use protocol::{
+    ConfigStatus, EpcBytes, FrameDecoder, FwVersion, Message, ResetReason, TagEvent, Uplink,
+};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The identity the QEMU image provisions itself with (firmware/images/qemu/src/main.rs).
 const TAG_ID: u32 = 0x00A1_5E01;
-const GARMENT_EPC: [u8; 12] = [0x30, 0x14, 0x1D, 0x8A, 0x0C, 0x00, 0x02, 0x80, 0x00, 0x00, 0x30, 0x39];
+const GARMENT_EPC: [u8; 12] = [
+    0x30, 0x14, 0x1D, 0x8A, 0x0C, 0x00, 0x02, 0x80, 0x00, 0x00, 0x30, 0x39,
+];
 
 fn image() -> PathBuf {
     if let Some(path) = std::env::var_os("AISLE_QEMU_IMAGE") {
@@ -24,6 +30,30 @@ fn image() -> PathBuf {
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     root.join("target/images/thumbv6m-none-eabi/release/aisle-tag-qemu")
+}
+
+/// Newest modification time of the files under `dir` that go into the
+/// image. Unit tests (`tests.rs`, `tests/`) do not: cargo does not relink the
+/// image when they change.
+fn newest_source(dir: &Path) -> SystemTime {
+    let mut newest = SystemTime::UNIX_EPOCH;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name == "tests.rs" || name == "tests" {
+            continue;
+        }
+        let modified = if path.is_dir() {
+            newest_source(&path)
+        } else {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(SystemTime::UNIX_EPOCH)
+        };
+        newest = newest.max(modified);
+    }
+    newest
 }
 
 /// Runs the image to its semihosting exit and returns the UART bytes.
@@ -34,10 +64,30 @@ fn run_image() -> Vec<u8> {
         "QEMU firmware image {} is missing: run scripts/firmware.sh first (or set AISLE_QEMU_IMAGE)",
         image.display()
     );
+    // A stale image would test old code: refuse one older than its sources.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let built = std::fs::metadata(&image)
+        .and_then(|m| m.modified())
+        .expect("image mtime");
+    for sources in ["firmware/src", "firmware/images/qemu/src", "protocol/src"] {
+        assert!(
+            newest_source(&root.join(sources)) <= built,
+            "QEMU firmware image {} is older than {sources}: run scripts/firmware.sh",
+            image.display()
+        );
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let uart = dir.path().join("uart.bin");
     let mut qemu = Command::new("qemu-system-arm")
-        .args(["-cpu", "cortex-m3", "-machine", "lm3s6965evb", "-nographic", "-monitor", "none"])
+        .args([
+            "-cpu",
+            "cortex-m3",
+            "-machine",
+            "lm3s6965evb",
+            "-nographic",
+            "-monitor",
+            "none",
+        ])
         .args(["-semihosting-config", "enable=on,target=native"])
         .arg("-serial")
         .arg(format!("file:{}", uart.display()))
@@ -73,52 +123,107 @@ fn decode_all(bytes: &[u8]) -> Vec<Uplink> {
     let mut decoder = FrameDecoder::new();
     decoder
         .feed(bytes)
-        .map(|frame| match frame.expect("every frame on the link decodes").message {
-            Message::Uplink(uplink) => uplink,
-            Message::Downlink(downlink) => panic!("a tag sent a downlink: {downlink:?}"),
-        })
+        .map(
+            |frame| match frame.expect("every frame on the link decodes").message {
+                Message::Uplink(uplink) => uplink,
+                Message::Downlink(downlink) => panic!("a tag sent a downlink: {downlink:?}"),
+            },
+        )
         .collect()
 }
 
 #[test]
-fn qemu_tag_reports_pickup_and_put_down_but_not_brush_or_fall() {
+fn qemu_tag_reports_pickup_and_put_down_but_not_brush_or_fall_and_obeys_configure() {
     let uplinks = decode_all(&run_image());
     assert!(!uplinks.is_empty(), "no frames on the UART");
-    assert!(uplinks.iter().all(|u| u.tag == TAG_ID && u.boot == 1), "tag id and first boot");
+    assert!(
+        uplinks.iter().all(|u| u.tag == TAG_ID && u.boot == 1),
+        "tag id and first boot"
+    );
 
     // What the gateway would keep: the first copy of each (boot, seq).
     let mut events = BTreeMap::new();
     for uplink in &uplinks {
-        events.entry(uplink.seq).or_insert_with(|| uplink.event.clone());
+        events
+            .entry(uplink.seq)
+            .or_insert_with(|| uplink.event.clone());
     }
     let epc = EpcBytes::new(&GARMENT_EPC).unwrap();
-    let fw = FwVersion { major: 0, minor: 1, patch: 0 };
-    let funnel: Vec<_> = events.values().filter(|e| !matches!(e, TagEvent::Heartbeat { .. })).collect();
-    assert_eq!(funnel.len(), 3, "Boot, PickedUp, PutDown and nothing for the brush or the fall: {funnel:?}");
+    let fw = FwVersion {
+        major: 0,
+        minor: 1,
+        patch: 0,
+    };
+    let funnel: Vec<_> = events
+        .values()
+        .filter(|e| !matches!(e, TagEvent::Heartbeat { .. }))
+        .collect();
+    assert_eq!(
+        funnel.len(),
+        3,
+        "Boot, PickedUp, PutDown and nothing for the brush or the fall: {funnel:?}"
+    );
     assert_eq!(
         funnel[0],
-        &TagEvent::Boot { fw, reset_reason: ResetReason::PowerOn, config: ConfigStatus::Loaded }
+        &TagEvent::Boot {
+            fw,
+            reset_reason: ResetReason::PowerOn,
+            config: ConfigStatus::Loaded
+        }
     );
     assert_eq!(funnel[1], &TagEvent::PickedUp { epc });
     // Handled from 6 s to 9 s; the pickup is called after 4 moving samples.
-    let TagEvent::PutDown { epc: put_epc, held_ms } = funnel[2] else { panic!("{funnel:?}") };
+    let TagEvent::PutDown {
+        epc: put_epc,
+        held_ms,
+    } = funnel[2]
+    else {
+        panic!("{funnel:?}")
+    };
     assert_eq!(put_epc, &epc);
     assert!((2_700..=3_000).contains(held_ms), "held_ms {held_ms}");
 
-    let heartbeats: Vec<_> = events.values().filter(|e| matches!(e, TagEvent::Heartbeat { .. })).collect();
-    assert_eq!(heartbeats.len(), 3, "heartbeats at 10, 20 and 30 s: {heartbeats:?}");
+    let heartbeats: Vec<_> = events
+        .values()
+        .filter(|e| matches!(e, TagEvent::Heartbeat { .. }))
+        .collect();
+    assert_eq!(
+        heartbeats.len(),
+        6,
+        "heartbeats at 10 and 20 s, then every 4 s after the Configure downlink: {heartbeats:?}"
+    );
     for heartbeat in heartbeats {
-        assert_eq!(heartbeat, &TagEvent::Heartbeat { battery_mv: 3_000, fw, dropped: 0 });
+        assert_eq!(
+            heartbeat,
+            &TagEvent::Heartbeat {
+                battery_mv: 3_000,
+                fw,
+                dropped: 0
+            }
+        );
     }
 }
 
 #[test]
 fn qemu_tag_retransmits_unacked_events_with_growing_age() {
     let uplinks = decode_all(&run_image());
-    let boot_sends: Vec<u32> = uplinks.iter().filter(|u| u.seq == 0).map(|u| u.age_ms).collect();
-    assert!(boot_sends.len() >= 4, "the unacked Boot event is sent again and again: {boot_sends:?}");
+    let boot_sends: Vec<u32> = uplinks
+        .iter()
+        .filter(|u| u.seq == 0)
+        .map(|u| u.age_ms)
+        .collect();
+    assert!(
+        boot_sends.len() >= 4,
+        "the unacked Boot event is sent again and again: {boot_sends:?}"
+    );
     assert_eq!(boot_sends[0], 0, "first sent at once");
-    assert!(boot_sends.windows(2).all(|w| w[1] > w[0]), "age_ms recomputed at every send: {boot_sends:?}");
+    assert!(
+        boot_sends.windows(2).all(|w| w[1] > w[0]),
+        "age_ms recomputed at every send: {boot_sends:?}"
+    );
     let gaps: Vec<u32> = boot_sends.windows(2).map(|w| w[1] - w[0]).collect();
-    assert!(gaps.windows(2).all(|w| w[1] > w[0]), "backoff grows between retransmissions: {gaps:?}");
+    assert!(
+        gaps.windows(2).all(|w| w[1] > w[0]),
+        "backoff grows between retransmissions: {gaps:?}"
+    );
 }

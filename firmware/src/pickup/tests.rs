@@ -175,3 +175,42 @@ fn settings_out_of_range_are_clamped_not_trusted() {
     t.handle(2_000);
     assert_eq!(t.events.first().map(|e| e.1), Some(MotionEvent::PickedUp));
 }
+
+#[test]
+fn slow_deliberate_lift_is_a_pickup_not_absorbed_into_rest() {
+    let mut t = Trace::new();
+    t.hold(HANGING, 2_000);
+    // Eased off the rail over 3 s, then held up to look at: each sample
+    // differs little from the last, but the garment is far from its rest.
+    let steps = (3_000 / PERIOD_MS) as i32;
+    for i in 0..steps {
+        t.hold(
+            [(i * 500 / steps) as i16, 0, (1000 - i * 200 / steps) as i16],
+            PERIOD_MS,
+        );
+    }
+    t.hold([500, 0, 800], 3_000);
+    assert_eq!(
+        t.events.first().map(|e| e.1),
+        Some(MotionEvent::PickedUp),
+        "{:?}",
+        t.events
+    );
+}
+
+#[test]
+fn detector_keeps_sampling_after_a_jolt_until_the_window_clears() {
+    let mut t = Trace::new();
+    t.hold(HANGING, 1_000);
+    assert!(t.detector.is_resting());
+    t.feed([400, 300, 900]);
+    assert!(
+        !t.detector.is_resting(),
+        "a moving sample is still in the K-of-M window"
+    );
+    // M = 6: it leaves the window after six more samples.
+    t.hold(HANGING, 5 * PERIOD_MS);
+    assert!(!t.detector.is_resting());
+    t.hold(HANGING, PERIOD_MS);
+    assert!(t.detector.is_resting());
+}

@@ -491,3 +491,25 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #[test]
+    fn cobs_decoder_agrees_with_the_cobs_crate(packet in proptest::collection::vec(1u8..=255, 1..300)) {
+        let mut ours = packet.clone();
+        let mut theirs = packet;
+        let want = cobs::decode_in_place(&mut theirs).ok();
+        let got = cobs_decode_in_place(&mut ours);
+        prop_assert_eq!(got, want);
+        if let Some(n) = got {
+            prop_assert_eq!(&ours[..n], &theirs[..n]);
+        }
+    }
+
+    #[test]
+    fn cobs_decoder_inverts_the_cobs_encoder(raw in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let mut buf = std::vec![0u8; cobs::max_encoding_length(raw.len())];
+        let n = cobs::encode(&raw, &mut buf);
+        buf.truncate(n);
+        prop_assert_eq!(cobs_decode_in_place(&mut buf).map(|n| buf[..n].to_vec()), Some(raw));
+    }
+}

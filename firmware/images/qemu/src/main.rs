@@ -7,11 +7,24 @@
 //! The image exits through semihosting: success at the end of the trace,
 //! failure on a panic, so a firmware panic fails the test that runs it.
 //!
+//! While the garment hangs still the board sleeps through the trace on a
+//! modelled wake-on-motion interrupt, as the nRF board does, so the test
+//! also covers waking up and judging a pickup on the samples that follow.
+//!
 //! Nobody acks over the UART (it is written to a file), so the test also
-//! sees the outbox retransmit with backoff and fresh `age_ms`.
+//! sees the outbox retransmit with backoff and fresh `age_ms`. Downlinks come
+//! from a scripted gateway (see [`gateway`]): halfway through, a `Configure`
+//! shortens the heartbeat period; the image checks at the end that the new
+//! config was persisted to its (RAM-backed) config page.
+//!
+//! The image uses the nRF image's size-first `memmove`, so the in-place COBS
+//! decode of those downlinks runs through it on an ARMv6-M core.
 #![no_std]
 #![no_main]
 
+mod gateway;
+#[path = "../../nrf/src/mem.rs"]
+mod mem;
 mod trace;
 mod uart;
 
@@ -22,7 +35,9 @@ use protocol::{ConfigStatus, EpcBytes, ResetReason, Settings};
 
 /// The tag this image is provisioned as. The system test expects these.
 const TAG_ID: u32 = 0x00A1_5E01;
-const GARMENT_EPC: [u8; 12] = [0x30, 0x14, 0x1D, 0x8A, 0x0C, 0x00, 0x02, 0x80, 0x00, 0x00, 0x30, 0x39];
+const GARMENT_EPC: [u8; 12] = [
+    0x30, 0x14, 0x1D, 0x8A, 0x0C, 0x00, 0x02, 0x80, 0x00, 0x00, 0x30, 0x39,
+];
 /// Heartbeats every 10 s so a 40 s run shows several.
 const HEARTBEAT_S: u32 = 10;
 const BATTERY_MV: u16 = 3_000;
@@ -33,6 +48,10 @@ type Flash = RamFlash<{ 4 * PAGE }, PAGE>;
 const BOOT_COUNTER: BootCounter = BootCounter::new(0, PAGE as u32);
 const CONFIG_OFFSET: u32 = 2 * PAGE as u32;
 
+/// The wake-on-motion threshold the LIS2DH12 driver arms for the default
+/// 150 mg pickup threshold (rounded up to its 16 mg steps).
+const WAKE_THRESHOLD_MG: i32 = 160;
+
 /// Outbox capacity, as on the Cortex-M0+ production image.
 const OUTBOX_LEN: usize = 16;
 
@@ -40,6 +59,7 @@ struct QemuBoard {
     now: u64,
     accel: trace::Accelerometer,
     flash: Flash,
+    gateway: gateway::ScriptedGateway,
 }
 
 impl Board for QemuBoard {
@@ -52,7 +72,10 @@ impl Board for QemuBoard {
     }
 
     fn receive(&mut self, buf: &mut [u8]) -> usize {
-        uart::read(buf)
+        match uart::read(buf) {
+            0 => self.gateway.receive(self.now, buf),
+            n => n,
+        }
     }
 
     fn sense(&mut self, now_ms: u64) -> Option<Input> {
@@ -72,10 +95,20 @@ impl Board for QemuBoard {
         }
     }
 
-    fn sleep_until(&mut self, deadline_ms: u64, _motion_resting: bool) {
-        // The accelerometer samples at a fixed rate in this model (no
-        // wake-on-motion), so the next sample also ends the sleep.
-        let wake = deadline_ms.min(self.accel.next_sample_at());
+    fn sleep_until(&mut self, deadline_ms: u64, motion_resting: bool) {
+        // As on the nRF board: while the garment hangs still the MCU sleeps
+        // on the accelerometer's wake-on-motion interrupt; otherwise the
+        // next 25 Hz sample ends the sleep.
+        let deadline_ms = self
+            .gateway
+            .next_at()
+            .map_or(deadline_ms, |at| at.min(deadline_ms));
+        let wake = if motion_resting {
+            let motion = self.accel.wake_on_motion(deadline_ms, WAKE_THRESHOLD_MG);
+            motion.map_or(deadline_ms, |at| at.min(deadline_ms))
+        } else {
+            deadline_ms.min(self.accel.next_sample_at())
+        };
         self.now = self.now.max(wake);
     }
 }
@@ -83,28 +116,50 @@ impl Board for QemuBoard {
 #[entry]
 fn main() -> ! {
     uart::init();
-    let mut board = QemuBoard { now: 0, accel: trace::Accelerometer::new(), flash: Flash::new() };
+    let settings = Settings {
+        heartbeat_s: HEARTBEAT_S,
+        ..Settings::default()
+    };
+    let mut board = QemuBoard {
+        now: 0,
+        accel: trace::Accelerometer::new(),
+        flash: Flash::new(),
+        gateway: gateway::ScriptedGateway::new(TAG_ID, settings),
+    };
 
     // Provision the tag as a technician would, then boot through the same
     // config and boot-counter path as a real tag.
     let provisioned = Config {
         tag: TAG_ID,
         role: Role::Motion,
-        settings: Settings { heartbeat_s: HEARTBEAT_S, ..Settings::default() },
+        settings,
         epc: EpcBytes::new(&GARMENT_EPC),
     };
     board.store_config(&provisioned);
-    let (config, config_status) =
-        Config::load(&mut board.flash, CONFIG_OFFSET, Config::fallback(TAG_ID, Role::Motion));
+    let (config, config_status) = Config::load(
+        &mut board.flash,
+        CONFIG_OFFSET,
+        Config::fallback(TAG_ID, Role::Motion),
+    );
     if config_status != ConfigStatus::Loaded {
         fail("provisioned config page did not load");
     }
-    let Ok(boot) = BOOT_COUNTER.increment(&mut board.flash) else { fail("boot counter not writable") };
+    let Ok(boot) = BOOT_COUNTER.increment(&mut board.flash) else {
+        fail("boot counter not writable")
+    };
 
-    let info = BootInfo { boot, reset_reason: ResetReason::PowerOn, config_status };
+    let info = BootInfo {
+        boot,
+        reset_reason: ResetReason::PowerOn,
+        config_status,
+    };
     let mut shell = Shell::new(Tag::<OUTBOX_LEN>::new(board.now, config, info));
     while board.now < trace::END_MS {
         shell.step(&mut board);
+    }
+    let (stored, _) = Config::load(&mut board.flash, CONFIG_OFFSET, provisioned);
+    if stored.settings.heartbeat_s != gateway::NEW_HEARTBEAT_S {
+        fail("the Configure downlink was not persisted to the config page");
     }
     debug::exit(EXIT_SUCCESS);
     loop {

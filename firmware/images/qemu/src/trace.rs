@@ -17,17 +17,47 @@ pub const END_MS: u64 = 40_000;
 
 const HANGING: [i16; 3] = [0, 0, 1000];
 const ON_THE_FLOOR: [i16; 3] = [985, 0, 110];
-const POSES: [[i16; 3]; 4] = [[450, 100, 880], [-300, 520, 790], [700, -200, 650], [100, 900, 300]];
+const POSES: [[i16; 3]; 4] = [
+    [450, 100, 880],
+    [-300, 520, 790],
+    [700, -200, 650],
+    [100, 900, 300],
+];
 
-/// Plays the trace one sample per period.
+/// Plays the trace one sample per period, or sleeps through it with
+/// wake-on-motion armed as the real LIS2DH12 does.
 pub struct Accelerometer {
     next_at: u64,
     noise: u32,
+    /// The noiseless value of the last sample delivered: the reference of
+    /// the part's high-pass-filtered wake-on-motion comparison.
+    last: [i16; 3],
 }
 
 impl Accelerometer {
     pub fn new() -> Self {
-        Accelerometer { next_at: 0, noise: 1 }
+        Accelerometer {
+            next_at: 0,
+            noise: 1,
+            last: HANGING,
+        }
+    }
+
+    /// With wake-on-motion armed the MCU gets no samples: skips those up to
+    /// `until` that stay within `threshold_mg` of the last one delivered and
+    /// returns when the interrupt fires, if it does by then.
+    pub fn wake_on_motion(&mut self, until: u64, threshold_mg: i32) -> Option<u64> {
+        while self.next_at <= until {
+            let moved = scene(self.next_at)
+                .iter()
+                .zip(self.last)
+                .any(|(&a, b)| (i32::from(a) - i32::from(b)).abs() > threshold_mg);
+            if moved {
+                return Some(self.next_at);
+            }
+            self.next_at += PERIOD_MS;
+        }
+        None
     }
 
     pub fn next_sample_at(&self) -> u64 {
@@ -42,6 +72,7 @@ impl Accelerometer {
         let t = self.next_at;
         self.next_at += PERIOD_MS;
         let base = scene(t);
+        self.last = base;
         Some(base.map(|axis| axis + self.jitter()))
     }
 
