@@ -1,8 +1,11 @@
-//! The demo's MQTT broker: rumqttd, embedded, on a free loopback port.
+//! The demo's MQTT broker: rumqttd, embedded in the binary, on a free
+//! loopback port.
 //!
-//! Only `aisle demo` uses it; a store's gateway and HQ talk to a real
-//! broker (Mosquitto, EMQX, …), which is why rumqttd sits behind the `demo`
-//! feature.
+//! It runs in a child process (`aisle demo --serve-broker PORT`) like the
+//! collector and the gateway, so its own logging goes to a log file and
+//! not over the demo's progress. Only `aisle demo` uses it; a store's
+//! gateway and HQ talk to a real broker (Mosquitto, EMQX, …), which is why
+//! rumqttd sits behind the `demo` feature.
 
 use anyhow::Context;
 use std::collections::HashMap;
@@ -12,15 +15,23 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 /// default batch cap of 256 KiB.
 const MAX_PAYLOAD: usize = 1 << 20;
 
-/// Starts the broker on its own threads and returns its port.
-pub fn start() -> anyhow::Result<u16> {
-    // Ask the OS for a free port, then hand it to the broker. Another
-    // process could take it in between; on a demo machine that is unlikely
-    // and the gateway would then report it cannot connect.
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+/// A free loopback port for the broker. Another process could take it
+/// before the broker binds it; on a demo machine that is unlikely, and the
+/// broker would then fail to start with a clear error.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .context("finding a free loopback port for the broker")?
-        .port();
+        .port())
+}
+
+/// Whether the broker accepts connections on `port` yet.
+pub fn is_listening(port: u16) -> bool {
+    std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
+}
+
+/// Runs the broker on `port` until the process is stopped.
+pub fn serve(port: u16) -> anyhow::Result<()> {
     let connections = rumqttd::ConnectionSettings {
         connection_timeout_ms: 60_000,
         max_payload_size: MAX_PAYLOAD,
@@ -50,14 +61,7 @@ pub fn start() -> anyhow::Result<u16> {
         v4: Some(HashMap::from([("1".to_string(), server)])),
         ..rumqttd::Config::default()
     };
-    let mut broker = rumqttd::Broker::new(config);
-    std::thread::Builder::new()
-        .name("demo-broker".into())
-        .spawn(move || {
-            if let Err(e) = broker.start() {
-                tracing::error!(error = %e, "the demo broker stopped");
-            }
-        })
-        .context("starting the broker thread")?;
-    Ok(port)
+    rumqttd::Broker::new(config)
+        .start()
+        .with_context(|| format!("running the broker on 127.0.0.1:{port}"))
 }

@@ -4,11 +4,12 @@
 //! store joined to the gateway by a pseudo-terminal pair; at the end HQ's
 //! funnel is printed beside the simulator's ground truth ([`table`]).
 //!
-//! The collector and the gateway are this same binary started as child
-//! processes (`aisle hq`, `aisle gateway`): exactly what a store and HQ run,
-//! with their own logs, and no second copy of their start-up code. The
-//! broker and the simulator live in this process, so the pty pair can be
-//! opened here and progress read directly.
+//! The broker, the collector and the gateway are this same binary started
+//! as child processes (`aisle demo --serve-broker`, `aisle hq`, `aisle
+//! gateway`): the collector and gateway exactly as a store and HQ run them,
+//! each with its own log, and no second copy of their start-up code. The
+//! simulator lives in this process, so the pty pair is opened here and
+//! progress read directly.
 
 mod broker;
 mod table;
@@ -37,6 +38,10 @@ pub struct Args {
     /// in this directory instead of a temporary one removed at the end.
     #[arg(long)]
     keep: Option<PathBuf>,
+    /// Internal: run only the demo's broker on this port (the demo starts
+    /// itself this way as a child process).
+    #[arg(long, hide = true)]
+    serve_broker: Option<u16>,
 }
 
 /// The demo store, built in so the demo runs from the binary alone.
@@ -52,6 +57,10 @@ const START_DEADLINE: Duration = Duration::from_secs(20);
 const PROGRESS_EVERY: Duration = Duration::from_secs(3);
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(port) = args.serve_broker {
+        broker::serve(port)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -87,7 +96,18 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     )?;
     sim::write_truth(&dir.join("truth.json"), &plan.truth)?;
 
-    let port = broker::start()?;
+    let port = broker::free_port()?;
+    let broker_log = dir.join("broker.log");
+    let mut broker_process = spawn(
+        "the broker",
+        &["demo", "--serve-broker", &port.to_string()],
+        &broker_log,
+    )?;
+    wait_for("the broker to listen", START_DEADLINE, || {
+        broker::is_listening(port)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}:\n{}", tail(&broker_log)))?;
     let url = format!("mqtt://127.0.0.1:{port}");
     // The receiver: one end for the simulator, the other for the gateway.
     // This process keeps the gateway's end open too, so the simulator's end
@@ -98,7 +118,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         tokio_serial::SerialPort::name(&gateway_end).context("the pseudo-terminal has no name")?;
 
     println!("aisle demo: a simulated store, its gateway and HQ, all on this machine");
-    println!("  broker   rumqttd (embedded) on {url}");
+    println!("  broker   rumqttd (built in) on {url}");
     println!(
         "  store    {} shoppers over {} s, seed {}, receiver on {gateway_tty}",
         plan.script.shoppers,
@@ -123,9 +143,12 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         ],
         &hq_log,
     )?;
-    wait_for_log(&hq_log, "subscribed", START_DEADLINE)
+    // The collector says when it has subscribed and offers no other signal.
+    let subscribed =
+        || std::fs::read_to_string(&hq_log).is_ok_and(|text| text.contains("subscribed"));
+    wait_for("the HQ collector to subscribe", START_DEADLINE, subscribed)
         .await
-        .context("the HQ collector did not subscribe")?;
+        .map_err(|e| anyhow::anyhow!("{e}:\n{}", tail(&hq_log)))?;
     let gateway_log = dir.join("gateway.log");
     let mut gateway = spawn(
         "aisle gateway",
@@ -167,6 +190,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     };
     stop(&mut gateway).await;
     stop(&mut hq).await;
+    stop(&mut broker_process).await;
     drop(gateway_end);
     match verdict {
         Ok(true) => Ok(ExitCode::SUCCESS),
@@ -268,21 +292,22 @@ async fn stop(child: &mut Child) {
     }
 }
 
-/// Polls `log` until it contains `needle`: the collector says when it has
-/// subscribed and offers no other signal.
-async fn wait_for_log(log: &Path, needle: &str, deadline: Duration) -> anyhow::Result<()> {
+/// Polls `ready` until it holds, for conditions that offer no signal.
+async fn wait_for(
+    what: &str,
+    deadline: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
     let start = tokio::time::Instant::now();
     while start.elapsed() < deadline {
-        if std::fs::read_to_string(log).is_ok_and(|text| text.contains(needle)) {
+        if ready() {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     anyhow::bail!(
-        "no `{needle}` in {} after {} s:\n{}",
-        log.display(),
-        deadline.as_secs(),
-        tail(log)
+        "timed out after {} s waiting for {what}",
+        deadline.as_secs()
     )
 }
 
