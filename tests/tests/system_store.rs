@@ -21,10 +21,12 @@ const RUN_DEADLINE: Duration = Duration::from_secs(150);
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(60);
 
 /// The step-time medians are measured at HQ through a real serial link, so
-/// they carry its milliseconds; the model's medians are whole seconds. Both
-/// documents are compared with medians rounded to this many decimals;
-/// everything else byte for byte.
-const MEDIAN_DECIMALS: i32 = 1;
+/// they carry its milliseconds (more on a loaded machine or around a
+/// gateway restart); the model's are whole seconds, the same for every
+/// journey of a SKU. Both documents are compared with medians rounded to
+/// this many decimals, which tolerates half a second; everything else byte
+/// for byte.
+const MEDIAN_DECIMALS: i32 = 0;
 const MEDIAN_KEYS: [&str; 2] = [
     "\"median_s_view_to_try_on\": ",
     "\"median_s_try_on_to_purchase\": ",
@@ -276,6 +278,6 @@ fn median_rounding_touches_only_the_medians() {
     assert_eq!(round_medians(truth), truth);
     let other_rate = hq.replace("0.333", "0.334");
     assert_ne!(round_medians(&other_rate), round_medians(truth));
-    let late = hq.replace("8.002", "8.2");
+    let late = hq.replace("8.002", "8.6");
     assert_ne!(round_medians(&late), round_medians(truth));
 }
