@@ -1,3 +1,4 @@
+use super::shopper::BRUSH_CLEARANCE_MS;
 use super::*;
 
 const MIN: u64 = 2_000;
