@@ -211,13 +211,11 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
 async fn settle_and_compare(plan: &sim::Plan, hq_db: &Path) -> anyhow::Result<bool> {
     let start = tokio::time::Instant::now();
     let mut hq = table::hq_report(hq_db, WINDOW_MS)?;
-    while !sim::truth::differences(&plan.truth, &hq).is_empty()
-        && start.elapsed() < DELIVERY_DEADLINE
-    {
+    while !table::differences(&plan.truth, &hq).is_empty() && start.elapsed() < DELIVERY_DEADLINE {
         tokio::time::sleep(Duration::from_millis(500)).await;
         hq = table::hq_report(hq_db, WINDOW_MS)?;
     }
-    let differences = sim::truth::differences(&plan.truth, &hq);
+    let differences = table::differences(&plan.truth, &hq);
     println!();
     print!("{}", table::side_by_side(&plan.truth, &hq, &skus_by_gtin()));
     println!();

@@ -34,6 +34,42 @@ pub fn hq_event_count(db: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// How HQ's report differs from the truth, one line per difference; empty
+/// when they match. Counts (and so rates) must be equal. HQ measures the
+/// step-time medians through a real serial link, which adds milliseconds to
+/// the model's whole seconds. Every journey of a SKU keeps the same pace, so
+/// the median is that pace plus one journey's link error whatever the
+/// count: medians are compared to the whole second, which tolerates up to
+/// half a second of error.
+pub fn differences(truth: &FunnelReport, hq: &FunnelReport) -> Vec<String> {
+    let seconds = |v: Option<f64>| v.map(|s| s.round());
+    let key = |row: &FunnelRow| row.dims.first().cloned().flatten().unwrap_or_default();
+    let comparable = |row: &FunnelRow| FunnelRow {
+        median_s_view_to_try_on: seconds(row.median_s_view_to_try_on),
+        median_s_try_on_to_purchase: seconds(row.median_s_try_on_to_purchase),
+        ..row.clone()
+    };
+    let truth_rows: BTreeMap<String, &FunnelRow> = truth.rows.iter().map(|r| (key(r), r)).collect();
+    let hq_rows: BTreeMap<String, &FunnelRow> = hq.rows.iter().map(|r| (key(r), r)).collect();
+    let mut out = Vec::new();
+    for (sku, t) in &truth_rows {
+        match hq_rows.get(sku) {
+            None => out.push(format!("{sku}: missing at HQ")),
+            Some(h) if comparable(h) != comparable(t) => {
+                out.push(format!("{sku}: HQ {h:?}, truth {t:?}"))
+            }
+            Some(_) => {}
+        }
+    }
+    out.extend(
+        hq_rows
+            .keys()
+            .filter(|sku| !truth_rows.contains_key(*sku))
+            .map(|sku| format!("{sku}: at HQ but not in the truth")),
+    );
+    out
+}
+
 /// One line per SKU; every cell is `HQ|truth`.
 pub fn side_by_side(
     truth: &FunnelReport,
@@ -149,6 +185,44 @@ mod tests {
             journeys: pickups,
             ..FunnelRow::default()
         }
+    }
+
+    #[test]
+    fn differences_ignore_link_milliseconds_but_not_counts_or_late_steps() {
+        let mut truth_row = row("a", 3);
+        truth_row.median_s_view_to_try_on = Some(8.0);
+        let truth = FunnelReport::new(
+            3_600_000,
+            vec![Dimension::Sku],
+            vec![truth_row, row("b", 1)],
+        );
+        assert_eq!(differences(&truth, &truth), Vec::<String>::new());
+        let mut hq = truth.clone();
+        hq.rows[0].median_s_view_to_try_on = Some(8.004);
+        assert_eq!(
+            differences(&truth, &hq),
+            Vec::<String>::new(),
+            "milliseconds of link latency"
+        );
+        hq.rows[0].median_s_view_to_try_on = Some(8.6);
+        assert_eq!(
+            differences(&truth, &hq).len(),
+            1,
+            "a step late by over half a second"
+        );
+        hq.rows[0].median_s_view_to_try_on = Some(8.0);
+        hq.rows[1].pickups += 1;
+        hq.rows.push(row("c", 1));
+        assert_eq!(
+            differences(&truth, &hq).len(),
+            2,
+            "{:?}",
+            differences(&truth, &hq)
+        );
+        hq.rows.remove(0);
+        assert!(differences(&truth, &hq)
+            .iter()
+            .any(|d| d.starts_with("a: missing")));
     }
 
     #[test]

@@ -272,6 +272,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         drive(port, &plan, opts, progress).await
     })?;
     tracing::info!(
+        elapsed_s = done.now_ms / 1000,
         events = done.tags.events,
         frames = done.tags.frames,
         acked = done.tags.acked,

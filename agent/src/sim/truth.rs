@@ -67,42 +67,6 @@ pub fn report(layout: &Layout, script: &Script, timing: &Timing, window_ms: u64)
     FunnelReport::new(window_ms as i64, vec![Dimension::Sku], rows)
 }
 
-/// How HQ's report differs from the truth, one line per difference; empty
-/// when they match. Counts (and so rates) must be equal. HQ measures the
-/// step-time medians through a real serial link, which adds milliseconds to
-/// the model's whole seconds. Every journey of a SKU keeps the same pace, so
-/// the median is that pace plus one journey's link error whatever the
-/// count: medians are compared to the whole second, which tolerates up to
-/// half a second of error.
-pub fn differences(truth: &FunnelReport, hq: &FunnelReport) -> Vec<String> {
-    let seconds = |v: Option<f64>| v.map(|s| s.round());
-    let key = |row: &FunnelRow| row.dims.first().cloned().flatten().unwrap_or_default();
-    let comparable = |row: &FunnelRow| FunnelRow {
-        median_s_view_to_try_on: seconds(row.median_s_view_to_try_on),
-        median_s_try_on_to_purchase: seconds(row.median_s_try_on_to_purchase),
-        ..row.clone()
-    };
-    let truth_rows: BTreeMap<String, &FunnelRow> = truth.rows.iter().map(|r| (key(r), r)).collect();
-    let hq_rows: BTreeMap<String, &FunnelRow> = hq.rows.iter().map(|r| (key(r), r)).collect();
-    let mut out = Vec::new();
-    for (sku, t) in &truth_rows {
-        match hq_rows.get(sku) {
-            None => out.push(format!("{sku}: missing at HQ")),
-            Some(h) if comparable(h) != comparable(t) => {
-                out.push(format!("{sku}: HQ {h:?}, truth {t:?}"))
-            }
-            Some(_) => {}
-        }
-    }
-    out.extend(
-        hq_rows
-            .keys()
-            .filter(|sku| !truth_rows.contains_key(*sku))
-            .map(|sku| format!("{sku}: at HQ but not in the truth")),
-    );
-    out
-}
-
 /// Step gaps are seconds, far inside `i64`.
 fn ms(gap: u64) -> i64 {
     i64::try_from(gap).unwrap_or(i64::MAX)
@@ -202,23 +166,6 @@ mod tests {
                 "{gtin}"
             );
         }
-        assert_eq!(differences(&report, &report), Vec::<String>::new());
-        let mut hq = report.clone();
-        hq.rows[0].median_s_view_to_try_on = Some(10.004);
-        assert_eq!(
-            differences(&report, &hq),
-            Vec::<String>::new(),
-            "milliseconds of link latency"
-        );
-        hq.rows[0].median_s_view_to_try_on = Some(10.6);
-        hq.rows[1].pickups += 1;
-        hq.rows.pop();
-        assert_eq!(
-            differences(&report, &hq).len(),
-            3,
-            "{:?}",
-            differences(&report, &hq)
-        );
         assert!(report.to_json().starts_with("{\"window_s\": 120, \"by\": \"sku\", \"rows\": [{\"sku\": \"a\", \"exposures\": 1, \"pickups\": 3,"));
     }
 }
