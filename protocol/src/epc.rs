@@ -328,10 +328,15 @@ impl Sgtin {
 
     /// The GTIN-14 (the SKU), check digit included.
     pub fn gtin(&self) -> String {
-        let (indicator, rest) = self
-            .item_reference
-            .split_at(self.item_reference.len().min(1));
-        let first13 = format!("{indicator}{}{rest}", self.company_prefix);
+        // By chars, not bytes: the fields are public, and a hand-built value
+        // with a non-ASCII first character must not panic here.
+        let mut item_reference = self.item_reference.chars();
+        let indicator = item_reference.next().map(String::from).unwrap_or_default();
+        let first13 = format!(
+            "{indicator}{}{}",
+            self.company_prefix,
+            item_reference.as_str()
+        );
         format!("{first13}{}", weighted_check_digit(first13.as_bytes()))
     }
 

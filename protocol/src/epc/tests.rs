@@ -454,6 +454,34 @@ fn rejects_hand_built_fields_that_contradict_the_partition() {
 }
 
 #[test]
+fn hand_built_garbage_fields_are_errors_not_panics() {
+    let garbage = Sgtin {
+        scheme: Scheme::Sgtin198,
+        filter: 200,
+        partition: 200,
+        company_prefix: "é".into(),
+        item_reference: "ü1".into(),
+        serial: "€".into(),
+    };
+    assert_eq!(garbage.gtin().chars().count(), 4);
+    assert!(garbage.pure_uri().starts_with("urn:epc:id:sgtin:é.ü1."));
+    assert_eq!(garbage.encode(), Err(EpcError::Filter(200)));
+    assert_eq!(
+        Sgtin {
+            filter: 1,
+            ..garbage.clone()
+        }
+        .encode(),
+        Err(EpcError::Partition(200))
+    );
+    let empty = Sgtin {
+        item_reference: String::new(),
+        ..garbage
+    };
+    assert_eq!(empty.gtin().chars().count(), 2);
+}
+
+#[test]
 fn scheme_names_parse_and_print() {
     assert_eq!("sgtin-96".parse::<Scheme>(), Ok(Scheme::Sgtin96));
     assert_eq!("SGTIN-198".parse::<Scheme>(), Ok(Scheme::Sgtin198));
