@@ -11,6 +11,7 @@ use core::str::FromStr;
 
 mod bits;
 mod serial;
+mod uri;
 
 use bits::{BitReader, BitWriter};
 pub use serial::{escape_uri_serial, is_serial_char};
@@ -179,6 +180,10 @@ pub enum EpcError {
     CheckDigitInput(String),
     #[error("unknown EPC scheme {0:?} (expected sgtin-96 or sgtin-198)")]
     UnknownScheme(String),
+    #[error(
+        "not an SGTIN tag URI: {0} (expected e.g. urn:epc:tag:sgtin-96:3.0614141.812345.6789)"
+    )]
+    BadTagUri(&'static str),
 }
 
 /// A decoded SGTIN. Fields are strings of digits exactly as they appear in

@@ -122,6 +122,46 @@ fn encodes_published_vectors_from_their_gtin() {
 }
 
 #[test]
+fn tag_uris_of_published_vectors_parse_to_the_same_sgtin() {
+    for v in VECTORS {
+        let from_uri: Sgtin = v
+            .tag_uri
+            .parse()
+            .unwrap_or_else(|e| panic!("{}: {e}", v.tag_uri));
+        assert_eq!(from_uri, Sgtin::decode_hex(v.hex).unwrap(), "{}", v.tag_uri);
+        assert_eq!(from_uri.encode_hex().unwrap(), v.hex, "{}", v.tag_uri);
+    }
+}
+
+#[test]
+fn tag_uri_parser_unescapes_and_refuses_malformed_uris() {
+    let sgtin = Sgtin::from_tag_uri("urn:epc:tag:sgtin-198:3.0614141.812345.10%25%2Fx%3F").unwrap();
+    assert_eq!(sgtin.serial, "10%/x?");
+    let bad = [
+        "urn:epc:id:sgtin:0614141.812345.6789",
+        "urn:epc:tag:sgtin-96:8.0614141.812345.6789",
+        "urn:epc:tag:sgtin-96:3.0614141.81234.6789",
+        "urn:epc:tag:sgtin-96:3.0614141.812345",
+        "urn:epc:tag:sgtin-96:3.061414A.812345.6789",
+        "urn:epc:tag:sgtin-198:3.0614141.812345.a/b",
+        "urn:epc:tag:sgtin-198:3.0614141.812345.a%2",
+        "urn:epc:tag:sgtin-198:3.0614141.812345.a%23",
+        "urn:epc:tag:sgtin-198:3.0614141.812345.ab\u{e9}",
+    ];
+    for uri in bad {
+        assert!(Sgtin::from_tag_uri(uri).is_err(), "{uri}");
+    }
+    assert_eq!(
+        Sgtin::from_tag_uri("urn:epc:tag:sgtin-96:3.0614141.812345.06789"),
+        Err(EpcError::Sgtin96SerialNotNumeric("06789".into()))
+    );
+    assert_eq!(
+        Sgtin::from_tag_uri("urn:epc:tag:sscc-96:3.0614141.812345.1"),
+        Err(EpcError::UnknownScheme("sscc-96".into()))
+    );
+}
+
+#[test]
 fn tds_example_fields_are_split_as_published() {
     let sgtin = Sgtin::decode_hex("3074257BF7194E4000001A85").unwrap();
     assert_eq!(
@@ -534,6 +574,7 @@ proptest! {
         let sgtin = Sgtin::from_gtin(&gtin, &serial, cp, filter, Scheme::Sgtin198).unwrap();
         let back = Sgtin::decode(&sgtin.encode().unwrap()).unwrap();
         prop_assert_eq!(&back.serial, &serial);
+        prop_assert_eq!(Sgtin::from_tag_uri(&sgtin.tag_uri()), Ok(sgtin.clone()));
         prop_assert_eq!(back, sgtin);
     }
 
