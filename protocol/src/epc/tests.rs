@@ -11,8 +11,9 @@ struct Vector {
 }
 
 const VECTORS: &[Vector] = &[
-    // GS1 EPC Tag Data Standard 1.13, §14.5.1 / Appendix E ("encoding
-    // example"): the canonical SGTIN-96 example, partition 5.
+    // GS1 EPC Tag Data Standard, Appendix E worked example (GTIN
+    // 80614141123458, serial 6789, company prefix 0614141, filter 3 to
+    // SGTIN-96); the pair issue 2 quotes. Partition 5.
     Vector {
         hex: "3074257BF7194E4000001A85",
         tag_uri: "urn:epc:tag:sgtin-96:3.0614141.812345.6789",
@@ -227,7 +228,7 @@ fn every_filter_value_round_trips() {
 
 #[test]
 fn gtin_check_digits_match_gs1_examples() {
-    // GS1 General Specifications §7.9 worked example: GTIN-14 8061414112345[8].
+    // The GTIN of the TDS Appendix E example: 8061414112345[8].
     assert_eq!(gtin_check_digit("8061414112345"), Ok(8));
     // TDS 2.3 E.3 GTIN 0950600013435[2].
     assert_eq!(gtin_check_digit("0950600013435"), Ok(2));
