@@ -50,6 +50,9 @@ step "gateway package without the demo's embedded broker"
 cargo build -q -p aisle-agent --no-default-features
 echo "ok: aisle builds with --no-default-features"
 
+step "protocol without std (the tags' CRC and COBS paths) on the host"
+cargo test -q -p aisle-protocol --no-default-features --lib
+
 step "workspace tests"
 cargo build -q --workspace --all-targets
-cargo test --workspace --no-fail-fast 2>&1
+cargo test --workspace --no-fail-fast
