@@ -183,15 +183,13 @@ pub async fn run(
         if spool.send(SpoolMsg::Flush { port: rx.index }).await.is_ok() {
             drop(spool);
             let deadline = shutdown.deadline();
-            loop {
-                match tokio::time::timeout_at(deadline, acks.recv()).await {
-                    Ok(Some(PortMsg::Acks(keys))) => match port.as_mut() {
-                        Some(p) => write_acks(p, &keys, &stats).await,
-                        None => {
-                            stats.acks_dropped.fetch_add(keys.len() as u64, Relaxed);
-                        }
-                    },
-                    Ok(Some(PortMsg::Flushed)) | Ok(None) | Err(_) => break,
+            // Ends at Flushed, when the writer is gone, or at the deadline.
+            while let Ok(Some(PortMsg::Acks(keys))) = tokio::time::timeout_at(deadline, acks.recv()).await {
+                match port.as_mut() {
+                    Some(p) => write_acks(p, &keys, &stats).await,
+                    None => {
+                        stats.acks_dropped.fetch_add(keys.len() as u64, Relaxed);
+                    }
                 }
             }
         }

@@ -64,7 +64,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 
 /// Bytes of an EPC written as hex (either case); `None` if it is not hex.
 pub fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 || !hex.is_ascii() {
+    if !hex.len().is_multiple_of(2) || !hex.is_ascii() {
         return None;
     }
     (0..hex.len())
