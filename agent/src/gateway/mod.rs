@@ -38,7 +38,7 @@ pub const EXIT_BAD_CONFIG: u8 = 2;
 /// Uplinks the receivers may queue for the writer (in read chunks): a
 /// second of a full receiver, so a slow commit pushes back on the serial
 /// reads instead of growing memory.
-const SPOOL_QUEUE: usize = 1024;
+const SPOOL_QUEUE: usize = 128;
 
 /// Ack messages queued per receiver.
 const ACK_QUEUE: usize = 256;

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most uplinks in one group commit; bounds the memory of one group and the
 /// delay of the first ack in it.
-const MAX_GROUP_EVENTS: usize = 16_384;
+const MAX_GROUP_EVENTS: usize = 4_096;
 
 /// Share of the spool dropped when the disk is full before the cap.
 const DISK_FULL_SHED: f64 = 0.1;
