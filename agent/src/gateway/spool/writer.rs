@@ -301,3 +301,6 @@ impl Writer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
