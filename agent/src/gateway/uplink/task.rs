@@ -32,8 +32,8 @@ const MAX_RECONNECT: Duration = Duration::from_secs(5);
 /// often; the periodic status covers everything else.
 const ALARM_MIN_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Tag health goes out this often, changed tags only, in chunks.
-const TAGS_INTERVAL: Duration = Duration::from_secs(60);
+/// Tag health goes out with the periodic status, changed tags only, in
+/// messages of at most this many tags.
 const TAGS_PER_MESSAGE: usize = 500;
 
 /// Everything the uplink needs besides its channels.
@@ -88,7 +88,6 @@ pub async fn run(
     let mut logged_down = false;
     let mut status_tick = tokio::time::interval(up.status_interval);
     let mut alarm_tick = tokio::time::interval(Duration::from_secs(1));
-    let mut tags_tick = tokio::time::interval(TAGS_INTERVAL);
     let mut last_alarm = up.stats.alarm_fingerprint();
     let mut last_status = Instant::now();
     let mut draining = false;
@@ -205,6 +204,7 @@ pub async fn run(
             _ = status_tick.tick() => {
                 if connected {
                     publish_status(&client, &mut inflight, &up, &topics, "online");
+                    publish_tags(&client, &mut inflight, &up, &topics);
                     last_status = Instant::now();
                 }
             }
@@ -214,11 +214,6 @@ pub async fn run(
                     last_alarm = now;
                     publish_status(&client, &mut inflight, &up, &topics, "online");
                     last_status = Instant::now();
-                }
-            }
-            _ = tags_tick.tick() => {
-                if connected {
-                    publish_tags(&client, &mut inflight, &up, &topics);
                 }
             }
             _ = shutdown.requested(), if !draining => {
