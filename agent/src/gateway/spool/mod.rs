@@ -20,6 +20,11 @@ pub const ROW_OVERHEAD: u64 = 64;
 /// Reads without a stage kept for store IT; the oldest go first beyond this.
 const UNROUTED_KEEP: i64 = 10_000;
 
+/// Free pages (4 KiB each) a drained spool may keep before it returns them
+/// to the file system, so a backlog's disk space does not stay taken after
+/// delivery, yet small backlogs do not cost a vacuum each.
+const VACUUM_FREE_PAGES: i64 = 2048;
+
 /// At the cap, drop down to this fraction of it, so a full spool drops in
 /// chunks rather than on every commit.
 const CAP_HYSTERESIS: f64 = 0.95;
@@ -164,6 +169,11 @@ impl Spool {
             source,
         };
         let conn = Connection::open(path).map_err(err)?;
+        // Only takes effect on a new file (before WAL mode or any table is
+        // written to it): lets a drained spool hand its pages back to the
+        // file system.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+            .map_err(err)?;
         // WAL: a commit is one sequential append plus fsync, and a crash
         // mid-commit leaves the previous commit intact. FULL: fsync the WAL
         // on every commit, since a commit is a promise to the tags.
@@ -349,6 +359,22 @@ impl Spool {
         tx.commit().map_err(|e| sqlite_err(&self.path, e))?;
         self.depth -= rows.min(self.depth);
         self.bytes -= bytes.min(self.bytes);
+        if self.depth == 0 {
+            let free: i64 = self
+                .conn
+                .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+                .map_err(|e| sqlite_err(&self.path, e))?;
+            if free > VACUUM_FREE_PAGES {
+                // Each step of this pragma frees one page: step to the end.
+                let vacuum = || -> rusqlite::Result<()> {
+                    let mut stmt = self.conn.prepare("PRAGMA incremental_vacuum")?;
+                    let mut rows = stmt.query([])?;
+                    while rows.next()?.is_some() {}
+                    Ok(())
+                };
+                vacuum().map_err(|e| sqlite_err(&self.path, e))?;
+            }
+        }
         Ok(rows)
     }
 

@@ -149,3 +149,20 @@ fn unrouted_reads_are_kept_apart_from_events() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+#[test]
+fn drained_spool_gives_its_pages_back_to_the_file_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    let mut s = open(&path, 1 << 30);
+    let events: Vec<_> = (1..=20_000).map(|i| event(i as u16, 1000)).collect();
+    s.append(&events, &[]).unwrap();
+    let pages = |s: &Spool| -> i64 {
+        s.conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap()
+    };
+    let full = pages(&s);
+    s.delete_range(&[(1, 20_000)]).unwrap();
+    assert!(pages(&s) < full / 10, "{} pages left of {full}", pages(&s));
+}
