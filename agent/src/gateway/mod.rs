@@ -41,7 +41,7 @@ pub const EXIT_BAD_CONFIG: u8 = 2;
 const SPOOL_QUEUE: usize = 128;
 
 /// Ack messages queued per receiver.
-const ACK_QUEUE: usize = 256;
+const ACK_QUEUE: usize = 1024;
 
 #[derive(clap::Args)]
 pub struct Args {
