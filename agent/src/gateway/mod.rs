@@ -30,7 +30,7 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Exit status when the config is invalid (runtime failures exit 1).
 pub const EXIT_BAD_CONFIG: u8 = 2;
@@ -176,9 +176,14 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
         ports: port_txs,
         head: head_tx,
     };
+    // Dropped when the writer thread ends, normally or not.
+    let (writer_alive, writer_gone) = oneshot::channel::<()>();
     let writer_thread = std::thread::Builder::new()
         .name("spool-writer".into())
-        .spawn(move || writer.run(spool_rx))
+        .spawn(move || {
+            let _alive = writer_alive;
+            writer.run(spool_rx);
+        })
         .context("cannot start the spool writer thread")?;
 
     let grace = Duration::from_secs_f64(cfg.shutdown_grace_s);
@@ -212,7 +217,7 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
         stats: stats.clone(),
         tags,
     };
-    let uplink = tokio::spawn(uplink::run(
+    let mut uplink = tokio::spawn(uplink::run(
         up,
         client,
         eventloop,
@@ -224,7 +229,15 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
     tracing::info!(store = %cfg.store, gateway = %gateway, broker = %cfg.broker.url, receivers = ?paths, "gateway started");
 
     let mut waiting = shutdown.clone();
-    waiting.requested().await;
+    tokio::select! {
+        _ = waiting.requested() => {}
+        _ = &mut uplink => anyhow::bail!("the uplink stopped unexpectedly"),
+        _ = writer_gone => {
+            // Without the writer nothing can be acked: exit so the service
+            // manager restarts the gateway. Everything acked is on disk.
+            anyhow::bail!("the spool writer stopped unexpectedly");
+        }
+    }
     let deadline = shutdown.deadline();
     for handle in receivers {
         let abort = handle.abort_handle();

@@ -35,7 +35,10 @@ mod tests {
     fn decodes_the_gs1_example_epc() {
         // GS1 TDS example: urn:epc:tag:sgtin-96:3.0614141.812345.6789
         let bytes = from_hex("3074257BF7194E4000001A85").unwrap();
-        assert_eq!(gtin_and_serial(&bytes), Some(("80614141123458".to_owned(), "6789".to_owned())));
+        assert_eq!(
+            gtin_and_serial(&bytes),
+            Some(("80614141123458".to_owned(), "6789".to_owned()))
+        );
         assert!(is_valid_gtin14("80614141123458"));
         assert!(!is_valid_gtin14("80614141123459"));
         assert_eq!(to_hex(&bytes), "3074257BF7194E4000001A85");

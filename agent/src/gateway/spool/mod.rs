@@ -268,8 +268,8 @@ impl Spool {
             let (dropped, freed) =
                 drop_oldest(&tx, bytes - target).map_err(|e| sqlite_err(&self.path, e))?;
             out.dropped = dropped;
-            bytes -= freed;
-            depth -= dropped;
+            bytes = bytes.saturating_sub(freed);
+            depth = depth.saturating_sub(dropped);
         }
         tx.commit().map_err(|e| sqlite_err(&self.path, e))?;
         self.bytes = bytes;
@@ -288,8 +288,8 @@ impl Spool {
         let (dropped, freed) =
             drop_oldest(&tx, want.max(1)).map_err(|e| sqlite_err(&self.path, e))?;
         tx.commit().map_err(|e| sqlite_err(&self.path, e))?;
-        self.bytes -= freed;
-        self.depth -= dropped;
+        self.bytes = self.bytes.saturating_sub(freed);
+        self.depth = self.depth.saturating_sub(dropped);
         Ok(dropped)
     }
 
@@ -357,8 +357,8 @@ impl Spool {
         };
         let (rows, bytes) = run().map_err(|e| sqlite_err(&self.path, e))?;
         tx.commit().map_err(|e| sqlite_err(&self.path, e))?;
-        self.depth -= rows.min(self.depth);
-        self.bytes -= bytes.min(self.bytes);
+        self.depth = self.depth.saturating_sub(rows);
+        self.bytes = self.bytes.saturating_sub(bytes);
         if self.depth == 0 {
             let free: i64 = self
                 .conn
