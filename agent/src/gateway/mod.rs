@@ -191,6 +191,7 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
     let signals = shutdown::Signals::install().context("cannot install signal handlers")?;
     tokio::spawn(signals.wait(trigger));
 
+    tracing::info!(store = %cfg.store, gateway = %gateway, broker = %cfg.broker.url, receivers = ?paths, "gateway started");
     let mut receivers = Vec::new();
     for ((index, r), acks) in cfg.receivers.iter().enumerate().zip(port_rxs) {
         let rx = ingest::Receiver {
@@ -226,7 +227,6 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
         ingest_done_rx,
         shutdown.clone(),
     ));
-    tracing::info!(store = %cfg.store, gateway = %gateway, broker = %cfg.broker.url, receivers = ?paths, "gateway started");
 
     let mut waiting = shutdown.clone();
     tokio::select! {
