@@ -24,7 +24,7 @@ use anyhow::Context;
 use protocol::time::UnixMillis;
 use rumqttc::{LastWill, QoS};
 use spool::writer::Writer;
-use spool::Spool;
+use spool::{Spool, SpoolReader};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering::Relaxed;
@@ -142,6 +142,7 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
     }
     tracing::info!(path = %cfg.spool.path.display(), depth = spool.depth(), bytes = spool.bytes(), "spool open");
 
+    let reader = SpoolReader::open(&cfg.spool.path).context("cannot open the spool for reading")?;
     let mut opts = mqtt_options(&cfg.broker, &cfg.default_client_id())?;
     opts.set_last_will(LastWill::new(
         format!("aisle/v1/stores/{}/status", cfg.store),
@@ -156,7 +157,7 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
         cfg.batch.max_bytes + 64 * 1024,
         cfg.batch.max_bytes + 64 * 1024,
     );
-    let (client, eventloop) = rumqttc::AsyncClient::new(opts, 64);
+    let mqtt = rumqttc::AsyncClient::new(opts, 64);
 
     let (spool_tx, spool_rx) = mpsc::channel(SPOOL_QUEUE);
     let (head_tx, head_rx) = watch::channel(0i64);
@@ -220,8 +221,8 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
     };
     let mut uplink = tokio::spawn(uplink::run(
         up,
-        client,
-        eventloop,
+        mqtt,
+        reader,
         spool_tx,
         head_rx,
         ingest_done_rx,

@@ -293,48 +293,6 @@ impl Spool {
         Ok(dropped)
     }
 
-    /// Up to `max_events` events after spool id `after`, in order, whose
-    /// JSON fits in `max_bytes` (always at least one event).
-    pub fn fetch(
-        &self,
-        after: i64,
-        max_events: usize,
-        max_bytes: usize,
-    ) -> Result<Option<Fetched>, SpoolError> {
-        let run = || -> rusqlite::Result<Option<Fetched>> {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT id, body FROM events WHERE id > ?1 ORDER BY id LIMIT ?2")?;
-            let mut rows = stmt.query(params![after, max_events as i64])?;
-            let mut out: Option<Fetched> = None;
-            while let Some(row) = rows.next()? {
-                let id: i64 = row.get(0)?;
-                let body = row.get_ref(1)?.as_str()?;
-                match &mut out {
-                    None => {
-                        out = Some(Fetched {
-                            first: id,
-                            last: id,
-                            count: 1,
-                            events_json: body.to_owned(),
-                        })
-                    }
-                    Some(f) => {
-                        if f.events_json.len() + 1 + body.len() > max_bytes {
-                            break;
-                        }
-                        f.events_json.push(',');
-                        f.events_json.push_str(body);
-                        f.last = id;
-                        f.count += 1;
-                    }
-                }
-            }
-            Ok(out)
-        };
-        run().map_err(|e| sqlite_err(&self.path, e))
-    }
-
     /// Deletes spool ids `first..=last` (a delivered batch) and commits.
     /// Ids already dropped at the cap are simply not there any more.
     pub fn delete_range(&mut self, ranges: &[(i64, i64)]) -> Result<u64, SpoolError> {
@@ -396,6 +354,76 @@ impl Spool {
             .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))
             .map_err(|e| sqlite_err(&self.path, e))
     }
+}
+
+/// The uplink's own read-only view of the spool. WAL lets it read
+/// committed events while the writer commits new ones, so building a batch
+/// never waits behind a busy writer.
+pub struct SpoolReader {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SpoolReader {
+    /// Opens the spool at `path`, which [`Spool::open`] has already created.
+    pub fn open(path: &Path) -> Result<SpoolReader, SpoolError> {
+        let err = |source| sqlite_err(path, source);
+        let conn = Connection::open(path).map_err(err)?;
+        conn.pragma_update(None, "query_only", true).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        Ok(SpoolReader {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Up to `max_events` committed events after spool id `after`, in
+    /// order, whose JSON fits in `max_bytes` (always at least one event).
+    pub fn fetch(
+        &self,
+        after: i64,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> Result<Option<Fetched>, SpoolError> {
+        fetch_rows(&self.conn, after, max_events, max_bytes).map_err(|e| sqlite_err(&self.path, e))
+    }
+}
+
+fn fetch_rows(
+    conn: &Connection,
+    after: i64,
+    max_events: usize,
+    max_bytes: usize,
+) -> rusqlite::Result<Option<Fetched>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, body FROM events WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+    let mut rows = stmt.query(params![after, max_events as i64])?;
+    let mut out: Option<Fetched> = None;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let body = row.get_ref(1)?.as_str()?;
+        match &mut out {
+            None => {
+                out = Some(Fetched {
+                    first: id,
+                    last: id,
+                    count: 1,
+                    events_json: body.to_owned(),
+                })
+            }
+            Some(f) => {
+                if f.events_json.len() + 1 + body.len() > max_bytes {
+                    break;
+                }
+                f.events_json.push(',');
+                f.events_json.push_str(body);
+                f.last = id;
+                f.count += 1;
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn sqlite_err(path: &Path, source: rusqlite::Error) -> SpoolError {

@@ -18,6 +18,18 @@ fn open(path: &Path, max: u64) -> Spool {
     Spool::open(path, max, 0).unwrap().0
 }
 
+impl Spool {
+    /// What the uplink's reader would fetch, through a fresh reader.
+    fn fetch(
+        &self,
+        after: i64,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> Result<Option<Fetched>, SpoolError> {
+        SpoolReader::open(&self.path)?.fetch(after, max_events, max_bytes)
+    }
+}
+
 #[test]
 fn committed_events_survive_reopen_in_order() {
     let dir = tempfile::tempdir().unwrap();
