@@ -370,6 +370,8 @@ impl SpoolReader {
         let err = |source| sqlite_err(path, source);
         let conn = Connection::open(path).map_err(err)?;
         conn.pragma_update(None, "query_only", true).map_err(err)?;
+        // It reads recent rows once, in order: a small cache is enough.
+        conn.pragma_update(None, "cache_size", -512).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
         Ok(SpoolReader {
