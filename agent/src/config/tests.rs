@@ -78,3 +78,30 @@ fn garment_gtin_must_be_on_its_fixture() {
         errs[0]
     );
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    const EXAMPLE: &str = include_str!("../../../examples/store.toml");
+
+    proptest! {
+        #[test]
+        fn on_arbitrary_text(text in "\\PC{0,400}") {
+            let _ = parse(Path::new("x.toml"), &text);
+        }
+
+        #[test]
+        fn on_the_example_with_a_slice_cut_out(at in 0usize..EXAMPLE.len(), len in 0usize..40) {
+            let end = (at + len).min(EXAMPLE.len());
+            if EXAMPLE.is_char_boundary(at) && EXAMPLE.is_char_boundary(end) {
+                let text = format!("{}{}", &EXAMPLE[..at], &EXAMPLE[end..]);
+                if let Err(errors) = parse(Path::new("x.toml"), &text) {
+                    for e in &errors.0 {
+                        prop_assert!(e.line >= 1 && e.line <= text.lines().count() + 1, "{e}");
+                    }
+                }
+            }
+        }
+    }
+}
