@@ -29,6 +29,8 @@ const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
 pub struct DeliveredBatch {
     pub topic: String,
     pub batch: Batch,
+    /// Size of the MQTT payload, for checking the byte bound.
+    pub payload_len: usize,
 }
 
 impl DeliveredBatch {
@@ -328,7 +330,11 @@ fn handle(client: &Client, received: &Mutex<Received>, packet: Packet) {
                                 .entry(event.id.clone())
                                 .or_insert(now);
                         }
-                        received.batches.push(DeliveredBatch { topic, batch });
+                        received.batches.push(DeliveredBatch {
+                            topic,
+                            batch,
+                            payload_len: publish.payload.len(),
+                        });
                     }
                     Err(e) => received.malformed.push(format!(
                         "{e}: {}",

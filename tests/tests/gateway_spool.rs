@@ -67,3 +67,45 @@ fn at_the_spool_cap_drops_the_oldest_counts_them_and_keeps_ingesting() {
         rig.gateway().is_running().then_some(())
     });
 }
+
+#[test]
+fn starts_on_a_corrupt_spool_file_by_moving_it_aside() {
+    let mut rig = GatewayRig::new(|store| store.status_interval_s = Some(1));
+    let junk: Vec<u8> = (0..16_384u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&rig.store.spool, junk).unwrap();
+    rig.start_gateway();
+    rig.tags
+        .deliver(&pickups(rig.store.garment_tags(), 1, 0..5), STEP);
+    aisle_system_tests::assert_delivered(
+        rig.store_id(),
+        &rig.tags,
+        &rig.sub,
+        aisle_system_tests::Faults::None,
+        STEP,
+    );
+    rig.sub
+        .wait_status("status counting the spool reset", STEP, |s| {
+            s["spool_resets"] == 1
+        });
+    let spool_name = rig
+        .store
+        .spool
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let kept = std::fs::read_dir(rig.dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{spool_name}.corrupt"))
+        });
+    assert!(
+        kept,
+        "the unreadable spool was deleted instead of kept for inspection"
+    );
+}
