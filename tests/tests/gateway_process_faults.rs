@@ -57,3 +57,22 @@ fn restart_after_sigkill_sends_the_spooled_backlog_without_new_traffic() {
     rig.start_gateway();
     assert_delivered(rig.store_id(), &rig.tags, &rig.sub, Faults::None, STEP);
 }
+
+#[test]
+fn sigterm_with_the_broker_down_exits_zero_and_keeps_events_for_the_next_start() {
+    let mut rig = GatewayRig::new(|store| store.shutdown_grace_s = Some(1.0));
+    rig.broker.stop();
+    rig.start_gateway();
+    rig.tags
+        .deliver(&pickups(rig.store.garment_tags(), 1, 0..5), STEP);
+    rig.gateway().sigterm();
+    let status = rig.gateway().wait_exit(STEP);
+    assert!(
+        status.success(),
+        "gateway exited with {status} after SIGTERM with no broker"
+    );
+
+    rig.broker.start_again();
+    rig.start_gateway();
+    assert_delivered(rig.store_id(), &rig.tags, &rig.sub, Faults::None, STEP);
+}

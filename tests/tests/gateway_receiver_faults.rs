@@ -127,3 +127,24 @@ fn survives_garbage_bit_flips_and_duplicates_and_counts_each_once() {
         "no CRC errors counted: {status}"
     );
 }
+
+#[test]
+fn opens_a_receiver_plugged_in_after_the_gateway_started() {
+    let mut rig = GatewayRig::new(|store| store.status_interval_s = Some(1));
+    rig.link.unplug();
+    rig.start_gateway();
+    rig.sub
+        .wait_status("the missing receiver reported", STEP, |s| {
+            receiver_state(s) == Some("gone")
+        });
+    assert!(
+        rig.gateway().is_running(),
+        "a missing receiver must not stop the gateway"
+    );
+
+    rig.link.replug();
+    rig.tags.reopen();
+    rig.tags
+        .deliver(&pickups(rig.store.garment_tags(), 1, 0..5), STEP);
+    assert_delivered(rig.store_id(), &rig.tags, &rig.sub, Faults::None, STEP);
+}
