@@ -1,13 +1,101 @@
-//! Placeholder while this command is being built.
+//! `aisle epc`: the technicians' EPC tool. Decodes the hex a handheld reader
+//! shows into GTIN, serial and GS1 URIs, and encodes a GTIN and serial into
+//! the hex to write to a tag, with the codec in `protocol::epc`.
 
+use anyhow::Context;
+use protocol::epc::{Scheme, Sgtin};
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Placeholder.
-    Todo,
+    /// Decode an SGTIN-96 / SGTIN-198 EPC given as hex.
+    Decode {
+        /// The EPC as hex, e.g. 3074257BF7194E4000001A85.
+        hex: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Encode a GTIN and serial as an EPC and print it as upper-case hex.
+    Encode {
+        /// GTIN-14 with its check digit (pad shorter GTINs with leading zeros).
+        #[arg(long)]
+        gtin: String,
+        /// The garment's serial: a number for sgtin-96; up to 20 GS1
+        /// characters for sgtin-198.
+        #[arg(long)]
+        serial: String,
+        /// Digits in the brand's GS1 company prefix (6 to 12).
+        #[arg(long)]
+        company_prefix_len: usize,
+        /// Filter value, 0 to 7 (1 = point-of-sale item).
+        #[arg(long, default_value_t = 1)]
+        filter: u8,
+        /// Binary scheme: sgtin-96 or sgtin-198.
+        #[arg(long, default_value = "sgtin-96")]
+        scheme: String,
+    },
 }
 
-pub fn run(_cmd: Command) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::Decode { hex, json } => {
+            let sgtin = Sgtin::decode_hex(&hex)
+                .with_context(|| format!("cannot decode EPC {:?}", hex.trim()))?;
+            if json {
+                println!("{}", decoded_json(&sgtin));
+            } else {
+                print!("{}", decoded_text(&sgtin));
+            }
+        }
+        Command::Encode {
+            gtin,
+            serial,
+            company_prefix_len,
+            filter,
+            scheme,
+        } => {
+            // Parsed here rather than by clap so a typo gets the same one-line
+            // error as every other bad input.
+            let scheme: Scheme = scheme.parse()?;
+            let hex = Sgtin::from_gtin(&gtin, &serial, company_prefix_len, filter, scheme)
+                .and_then(|sgtin| sgtin.encode_hex())
+                .with_context(|| {
+                    format!("cannot encode GTIN {gtin} serial {serial:?} as {scheme}")
+                })?;
+            println!("{hex}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn decoded_json(sgtin: &Sgtin) -> serde_json::Value {
+    serde_json::json!({
+        "scheme": sgtin.scheme.as_str(),
+        "filter": sgtin.filter,
+        "partition": sgtin.partition,
+        "company_prefix": sgtin.company_prefix,
+        "item_reference": sgtin.item_reference,
+        "serial": sgtin.serial,
+        "gtin": sgtin.gtin(),
+        "tag_uri": sgtin.tag_uri(),
+        "pure_uri": sgtin.pure_uri(),
+    })
+}
+
+fn decoded_text(sgtin: &Sgtin) -> String {
+    let rows = [
+        ("scheme", sgtin.scheme.to_string()),
+        ("filter", sgtin.filter.to_string()),
+        ("partition", sgtin.partition.to_string()),
+        ("company prefix", sgtin.company_prefix.clone()),
+        ("item reference", sgtin.item_reference.clone()),
+        ("serial", sgtin.serial.clone()),
+        ("GTIN", sgtin.gtin()),
+        ("tag URI", sgtin.tag_uri()),
+        ("pure URI", sgtin.pure_uri()),
+    ];
+    rows.iter()
+        .map(|(name, value)| format!("{name:<15} {value}\n"))
+        .collect()
 }

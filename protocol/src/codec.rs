@@ -102,7 +102,7 @@ impl DecodeError {
 pub fn decode_packet(cobs_bytes: &mut [u8]) -> Result<Frame, DecodeError> {
     let raw_len = cobs::decode_in_place(cobs_bytes).map_err(|_| DecodeError::Framing)?;
     // A frame holds at least a version byte, a message tag and the CRC.
-    if raw_len < 2 + CRC_LEN || raw_len > MAX_RAW_LEN {
+    if !(2 + CRC_LEN..=MAX_RAW_LEN).contains(&raw_len) {
         return Err(DecodeError::Framing);
     }
     let (payload, crc) = cobs_bytes[..raw_len].split_at(raw_len - CRC_LEN);
@@ -140,14 +140,21 @@ impl Default for FrameDecoder {
 
 impl FrameDecoder {
     pub const fn new() -> Self {
-        FrameDecoder { buf: [0; MAX_ENCODED_LEN], len: 0, overflowed: false }
+        FrameDecoder {
+            buf: [0; MAX_ENCODED_LEN],
+            len: 0,
+            overflowed: false,
+        }
     }
 
     /// Returns an iterator over the frames (and errors) completed by `data`.
     /// Bytes after the last delimiter are kept for the next call. Drain the
     /// iterator: bytes not yet consumed when it is dropped are discarded.
     pub fn feed<'d, 'a>(&'d mut self, data: &'a [u8]) -> Feed<'d, 'a> {
-        Feed { decoder: self, data }
+        Feed {
+            decoder: self,
+            data,
+        }
     }
 
     /// Forgets a partial frame, e.g. after the serial port was reopened.

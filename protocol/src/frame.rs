@@ -21,7 +21,10 @@ pub struct Frame {
 impl Frame {
     /// A frame of the current protocol version.
     pub fn new(message: Message) -> Self {
-        Frame { version: PROTOCOL_VERSION, message }
+        Frame {
+            version: PROTOCOL_VERSION,
+            message,
+        }
     }
 
     pub fn uplink(uplink: Uplink) -> Self {
@@ -61,11 +64,19 @@ pub struct Uplink {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TagEvent {
     /// The tag started. `config` says whether its config page was usable.
-    Boot { fw: FwVersion, reset_reason: ResetReason, config: ConfigStatus },
+    Boot {
+        fw: FwVersion,
+        reset_reason: ResetReason,
+        config: ConfigStatus,
+    },
     /// Periodic health. `dropped` counts events this boot that were pushed out
     /// of a full outbox before the gateway acked them (cumulative, so a lost
     /// heartbeat loses no information).
-    Heartbeat { battery_mv: u16, fw: FwVersion, dropped: u32 },
+    Heartbeat {
+        battery_mv: u16,
+        fw: FwVersion,
+        dropped: u32,
+    },
     /// A garment on a motion tag was lifted. The garment's EPC travels with
     /// the event so the gateway never needs a tag-to-garment table.
     PickedUp { epc: EpcBytes },
@@ -194,7 +205,10 @@ impl EpcBytes {
         if bytes.is_empty() || bytes.len() > EPC_MAX_BYTES {
             return None;
         }
-        let mut out = EpcBytes { len: bytes.len() as u8, bytes: [0; EPC_MAX_BYTES] };
+        let mut out = EpcBytes {
+            len: bytes.len() as u8,
+            bytes: [0; EPC_MAX_BYTES],
+        };
         out.bytes[..bytes.len()].copy_from_slice(bytes);
         Some(out)
     }
@@ -231,7 +245,10 @@ impl<'de> Deserialize<'de> for EpcBytes {
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<EpcBytes, E> {
                 EpcBytes::new(v).ok_or_else(|| E::invalid_length(v.len(), &self))
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<EpcBytes, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<EpcBytes, A::Error> {
                 let mut buf = [0u8; EPC_MAX_BYTES];
                 let mut n = 0;
                 while let Some(b) = seq.next_element::<u8>()? {

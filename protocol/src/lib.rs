@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+#[cfg(feature = "std")]
 pub mod epc;
 pub mod frame;
 pub mod stage;

@@ -60,8 +60,12 @@ impl StoreEventKind {
 }
 
 impl FunnelStage {
-    pub const ALL: [FunnelStage; 4] =
-        [FunnelStage::Exposure, FunnelStage::View, FunnelStage::TryOn, FunnelStage::Purchase];
+    pub const ALL: [FunnelStage; 4] = [
+        FunnelStage::Exposure,
+        FunnelStage::View,
+        FunnelStage::TryOn,
+        FunnelStage::Purchase,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -81,14 +85,20 @@ pub struct UnknownName;
 impl FromStr for StoreEventKind {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, UnknownName> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or(UnknownName)
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or(UnknownName)
     }
 }
 
 impl FromStr for FunnelStage {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, UnknownName> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or(UnknownName)
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or(UnknownName)
     }
 }
 

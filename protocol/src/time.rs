@@ -101,11 +101,16 @@ impl FromStr for UnixMillis {
         let num = |from: usize, len: usize| -> Result<i64, BadTimestamp> {
             let digits = b.get(from..from + len).ok_or(BadTimestamp)?;
             digits.iter().try_fold(0i64, |acc, &c| {
-                c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0')).ok_or(BadTimestamp)
+                c.is_ascii_digit()
+                    .then(|| acc * 10 + i64::from(c - b'0'))
+                    .ok_or(BadTimestamp)
             })
         };
         let expect = |at: usize, chars: &[u8]| -> Result<(), BadTimestamp> {
-            b.get(at).filter(|c| chars.contains(c)).map(|_| ()).ok_or(BadTimestamp)
+            b.get(at)
+                .filter(|c| chars.contains(c))
+                .map(|_| ())
+                .ok_or(BadTimestamp)
         };
         expect(4, b"-")?;
         expect(7, b"-")?;
@@ -179,7 +184,10 @@ mod tests {
     fn formats_epoch_and_a_known_instant() {
         assert_eq!(UnixMillis(0).to_string(), "1970-01-01T00:00:00.000Z");
         // Checked with `date -u -d @1795168798`.
-        assert_eq!(UnixMillis(1_795_168_798_120).to_string(), "2026-11-20T09:59:58.120Z");
+        assert_eq!(
+            UnixMillis(1_795_168_798_120).to_string(),
+            "2026-11-20T09:59:58.120Z"
+        );
         assert_eq!(UnixMillis(-1).to_string(), "1969-12-31T23:59:59.999Z");
     }
 

@@ -1,0 +1,493 @@
+use super::*;
+use crate::frame::{
+    ConfigStatus, Downlink, EpcBytes, FwVersion, ResetReason, Settings, TagEvent, Uplink,
+    EPC_MAX_BYTES,
+};
+use proptest::prelude::*;
+
+extern crate std;
+use std::vec::Vec;
+
+const FW: FwVersion = FwVersion {
+    major: 1,
+    minor: 2,
+    patch: 3,
+};
+
+fn epc() -> EpcBytes {
+    // The GS1 TDS SGTIN-96 example.
+    EpcBytes::new(&[
+        0x30, 0x74, 0x25, 0x7B, 0xF7, 0x19, 0x4E, 0x40, 0x00, 0x00, 0x1A, 0x85,
+    ])
+    .unwrap()
+}
+
+fn uplink(event: TagEvent) -> Frame {
+    Frame::uplink(Uplink {
+        tag: 1234,
+        boot: 7,
+        seq: 42,
+        age_ms: 1500,
+        event,
+    })
+}
+
+/// One frame of every message and event variant.
+fn every_variant() -> Vec<Frame> {
+    std::vec![
+        uplink(TagEvent::Boot {
+            fw: FW,
+            reset_reason: ResetReason::Watchdog,
+            config: ConfigStatus::Corrupt
+        }),
+        uplink(TagEvent::Heartbeat {
+            battery_mv: 2950,
+            fw: FW,
+            dropped: 3
+        }),
+        uplink(TagEvent::PickedUp { epc: epc() }),
+        uplink(TagEvent::PutDown {
+            epc: epc(),
+            held_ms: 15_000
+        }),
+        uplink(TagEvent::DwellStart),
+        uplink(TagEvent::DwellEnd { dwell_ms: 42_000 }),
+        uplink(TagEvent::EpcSeen {
+            epc: epc(),
+            rssi: -61
+        }),
+        Frame::downlink(Downlink::Ack {
+            tag: 1234,
+            boot: 7,
+            seq: 42
+        }),
+        Frame::downlink(Downlink::Configure {
+            tag: 1234,
+            settings: Settings::default()
+        }),
+        Frame::downlink(Downlink::Identify {
+            tag: 1234,
+            duration_ms: 10_000
+        }),
+    ]
+}
+
+/// The largest frame there is: see `MAX_PAYLOAD_LEN`.
+fn worst_case_frame() -> Frame {
+    Frame::uplink(Uplink {
+        tag: u32::MAX,
+        boot: u32::MAX,
+        seq: u16::MAX,
+        age_ms: u32::MAX,
+        event: TagEvent::PutDown {
+            epc: EpcBytes::new(&[0xFF; EPC_MAX_BYTES]).unwrap(),
+            held_ms: u32::MAX,
+        },
+    })
+}
+
+fn encode_vec(frame: &Frame) -> Vec<u8> {
+    let mut buf = [0u8; MAX_ENCODED_LEN];
+    let n = encode(frame, &mut buf).unwrap();
+    buf[..n].to_vec()
+}
+
+fn decode_all(decoder: &mut FrameDecoder, bytes: &[u8]) -> Vec<Result<Frame, DecodeError>> {
+    decoder.feed(bytes).collect()
+}
+
+/// Wraps hand-made payload bytes the way `encode` does: CRC, COBS, delimiter.
+fn wire(payload: &[u8]) -> Vec<u8> {
+    let mut raw = payload.to_vec();
+    raw.extend_from_slice(&checksum(payload).to_le_bytes());
+    let mut out = std::vec![0u8; raw.len() + raw.len() / 254 + 2];
+    let n = cobs::encode(&raw, &mut out);
+    out.truncate(n);
+    out.push(0);
+    out
+}
+
+#[test]
+fn every_variant_round_trips() {
+    let mut decoder = FrameDecoder::new();
+    for frame in every_variant() {
+        let bytes = encode_vec(&frame);
+        assert_eq!(bytes.last(), Some(&0));
+        assert!(
+            !bytes[..bytes.len() - 1].contains(&0),
+            "COBS body holds no delimiter"
+        );
+        assert_eq!(decode_all(&mut decoder, &bytes), std::vec![Ok(frame)]);
+    }
+}
+
+#[test]
+fn max_payload_len_is_tight() {
+    let mut buf = [0u8; MAX_PAYLOAD_LEN + 8];
+    let payload = postcard::to_slice(&worst_case_frame(), &mut buf).unwrap();
+    assert_eq!(payload.len(), MAX_PAYLOAD_LEN);
+}
+
+#[test]
+fn max_encoded_len_fits_the_worst_case_exactly() {
+    let frame = worst_case_frame();
+    let mut exact = [0u8; MAX_ENCODED_LEN];
+    assert_eq!(encode(&frame, &mut exact), Ok(MAX_ENCODED_LEN));
+    let mut short = [0u8; MAX_ENCODED_LEN - 1];
+    assert_eq!(encode(&frame, &mut short), Err(EncodeError::BufferTooSmall));
+    assert_eq!(
+        decode_all(&mut FrameDecoder::new(), &exact),
+        std::vec![Ok(frame)]
+    );
+}
+
+#[test]
+fn too_long_packet_is_reported_once_and_the_next_frame_decodes() {
+    let frame = every_variant().remove(3);
+    let mut input = std::vec![0x55u8; MAX_ENCODED_LEN + 100];
+    input.push(0);
+    input.extend(encode_vec(&frame));
+    let results = decode_all(&mut FrameDecoder::new(), &input);
+    assert_eq!(results, std::vec![Err(DecodeError::TooLong), Ok(frame)]);
+}
+
+#[test]
+fn a_packet_one_byte_over_the_limit_is_too_long() {
+    // MAX_ENCODED_LEN - 1 COBS bytes is the most a valid frame has.
+    let mut input = std::vec![0x01u8; MAX_ENCODED_LEN];
+    input.push(0);
+    assert_eq!(
+        decode_all(&mut FrameDecoder::new(), &input),
+        std::vec![Err(DecodeError::TooLong)]
+    );
+}
+
+#[test]
+fn invalid_cobs_is_a_framing_error() {
+    // The code byte promises 9 bytes but only 2 follow.
+    let input = [0x0A, 0x11, 0x22, 0x00];
+    assert_eq!(
+        decode_all(&mut FrameDecoder::new(), &input),
+        std::vec![Err(DecodeError::Framing)]
+    );
+}
+
+#[test]
+fn packet_too_short_for_a_crc_is_a_framing_error() {
+    let input = [0x04, 0x01, 0x02, 0x03, 0x00];
+    assert_eq!(
+        decode_all(&mut FrameDecoder::new(), &input),
+        std::vec![Err(DecodeError::Framing)]
+    );
+}
+
+#[test]
+fn corrupted_byte_is_a_crc_error() {
+    let mut bytes = encode_vec(&every_variant()[2]);
+    bytes[5] ^= 0x40;
+    assert_ne!(bytes[5], 0);
+    assert_eq!(
+        decode_all(&mut FrameDecoder::new(), &bytes),
+        std::vec![Err(DecodeError::Crc)]
+    );
+}
+
+#[test]
+fn intact_frame_of_another_version_is_unknown_version() {
+    let future = Frame {
+        version: 2,
+        ..every_variant()[0].clone()
+    };
+    let bytes = encode_vec(&future);
+    assert_eq!(
+        decode_all(&mut FrameDecoder::new(), &bytes),
+        std::vec![Err(DecodeError::UnknownVersion(2))]
+    );
+    assert_eq!(DecodeError::UnknownVersion(2).kind(), "unknown_version");
+}
+
+#[test]
+fn intact_frame_that_does_not_parse_is_a_deserialize_error() {
+    // Version 1, then Message variant 9, which does not exist.
+    let unknown_variant = wire(&[PROTOCOL_VERSION, 9, 0]);
+    // A valid frame's payload with one byte too many after it.
+    let mut buf = [0u8; MAX_PAYLOAD_LEN];
+    let mut trailing = postcard::to_slice(&every_variant()[4], &mut buf)
+        .unwrap()
+        .to_vec();
+    trailing.push(0x01);
+    // An EpcSeen with an empty EPC, which EpcBytes refuses.
+    let empty_epc = wire(&[PROTOCOL_VERSION, 0, 1, 1, 1, 1, 6, 0, 0]);
+    let mut decoder = FrameDecoder::new();
+    for input in [unknown_variant, wire(&trailing), empty_epc] {
+        assert_eq!(
+            decode_all(&mut decoder, &input),
+            std::vec![Err(DecodeError::Deserialize)]
+        );
+    }
+}
+
+#[test]
+fn error_kinds_are_distinct() {
+    let kinds = [
+        DecodeError::TooLong,
+        DecodeError::Framing,
+        DecodeError::Crc,
+        DecodeError::UnknownVersion(0),
+        DecodeError::Deserialize,
+    ]
+    .map(|e| e.kind());
+    for (i, a) in kinds.iter().enumerate() {
+        for b in &kinds[i + 1..] {
+            assert_ne!(a, b);
+        }
+    }
+}
+
+#[test]
+fn resynchronises_after_garbage() {
+    let frames = every_variant();
+    // Line noise with no delimiter merges with the next frame, which is
+    // lost (the tag retransmits it); the frame after it decodes.
+    let mut input = std::vec![0x13, 0x37, 0xFE];
+    input.extend(encode_vec(&frames[0]));
+    input.extend(encode_vec(&frames[1]));
+    let results = decode_all(&mut FrameDecoder::new(), &input);
+    assert_eq!(results.len(), 2);
+    assert!(results[0].is_err());
+    assert_eq!(results[1], Ok(frames[1].clone()));
+
+    // Noise that ends in a delimiter costs nothing but an error.
+    let mut input = std::vec![0xAA, 0x00, 0x00, 0x00, 0x42, 0x00];
+    input.extend(encode_vec(&frames[2]));
+    let results = decode_all(&mut FrameDecoder::new(), &input);
+    assert_eq!(results.last(), Some(&Ok(frames[2].clone())));
+    assert!(results[..results.len() - 1].iter().all(Result::is_err));
+}
+
+#[test]
+fn runs_of_delimiters_yield_nothing() {
+    assert!(decode_all(&mut FrameDecoder::new(), &[0, 0, 0, 0]).is_empty());
+}
+
+#[test]
+fn byte_by_byte_feeding_equals_one_shot() {
+    let mut input = Vec::new();
+    for frame in every_variant() {
+        input.extend(encode_vec(&frame));
+        input.extend([0x99, 0x00]);
+    }
+    let one_shot = decode_all(&mut FrameDecoder::new(), &input);
+    let mut decoder = FrameDecoder::new();
+    let byte_by_byte: Vec<_> = input
+        .iter()
+        .flat_map(|b| decode_all(&mut decoder, &[*b]))
+        .collect();
+    assert_eq!(byte_by_byte, one_shot);
+    assert_eq!(
+        one_shot.iter().filter(|r| r.is_ok()).count(),
+        every_variant().len()
+    );
+}
+
+#[test]
+fn reset_drops_a_partial_frame() {
+    let frame = every_variant().remove(5);
+    let bytes = encode_vec(&frame);
+    let mut decoder = FrameDecoder::new();
+    assert!(decode_all(&mut decoder, &bytes[..bytes.len() / 2]).is_empty());
+    decoder.reset();
+    assert_eq!(decode_all(&mut decoder, &bytes), std::vec![Ok(frame)]);
+}
+
+#[test]
+fn every_single_bit_flip_is_rejected() {
+    // CRC-32 detects every error of up to 3 bits in the raw packet; a flip
+    // in a COBS code byte moves zeros around instead, which CRC catches with
+    // 1 - 2^-32 odds. Either way no flip of these frames gets through.
+    for frame in every_variant().into_iter().chain([worst_case_frame()]) {
+        let bytes = encode_vec(&frame);
+        for bit in 0..bytes.len() * 8 {
+            let mut flipped = bytes.clone();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            let mut decoder = FrameDecoder::new();
+            let mut results = decode_all(&mut decoder, &flipped);
+            // A flipped delimiter leaves the frame unterminated; a delimiter
+            // from the line ends it.
+            results.extend(decode_all(&mut decoder, &[0]));
+            assert!(
+                results.iter().all(Result::is_err),
+                "bit {bit} of {frame:?} gave {results:?}"
+            );
+        }
+    }
+}
+
+fn epc_bytes() -> impl Strategy<Value = EpcBytes> {
+    proptest::collection::vec(any::<u8>(), 1..=EPC_MAX_BYTES)
+        .prop_map(|v| EpcBytes::new(&v).unwrap())
+}
+
+fn fw() -> impl Strategy<Value = FwVersion> {
+    any::<(u8, u8, u8)>().prop_map(|(major, minor, patch)| FwVersion {
+        major,
+        minor,
+        patch,
+    })
+}
+
+fn tag_event() -> impl Strategy<Value = TagEvent> {
+    let reset = prop_oneof![
+        Just(ResetReason::PowerOn),
+        Just(ResetReason::Brownout),
+        Just(ResetReason::Watchdog),
+        Just(ResetReason::Software),
+        Just(ResetReason::Pin),
+        Just(ResetReason::Unknown),
+    ];
+    let config = prop_oneof![
+        Just(ConfigStatus::Loaded),
+        Just(ConfigStatus::Blank),
+        Just(ConfigStatus::Corrupt)
+    ];
+    prop_oneof![
+        (fw(), reset, config).prop_map(|(fw, reset_reason, config)| TagEvent::Boot {
+            fw,
+            reset_reason,
+            config
+        }),
+        (any::<u16>(), fw(), any::<u32>()).prop_map(|(battery_mv, fw, dropped)| {
+            TagEvent::Heartbeat {
+                battery_mv,
+                fw,
+                dropped,
+            }
+        }),
+        epc_bytes().prop_map(|epc| TagEvent::PickedUp { epc }),
+        (epc_bytes(), any::<u32>()).prop_map(|(epc, held_ms)| TagEvent::PutDown { epc, held_ms }),
+        Just(TagEvent::DwellStart),
+        any::<u32>().prop_map(|dwell_ms| TagEvent::DwellEnd { dwell_ms }),
+        (epc_bytes(), any::<i8>()).prop_map(|(epc, rssi)| TagEvent::EpcSeen { epc, rssi }),
+    ]
+}
+
+fn settings() -> impl Strategy<Value = Settings> {
+    (any::<(u16, u8, u8)>(), any::<(u32, u32, u32, u32, u32)>()).prop_map(
+        |(
+            (pickup_threshold_mg, pickup_k, pickup_m),
+            (still_ms, dwell_min_ms, dwell_gap_ms, reader_visit_ms, heartbeat_s),
+        )| {
+            Settings {
+                pickup_threshold_mg,
+                pickup_k,
+                pickup_m,
+                still_ms,
+                dwell_min_ms,
+                dwell_gap_ms,
+                reader_visit_ms,
+                heartbeat_s,
+            }
+        },
+    )
+}
+
+fn frame() -> impl Strategy<Value = Frame> {
+    let uplink = (
+        any::<u32>(),
+        any::<u32>(),
+        any::<u16>(),
+        any::<u32>(),
+        tag_event(),
+    )
+        .prop_map(|(tag, boot, seq, age_ms, event)| {
+            Frame::uplink(Uplink {
+                tag,
+                boot,
+                seq,
+                age_ms,
+                event,
+            })
+        });
+    let downlink = prop_oneof![
+        any::<(u32, u32, u16)>().prop_map(|(tag, boot, seq)| Downlink::Ack { tag, boot, seq }),
+        (any::<u32>(), settings())
+            .prop_map(|(tag, settings)| Downlink::Configure { tag, settings }),
+        any::<(u32, u32)>().prop_map(|(tag, duration_ms)| Downlink::Identify { tag, duration_ms }),
+    ]
+    .prop_map(Frame::downlink);
+    prop_oneof![uplink, downlink]
+}
+
+proptest! {
+    #[test]
+    fn frames_survive_encode_then_decode(frames in proptest::collection::vec(frame(), 1..8)) {
+        let mut input = Vec::new();
+        for f in &frames {
+            let bytes = encode_vec(f);
+            prop_assert!(bytes.len() <= MAX_ENCODED_LEN);
+            input.extend(bytes);
+        }
+        let decoded: Vec<_> = decode_all(&mut FrameDecoder::new(), &input);
+        let expected: Vec<_> = frames.into_iter().map(Ok).collect();
+        prop_assert_eq!(decoded, expected);
+    }
+
+    #[test]
+    fn any_chunking_decodes_the_same(frames in proptest::collection::vec(frame(), 1..6), cuts in proptest::collection::vec(1usize..40, 0..30)) {
+        let input: Vec<u8> = frames.iter().flat_map(encode_vec).collect();
+        let mut decoder = FrameDecoder::new();
+        let mut chunked = Vec::new();
+        let mut rest = &input[..];
+        for cut in cuts {
+            let (chunk, tail) = rest.split_at(cut.min(rest.len()));
+            chunked.extend(decode_all(&mut decoder, chunk));
+            rest = tail;
+        }
+        chunked.extend(decode_all(&mut decoder, rest));
+        let expected: Vec<_> = frames.into_iter().map(Ok).collect();
+        prop_assert_eq!(chunked, expected);
+    }
+
+    #[test]
+    fn random_bytes_never_panic(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 0..10)) {
+        let mut decoder = FrameDecoder::new();
+        for chunk in chunks {
+            // A random packet passing CRC-32 has odds of 2^-32; if one
+            // does, it must still be a well-formed frame.
+            for frame in decoder.feed(&chunk).flatten() {
+                prop_assert_eq!(frame.version, PROTOCOL_VERSION);
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_frames_are_rejected(f in frame(), keep in 0usize..MAX_ENCODED_LEN) {
+        let bytes = encode_vec(&f);
+        let body = &bytes[..keep.min(bytes.len() - 2)];
+        let mut input = body.to_vec();
+        input.push(0);
+        let results = decode_all(&mut FrameDecoder::new(), &input);
+        prop_assert!(results.iter().all(Result::is_err), "{:?}", results);
+    }
+
+    #[test]
+    fn corrupted_frames_are_never_accepted_as_another_frame(
+        f in frame(),
+        flips in proptest::collection::vec((any::<usize>(), 0u8..8), 1..6),
+    ) {
+        // Any number of flipped bits: CRC-32 lets a random corruption through
+        // with odds of 2^-32 (about 6e-8 over this test's 256 cases), so a
+        // failure here means a real bug, not bad luck.
+        let bytes = encode_vec(&f);
+        let mut flipped = bytes.clone();
+        for (at, bit) in flips {
+            flipped[at % bytes.len()] ^= 1 << bit;
+        }
+        let mut decoder = FrameDecoder::new();
+        let mut results = decode_all(&mut decoder, &flipped);
+        results.extend(decode_all(&mut decoder, &[0]));
+        for got in results.into_iter().flatten() {
+            prop_assert_eq!(&got, &f, "corrupted bytes {:02X?} decoded to another frame", flipped);
+        }
+    }
+}

@@ -20,6 +20,11 @@ pub const ROW_OVERHEAD: u64 = 64;
 /// Reads without a stage kept for store IT; the oldest go first beyond this.
 const UNROUTED_KEEP: i64 = 10_000;
 
+/// Free pages (4 KiB each) a drained spool may keep before it returns them
+/// to the file system, so a backlog's disk space does not stay taken after
+/// delivery, yet small backlogs do not cost a vacuum each.
+const VACUUM_FREE_PAGES: i64 = 2048;
+
 /// At the cap, drop down to this fraction of it, so a full spool drops in
 /// chunks rather than on every commit.
 const CAP_HYSTERESIS: f64 = 0.95;
@@ -164,6 +169,11 @@ impl Spool {
             source,
         };
         let conn = Connection::open(path).map_err(err)?;
+        // Only takes effect on a new file (before WAL mode or any table is
+        // written to it): lets a drained spool hand its pages back to the
+        // file system.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+            .map_err(err)?;
         // WAL: a commit is one sequential append plus fsync, and a crash
         // mid-commit leaves the previous commit intact. FULL: fsync the WAL
         // on every commit, since a commit is a promise to the tags.
@@ -258,8 +268,8 @@ impl Spool {
             let (dropped, freed) =
                 drop_oldest(&tx, bytes - target).map_err(|e| sqlite_err(&self.path, e))?;
             out.dropped = dropped;
-            bytes -= freed;
-            depth -= dropped;
+            bytes = bytes.saturating_sub(freed);
+            depth = depth.saturating_sub(dropped);
         }
         tx.commit().map_err(|e| sqlite_err(&self.path, e))?;
         self.bytes = bytes;
@@ -278,51 +288,9 @@ impl Spool {
         let (dropped, freed) =
             drop_oldest(&tx, want.max(1)).map_err(|e| sqlite_err(&self.path, e))?;
         tx.commit().map_err(|e| sqlite_err(&self.path, e))?;
-        self.bytes -= freed;
-        self.depth -= dropped;
+        self.bytes = self.bytes.saturating_sub(freed);
+        self.depth = self.depth.saturating_sub(dropped);
         Ok(dropped)
-    }
-
-    /// Up to `max_events` events after spool id `after`, in order, whose
-    /// JSON fits in `max_bytes` (always at least one event).
-    pub fn fetch(
-        &self,
-        after: i64,
-        max_events: usize,
-        max_bytes: usize,
-    ) -> Result<Option<Fetched>, SpoolError> {
-        let run = || -> rusqlite::Result<Option<Fetched>> {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT id, body FROM events WHERE id > ?1 ORDER BY id LIMIT ?2")?;
-            let mut rows = stmt.query(params![after, max_events as i64])?;
-            let mut out: Option<Fetched> = None;
-            while let Some(row) = rows.next()? {
-                let id: i64 = row.get(0)?;
-                let body = row.get_ref(1)?.as_str()?;
-                match &mut out {
-                    None => {
-                        out = Some(Fetched {
-                            first: id,
-                            last: id,
-                            count: 1,
-                            events_json: body.to_owned(),
-                        })
-                    }
-                    Some(f) => {
-                        if f.events_json.len() + 1 + body.len() > max_bytes {
-                            break;
-                        }
-                        f.events_json.push(',');
-                        f.events_json.push_str(body);
-                        f.last = id;
-                        f.count += 1;
-                    }
-                }
-            }
-            Ok(out)
-        };
-        run().map_err(|e| sqlite_err(&self.path, e))
     }
 
     /// Deletes spool ids `first..=last` (a delivered batch) and commits.
@@ -347,8 +315,24 @@ impl Spool {
         };
         let (rows, bytes) = run().map_err(|e| sqlite_err(&self.path, e))?;
         tx.commit().map_err(|e| sqlite_err(&self.path, e))?;
-        self.depth -= rows.min(self.depth);
-        self.bytes -= bytes.min(self.bytes);
+        self.depth = self.depth.saturating_sub(rows);
+        self.bytes = self.bytes.saturating_sub(bytes);
+        if self.depth == 0 {
+            let free: i64 = self
+                .conn
+                .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+                .map_err(|e| sqlite_err(&self.path, e))?;
+            if free > VACUUM_FREE_PAGES {
+                // Each step of this pragma frees one page: step to the end.
+                let vacuum = || -> rusqlite::Result<()> {
+                    let mut stmt = self.conn.prepare("PRAGMA incremental_vacuum")?;
+                    let mut rows = stmt.query([])?;
+                    while rows.next()?.is_some() {}
+                    Ok(())
+                };
+                vacuum().map_err(|e| sqlite_err(&self.path, e))?;
+            }
+        }
         Ok(rows)
     }
 
@@ -370,6 +354,78 @@ impl Spool {
             .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))
             .map_err(|e| sqlite_err(&self.path, e))
     }
+}
+
+/// The uplink's own read-only view of the spool. WAL lets it read
+/// committed events while the writer commits new ones, so building a batch
+/// never waits behind a busy writer.
+pub struct SpoolReader {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SpoolReader {
+    /// Opens the spool at `path`, which [`Spool::open`] has already created.
+    pub fn open(path: &Path) -> Result<SpoolReader, SpoolError> {
+        let err = |source| sqlite_err(path, source);
+        let conn = Connection::open(path).map_err(err)?;
+        conn.pragma_update(None, "query_only", true).map_err(err)?;
+        // It reads recent rows once, in order: a small cache is enough.
+        conn.pragma_update(None, "cache_size", -512).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        Ok(SpoolReader {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Up to `max_events` committed events after spool id `after`, in
+    /// order, whose JSON fits in `max_bytes` (always at least one event).
+    pub fn fetch(
+        &self,
+        after: i64,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> Result<Option<Fetched>, SpoolError> {
+        fetch_rows(&self.conn, after, max_events, max_bytes).map_err(|e| sqlite_err(&self.path, e))
+    }
+}
+
+fn fetch_rows(
+    conn: &Connection,
+    after: i64,
+    max_events: usize,
+    max_bytes: usize,
+) -> rusqlite::Result<Option<Fetched>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, body FROM events WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+    let mut rows = stmt.query(params![after, max_events as i64])?;
+    let mut out: Option<Fetched> = None;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let body = row.get_ref(1)?.as_str()?;
+        match &mut out {
+            None => {
+                out = Some(Fetched {
+                    first: id,
+                    last: id,
+                    count: 1,
+                    events_json: body.to_owned(),
+                })
+            }
+            Some(f) => {
+                if f.events_json.len() + 1 + body.len() > max_bytes {
+                    break;
+                }
+                f.events_json.push(',');
+                f.events_json.push_str(body);
+                f.last = id;
+                f.count += 1;
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn sqlite_err(path: &Path, source: rusqlite::Error) -> SpoolError {
