@@ -138,6 +138,18 @@ impl Validator<'_> {
                     "receivers run at 921600 by default",
                 );
             }
+            // A port opens exclusively: a second task on it would retry forever.
+            if let Some(first) = c.receivers[..i].iter().position(|o| o.path == r.path) {
+                let line = self.line_of(&[N("receivers"), I(first), N("path")]);
+                self.error(
+                    &[N("receivers"), I(i), N("path")],
+                    format!(
+                        "receiver {} is listed twice (first at line {line})",
+                        r.path.display()
+                    ),
+                    "list each receiver once",
+                );
+            }
         }
         if c.spool.path.as_os_str().is_empty() {
             self.error(
