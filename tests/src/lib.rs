@@ -1,1 +1,25 @@
-//! Helpers shared by the system tests.
+//! The system-test harness: real parts started and torn down per test.
+//!
+//! Every system test (gateway, HQ, firmware in QEMU, whole-store simulator)
+//! runs real processes against a real Mosquitto over real pseudo-terminals.
+//! This crate owns how those parts are started, observed and faulted, so the
+//! tests read as the scenario they check and nothing else.
+
+pub mod delivery;
+pub mod mosquitto;
+pub mod process;
+pub mod rig;
+pub mod serial_link;
+pub mod store;
+pub mod subscriber;
+pub mod tags;
+pub mod tls;
+
+pub use delivery::{assert_delivered, Faults};
+pub use mosquitto::{Mosquitto, MosquittoOptions, TlsFiles};
+pub use process::{aisle_bin, wait_until, ChildGuard, GatewayArgs};
+pub use rig::{GatewayRig, STEP};
+pub use serial_link::SerialLink;
+pub use store::StoreToml;
+pub use subscriber::{DeliveredBatch, Subscriber};
+pub use tags::{dwell_end, epc_seen, pickup, pickups, sgtin96, EventKey, TagWriter};

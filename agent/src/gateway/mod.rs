@@ -1,0 +1,280 @@
+//! `aisle gateway`: the store gateway, a pipeline named after its stages.
+//!
+//! ```text
+//! receivers ─ingest─> spool writer (dedup · enrich · group commit) ─> spool
+//!     ^                      │ acks after commit                       │
+//!     └──────────────────────┘                       uplink (MQTT QoS 1, PUBACK → delete)
+//! ```
+//!
+//! One task per receiver ([`ingest`]), one thread owning the SQLite spool
+//! ([`spool::writer`], using [`enrich`]), one task for MQTT ([`uplink`]),
+//! counters in [`status`], and one shutdown path ([`shutdown`]).
+
+pub mod enrich;
+pub mod ingest;
+pub mod sgtin;
+pub mod shutdown;
+pub mod spool;
+pub mod status;
+pub mod uplink;
+
+use crate::config::{self, ReceiverConfig, StoreConfig, DEFAULT_BAUD};
+use crate::mqtt::{mqtt_options, BrokerUrl};
+use anyhow::Context;
+use protocol::time::UnixMillis;
+use rumqttc::{LastWill, QoS};
+use spool::writer::Writer;
+use spool::{Spool, SpoolReader};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Exit status when the config is invalid (runtime failures exit 1).
+pub const EXIT_BAD_CONFIG: u8 = 2;
+
+/// Uplinks the receivers may queue for the writer (in read chunks): a
+/// second of a full receiver, so a slow commit pushes back on the serial
+/// reads instead of growing memory.
+const SPOOL_QUEUE: usize = 128;
+
+/// Ack messages queued per receiver.
+const ACK_QUEUE: usize = 1024;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The store config (TOML); see docs/gateway.md.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Broker URL, replacing `[broker] url` (e.g. mqtt://127.0.0.1:1883).
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<String>,
+    /// Serial receiver path; repeat for several. Replaces `[[receivers]]`.
+    #[arg(long = "receiver", value_name = "PATH")]
+    pub receivers: Vec<PathBuf>,
+    /// Spool file, replacing `[spool] path`.
+    #[arg(long, value_name = "PATH")]
+    pub spool: Option<PathBuf>,
+    /// Seconds a SIGTERM/SIGINT may take to commit and publish, replacing
+    /// `shutdown_grace_s` (default 5).
+    #[arg(long, value_name = "SECONDS")]
+    pub shutdown_grace_s: Option<f64>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut cfg = match config::load(&args.config) {
+        Ok(cfg) => cfg,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "aisle: the config is invalid; fix it (check with `aisle check-config {}`)",
+                args.config.display()
+            );
+            return Ok(ExitCode::from(EXIT_BAD_CONFIG));
+        }
+    };
+    if let Some(url) = args.broker {
+        if let Err(e) = BrokerUrl::parse(&url) {
+            eprintln!("aisle: --broker {url}: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_CONFIG));
+        }
+        cfg.broker.url = url;
+    }
+    if !args.receivers.is_empty() {
+        cfg.receivers = args
+            .receivers
+            .into_iter()
+            .map(|path| ReceiverConfig {
+                path,
+                baud: DEFAULT_BAUD,
+            })
+            .collect();
+    }
+    if let Some(spool) = args.spool {
+        cfg.spool.path = spool;
+    }
+    if let Some(grace) = args.shutdown_grace_s {
+        cfg.shutdown_grace_s = grace;
+    }
+    let mut paths: Vec<&PathBuf> = cfg.receivers.iter().map(|r| &r.path).collect();
+    paths.sort();
+    if let Some(twice) = paths.windows(2).find(|w| w[0] == w[1]) {
+        eprintln!(
+            "aisle: receiver {} is given twice; list each receiver once",
+            twice[0].display()
+        );
+        return Ok(ExitCode::from(EXIT_BAD_CONFIG));
+    }
+    if cfg.receivers.is_empty() {
+        eprintln!(
+            "aisle: no receivers: add a [[receivers]] table to {} or pass --receiver PATH",
+            args.config.display()
+        );
+        return Ok(ExitCode::from(EXIT_BAD_CONFIG));
+    }
+    if !(cfg.shutdown_grace_s.is_finite() && cfg.shutdown_grace_s >= 0.0) {
+        eprintln!("aisle: the shutdown grace period must be a non-negative number of seconds");
+        return Ok(ExitCode::from(EXIT_BAD_CONFIG));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(cfg))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the gateway until SIGINT/SIGTERM and a graceful drain.
+async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
+    let started = UnixMillis::now();
+    let gateway = cfg.gateway_id();
+    let paths: Vec<String> = cfg
+        .receivers
+        .iter()
+        .map(|r| r.path.display().to_string())
+        .collect();
+    let stats = Arc::new(status::Stats::new(&paths));
+    let tags = Arc::new(Mutex::new(status::TagHealthBook::default()));
+
+    let (spool, report) = Spool::open(&cfg.spool.path, cfg.spool.max_bytes, started.0)
+        .with_context(|| format!("cannot open the spool {}", cfg.spool.path.display()))?;
+    if let Some(aside) = &report.moved_aside {
+        stats.spool_resets.fetch_add(1, Relaxed);
+        tracing::error!(
+            moved_to = %aside.display(),
+            reason = report.reason.as_deref().unwrap_or(""),
+            "spool file was unreadable; moved it aside and started a fresh spool"
+        );
+    }
+    tracing::info!(path = %cfg.spool.path.display(), depth = spool.depth(), bytes = spool.bytes(), "spool open");
+
+    let reader = SpoolReader::open(&cfg.spool.path).context("cannot open the spool for reading")?;
+    let mut opts = mqtt_options(&cfg.broker, &cfg.default_client_id())?;
+    opts.set_last_will(LastWill::new(
+        format!("aisle/v1/stores/{}/status", cfg.store),
+        status::last_will(&cfg.store, &gateway),
+        QoS::AtLeastOnce,
+        true,
+    ));
+    // rumqttc's own window sits above ours so status and tag publishes
+    // never wait behind batches.
+    opts.set_inflight((uplink::MAX_INFLIGHT_BATCHES + 8) as u16);
+    opts.set_max_packet_size(
+        cfg.batch.max_bytes + 64 * 1024,
+        cfg.batch.max_bytes + 64 * 1024,
+    );
+    let mqtt = rumqttc::AsyncClient::new(opts, 64);
+
+    let (spool_tx, spool_rx) = mpsc::channel(SPOOL_QUEUE);
+    let (head_tx, head_rx) = watch::channel(0i64);
+    let mut port_rxs = Vec::new();
+    let mut port_txs = Vec::new();
+    for _ in &cfg.receivers {
+        let (tx, rx) = mpsc::channel(ACK_QUEUE);
+        port_txs.push(tx);
+        port_rxs.push(rx);
+    }
+    let writer = Writer {
+        spool,
+        map: enrich::StoreMap::new(&cfg),
+        dedup: enrich::Dedup::new(enrich::DEDUP_CAPACITY),
+        stats: stats.clone(),
+        tags: tags.clone(),
+        ports: port_txs,
+        head: head_tx,
+    };
+    // Dropped when the writer thread ends, normally or not.
+    let (writer_alive, writer_gone) = oneshot::channel::<()>();
+    let writer_thread = std::thread::Builder::new()
+        .name("spool-writer".into())
+        .spawn(move || {
+            let _alive = writer_alive;
+            writer.run(spool_rx);
+        })
+        .context("cannot start the spool writer thread")?;
+
+    let grace = Duration::from_secs_f64(cfg.shutdown_grace_s);
+    let (trigger, shutdown) = shutdown::channel(grace);
+    let signals = shutdown::Signals::install().context("cannot install signal handlers")?;
+    tokio::spawn(signals.wait(trigger));
+
+    tracing::info!(store = %cfg.store, gateway = %gateway, broker = %cfg.broker.url, receivers = ?paths, "gateway started");
+    let mut receivers = Vec::new();
+    for ((index, r), acks) in cfg.receivers.iter().enumerate().zip(port_rxs) {
+        let rx = ingest::Receiver {
+            index,
+            path: r.path.clone(),
+            baud: r.baud,
+        };
+        receivers.push(tokio::spawn(ingest::run(
+            rx,
+            spool_tx.clone(),
+            acks,
+            stats.clone(),
+            shutdown.clone(),
+        )));
+    }
+    let (ingest_done_tx, ingest_done_rx) = watch::channel(false);
+    let up = uplink::Uplink {
+        store: cfg.store.clone(),
+        gateway: gateway.clone(),
+        batch: cfg.batch.clone(),
+        status_interval: Duration::from_secs(cfg.status_interval_s),
+        spool_max_bytes: cfg.spool.max_bytes,
+        started,
+        stats: stats.clone(),
+        tags,
+    };
+    let mut uplink = tokio::spawn(uplink::run(
+        up,
+        mqtt,
+        reader,
+        spool_tx,
+        head_rx,
+        ingest_done_rx,
+        shutdown.clone(),
+    ));
+
+    let mut waiting = shutdown.clone();
+    tokio::select! {
+        _ = waiting.requested() => {}
+        _ = &mut uplink => anyhow::bail!("the uplink stopped unexpectedly"),
+        _ = writer_gone => {
+            // Without the writer nothing can be acked: exit so the service
+            // manager restarts the gateway. Everything acked is on disk.
+            anyhow::bail!("the spool writer stopped unexpectedly");
+        }
+    }
+    let deadline = shutdown.deadline();
+    for handle in receivers {
+        let abort = handle.abort_handle();
+        if tokio::time::timeout_at(deadline, handle).await.is_err() {
+            abort.abort();
+        }
+    }
+    let _ = ingest_done_tx.send(true);
+    // The uplink says goodbye to the broker after the deadline at worst.
+    let abort = uplink.abort_handle();
+    if tokio::time::timeout_at(deadline + Duration::from_secs(2), uplink)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
+    // Every sender is gone now, so the writer finishes its last group.
+    tokio::task::spawn_blocking(move || writer_thread.join())
+        .await
+        .context("spool writer join")?
+        .map_err(|_| anyhow::anyhow!("the spool writer panicked"))?;
+    tracing::info!(
+        received = stats.received.load(Relaxed),
+        spooled = stats.spooled.load(Relaxed),
+        delivered = stats.delivered.load(Relaxed),
+        depth = stats.spool_depth.load(Relaxed),
+        "shutdown complete"
+    );
+    Ok(())
+}

@@ -1,0 +1,369 @@
+//! What the gateway tells HQ and store IT about itself: counters shared by
+//! every stage, the retained status document on `…/status`, and tag health
+//! on `…/tags`.
+//!
+//! Stages bump lock-free counters; the uplink snapshots them into JSON.
+
+use protocol::frame::{FwVersion, ResetReason};
+use protocol::time::UnixMillis;
+use protocol::DecodeError;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
+/// Unknown tag ids listed by id in the status (the count goes on beyond).
+const UNKNOWN_IDS_LISTED: usize = 32;
+
+/// Tags whose health is remembered; a store has a few thousand tags, this
+/// bounds memory if a neighbour's tags are heard too.
+pub const MAX_TAGS_TRACKED: usize = 65_536;
+
+/// Counters and gauges of one gateway run.
+#[derive(Default)]
+pub struct Stats {
+    /// Uplink frames decoded (duplicates included).
+    pub received: AtomicU64,
+    pub duplicates: AtomicU64,
+    /// Funnel events committed to the spool.
+    pub spooled: AtomicU64,
+    /// Funnel events whose batch the broker acknowledged.
+    pub delivered: AtomicU64,
+    pub dropped_at_cap: AtomicU64,
+    /// Events from tag ids the config does not know.
+    pub unknown_tag_events: AtomicU64,
+    /// Garment reads by a tag that is not a configured reader: no stage.
+    pub unrouted_reads: AtomicU64,
+    pub acks_sent: AtomicU64,
+    /// Acks not written because the port was gone or not draining.
+    pub acks_dropped: AtomicU64,
+    /// Unreadable spool files moved aside at start-up.
+    pub spool_resets: AtomicU64,
+    /// Failed spool commits (e.g. disk full); those events were not acked.
+    pub spool_errors: AtomicU64,
+    pub batches_delivered: AtomicU64,
+    pub spool_depth: AtomicU64,
+    pub spool_bytes: AtomicU64,
+    /// Spool time (unix ms) of the oldest undelivered event; 0 when empty.
+    pub oldest_undelivered_ms: AtomicI64,
+    pub broker_connected: AtomicBool,
+    bad_frames: [AtomicU64; 5],
+    unknown: Mutex<UnknownTags>,
+    receivers: Mutex<Vec<ReceiverStatus>>,
+}
+
+#[derive(Default)]
+struct UnknownTags {
+    count: u64,
+    ids: BTreeSet<u32>,
+}
+
+/// State of one receiver as shown in the status.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiverStatus {
+    pub path: String,
+    /// `open`, `gone` (waiting to reopen) or `closed` (shut down).
+    pub state: &'static str,
+    pub opens: u64,
+    pub frames: u64,
+}
+
+fn bad_frame_index(e: &DecodeError) -> usize {
+    match e {
+        DecodeError::TooLong => 0,
+        DecodeError::Framing => 1,
+        DecodeError::Crc => 2,
+        DecodeError::UnknownVersion(_) => 3,
+        DecodeError::Deserialize => 4,
+    }
+}
+
+const BAD_FRAME_KINDS: [DecodeError; 5] = [
+    DecodeError::TooLong,
+    DecodeError::Framing,
+    DecodeError::Crc,
+    DecodeError::UnknownVersion(0),
+    DecodeError::Deserialize,
+];
+
+impl Stats {
+    pub fn new(receiver_paths: &[String]) -> Self {
+        let stats = Stats::default();
+        *stats.receivers.lock().unwrap_or_else(|p| p.into_inner()) = receiver_paths
+            .iter()
+            .map(|p| ReceiverStatus {
+                path: p.clone(),
+                state: "gone",
+                opens: 0,
+                frames: 0,
+            })
+            .collect();
+        stats
+    }
+
+    pub fn bad_frame(&self, e: &DecodeError) {
+        self.bad_frames[bad_frame_index(e)].fetch_add(1, Relaxed);
+    }
+
+    pub fn bad_frames_total(&self) -> u64 {
+        self.bad_frames.iter().map(|c| c.load(Relaxed)).sum()
+    }
+
+    /// Records an event from a tag the config does not know.
+    pub fn unknown_tag(&self, tag: u32) {
+        self.unknown_tag_events.fetch_add(1, Relaxed);
+        let mut u = self.unknown.lock().unwrap_or_else(|p| p.into_inner());
+        if u.ids.contains(&tag) {
+            return;
+        }
+        u.count += 1;
+        if u.ids.len() < UNKNOWN_IDS_LISTED {
+            u.ids.insert(tag);
+        }
+    }
+
+    pub fn receiver(&self, index: usize, update: impl FnOnce(&mut ReceiverStatus)) {
+        if let Some(r) = self
+            .receivers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(index)
+        {
+            update(r);
+        }
+    }
+
+    /// The status document; `state` is `online` or `offline`.
+    pub fn snapshot(
+        &self,
+        state: &str,
+        store: &str,
+        gateway: &str,
+        started: UnixMillis,
+        spool_max: u64,
+        now: UnixMillis,
+    ) -> StatusDoc {
+        let unknown = self.unknown.lock().unwrap_or_else(|p| p.into_inner());
+        let oldest = self.oldest_undelivered_ms.load(Relaxed);
+        StatusDoc {
+            state: state.to_owned(),
+            store: store.to_owned(),
+            gateway: gateway.to_owned(),
+            version: env!("CARGO_PKG_VERSION"),
+            at: now,
+            uptime_s: (now.0 - started.0).max(0) as u64 / 1000,
+            received: self.received.load(Relaxed),
+            duplicates: self.duplicates.load(Relaxed),
+            spooled: self.spooled.load(Relaxed),
+            delivered: self.delivered.load(Relaxed),
+            batches_delivered: self.batches_delivered.load(Relaxed),
+            dropped_at_cap: self.dropped_at_cap.load(Relaxed),
+            spool_depth: self.spool_depth.load(Relaxed),
+            spool_bytes: self.spool_bytes.load(Relaxed),
+            spool_max_bytes: spool_max,
+            oldest_undelivered_age_s: if oldest == 0 {
+                0
+            } else {
+                (now.0 - oldest).max(0) as u64 / 1000
+            },
+            bad_frames: BAD_FRAME_KINDS
+                .iter()
+                .map(|k| (k.kind(), self.bad_frames[bad_frame_index(k)].load(Relaxed)))
+                .collect(),
+            unknown_tags: unknown.count,
+            unknown_tag_ids: unknown.ids.iter().copied().collect(),
+            unknown_tag_events: self.unknown_tag_events.load(Relaxed),
+            unrouted_reads: self.unrouted_reads.load(Relaxed),
+            acks_sent: self.acks_sent.load(Relaxed),
+            acks_dropped: self.acks_dropped.load(Relaxed),
+            spool_resets: self.spool_resets.load(Relaxed),
+            spool_errors: self.spool_errors.load(Relaxed),
+            receivers: self
+                .receivers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        }
+    }
+
+    /// Counters whose change is worth an immediate status publication:
+    /// anything store IT must act on.
+    pub fn alarm_fingerprint(&self) -> (u64, u64, u64, u64, u64, Vec<&'static str>) {
+        let receivers = self
+            .receivers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|r| r.state)
+            .collect();
+        (
+            self.dropped_at_cap.load(Relaxed),
+            self.bad_frames_total(),
+            self.unknown.lock().unwrap_or_else(|p| p.into_inner()).count,
+            self.spool_resets.load(Relaxed),
+            self.spool_errors.load(Relaxed),
+            receivers,
+        )
+    }
+}
+
+/// The retained status document on `aisle/v1/stores/{store}/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusDoc {
+    pub state: String,
+    pub store: String,
+    pub gateway: String,
+    pub version: &'static str,
+    pub at: UnixMillis,
+    pub uptime_s: u64,
+    pub received: u64,
+    pub duplicates: u64,
+    pub spooled: u64,
+    pub delivered: u64,
+    pub batches_delivered: u64,
+    pub dropped_at_cap: u64,
+    pub spool_depth: u64,
+    pub spool_bytes: u64,
+    pub spool_max_bytes: u64,
+    pub oldest_undelivered_age_s: u64,
+    pub bad_frames: BTreeMap<&'static str, u64>,
+    pub unknown_tags: u64,
+    pub unknown_tag_ids: Vec<u32>,
+    pub unknown_tag_events: u64,
+    pub unrouted_reads: u64,
+    pub acks_sent: u64,
+    pub acks_dropped: u64,
+    pub spool_resets: u64,
+    pub spool_errors: u64,
+    pub receivers: Vec<ReceiverStatus>,
+}
+
+/// The MQTT last will: what HQ sees when the gateway vanishes.
+pub fn last_will(store: &str, gateway: &str) -> String {
+    serde_json::json!({ "state": "offline", "store": store, "gateway": gateway, "reason": "connection lost" }).to_string()
+}
+
+/// Health of one tag, from its boots and heartbeats.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagHealth {
+    pub tag: u32,
+    pub last_seen: UnixMillis,
+    pub boot: u32,
+    pub battery_mv: Option<u16>,
+    /// Events the tag dropped from a full outbox this boot (from heartbeats).
+    pub dropped: Option<u32>,
+    pub fw: Option<String>,
+    pub reset_reason: Option<String>,
+}
+
+/// Tag health seen since the last publication on `…/tags`.
+#[derive(Default)]
+pub struct TagHealthBook {
+    tags: HashMap<u32, TagHealth>,
+    changed: BTreeSet<u32>,
+}
+
+impl TagHealthBook {
+    /// Notes that `tag` (boot `boot`) was heard at `now`.
+    pub fn seen(&mut self, tag: u32, boot: u32, now: UnixMillis) -> Option<&mut TagHealth> {
+        if !self.tags.contains_key(&tag) && self.tags.len() >= MAX_TAGS_TRACKED {
+            return None;
+        }
+        self.changed.insert(tag);
+        let h = self.tags.entry(tag).or_insert_with(|| TagHealth {
+            tag,
+            last_seen: now,
+            boot,
+            battery_mv: None,
+            dropped: None,
+            fw: None,
+            reset_reason: None,
+        });
+        h.last_seen = h.last_seen.max(now);
+        if boot > h.boot {
+            // A new boot restarts the tag's per-boot drop counter.
+            h.boot = boot;
+            h.dropped = None;
+        }
+        Some(h)
+    }
+
+    pub fn heartbeat(
+        &mut self,
+        tag: u32,
+        boot: u32,
+        now: UnixMillis,
+        battery_mv: u16,
+        fw: FwVersion,
+        dropped: u32,
+    ) {
+        if let Some(h) = self.seen(tag, boot, now) {
+            h.battery_mv = Some(battery_mv);
+            h.fw = Some(fw.to_string());
+            if boot == h.boot {
+                h.dropped = Some(h.dropped.unwrap_or(0).max(dropped));
+            }
+        }
+    }
+
+    pub fn boot(
+        &mut self,
+        tag: u32,
+        boot: u32,
+        now: UnixMillis,
+        fw: FwVersion,
+        reason: ResetReason,
+    ) {
+        if let Some(h) = self.seen(tag, boot, now) {
+            h.fw = Some(fw.to_string());
+            h.reset_reason = Some(format!("{reason:?}"));
+        }
+    }
+
+    /// The tags that changed since the last call, at most `max`.
+    pub fn take_changed(&mut self, max: usize) -> Vec<TagHealth> {
+        let ids: Vec<u32> = self.changed.iter().copied().take(max).collect();
+        ids.iter()
+            .filter_map(|id| {
+                self.changed.remove(id);
+                self.tags.get(id).cloned()
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FW: FwVersion = FwVersion {
+        major: 1,
+        minor: 2,
+        patch: 3,
+    };
+
+    #[test]
+    fn heartbeat_drop_count_resets_on_a_new_boot() {
+        let mut book = TagHealthBook::default();
+        book.heartbeat(7, 1, UnixMillis(1000), 3000, FW, 5);
+        book.heartbeat(7, 2, UnixMillis(2000), 2990, FW, 1);
+        let tags = book.take_changed(10);
+        assert_eq!(tags.len(), 1);
+        assert_eq!(
+            (tags[0].boot, tags[0].dropped, tags[0].battery_mv),
+            (2, Some(1), Some(2990))
+        );
+        assert!(book.take_changed(10).is_empty(), "nothing changed since");
+    }
+
+    #[test]
+    fn unknown_tags_are_counted_once_per_id() {
+        let stats = Stats::new(&[]);
+        for tag in [5, 5, 6] {
+            stats.unknown_tag(tag);
+        }
+        let doc = stats.snapshot("online", "S1", "gw", UnixMillis(0), 1, UnixMillis(0));
+        assert_eq!((doc.unknown_tags, doc.unknown_tag_events), (2, 3));
+        assert_eq!(doc.unknown_tag_ids, vec![5, 6]);
+    }
+}
