@@ -238,3 +238,27 @@ fn stamps_each_event_with_receive_time_minus_its_age() {
         after - 90_000
     );
 }
+
+#[test]
+fn writes_one_json_object_per_log_line_with_log_format_json() {
+    let mut rig = GatewayRig::new(|_| {});
+    rig.args.extra = vec!["--log-format".into(), "json".into()];
+    rig.start_gateway();
+    rig.tags
+        .deliver(&pickups(rig.store.garment_tags(), 1, 0..2), STEP);
+    assert_delivered(rig.store_id(), &rig.tags, &rig.sub, Faults::None, STEP);
+    rig.gateway().sigterm();
+    assert!(rig.gateway().wait_exit(STEP).success());
+
+    let log = rig.gateway().log_text();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "the gateway logged nothing");
+    for line in lines {
+        let value: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(
+            value.get("level").is_some(),
+            "log line without a level: {line}"
+        );
+    }
+}
