@@ -98,6 +98,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(grace) = args.shutdown_grace_s {
         cfg.shutdown_grace_s = grace;
     }
+    let mut paths: Vec<&PathBuf> = cfg.receivers.iter().map(|r| &r.path).collect();
+    paths.sort();
+    if let Some(twice) = paths.windows(2).find(|w| w[0] == w[1]) {
+        eprintln!(
+            "aisle: receiver {} is given twice; list each receiver once",
+            twice[0].display()
+        );
+        return Ok(ExitCode::from(EXIT_BAD_CONFIG));
+    }
     if cfg.receivers.is_empty() {
         eprintln!(
             "aisle: no receivers: add a [[receivers]] table to {} or pass --receiver PATH",

@@ -68,12 +68,26 @@ pub enum SpoolError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("spool {path} failed its integrity check: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
 }
 
 impl SpoolError {
     /// The disk (or the file system quota) is full.
     pub fn is_disk_full(&self) -> bool {
         matches!(self, SpoolError::Sqlite { source, .. } if source.sqlite_error_code() == Some(ErrorCode::DiskFull))
+    }
+
+    /// The file is damaged; only moving it aside at the next start helps.
+    pub fn is_corrupt(&self) -> bool {
+        match self {
+            SpoolError::Corrupt { .. } => true,
+            SpoolError::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+            ),
+            _ => false,
+        }
     }
 }
 
@@ -184,8 +198,8 @@ impl Spool {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
-        // Reading every row's length both totals the spool and proves the
-        // table is readable before the gateway promises anything.
+        // Reading every row's length totals the spool and proves the table
+        // is readable before the gateway promises anything.
         let (depth, body_bytes): (i64, i64) = conn
             .query_row(
                 "SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM events",
@@ -193,8 +207,18 @@ impl Spool {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(err)?;
-        conn.query_row("SELECT COUNT(*) FROM unrouted", [], |r| r.get::<_, i64>(0))
+        // The walk above misses damaged index pages; quick_check does not.
+        // It reads the whole file once per start, a second or so for a
+        // spool holding a long outage's backlog.
+        let check: String = conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
             .map_err(err)?;
+        if check != "ok" {
+            return Err(SpoolError::Corrupt {
+                path: path.to_owned(),
+                detail: check,
+            });
+        }
         let depth = depth as u64;
         Ok(Spool {
             conn,

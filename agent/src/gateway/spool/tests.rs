@@ -178,3 +178,26 @@ fn drained_spool_gives_its_pages_back_to_the_file_system() {
     s.delete_range(&[(1, 20_000)]).unwrap();
     assert!(pages(&s) < full / 10, "{} pages left of {full}", pages(&s));
 }
+
+#[test]
+fn spool_damaged_inside_is_moved_aside_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spool.sqlite");
+    let mut s = open(&path, 1 << 30);
+    let events: Vec<_> = (1..=2_000).map(|i| event(i as u16, 200)).collect();
+    s.append(&events, &[]).unwrap();
+    drop(s);
+    // Scribble over pages in the middle of the file (past the header).
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 64 * 1024, "{} bytes", bytes.len());
+    for b in &mut bytes[40_000..60_000] {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let (s, report) = Spool::open(&path, 1 << 30, 7).unwrap();
+    assert!(
+        report.moved_aside.is_some(),
+        "a damaged spool must not be used"
+    );
+    assert_eq!(s.depth(), 0);
+}

@@ -96,7 +96,9 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.commit(group, &mut last_error_log);
+            if !self.commit(group, &mut last_error_log) {
+                return;
+            }
         }
         tracing::info!(depth = self.spool.depth(), "spool closed");
     }
@@ -171,7 +173,9 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, g: Group, last_error_log: &mut Option<Instant>) {
+    /// Commits a group and answers for it; `false` when the spool is
+    /// unusable and the writer must stop.
+    fn commit(&mut self, g: Group, last_error_log: &mut Option<Instant>) -> bool {
         let durable = if g.events.is_empty() && g.unrouted.is_empty() {
             true
         } else {
@@ -188,6 +192,14 @@ impl Writer {
                         );
                     }
                     true
+                }
+                Err(e) if e.is_corrupt() => {
+                    // Nothing more can be committed; stopping the writer
+                    // stops the gateway, and the next start moves the file
+                    // aside. These events are not acked: the tags keep them.
+                    tracing::error!(error = %e, "spool file is damaged; stopping so the next start can replace it");
+                    self.stats.spool_errors.fetch_add(1, Relaxed);
+                    return false;
                 }
                 Err(e) => {
                     self.stats.spool_errors.fetch_add(1, Relaxed);
@@ -243,6 +255,7 @@ impl Writer {
                 let _ = tx.blocking_send(PortMsg::Flushed);
             }
         }
+        true
     }
 
     fn publish_gauges(&self) {
