@@ -116,7 +116,8 @@ fn moves_a_spool_with_damaged_pages_aside_and_ingests_again() {
     // Fill a real spool while HQ is unreachable, then stop cleanly.
     rig.broker.stop();
     rig.start_gateway();
-    rig.tags.deliver(&pickups(rig.store.garment_tags(), 1, 0..200), STEP);
+    rig.tags
+        .deliver(&pickups(rig.store.garment_tags(), 1, 0..200), STEP);
     rig.gateway().sigterm();
     assert!(rig.gateway().wait_exit(STEP).success());
 
@@ -134,9 +135,15 @@ fn moves_a_spool_with_damaged_pages_aside_and_ingests_again() {
     rig.start_gateway();
     let fresh = pickups(rig.store.garment_tags(), 2, 0..5);
     rig.tags.deliver(&fresh, STEP);
-    let fresh_ids = ids_of(rig.store_id(), &fresh.iter().map(aisle_system_tests::tags::key_of).collect());
+    let fresh_ids = ids_of(
+        rig.store_id(),
+        &fresh.iter().map(aisle_system_tests::tags::key_of).collect(),
+    );
     rig.sub.wait_for_ids(&fresh_ids, STEP);
     // What was in the damaged file is lost, and status says so.
-    rig.sub.wait_status("status counting the spool reset", STEP, |s| s["spool_resets"] == 1);
+    rig.sub
+        .wait_status("status counting the spool reset", STEP, |s| {
+            s["spool_resets"] == 1
+        });
     assert!(rig.gateway().is_running());
 }
