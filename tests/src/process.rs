@@ -285,6 +285,8 @@ pub struct GatewayArgs {
     pub log: PathBuf,
     /// Extra environment, e.g. `RUST_LOG`.
     pub env: Vec<(String, String)>,
+    /// Extra arguments after the others, e.g. `--log-format json`.
+    pub extra: Vec<String>,
 }
 
 impl GatewayArgs {
@@ -298,6 +300,7 @@ impl GatewayArgs {
             spool: None,
             log: config.with_file_name("gateway.log"),
             env: vec![("RUST_LOG".into(), "info".into())],
+            extra: Vec::new(),
         }
     }
 
@@ -314,6 +317,7 @@ impl GatewayArgs {
         if let Some(spool) = &self.spool {
             cmd.arg("--spool").arg(spool);
         }
+        cmd.args(&self.extra);
         for (key, value) in &self.env {
             cmd.env(key, value);
         }

@@ -238,3 +238,79 @@ fn stamps_each_event_with_receive_time_minus_its_age() {
         after - 90_000
     );
 }
+
+#[test]
+fn writes_one_json_object_per_log_line_with_log_format_json() {
+    let mut rig = GatewayRig::new(|_| {});
+    rig.args.extra = vec!["--log-format".into(), "json".into()];
+    rig.start_gateway();
+    rig.tags
+        .deliver(&pickups(rig.store.garment_tags(), 1, 0..2), STEP);
+    assert_delivered(rig.store_id(), &rig.tags, &rig.sub, Faults::None, STEP);
+    rig.gateway().sigterm();
+    assert!(rig.gateway().wait_exit(STEP).success());
+
+    let log = rig.gateway().log_text();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "the gateway logged nothing");
+    for line in lines {
+        let value: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(
+            value.get("level").is_some(),
+            "log line without a level: {line}"
+        );
+    }
+}
+
+#[test]
+fn acks_boot_and_heartbeat_frames_without_publishing_them_as_funnel_events() {
+    use protocol::{ConfigStatus, FwVersion, ResetReason, TagEvent, Uplink};
+    let mut rig = GatewayRig::new(|_| {});
+    rig.start_gateway();
+    let tag = rig.store.garment_tags().next().unwrap();
+    let fw = FwVersion {
+        major: 1,
+        minor: 2,
+        patch: 3,
+    };
+    let health = [
+        Uplink {
+            tag,
+            boot: 5,
+            seq: 0,
+            age_ms: 0,
+            event: TagEvent::Boot {
+                fw,
+                reset_reason: ResetReason::PowerOn,
+                config: ConfigStatus::Loaded,
+            },
+        },
+        Uplink {
+            tag,
+            boot: 5,
+            seq: 1,
+            age_ms: 0,
+            event: TagEvent::Heartbeat {
+                battery_mv: 2_950,
+                fw,
+                dropped: 0,
+            },
+        },
+    ];
+    // Health frames need acks too: they sit in the tag's outbox like events.
+    rig.tags.deliver(&health, STEP);
+    let pickup = pickups([tag].into_iter(), 5, 2..3);
+    rig.tags.deliver(&pickup, STEP);
+
+    let pickup_id = event_id("S1", tag, 5, 2);
+    rig.sub
+        .wait_for_ids(&[pickup_id.clone()].into_iter().collect(), STEP);
+    rig.sub.barrier(STEP);
+    let counts = rig.sub.id_counts();
+    assert_eq!(
+        counts.keys().collect::<Vec<_>>(),
+        vec![&pickup_id],
+        "only the pickup is a funnel event"
+    );
+}

@@ -79,7 +79,13 @@ fn survives_garbage_bit_flips_and_duplicates_and_counts_each_once() {
             // Line noise (no delimiters), ended by a delimiter so it does not
             // swallow the next frame.
             0 => {
-                let noise: Vec<u8> = (0..40).map(|_| rng.next_byte() | 1).chain([0]).collect();
+                // Every other burst is longer than any frame (a `too_long`).
+                let len = if i % 8 == 0 {
+                    40
+                } else {
+                    3 * protocol::MAX_ENCODED_LEN
+                };
+                let noise: Vec<u8> = (0..len).map(|_| rng.next_byte() | 1).chain([0]).collect();
                 rig.tags.send_raw(&noise).unwrap();
                 noisy += 1;
             }
