@@ -18,7 +18,8 @@ pub enum Command {
     },
     /// Encode a GTIN and serial as an EPC and print it as upper-case hex.
     Encode {
-        /// GTIN-14 with its check digit (pad shorter GTINs with leading zeros).
+        /// GTIN with its check digit: GTIN-14, or a GTIN-8/12/13 (EAN/UPC),
+        /// which is padded with leading zeros.
         #[arg(long)]
         gtin: String,
         /// The garment's serial: a number for sgtin-96; up to 20 GS1
@@ -58,6 +59,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
             // Parsed here rather than by clap so a typo gets the same one-line
             // error as every other bad input.
             let scheme: Scheme = scheme.parse()?;
+            let gtin = gtin14(&gtin);
             let hex = Sgtin::from_gtin(&gtin, &serial, company_prefix_len, filter, scheme)
                 .and_then(|sgtin| sgtin.encode_hex())
                 .with_context(|| {
@@ -67,6 +69,18 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Labels carry GTIN-13 (EAN) or GTIN-12 (UPC); as a GTIN-14 they gain
+/// leading zeros, which leave the check digit unchanged.
+fn gtin14(gtin: &str) -> String {
+    let is_short_gtin =
+        matches!(gtin.len(), 8 | 12 | 13) && gtin.bytes().all(|b| b.is_ascii_digit());
+    if is_short_gtin {
+        format!("{gtin:0>14}")
+    } else {
+        gtin.to_string()
+    }
 }
 
 fn decoded_json(sgtin: &Sgtin) -> serde_json::Value {

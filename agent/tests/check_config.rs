@@ -152,6 +152,19 @@ fn store_id_with_topic_characters_is_rejected() {
 }
 
 #[test]
+fn receiver_listed_twice_is_rejected() {
+    let text = BASE.replace(
+        "[spool]",
+        "[[receivers]]\npath = \"/dev/ttyUSB0\"\n\n[spool]",
+    );
+    assert_rejected_at(
+        &text,
+        "10:8",
+        "receiver /dev/ttyUSB0 is listed twice (first at line 7)",
+    );
+}
+
+#[test]
 fn every_error_is_reported_not_just_the_first() {
     let text = BASE
         .replace("80614141123458", "1")
@@ -174,4 +187,19 @@ fn gateway_refuses_an_invalid_config_with_exit_status_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("store.toml:16:10: GTIN"));
+}
+
+#[test]
+fn gateway_refuses_the_same_receiver_twice_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.toml");
+    std::fs::write(&path, BASE).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_aisle"))
+        .args(["gateway", "--config"])
+        .arg(&path)
+        .args(["--receiver", "/dev/ttyX", "--receiver", "/dev/ttyX"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("receiver /dev/ttyX is given twice"));
 }

@@ -138,6 +138,25 @@ fn encode_sgtin198_matches_the_tds_example() {
 }
 
 #[test]
+fn encode_pads_a_gtin13_from_a_label() {
+    // GS1 TDS 2.3 E.3: GTIN 09506000134352 is EAN-13 9506000134352.
+    let out = aisle(&[
+        "epc",
+        "encode",
+        "--gtin",
+        "9506000134352",
+        "--serial",
+        "123456789",
+        "--company-prefix-len",
+        "11",
+        "--filter",
+        "3",
+    ]);
+    assert!(out.status.success(), "{:?}", out);
+    assert_eq!(stdout(&out), "3066C4409047E140075BCD15\n");
+}
+
+#[test]
 fn encode_defaults_to_a_point_of_sale_sgtin96() {
     let out = aisle(&[
         "epc",

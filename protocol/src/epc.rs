@@ -11,11 +11,12 @@ use core::str::FromStr;
 
 mod bits;
 mod serial;
+mod uri;
 
 use bits::{BitReader, BitWriter};
 pub use serial::{escape_uri_serial, is_serial_char};
 
-/// The two SGTIN binary encodings (TDS §14.5.1, §14.5.1.2).
+/// The two SGTIN binary encodings (TDS, "SGTIN-96" and "SGTIN-198" coding tables).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
     /// Numeric serial up to 2^38 − 1, 96 bits: what most garment tags carry.
@@ -36,13 +37,6 @@ impl Scheme {
         match self {
             Scheme::Sgtin96 => HEADER_SGTIN96,
             Scheme::Sgtin198 => HEADER_SGTIN198,
-        }
-    }
-
-    fn serial_bits(self) -> u32 {
-        match self {
-            Scheme::Sgtin96 => 38,
-            Scheme::Sgtin198 => serial::MAX_CHARS as u32 * 7,
         }
     }
 
@@ -77,10 +71,13 @@ impl FromStr for Scheme {
 const HEADER_SGTIN96: u8 = 0x30;
 const HEADER_SGTIN198: u8 = 0x36;
 
-/// Largest SGTIN-96 serial: the field is 38 bits.
-pub const SGTIN96_MAX_SERIAL: u64 = (1 << 38) - 1;
+/// Width of the SGTIN-96 serial field.
+const SGTIN96_SERIAL_BITS: u32 = 38;
 
-/// One row of the SGTIN partition table (TDS Table 14-2): how the 44 bits
+/// Largest SGTIN-96 serial.
+pub const SGTIN96_MAX_SERIAL: u64 = (1 << SGTIN96_SERIAL_BITS) - 1;
+
+/// One row of the TDS's SGTIN partition table: how the 44 bits
 /// after the partition are split between company prefix and item reference.
 struct Partition {
     company_prefix_bits: u32,
@@ -179,6 +176,10 @@ pub enum EpcError {
     CheckDigitInput(String),
     #[error("unknown EPC scheme {0:?} (expected sgtin-96 or sgtin-198)")]
     UnknownScheme(String),
+    #[error(
+        "not an SGTIN tag URI: {0} (expected e.g. urn:epc:tag:sgtin-96:3.0614141.812345.6789)"
+    )]
+    BadTagUri(&'static str),
 }
 
 /// A decoded SGTIN. Fields are strings of digits exactly as they appear in
@@ -186,7 +187,8 @@ pub enum EpcError {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Sgtin {
     pub scheme: Scheme,
-    /// Filter value 0–7 (1 = point-of-sale item, TDS Table 10-2).
+    /// Filter value 0–7 (1 = point-of-sale trade item, per the TDS's SGTIN
+    /// filter value table).
     pub filter: u8,
     /// Partition 0–6: 12 − number of company prefix digits.
     pub partition: u8,
@@ -236,7 +238,7 @@ impl Sgtin {
             row.item_reference_digits,
         )?;
         let serial = match scheme {
-            Scheme::Sgtin96 => r.read(38).to_string(),
+            Scheme::Sgtin96 => r.read(SGTIN96_SERIAL_BITS).to_string(),
             Scheme::Sgtin198 => serial::decode_chars(&mut r)?,
         };
         if !r.rest_is_zero() {
@@ -311,7 +313,7 @@ impl Sgtin {
         w.write(item_reference, row.item_reference_bits);
         match self.scheme {
             // validate() has checked it parses and fits in 38 bits.
-            Scheme::Sgtin96 => w.write(self.serial.parse().unwrap_or(0), self.scheme.serial_bits()),
+            Scheme::Sgtin96 => w.write(self.serial.parse().unwrap_or(0), SGTIN96_SERIAL_BITS),
             Scheme::Sgtin198 => {
                 for c in self.serial.bytes() {
                     w.write(u64::from(c), 7);
@@ -328,10 +330,15 @@ impl Sgtin {
 
     /// The GTIN-14 (the SKU), check digit included.
     pub fn gtin(&self) -> String {
-        let (indicator, rest) = self
-            .item_reference
-            .split_at(self.item_reference.len().min(1));
-        let first13 = format!("{indicator}{}{rest}", self.company_prefix);
+        // By chars, not bytes: the fields are public, and a hand-built value
+        // with a non-ASCII first character must not panic here.
+        let mut item_reference = self.item_reference.chars();
+        let indicator = item_reference.next().map(String::from).unwrap_or_default();
+        let first13 = format!(
+            "{indicator}{}{}",
+            self.company_prefix,
+            item_reference.as_str()
+        );
         format!("{first13}{}", weighted_check_digit(first13.as_bytes()))
     }
 
@@ -366,7 +373,8 @@ impl fmt::Display for Sgtin {
 }
 
 /// A decoded numeric field as zero-padded digits; values too wide for the
-/// field's digit count are invalid encodings (TDS §14.3.3).
+/// field's digit count are invalid encodings (TDS, "Partition Table"
+/// decoding method).
 fn decimal_field(field: &'static str, value: u64, digits: usize) -> Result<String, EpcError> {
     if value >= 10u64.pow(digits as u32) {
         return Err(EpcError::FieldOverflow {

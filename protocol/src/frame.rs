@@ -187,7 +187,7 @@ pub enum ConfigStatus {
     Corrupt,
 }
 
-/// Longest EPC a frame carries. SGTIN-198 needs 25 bytes; 32 leaves room for
+/// Longest EPC a frame carries. SGTIN-198 takes 26 bytes in tag memory; 32 leaves room for
 /// other 256-bit EPC schemes without changing the frame layout.
 pub const EPC_MAX_BYTES: usize = 32;
 

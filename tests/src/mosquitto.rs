@@ -6,6 +6,7 @@
 //! like HQ's broker going away and coming back.
 
 use crate::process::{wait_until, ChildGuard};
+use nix::sys::signal::Signal;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -128,11 +129,30 @@ impl Mosquitto {
     }
 
     /// Stops the broker the way an operator would (SIGTERM), so it writes its
-    /// persistence file, and waits for it to exit.
+    /// persistence file, and waits for it to exit. A frozen broker is thawed
+    /// after the SIGTERM, so it exits without first reading what clients sent
+    /// while it was frozen: those publishes are lost, unacknowledged.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.sigterm();
+            child.signal(Signal::SIGCONT);
             child.wait_exit(START_DEADLINE);
+        }
+    }
+
+    /// Freezes the broker (SIGSTOP): connections stay open but nothing is
+    /// read or acknowledged, like a broker or WAN link that hangs. Publishes
+    /// sent now are in flight until [`Mosquitto::thaw`] or [`Mosquitto::stop`].
+    pub fn freeze(&self) {
+        if let Some(child) = &self.child {
+            child.signal(Signal::SIGSTOP);
+        }
+    }
+
+    /// Resumes a frozen broker (SIGCONT).
+    pub fn thaw(&self) {
+        if let Some(child) = &self.child {
+            child.signal(Signal::SIGCONT);
         }
     }
 

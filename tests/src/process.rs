@@ -70,6 +70,18 @@ pub fn aisle_bin() -> PathBuf {
     .clone()
 }
 
+/// Variables cargo sets for the package under test (prefixes).
+const CARGO_PACKAGE_VARS: &[&str] = &[
+    "CARGO_MANIFEST_",
+    "CARGO_PKG_",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "OUT_DIR",
+];
+
 fn build_aisle(profile_dir: &Path) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
@@ -92,6 +104,15 @@ fn build_aisle(profile_dir: &Path) {
     }
     if let Some(target_dir) = profile_dir.parent() {
         cmd.env("CARGO_TARGET_DIR", target_dir);
+    }
+    // Cargo gives this test process its package's variables. Build scripts
+    // (ring's) rerun when they change, so passing them on would make this
+    // build and the developer's next `cargo build` rebuild each other.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if CARGO_PACKAGE_VARS.iter().any(|p| key.starts_with(p)) {
+            cmd.env_remove(key.as_ref());
+        }
     }
     let status = cmd.status().expect("run cargo to build the aisle binary");
     assert!(
@@ -264,6 +285,8 @@ pub struct GatewayArgs {
     pub log: PathBuf,
     /// Extra environment, e.g. `RUST_LOG`.
     pub env: Vec<(String, String)>,
+    /// Extra arguments after the others, e.g. `--log-format json`.
+    pub extra: Vec<String>,
 }
 
 impl GatewayArgs {
@@ -277,6 +300,7 @@ impl GatewayArgs {
             spool: None,
             log: config.with_file_name("gateway.log"),
             env: vec![("RUST_LOG".into(), "info".into())],
+            extra: Vec::new(),
         }
     }
 
@@ -293,6 +317,7 @@ impl GatewayArgs {
         if let Some(spool) = &self.spool {
             cmd.arg("--spool").arg(spool);
         }
+        cmd.args(&self.extra);
         for (key, value) in &self.env {
             cmd.env(key, value);
         }

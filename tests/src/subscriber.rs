@@ -11,7 +11,7 @@ use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,8 @@ const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
 pub struct DeliveredBatch {
     pub topic: String,
     pub batch: Batch,
+    /// Size of the MQTT payload, for checking the byte bound.
+    pub payload_len: usize,
 }
 
 impl DeliveredBatch {
@@ -68,7 +70,14 @@ impl Subscriber {
         crate::wait_until(
             &format!("the test subscriber to subscribe at {url}"),
             CONNECT_DEADLINE,
-            || (sub.received.lock().unwrap().subacks > 0).then_some(()),
+            || {
+                (sub.received
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .subacks
+                    > 0)
+                .then_some(())
+            },
         );
         sub
     }
@@ -117,34 +126,54 @@ impl Subscriber {
 
     /// Every batch received so far.
     pub fn batches(&self) -> Vec<DeliveredBatch> {
-        self.received.lock().unwrap().batches.clone()
+        self.received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .batches
+            .clone()
     }
 
     /// How many times each event id was delivered, across all batches.
     pub fn id_counts(&self) -> HashMap<String, usize> {
-        self.received.lock().unwrap().counts.clone()
+        self.received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .counts
+            .clone()
     }
 
     /// How many distinct event ids have been delivered (cheap to poll).
     pub fn distinct_delivered(&self) -> usize {
-        self.received.lock().unwrap().counts.len()
+        self.received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .counts
+            .len()
     }
 
     /// Whether `id` has been delivered at least once.
     pub fn has(&self, id: &str) -> bool {
-        self.received.lock().unwrap().counts.contains_key(id)
+        self.received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .counts
+            .contains_key(id)
     }
 
     /// When each delivered event id first arrived.
     pub fn first_arrivals(&self) -> HashMap<String, Instant> {
-        self.received.lock().unwrap().first_arrival.clone()
+        self.received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .first_arrival
+            .clone()
     }
 
     /// Waits until every id in `ids` has been delivered at least once.
     pub fn wait_for_ids(&self, ids: &HashSet<String>, deadline: Duration) {
         let start = Instant::now();
         loop {
-            let received = self.received.lock().unwrap();
+            let received = self.received.lock().unwrap_or_else(PoisonError::into_inner);
             let mut missing: Vec<&String> = ids
                 .iter()
                 .filter(|id| !received.counts.contains_key(*id))
@@ -192,7 +221,7 @@ impl Subscriber {
         pred: impl Fn(&Value) -> bool,
     ) -> Value {
         crate::wait_until(what, deadline, || {
-            let received = self.received.lock().unwrap();
+            let received = self.received.lock().unwrap_or_else(PoisonError::into_inner);
             received
                 .statuses
                 .iter()
@@ -216,7 +245,11 @@ impl Subscriber {
 
     /// Payloads on the events topic that did not parse as a batch.
     pub fn malformed(&self) -> Vec<String> {
-        self.received.lock().unwrap().malformed.clone()
+        self.received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .malformed
+            .clone()
     }
 
     /// Publishes a marker through the broker and waits until it comes back.
@@ -273,10 +306,15 @@ fn handle(client: &Client, received: &Mutex<Received>, packet: Packet) {
             .map(|t| rumqttc::SubscribeFilter::new(t.to_string(), QoS::AtLeastOnce));
             let _ = client.try_subscribe_many(topics);
         }
-        Packet::SubAck(_) => received.lock().unwrap().subacks += 1,
+        Packet::SubAck(_) => {
+            received
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .subacks += 1
+        }
         Packet::Publish(publish) => {
             let topic = publish.topic.clone();
-            let mut received = received.lock().unwrap();
+            let mut received = received.lock().unwrap_or_else(PoisonError::into_inner);
             if topic.starts_with(BARRIER_TOPIC) {
                 received
                     .barriers
@@ -292,7 +330,11 @@ fn handle(client: &Client, received: &Mutex<Received>, packet: Packet) {
                                 .entry(event.id.clone())
                                 .or_insert(now);
                         }
-                        received.batches.push(DeliveredBatch { topic, batch });
+                        received.batches.push(DeliveredBatch {
+                            topic,
+                            batch,
+                            payload_len: publish.payload.len(),
+                        });
                     }
                     Err(e) => received.malformed.push(format!(
                         "{e}: {}",

@@ -13,7 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -159,7 +159,7 @@ impl TagWriter {
             .name("tag-downlinks".into())
             .spawn(move || read_downlinks(reader, &downlinks))
             .expect("spawn downlink reader");
-        *self.port.lock().unwrap() = Some(file);
+        *self.port.lock().unwrap_or_else(PoisonError::into_inner) = Some(file);
     }
 
     /// Sends one event frame (and remembers it for retransmission).
@@ -173,7 +173,7 @@ impl TagWriter {
 
     /// Writes arbitrary bytes: garbage, corrupted frames, raw duplicates.
     pub fn send_raw(&self, bytes: &[u8]) -> io::Result<()> {
-        let mut port = self.port.lock().unwrap();
+        let mut port = self.port.lock().unwrap_or_else(PoisonError::into_inner);
         let port = port
             .as_mut()
             .ok_or_else(|| io::Error::other("port is closed"))?;
@@ -198,7 +198,10 @@ impl TagWriter {
         let mut last_send = Instant::now();
         loop {
             let missing: Vec<EventKey> = {
-                let downlinks = self.downlinks.lock().unwrap();
+                let downlinks = self
+                    .downlinks
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
                 keys.iter()
                     .filter(|k| !downlinks.acks.contains_key(k))
                     .copied()
@@ -215,7 +218,11 @@ impl TagWriter {
                 );
             }
             if last_send.elapsed() >= RETRANSMIT_AFTER {
-                let sent = self.sent.lock().unwrap().clone();
+                let sent = self
+                    .sent
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
                 for key in missing {
                     // A write can fail while the link is unplugged; the next
                     // round tries again, as a tag would.
@@ -230,7 +237,10 @@ impl TagWriter {
     /// Waits (without retransmitting) until every event in `keys` is acked.
     pub fn wait_acked(&self, keys: &HashSet<EventKey>, deadline: Duration) {
         crate::wait_until(&format!("{} acks", keys.len()), deadline, || {
-            let downlinks = self.downlinks.lock().unwrap();
+            let downlinks = self
+                .downlinks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             keys.iter()
                 .all(|k| downlinks.acks.contains_key(k))
                 .then_some(())
@@ -261,17 +271,29 @@ impl TagWriter {
 
     /// Every event sent (acked or not).
     pub fn sent(&self) -> HashSet<EventKey> {
-        self.sent.lock().unwrap().keys().copied().collect()
+        self.sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect()
     }
 
     /// Downlinks other than acks, in arrival order.
     pub fn other_downlinks(&self) -> Vec<Downlink> {
-        self.downlinks.lock().unwrap().other.clone()
+        self.downlinks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .other
+            .clone()
     }
 
     /// Frames from the gateway that failed to decode.
     pub fn bad_downlink_frames(&self) -> usize {
-        self.downlinks.lock().unwrap().bad_frames
+        self.downlinks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .bad_frames
     }
 }
 
@@ -284,7 +306,7 @@ fn read_downlinks(mut port: File, downlinks: &Mutex<Downlinks>) {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        let mut log = downlinks.lock().unwrap();
+        let mut log = downlinks.lock().unwrap_or_else(PoisonError::into_inner);
         for frame in decoder.feed(&buf[..n]) {
             match frame {
                 Ok(Frame {

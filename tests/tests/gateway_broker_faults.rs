@@ -1,6 +1,7 @@
 //! HQ's broker going away: the gateway keeps acking tags from its spool and
 //! sends everything once the broker is back.
 
+use aisle_system_tests::delivery::ids_of;
 use aisle_system_tests::{assert_delivered, pickups, wait_until, Faults, GatewayRig, STEP};
 use std::thread;
 
@@ -30,10 +31,9 @@ fn resends_unacked_batches_after_the_broker_restarts_mid_stream() {
     let mut rig = GatewayRig::new(|_| {});
     rig.start_gateway();
     let garments: Vec<u32> = rig.store.garment_tags().collect();
-    let tags = &rig.tags;
-    let sub = &rig.sub;
-    let broker = &mut rig.broker;
     let total = CHUNKS as usize * 4 * garments.len();
+    let store = rig.store.store.clone();
+    let (tags, sub, broker) = (&rig.tags, &rig.sub, &mut rig.broker);
     let acked_at_restart = thread::scope(|s| {
         s.spawn(|| {
             for chunk in 0..CHUNKS {
@@ -44,8 +44,22 @@ fn resends_unacked_batches_after_the_broker_restarts_mid_stream() {
             }
         });
         wait_until("first deliveries", STEP, || {
-            (sub.id_counts().len() >= 40).then_some(())
+            (sub.distinct_delivered() >= 40).then_some(())
         });
+        // A hung broker: the gateway keeps acking tags and publishing into a
+        // connection nobody reads, so batches are in flight when it stops.
+        broker.freeze();
+        wait_until(
+            "events acked but not delivered while the broker hangs",
+            STEP,
+            || {
+                let undelivered = ids_of(&store, &tags.acked())
+                    .into_iter()
+                    .filter(|id| !sub.has(id))
+                    .count();
+                (undelivered >= 40).then_some(())
+            },
+        );
         let acked = tags.acked().len();
         broker.restart();
         acked

@@ -79,7 +79,13 @@ fn survives_garbage_bit_flips_and_duplicates_and_counts_each_once() {
             // Line noise (no delimiters), ended by a delimiter so it does not
             // swallow the next frame.
             0 => {
-                let noise: Vec<u8> = (0..40).map(|_| rng.next_byte() | 1).chain([0]).collect();
+                // Every other burst is longer than any frame (a `too_long`).
+                let len = if i % 8 == 0 {
+                    40
+                } else {
+                    3 * protocol::MAX_ENCODED_LEN
+                };
+                let noise: Vec<u8> = (0..len).map(|_| rng.next_byte() | 1).chain([0]).collect();
                 rig.tags.send_raw(&noise).unwrap();
                 noisy += 1;
             }
@@ -126,4 +132,25 @@ fn survives_garbage_bit_flips_and_duplicates_and_counts_each_once() {
         status["bad_frames"]["crc"].as_u64().unwrap_or(0) >= 1,
         "no CRC errors counted: {status}"
     );
+}
+
+#[test]
+fn opens_a_receiver_plugged_in_after_the_gateway_started() {
+    let mut rig = GatewayRig::new(|store| store.status_interval_s = Some(1));
+    rig.link.unplug();
+    rig.start_gateway();
+    rig.sub
+        .wait_status("the missing receiver reported", STEP, |s| {
+            receiver_state(s) == Some("gone")
+        });
+    assert!(
+        rig.gateway().is_running(),
+        "a missing receiver must not stop the gateway"
+    );
+
+    rig.link.replug();
+    rig.tags.reopen();
+    rig.tags
+        .deliver(&pickups(rig.store.garment_tags(), 1, 0..5), STEP);
+    assert_delivered(rig.store_id(), &rig.tags, &rig.sub, Faults::None, STEP);
 }

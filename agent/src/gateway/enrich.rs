@@ -124,15 +124,19 @@ impl StoreMap {
         }
     }
 
-    /// Whether the config knows `tag` in a role fitting `event`. A store may
-    /// leave its garments out of the config (the EPC travels with each
-    /// pickup), so garment motion is only "unknown" when garments are listed.
+    /// Whether the config knows `tag`. A store may leave its garments out
+    /// of the config (the EPC travels with each pickup); then an unlisted tag
+    /// is presumed to be a garment's, and only counts as unknown when it
+    /// reports what only a fixture or a reader can (a dwell, a read).
     fn knows(&self, tag: u32, event: &TagEvent) -> bool {
         self.fixtures.contains_key(&tag)
             || self.readers.contains_key(&tag)
             || self.garments.contains_key(&tag)
             || (self.garments.is_empty()
-                && matches!(event, TagEvent::PickedUp { .. } | TagEvent::PutDown { .. }))
+                && !matches!(
+                    event,
+                    TagEvent::DwellStart | TagEvent::DwellEnd { .. } | TagEvent::EpcSeen { .. }
+                ))
     }
 }
 
@@ -385,6 +389,43 @@ fixture = "F1"
         assert!(o.unknown_tag);
         let e = funnel(o);
         assert_eq!((e.fixture, e.gtins, e.tag), (None, None, 4242));
+    }
+
+    #[test]
+    fn unlisted_tags_are_presumed_garments_when_no_garments_are_configured() {
+        let no_garments = STORE.split("[[garments]]").next().unwrap();
+        let bare = StoreMap::new(&config::parse(Path::new("t.toml"), no_garments).unwrap());
+        let fw = protocol::FwVersion {
+            major: 1,
+            minor: 0,
+            patch: 0,
+        };
+        let heartbeat = TagEvent::Heartbeat {
+            battery_mv: 3000,
+            fw,
+            dropped: 0,
+        };
+        assert!(!enrich(&bare, &up(5555, 0, heartbeat.clone()), UnixMillis(1)).unknown_tag);
+        assert!(
+            !enrich(
+                &bare,
+                &up(5555, 0, TagEvent::PickedUp { epc: epc() }),
+                UnixMillis(1)
+            )
+            .unknown_tag
+        );
+        assert!(
+            enrich(
+                &bare,
+                &up(5555, 0, TagEvent::DwellEnd { dwell_ms: 1 }),
+                UnixMillis(1)
+            )
+            .unknown_tag
+        );
+        assert!(
+            enrich(&map(), &up(5555, 0, heartbeat), UnixMillis(1)).unknown_tag,
+            "listed garments: unlisted is unknown"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! the task reopens the same path with capped exponential backoff and never
 //! spins.
 
+use super::enrich::EventKey;
 use super::shutdown::Shutdown;
 use super::spool::writer::{PortMsg, SpoolMsg};
 use super::status::Stats;
@@ -16,9 +17,9 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
-use tokio_serial::SerialPortBuilderExt;
+use tokio_serial::{SerialPortBuilderExt, SerialStream};
 use tracing::Instrument;
 
 /// First wait before reopening a receiver; doubles up to [`MAX_BACKOFF`].
@@ -29,9 +30,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// failure starts the backoff afresh.
 const HEALTHY_AFTER: Duration = Duration::from_secs(2);
 
-/// Acks that cannot be written within this time are dropped (the tags
-/// resend): a receiver that does not drain must not stall ingest.
-const ACK_WRITE_TIMEOUT: Duration = Duration::from_millis(200);
+/// Acks not written within this time are dropped and counted (the tags
+/// resend): a receiver that stops draining shows up in the status. Reads go
+/// on meanwhile; acks are written beside them.
+const ACK_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Bad frames are logged at most this often per receiver, with counts.
 const BAD_FRAME_LOG_EVERY: Duration = Duration::from_secs(10);
@@ -79,6 +81,14 @@ impl BadFrameLog {
     }
 }
 
+/// Why reading a port stopped.
+enum Stop {
+    /// The receiver vanished (EOF or I/O error): reopen it.
+    Gone,
+    /// Shutdown was requested, or the spool writer is gone.
+    Shutdown,
+}
+
 /// Runs receiver `rx` until shutdown, then flushes: waits until the writer
 /// has committed and acked everything this port delivered.
 pub async fn run(
@@ -94,82 +104,50 @@ pub async fn run(
         let mut bad = BadFrameLog { since_log: [0; 5], last_log: None };
         let mut decoder = FrameDecoder::new();
         let mut logged_open_error = false;
-        let mut port = None;
+        // The write half survives the read loop so the last acks can go out.
+        let mut ack_port: Option<WriteHalf<SerialStream>> = None;
         loop {
-            let mut p = match port.take() {
-                Some(p) => p,
-                None => match tokio_serial::new(rx.path.to_string_lossy(), rx.baud).open_native_async() {
-                    Ok(p) => {
-                        stats.receiver(rx.index, |r| {
-                            r.state = "open";
-                            r.opens += 1;
-                        });
-                        tracing::info!("receiver open");
-                        logged_open_error = false;
-                        p
+            let port = match tokio_serial::new(rx.path.to_string_lossy(), rx.baud).open_native_async() {
+                Ok(p) => p,
+                Err(e) => {
+                    if !logged_open_error {
+                        tracing::warn!(error = %e, "cannot open receiver; retrying with backoff");
+                        logged_open_error = true;
                     }
-                    Err(e) => {
-                        if !logged_open_error {
-                            tracing::warn!(error = %e, "cannot open receiver; retrying with backoff");
-                            logged_open_error = true;
-                        }
-                        if !wait_or_shutdown(&mut shutdown, &mut acks, &stats, backoff).await {
-                            break;
-                        }
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                        continue;
+                    if !wait_or_shutdown(&mut shutdown, &mut acks, &stats, backoff).await {
+                        break;
                     }
-                },
-            };
-            decoder.reset();
-            let opened = Instant::now();
-            let mut buf = [0u8; 4096];
-            let gone = loop {
-                tokio::select! {
-                    _ = shutdown.requested() => break false,
-                    msg = acks.recv() => match msg {
-                        Some(PortMsg::Acks(keys)) => write_acks(&mut p, &keys, &stats).await,
-                        Some(PortMsg::Flushed) | None => {}
-                    },
-                    read = p.read(&mut buf) => match read {
-                        Ok(0) => break true,
-                        Err(e) => {
-                            tracing::debug!(error = %e, "receiver read failed");
-                            break true;
-                        }
-                        Ok(n) => {
-                            backoff = MIN_BACKOFF;
-                            let received_at = UnixMillis::now();
-                            let mut uplinks = Vec::new();
-                            for item in decoder.feed(&buf[..n]) {
-                                match item {
-                                    Ok(Frame { message: Message::Uplink(u), .. }) => uplinks.push(u),
-                                    // Downlinks on the shared channel are other gateways' or our echo.
-                                    Ok(Frame { message: Message::Downlink(_), .. }) => {}
-                                    Err(e) => {
-                                        stats.bad_frame(&e);
-                                        bad.note(&e);
-                                    }
-                                }
-                            }
-                            if !uplinks.is_empty() {
-                                let count = uplinks.len() as u64;
-                                stats.receiver(rx.index, |r| r.frames += count);
-                                if spool.send(SpoolMsg::Frames { port: rx.index, received_at, uplinks }).await.is_err() {
-                                    break false;
-                                }
-                            }
-                        }
-                    },
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
                 }
             };
-            if !gone {
-                port = Some(p);
-                break;
+            stats.receiver(rx.index, |r| {
+                r.state = "open";
+                r.opens += 1;
+            });
+            tracing::info!("receiver open");
+            logged_open_error = false;
+            decoder.reset();
+            let opened = Instant::now();
+            // Acks are written while reads go on, so a slow commit or a slow
+            // port on one side never holds up the other.
+            let (mut reader, mut writer) = tokio::io::split(port);
+            let stop = tokio::select! {
+                _ = shutdown.requested() => Stop::Shutdown,
+                stop = read_frames(&rx, &mut reader, &mut decoder, &spool, &stats, &mut bad, &mut backoff) => stop,
+                () = write_acks_until_closed(&mut writer, &mut acks, &stats) => Stop::Shutdown,
+            };
+            match stop {
+                Stop::Shutdown => {
+                    ack_port = Some(writer);
+                    break;
+                }
+                Stop::Gone => {
+                    stats.receiver(rx.index, |r| r.state = "gone");
+                    tracing::warn!("receiver gone; reopening with backoff");
+                }
             }
-            stats.receiver(rx.index, |r| r.state = "gone");
-            tracing::warn!("receiver gone; reopening with backoff");
-            drop(p);
+            drop((reader, writer));
             if opened.elapsed() >= HEALTHY_AFTER {
                 backoff = MIN_BACKOFF;
             }
@@ -183,15 +161,13 @@ pub async fn run(
         if spool.send(SpoolMsg::Flush { port: rx.index }).await.is_ok() {
             drop(spool);
             let deadline = shutdown.deadline();
-            loop {
-                match tokio::time::timeout_at(deadline, acks.recv()).await {
-                    Ok(Some(PortMsg::Acks(keys))) => match port.as_mut() {
-                        Some(p) => write_acks(p, &keys, &stats).await,
-                        None => {
-                            stats.acks_dropped.fetch_add(keys.len() as u64, Relaxed);
-                        }
-                    },
-                    Ok(Some(PortMsg::Flushed)) | Ok(None) | Err(_) => break,
+            // Ends at Flushed, when the writer is gone, or at the deadline.
+            while let Ok(Some(PortMsg::Acks(keys))) = tokio::time::timeout_at(deadline, acks.recv()).await {
+                match ack_port.as_mut() {
+                    Some(p) => write_acks(p, &keys, &stats).await,
+                    None => {
+                        stats.acks_dropped.fetch_add(keys.len() as u64, Relaxed);
+                    }
                 }
             }
         }
@@ -200,6 +176,79 @@ pub async fn run(
     }
     .instrument(span)
     .await
+}
+
+/// Reads and decodes until the port is gone (or the writer is).
+async fn read_frames(
+    rx: &Receiver,
+    port: &mut ReadHalf<SerialStream>,
+    decoder: &mut FrameDecoder,
+    spool: &mpsc::Sender<SpoolMsg>,
+    stats: &Stats,
+    bad: &mut BadFrameLog,
+    backoff: &mut Duration,
+) -> Stop {
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match port.read(&mut buf).await {
+            Ok(0) => return Stop::Gone,
+            Err(e) => {
+                tracing::debug!(error = %e, "receiver read failed");
+                return Stop::Gone;
+            }
+            Ok(n) => n,
+        };
+        *backoff = MIN_BACKOFF;
+        let received_at = UnixMillis::now();
+        let mut uplinks = Vec::new();
+        for item in decoder.feed(&buf[..n]) {
+            match item {
+                Ok(Frame {
+                    message: Message::Uplink(u),
+                    ..
+                }) => uplinks.push(u),
+                // Downlinks on the shared channel are other gateways' or our echo.
+                Ok(Frame {
+                    message: Message::Downlink(_),
+                    ..
+                }) => {}
+                Err(e) => {
+                    stats.bad_frame(&e);
+                    bad.note(&e);
+                }
+            }
+        }
+        if !uplinks.is_empty() {
+            let count = uplinks.len() as u64;
+            stats.receiver(rx.index, |r| r.frames += count);
+            // Waiting here when the writer is behind pushes back on the
+            // serial line instead of growing memory.
+            if spool
+                .send(SpoolMsg::Frames {
+                    port: rx.index,
+                    received_at,
+                    uplinks,
+                })
+                .await
+                .is_err()
+            {
+                return Stop::Shutdown;
+            }
+        }
+    }
+}
+
+/// Writes every ack the spool writer sends, until its channel closes.
+async fn write_acks_until_closed(
+    port: &mut WriteHalf<SerialStream>,
+    acks: &mut mpsc::Receiver<PortMsg>,
+    stats: &Stats,
+) {
+    while let Some(msg) = acks.recv().await {
+        if let PortMsg::Acks(keys) = msg {
+            write_acks(port, &keys, stats).await;
+        }
+    }
 }
 
 /// Sleeps `backoff` unless shutdown comes first (then `false`). Acks that
@@ -226,11 +275,7 @@ async fn wait_or_shutdown(
 }
 
 /// Encodes and writes one Ack downlink per key.
-async fn write_acks(
-    port: &mut tokio_serial::SerialStream,
-    keys: &[super::enrich::EventKey],
-    stats: &Stats,
-) {
+async fn write_acks(port: &mut (impl AsyncWrite + Unpin), keys: &[EventKey], stats: &Stats) {
     let mut out = Vec::with_capacity(keys.len() * 24);
     let mut frame_buf = [0u8; MAX_ENCODED_LEN];
     for k in keys {

@@ -24,13 +24,13 @@ use anyhow::Context;
 use protocol::time::UnixMillis;
 use rumqttc::{LastWill, QoS};
 use spool::writer::Writer;
-use spool::Spool;
+use spool::{Spool, SpoolReader};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Exit status when the config is invalid (runtime failures exit 1).
 pub const EXIT_BAD_CONFIG: u8 = 2;
@@ -38,10 +38,10 @@ pub const EXIT_BAD_CONFIG: u8 = 2;
 /// Uplinks the receivers may queue for the writer (in read chunks): a
 /// second of a full receiver, so a slow commit pushes back on the serial
 /// reads instead of growing memory.
-const SPOOL_QUEUE: usize = 1024;
+const SPOOL_QUEUE: usize = 128;
 
 /// Ack messages queued per receiver.
-const ACK_QUEUE: usize = 256;
+const ACK_QUEUE: usize = 1024;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -98,6 +98,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(grace) = args.shutdown_grace_s {
         cfg.shutdown_grace_s = grace;
     }
+    let mut paths: Vec<&PathBuf> = cfg.receivers.iter().map(|r| &r.path).collect();
+    paths.sort();
+    if let Some(twice) = paths.windows(2).find(|w| w[0] == w[1]) {
+        eprintln!(
+            "aisle: receiver {} is given twice; list each receiver once",
+            twice[0].display()
+        );
+        return Ok(ExitCode::from(EXIT_BAD_CONFIG));
+    }
     if cfg.receivers.is_empty() {
         eprintln!(
             "aisle: no receivers: add a [[receivers]] table to {} or pass --receiver PATH",
@@ -142,6 +151,7 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
     }
     tracing::info!(path = %cfg.spool.path.display(), depth = spool.depth(), bytes = spool.bytes(), "spool open");
 
+    let reader = SpoolReader::open(&cfg.spool.path).context("cannot open the spool for reading")?;
     let mut opts = mqtt_options(&cfg.broker, &cfg.default_client_id())?;
     opts.set_last_will(LastWill::new(
         format!("aisle/v1/stores/{}/status", cfg.store),
@@ -156,7 +166,7 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
         cfg.batch.max_bytes + 64 * 1024,
         cfg.batch.max_bytes + 64 * 1024,
     );
-    let (client, eventloop) = rumqttc::AsyncClient::new(opts, 64);
+    let mqtt = rumqttc::AsyncClient::new(opts, 64);
 
     let (spool_tx, spool_rx) = mpsc::channel(SPOOL_QUEUE);
     let (head_tx, head_rx) = watch::channel(0i64);
@@ -176,9 +186,14 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
         ports: port_txs,
         head: head_tx,
     };
+    // Dropped when the writer thread ends, normally or not.
+    let (writer_alive, writer_gone) = oneshot::channel::<()>();
     let writer_thread = std::thread::Builder::new()
         .name("spool-writer".into())
-        .spawn(move || writer.run(spool_rx))
+        .spawn(move || {
+            let _alive = writer_alive;
+            writer.run(spool_rx);
+        })
         .context("cannot start the spool writer thread")?;
 
     let grace = Duration::from_secs_f64(cfg.shutdown_grace_s);
@@ -186,6 +201,7 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
     let signals = shutdown::Signals::install().context("cannot install signal handlers")?;
     tokio::spawn(signals.wait(trigger));
 
+    tracing::info!(store = %cfg.store, gateway = %gateway, broker = %cfg.broker.url, receivers = ?paths, "gateway started");
     let mut receivers = Vec::new();
     for ((index, r), acks) in cfg.receivers.iter().enumerate().zip(port_rxs) {
         let rx = ingest::Receiver {
@@ -212,19 +228,26 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
         stats: stats.clone(),
         tags,
     };
-    let uplink = tokio::spawn(uplink::run(
+    let mut uplink = tokio::spawn(uplink::run(
         up,
-        client,
-        eventloop,
+        mqtt,
+        reader,
         spool_tx,
         head_rx,
         ingest_done_rx,
         shutdown.clone(),
     ));
-    tracing::info!(store = %cfg.store, gateway = %gateway, broker = %cfg.broker.url, receivers = ?paths, "gateway started");
 
     let mut waiting = shutdown.clone();
-    waiting.requested().await;
+    tokio::select! {
+        _ = waiting.requested() => {}
+        _ = &mut uplink => anyhow::bail!("the uplink stopped unexpectedly"),
+        _ = writer_gone => {
+            // Without the writer nothing can be acked: exit so the service
+            // manager restarts the gateway. Everything acked is on disk.
+            anyhow::bail!("the spool writer stopped unexpectedly");
+        }
+    }
     let deadline = shutdown.deadline();
     for handle in receivers {
         let abort = handle.abort_handle();

@@ -20,7 +20,9 @@ fn assert_round_trips(frame: Frame) {
 fuzz_target!(|data: &[u8]| {
     // The first byte picks the chunk size, as a serial port returns
     // whatever happened to arrive.
-    let Some((&chunk, input)) = data.split_first() else { return };
+    let Some((&chunk, input)) = data.split_first() else {
+        return;
+    };
     let chunk = usize::from(chunk).max(1);
 
     let expected: Vec<_> = FrameDecoder::new().feed(input).collect();
@@ -39,5 +41,8 @@ fuzz_target!(|data: &[u8]| {
     let n = cobs::encode(&raw, &mut wire);
     wire.truncate(n);
     wire.push(0);
-    FrameDecoder::new().feed(&wire).flatten().for_each(assert_round_trips);
+    FrameDecoder::new()
+        .feed(&wire)
+        .flatten()
+        .for_each(assert_round_trips);
 });

@@ -122,6 +122,34 @@ fn every_variant_round_trips() {
 }
 
 #[test]
+fn checksum_is_crc32_iso_hdlc_in_every_build() {
+    // The catalogue check value of CRC-32/ISO-HDLC. The firmware (no_std,
+    // bitwise) and the gateway (std, slice-by-16 table) must agree; run the
+    // tests with and without default features to check both.
+    assert_eq!(checksum(b"123456789"), 0xCBF4_3926);
+}
+
+#[test]
+fn ack_frame_matches_hand_computed_wire_bytes() {
+    // postcard by hand: version 1, Message::Downlink (1), Downlink::Ack (0),
+    // tag 1234 as varint D2 09, boot 7, seq 42 (2A). CRC-32 LE and COBS
+    // computed with Python's zlib.crc32 and a separate COBS encoder.
+    let frame = Frame::downlink(Downlink::Ack {
+        tag: 1234,
+        boot: 7,
+        seq: 42,
+    });
+    let wire = [
+        0x03, 0x01, 0x01, 0x09, 0xD2, 0x09, 0x07, 0x2A, 0xE3, 0x12, 0x31, 0xE7, 0x00,
+    ];
+    assert_eq!(encode_vec(&frame), wire);
+    assert_eq!(
+        decode_all(&mut FrameDecoder::new(), &wire),
+        std::vec![Ok(frame)]
+    );
+}
+
+#[test]
 fn max_payload_len_is_tight() {
     let mut buf = [0u8; MAX_PAYLOAD_LEN + 8];
     let payload = postcard::to_slice(&worst_case_frame(), &mut buf).unwrap();

@@ -69,7 +69,7 @@ pub(super) fn validate(scheme: Scheme, serial: &str) -> Result<(), EpcError> {
 
 /// Reads the 20 seven-bit characters of an SGTIN-198 serial. The serial ends
 /// at the first zero character and everything after it must be zero too
-/// (TDS §14.3.2, "String" decoding), so each serial has one encoding.
+/// (TDS, "String" decoding method), so each serial has one encoding.
 pub(super) fn decode_chars(r: &mut BitReader<'_>) -> Result<String, EpcError> {
     let mut serial = String::with_capacity(MAX_CHARS);
     let mut ended = false;

@@ -11,8 +11,9 @@ struct Vector {
 }
 
 const VECTORS: &[Vector] = &[
-    // GS1 EPC Tag Data Standard 1.13, §14.5.1 / Appendix E ("encoding
-    // example"): the canonical SGTIN-96 example, partition 5.
+    // GS1 EPC Tag Data Standard, Appendix E worked example (GTIN
+    // 80614141123458, serial 6789, company prefix 0614141, filter 3 to
+    // SGTIN-96); the pair issue 2 quotes. Partition 5.
     Vector {
         hex: "3074257BF7194E4000001A85",
         tag_uri: "urn:epc:tag:sgtin-96:3.0614141.812345.6789",
@@ -122,6 +123,46 @@ fn encodes_published_vectors_from_their_gtin() {
 }
 
 #[test]
+fn tag_uris_of_published_vectors_parse_to_the_same_sgtin() {
+    for v in VECTORS {
+        let from_uri: Sgtin = v
+            .tag_uri
+            .parse()
+            .unwrap_or_else(|e| panic!("{}: {e}", v.tag_uri));
+        assert_eq!(from_uri, Sgtin::decode_hex(v.hex).unwrap(), "{}", v.tag_uri);
+        assert_eq!(from_uri.encode_hex().unwrap(), v.hex, "{}", v.tag_uri);
+    }
+}
+
+#[test]
+fn tag_uri_parser_unescapes_and_refuses_malformed_uris() {
+    let sgtin = Sgtin::from_tag_uri("urn:epc:tag:sgtin-198:3.0614141.812345.10%25%2Fx%3F").unwrap();
+    assert_eq!(sgtin.serial, "10%/x?");
+    let bad = [
+        "urn:epc:id:sgtin:0614141.812345.6789",
+        "urn:epc:tag:sgtin-96:8.0614141.812345.6789",
+        "urn:epc:tag:sgtin-96:3.0614141.81234.6789",
+        "urn:epc:tag:sgtin-96:3.0614141.812345",
+        "urn:epc:tag:sgtin-96:3.061414A.812345.6789",
+        "urn:epc:tag:sgtin-198:3.0614141.812345.a/b",
+        "urn:epc:tag:sgtin-198:3.0614141.812345.a%2",
+        "urn:epc:tag:sgtin-198:3.0614141.812345.a%23",
+        "urn:epc:tag:sgtin-198:3.0614141.812345.ab\u{e9}",
+    ];
+    for uri in bad {
+        assert!(Sgtin::from_tag_uri(uri).is_err(), "{uri}");
+    }
+    assert_eq!(
+        Sgtin::from_tag_uri("urn:epc:tag:sgtin-96:3.0614141.812345.06789"),
+        Err(EpcError::Sgtin96SerialNotNumeric("06789".into()))
+    );
+    assert_eq!(
+        Sgtin::from_tag_uri("urn:epc:tag:sscc-96:3.0614141.812345.1"),
+        Err(EpcError::UnknownScheme("sscc-96".into()))
+    );
+}
+
+#[test]
 fn tds_example_fields_are_split_as_published() {
     let sgtin = Sgtin::decode_hex("3074257BF7194E4000001A85").unwrap();
     assert_eq!(
@@ -187,7 +228,7 @@ fn every_filter_value_round_trips() {
 
 #[test]
 fn gtin_check_digits_match_gs1_examples() {
-    // GS1 General Specifications §7.9 worked example: GTIN-14 8061414112345[8].
+    // The GTIN of the TDS Appendix E example: 8061414112345[8].
     assert_eq!(gtin_check_digit("8061414112345"), Ok(8));
     // TDS 2.3 E.3 GTIN 0950600013435[2].
     assert_eq!(gtin_check_digit("0950600013435"), Ok(2));
@@ -454,6 +495,34 @@ fn rejects_hand_built_fields_that_contradict_the_partition() {
 }
 
 #[test]
+fn hand_built_garbage_fields_are_errors_not_panics() {
+    let garbage = Sgtin {
+        scheme: Scheme::Sgtin198,
+        filter: 200,
+        partition: 200,
+        company_prefix: "é".into(),
+        item_reference: "ü1".into(),
+        serial: "€".into(),
+    };
+    assert_eq!(garbage.gtin().chars().count(), 4);
+    assert!(garbage.pure_uri().starts_with("urn:epc:id:sgtin:é.ü1."));
+    assert_eq!(garbage.encode(), Err(EpcError::Filter(200)));
+    assert_eq!(
+        Sgtin {
+            filter: 1,
+            ..garbage.clone()
+        }
+        .encode(),
+        Err(EpcError::Partition(200))
+    );
+    let empty = Sgtin {
+        item_reference: String::new(),
+        ..garbage
+    };
+    assert_eq!(empty.gtin().chars().count(), 2);
+}
+
+#[test]
 fn scheme_names_parse_and_print() {
     assert_eq!("sgtin-96".parse::<Scheme>(), Ok(Scheme::Sgtin96));
     assert_eq!("SGTIN-198".parse::<Scheme>(), Ok(Scheme::Sgtin198));
@@ -506,6 +575,7 @@ proptest! {
         let sgtin = Sgtin::from_gtin(&gtin, &serial, cp, filter, Scheme::Sgtin198).unwrap();
         let back = Sgtin::decode(&sgtin.encode().unwrap()).unwrap();
         prop_assert_eq!(&back.serial, &serial);
+        prop_assert_eq!(Sgtin::from_tag_uri(&sgtin.tag_uri()), Ok(sgtin.clone()));
         prop_assert_eq!(back, sgtin);
     }
 

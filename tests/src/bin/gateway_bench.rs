@@ -26,6 +26,8 @@ const TAGS: u32 = 200;
 /// Frames per pty write in the throughput phase: big writes, as a USB CDC
 /// receiver delivers them.
 const WRITE_CHUNK: usize = 256;
+/// A receiver dongle's line rate (store.toml default).
+const RECEIVER_BAUD: u32 = 921_600;
 /// The gateway's default batch linger (store.toml `[batch] linger_ms`).
 const LINGER_MS: u32 = 200;
 
@@ -107,6 +109,13 @@ fn main() {
     println!(
         "| gateway peak RSS (VmHWM) | {:.1} MiB | ≤ 32 MiB |",
         med(|r| r.peak_rss_kib as f64) / 1024.0
+    );
+    let frame = frame_bytes(&pickups(std::iter::once(3001), 1, 0..1)[0]).len();
+    let line_bytes_per_s = RECEIVER_BAUD / 10;
+    println!(
+        "\nPhysical limit: a pickup frame is {frame} bytes on the wire; one receiver at {RECEIVER_BAUD} baud \
+         (8N1, 10 bits a byte) carries {line_bytes_per_s} B/s = {} frames/s.",
+        line_bytes_per_s / frame as u32
     );
 }
 

@@ -20,6 +20,11 @@ pub const ROW_OVERHEAD: u64 = 64;
 /// Reads without a stage kept for store IT; the oldest go first beyond this.
 const UNROUTED_KEEP: i64 = 10_000;
 
+/// Free pages (4 KiB each) a drained spool may keep before it returns them
+/// to the file system, so a backlog's disk space does not stay taken after
+/// delivery, yet small backlogs do not cost a vacuum each.
+const VACUUM_FREE_PAGES: i64 = 2048;
+
 /// At the cap, drop down to this fraction of it, so a full spool drops in
 /// chunks rather than on every commit.
 const CAP_HYSTERESIS: f64 = 0.95;
@@ -63,12 +68,26 @@ pub enum SpoolError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("spool {path} failed its integrity check: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
 }
 
 impl SpoolError {
     /// The disk (or the file system quota) is full.
     pub fn is_disk_full(&self) -> bool {
         matches!(self, SpoolError::Sqlite { source, .. } if source.sqlite_error_code() == Some(ErrorCode::DiskFull))
+    }
+
+    /// The file is damaged; only moving it aside at the next start helps.
+    pub fn is_corrupt(&self) -> bool {
+        match self {
+            SpoolError::Corrupt { .. } => true,
+            SpoolError::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+            ),
+            _ => false,
+        }
     }
 }
 
@@ -164,6 +183,11 @@ impl Spool {
             source,
         };
         let conn = Connection::open(path).map_err(err)?;
+        // Only takes effect on a new file (before WAL mode or any table is
+        // written to it): lets a drained spool hand its pages back to the
+        // file system.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+            .map_err(err)?;
         // WAL: a commit is one sequential append plus fsync, and a crash
         // mid-commit leaves the previous commit intact. FULL: fsync the WAL
         // on every commit, since a commit is a promise to the tags.
@@ -174,8 +198,8 @@ impl Spool {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
-        // Reading every row's length both totals the spool and proves the
-        // table is readable before the gateway promises anything.
+        // Reading every row's length totals the spool and proves the table
+        // is readable before the gateway promises anything.
         let (depth, body_bytes): (i64, i64) = conn
             .query_row(
                 "SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM events",
@@ -183,8 +207,18 @@ impl Spool {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(err)?;
-        conn.query_row("SELECT COUNT(*) FROM unrouted", [], |r| r.get::<_, i64>(0))
+        // The walk above misses damaged index pages; quick_check does not.
+        // It reads the whole file once per start, a second or so for a
+        // spool holding a long outage's backlog.
+        let check: String = conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
             .map_err(err)?;
+        if check != "ok" {
+            return Err(SpoolError::Corrupt {
+                path: path.to_owned(),
+                detail: check,
+            });
+        }
         let depth = depth as u64;
         Ok(Spool {
             conn,
@@ -258,8 +292,8 @@ impl Spool {
             let (dropped, freed) =
                 drop_oldest(&tx, bytes - target).map_err(|e| sqlite_err(&self.path, e))?;
             out.dropped = dropped;
-            bytes -= freed;
-            depth -= dropped;
+            bytes = bytes.saturating_sub(freed);
+            depth = depth.saturating_sub(dropped);
         }
         tx.commit().map_err(|e| sqlite_err(&self.path, e))?;
         self.bytes = bytes;
@@ -278,51 +312,9 @@ impl Spool {
         let (dropped, freed) =
             drop_oldest(&tx, want.max(1)).map_err(|e| sqlite_err(&self.path, e))?;
         tx.commit().map_err(|e| sqlite_err(&self.path, e))?;
-        self.bytes -= freed;
-        self.depth -= dropped;
+        self.bytes = self.bytes.saturating_sub(freed);
+        self.depth = self.depth.saturating_sub(dropped);
         Ok(dropped)
-    }
-
-    /// Up to `max_events` events after spool id `after`, in order, whose
-    /// JSON fits in `max_bytes` (always at least one event).
-    pub fn fetch(
-        &self,
-        after: i64,
-        max_events: usize,
-        max_bytes: usize,
-    ) -> Result<Option<Fetched>, SpoolError> {
-        let run = || -> rusqlite::Result<Option<Fetched>> {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT id, body FROM events WHERE id > ?1 ORDER BY id LIMIT ?2")?;
-            let mut rows = stmt.query(params![after, max_events as i64])?;
-            let mut out: Option<Fetched> = None;
-            while let Some(row) = rows.next()? {
-                let id: i64 = row.get(0)?;
-                let body = row.get_ref(1)?.as_str()?;
-                match &mut out {
-                    None => {
-                        out = Some(Fetched {
-                            first: id,
-                            last: id,
-                            count: 1,
-                            events_json: body.to_owned(),
-                        })
-                    }
-                    Some(f) => {
-                        if f.events_json.len() + 1 + body.len() > max_bytes {
-                            break;
-                        }
-                        f.events_json.push(',');
-                        f.events_json.push_str(body);
-                        f.last = id;
-                        f.count += 1;
-                    }
-                }
-            }
-            Ok(out)
-        };
-        run().map_err(|e| sqlite_err(&self.path, e))
     }
 
     /// Deletes spool ids `first..=last` (a delivered batch) and commits.
@@ -347,8 +339,24 @@ impl Spool {
         };
         let (rows, bytes) = run().map_err(|e| sqlite_err(&self.path, e))?;
         tx.commit().map_err(|e| sqlite_err(&self.path, e))?;
-        self.depth -= rows.min(self.depth);
-        self.bytes -= bytes.min(self.bytes);
+        self.depth = self.depth.saturating_sub(rows);
+        self.bytes = self.bytes.saturating_sub(bytes);
+        if self.depth == 0 {
+            let free: i64 = self
+                .conn
+                .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+                .map_err(|e| sqlite_err(&self.path, e))?;
+            if free > VACUUM_FREE_PAGES {
+                // Each step of this pragma frees one page: step to the end.
+                let vacuum = || -> rusqlite::Result<()> {
+                    let mut stmt = self.conn.prepare("PRAGMA incremental_vacuum")?;
+                    let mut rows = stmt.query([])?;
+                    while rows.next()?.is_some() {}
+                    Ok(())
+                };
+                vacuum().map_err(|e| sqlite_err(&self.path, e))?;
+            }
+        }
         Ok(rows)
     }
 
@@ -370,6 +378,78 @@ impl Spool {
             .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))
             .map_err(|e| sqlite_err(&self.path, e))
     }
+}
+
+/// The uplink's own read-only view of the spool. WAL lets it read
+/// committed events while the writer commits new ones, so building a batch
+/// never waits behind a busy writer.
+pub struct SpoolReader {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SpoolReader {
+    /// Opens the spool at `path`, which [`Spool::open`] has already created.
+    pub fn open(path: &Path) -> Result<SpoolReader, SpoolError> {
+        let err = |source| sqlite_err(path, source);
+        let conn = Connection::open(path).map_err(err)?;
+        conn.pragma_update(None, "query_only", true).map_err(err)?;
+        // It reads recent rows once, in order: a small cache is enough.
+        conn.pragma_update(None, "cache_size", -512).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        Ok(SpoolReader {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Up to `max_events` committed events after spool id `after`, in
+    /// order, whose JSON fits in `max_bytes` (always at least one event).
+    pub fn fetch(
+        &self,
+        after: i64,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> Result<Option<Fetched>, SpoolError> {
+        fetch_rows(&self.conn, after, max_events, max_bytes).map_err(|e| sqlite_err(&self.path, e))
+    }
+}
+
+fn fetch_rows(
+    conn: &Connection,
+    after: i64,
+    max_events: usize,
+    max_bytes: usize,
+) -> rusqlite::Result<Option<Fetched>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, body FROM events WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+    let mut rows = stmt.query(params![after, max_events as i64])?;
+    let mut out: Option<Fetched> = None;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let body = row.get_ref(1)?.as_str()?;
+        match &mut out {
+            None => {
+                out = Some(Fetched {
+                    first: id,
+                    last: id,
+                    count: 1,
+                    events_json: body.to_owned(),
+                })
+            }
+            Some(f) => {
+                if f.events_json.len() + 1 + body.len() > max_bytes {
+                    break;
+                }
+                f.events_json.push(',');
+                f.events_json.push_str(body);
+                f.last = id;
+                f.count += 1;
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn sqlite_err(path: &Path, source: rusqlite::Error) -> SpoolError {

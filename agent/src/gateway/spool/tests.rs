@@ -18,6 +18,18 @@ fn open(path: &Path, max: u64) -> Spool {
     Spool::open(path, max, 0).unwrap().0
 }
 
+impl Spool {
+    /// What the uplink's reader would fetch, through a fresh reader.
+    fn fetch(
+        &self,
+        after: i64,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> Result<Option<Fetched>, SpoolError> {
+        SpoolReader::open(&self.path)?.fetch(after, max_events, max_bytes)
+    }
+}
+
 #[test]
 fn committed_events_survive_reopen_in_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -148,4 +160,44 @@ fn unrouted_reads_are_kept_apart_from_events() {
         })
         .unwrap();
     assert_eq!(n, 1);
+}
+
+#[test]
+fn drained_spool_gives_its_pages_back_to_the_file_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    let mut s = open(&path, 1 << 30);
+    let events: Vec<_> = (1..=20_000).map(|i| event(i as u16, 1000)).collect();
+    s.append(&events, &[]).unwrap();
+    let pages = |s: &Spool| -> i64 {
+        s.conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap()
+    };
+    let full = pages(&s);
+    s.delete_range(&[(1, 20_000)]).unwrap();
+    assert!(pages(&s) < full / 10, "{} pages left of {full}", pages(&s));
+}
+
+#[test]
+fn spool_damaged_inside_is_moved_aside_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spool.sqlite");
+    let mut s = open(&path, 1 << 30);
+    let events: Vec<_> = (1..=2_000).map(|i| event(i as u16, 200)).collect();
+    s.append(&events, &[]).unwrap();
+    drop(s);
+    // Scribble over pages in the middle of the file (past the header).
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 64 * 1024, "{} bytes", bytes.len());
+    for b in &mut bytes[40_000..60_000] {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let (s, report) = Spool::open(&path, 1 << 30, 7).unwrap();
+    assert!(
+        report.moved_aside.is_some(),
+        "a damaged spool must not be used"
+    );
+    assert_eq!(s.depth(), 0);
 }

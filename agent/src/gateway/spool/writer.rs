@@ -5,10 +5,11 @@
 //! previous commit), dedups and enriches each uplink, commits the group in
 //! one transaction (group commit: one fsync for many events), and only then
 //! sends the acks to the receivers the frames came from. The uplink's
-//! fetches and deletes go through the same channel, so the spool has one
-//! owner and its byte count is exact.
+//! deletes go through the same channel, so the spool has one writer and its
+//! byte count is exact; the uplink reads batches through its own
+//! [`super::SpoolReader`].
 
-use super::{Fetched, NewEvent, Spool};
+use super::{NewEvent, Spool};
 use crate::gateway::enrich::{enrich, Dedup, Enriched, EventKey, StoreMap, UnroutedRead};
 use crate::gateway::status::{Stats, TagHealthBook};
 use protocol::time::UnixMillis;
@@ -17,11 +18,11 @@ use std::collections::HashSet;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 /// Most uplinks in one group commit; bounds the memory of one group and the
 /// delay of the first ack in it.
-const MAX_GROUP_EVENTS: usize = 16_384;
+const MAX_GROUP_EVENTS: usize = 4_096;
 
 /// Share of the spool dropped when the disk is full before the cap.
 const DISK_FULL_SHED: f64 = 0.1;
@@ -37,22 +38,8 @@ pub enum SpoolMsg {
     /// Receiver `port` stops: answer [`PortMsg::Flushed`] once everything it
     /// sent before is committed and acked.
     Flush { port: usize },
-    /// The uplink asks for the next batch after spool id `after`.
-    Fetch {
-        after: i64,
-        max_events: usize,
-        max_bytes: usize,
-        reply: oneshot::Sender<FetchReply>,
-    },
     /// The broker acknowledged the batch of spool ids `first..=last`.
     Delivered { first: i64, last: i64 },
-}
-
-/// Answer to [`SpoolMsg::Fetch`]: the batch (if any) and the highest spool
-/// id at the time, so the uplink knows it has seen everything up to there.
-pub struct FetchReply {
-    pub batch: Option<Fetched>,
-    pub head: i64,
 }
 
 /// Messages from the writer to a receiver task.
@@ -88,8 +75,8 @@ struct Group {
     /// Acks per port, sent after the commit.
     acks: Vec<Vec<EventKey>>,
     delivered: Vec<(i64, i64)>,
-    /// Fetches and flushes, answered after the commit in arrival order.
-    after_commit: Vec<SpoolMsg>,
+    /// Ports that asked to be told once their events are committed.
+    flushes: Vec<usize>,
 }
 
 impl Writer {
@@ -109,7 +96,9 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.commit(group, &mut last_error_log);
+            if !self.commit(group, &mut last_error_log) {
+                return;
+            }
         }
         tracing::info!(depth = self.spool.depth(), "spool closed");
     }
@@ -126,7 +115,7 @@ impl Writer {
                 }
             }
             SpoolMsg::Delivered { first, last } => g.delivered.push((first, last)),
-            other => g.after_commit.push(other),
+            SpoolMsg::Flush { port } => g.flushes.push(port),
         }
     }
 
@@ -184,7 +173,9 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, g: Group, last_error_log: &mut Option<Instant>) {
+    /// Commits a group and answers for it; `false` when the spool is
+    /// unusable and the writer must stop.
+    fn commit(&mut self, g: Group, last_error_log: &mut Option<Instant>) -> bool {
         let durable = if g.events.is_empty() && g.unrouted.is_empty() {
             true
         } else {
@@ -201,6 +192,14 @@ impl Writer {
                         );
                     }
                     true
+                }
+                Err(e) if e.is_corrupt() => {
+                    // Nothing more can be committed; stopping the writer
+                    // stops the gateway, and the next start moves the file
+                    // aside. These events are not acked: the tags keep them.
+                    tracing::error!(error = %e, "spool file is damaged; stopping so the next start can replace it");
+                    self.stats.spool_errors.fetch_add(1, Relaxed);
+                    return false;
                 }
                 Err(e) => {
                     self.stats.spool_errors.fetch_add(1, Relaxed);
@@ -249,36 +248,14 @@ impl Writer {
             }
         }
         self.publish_gauges();
-        for msg in g.after_commit {
-            match msg {
-                SpoolMsg::Fetch {
-                    after,
-                    max_events,
-                    max_bytes,
-                    reply,
-                } => {
-                    let batch = self
-                        .spool
-                        .fetch(after, max_events, max_bytes)
-                        .unwrap_or_else(|e| {
-                            tracing::error!(error = %e, "cannot read the spool");
-                            None
-                        });
-                    let _ = reply.send(FetchReply {
-                        batch,
-                        head: *self.head.borrow(),
-                    });
-                }
-                SpoolMsg::Flush { port } => {
-                    if let Some(tx) = self.ports.get(port) {
-                        // The receiver task is draining its acks, so this
-                        // waits at most for it to read one message.
-                        let _ = tx.blocking_send(PortMsg::Flushed);
-                    }
-                }
-                SpoolMsg::Frames { .. } | SpoolMsg::Delivered { .. } => {}
+        for port in g.flushes {
+            if let Some(tx) = self.ports.get(port) {
+                // The receiver task is draining its acks, so this waits at
+                // most for it to read one message.
+                let _ = tx.blocking_send(PortMsg::Flushed);
             }
         }
+        true
     }
 
     fn publish_gauges(&self) {
@@ -301,3 +278,6 @@ impl Writer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

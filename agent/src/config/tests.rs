@@ -1,0 +1,107 @@
+//! Config validation cases, located to the line and column.
+
+use super::*;
+
+const MINIMAL: &str = r#"store = "S1"
+[broker]
+url = "mqtt://127.0.0.1:1883"
+[spool]
+path = "/tmp/spool.sqlite"
+"#;
+
+fn errors(text: &str) -> Vec<ConfigError> {
+    parse(Path::new("store.toml"), text)
+        .expect_err("config should be rejected")
+        .0
+}
+
+#[test]
+fn minimal_config_gets_defaults() {
+    let c = parse(Path::new("store.toml"), MINIMAL).unwrap();
+    assert_eq!(c.gateway_id(), "gw-S1");
+    assert_eq!(c.default_client_id(), "aisle-gw-S1");
+    assert_eq!(c.batch.max_events, 500);
+    assert_eq!(c.spool.max_bytes, 256 * 1024 * 1024);
+    assert_eq!(c.broker.keep_alive_s, 30);
+}
+
+#[test]
+fn duplicate_fixture_id_points_at_the_second() {
+    let text = format!(
+            "{MINIMAL}[[fixtures]]\nid = \"F1\"\nzone = \"a\"\npresence_tag = 1\n[[fixtures]]\nid = \"F1\"\nzone = \"b\"\npresence_tag = 2\n"
+        );
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!((errs[0].line, errs[0].column), (11, 6));
+    assert!(
+        errs[0]
+            .message
+            .contains("duplicate fixture id \"F1\" (first at line 7)"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn tag_used_by_a_fixture_and_a_reader_is_rejected() {
+    let text = format!(
+            "{MINIMAL}[[fixtures]]\nid = \"F1\"\nzone = \"a\"\npresence_tag = 7\n[[readers]]\ntag = 7\nkind = \"checkout\"\nzone = \"till\"\n"
+        );
+    let errs = errors(&text);
+    assert_eq!((errs[0].line, errs[0].column), (11, 7));
+    assert!(
+        errs[0]
+            .message
+            .contains("tag id 7 is used twice (first at line 9)"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn store_id_outside_the_topic_charset_is_rejected() {
+    let errs = errors(&MINIMAL.replace("\"S1\"", "\"S 1/#\""));
+    assert_eq!((errs[0].line, errs[0].column), (1, 9));
+}
+
+#[test]
+fn garment_gtin_must_be_on_its_fixture() {
+    let text = format!(
+            "{MINIMAL}[[fixtures]]\nid = \"F1\"\nzone = \"a\"\npresence_tag = 1\ngtins = [\"80614141123465\"]\n[[garments]]\ntag = 2\nepc = \"3074257BF7194E4000001A85\"\nfixture = \"F1\"\n"
+        );
+    let errs = errors(&text);
+    assert!(
+        errs[0]
+            .message
+            .contains("GTIN 80614141123458 is not on fixture \"F1\""),
+        "{}",
+        errs[0]
+    );
+}
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    const EXAMPLE: &str = include_str!("../../../examples/store.toml");
+
+    proptest! {
+        #[test]
+        fn on_arbitrary_text(text in "\\PC{0,400}") {
+            let _ = parse(Path::new("x.toml"), &text);
+        }
+
+        #[test]
+        fn on_the_example_with_a_slice_cut_out(at in 0usize..EXAMPLE.len(), len in 0usize..40) {
+            let end = (at + len).min(EXAMPLE.len());
+            if EXAMPLE.is_char_boundary(at) && EXAMPLE.is_char_boundary(end) {
+                let text = format!("{}{}", &EXAMPLE[..at], &EXAMPLE[end..]);
+                if let Err(errors) = parse(Path::new("x.toml"), &text) {
+                    for e in &errors.0 {
+                        prop_assert!(e.line >= 1 && e.line <= text.lines().count() + 1, "{e}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! Config rules beyond the TOML grammar: id charsets, unique fixture and tag
+//! ids, GTIN check digits, EPCs that decode onto their fixture, TLS files
+//! that exist. Each error points at the offending value.
+
+use super::{BatchConfig, ConfigError, StoreConfig, MIN_SPOOL_BYTES};
+use crate::gateway::sgtin;
+use crate::mqtt::{BrokerConfig, BrokerUrl};
+use std::collections::HashMap;
+use std::path::Path;
+use toml::de::DeTable;
+
+/// One step of a path into the TOML tree.
+#[derive(Clone, Copy)]
+enum Key<'a> {
+    Name(&'a str),
+    Index(usize),
+}
+use Key::{Index as I, Name as N};
+
+/// Turns byte offsets into file:line:column errors.
+pub(super) struct Locator<'a> {
+    pub(super) file: &'a Path,
+    pub(super) text: &'a str,
+}
+
+impl Locator<'_> {
+    pub(super) fn at(&self, offset: usize, message: String, help: &str) -> ConfigError {
+        let mut end = offset.min(self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let before = &self.text[..end];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        ConfigError {
+            file: self.file.to_owned(),
+            line,
+            column,
+            message,
+            help: help.to_owned(),
+        }
+    }
+}
+
+/// Checks a parsed config against the rules serde cannot express and
+/// collects every error, located through the spanned TOML tree.
+pub(super) struct Validator<'a> {
+    pub(super) locate: Locator<'a>,
+    pub(super) tree: &'a DeTable<'a>,
+    pub(super) errors: Vec<ConfigError>,
+}
+
+/// Store ids become MQTT topic segments and event-id prefixes.
+fn is_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl Validator<'_> {
+    /// Byte offset of the value at `path`, or of the deepest part that exists.
+    fn offset(&self, path: &[Key]) -> usize {
+        let Some((N(first), rest)) = path.split_first() else {
+            return 0;
+        };
+        let Some(mut node) = self.tree.get(*first) else {
+            return 0;
+        };
+        for key in rest {
+            let next = match key {
+                N(name) => node.get_ref().get(*name),
+                I(i) => node.get_ref().get(*i),
+            };
+            match next {
+                Some(n) => node = n,
+                None => break,
+            }
+        }
+        node.span().start
+    }
+
+    fn error(&mut self, path: &[Key], message: String, help: &str) {
+        let offset = self.offset(path);
+        self.errors.push(self.locate.at(offset, message, help));
+    }
+
+    fn line_of(&self, path: &[Key]) -> usize {
+        self.locate.at(self.offset(path), String::new(), "").line
+    }
+
+    pub(super) fn check(&mut self, c: &StoreConfig) {
+        if !is_id(&c.store) {
+            self.error(
+                &[N("store")],
+                format!(
+                    "store id {:?} is not 1-64 characters of A-Z a-z 0-9 _ -",
+                    c.store
+                ),
+                "store ids are MQTT topic segments; use e.g. \"S1\" or \"berlin-mitte\"",
+            );
+        }
+        if let Some(gw) = &c.gateway {
+            if !is_id(gw) {
+                self.error(
+                    &[N("gateway")],
+                    format!("gateway id {gw:?} is not 1-64 characters of A-Z a-z 0-9 _ -"),
+                    "use e.g. \"gw-1\"",
+                );
+            }
+        }
+        if !(c.shutdown_grace_s.is_finite() && (0.0..=600.0).contains(&c.shutdown_grace_s)) {
+            self.error(
+                &[N("shutdown_grace_s")],
+                "shutdown_grace_s must be 0 to 600 seconds".into(),
+                "the default is 5",
+            );
+        }
+        if c.status_interval_s == 0 {
+            self.error(
+                &[N("status_interval_s")],
+                "status_interval_s must be at least 1".into(),
+                "the default is 30",
+            );
+        }
+        self.check_broker(&c.broker);
+        for (i, r) in c.receivers.iter().enumerate() {
+            if r.path.as_os_str().is_empty() {
+                self.error(
+                    &[N("receivers"), I(i), N("path")],
+                    "receiver path is empty".into(),
+                    "use the /dev/serial/by-id/… path of the dongle",
+                );
+            }
+            if r.baud == 0 {
+                self.error(
+                    &[N("receivers"), I(i), N("baud")],
+                    "baud must be positive".into(),
+                    "receivers run at 921600 by default",
+                );
+            }
+            // A port opens exclusively: a second task on it would retry forever.
+            if let Some(first) = c.receivers[..i].iter().position(|o| o.path == r.path) {
+                let line = self.line_of(&[N("receivers"), I(first), N("path")]);
+                self.error(
+                    &[N("receivers"), I(i), N("path")],
+                    format!(
+                        "receiver {} is listed twice (first at line {line})",
+                        r.path.display()
+                    ),
+                    "list each receiver once",
+                );
+            }
+        }
+        if c.spool.path.as_os_str().is_empty() {
+            self.error(
+                &[N("spool"), N("path")],
+                "spool path is empty".into(),
+                "use e.g. /var/lib/aisle/spool.sqlite",
+            );
+        }
+        if c.spool.max_bytes < MIN_SPOOL_BYTES {
+            self.error(
+                &[N("spool"), N("max_bytes")],
+                format!("spool max_bytes must be at least {MIN_SPOOL_BYTES}"),
+                "the default is 268435456 (256 MiB)",
+            );
+        }
+        self.check_batch(&c.batch);
+        self.check_store_map(c);
+    }
+
+    fn check_broker(&mut self, b: &BrokerConfig) {
+        let url = BrokerUrl::parse(&b.url);
+        if let Err(e) = &url {
+            self.error(
+                &[N("broker"), N("url")],
+                e.to_string(),
+                "e.g. mqtt://127.0.0.1:1883 or mqtts://hq.example.com",
+            );
+        }
+        if let Some(id) = &b.client_id {
+            if id.is_empty() || id.len() > 128 {
+                self.error(
+                    &[N("broker"), N("client_id")],
+                    "client_id must be 1-128 characters".into(),
+                    "leave it out to use aisle-gw-{store}",
+                );
+            }
+        }
+        if b.password_file.is_some() && b.username.is_none() {
+            self.error(
+                &[N("broker"), N("password_file")],
+                "password_file is set but username is not".into(),
+                "add username = \"…\" to [broker]",
+            );
+        }
+        let tls = url.map(|u| u.tls).unwrap_or(false);
+        for (key, file) in [
+            ("password_file", &b.password_file),
+            ("ca_file", &b.ca_file),
+            ("cert_file", &b.cert_file),
+            ("key_file", &b.key_file),
+        ] {
+            let Some(file) = file else { continue };
+            if key != "password_file" && !tls {
+                self.error(
+                    &[N("broker"), N(key)],
+                    format!("{key} is set but the broker URL is not mqtts://"),
+                    "use an mqtts:// URL or remove the TLS files",
+                );
+            } else if !file.is_file() {
+                self.error(
+                    &[N("broker"), N(key)],
+                    format!("{key} {} does not exist or is not a file", file.display()),
+                    "fix the path, or create the file (readable by the gateway user)",
+                );
+            }
+        }
+        if b.cert_file.is_some() != b.key_file.is_some() {
+            let key = if b.cert_file.is_some() {
+                "cert_file"
+            } else {
+                "key_file"
+            };
+            self.error(
+                &[N("broker"), N(key)],
+                "cert_file and key_file must be given together".into(),
+                "add the missing one, or remove both",
+            );
+        }
+    }
+
+    fn check_batch(&mut self, b: &BatchConfig) {
+        if !(1..=10_000).contains(&b.max_events) {
+            self.error(
+                &[N("batch"), N("max_events")],
+                "batch max_events must be 1 to 10000".into(),
+                "the default is 500",
+            );
+        }
+        if !(1024..=128 * 1024 * 1024).contains(&b.max_bytes) {
+            self.error(
+                &[N("batch"), N("max_bytes")],
+                "batch max_bytes must be 1024 to 134217728".into(),
+                "the default is 262144",
+            );
+        }
+        if b.linger_ms > 60_000 {
+            self.error(
+                &[N("batch"), N("linger_ms")],
+                "batch linger_ms must be at most 60000".into(),
+                "the default is 200",
+            );
+        }
+    }
+
+    fn check_store_map(&mut self, c: &StoreConfig) {
+        // Every tag id may have one role; remember where each was first used.
+        let mut tags: HashMap<u32, Vec<Key>> = HashMap::new();
+        let mut claim = |v: &mut Self, tag: u32, path: Vec<Key<'static>>| {
+            if let Some(first) = tags.get(&tag) {
+                let line = v.line_of(first);
+                v.error(
+                    &path,
+                    format!("tag id {tag} is used twice (first at line {line})"),
+                    "each tag id belongs to one fixture, reader or garment; fix one of them",
+                );
+            } else {
+                tags.insert(tag, path);
+            }
+        };
+        let mut fixtures: HashMap<&str, usize> = HashMap::new();
+        for (i, f) in c.fixtures.iter().enumerate() {
+            if f.id.is_empty() {
+                self.error(
+                    &[N("fixtures"), I(i), N("id")],
+                    "fixture id is empty".into(),
+                    "give each fixture a short unique id such as \"F1\"",
+                );
+            }
+            if let Some(&first) = fixtures.get(f.id.as_str()) {
+                let line = self.line_of(&[N("fixtures"), I(first), N("id")]);
+                self.error(
+                    &[N("fixtures"), I(i), N("id")],
+                    format!("duplicate fixture id {:?} (first at line {line})", f.id),
+                    "give each fixture a unique id",
+                );
+            } else {
+                fixtures.insert(&f.id, i);
+            }
+            claim(
+                self,
+                f.presence_tag,
+                vec![N("fixtures"), I(i), N("presence_tag")],
+            );
+            for (g, gtin) in f.gtins.iter().enumerate() {
+                self.check_gtin(gtin, &[N("fixtures"), I(i), N("gtins"), I(g)]);
+            }
+        }
+        for (i, r) in c.readers.iter().enumerate() {
+            claim(self, r.tag, vec![N("readers"), I(i), N("tag")]);
+            if r.zone.is_empty() {
+                self.error(
+                    &[N("readers"), I(i), N("zone")],
+                    "reader zone is empty".into(),
+                    "name the fitting room or checkout, e.g. \"fitting-room-1\"",
+                );
+            }
+        }
+        let mut skus: HashMap<&str, usize> = HashMap::new();
+        for (i, s) in c.skus.iter().enumerate() {
+            self.check_gtin(&s.gtin, &[N("skus"), I(i), N("gtin")]);
+            if let Some(&first) = skus.get(s.gtin.as_str()) {
+                let line = self.line_of(&[N("skus"), I(first), N("gtin")]);
+                self.error(
+                    &[N("skus"), I(i), N("gtin")],
+                    format!("SKU {} is listed twice (first at line {line})", s.gtin),
+                    "merge the two entries",
+                );
+            } else {
+                skus.insert(&s.gtin, i);
+            }
+            for (key, p) in [
+                ("pickup", s.pickup),
+                ("try_on", s.try_on),
+                ("purchase", s.purchase),
+            ] {
+                if p.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
+                    self.error(
+                        &[N("skus"), I(i), N(key)],
+                        format!("{key} must be a probability from 0 to 1"),
+                        "e.g. 0.35",
+                    );
+                }
+            }
+        }
+        for (i, g) in c.garments.iter().enumerate() {
+            claim(self, g.tag, vec![N("garments"), I(i), N("tag")]);
+            let fixture = fixtures.get(g.fixture.as_str()).map(|&f| &c.fixtures[f]);
+            if fixture.is_none() {
+                self.error(
+                    &[N("garments"), I(i), N("fixture")],
+                    format!("fixture {:?} is not defined", g.fixture),
+                    "use the id of one of the [[fixtures]]",
+                );
+            }
+            let path = [N("garments"), I(i), N("epc")];
+            match sgtin::from_hex(&g.epc)
+                .as_deref()
+                .and_then(sgtin::gtin_and_serial)
+            {
+                None => self.error(
+                    &path,
+                    format!("EPC {:?} is not an SGTIN-96/198 in hex", g.epc),
+                    "write the EPC as hex, e.g. 3074257BF7194E4000001A85 (see `aisle epc decode`)",
+                ),
+                Some((gtin, _)) => {
+                    if let Some(f) = fixture.filter(|f| !f.gtins.contains(&gtin)) {
+                        self.error(&path, format!("EPC's GTIN {gtin} is not on fixture {:?}", f.id), "add the GTIN to the fixture's gtins, or move the garment to the right fixture");
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_gtin(&mut self, gtin: &str, path: &[Key]) {
+        if !sgtin::is_valid_gtin14(gtin) {
+            self.error(
+                path,
+                format!("GTIN {gtin:?} is not 14 digits with a valid check digit"),
+                "check the last digit (GS1 mod-10); pad shorter GTINs with leading zeros",
+            );
+        }
+    }
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs aisle's whole test suite on a fresh machine: installs what the tests
+# need when it is missing (Mosquitto, socat, QEMU, OpenSSL; the Cortex-M Rust
+# targets), then the cross builds, the firmware images and every test.
+#
+#   scripts/test.sh            everything (what CI runs)
+#
+# Safe to run repeatedly: installs are skipped when already present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+step "system packages"
+missing=()
+[ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+command -v mosquitto_sub >/dev/null || missing+=(mosquitto-clients)
+command -v socat >/dev/null || missing+=(socat)
+command -v qemu-system-arm >/dev/null || missing+=(qemu-system-arm)
+command -v openssl >/dev/null || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+    echo "present: mosquitto mosquitto-clients socat qemu-system-arm openssl"
+fi
+
+step "rust targets"
+for target in thumbv6m-none-eabi thumbv7em-none-eabihf; do
+    rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+done
+rustup component list --installed | grep -q '^llvm-tools' || rustup component add llvm-tools
+
+step "protocol builds no_std for the tags' MCUs"
+for target in thumbv6m-none-eabi thumbv7em-none-eabihf; do
+    cargo build -q -p aisle-protocol --no-default-features --target "$target"
+    cargo build -q -p aisle-firmware --target "$target"
+    echo "ok: protocol + firmware library for $target"
+done
+
+step "firmware images (sizes and budget)"
+scripts/firmware.sh
+
+step "gateway package without the demo's embedded broker"
+cargo build -q -p aisle-agent --no-default-features
+echo "ok: aisle builds with --no-default-features"
+
+step "protocol without std (the tags' CRC and COBS paths) on the host"
+cargo test -q -p aisle-protocol --no-default-features --lib
+
+step "workspace tests"
+cargo build -q --workspace --all-targets
+cargo test --workspace --no-fail-fast
