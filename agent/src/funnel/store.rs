@@ -5,7 +5,7 @@
 //! last event is read and memory stays flat however many events there are.
 //! Exposures are counted by SQLite itself.
 
-use super::engine::{FunnelBuilder, FunnelOptions, GarmentEvent};
+use super::engine::{Dimension, FunnelBuilder, FunnelOptions, GarmentEvent};
 use super::report::FunnelReport;
 use crate::hq::db::{DbError, EventStore};
 use protocol::stage::StoreEventKind;
@@ -57,8 +57,15 @@ pub fn report(
     let mut builder = FunnelBuilder::new(opts);
     let (cond, params) = filter.sql();
 
+    // Grouping by fixture needs a sort; without it the groups follow the
+    // primary key and SQLite counts them in one pass.
+    let (fixture, group) = if opts.by.contains(&Dimension::Fixture) {
+        ("fixture", "store, gtin, fixture")
+    } else {
+        ("NULL", "store, gtin")
+    };
     let mut exposures = conn.prepare(&format!(
-        "SELECT store, gtin, fixture, COUNT(*) FROM exposures WHERE 1{cond} GROUP BY store, gtin, fixture"
+        "SELECT store, gtin, {fixture}, COUNT(*) FROM exposures WHERE 1{cond} GROUP BY {group}"
     ))?;
     let mut rows = exposures.query(params.as_slice())?;
     while let Some(row) = rows.next()? {
