@@ -59,7 +59,8 @@ pub fn report(
 
     // Grouping by fixture needs a sort; without it the groups follow the
     // primary key and SQLite counts them in one pass.
-    let (fixture, group) = if opts.by.contains(&Dimension::Fixture) {
+    let by_fixture = opts.by.contains(&Dimension::Fixture);
+    let (fixture, group) = if by_fixture {
         ("fixture", "store, gtin, fixture")
     } else {
         ("NULL", "store, gtin")
@@ -121,7 +122,13 @@ pub fn report(
         events.push(GarmentEvent {
             ts_ms: row.get(3)?,
             kind,
-            fixture: text(row.get_ref(5)?).map(str::to_string),
+            // Read only when the report needs it: it costs an allocation
+            // per event.
+            fixture: if by_fixture {
+                text(row.get_ref(5)?).map(str::to_string)
+            } else {
+                None
+            },
         });
     }
     if let Some((s, g, _)) = current {

@@ -102,8 +102,10 @@ impl EventStore {
             path: path.to_path_buf(),
             source,
         };
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(open_err)?;
+        // No mutex: the connection stays on one thread, and the funnel makes
+        // tens of millions of column calls that would each take it.
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
         conn.pragma_update(None, "cache_size", CACHE_KIB)
             .map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
