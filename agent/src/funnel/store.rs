@@ -47,25 +47,105 @@ fn text(value: ValueRef<'_>) -> Option<&str> {
     }
 }
 
+/// Reader threads. A garment never spans two stores, so splitting the
+/// garment index into store ranges gives each thread whole garments; the
+/// machines this runs on have at least two cores.
+const READERS: usize = 2;
+/// Rows sampled to choose the store ranges.
+const SPLIT_SAMPLES: i64 = 64;
+
 /// The funnel report over the events in `store` that pass `filter`.
 pub fn report(
     store: &EventStore,
     filter: &EventFilter,
     opts: &FunnelOptions,
 ) -> Result<FunnelReport, DbError> {
-    let conn = store.connection();
     let mut builder = FunnelBuilder::new(opts);
-    let (cond, params) = filter.sql();
+    count_exposures(store, filter, opts, &mut builder)?;
+    let ranges = store_ranges(store, filter)?;
+    let path = store.path();
+    let parts: Vec<Result<FunnelBuilder<'_>, DbError>> = std::thread::scope(|scope| {
+        let readers: Vec<_> = ranges
+            .iter()
+            .map(|range| {
+                scope.spawn(move || {
+                    let reader = EventStore::open_read_only(path)?;
+                    let mut part = FunnelBuilder::new(opts);
+                    scan_garments(&reader, filter, range, opts, &mut part)?;
+                    Ok(part)
+                })
+            })
+            .collect();
+        readers
+            .into_iter()
+            .map(|reader| {
+                reader
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    for part in parts {
+        builder.absorb(part?);
+    }
+    Ok(builder.finish())
+}
 
+/// `[from, to)` over store ids; `None` is open-ended.
+type StoreRange = (Option<String>, Option<String>);
+
+/// Up to [`READERS`] store ranges of roughly equal event counts, from the
+/// stores of rows sampled evenly over the table.
+fn store_ranges(store: &EventStore, filter: &EventFilter) -> Result<Vec<StoreRange>, DbError> {
+    let whole = vec![(None, None)];
+    if filter.store.is_some() {
+        return Ok(whole);
+    }
+    let conn = store.connection();
+    let last: i64 = conn.query_row("SELECT COALESCE(MAX(rowid), 0) FROM events", [], |r| {
+        r.get(0)
+    })?;
+    let mut sample = conn.prepare("SELECT store FROM events WHERE rowid >= ?1 LIMIT 1")?;
+    let mut stores = Vec::new();
+    for k in 0..SPLIT_SAMPLES {
+        if let Ok(shop) = sample.query_row([last * k / SPLIT_SAMPLES], |r| r.get::<_, String>(0)) {
+            stores.push(shop);
+        }
+    }
+    stores.sort();
+    stores.dedup();
+    let cuts: Vec<String> = (1..READERS)
+        .filter_map(|i| stores.get(stores.len() * i / READERS).cloned())
+        .collect();
+    if cuts.is_empty() {
+        return Ok(whole);
+    }
+    let mut ranges = Vec::new();
+    let mut from = None;
+    for cut in cuts {
+        ranges.push((from, Some(cut.clone())));
+        from = Some(cut);
+    }
+    ranges.push((from, None));
+    Ok(ranges)
+}
+
+/// Counts exposures per store and GTIN (and fixture, when keyed by it).
+fn count_exposures(
+    store: &EventStore,
+    filter: &EventFilter,
+    opts: &FunnelOptions,
+    builder: &mut FunnelBuilder<'_>,
+) -> Result<(), DbError> {
+    let (cond, params) = filter.sql();
     // Grouping by fixture needs a sort; without it the groups follow the
     // primary key and SQLite counts them in one pass.
-    let by_fixture = opts.by.contains(&Dimension::Fixture);
-    let (fixture, group) = if by_fixture {
+    let (fixture, group) = if opts.by.contains(&Dimension::Fixture) {
         ("fixture", "store, gtin, fixture")
     } else {
         ("NULL", "store, gtin")
     };
-    let mut exposures = conn.prepare(&format!(
+    let mut exposures = store.connection().prepare(&format!(
         "SELECT store, gtin, {fixture}, COUNT(*) FROM exposures WHERE 1{cond} GROUP BY {group}"
     ))?;
     let mut rows = exposures.query(params.as_slice())?;
@@ -80,10 +160,30 @@ pub fn report(
             row.get::<_, i64>(3)? as u64,
         );
     }
+    Ok(())
+}
 
+/// Feeds every garment with item events in `range` to `builder`.
+fn scan_garments(
+    store: &EventStore,
+    filter: &EventFilter,
+    range: &StoreRange,
+    opts: &FunnelOptions,
+    builder: &mut FunnelBuilder<'_>,
+) -> Result<(), DbError> {
+    let by_fixture = opts.by.contains(&Dimension::Fixture);
+    let (mut cond, mut params) = filter.sql();
+    if let Some(from) = &range.0 {
+        cond.push_str(" AND store >= ?");
+        params.push(from);
+    }
+    if let Some(to) = &range.1 {
+        cond.push_str(" AND store < ?");
+        params.push(to);
+    }
     // The WHERE clause repeats the partial index's condition so SQLite can
     // use it; the ORDER BY is the index order, so no sort step is needed.
-    let mut items = conn.prepare(&format!(
+    let mut items = store.connection().prepare(&format!(
         "SELECT store, gtin, serial, ts_ms, event, fixture FROM events INDEXED BY events_by_garment
          WHERE event <> 'fixture_dwell'{cond}
          ORDER BY store, gtin, serial, ts_ms, event, fixture"
@@ -134,5 +234,5 @@ pub fn report(
     if let Some((s, g, _)) = current {
         builder.add_garment(&s, g.as_deref(), &events);
     }
-    Ok(builder.finish())
+    Ok(())
 }

@@ -18,6 +18,10 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// key range; SQLite's 2 MiB default makes each one a read from the OS.
 const CACHE_KIB: i64 = -65_536;
 
+/// How much of the file readers map (SQLite caps it at its compile-time
+/// maximum, 2 GiB by default).
+const MMAP_BYTES: i64 = 1 << 40;
+
 /// Applied on every open; idempotent (`IF NOT EXISTS`).
 const SCHEMA: &str = include_str!("schema.sql");
 
@@ -57,6 +61,7 @@ pub struct IngestCounts {
 /// The SQLite event store.
 pub struct EventStore {
     conn: Connection,
+    path: PathBuf,
 }
 
 impl EventStore {
@@ -90,7 +95,10 @@ impl EventStore {
         conn.execute_batch(SCHEMA).map_err(open_err)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(open_err)?;
-        Ok(EventStore { conn })
+        Ok(EventStore {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     /// Opens an existing store for reading only.
@@ -119,7 +127,19 @@ impl EventStore {
                 found,
             });
         }
-        Ok(EventStore { conn })
+        // Map the file instead of copying pages through read(2): the
+        // funnel reads the whole garment index.
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES)
+            .map_err(open_err)?;
+        Ok(EventStore {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file, for opening more readers.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The connection, for readers such as the funnel.

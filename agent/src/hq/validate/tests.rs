@@ -126,10 +126,17 @@ fn reads_the_store_from_the_topic() {
 fn quarantines_a_mismatched_stage_in_an_otherwise_well_formed_batch() {
     let mut wrong_stage = pickup("S1-2");
     wrong_stage["stage"] = json!("try_on");
-    let batch = accepted(validate(TOPIC, &batch("S1", vec![pickup("S1-1"), wrong_stage])));
+    let batch = accepted(validate(
+        TOPIC,
+        &batch("S1", vec![pickup("S1-1"), wrong_stage]),
+    ));
     assert_eq!(batch.events.len(), 1);
     assert_eq!(batch.bad_events.len(), 1);
     assert_eq!(batch.bad_events[0].index, 1);
     assert!(batch.bad_events[0].reason.contains("does not match"));
-    assert!(batch.bad_events[0].raw.contains("\"S1-2\""), "{}", batch.bad_events[0].raw);
+    assert!(
+        batch.bad_events[0].raw.contains("\"S1-2\""),
+        "{}",
+        batch.bad_events[0].raw
+    );
 }
