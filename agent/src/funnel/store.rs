@@ -40,6 +40,32 @@ impl EventFilter {
     }
 }
 
+/// A garment's (store, gtin, serial) as stored.
+type GarmentKey = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn bytes(value: ValueRef<'_>) -> Option<&[u8]> {
+    match value {
+        ValueRef::Text(bytes) => Some(bytes),
+        _ => None,
+    }
+}
+
+/// Scans one garment; a key that is not UTF-8 was not written by the
+/// collector and is skipped.
+fn add_garment(builder: &mut FunnelBuilder<'_>, key: &GarmentKey, events: &[GarmentEvent]) {
+    let (Ok(shop), gtin) = (
+        std::str::from_utf8(&key.0),
+        key.1.as_deref().map(std::str::from_utf8),
+    ) else {
+        return;
+    };
+    match gtin {
+        Some(Ok(gtin)) => builder.add_garment(shop, Some(gtin), events),
+        None => builder.add_garment(shop, None, events),
+        Some(Err(_)) => {}
+    }
+}
+
 fn text(value: ValueRef<'_>) -> Option<&str> {
     match value {
         ValueRef::Text(bytes) => std::str::from_utf8(bytes).ok(),
@@ -189,32 +215,35 @@ fn scan_garments(
          ORDER BY store, gtin, serial, ts_ms, event, fixture"
     ))?;
     let mut rows = items.query(params.as_slice())?;
-    let mut current: Option<(String, Option<String>, Option<String>)> = None;
+    // Keys are compared as bytes and turned into text once per garment:
+    // UTF-8 checks on every row of every key column cost more than the
+    // journey logic.
+    let mut current: Option<GarmentKey> = None;
     let mut events: Vec<GarmentEvent> = Vec::new();
     while let Some(row) = rows.next()? {
-        let Some(shop) = text(row.get_ref(0)?) else {
+        let Some(shop) = bytes(row.get_ref(0)?) else {
             continue;
         };
-        let gtin = text(row.get_ref(1)?);
-        let serial = text(row.get_ref(2)?);
-        let same = current
-            .as_ref()
-            .is_some_and(|(s, g, n)| s == shop && g.as_deref() == gtin && n.as_deref() == serial);
+        let gtin = bytes(row.get_ref(1)?);
+        let serial = bytes(row.get_ref(2)?);
+        let same = current.as_ref().is_some_and(|(s, g, n)| {
+            s.as_slice() == shop && g.as_deref() == gtin && n.as_deref() == serial
+        });
         if !same {
-            if let Some((s, g, _)) = current.take() {
-                builder.add_garment(&s, g.as_deref(), &events);
+            if let Some(key) = current.take() {
+                add_garment(builder, &key, &events);
             }
             events.clear();
             current = Some((
-                shop.to_string(),
-                gtin.map(str::to_string),
-                serial.map(str::to_string),
+                shop.to_vec(),
+                gtin.map(<[u8]>::to_vec),
+                serial.map(<[u8]>::to_vec),
             ));
         }
-        let kind = match text(row.get_ref(4)?) {
-            Some("item_pickup") => StoreEventKind::ItemPickup,
-            Some("item_try_on") => StoreEventKind::ItemTryOn,
-            Some("item_purchase") => StoreEventKind::ItemPurchase,
+        let kind = match bytes(row.get_ref(4)?) {
+            Some(b"item_pickup") => StoreEventKind::ItemPickup,
+            Some(b"item_try_on") => StoreEventKind::ItemTryOn,
+            Some(b"item_purchase") => StoreEventKind::ItemPurchase,
             // The collector stores only validated names; anything else was
             // written by another hand and is not a funnel step.
             _ => continue,
@@ -231,8 +260,8 @@ fn scan_garments(
             },
         });
     }
-    if let Some((s, g, _)) = current {
-        builder.add_garment(&s, g.as_deref(), &events);
+    if let Some(key) = current {
+        add_garment(builder, &key, &events);
     }
     Ok(())
 }
