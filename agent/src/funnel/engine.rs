@@ -307,6 +307,32 @@ impl<'o> FunnelBuilder<'o> {
         cell
     }
 
+    /// Adds everything `other` counted. Both must have been built with the
+    /// same options, over disjoint sets of garments and exposures.
+    pub fn absorb(&mut self, other: FunnelBuilder<'_>) {
+        for cell in other.cells {
+            let next = self.cells.len();
+            let index = *self.index.entry(cell.row.dims.clone()).or_insert(next);
+            if index == next {
+                self.cells.push(cell);
+                continue;
+            }
+            let mine = &mut self.cells[index];
+            let (row, theirs) = (&mut mine.row, &cell.row);
+            row.exposures += theirs.exposures;
+            row.pickups += theirs.pickups;
+            row.try_ons += theirs.try_ons;
+            row.purchases += theirs.purchases;
+            row.journeys += theirs.journeys;
+            row.journeys_try_on += theirs.journeys_try_on;
+            row.journeys_purchase += theirs.journeys_purchase;
+            mine.view_to_try_on_ms.extend(cell.view_to_try_on_ms);
+            mine.try_on_to_purchase_ms
+                .extend(cell.try_on_to_purchase_ms);
+        }
+        self.last = None;
+    }
+
     /// The report: one row per distinct key, sorted by the dimensions.
     pub fn finish(self) -> FunnelReport {
         let rows = self

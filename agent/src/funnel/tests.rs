@@ -392,3 +392,47 @@ fn by_lists_parse_in_order_and_reject_unknowns() {
     assert!(engine::parse_by("sku,sku").is_err());
     assert!(engine::parse_by("").is_err());
 }
+
+#[test]
+fn builders_over_disjoint_stores_absorb_into_the_whole() {
+    let events = vec![
+        item("S1", A, "1", 0, ItemPickup),
+        item("S1", A, "1", 10 * S, ItemTryOn),
+        item("S2", A, "1", 0, ItemPickup),
+        item("S2", A, "1", 30 * S, ItemTryOn),
+        dwell("S2", "rack-1", 0, &[A]),
+    ];
+    let opts = FunnelOptions::default();
+    let whole = compute(events.clone(), &opts);
+    let (s1, s2): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.store == "S1");
+    let mut merged = engine::FunnelBuilder::new(&opts);
+    for part in [s1, s2] {
+        // Each store holds one garment of A here.
+        let mut builder = engine::FunnelBuilder::new(&opts);
+        let mut garment = Vec::new();
+        for e in &part {
+            if e.kind == FixtureDwell {
+                builder.add_exposures(&e.store, A, None, 1);
+            } else {
+                garment.push(engine::GarmentEvent {
+                    ts_ms: e.ts_ms,
+                    kind: e.kind,
+                    fixture: None,
+                });
+            }
+        }
+        builder.add_garment(&part[0].store, Some(A), &garment);
+        merged.absorb(builder);
+    }
+    let merged = merged.finish();
+    assert_eq!(merged, whole);
+    assert_eq!(
+        (
+            merged.rows[0].exposures,
+            merged.rows[0].pickups,
+            merged.rows[0].journeys_try_on
+        ),
+        (1, 2, 2)
+    );
+    assert_eq!(merged.rows[0].median_s_view_to_try_on, Some(20.0));
+}

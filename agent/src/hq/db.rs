@@ -14,6 +14,14 @@ use std::path::{Path, PathBuf};
 /// `PRAGMA user_version` of the schema below; bumped on any change.
 pub const SCHEMA_VERSION: i64 = 1;
 
+/// Page cache (negative: KiB). The garment index takes inserts all over its
+/// key range; SQLite's 2 MiB default makes each one a read from the OS.
+const CACHE_KIB: i64 = -65_536;
+
+/// How much of the file readers map (SQLite caps it at its compile-time
+/// maximum, 2 GiB by default).
+const MMAP_BYTES: i64 = 1 << 40;
+
 /// Applied on every open; idempotent (`IF NOT EXISTS`).
 const SCHEMA: &str = include_str!("schema.sql");
 
@@ -53,6 +61,7 @@ pub struct IngestCounts {
 /// The SQLite event store.
 pub struct EventStore {
     conn: Connection,
+    path: PathBuf,
 }
 
 impl EventStore {
@@ -70,6 +79,8 @@ impl EventStore {
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_err)?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)
+            .map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_err)?;
         let found: i64 = conn
@@ -84,7 +95,10 @@ impl EventStore {
         conn.execute_batch(SCHEMA).map_err(open_err)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(open_err)?;
-        Ok(EventStore { conn })
+        Ok(EventStore {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     /// Opens an existing store for reading only.
@@ -96,7 +110,11 @@ impl EventStore {
             path: path.to_path_buf(),
             source,
         };
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        // No mutex: the connection stays on one thread, and the funnel makes
+        // tens of millions of column calls that would each take it.
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)
             .map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_err)?;
@@ -109,7 +127,19 @@ impl EventStore {
                 found,
             });
         }
-        Ok(EventStore { conn })
+        // Map the file instead of copying pages through read(2): the
+        // funnel reads the whole garment index.
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES)
+            .map_err(open_err)?;
+        Ok(EventStore {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file, for opening more readers.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The connection, for readers such as the funnel.
@@ -134,7 +164,7 @@ impl EventStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?;
             let mut insert_exposure = tx.prepare_cached(
-                "INSERT OR IGNORE INTO exposures (event_id, gtin, store, fixture, ts_ms)
+                "INSERT OR IGNORE INTO exposures (store, gtin, event_id, fixture, ts_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             let mut quarantine = tx.prepare_cached(
@@ -199,9 +229,9 @@ impl EventStore {
                     if event.event == StoreEventKind::FixtureDwell {
                         for gtin in event.gtins.iter().flatten() {
                             insert_exposure.execute(params![
-                                event.id,
-                                gtin,
                                 batch.store,
+                                gtin,
+                                event.id,
                                 event.fixture,
                                 event.ts.0
                             ])?;

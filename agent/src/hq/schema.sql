@@ -22,13 +22,15 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_garment
     ON events (store, gtin, serial, ts_ms, event, fixture)
     WHERE event <> 'fixture_dwell';
+-- One row per (dwell, GTIN shown): the exposures of each SKU. Keyed by
+-- store and GTIN first so the funnel counts them in key order, no sort.
 CREATE TABLE IF NOT EXISTS exposures (
-    event_id TEXT NOT NULL,
-    gtin     TEXT NOT NULL,
     store    TEXT NOT NULL,
+    gtin     TEXT NOT NULL,
+    event_id TEXT NOT NULL,
     fixture  TEXT,
     ts_ms    INTEGER NOT NULL,
-    PRIMARY KEY (event_id, gtin)
+    PRIMARY KEY (store, gtin, event_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS quarantine (
     seq         INTEGER PRIMARY KEY,

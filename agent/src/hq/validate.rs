@@ -4,7 +4,7 @@
 //! store named in the topic), then event by event, so that one bad event
 //! costs only itself. Pure: bytes in, verdict out; it never panics on input.
 
-use protocol::batch::{BatchEnvelope, BatchEvent, SCHEMA_V1};
+use protocol::batch::{Batch, BatchEnvelope, BatchEvent, SCHEMA_V1};
 use protocol::stage::StoreEventKind;
 
 /// Payloads above this are quarantined unread: no gateway batch is near it,
@@ -73,6 +73,40 @@ pub fn validate(topic: &str, payload: &[u8]) -> Verdict {
             payload.len()
         ));
     }
+    // Fast path: a well-formed batch parses straight into its typed form,
+    // without a JSON tree in between. Anything else takes the slow path,
+    // which finds the precise reason and keeps the good events.
+    if let Ok(batch) = serde_json::from_slice::<Batch>(payload) {
+        if batch.schema == SCHEMA_V1 {
+            if let Some(rejection) = check_envelope(
+                topic_store,
+                &batch.store,
+                &batch.gateway,
+                &batch.batch_id,
+                batch.events.len(),
+            ) {
+                return rejection;
+            }
+            let mut events = Vec::with_capacity(batch.events.len());
+            let mut bad_events = Vec::new();
+            for (index, event) in batch.events.into_iter().enumerate() {
+                match check_fields(&event) {
+                    Ok(()) => events.push(event),
+                    Err(reason) => {
+                        let raw = serde_json::to_string(&event).unwrap_or_default();
+                        bad_events.push(BadEvent { index, reason, raw });
+                    }
+                }
+            }
+            return Verdict::Accepted(ValidBatch {
+                store: batch.store,
+                gateway: batch.gateway,
+                batch_id: batch.batch_id,
+                events,
+                bad_events,
+            });
+        }
+    }
     let value: serde_json::Value = match serde_json::from_slice(payload) {
         Ok(value) => value,
         Err(err) => return rejected(format!("not JSON: {err}")),
@@ -90,30 +124,22 @@ pub fn validate(topic: &str, payload: &[u8]) -> Verdict {
         Ok(envelope) => envelope,
         Err(err) => return rejected(format!("not a {SCHEMA_V1} batch: {err}")),
     };
-    if envelope.store != topic_store {
-        return rejected(format!(
-            "batch names store `{}` but was published on the topic of store `{topic_store}`",
-            envelope.store
-        ));
-    }
-    for (name, value) in [
-        ("gateway", &envelope.gateway),
-        ("batch_id", &envelope.batch_id),
-    ] {
-        if value.chars().count() > MAX_ID_CHARS {
-            return rejected(format!("`{name}` is longer than {MAX_ID_CHARS} characters"));
-        }
-    }
-    if envelope.events.len() > MAX_EVENTS_PER_BATCH {
-        return rejected(format!(
-            "{} events in one batch, above the limit of {MAX_EVENTS_PER_BATCH}",
-            envelope.events.len()
-        ));
+    if let Some(rejection) = check_envelope(
+        topic_store,
+        &envelope.store,
+        &envelope.gateway,
+        &envelope.batch_id,
+        envelope.events.len(),
+    ) {
+        return rejection;
     }
     let mut events = Vec::with_capacity(envelope.events.len());
     let mut bad_events = Vec::new();
     for (index, raw) in envelope.events.into_iter().enumerate() {
-        match check_event(&raw) {
+        let checked = serde_json::from_value::<BatchEvent>(raw.clone())
+            .map_err(|err| format!("bad event: {err}"))
+            .and_then(|event| check_fields(&event).map(|()| event));
+        match checked {
             Ok(event) => events.push(event),
             Err(reason) => bad_events.push(BadEvent {
                 index,
@@ -131,10 +157,36 @@ pub fn validate(topic: &str, payload: &[u8]) -> Verdict {
     })
 }
 
-/// One event: its fields parse, and they agree with each other.
-fn check_event(raw: &serde_json::Value) -> Result<BatchEvent, String> {
-    let event: BatchEvent =
-        serde::Deserialize::deserialize(raw).map_err(|err| format!("bad event: {err}"))?;
+/// The envelope's own checks: the store matches the topic, sizes are sane.
+fn check_envelope(
+    topic_store: &str,
+    store: &str,
+    gateway: &str,
+    batch_id: &str,
+    events: usize,
+) -> Option<Verdict> {
+    if store != topic_store {
+        return Some(rejected(format!(
+            "batch names store `{store}` but was published on the topic of store `{topic_store}`"
+        )));
+    }
+    for (name, value) in [("gateway", gateway), ("batch_id", batch_id)] {
+        if value.chars().count() > MAX_ID_CHARS {
+            return Some(rejected(format!(
+                "`{name}` is longer than {MAX_ID_CHARS} characters"
+            )));
+        }
+    }
+    if events > MAX_EVENTS_PER_BATCH {
+        return Some(rejected(format!(
+            "{events} events in one batch, above the limit of {MAX_EVENTS_PER_BATCH}"
+        )));
+    }
+    None
+}
+
+/// An event's fields agree with each other.
+fn check_fields(event: &BatchEvent) -> Result<(), String> {
     if event.id.is_empty() || event.id.chars().count() > MAX_ID_CHARS {
         return Err(format!("event id must be 1 to {MAX_ID_CHARS} characters"));
     }
@@ -154,7 +206,7 @@ fn check_event(raw: &serde_json::Value) -> Result<BatchEvent, String> {
             event.event
         ));
     }
-    Ok(event)
+    Ok(())
 }
 
 #[cfg(test)]

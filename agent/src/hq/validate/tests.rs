@@ -121,3 +121,22 @@ fn reads_the_store_from_the_topic() {
     assert_eq!(topic_store("aisle/v1/stores/a/b/events"), None);
     assert_eq!(topic_store("aisle/v2/stores/S1/events"), None);
 }
+
+#[test]
+fn quarantines_a_mismatched_stage_in_an_otherwise_well_formed_batch() {
+    let mut wrong_stage = pickup("S1-2");
+    wrong_stage["stage"] = json!("try_on");
+    let batch = accepted(validate(
+        TOPIC,
+        &batch("S1", vec![pickup("S1-1"), wrong_stage]),
+    ));
+    assert_eq!(batch.events.len(), 1);
+    assert_eq!(batch.bad_events.len(), 1);
+    assert_eq!(batch.bad_events[0].index, 1);
+    assert!(batch.bad_events[0].reason.contains("does not match"));
+    assert!(
+        batch.bad_events[0].raw.contains("\"S1-2\""),
+        "{}",
+        batch.bad_events[0].raw
+    );
+}
