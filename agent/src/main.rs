@@ -8,6 +8,8 @@ mod logging;
 
 mod check_config;
 mod config;
+#[cfg(feature = "demo")]
+mod demo;
 mod epc_tool;
 mod funnel;
 mod gateway;
@@ -15,8 +17,6 @@ mod hq;
 mod mqtt;
 mod sim;
 mod tag_tool;
-#[cfg(feature = "demo")]
-mod demo;
 
 /// aisle makes in-store browsing measurable with the online funnel's logic:
 /// tags report pickups, dwells, try-ons and purchases; the gateway ships them

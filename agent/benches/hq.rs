@@ -1,0 +1,477 @@
+//! HQ benchmarks (issue 5): the collector's ingest rate into SQLite, and
+//! `aisle funnel --by sku` over a large store. Figures go to docs/bench-hq.md.
+//!
+//! `cargo bench -p aisle-agent --bench hq -- [--ingest-events N]
+//!  [--events N] [--db FILE] [--batch N]`
+//!
+//! 1. Ingest, end to end: a real Mosquitto, the real `aisle hq`. The
+//!    collector's session is created, the collector stopped, N events (as
+//!    gateway batches) queued at the broker, and the collector started
+//!    again; the figure is events stored per second of its drain. It
+//!    includes MQTT delivery, validation, the SQLite commits (WAL,
+//!    synchronous=FULL) and the acks.
+//! 2. Funnel: a synthetic chain of N events (default 10 million) is loaded
+//!    straight into a database in the documented schema (fast, untimed),
+//!    then the real `aisle funnel` binary is timed, three runs each of
+//!    `--by sku` and `--by sku,store`. A file that already holds N events is
+//!    reused.
+
+use protocol::batch::{event_id, Batch, BatchEvent, SCHEMA_V1};
+use protocol::stage::StoreEventKind;
+use protocol::time::UnixMillis;
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const STORES: u32 = 200;
+const SKUS: u64 = 5_000;
+const SERIALS_PER_SKU: u64 = 400;
+const GTINS_PER_FIXTURE: usize = 6;
+/// 2026-11-01T00:00:00Z.
+const START_MS: i64 = 1_793_491_200_000;
+
+/// xorshift64*: fast, deterministic, good enough to spread keys.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+fn gtin(sku: u64) -> String {
+    format!("{:014}", 80_614_141_000_000u64 + sku)
+}
+
+/// One store's event stream: shoppers' garment journeys and fixture dwells.
+struct StoreStream {
+    store: String,
+    tag_seq: u32,
+    now_ms: i64,
+}
+
+impl StoreStream {
+    fn event(&mut self, kind: StoreEventKind, ts_ms: i64, sku: u64, serial: u64) -> BatchEvent {
+        self.tag_seq += 1;
+        let item = kind != StoreEventKind::FixtureDwell;
+        BatchEvent {
+            id: event_id(
+                &self.store,
+                self.tag_seq >> 16,
+                1,
+                (self.tag_seq & 0xffff) as u16,
+            ),
+            ts: UnixMillis(ts_ms),
+            event: kind,
+            stage: kind.stage(),
+            tag: self.tag_seq,
+            epc: None,
+            gtin: item.then(|| gtin(sku)),
+            serial: item.then(|| serial.to_string()),
+            duration_ms: (!item).then_some(20_000),
+            fixture: Some(format!("rack-{}", sku % 40)),
+            zone: None,
+            gtins: None,
+        }
+    }
+
+    /// Appends one shopper's activity: a dwell, or a garment journey.
+    fn shopper(&mut self, rng: &mut Rng, out: &mut Vec<BatchEvent>) {
+        self.now_ms += 1 + rng.below(20_000) as i64;
+        let sku = rng.below(SKUS);
+        let serial = rng.below(SERIALS_PER_SKU);
+        if rng.chance(20) {
+            let mut dwell = self.event(StoreEventKind::FixtureDwell, self.now_ms, sku, serial);
+            dwell.gtins = Some(
+                (0..GTINS_PER_FIXTURE as u64)
+                    .map(|i| gtin((sku + i) % SKUS))
+                    .collect(),
+            );
+            out.push(dwell);
+            return;
+        }
+        let mut t = self.now_ms;
+        out.push(self.event(StoreEventKind::ItemPickup, t, sku, serial));
+        if rng.chance(20) {
+            t += rng.below(60_000) as i64;
+            out.push(self.event(StoreEventKind::ItemPickup, t, sku, serial));
+        }
+        if rng.chance(40) {
+            t += 1 + rng.below(1_800_000) as i64;
+            out.push(self.event(StoreEventKind::ItemTryOn, t, sku, serial));
+            if rng.chance(50) {
+                t += 1 + rng.below(1_800_000) as i64;
+                out.push(self.event(StoreEventKind::ItemPurchase, t, sku, serial));
+            }
+        }
+    }
+}
+
+struct Options {
+    ingest_events: u64,
+    events: u64,
+    db: PathBuf,
+    batch: usize,
+}
+
+fn options() -> Options {
+    let mut opts = Options {
+        ingest_events: 1_000_000,
+        events: 10_000_000,
+        db: std::env::temp_dir().join("aisle-bench-hq.db"),
+        batch: 500,
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--ingest-events" => opts.ingest_events = value.parse().expect("--ingest-events N"),
+            "--events" => opts.events = value.parse().expect("--events N"),
+            "--db" => opts.db = value.into(),
+            "--batch" => opts.batch = value.parse().expect("--batch N"),
+            // `cargo bench` adds `--bench`; nothing else is ours.
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    opts
+}
+
+/// The synthetic chain, as a sequence of gateway batches, round-robin over
+/// the stores.
+struct Chain {
+    rng: Rng,
+    streams: Vec<StoreStream>,
+    pending: Vec<Vec<BatchEvent>>,
+    batches: u64,
+}
+
+impl Chain {
+    fn new() -> Chain {
+        Chain {
+            rng: Rng(0x9E37_79B9_7F4A_7C15),
+            streams: (0..STORES)
+                .map(|s| StoreStream {
+                    store: format!("S{s:04}"),
+                    tag_seq: 0,
+                    now_ms: START_MS,
+                })
+                .collect(),
+            pending: (0..STORES).map(|_| Vec::new()).collect(),
+            batches: 0,
+        }
+    }
+
+    fn next_batch(&mut self, size: usize) -> Batch {
+        let s = (self.batches % u64::from(STORES)) as usize;
+        while self.pending[s].len() < size {
+            self.streams[s].shopper(&mut self.rng, &mut self.pending[s]);
+        }
+        let store = self.streams[s].store.clone();
+        let batch = Batch {
+            schema: SCHEMA_V1.to_string(),
+            gateway: format!("gw-{store}"),
+            batch_id: format!("{store}-{}", self.batches),
+            created_at: UnixMillis(self.streams[s].now_ms),
+            events: self.pending[s].drain(..size).collect(),
+            store,
+        };
+        self.batches += 1;
+        batch
+    }
+}
+
+fn remove_db(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// A throwaway Mosquitto on a free loopback port.
+struct Broker {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Broker {
+    fn start() -> Broker {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let conf = dir.path().join("mosquitto.conf");
+        // No queue limit: the whole backlog waits for the collector.
+        std::fs::write(
+            &conf,
+            format!("user root\npersistence false\nmax_queued_messages 0\nlistener {port} 127.0.0.1\nallow_anonymous true\n"),
+        )
+        .unwrap();
+        let child = Command::new("/usr/sbin/mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start /usr/sbin/mosquitto");
+        wait_for("mosquitto to listen", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Broker {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `aisle hq` against `broker`, logging to `log`; returns once subscribed.
+fn start_collector(broker: &Broker, db: &Path, log: &Path) -> Child {
+    let before = std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .matches("subscribed")
+        .count();
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_aisle"))
+        .args([
+            "hq",
+            "--client-id",
+            "bench-hq",
+            "--broker",
+            &format!("mqtt://127.0.0.1:{}", broker.port),
+            "--db",
+        ])
+        .arg(db)
+        .stderr(out)
+        .spawn()
+        .expect("start aisle hq");
+    wait_for("the collector to subscribe", || {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .matches("subscribed")
+            .count()
+            > before
+    });
+    child
+}
+
+fn stop_collector(mut child: Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}
+
+/// Publishes `count` events as batches at QoS 1; returns once all are acked.
+fn publish(broker: &Broker, count: u64, batch: usize) {
+    let mut opts = MqttOptions::new("bench-gateways", "127.0.0.1", broker.port);
+    opts.set_max_packet_size(1 << 24, 1 << 24);
+    let (client, mut connection) = Client::new(opts, 64);
+    let batches = count.div_ceil(batch as u64);
+    let publisher = std::thread::spawn(move || {
+        let mut chain = Chain::new();
+        for _ in 0..batches {
+            let batch = chain.next_batch(batch);
+            let topic = format!("aisle/v1/stores/{}/events", batch.store);
+            client
+                .publish(
+                    topic,
+                    QoS::AtLeastOnce,
+                    false,
+                    serde_json::to_vec(&batch).unwrap(),
+                )
+                .unwrap();
+        }
+        client
+    });
+    let mut acked = 0;
+    for event in connection.iter() {
+        if let Event::Incoming(Packet::PubAck(_)) = event.expect("bench publisher connection") {
+            acked += 1;
+            if acked == batches {
+                break;
+            }
+        }
+    }
+    let client = publisher.join().unwrap();
+    let _ = client.disconnect();
+}
+
+fn stored(db: &Path) -> u64 {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return 0;
+    };
+    // MAX(rowid) is a B-tree lookup; COUNT(*) would scan a growing table.
+    conn.query_row("SELECT COALESCE(MAX(rowid), 0) FROM events", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .unwrap_or(0) as u64
+}
+
+fn bench_ingest(opts: &Options) {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (db, log) = (dir.path().join("ingest.db"), dir.path().join("hq.log"));
+    // Create the persistent session, then queue the backlog while it is down.
+    stop_collector(start_collector(&broker, &db, &log));
+    publish(&broker, opts.ingest_events, opts.batch);
+    let started = Instant::now();
+    let collector = start_collector(&broker, &db, &log);
+    let total = opts.ingest_events.div_ceil(opts.batch as u64) * opts.batch as u64;
+    wait_for("the backlog to be stored", || stored(&db) >= total);
+    let elapsed = started.elapsed().as_secs_f64();
+    stop_collector(collector);
+    println!(
+        "ingest (Mosquitto -> aisle hq -> SQLite): {total} events in batches of {}: {elapsed:.1} s, {:.0} events/s",
+        opts.batch,
+        total as f64 / elapsed
+    );
+}
+
+/// Loads the chain straight into a database in the documented schema.
+fn load_funnel_db(opts: &Options) {
+    remove_db(&opts.db);
+    let mut conn = rusqlite::Connection::open(&opts.db).unwrap();
+    conn.execute_batch(include_str!("../src/hq/schema.sql"))
+        .unwrap();
+    conn.execute_batch("PRAGMA user_version = 1; PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;")
+        .unwrap();
+    let started = Instant::now();
+    let mut chain = Chain::new();
+    let mut loaded = 0u64;
+    while loaded < opts.events {
+        let tx = conn.transaction().unwrap();
+        {
+            let mut event = tx
+                .prepare_cached(
+                    "INSERT INTO events (id, store, ts_ms, event, stage, tag, gtin, serial, fixture, duration_ms,
+                         gateway, batch_id, received_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0)",
+                )
+                .unwrap();
+            let mut exposure = tx
+                .prepare_cached("INSERT OR IGNORE INTO exposures (store, gtin, event_id, fixture, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .unwrap();
+            for _ in 0..100 {
+                let batch = chain.next_batch(opts.batch);
+                for e in &batch.events {
+                    event
+                        .execute(rusqlite::params![
+                            e.id,
+                            batch.store,
+                            e.ts.0,
+                            e.event.as_str(),
+                            e.stage.as_str(),
+                            e.tag,
+                            e.gtin,
+                            e.serial,
+                            e.fixture,
+                            e.duration_ms.map(|d| d as i64),
+                            batch.gateway,
+                            batch.batch_id
+                        ])
+                        .unwrap();
+                    for gtin in e.gtins.iter().flatten() {
+                        exposure
+                            .execute(rusqlite::params![
+                                batch.store,
+                                gtin,
+                                e.id,
+                                e.fixture,
+                                e.ts.0
+                            ])
+                            .unwrap();
+                    }
+                }
+                loaded += batch.events.len() as u64;
+                if loaded >= opts.events {
+                    break;
+                }
+            }
+        }
+        tx.commit().unwrap();
+    }
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    let size = std::fs::metadata(&opts.db).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "loaded {loaded} events into {} in {:.1} s ({:.0} MiB)",
+        opts.db.display(),
+        started.elapsed().as_secs_f64(),
+        size as f64 / 1_048_576.0
+    );
+}
+
+fn time_funnel(opts: &Options, by: &str) {
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let status = Command::new(env!("CARGO_BIN_EXE_aisle"))
+            .args(["funnel", "--by", by, "--format", "csv", "--db"])
+            .arg(&opts.db)
+            .stdout(Stdio::null())
+            .status()
+            .expect("run aisle funnel");
+        assert!(status.success(), "aisle funnel failed");
+        runs.push(started.elapsed().as_secs_f64());
+    }
+    runs.sort_by(f64::total_cmp);
+    println!(
+        "funnel --by {by} over {} events: runs {runs:.2?} s (best {:.2} s)",
+        opts.events, runs[0]
+    );
+}
+
+fn main() {
+    let opts = options();
+    if opts.ingest_events > 0 {
+        bench_ingest(&opts);
+    }
+    if stored(&opts.db) == opts.events {
+        println!("reusing {} ({} events)", opts.db.display(), opts.events);
+    } else {
+        load_funnel_db(&opts);
+    }
+    time_funnel(&opts, "sku");
+    time_funnel(&opts, "sku,store");
+}

@@ -1,0 +1,402 @@
+//! The funnel engine: garment journeys with ordered, windowed steps
+//! (DESIGN.md, "Funnel definition"), counted per report row.
+//!
+//! Pure logic: it is fed events and never reads a clock, a file or a
+//! database. [`compute`] takes events in any order; [`FunnelBuilder`] is the
+//! streaming form the database reader drives one garment at a time.
+//!
+//! Rules, as implemented:
+//! - A journey belongs to one garment: `(store, gtin, serial)`.
+//! - A garment's events are scanned in timestamp order. Equal timestamps are
+//!   taken pickup, then try-on, then purchase; because every step must be
+//!   *strictly* after the one before, two events with the same timestamp can
+//!   never be consecutive steps of one journey, whatever the tie order.
+//! - A pickup at `t` opens a journey if none is open; the journey stays open
+//!   for events with `ts <= t + W`. Pickups while it is open count as
+//!   pickups and open nothing.
+//! - An open journey reaches `try_on` at the first try-on strictly after `t`,
+//!   and `purchase` at the first purchase strictly after that try-on.
+//! - Raw counts count every event, in or out of a journey.
+//! - Exposures: each `fixture_dwell` counts one exposure for every GTIN in its
+//!   `gtins` list. A row that groups several SKUs (e.g. `--by store`) sums
+//!   the SKUs' exposures.
+
+use super::catalog::Catalog;
+use super::report::{FunnelReport, FunnelRow};
+use protocol::stage::StoreEventKind;
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// One store event as the funnel sees it.
+// Built by the simulator's ground truth and the tests; the CLI streams the
+// database through `FunnelBuilder` instead.
+#[allow(dead_code)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunnelEvent {
+    pub store: String,
+    pub ts_ms: i64,
+    pub kind: StoreEventKind,
+    /// The garment's GTIN, on item events.
+    pub gtin: Option<String>,
+    /// The garment's serial, on item events.
+    pub serial: Option<String>,
+    /// The fixture: where a dwell happened, or an item event's fixture when
+    /// the gateway knows it.
+    pub fixture: Option<String>,
+    /// The GTINs on display, on `fixture_dwell`.
+    pub gtins: Vec<String>,
+}
+
+/// A dimension a report row is keyed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dimension {
+    /// The catalog's SKU code for the GTIN; the GTIN itself when there is no
+    /// catalog or the catalog does not list it.
+    Sku,
+    Store,
+    /// The catalog's style for the GTIN (needs a catalog); null when the
+    /// catalog does not list the GTIN.
+    Style,
+    /// The fixture of the event; for journeys, the fixture of the pickup
+    /// that opened it. Null when the event carries none.
+    Fixture,
+}
+
+impl Dimension {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Sku => "sku",
+            Dimension::Store => "store",
+            Dimension::Style => "style",
+            Dimension::Fixture => "fixture",
+        }
+    }
+}
+
+impl fmt::Display for Dimension {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `--by` list that is not made of known dimensions.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ByError {
+    #[error("unknown dimension `{0}` (use sku, store, style or fixture, comma separated)")]
+    Unknown(String),
+    #[error("dimension `{0}` is given twice")]
+    Repeated(String),
+}
+
+/// Parses `sku`, `sku,store`, … into dimensions, in the order given.
+pub fn parse_by(s: &str) -> Result<Vec<Dimension>, ByError> {
+    let mut dims = Vec::new();
+    for part in s.split(',').map(str::trim) {
+        let dim = match part {
+            "sku" => Dimension::Sku,
+            "store" => Dimension::Store,
+            "style" => Dimension::Style,
+            "fixture" => Dimension::Fixture,
+            other => return Err(ByError::Unknown(other.to_string())),
+        };
+        if dims.contains(&dim) {
+            return Err(ByError::Repeated(part.to_string()));
+        }
+        dims.push(dim);
+    }
+    Ok(dims)
+}
+
+impl FromStr for Dimension {
+    type Err = ByError;
+    fn from_str(s: &str) -> Result<Self, ByError> {
+        match parse_by(s)?.as_slice() {
+            [one] => Ok(*one),
+            _ => Err(ByError::Unknown(s.to_string())),
+        }
+    }
+}
+
+/// What the report is keyed by, and the journey window.
+#[derive(Debug, Clone)]
+pub struct FunnelOptions {
+    /// W: a journey opened at t is open for events with ts <= t + W.
+    pub window_ms: i64,
+    pub by: Vec<Dimension>,
+    pub catalog: Catalog,
+}
+
+impl Default for FunnelOptions {
+    fn default() -> Self {
+        FunnelOptions {
+            window_ms: 3_600_000,
+            by: vec![Dimension::Sku],
+            catalog: Catalog::default(),
+        }
+    }
+}
+
+/// An item event of one garment, as [`FunnelBuilder::add_garment`] takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GarmentEvent {
+    pub ts_ms: i64,
+    /// `ItemPickup`, `ItemTryOn` or `ItemPurchase`; a dwell here is ignored.
+    pub kind: StoreEventKind,
+    pub fixture: Option<String>,
+}
+
+/// The order of a garment's events: by time, then by funnel step, then by
+/// fixture. Only the last matters for the result: of two pickups at the same
+/// instant, the one at the first-named fixture (none first) opens the journey.
+#[allow(dead_code)] // see `FunnelEvent`
+pub fn garment_order(a: &GarmentEvent, b: &GarmentEvent) -> std::cmp::Ordering {
+    (a.ts_ms, a.kind, &a.fixture).cmp(&(b.ts_ms, b.kind, &b.fixture))
+}
+
+/// The running totals of one report row.
+#[derive(Debug, Default)]
+struct Cell {
+    row: FunnelRow,
+    view_to_try_on_ms: Vec<i64>,
+    try_on_to_purchase_ms: Vec<i64>,
+}
+
+/// One journey while it is open.
+struct Journey {
+    opened_ms: i64,
+    fixture: Option<String>,
+    try_on_ms: Option<i64>,
+    purchase_ms: Option<i64>,
+}
+
+/// Accumulates report rows from exposures and garments fed in any order.
+pub struct FunnelBuilder<'o> {
+    opts: &'o FunnelOptions,
+    cells: Vec<Cell>,
+    index: HashMap<Vec<Option<String>>, usize>,
+    /// The last (store, gtin, fixture) looked up and its cell: the database
+    /// streams garments sorted by store and GTIN, so most look-ups hit it.
+    last: Option<(String, Option<String>, Option<String>, usize)>,
+}
+
+impl<'o> FunnelBuilder<'o> {
+    pub fn new(opts: &'o FunnelOptions) -> Self {
+        FunnelBuilder {
+            opts,
+            cells: Vec::new(),
+            index: HashMap::new(),
+            last: None,
+        }
+    }
+
+    /// Counts `count` exposures of `gtin` at `fixture` in `store`.
+    pub fn add_exposures(&mut self, store: &str, gtin: &str, fixture: Option<&str>, count: u64) {
+        let cell = self.cell(store, Some(gtin), fixture);
+        self.cells[cell].row.exposures += count;
+    }
+
+    /// Scans one garment's item events, which must be sorted by
+    /// [`garment_order`], and counts its events and journeys.
+    pub fn add_garment(&mut self, store: &str, gtin: Option<&str>, events: &[GarmentEvent]) {
+        let window = self.opts.window_ms;
+        let mut open: Option<Journey> = None;
+        for event in events {
+            if open
+                .as_ref()
+                .is_some_and(|j| event.ts_ms > j.opened_ms.saturating_add(window))
+            {
+                if let Some(done) = open.take() {
+                    self.close(store, gtin, done);
+                }
+            }
+            let cell = self.cell(store, gtin, event.fixture.as_deref());
+            let row = &mut self.cells[cell].row;
+            match event.kind {
+                StoreEventKind::ItemPickup => {
+                    row.pickups += 1;
+                    if open.is_none() {
+                        open = Some(Journey {
+                            opened_ms: event.ts_ms,
+                            fixture: event.fixture.clone(),
+                            try_on_ms: None,
+                            purchase_ms: None,
+                        });
+                    }
+                }
+                StoreEventKind::ItemTryOn => {
+                    row.try_ons += 1;
+                    if let Some(j) = open.as_mut() {
+                        if j.try_on_ms.is_none() && event.ts_ms > j.opened_ms {
+                            j.try_on_ms = Some(event.ts_ms);
+                        }
+                    }
+                }
+                StoreEventKind::ItemPurchase => {
+                    row.purchases += 1;
+                    if let Some(j) = open.as_mut() {
+                        if let (Some(tried), None) = (j.try_on_ms, j.purchase_ms) {
+                            if event.ts_ms > tried {
+                                j.purchase_ms = Some(event.ts_ms);
+                            }
+                        }
+                    }
+                }
+                // Dwells carry no garment; they are counted as exposures.
+                StoreEventKind::FixtureDwell => {}
+            }
+        }
+        if let Some(done) = open {
+            self.close(store, gtin, done);
+        }
+    }
+
+    fn close(&mut self, store: &str, gtin: Option<&str>, journey: Journey) {
+        let cell = self.cell(store, gtin, journey.fixture.as_deref());
+        let cell = &mut self.cells[cell];
+        cell.row.journeys += 1;
+        if let Some(tried) = journey.try_on_ms {
+            cell.row.journeys_try_on += 1;
+            cell.view_to_try_on_ms.push(tried - journey.opened_ms);
+            if let Some(bought) = journey.purchase_ms {
+                cell.row.journeys_purchase += 1;
+                cell.try_on_to_purchase_ms.push(bought - tried);
+            }
+        }
+    }
+
+    /// The index of the row for an event of `gtin` at `fixture` in `store`.
+    fn cell(&mut self, store: &str, gtin: Option<&str>, fixture: Option<&str>) -> usize {
+        // Only look at the fixture when the report is keyed by it.
+        let fixture = fixture.filter(|_| self.opts.by.contains(&Dimension::Fixture));
+        if let Some((s, g, f, cell)) = &self.last {
+            if s == store && g.as_deref() == gtin && f.as_deref() == fixture {
+                return *cell;
+            }
+        }
+        let key: Vec<Option<String>> = self
+            .opts
+            .by
+            .iter()
+            .map(|dim| match dim {
+                Dimension::Sku => gtin.map(|g| self.opts.catalog.sku(g).to_string()),
+                Dimension::Store => Some(store.to_string()),
+                Dimension::Style => gtin
+                    .and_then(|g| self.opts.catalog.style(g))
+                    .map(str::to_string),
+                Dimension::Fixture => fixture.map(str::to_string),
+            })
+            .collect();
+        let next = self.cells.len();
+        let cell = *self.index.entry(key.clone()).or_insert(next);
+        if cell == next {
+            self.cells.push(Cell {
+                row: FunnelRow {
+                    dims: key,
+                    ..FunnelRow::default()
+                },
+                ..Cell::default()
+            });
+        }
+        self.last = Some((
+            store.to_string(),
+            gtin.map(str::to_string),
+            fixture.map(str::to_string),
+            cell,
+        ));
+        cell
+    }
+
+    /// Adds everything `other` counted. Both must have been built with the
+    /// same options, over disjoint sets of garments and exposures.
+    pub fn absorb(&mut self, other: FunnelBuilder<'_>) {
+        for cell in other.cells {
+            let next = self.cells.len();
+            let index = *self.index.entry(cell.row.dims.clone()).or_insert(next);
+            if index == next {
+                self.cells.push(cell);
+                continue;
+            }
+            let mine = &mut self.cells[index];
+            let (row, theirs) = (&mut mine.row, &cell.row);
+            row.exposures += theirs.exposures;
+            row.pickups += theirs.pickups;
+            row.try_ons += theirs.try_ons;
+            row.purchases += theirs.purchases;
+            row.journeys += theirs.journeys;
+            row.journeys_try_on += theirs.journeys_try_on;
+            row.journeys_purchase += theirs.journeys_purchase;
+            mine.view_to_try_on_ms.extend(cell.view_to_try_on_ms);
+            mine.try_on_to_purchase_ms
+                .extend(cell.try_on_to_purchase_ms);
+        }
+        self.last = None;
+    }
+
+    /// The report: one row per distinct key, sorted by the dimensions.
+    pub fn finish(self) -> FunnelReport {
+        let rows = self
+            .cells
+            .into_iter()
+            .map(|mut cell| {
+                cell.row.median_s_view_to_try_on = median_s(&mut cell.view_to_try_on_ms);
+                cell.row.median_s_try_on_to_purchase = median_s(&mut cell.try_on_to_purchase_ms);
+                cell.row
+            })
+            .collect();
+        FunnelReport::new(self.opts.window_ms, self.opts.by.clone(), rows)
+    }
+}
+
+/// The median in seconds (mean of the middle two for an even count); `None`
+/// for no values.
+pub fn median_s(values_ms: &mut [i64]) -> Option<f64> {
+    if values_ms.is_empty() {
+        return None;
+    }
+    values_ms.sort_unstable();
+    let mid = values_ms.len() / 2;
+    let ms = if values_ms.len() % 2 == 1 {
+        values_ms[mid] as f64
+    } else {
+        (values_ms[mid - 1] as f64 + values_ms[mid] as f64) / 2.0
+    };
+    Some(ms / 1000.0)
+}
+
+/// The funnel report over `events`, which may come in any order.
+#[allow(dead_code)] // see `FunnelEvent`
+pub fn compute(
+    events: impl IntoIterator<Item = FunnelEvent>,
+    opts: &FunnelOptions,
+) -> FunnelReport {
+    type GarmentKey = (String, Option<String>, Option<String>);
+    let mut builder = FunnelBuilder::new(opts);
+    let mut garments: HashMap<GarmentKey, Vec<GarmentEvent>> = HashMap::new();
+    for event in events {
+        if event.kind == StoreEventKind::FixtureDwell {
+            // A GTIN listed twice on one dwell is one exposure, as in the
+            // database, whose exposures are keyed by (event, gtin).
+            let mut gtins = event.gtins;
+            gtins.sort_unstable();
+            gtins.dedup();
+            for gtin in &gtins {
+                builder.add_exposures(&event.store, gtin, event.fixture.as_deref(), 1);
+            }
+        } else {
+            garments
+                .entry((event.store, event.gtin, event.serial))
+                .or_default()
+                .push(GarmentEvent {
+                    ts_ms: event.ts_ms,
+                    kind: event.kind,
+                    fixture: event.fixture,
+                });
+        }
+    }
+    for ((store, gtin, _serial), mut events) in garments {
+        events.sort_by(garment_order);
+        builder.add_garment(&store, gtin.as_deref(), &events);
+    }
+    builder.finish()
+}

@@ -1,0 +1,90 @@
+//! `aisle funnel`: the conversion report HQ analysts read, computed from the
+//! collector's event store with the journey rules of DESIGN.md ("Funnel
+//! definition"). The engine is pure; this module only wires it to SQLite and
+//! the command line.
+
+pub mod catalog;
+pub mod engine;
+pub mod report;
+pub mod store;
+pub mod window;
+
+#[cfg(test)]
+mod tests;
+
+pub use catalog::Catalog;
+pub use engine::{Dimension, FunnelOptions};
+
+use crate::hq::db::EventStore;
+use anyhow::Context;
+use protocol::time::UnixMillis;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use store::EventFilter;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The collector's SQLite database.
+    #[arg(long)]
+    db: PathBuf,
+    /// Row keys, comma separated, in sort order: sku, store, style, fixture.
+    #[arg(long, default_value = "sku")]
+    by: String,
+    /// Only this store.
+    #[arg(long)]
+    store: Option<String>,
+    /// Only events at or after this time (RFC 3339, e.g. 2026-11-20T00:00:00Z).
+    #[arg(long)]
+    from: Option<UnixMillis>,
+    /// Only events before this time (RFC 3339).
+    #[arg(long)]
+    to: Option<UnixMillis>,
+    /// Journey window: 30s, 10m, 1h, 1d, 500ms.
+    #[arg(long, default_value = "1h", value_parser = window::parse_duration_ms)]
+    window: i64,
+    /// Catalog CSV (gtin,sku,style,name,colour,size) for SKU codes and styles.
+    #[arg(long)]
+    catalog: Option<PathBuf>,
+    /// table for people, csv for spreadsheets, json for programs.
+    #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
+    format: String,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let by = engine::parse_by(&args.by).context("--by")?;
+    if by.contains(&Dimension::Style) && args.catalog.is_none() {
+        anyhow::bail!("--by style needs --catalog FILE (a CSV: gtin,sku,style,name,colour,size)");
+    }
+    let catalog = match &args.catalog {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read catalog {}", path.display()))?;
+            Catalog::parse(&text).with_context(|| format!("catalog {}", path.display()))?
+        }
+        None => Catalog::default(),
+    };
+    let opts = FunnelOptions {
+        window_ms: args.window,
+        by,
+        catalog,
+    };
+    let db = EventStore::open_read_only(&args.db)?;
+    let filter = EventFilter {
+        store: args.store,
+        from_ms: args.from.map(|t| t.0),
+        to_ms: args.to.map(|t| t.0),
+    };
+    let report = store::report(&db, &filter, &opts)
+        .with_context(|| format!("reading {}", args.db.display()))?;
+    let text = match args.format.as_str() {
+        "json" => report.to_json(),
+        "csv" => report.render_csv(),
+        _ => report.render_table(),
+    };
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .context("writing the report to stdout")?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,239 @@
+//! The collector's two tasks: the MQTT session, which receives batches, and
+//! the store writer, which commits them and only then acks them.
+//!
+//! The session is persistent (clean session off, a stable client id), so
+//! while the collector is down the broker queues every batch at QoS 1, and a
+//! batch that was received but not acked (a kill -9 between receipt and
+//! commit) is delivered again. Acks are manual: an ack is a promise that the
+//! batch is in the database, so it is sent only after the commit.
+
+use super::db::{EventStore, Received};
+use super::validate::{validate, Verdict};
+use protocol::time::UnixMillis;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeReasonCode};
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Batches committed in one transaction at most. The broker keeps only a
+/// few QoS 1 messages in flight per client (Mosquitto: 20), so a group
+/// holds whatever has arrived while the previous commit ran.
+const MAX_GROUP: usize = 256;
+/// Received batches waiting for the writer. More than the broker's in-flight
+/// window, so the session task never waits on the writer in practice.
+const QUEUE: usize = 1024;
+/// Requests (acks, subscribes) waiting to go out on the connection.
+const REQUESTS: usize = 1024;
+/// The largest packet the client accepts: MQTT's own limit, so that an
+/// oversized payload reaches the validator and is quarantined, instead of
+/// failing the connection and coming back on every reconnect.
+const MAX_PACKET: usize = 268_435_455;
+/// Wait between reconnect attempts and between retries of a failed commit.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// What to subscribe to: every store's events, optionally as a member of a
+/// shared-subscription group so several collectors split the load.
+pub fn events_filter(share: Option<&str>) -> String {
+    const EVENTS: &str = "aisle/v1/stores/+/events";
+    match share {
+        Some(group) => format!("$share/{group}/{EVENTS}"),
+        None => EVENTS.to_string(),
+    }
+}
+
+/// Runs until `shutdown` completes, then lets the writer finish the commit
+/// it is in and send its acks before disconnecting.
+pub async fn run(
+    mut opts: MqttOptions,
+    filter: String,
+    store: EventStore,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    // The shared options are made for the gateway, whose spool makes a clean
+    // session right; HQ has no spool, so it needs the broker's session.
+    opts.set_clean_session(false);
+    opts.set_manual_acks(true);
+    opts.set_max_packet_size(MAX_PACKET, MAX_PACKET);
+    let (client, mut eventloop) = AsyncClient::new(opts, REQUESTS);
+    let (batches_tx, batches_rx) = mpsc::channel(QUEUE);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut writer = tokio::spawn(write_batches(store, batches_rx, client.clone(), stop_rx));
+
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            result = &mut writer => {
+                // The writer only ends early on a bug or a lost session task.
+                result??;
+                anyhow::bail!("the store writer stopped");
+            }
+            event = eventloop.poll() => {
+                if !handle(event, &client, &filter, &batches_tx).await {
+                    tokio::select! {
+                        () = &mut shutdown => break,
+                        () = tokio::time::sleep(RETRY) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    tracing::info!("shutting down: finishing the current commit");
+    drop(batches_tx);
+    let _ = stop_tx.send(true);
+    // Keep the connection polled while the writer finishes, so its acks go
+    // out; anything it does not ack the broker delivers again next time.
+    let finish = async {
+        loop {
+            tokio::select! {
+                result = &mut writer => return result,
+                event = eventloop.poll() => if event.is_err() {
+                    tokio::time::sleep(RETRY).await;
+                },
+            }
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(10), finish).await {
+        Ok(result) => result??,
+        Err(_) => tracing::warn!("writer did not finish in 10 s; its batches will be redelivered"),
+    }
+    let _ = client.try_disconnect();
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Ok(event) = eventloop.poll().await {
+            if matches!(event, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
+                break;
+            }
+        }
+    })
+    .await;
+    tracing::info!("collector stopped");
+    Ok(())
+}
+
+/// Acts on one event-loop result; `false` when the connection failed and
+/// the caller should wait before polling again (which reconnects).
+async fn handle(
+    event: Result<Event, rumqttc::ConnectionError>,
+    client: &AsyncClient,
+    filter: &str,
+    batches: &mpsc::Sender<Publish>,
+) -> bool {
+    match event {
+        Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+            tracing::info!(
+                session_present = ack.session_present,
+                "connected to the broker"
+            );
+            // Subscribe on every connect: the broker may have lost the
+            // session. Sent from a task, as the request queue is drained by
+            // this very loop.
+            let (client, filter) = (client.clone(), filter.to_string());
+            tokio::spawn(async move {
+                if let Err(err) = client.subscribe(filter, QoS::AtLeastOnce).await {
+                    tracing::error!(%err, "cannot send the subscription");
+                }
+            });
+        }
+        Ok(Event::Incoming(Packet::SubAck(ack))) => {
+            if ack
+                .return_codes
+                .iter()
+                .any(|c| matches!(c, SubscribeReasonCode::Failure))
+            {
+                tracing::error!(
+                    filter,
+                    "the broker refused the subscription (check the ACL for this user)"
+                );
+            } else {
+                tracing::info!(filter, "subscribed");
+            }
+        }
+        Ok(Event::Incoming(Packet::Publish(publish))) => {
+            // The writer never hangs up before this task stops sending.
+            let _ = batches.send(publish).await;
+        }
+        Ok(_) => {}
+        Err(err) => {
+            tracing::warn!(%err, "broker connection lost; reconnecting");
+            return false;
+        }
+    }
+    true
+}
+
+/// Commits groups of received batches and acks them once committed.
+async fn write_batches(
+    mut store: EventStore,
+    mut batches: mpsc::Receiver<Publish>,
+    client: AsyncClient,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut group: Vec<Publish> = Vec::new();
+    while batches.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let verdicts: Vec<Verdict> = group
+            .iter()
+            .map(|p| validate(&p.topic, &p.payload))
+            .collect();
+        for (publish, verdict) in group.iter().zip(&verdicts) {
+            log_verdict(publish, verdict);
+        }
+        let received: Vec<Received<'_>> = group
+            .iter()
+            .zip(&verdicts)
+            .map(|(p, verdict)| Received {
+                topic: &p.topic,
+                payload: &p.payload,
+                verdict,
+            })
+            .collect();
+        loop {
+            let now = UnixMillis::now().0;
+            match tokio::task::block_in_place(|| store.ingest(&received, now)) {
+                Ok(counts) => {
+                    tracing::debug!(
+                        batches = group.len(),
+                        inserted = counts.inserted,
+                        duplicates = counts.duplicates,
+                        quarantined_batches = counts.quarantined_batches,
+                        quarantined_events = counts.quarantined_events,
+                        "committed"
+                    );
+                    break;
+                }
+                Err(err) => {
+                    // Not acked, so not lost: retry until the disk recovers,
+                    // or leave the batches to the broker on shutdown.
+                    tracing::error!(%err, batches = group.len(), "cannot commit batches; retrying");
+                    tokio::select! {
+                        _ = stop.wait_for(|stopping| *stopping) => return Ok(()),
+                        () = tokio::time::sleep(RETRY) => {}
+                    }
+                }
+            }
+        }
+        for publish in group.drain(..) {
+            client.ack(&publish).await?;
+        }
+    }
+    Ok(())
+}
+
+fn log_verdict(publish: &Publish, verdict: &Verdict) {
+    match verdict {
+        Verdict::Rejected { reason } => {
+            tracing::warn!(topic = %publish.topic, bytes = publish.payload.len(), %reason, "batch quarantined");
+        }
+        Verdict::Accepted(batch) => {
+            for bad in &batch.bad_events {
+                tracing::warn!(
+                    store = %batch.store,
+                    batch_id = %batch.batch_id,
+                    index = bad.index,
+                    reason = %bad.reason,
+                    "event quarantined"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The HQ event store: one SQLite file in WAL mode, written by the collector
+//! and read by `aisle funnel`. The schema is documented in docs/hq.md; this
+//! file is its source of truth.
+//!
+//! Events are keyed by their id, so storing a batch twice (a broker
+//! redelivery, a gateway replay, events re-batched after a restart) changes
+//! nothing the second time.
+
+use super::validate::{ValidBatch, Verdict};
+use protocol::stage::StoreEventKind;
+use rusqlite::{params, Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+
+/// `PRAGMA user_version` of the schema below; bumped on any change.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Page cache (negative: KiB). The garment index takes inserts all over its
+/// key range; SQLite's 2 MiB default makes each one a read from the OS.
+const CACHE_KIB: i64 = -65_536;
+
+/// How much of the file readers map (SQLite caps it at its compile-time
+/// maximum, 2 GiB by default).
+const MMAP_BYTES: i64 = 1 << 40;
+
+/// Applied on every open; idempotent (`IF NOT EXISTS`).
+const SCHEMA: &str = include_str!("schema.sql");
+
+/// What went wrong with the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("database {0} does not exist (start `aisle hq --db FILE` first, or check the path)")]
+    Missing(PathBuf),
+    #[error("{path} is not an aisle HQ database of schema {SCHEMA_VERSION} (found user_version {found})")]
+    Version { path: PathBuf, found: i64 },
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// One payload received from the broker, with the validator's verdict.
+pub struct Received<'a> {
+    pub topic: &'a str,
+    pub payload: &'a [u8],
+    pub verdict: &'a Verdict,
+}
+
+/// What one [`EventStore::ingest`] call did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IngestCounts {
+    pub inserted: u64,
+    /// Events whose id was already stored.
+    pub duplicates: u64,
+    pub quarantined_batches: u64,
+    pub quarantined_events: u64,
+}
+
+/// The SQLite event store.
+pub struct EventStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl EventStore {
+    /// Opens (creating if needed) the store for writing.
+    pub fn open(path: &Path) -> Result<EventStore, DbError> {
+        let open_err = |source| DbError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        // WAL lets `aisle funnel` read while the collector writes; FULL
+        // syncs each commit, because a commit is what the broker's ack
+        // promises.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)
+            .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(open_err)?;
+        let found: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(open_err)?;
+        if found != 0 && found != SCHEMA_VERSION {
+            return Err(DbError::Version {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
+        conn.execute_batch(SCHEMA).map_err(open_err)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(open_err)?;
+        Ok(EventStore {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens an existing store for reading only.
+    pub fn open_read_only(path: &Path) -> Result<EventStore, DbError> {
+        if !path.exists() {
+            return Err(DbError::Missing(path.to_path_buf()));
+        }
+        let open_err = |source| DbError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        // No mutex: the connection stays on one thread, and the funnel makes
+        // tens of millions of column calls that would each take it.
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)
+            .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(open_err)?;
+        let found: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(open_err)?;
+        if found != SCHEMA_VERSION {
+            return Err(DbError::Version {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
+        // Map the file instead of copying pages through read(2): the
+        // funnel reads the whole garment index.
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES)
+            .map_err(open_err)?;
+        Ok(EventStore {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file, for opening more readers.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for readers such as the funnel.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Stores `payloads` in one transaction: good events by id (duplicates
+    /// ignored), rejected payloads and bad events into quarantine. When this
+    /// returns `Ok`, everything is committed and may be acked.
+    pub fn ingest(
+        &mut self,
+        payloads: &[Received<'_>],
+        received_ms: i64,
+    ) -> Result<IngestCounts, DbError> {
+        let tx = self.conn.transaction()?;
+        let mut counts = IngestCounts::default();
+        {
+            let mut insert_event = tx.prepare_cached(
+                "INSERT OR IGNORE INTO events (id, store, ts_ms, event, stage, tag, epc, gtin, serial,
+                     fixture, zone, duration_ms, gateway, batch_id, received_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?;
+            let mut insert_exposure = tx.prepare_cached(
+                "INSERT OR IGNORE INTO exposures (store, gtin, event_id, fixture, ts_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut quarantine = tx.prepare_cached(
+                "INSERT INTO quarantine (received_ms, topic, store, batch_id, event_index, reason, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for received in payloads {
+                let batch: &ValidBatch = match received.verdict {
+                    Verdict::Rejected { reason } => {
+                        let store = super::validate::topic_store(received.topic);
+                        quarantine.execute(params![
+                            received_ms,
+                            received.topic,
+                            store,
+                            None::<String>,
+                            None::<i64>,
+                            reason,
+                            received.payload
+                        ])?;
+                        counts.quarantined_batches += 1;
+                        continue;
+                    }
+                    Verdict::Accepted(batch) => batch,
+                };
+                for bad in &batch.bad_events {
+                    quarantine.execute(params![
+                        received_ms,
+                        received.topic,
+                        batch.store,
+                        batch.batch_id,
+                        bad.index as i64,
+                        bad.reason,
+                        bad.raw.as_bytes()
+                    ])?;
+                    counts.quarantined_events += 1;
+                }
+                for event in &batch.events {
+                    let fresh = insert_event.execute(params![
+                        event.id,
+                        batch.store,
+                        event.ts.0,
+                        event.event.as_str(),
+                        event.stage.as_str(),
+                        event.tag,
+                        event.epc,
+                        event.gtin,
+                        event.serial,
+                        event.fixture,
+                        event.zone,
+                        event
+                            .duration_ms
+                            .map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
+                        batch.gateway,
+                        batch.batch_id,
+                        received_ms
+                    ])? == 1;
+                    if !fresh {
+                        counts.duplicates += 1;
+                        continue;
+                    }
+                    counts.inserted += 1;
+                    if event.event == StoreEventKind::FixtureDwell {
+                        for gtin in event.gtins.iter().flatten() {
+                            insert_exposure.execute(params![
+                                batch.store,
+                                gtin,
+                                event.id,
+                                event.fixture,
+                                event.ts.0
+                            ])?;
+                        }
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(counts)
+    }
+
+    /// How many events are stored.
+    pub fn event_count(&self) -> Result<u64, DbError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    /// How many quarantine rows there are.
+    pub fn quarantine_count(&self) -> Result<u64, DbError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM quarantine", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,98 @@
+//! `aisle hq`: the HQ collector. It takes every store's batches from the
+//! broker, validates them and stores their events idempotently in SQLite,
+//! acking each batch to the broker only once it is committed.
+//!
+//! `validate` judges payloads (pure), `db` is the event store, `collector`
+//! drives the MQTT session and the writer; connection options come from the
+//! shared `mqtt` module, as for the gateway.
+
+pub mod collector;
+pub mod db;
+pub mod validate;
+
+use anyhow::Context;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Broker URL: mqtt://host:port or mqtts://host:port.
+    #[arg(long)]
+    broker: String,
+    /// MQTT user name.
+    #[arg(long)]
+    username: Option<String>,
+    /// File holding the MQTT password (trailing newline ignored).
+    #[arg(long, requires = "username")]
+    password_file: Option<PathBuf>,
+    /// PEM CA bundle that signs the broker's certificate (mqtts://; default:
+    /// the system bundle).
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// PEM client certificate, for brokers that require one (mqtts://).
+    #[arg(long, requires = "key_file")]
+    cert_file: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    #[arg(long, requires = "cert_file")]
+    key_file: Option<PathBuf>,
+    /// The SQLite event store (created if missing).
+    #[arg(long)]
+    db: PathBuf,
+    /// MQTT client id. Keep it stable: the broker queues batches for this id
+    /// while the collector is down.
+    #[arg(long, default_value = "aisle-hq")]
+    client_id: String,
+    /// Join shared-subscription group GROUP ($share/GROUP/…), so that several
+    /// collectors (each with its own --client-id) split the stores' batches.
+    #[arg(long)]
+    share: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(group) = &args.share {
+        if group.is_empty() || group.contains(['/', '+', '#']) {
+            anyhow::bail!("--share `{group}`: a group name cannot be empty or contain / + #");
+        }
+    }
+    let broker = crate::mqtt::BrokerConfig {
+        client_id: Some(args.client_id.clone()),
+        username: args.username.clone(),
+        password_file: args.password_file.clone(),
+        ca_file: args.ca_file.clone(),
+        cert_file: args.cert_file.clone(),
+        key_file: args.key_file.clone(),
+        ..crate::mqtt::BrokerConfig::from_url(&args.broker)
+    };
+    let opts = crate::mqtt::mqtt_options(&broker, &args.client_id).context("--broker")?;
+    let store = db::EventStore::open(&args.db)?;
+    tracing::info!(
+        db = %args.db.display(),
+        events = store.event_count()?,
+        quarantined = store.quarantine_count()?,
+        "event store open"
+    );
+    let filter = collector::events_filter(args.share.as_deref());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let shutdown = shutdown_signal()?;
+        collector::run(opts, filter, store, shutdown).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on SIGINT or SIGTERM.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    })
+}

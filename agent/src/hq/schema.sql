@@ -1,0 +1,44 @@
+-- The HQ event store (SQLite). PRAGMA user_version = 1.
+-- Documented in docs/hq.md; agent/src/hq/db.rs applies it.
+CREATE TABLE IF NOT EXISTS events (
+    id          TEXT PRIMARY KEY,
+    store       TEXT NOT NULL,
+    ts_ms       INTEGER NOT NULL,
+    event       TEXT NOT NULL,
+    stage       TEXT NOT NULL,
+    tag         INTEGER NOT NULL,
+    epc         TEXT,
+    gtin        TEXT,
+    serial      TEXT,
+    fixture     TEXT,
+    zone        TEXT,
+    duration_ms INTEGER,
+    gateway     TEXT NOT NULL,
+    batch_id    TEXT NOT NULL,
+    received_ms INTEGER NOT NULL
+);
+-- The funnel reads every garment's events in time order straight off this
+-- index: it covers the columns the funnel needs, so no table look-ups.
+CREATE INDEX IF NOT EXISTS events_by_garment
+    ON events (store, gtin, serial, ts_ms, event, fixture)
+    WHERE event <> 'fixture_dwell';
+-- One row per (dwell, GTIN shown): the exposures of each SKU. Keyed by
+-- store and GTIN first so the funnel counts them in key order, no sort.
+CREATE TABLE IF NOT EXISTS exposures (
+    store    TEXT NOT NULL,
+    gtin     TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    fixture  TEXT,
+    ts_ms    INTEGER NOT NULL,
+    PRIMARY KEY (store, gtin, event_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quarantine (
+    seq         INTEGER PRIMARY KEY,
+    received_ms INTEGER NOT NULL,
+    topic       TEXT NOT NULL,
+    store       TEXT,
+    batch_id    TEXT,
+    event_index INTEGER,
+    reason      TEXT NOT NULL,
+    payload     BLOB NOT NULL
+);

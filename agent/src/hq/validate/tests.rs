@@ -1,0 +1,142 @@
+//! What the validator accepts, and the reason it gives for what it does not.
+
+use super::*;
+use serde_json::json;
+
+const TOPIC: &str = "aisle/v1/stores/S1/events";
+
+fn pickup(id: &str) -> serde_json::Value {
+    json!({"id": id, "ts": "2026-11-20T09:59:58.120Z", "event": "item_pickup", "stage": "view", "tag": 7,
+           "epc": "3074257BF7194E4000001A85", "gtin": "80614141123458", "serial": "6789",
+           "fixture": null, "zone": null, "duration_ms": null, "gtins": null})
+}
+
+fn batch(store: &str, events: Vec<serde_json::Value>) -> Vec<u8> {
+    json!({"schema": SCHEMA_V1, "store": store, "gateway": "gw-1", "batch_id": "b-1",
+           "created_at": "2026-11-20T10:00:00.000Z", "events": events})
+    .to_string()
+    .into_bytes()
+}
+
+fn reason(verdict: Verdict) -> String {
+    match verdict {
+        Verdict::Rejected { reason } => reason,
+        Verdict::Accepted(batch) => panic!("accepted: {batch:?}"),
+    }
+}
+
+fn accepted(verdict: Verdict) -> ValidBatch {
+    match verdict {
+        Verdict::Accepted(batch) => batch,
+        Verdict::Rejected { reason } => panic!("rejected: {reason}"),
+    }
+}
+
+#[test]
+fn accepts_a_good_batch() {
+    let batch = accepted(validate(
+        TOPIC,
+        &batch("S1", vec![pickup("S1-1"), pickup("S1-2")]),
+    ));
+    assert_eq!(
+        (
+            batch.store.as_str(),
+            batch.events.len(),
+            batch.bad_events.len()
+        ),
+        ("S1", 2, 0)
+    );
+    assert_eq!(batch.events[0].gtin.as_deref(), Some("80614141123458"));
+}
+
+#[test]
+fn rejects_a_payload_that_is_not_json() {
+    assert!(reason(validate(TOPIC, b"\xff{not json")).starts_with("not JSON"));
+}
+
+#[test]
+fn rejects_an_unknown_schema_even_if_the_rest_is_v2_shaped() {
+    let payload = json!({"schema": "aisle.batch.v2", "store": "S1", "things": []}).to_string();
+    assert!(reason(validate(TOPIC, payload.as_bytes())).contains("unknown schema `aisle.batch.v2`"));
+    assert!(reason(validate(TOPIC, b"[1,2]")).contains("no `schema`"));
+}
+
+#[test]
+fn rejects_a_store_that_differs_from_the_topic() {
+    let why = reason(validate(TOPIC, &batch("S2", vec![pickup("S2-1")])));
+    assert!(why.contains("`S2`") && why.contains("`S1`"), "{why}");
+}
+
+#[test]
+fn rejects_a_batch_missing_envelope_fields_and_a_foreign_topic() {
+    let payload = json!({"schema": SCHEMA_V1, "store": "S1", "events": []}).to_string();
+    assert!(reason(validate(TOPIC, payload.as_bytes())).contains("missing field"));
+    assert!(reason(validate("aisle/v1/stores/S1/status", &batch("S1", vec![]))).contains("topic"));
+}
+
+#[test]
+fn rejects_oversized_payloads_unread() {
+    let big = vec![b' '; MAX_PAYLOAD_BYTES + 1];
+    assert!(reason(validate(TOPIC, &big)).contains("byte limit"));
+}
+
+#[test]
+fn quarantines_bad_events_alone_and_keeps_the_rest() {
+    let mut unknown = pickup("S1-2");
+    unknown["event"] = json!("item_browse");
+    let mut bad_ts = pickup("S1-3");
+    bad_ts["ts"] = json!("yesterday");
+    let mut no_id = pickup("S1-4");
+    no_id.as_object_mut().unwrap().remove("id");
+    let mut wrong_stage = pickup("S1-5");
+    wrong_stage["stage"] = json!("purchase");
+    let mut no_gtin = pickup("S1-6");
+    no_gtin["gtin"] = json!(null);
+    let events = vec![
+        pickup("S1-1"),
+        unknown,
+        bad_ts,
+        no_id,
+        wrong_stage,
+        no_gtin,
+        json!(42),
+    ];
+    let batch = accepted(validate(TOPIC, &batch("S1", events)));
+    assert_eq!(batch.events.len(), 1);
+    let indexes: Vec<usize> = batch.bad_events.iter().map(|b| b.index).collect();
+    assert_eq!(indexes, vec![1, 2, 3, 4, 5, 6]);
+    let reasons: Vec<&str> = batch.bad_events.iter().map(|b| b.reason.as_str()).collect();
+    assert!(reasons[0].contains("item_browse"), "{reasons:?}");
+    assert!(reasons[1].contains("RFC 3339"), "{reasons:?}");
+    assert!(reasons[2].contains("missing field `id`"), "{reasons:?}");
+    assert!(reasons[3].contains("does not match"), "{reasons:?}");
+    assert!(reasons[4].contains("without gtin"), "{reasons:?}");
+    assert!(batch.bad_events[0].raw.contains("item_browse"));
+}
+
+#[test]
+fn reads_the_store_from_the_topic() {
+    assert_eq!(topic_store("aisle/v1/stores/S-042/events"), Some("S-042"));
+    assert_eq!(topic_store("aisle/v1/stores//events"), None);
+    assert_eq!(topic_store("aisle/v1/stores/a/b/events"), None);
+    assert_eq!(topic_store("aisle/v2/stores/S1/events"), None);
+}
+
+#[test]
+fn quarantines_a_mismatched_stage_in_an_otherwise_well_formed_batch() {
+    let mut wrong_stage = pickup("S1-2");
+    wrong_stage["stage"] = json!("try_on");
+    let batch = accepted(validate(
+        TOPIC,
+        &batch("S1", vec![pickup("S1-1"), wrong_stage]),
+    ));
+    assert_eq!(batch.events.len(), 1);
+    assert_eq!(batch.bad_events.len(), 1);
+    assert_eq!(batch.bad_events[0].index, 1);
+    assert!(batch.bad_events[0].reason.contains("does not match"));
+    assert!(
+        batch.bad_events[0].raw.contains("\"S1-2\""),
+        "{}",
+        batch.bad_events[0].raw
+    );
+}

@@ -1,0 +1,382 @@
+//! The HQ collector (`aisle hq`) against a real Mosquitto: validation and
+//! quarantine, idempotent storage, the persistent session across a kill -9,
+//! shared subscriptions, TLS with a password, and a clean stop on SIGTERM.
+//! The event store is read back with SQLite and with `aisle funnel`.
+
+use aisle_system_tests::{aisle_bin, tls, wait_until, ChildGuard, Mosquitto, MosquittoOptions};
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+const GTIN: &str = "80614141123458";
+
+/// One `aisle hq` process with its database and log in `dir`.
+struct Collector {
+    db: PathBuf,
+    child: ChildGuard,
+}
+
+impl Collector {
+    fn start(dir: &Path, url: &str, extra: &[&str]) -> Collector {
+        let db = dir.join("hq.db");
+        let log = dir.join("hq.log");
+        // A restarted collector appends to the same log: wait for one more
+        // subscription than it already shows.
+        let before = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("subscribed")
+            .count();
+        let mut cmd = Command::new(aisle_bin());
+        cmd.args(["hq", "--broker", url, "--db"])
+            .arg(&db)
+            .args(extra)
+            .env("RUST_LOG", "info");
+        let child = ChildGuard::spawn("aisle hq", &mut cmd, &log);
+        let collector = Collector { db, child };
+        collector.wait_subscribed(before + 1);
+        collector
+    }
+
+    /// Waits until the log shows the `n`th subscription acknowledged.
+    fn wait_subscribed(&self, n: usize) {
+        wait_until("the collector to subscribe", DEADLINE, || {
+            (self.child.log_text().matches("subscribed").count() >= n).then_some(())
+        });
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        count(&self.db, sql)
+    }
+
+    fn wait_events(&self, n: i64) {
+        wait_until(&format!("{n} events in the store"), DEADLINE, || {
+            (self.count("SELECT COUNT(*) FROM events") == n).then_some(())
+        });
+    }
+}
+
+fn count(db: &Path, sql: &str) -> i64 {
+    if !db.exists() {
+        return 0;
+    }
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn.query_row(sql, [], |r| r.get(0)).unwrap_or(0)
+}
+
+fn ids(db: &Path) -> Vec<String> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mut stmt = conn.prepare("SELECT id FROM events ORDER BY id").unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn pickup(store: &str, n: u32) -> Value {
+    json!({"id": format!("{store}-{n:08}"), "ts": "2026-11-20T10:00:00.000Z", "event": "item_pickup",
+           "stage": "view", "tag": n, "epc": null, "gtin": GTIN, "serial": n.to_string(),
+           "fixture": null, "zone": null, "duration_ms": null, "gtins": null})
+}
+
+fn batch(store: &str, batch_id: &str, events: Vec<Value>) -> Vec<u8> {
+    json!({"schema": "aisle.batch.v1", "store": store, "gateway": "gw-1", "batch_id": batch_id,
+           "created_at": "2026-11-20T10:00:01.000Z", "events": events})
+    .to_string()
+    .into_bytes()
+}
+
+fn topic(store: &str) -> String {
+    format!("aisle/v1/stores/{store}/events")
+}
+
+/// Publishes each (topic, payload) at QoS 1 and returns once the broker has
+/// acked them all.
+fn publish(url: &str, messages: &[(String, Vec<u8>)]) {
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    // Tests run in parallel in one process: each publisher needs its own id.
+    static PUBLISHERS: AtomicUsize = AtomicUsize::new(0);
+    let id = format!(
+        "test-pub-{}-{}",
+        std::process::id(),
+        PUBLISHERS.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut opts = MqttOptions::new(id, "127.0.0.1", port);
+    opts.set_max_packet_size(1 << 24, 1 << 24);
+    let (client, mut connection) = Client::new(opts, messages.len() + 10);
+    for (topic, payload) in messages {
+        client
+            .publish(topic.clone(), QoS::AtLeastOnce, false, payload.clone())
+            .unwrap();
+    }
+    let mut acked = 0;
+    for event in connection.iter() {
+        match event {
+            Ok(Event::Incoming(Packet::PubAck(_))) => {
+                acked += 1;
+                if acked == messages.len() {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(err) => panic!("test publisher: {err}"),
+        }
+    }
+    client.disconnect().unwrap();
+}
+
+fn funnel_json(db: &Path) -> Value {
+    let out = Command::new(aisle_bin())
+        .args(["funnel", "--format", "json", "--db"])
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn quarantines_bad_batches_and_bad_events_and_stores_the_rest() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let hq = Collector::start(dir.path(), &broker.url(), &[]);
+    let mut unknown_event = pickup("S1", 3);
+    unknown_event["event"] = json!("item_browse");
+    publish(
+        &broker.url(),
+        &[
+            (topic("S1"), b"{not json".to_vec()),
+            (
+                topic("S1"),
+                json!({"schema": "aisle.batch.v9", "store": "S1"})
+                    .to_string()
+                    .into_bytes(),
+            ),
+            (
+                topic("S1"),
+                batch("S2", "b-wrong-store", vec![pickup("S2", 1)]),
+            ),
+            (
+                topic("S1"),
+                batch(
+                    "S1",
+                    "b-1",
+                    vec![pickup("S1", 1), pickup("S1", 2), unknown_event],
+                ),
+            ),
+        ],
+    );
+    hq.wait_events(2);
+    wait_until("4 quarantine rows", DEADLINE, || {
+        (hq.count("SELECT COUNT(*) FROM quarantine") == 4).then_some(())
+    });
+    assert_eq!(
+        hq.count("SELECT COUNT(*) FROM quarantine WHERE event_index IS NULL"),
+        3
+    );
+    assert_eq!(
+        hq.count("SELECT COUNT(*) FROM quarantine WHERE reason LIKE 'not JSON%'"),
+        1
+    );
+    assert_eq!(
+        hq.count("SELECT COUNT(*) FROM quarantine WHERE reason LIKE 'unknown schema%'"),
+        1
+    );
+    assert_eq!(
+        hq.count("SELECT COUNT(*) FROM quarantine WHERE reason LIKE '%store `S2`%'"),
+        1
+    );
+    assert_eq!(
+        hq.count("SELECT COUNT(*) FROM quarantine WHERE event_index = 2 AND batch_id = 'b-1'"),
+        1
+    );
+    assert_eq!(
+        hq.count("SELECT COUNT(*) FROM events WHERE store = 'S2'"),
+        0
+    );
+    assert_eq!(funnel_json(&hq.db)["rows"][0]["pickups"], 2);
+}
+
+#[test]
+fn duplicate_ids_across_batches_and_replayed_batches_count_once() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let hq = Collector::start(dir.path(), &broker.url(), &[]);
+    let first = batch("S1", "b-1", (1..=3).map(|n| pickup("S1", n)).collect());
+    let overlapping = batch("S1", "b-2", (3..=5).map(|n| pickup("S1", n)).collect());
+    let last = batch("S1", "b-3", vec![pickup("S1", 6)]);
+    publish(
+        &broker.url(),
+        &[
+            (topic("S1"), first.clone()),
+            (topic("S1"), overlapping),
+            (topic("S1"), first),
+            (topic("S1"), last),
+        ],
+    );
+    // Batches on one topic arrive in order, so once event 6 is stored the
+    // replays before it have been handled too.
+    wait_until("the last batch", DEADLINE, || {
+        (hq.count("SELECT COUNT(*) FROM events WHERE id = 'S1-00000006'") == 1).then_some(())
+    });
+    assert_eq!(hq.count("SELECT COUNT(*) FROM events"), 6);
+    let report = funnel_json(&hq.db);
+    assert_eq!(
+        (
+            report["rows"][0]["pickups"].as_u64(),
+            report["rows"][0]["journeys"].as_u64()
+        ),
+        (Some(6), Some(6))
+    );
+}
+
+#[test]
+fn batches_queued_and_in_flight_across_a_kill_9_are_stored_exactly_once() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut hq = Collector::start(dir.path(), &broker.url(), &[]);
+    let batches: Vec<(String, Vec<u8>)> = (0..200u32)
+        .map(|b| {
+            (
+                topic("S1"),
+                batch(
+                    "S1",
+                    &format!("b-{b}"),
+                    (0..25).map(|i| pickup("S1", b * 25 + i)).collect(),
+                ),
+            )
+        })
+        .collect();
+    publish(&broker.url(), &batches[..100]);
+    // Kill it while it is part-way through the first hundred batches (or
+    // just after): whatever it had not acked, the broker still holds.
+    wait_until("some events stored", DEADLINE, || {
+        (hq.count("SELECT COUNT(*) FROM events") > 0).then_some(())
+    });
+    hq.child.kill9();
+    // These are queued by the broker for the collector's persistent session.
+    publish(&broker.url(), &batches[100..]);
+    let restarted = Collector::start(dir.path(), &broker.url(), &[]);
+    restarted.wait_events(5000);
+    let stored = ids(&restarted.db);
+    let expected: Vec<String> = (0..5000u32).map(|n| format!("S1-{n:08}")).collect();
+    assert_eq!(stored, expected, "every published event once, none missing");
+    assert_eq!(funnel_json(&restarted.db)["rows"][0]["pickups"], 5000);
+}
+
+#[test]
+fn a_shared_group_splits_batches_between_collectors() {
+    let broker = Mosquitto::start();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Collector::start(
+        dir_a.path(),
+        &broker.url(),
+        &["--share", "hq", "--client-id", "hq-a"],
+    );
+    let b = Collector::start(
+        dir_b.path(),
+        &broker.url(),
+        &["--share", "hq", "--client-id", "hq-b"],
+    );
+    let batches: Vec<(String, Vec<u8>)> = (0..40u32)
+        .map(|n| {
+            (
+                topic(&format!("S{}", n % 4)),
+                batch(
+                    &format!("S{}", n % 4),
+                    &format!("b-{n}"),
+                    vec![pickup(&format!("S{}", n % 4), n)],
+                ),
+            )
+        })
+        .collect();
+    publish(&broker.url(), &batches);
+    wait_until("all 40 events across both collectors", DEADLINE, || {
+        (count(&a.db, "SELECT COUNT(*) FROM events") + count(&b.db, "SELECT COUNT(*) FROM events")
+            == 40)
+            .then_some(())
+    });
+    let (in_a, in_b): (HashSet<String>, HashSet<String>) = (
+        ids(&a.db).into_iter().collect(),
+        ids(&b.db).into_iter().collect(),
+    );
+    assert!(
+        in_a.is_disjoint(&in_b),
+        "a batch went to both members of the group"
+    );
+    assert!(
+        !in_a.is_empty() && !in_b.is_empty(),
+        "one collector got everything: {} / {}",
+        in_a.len(),
+        in_b.len()
+    );
+}
+
+#[test]
+fn connects_over_tls_with_a_password() {
+    let pki_dir = tempfile::tempdir().unwrap();
+    let pki = tls::make_server_pki(pki_dir.path());
+    let passwd = tls::mosquitto_password_file(pki_dir.path(), "hq", "s3cret-hq");
+    let broker = Mosquitto::start_with(MosquittoOptions {
+        tls: Some(pki.clone()),
+        password_file: Some(passwd),
+        allow_anonymous: false,
+        ..MosquittoOptions::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let password_file = dir.path().join("password");
+    std::fs::write(&password_file, "s3cret-hq\n").unwrap();
+    let hq = Collector::start(
+        dir.path(),
+        &broker.url(),
+        &[
+            "--username",
+            "hq",
+            "--password-file",
+            password_file.to_str().unwrap(),
+            "--ca-file",
+            pki.ca.to_str().unwrap(),
+        ],
+    );
+    publish(
+        &broker.observer_url(),
+        &[(topic("S1"), batch("S1", "b-1", vec![pickup("S1", 1)]))],
+    );
+    hq.wait_events(1);
+    assert!(
+        !hq.child.log_text().contains("s3cret-hq"),
+        "the password is in the log"
+    );
+}
+
+#[test]
+fn sigterm_stops_the_collector_cleanly() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut hq = Collector::start(dir.path(), &broker.url(), &[]);
+    publish(
+        &broker.url(),
+        &[(topic("S1"), batch("S1", "b-1", vec![pickup("S1", 1)]))],
+    );
+    hq.wait_events(1);
+    hq.child.sigterm();
+    let status = hq.child.wait_exit(DEADLINE);
+    assert!(
+        status.success(),
+        "exit status {status}\n{}",
+        hq.child.log_tail()
+    );
+}
