@@ -83,6 +83,9 @@ impl Writer {
     /// Runs until every sender of `rx` is gone.
     pub fn run(mut self, mut rx: mpsc::Receiver<SpoolMsg>) {
         let mut last_error_log: Option<Instant> = None;
+        // Delivered ranges whose delete failed (a full disk): retried with
+        // every later commit, so space and the depth gauge come back.
+        let mut undeleted: Vec<(i64, i64)> = Vec::new();
         self.publish_gauges();
         while let Some(first) = rx.blocking_recv() {
             let mut group = Group {
@@ -96,7 +99,7 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            if !self.commit(group, &mut last_error_log) {
+            if !self.commit(group, &mut last_error_log, &mut undeleted) {
                 return;
             }
         }
@@ -175,7 +178,12 @@ impl Writer {
 
     /// Commits a group and answers for it; `false` when the spool is
     /// unusable and the writer must stop.
-    fn commit(&mut self, g: Group, last_error_log: &mut Option<Instant>) -> bool {
+    fn commit(
+        &mut self,
+        mut g: Group,
+        last_error_log: &mut Option<Instant>,
+        undeleted: &mut Vec<(i64, i64)>,
+    ) -> bool {
         let durable = if g.events.is_empty() && g.unrouted.is_empty() {
             true
         } else {
@@ -203,7 +211,12 @@ impl Writer {
                 }
                 Err(e) => {
                     self.stats.spool_errors.fetch_add(1, Relaxed);
-                    if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                    // Tags resend every few seconds while the disk stays
+                    // full: log the failure (and a failed shed) at most
+                    // every 10 s, so the log does not fill the disk too.
+                    let log_now =
+                        last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(10));
+                    if log_now {
                         *last_error_log = Some(Instant::now());
                         tracing::error!(error = %e, events = g.events.len(), "spool commit failed; events not acked, tags will resend");
                     }
@@ -216,9 +229,10 @@ impl Writer {
                                     "disk full: dropped oldest undelivered events to make room"
                                 );
                             }
-                            Err(e) => {
+                            Err(e) if log_now => {
                                 tracing::error!(error = %e, "disk full and cannot make room in the spool")
                             }
+                            Err(_) => {}
                         }
                     }
                     false
@@ -241,10 +255,16 @@ impl Writer {
                 }
             }
         }
+        let retrying = !undeleted.is_empty();
+        g.delivered.append(undeleted);
         if !g.delivered.is_empty() {
             if let Err(e) = self.spool.delete_range(&g.delivered) {
-                // The rows stay and are sent again: HQ ignores the repeats.
-                tracing::error!(error = %e, "cannot delete delivered events from the spool");
+                // Kept and retried with the next commit; until then the rows
+                // stay, and a reconnect sends them again (HQ ignores repeats).
+                if !retrying {
+                    tracing::error!(error = %e, "cannot delete delivered events from the spool; will retry");
+                }
+                *undeleted = g.delivered;
             }
         }
         self.publish_gauges();

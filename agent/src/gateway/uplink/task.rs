@@ -286,8 +286,10 @@ fn publish_tags(client: &AsyncClient, inflight: &mut InFlight, up: &Uplink, topi
     }
 }
 
-/// Publishes the retained offline status and disconnects cleanly, so HQ
-/// tells a planned stop from a lost gateway.
+/// Publishes the tag health heard since the last report (so a stop does
+/// not lose up to `status_interval_s` of it) and the retained offline
+/// status, and disconnects cleanly, so HQ tells a planned stop from a lost
+/// gateway.
 async fn say_goodbye(
     client: &AsyncClient,
     eventloop: &mut EventLoop,
@@ -295,6 +297,7 @@ async fn say_goodbye(
     up: &Uplink,
     topics: &Topics,
 ) {
+    publish_tags(client, inflight, up, topics);
     let mut doc = serde_json::to_value(up.stats.snapshot(
         "offline",
         &up.store,
