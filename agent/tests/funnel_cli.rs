@@ -97,7 +97,7 @@ fn json_by_sku_and_store_matches_the_hand_computed_report() {
         r#"{"sku": "80614141123458", "store": "S1", "exposures": 2, "pickups": 2, "try_ons": 3, "purchases": 1, "#,
         r#""journeys": 2, "journeys_try_on": 1, "journeys_purchase": 1, "#,
         r#""exposure_to_view": 1.0, "view_to_try_on": 0.5, "try_on_to_purchase": 1.0, "view_to_purchase": 0.5, "#,
-        r#""median_s_view_to_try_on": 300.0, "median_s_try_on_to_purchase": 900.0}, "#,
+        r#""median_s_view_to_try_on": 300, "median_s_try_on_to_purchase": 900}, "#,
         r#"{"sku": "80614141123458", "store": "S2", "exposures": 0, "pickups": 1, "try_ons": 0, "purchases": 1, "#,
         r#""journeys": 1, "journeys_try_on": 0, "journeys_purchase": 0, "#,
         r#""exposure_to_view": null, "view_to_try_on": 0.0, "try_on_to_purchase": null, "view_to_purchase": 0.0, "#,
@@ -129,8 +129,9 @@ fn a_wider_window_lets_the_late_try_on_count() {
         (a["sku"].as_str(), a["journeys_try_on"].as_u64()),
         (Some(A), Some(2))
     );
-    // Try-ons 300 s and 3601 s after their pickups.
-    assert_eq!(a["median_s_view_to_try_on"].as_f64(), Some(1950.5));
+    // Try-ons 300 s and 3601 s after their pickups: 1950.5 s, rounded half
+    // away from zero to whole seconds.
+    assert_eq!(a["median_s_view_to_try_on"].as_i64(), Some(1951));
 }
 
 #[test]
@@ -143,7 +144,7 @@ fn csv_by_store_sums_the_skus() {
     assert!(lines[0].starts_with("store,exposures,pickups,"), "{csv}");
     assert_eq!(
         lines[1],
-        "S1,3,2,3,1,2,1,1,0.6666666666666666,0.5,1.0,0.5,300.0,900.0"
+        "S1,3,2,3,1,2,1,1,0.6666666666666666,0.5,1.0,0.5,300,900"
     );
     assert_eq!(lines[2], "S2,0,1,0,1,1,0,0,,0.0,,0.0,,");
 }
@@ -188,7 +189,7 @@ fn from_and_to_keep_only_events_in_the_range() {
     // purchase and the later try-ons are out of range.
     assert_eq!(
         csv.lines().nth(1),
-        Some("S1,0,2,1,0,2,1,0,,0.5,0.0,0.0,300.0,")
+        Some("S1,0,2,1,0,2,1,0,,0.5,0.0,0.0,300,")
     );
 }
 

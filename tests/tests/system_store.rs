@@ -20,18 +20,6 @@ const RUN_DEADLINE: Duration = Duration::from_secs(150);
 /// From the simulator's exit (every event spooled) to HQ's tables.
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(60);
 
-/// The step-time medians are measured at HQ through a real serial link, so
-/// they carry its milliseconds (more on a loaded machine or around a
-/// gateway restart); the model's are whole seconds, the same for every
-/// journey of a SKU. Both documents are compared with medians rounded to
-/// this many decimals, which tolerates half a second; everything else byte
-/// for byte.
-const MEDIAN_DECIMALS: i32 = 0;
-const MEDIAN_KEYS: [&str; 2] = [
-    "\"median_s_view_to_try_on\": ",
-    "\"median_s_try_on_to_purchase\": ",
-];
-
 fn demo_store() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/store.toml")
 }
@@ -159,16 +147,16 @@ impl Store {
             sold > 0,
             "the run should sell something after a try-on:\n{truth}"
         );
-        let expected = round_medians(&truth);
+        // Byte for byte, whole-second medians included: no tolerance.
         let mut last = String::new();
         let matched = wait_until_or(DELIVERY_DEADLINE, || {
             last = self.funnel();
-            (round_medians(&last) == expected).then_some(())
+            (last == truth).then_some(())
         });
         if matched.is_none() {
             assert_eq!(
                 last, truth,
-                "HQ's funnel (left) differs from the ground truth (right)"
+                "HQ's funnel (left) differs from the ground truth (right)\nHQ:    {last}truth: {truth}"
             );
         }
     }
@@ -200,39 +188,6 @@ fn wait_until_or(deadline: Duration, mut f: impl FnMut() -> Option<()>) -> Optio
         std::thread::sleep(Duration::from_millis(250));
     }
     None
-}
-
-/// The document with every median rounded to [`MEDIAN_DECIMALS`] and
-/// written as HQ writes numbers; all other bytes untouched.
-fn round_medians(json: &str) -> String {
-    let scale = 10f64.powi(MEDIAN_DECIMALS);
-    let mut out = String::with_capacity(json.len());
-    let mut rest = json;
-    while let Some((at, key)) = MEDIAN_KEYS
-        .iter()
-        .filter_map(|k| rest.find(k).map(|i| (i, k)))
-        .min()
-    {
-        let value_at = at + key.len();
-        out.push_str(&rest[..value_at]);
-        let end = rest[value_at..]
-            .find([',', '}'])
-            .map_or(rest.len(), |e| value_at + e);
-        let value = &rest[value_at..end];
-        match value.parse::<f64>() {
-            Ok(v) => {
-                let rounded = (v * scale).round() / scale;
-                out.push_str(
-                    &serde_json::Number::from_f64(rounded)
-                        .map_or(value.to_string(), |n| n.to_string()),
-                );
-            }
-            Err(_) => out.push_str(value),
-        }
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[test]
@@ -285,16 +240,4 @@ fn hq_funnel_equals_the_ground_truth_through_crashes_a_broker_restart_and_a_faul
             "no {fault} frames in the faulty run:\n{log}"
         );
     }
-}
-
-#[test]
-fn median_rounding_touches_only_the_medians() {
-    let hq = r#"{"window_s": 120, "by": "sku", "rows": [{"sku": "1", "exposure_to_view": 0.333, "median_s_view_to_try_on": 8.002, "median_s_try_on_to_purchase": null}]}"#;
-    let truth = r#"{"window_s": 120, "by": "sku", "rows": [{"sku": "1", "exposure_to_view": 0.333, "median_s_view_to_try_on": 8.0, "median_s_try_on_to_purchase": null}]}"#;
-    assert_eq!(round_medians(hq), round_medians(truth));
-    assert_eq!(round_medians(truth), truth);
-    let other_rate = hq.replace("0.333", "0.334");
-    assert_ne!(round_medians(&other_rate), round_medians(truth));
-    let late = hq.replace("8.002", "8.6");
-    assert_ne!(round_medians(&late), round_medians(truth));
 }

@@ -220,7 +220,7 @@ async fn settle_and_compare(plan: &sim::Plan, hq_db: &Path) -> anyhow::Result<bo
     print!("{}", table::side_by_side(&plan.truth, &hq, &skus_by_gtin()));
     println!();
     if differences.is_empty() {
-        println!("MATCH: HQ's funnel equals the ground truth (counts and rates exactly, median step times to the second).");
+        println!("MATCH: HQ's funnel equals the ground truth (the same `aisle funnel --format json` bytes).");
     } else {
         println!("MISMATCH: HQ's funnel differs from the ground truth:");
         for d in &differences {

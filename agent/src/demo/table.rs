@@ -34,30 +34,23 @@ pub fn hq_event_count(db: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// How HQ's report differs from the truth, one line per difference; empty
-/// when they match. Counts (and so rates) must be equal. HQ measures the
-/// step-time medians through a real serial link, which adds milliseconds to
-/// the model's whole seconds. Every journey of a SKU keeps the same pace, so
-/// the median is that pace plus one journey's link error whatever the
-/// count: medians are compared to the whole second, which tolerates up to
-/// half a second of error.
+/// How HQ's report differs from the truth; empty when they match. They
+/// match only when both render to the same bytes of `aisle funnel --format
+/// json`, whole-second medians included: no tolerance. Otherwise one line
+/// per SKU that differs, then both JSON documents.
 pub fn differences(truth: &FunnelReport, hq: &FunnelReport) -> Vec<String> {
-    let seconds = |v: Option<f64>| v.map(|s| s.round());
+    let (truth_json, hq_json) = (truth.to_json(), hq.to_json());
+    if truth_json == hq_json {
+        return Vec::new();
+    }
     let key = |row: &FunnelRow| row.dims.first().cloned().flatten().unwrap_or_default();
-    let comparable = |row: &FunnelRow| FunnelRow {
-        median_s_view_to_try_on: seconds(row.median_s_view_to_try_on),
-        median_s_try_on_to_purchase: seconds(row.median_s_try_on_to_purchase),
-        ..row.clone()
-    };
     let truth_rows: BTreeMap<String, &FunnelRow> = truth.rows.iter().map(|r| (key(r), r)).collect();
     let hq_rows: BTreeMap<String, &FunnelRow> = hq.rows.iter().map(|r| (key(r), r)).collect();
     let mut out = Vec::new();
     for (sku, t) in &truth_rows {
         match hq_rows.get(sku) {
             None => out.push(format!("{sku}: missing at HQ")),
-            Some(h) if comparable(h) != comparable(t) => {
-                out.push(format!("{sku}: HQ {h:?}, truth {t:?}"))
-            }
+            Some(h) if h != t => out.push(format!("{sku}: HQ {h:?}, truth {t:?}")),
             Some(_) => {}
         }
     }
@@ -67,6 +60,8 @@ pub fn differences(truth: &FunnelReport, hq: &FunnelReport) -> Vec<String> {
             .filter(|sku| !truth_rows.contains_key(*sku))
             .map(|sku| format!("{sku}: at HQ but not in the truth")),
     );
+    out.push(format!("HQ JSON:    {}", hq_json.trim_end()));
+    out.push(format!("truth JSON: {}", truth_json.trim_end()));
     out
 }
 
@@ -129,7 +124,7 @@ pub fn side_by_side(
             percent(h.view_to_purchase()),
             percent(t.view_to_purchase())
         ));
-        let seconds = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+        let seconds = |v: Option<i64>| v.map_or("-".to_string(), |v| v.to_string());
         line.push(format!(
             "{}|{}",
             seconds(h.median_s_view_to_try_on),
@@ -188,9 +183,9 @@ mod tests {
     }
 
     #[test]
-    fn differences_ignore_link_milliseconds_but_not_counts_or_late_steps() {
+    fn differences_are_empty_only_when_the_json_is_identical() {
         let mut truth_row = row("a", 3);
-        truth_row.median_s_view_to_try_on = Some(8.0);
+        truth_row.median_s_view_to_try_on = Some(8);
         let truth = FunnelReport::new(
             3_600_000,
             vec![Dimension::Sku],
@@ -198,31 +193,37 @@ mod tests {
         );
         assert_eq!(differences(&truth, &truth), Vec::<String>::new());
         let mut hq = truth.clone();
-        hq.rows[0].median_s_view_to_try_on = Some(8.004);
-        assert_eq!(
-            differences(&truth, &hq),
-            Vec::<String>::new(),
-            "milliseconds of link latency"
+        hq.rows[0].median_s_view_to_try_on = Some(9);
+        let found = differences(&truth, &hq);
+        assert_eq!(found.len(), 3, "one SKU and both documents: {found:?}");
+        assert!(found[0].starts_with("a: "), "{found:?}");
+        assert_eq!(found[1], format!("HQ JSON:    {}", hq.to_json().trim_end()));
+        assert!(
+            found[1].contains("\"median_s_view_to_try_on\": 9"),
+            "{found:?}"
         );
-        hq.rows[0].median_s_view_to_try_on = Some(8.6);
-        assert_eq!(
-            differences(&truth, &hq).len(),
-            1,
-            "a step late by over half a second"
+        assert!(
+            found[2].contains("\"median_s_view_to_try_on\": 8"),
+            "{found:?}"
         );
-        hq.rows[0].median_s_view_to_try_on = Some(8.0);
+        hq.rows[0].median_s_view_to_try_on = Some(8);
         hq.rows[1].pickups += 1;
         hq.rows.push(row("c", 1));
-        assert_eq!(
-            differences(&truth, &hq).len(),
-            2,
-            "{:?}",
-            differences(&truth, &hq)
+        let found = differences(&truth, &hq);
+        assert!(
+            found[0].starts_with("b: ") && found[1].starts_with("c: at HQ"),
+            "{found:?}"
         );
         hq.rows.remove(0);
         assert!(differences(&truth, &hq)
             .iter()
             .any(|d| d.starts_with("a: missing")));
+        let other_window = FunnelReport::new(60_000, truth.by.clone(), truth.rows.clone());
+        assert_eq!(
+            differences(&truth, &other_window).len(),
+            2,
+            "same rows, another window: only the documents differ"
+        );
     }
 
     #[test]

@@ -348,20 +348,41 @@ impl<'o> FunnelBuilder<'o> {
     }
 }
 
-/// The median in seconds (mean of the middle two for an even count); `None`
-/// for no values.
-pub fn median_s(values_ms: &mut [i64]) -> Option<f64> {
+/// The median in whole seconds, `None` for no values.
+///
+/// The median of an even count is the mean of the middle two. It is rounded
+/// once, exactly (in integers, no float on the way), to the nearest second,
+/// half away from zero: 6 999 ms → 7 s, 7 500 ms → 8 s, 7 499 ms → 7 s, and
+/// the middle pair 1 000 ms and 1 999 ms (mean 1 499.5 ms) → 1 s. Steps take
+/// seconds to minutes, so milliseconds would only show the jitter of the
+/// clocks and links that stamped the events.
+pub fn median_s(values_ms: &mut [i64]) -> Option<i64> {
     if values_ms.is_empty() {
         return None;
     }
     values_ms.sort_unstable();
     let mid = values_ms.len() / 2;
-    let ms = if values_ms.len() % 2 == 1 {
-        values_ms[mid] as f64
+    // Twice the median in milliseconds, so that an even count's mean of the
+    // middle two stays an integer.
+    let twice_ms = if values_ms.len() % 2 == 1 {
+        2 * i128::from(values_ms[mid])
     } else {
-        (values_ms[mid - 1] as f64 + values_ms[mid] as f64) / 2.0
+        i128::from(values_ms[mid - 1]) + i128::from(values_ms[mid])
     };
-    Some(ms / 1000.0)
+    let seconds = div_round_half_away_from_zero(twice_ms, 2_000);
+    // The median of i64 milliseconds, in seconds, always fits an i64.
+    Some(i64::try_from(seconds).unwrap_or(if seconds < 0 { i64::MIN } else { i64::MAX }))
+}
+
+/// `num / den` rounded to the nearest integer, halves away from zero;
+/// `den` is positive.
+fn div_round_half_away_from_zero(num: i128, den: i128) -> i128 {
+    let (quotient, remainder) = (num / den, num % den);
+    if 2 * remainder.abs() >= den {
+        quotient + num.signum()
+    } else {
+        quotient
+    }
 }
 
 /// The funnel report over `events`, which may come in any order.

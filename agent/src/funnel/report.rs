@@ -20,12 +20,14 @@ pub struct FunnelRow {
     pub journeys: u64,
     pub journeys_try_on: u64,
     pub journeys_purchase: u64,
-    /// Median seconds from a journey's pickup to its try-on, over the
-    /// journeys that reached try-on.
-    pub median_s_view_to_try_on: Option<f64>,
-    /// Median seconds from a journey's try-on to its purchase, over the
-    /// journeys that reached purchase.
-    pub median_s_try_on_to_purchase: Option<f64>,
+    /// Median whole seconds from a journey's pickup to its try-on, over the
+    /// journeys that reached try-on (rounding: see [`median_s`]).
+    ///
+    /// [`median_s`]: super::engine::median_s
+    pub median_s_view_to_try_on: Option<i64>,
+    /// Median whole seconds from a journey's try-on to its purchase, over
+    /// the journeys that reached purchase.
+    pub median_s_try_on_to_purchase: Option<i64>,
 }
 
 fn ratio(num: u64, den: u64) -> Option<f64> {
@@ -71,7 +73,7 @@ impl FunnelRow {
         ]
     }
 
-    fn medians(&self) -> [(&'static str, Option<f64>); 2] {
+    fn medians(&self) -> [(&'static str, Option<i64>); 2] {
         [
             ("median_s_view_to_try_on", self.median_s_view_to_try_on),
             (
@@ -95,6 +97,15 @@ pub struct FunnelReport {
 fn json_f64(out: &mut String, value: Option<f64>) {
     match value.and_then(serde_json::Number::from_f64) {
         Some(n) => out.push_str(&n.to_string()),
+        None => out.push_str("null"),
+    }
+}
+
+fn json_int(out: &mut String, value: Option<i64>) {
+    match value {
+        Some(n) => {
+            let _ = write!(out, "{n}");
+        }
         None => out.push_str("null"),
     }
 }
@@ -149,7 +160,7 @@ impl FunnelReport {
 
     /// The JSON document, keys in this order: `window_s`, `by`, `rows`; in
     /// each row the dimensions, the seven counts, the four rates, the two
-    /// medians. One line, ending in a newline.
+    /// medians (integers: whole seconds). One line, ending in a newline.
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(64 + self.rows.len() * 400);
         out.push_str("{\"window_s\": ");
@@ -178,9 +189,13 @@ impl FunnelReport {
                 key(&mut out, name);
                 let _ = write!(out, "{count}");
             }
-            for (name, value) in row.rates().into_iter().chain(row.medians()) {
+            for (name, value) in row.rates() {
                 key(&mut out, name);
                 json_f64(&mut out, value);
+            }
+            for (name, value) in row.medians() {
+                key(&mut out, name);
+                json_int(&mut out, value);
             }
             out.push('}');
         }
@@ -189,7 +204,7 @@ impl FunnelReport {
     }
 
     /// CSV with a header row; empty cells for null values, rates as
-    /// fractions.
+    /// fractions, medians in whole seconds.
     pub fn render_csv(&self) -> String {
         let mut out = String::new();
         let header: Vec<&str> = self
@@ -210,20 +225,24 @@ impl FunnelReport {
                 cells.push(cell);
             }
             cells.extend(row.counts().map(|(_, c)| c.to_string()));
-            for (_, value) in row.rates().into_iter().chain(row.medians()) {
+            for (_, value) in row.rates() {
                 let mut cell = String::new();
                 if value.is_some() {
                     json_f64(&mut cell, value);
                 }
                 cells.push(cell);
             }
+            cells.extend(
+                row.medians()
+                    .map(|(_, m)| m.map_or(String::new(), |m| m.to_string())),
+            );
             out.push_str(&cells.join(","));
             out.push('\n');
         }
         out
     }
 
-    /// An aligned table for people: rates as percentages, medians in
+    /// An aligned table for people: rates as percentages, medians in whole
     /// seconds, `-` for null.
     pub fn render_table(&self) -> String {
         let header: Vec<String> = self
@@ -264,7 +283,7 @@ impl FunnelReport {
             );
             line.extend(
                 row.medians()
-                    .map(|(_, m)| m.map_or("-".to_string(), |m| format!("{m:.1}"))),
+                    .map(|(_, m)| m.map_or("-".to_string(), |m| m.to_string())),
             );
             lines.push(line);
         }

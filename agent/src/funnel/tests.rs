@@ -149,7 +149,7 @@ fn purchase_before_the_try_on_is_skipped_and_a_later_one_counts() {
         item("S1", A, "1", 30 * S, ItemPurchase),
     ]);
     assert_eq!(steps(&row), (1, 1, 2, 1, 1, 1));
-    assert_eq!(row.median_s_try_on_to_purchase, Some(10.0));
+    assert_eq!(row.median_s_try_on_to_purchase, Some(10));
 }
 
 #[test]
@@ -177,7 +177,7 @@ fn equal_timestamps_are_not_strictly_after() {
         item("S1", A, "1", 7 * S, ItemTryOn),
     ]);
     assert_eq!(steps(&row), (1, 2, 1, 1, 1, 0));
-    assert_eq!(row.median_s_view_to_try_on, Some(7.0));
+    assert_eq!(row.median_s_view_to_try_on, Some(7));
 }
 
 #[test]
@@ -254,8 +254,70 @@ fn medians_are_over_journeys_reaching_the_step() {
     events.push(item("S1", A, "3", 41 * S, ItemPurchase));
     let row = only_row(events);
     assert_eq!(steps(&row), (5, 4, 2, 5, 4, 2));
-    assert_eq!(row.median_s_view_to_try_on, Some(25.0));
-    assert_eq!(row.median_s_try_on_to_purchase, Some(3.0));
+    assert_eq!(row.median_s_view_to_try_on, Some(25));
+    assert_eq!(row.median_s_try_on_to_purchase, Some(3));
+}
+
+#[test]
+fn medians_round_to_the_nearest_second_half_away_from_zero() {
+    // (step gaps in ms, expected median in whole seconds), worked by hand.
+    let cases: [(&[i64], i64); 8] = [
+        (&[6_999], 7),
+        (&[7_499], 7),
+        (&[7_500], 8),
+        (&[7_000, 8_000], 8),      // mean 7.5 s
+        (&[6_999, 7_000], 7),      // mean 6.9995 s
+        (&[1_000, 1_999], 1),      // mean 1.4995 s: rounded once, not per value
+        (&[9_000, 500, 2_000], 2), // odd count: the middle value
+        (&[-1_500], -2),           // away from zero on the negative side too
+    ];
+    for (gaps, expected) in cases {
+        assert_eq!(
+            engine::median_s(&mut gaps.to_vec()),
+            Some(expected),
+            "{gaps:?}"
+        );
+    }
+    assert_eq!(engine::median_s(&mut []), None);
+}
+
+#[test]
+fn report_medians_are_whole_seconds_in_json_csv_and_table() {
+    // Try-ons 6.999 s and 8.2 s after their pickups: median 7.5995 s → 8;
+    // one purchase 29.4 s after its try-on → 29.
+    let events = vec![
+        item("S1", A, "1", 0, ItemPickup),
+        item("S1", A, "1", 6_999, ItemTryOn),
+        item("S1", A, "1", 36_399, ItemPurchase),
+        item("S1", A, "2", 0, ItemPickup),
+        item("S1", A, "2", 8_200, ItemTryOn),
+    ];
+    let report = compute(events, &by(&[Dimension::Sku]));
+    let row = &report.rows[0];
+    assert_eq!(
+        (row.median_s_view_to_try_on, row.median_s_try_on_to_purchase),
+        (Some(8), Some(29))
+    );
+    assert!(
+        report
+            .to_json()
+            .ends_with("\"median_s_view_to_try_on\": 8, \"median_s_try_on_to_purchase\": 29}]}\n"),
+        "{}",
+        report.to_json()
+    );
+    assert!(
+        report.render_csv().ends_with(",8,29\n"),
+        "{}",
+        report.render_csv()
+    );
+    let table = report.render_table();
+    let cells: Vec<&str> = table
+        .lines()
+        .nth(2)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(cells[cells.len() - 2..], ["8", "29"], "{table}");
 }
 
 #[test]
@@ -320,7 +382,7 @@ fn example_report() -> FunnelReport {
         journeys: 5,
         journeys_try_on: 3,
         journeys_purchase: 2,
-        median_s_view_to_try_on: Some(12.5),
+        median_s_view_to_try_on: Some(13),
         median_s_try_on_to_purchase: None,
     };
     FunnelReport::new(W, vec![Dimension::Sku, Dimension::Store], vec![row])
@@ -333,7 +395,7 @@ fn json_has_the_documented_keys_in_order() {
         r#"{"sku": "80614141123458", "store": "S1", "exposures": 3, "pickups": 7, "try_ons": 4, "purchases": 3, "#,
         r#""journeys": 5, "journeys_try_on": 3, "journeys_purchase": 2, "#,
         r#""exposure_to_view": 2.3333333333333335, "view_to_try_on": 0.6, "try_on_to_purchase": 0.6666666666666666, "view_to_purchase": 0.4, "#,
-        r#""median_s_view_to_try_on": 12.5, "median_s_try_on_to_purchase": null}]}"#,
+        r#""median_s_view_to_try_on": 13, "median_s_try_on_to_purchase": null}]}"#,
         "\n"
     );
     assert_eq!(example_report().to_json(), expected);
@@ -355,7 +417,7 @@ fn csv_leaves_nulls_empty_and_quotes_commas() {
     );
     assert_eq!(
         lines.next(),
-        Some("80614141123458,\"S,1\",3,7,4,3,5,3,2,2.3333333333333335,0.6,0.6666666666666666,0.4,12.5,")
+        Some("80614141123458,\"S,1\",3,7,4,3,5,3,2,2.3333333333333335,0.6,0.6666666666666666,0.4,13,")
     );
     assert_eq!(lines.next(), None);
 }
@@ -370,7 +432,7 @@ fn table_shows_percentages_and_aligns_columns() {
         "{table}"
     );
     assert!(
-        lines[2].contains(" 12.5 ") && lines[2].ends_with(" -"),
+        lines[2].contains(" 13 ") && lines[2].ends_with(" -"),
         "{table}"
     );
     // Right-aligned numbers: each column ends at the same place in every line.
@@ -434,5 +496,5 @@ fn builders_over_disjoint_stores_absorb_into_the_whole() {
         ),
         (1, 2, 2)
     );
-    assert_eq!(merged.rows[0].median_s_view_to_try_on, Some(20.0));
+    assert_eq!(merged.rows[0].median_s_view_to_try_on, Some(20));
 }

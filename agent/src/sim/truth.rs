@@ -143,8 +143,8 @@ mod tests {
         };
         let report = report(&layout(), &script, &timing, 120_000);
         let expected = [
-            ("a", [1, 3, 1, 2, 2, 1, 1], Some(10.0), Some(12.0)),
-            ("b", [3, 2, 2, 0, 2, 2, 0], Some(11.0), None),
+            ("a", [1, 3, 1, 2, 2, 1, 1], Some(10), Some(12)),
+            ("b", [3, 2, 2, 0, 2, 2, 0], Some(11), None),
             ("c", [2, 0, 0, 0, 0, 0, 0], None, None),
         ];
         assert_eq!(report.rows.len(), expected.len());

@@ -201,7 +201,7 @@ fn the_funnel_read_from_sqlite_matches_the_hand_computed_one() {
     );
     assert_eq!(
         (row.median_s_view_to_try_on, row.median_s_try_on_to_purchase),
-        (Some(30.0), Some(60.0))
+        (Some(30), Some(60))
     );
     assert_eq!(
         from_db.rows.len(),
