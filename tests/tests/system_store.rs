@@ -15,8 +15,12 @@ use tempfile::TempDir;
 const WINDOW: &str = "2m";
 /// Shopping time of a run: long enough for journeys through the checkout.
 const SHOPPING: &str = "40s";
+/// How long the simulator waits for the last acks after shopping: two of a
+/// tag's longest retransmission gaps (64 s plus 25 % jitter), because on the
+/// faulty link an event can lose several attempts in a row and reach them.
+const ACK_TIMEOUT: &str = "170s";
 /// Shopping, the last acks and process start-up, with room for a loaded machine.
-const RUN_DEADLINE: Duration = Duration::from_secs(150);
+const RUN_DEADLINE: Duration = Duration::from_secs(240);
 /// From the simulator's exit (every event spooled) to HQ's tables.
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -94,6 +98,8 @@ impl Store {
                 SHOPPING,
                 "--window",
                 WINDOW,
+                "--ack-timeout",
+                ACK_TIMEOUT,
             ])
             .args(extra)
             .env("RUST_LOG", "info");

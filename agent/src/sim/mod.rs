@@ -54,8 +54,10 @@ pub struct Args {
     #[arg(long, default_value_t = 30.0)]
     shoppers_per_min: f64,
     /// How long to wait, after shopping ends, for the gateway to ack every
-    /// event before giving up.
-    #[arg(long, default_value = "60s", value_parser = parse_duration_ms)]
+    /// event before giving up. The default outlasts a tag's longest
+    /// retransmission gap (the outbox's 64 s cap plus 25 % jitter), so a tag
+    /// whose last attempts were lost gets another before the run fails.
+    #[arg(long, default_value = "90s", value_parser = parse_duration_ms)]
     ack_timeout: i64,
     /// Faults on the link, per frame: e.g.
     /// `flip=0.05,garbage=0.05,duplicate=0.1,drop=0.02,drop-ack=0.2`.
