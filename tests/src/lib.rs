@@ -8,6 +8,7 @@
 pub mod delivery;
 pub mod mosquitto;
 pub mod process;
+pub mod qemu;
 pub mod rig;
 pub mod serial_link;
 pub mod store;

@@ -7,7 +7,7 @@
 //! brushed, lifted and hung back, then falls off its hanger: one pickup.
 
 use aisle_system_tests::{aisle_bin, wait_until, ChildGuard, GatewayArgs, Mosquitto};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -16,26 +16,13 @@ const TAG_ID: i64 = 0x00A1_5E01;
 const GARMENT_EPC: &str = "30141D8A0C00028000003039";
 const DEADLINE: Duration = Duration::from_secs(60);
 
-fn image() -> PathBuf {
-    if let Some(path) = std::env::var_os("AISLE_QEMU_IMAGE") {
-        return PathBuf::from(path);
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    root.join("target/images/thumbv6m-none-eabi/release/aisle-tag-qemu")
-}
-
 fn file_exists(path: &Path) -> Option<()> {
     path.exists().then_some(())
 }
 
 #[test]
 fn qemu_tag_pickup_reaches_hq_through_the_gateway() {
-    let image = image();
-    assert!(
-        image.exists(),
-        "QEMU firmware image {} is missing: run scripts/firmware.sh first (or set AISLE_QEMU_IMAGE)",
-        image.display()
-    );
+    let image = aisle_system_tests::qemu::image();
     let dir = tempfile::Builder::new()
         .prefix("system-firmware-")
         .tempdir()
@@ -66,25 +53,14 @@ fn qemu_tag_pickup_reaches_hq_through_the_gateway() {
     // QEMU holds the guest until a client connects to its UART socket, and
     // socat connects only once the gateway has opened the pty (wait-slave):
     // not one frame is sent before the gateway listens.
-    let mut qemu_cmd = Command::new("qemu-system-arm");
+    let mut qemu_cmd = aisle_system_tests::qemu::command(&image);
     qemu_cmd
-        .args([
-            "-cpu",
-            "cortex-m3",
-            "-machine",
-            "lm3s6965evb",
-            "-nographic",
-            "-monitor",
-            "none",
-        ])
-        .args(["-semihosting-config", "enable=on,target=native"])
         .arg("-chardev")
         .arg(format!(
             "socket,id=uart,path={},server=on,wait=on",
             path("uart.sock").display()
         ))
-        .args(["-serial", "chardev:uart", "-kernel"])
-        .arg(&image);
+        .args(["-serial", "chardev:uart"]);
     let _qemu = ChildGuard::spawn("qemu-system-arm", &mut qemu_cmd, &path("qemu.log"));
     wait_until("QEMU's UART socket", DEADLINE, || {
         file_exists(&path("uart.sock"))
