@@ -6,7 +6,7 @@
 //! The image's scripted garment (firmware/images/qemu/src/trace.rs) is
 //! brushed, lifted and hung back, then falls off its hanger: one pickup.
 
-use aisle_system_tests::{aisle_bin, wait_until, ChildGuard, GatewayArgs, Mosquitto};
+use aisle_system_tests::{wait_until, ChildGuard, GatewayArgs, HqCollector, Mosquitto};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -30,25 +30,11 @@ fn qemu_tag_pickup_reaches_hq_through_the_gateway() {
     let path = |name: &str| dir.path().join(name);
     let broker = Mosquitto::start();
 
-    let mut hq_cmd = Command::new(aisle_bin());
-    hq_cmd
-        .args([
-            "hq",
-            "--broker",
-            &broker.url(),
-            "--client-id",
-            "system-firmware-hq",
-            "--db",
-        ])
-        .arg(path("hq.sqlite"))
-        .env("RUST_LOG", "info");
-    let _hq = ChildGuard::spawn("aisle hq", &mut hq_cmd, &path("hq.log"));
-    wait_until("the collector to subscribe", DEADLINE, || {
-        std::fs::read_to_string(path("hq.log"))
-            .ok()
-            .filter(|log| log.contains("subscribed"))
-            .map(|_| ())
-    });
+    let hq = HqCollector::start(
+        dir.path(),
+        &broker.url(),
+        &["--client-id", "system-firmware-hq"],
+    );
 
     // QEMU holds the guest until a client connects to its UART socket, and
     // socat connects only once the gateway has opened the pty (wait-slave):
@@ -90,7 +76,7 @@ fn qemu_tag_pickup_reaches_hq_through_the_gateway() {
 
     let pickups = wait_until("the QEMU tag's pickup at HQ", DEADLINE, || {
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
-        let db = rusqlite::Connection::open_with_flags(path("hq.sqlite"), flags).ok()?;
+        let db = rusqlite::Connection::open_with_flags(&hq.db, flags).ok()?;
         let mut query = db
             .prepare("SELECT event, tag, epc FROM events WHERE tag = ?1")
             .ok()?;
