@@ -16,11 +16,11 @@
 //!    `--by sku` and `--by sku,store`. A file that already holds N events is
 //!    reused.
 
+use aisle_system_tests::{wait_until, Mosquitto, MosquittoOptions};
 use protocol::batch::{event_id, Batch, BatchEvent, SCHEMA_V1};
 use protocol::stage::StoreEventKind;
 use protocol::time::UnixMillis;
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -202,65 +202,25 @@ fn remove_db(path: &Path) {
     }
 }
 
-/// A throwaway Mosquitto on a free loopback port.
-struct Broker {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Broker {
-    fn start() -> Broker {
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let conf = dir.path().join("mosquitto.conf");
-        // No queue limit: the whole backlog waits for the collector.
-        std::fs::write(
-            &conf,
-            format!("user root\npersistence false\nmax_queued_messages 0\nlistener {port} 127.0.0.1\nallow_anonymous true\n"),
-        )
-        .unwrap();
-        let child = Command::new("/usr/sbin/mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start /usr/sbin/mosquitto");
-        wait_for("mosquitto to listen", || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        Broker {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// Bench runs drain millions of events: a deadline only guards a hang.
+const DEADLINE: Duration = Duration::from_secs(600);
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < Duration::from_secs(600),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(what, DEADLINE, || done().then_some(()));
+}
+
+/// A throwaway Mosquitto from the system-test harness, without persistence:
+/// the bench measures the collector, not the broker's disk. The harness sets
+/// no queue limit, so the whole backlog waits for the collector.
+fn start_broker() -> Mosquitto {
+    Mosquitto::start_with(MosquittoOptions {
+        persistence: false,
+        ..MosquittoOptions::default()
+    })
 }
 
 /// `aisle hq` against `broker`, logging to `log`; returns once subscribed.
-fn start_collector(broker: &Broker, db: &Path, log: &Path) -> Child {
+fn start_collector(broker: &Mosquitto, db: &Path, log: &Path) -> Child {
     let before = std::fs::read_to_string(log)
         .unwrap_or_default()
         .matches("subscribed")
@@ -276,7 +236,7 @@ fn start_collector(broker: &Broker, db: &Path, log: &Path) -> Child {
             "--client-id",
             "bench-hq",
             "--broker",
-            &format!("mqtt://127.0.0.1:{}", broker.port),
+            &broker.url(),
             "--db",
         ])
         .arg(db)
@@ -302,8 +262,8 @@ fn stop_collector(mut child: Child) {
 }
 
 /// Publishes `count` events as batches at QoS 1; returns once all are acked.
-fn publish(broker: &Broker, count: u64, batch: usize) {
-    let mut opts = MqttOptions::new("bench-gateways", "127.0.0.1", broker.port);
+fn publish(broker: &Mosquitto, count: u64, batch: usize) {
+    let mut opts = MqttOptions::new("bench-gateways", "127.0.0.1", broker.port());
     opts.set_max_packet_size(1 << 24, 1 << 24);
     let (client, mut connection) = Client::new(opts, 64);
     let batches = count.div_ceil(batch as u64);
@@ -350,7 +310,7 @@ fn stored(db: &Path) -> u64 {
 }
 
 fn bench_ingest(opts: &Options) {
-    let broker = Broker::start();
+    let broker = start_broker();
     let dir = tempfile::tempdir().unwrap();
     let (db, log) = (dir.path().join("ingest.db"), dir.path().join("hq.log"));
     // Create the persistent session, then queue the backlog while it is down.

@@ -169,9 +169,8 @@ pub struct Reader {
 #[serde(deny_unknown_fields)]
 pub struct Sku {
     pub gtin: String,
-    /// For people and the simulator's truth file; the gateway ignores it.
+    /// For people and the demo's funnel table; the gateway ignores it.
     #[serde(default)]
-    #[allow(dead_code)]
     pub name: Option<String>,
     #[serde(default)]
     pub pickup: Option<f64>,

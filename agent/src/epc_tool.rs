@@ -17,6 +17,9 @@ pub enum Command {
         json: bool,
     },
     /// Encode a GTIN and serial as an EPC and print it as upper-case hex.
+    #[command(after_help = "Example (the GS1 Tag Data Standard's; prints \
+        3074257BF7194E4000001A85):\n  \
+        aisle epc encode --gtin 80614141123458 --serial 6789 --company-prefix-len 7 --filter 3")]
     Encode {
         /// GTIN with its check digit: GTIN-14, or a GTIN-8/12/13 (EAN/UPC),
         /// which is padded with leading zeros.

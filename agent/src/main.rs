@@ -50,7 +50,7 @@ enum Command {
     /// Decode or encode a garment's EPC (SGTIN-96 / SGTIN-198).
     #[command(subcommand)]
     Epc(epc_tool::Command),
-    /// Technicians' tag tools: write a tag's config page.
+    /// Technicians' tag tools: write a tag's config page image, or show what one holds.
     #[command(subcommand)]
     Tag(tag_tool::Command),
 }

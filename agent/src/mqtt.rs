@@ -48,7 +48,6 @@ fn default_keep_alive() -> u64 {
 impl BrokerConfig {
     /// A plain config for `url` with every option at its default (the HQ
     /// collector builds its broker config from flags this way).
-    #[allow(dead_code)]
     pub fn from_url(url: impl Into<String>) -> Self {
         BrokerConfig {
             url: url.into(),

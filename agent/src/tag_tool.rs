@@ -17,6 +17,10 @@ const MAX_PICKUP_M: u8 = firmware::pickup::MAX_WINDOW;
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Write a tag's config page image, to flash with probe-rs.
+    #[command(after_help = "Example (a garment tag, default thresholds):\n  \
+        aisle tag config --id 0x00A15E01 --role motion \\\n    \
+        --epc 3074257BF7194E4000001A85 -o tag.page\n  \
+        aisle tag show tag.page")]
     Config(ConfigArgs),
     /// Print what a config page image holds.
     Show {
@@ -38,29 +42,29 @@ pub struct ConfigArgs {
     #[arg(long)]
     epc: Option<String>,
     /// Pickup: |a - rest| above this many milli-g counts as moving.
-    #[arg(long)]
-    pickup_threshold_mg: Option<u16>,
+    #[arg(long, default_value_t = Settings::default().pickup_threshold_mg)]
+    pickup_threshold_mg: u16,
     /// Pickup: K moving samples ...
-    #[arg(long)]
-    pickup_k: Option<u8>,
+    #[arg(long, default_value_t = Settings::default().pickup_k)]
+    pickup_k: u8,
     /// ... out of the last M (at most 32).
-    #[arg(long)]
-    pickup_m: Option<u8>,
+    #[arg(long, default_value_t = Settings::default().pickup_m)]
+    pickup_m: u8,
     /// Put-down: still for this many milliseconds.
-    #[arg(long)]
-    still_ms: Option<u32>,
+    #[arg(long, default_value_t = Settings::default().still_ms)]
+    still_ms: u32,
     /// Dwell: presence must last this many milliseconds.
-    #[arg(long)]
-    dwell_min_ms: Option<u32>,
+    #[arg(long, default_value_t = Settings::default().dwell_min_ms)]
+    dwell_min_ms: u32,
     /// Dwell: gaps shorter than this do not split a visit.
-    #[arg(long)]
-    dwell_gap_ms: Option<u32>,
+    #[arg(long, default_value_t = Settings::default().dwell_gap_ms)]
+    dwell_gap_ms: u32,
     /// Reader: report a garment again after not seeing it this long.
-    #[arg(long)]
-    reader_visit_ms: Option<u32>,
+    #[arg(long, default_value_t = Settings::default().reader_visit_ms)]
+    reader_visit_ms: u32,
     /// Heartbeat period in seconds.
-    #[arg(long)]
-    heartbeat_s: Option<u32>,
+    #[arg(long, default_value_t = Settings::default().heartbeat_s)]
+    heartbeat_s: u32,
     /// Where to write the page image.
     #[arg(short = 'o', long)]
     output: PathBuf,
@@ -166,19 +170,18 @@ fn parse_epc(hex: &str) -> anyhow::Result<EpcBytes> {
     EpcBytes::new(&bytes).context("--epc is longer than any EPC a tag can carry")
 }
 
-/// Default thresholds with the flags given applied, checked so a tag never
-/// boots with a detector that cannot fire.
+/// The thresholds from the flags (each defaults to `Settings::default()`),
+/// checked so a tag never boots with a detector that cannot fire.
 fn settings(args: &ConfigArgs) -> anyhow::Result<Settings> {
-    let d = Settings::default();
     let s = Settings {
-        pickup_threshold_mg: args.pickup_threshold_mg.unwrap_or(d.pickup_threshold_mg),
-        pickup_k: args.pickup_k.unwrap_or(d.pickup_k),
-        pickup_m: args.pickup_m.unwrap_or(d.pickup_m),
-        still_ms: args.still_ms.unwrap_or(d.still_ms),
-        dwell_min_ms: args.dwell_min_ms.unwrap_or(d.dwell_min_ms),
-        dwell_gap_ms: args.dwell_gap_ms.unwrap_or(d.dwell_gap_ms),
-        reader_visit_ms: args.reader_visit_ms.unwrap_or(d.reader_visit_ms),
-        heartbeat_s: args.heartbeat_s.unwrap_or(d.heartbeat_s),
+        pickup_threshold_mg: args.pickup_threshold_mg,
+        pickup_k: args.pickup_k,
+        pickup_m: args.pickup_m,
+        still_ms: args.still_ms,
+        dwell_min_ms: args.dwell_min_ms,
+        dwell_gap_ms: args.dwell_gap_ms,
+        reader_visit_ms: args.reader_visit_ms,
+        heartbeat_s: args.heartbeat_s,
     };
     if s.pickup_threshold_mg == 0 {
         bail!("--pickup-threshold-mg must be above 0, or every sample counts as motion");

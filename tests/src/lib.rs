@@ -6,8 +6,10 @@
 //! tests read as the scenario they check and nothing else.
 
 pub mod delivery;
+pub mod hq;
 pub mod mosquitto;
 pub mod process;
+pub mod qemu;
 pub mod rig;
 pub mod serial_link;
 pub mod store;
@@ -16,6 +18,7 @@ pub mod tags;
 pub mod tls;
 
 pub use delivery::{assert_delivered, Faults};
+pub use hq::HqCollector;
 pub use mosquitto::{Mosquitto, MosquittoOptions, TlsFiles};
 pub use process::{aisle_bin, wait_until, ChildGuard, GatewayArgs};
 pub use rig::{GatewayRig, STEP};

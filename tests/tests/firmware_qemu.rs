@@ -14,9 +14,8 @@ use protocol::{
     ConfigStatus, EpcBytes, FrameDecoder, FwVersion, Message, ResetReason, TagEvent, Uplink,
 };
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 /// The identity the QEMU image provisions itself with (firmware/images/qemu/src/main.rs).
 const TAG_ID: u32 = 0x00A1_5E01;
@@ -24,75 +23,14 @@ const GARMENT_EPC: [u8; 12] = [
     0x30, 0x14, 0x1D, 0x8A, 0x0C, 0x00, 0x02, 0x80, 0x00, 0x00, 0x30, 0x39,
 ];
 
-fn image() -> PathBuf {
-    if let Some(path) = std::env::var_os("AISLE_QEMU_IMAGE") {
-        return PathBuf::from(path);
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    root.join("target/images/thumbv6m-none-eabi/release/aisle-tag-qemu")
-}
-
-/// Newest modification time of the files under `dir` that go into the
-/// image. Unit tests (`tests.rs`, `tests/`) do not: cargo does not relink the
-/// image when they change.
-fn newest_source(dir: &Path) -> SystemTime {
-    let mut newest = SystemTime::UNIX_EPOCH;
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        if name == "tests.rs" || name == "tests" {
-            continue;
-        }
-        let modified = if path.is_dir() {
-            newest_source(&path)
-        } else {
-            entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .unwrap_or(SystemTime::UNIX_EPOCH)
-        };
-        newest = newest.max(modified);
-    }
-    newest
-}
-
 /// Runs the image to its semihosting exit and returns the UART bytes.
 fn run_image() -> Vec<u8> {
-    let image = image();
-    assert!(
-        image.exists(),
-        "QEMU firmware image {} is missing: run scripts/firmware.sh first (or set AISLE_QEMU_IMAGE)",
-        image.display()
-    );
-    // A stale image would test old code: refuse one older than its sources.
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let built = std::fs::metadata(&image)
-        .and_then(|m| m.modified())
-        .expect("image mtime");
-    for sources in ["firmware/src", "firmware/images/qemu/src", "protocol/src"] {
-        assert!(
-            newest_source(&root.join(sources)) <= built,
-            "QEMU firmware image {} is older than {sources}: run scripts/firmware.sh",
-            image.display()
-        );
-    }
+    let image = aisle_system_tests::qemu::image();
     let dir = tempfile::tempdir().expect("temp dir");
     let uart = dir.path().join("uart.bin");
-    let mut qemu = Command::new("qemu-system-arm")
-        .args([
-            "-cpu",
-            "cortex-m3",
-            "-machine",
-            "lm3s6965evb",
-            "-nographic",
-            "-monitor",
-            "none",
-        ])
-        .args(["-semihosting-config", "enable=on,target=native"])
+    let mut qemu = aisle_system_tests::qemu::command(&image)
         .arg("-serial")
         .arg(format!("file:{}", uart.display()))
-        .arg("-kernel")
-        .arg(&image)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -3,11 +3,11 @@
 //! shared subscriptions, TLS with a password, and a clean stop on SIGTERM.
 //! The event store is read back with SQLite and with `aisle funnel`.
 
-use aisle_system_tests::{aisle_bin, tls, wait_until, ChildGuard, Mosquitto, MosquittoOptions};
+use aisle_system_tests::{aisle_bin, tls, wait_until, HqCollector, Mosquitto, MosquittoOptions};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -15,40 +15,13 @@ use std::time::Duration;
 const DEADLINE: Duration = Duration::from_secs(30);
 const GTIN: &str = "80614141123458";
 
-/// One `aisle hq` process with its database and log in `dir`.
-struct Collector {
-    db: PathBuf,
-    child: ChildGuard,
+/// Reads of a collector's database, for the assertions.
+trait Readback {
+    fn count(&self, sql: &str) -> i64;
+    fn wait_events(&self, n: i64);
 }
 
-impl Collector {
-    fn start(dir: &Path, url: &str, extra: &[&str]) -> Collector {
-        let db = dir.join("hq.db");
-        let log = dir.join("hq.log");
-        // A restarted collector appends to the same log: wait for one more
-        // subscription than it already shows.
-        let before = std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .matches("subscribed")
-            .count();
-        let mut cmd = Command::new(aisle_bin());
-        cmd.args(["hq", "--broker", url, "--db"])
-            .arg(&db)
-            .args(extra)
-            .env("RUST_LOG", "info");
-        let child = ChildGuard::spawn("aisle hq", &mut cmd, &log);
-        let collector = Collector { db, child };
-        collector.wait_subscribed(before + 1);
-        collector
-    }
-
-    /// Waits until the log shows the `n`th subscription acknowledged.
-    fn wait_subscribed(&self, n: usize) {
-        wait_until("the collector to subscribe", DEADLINE, || {
-            (self.child.log_text().matches("subscribed").count() >= n).then_some(())
-        });
-    }
-
+impl Readback for HqCollector {
     fn count(&self, sql: &str) -> i64 {
         count(&self.db, sql)
     }
@@ -152,7 +125,7 @@ fn funnel_json(db: &Path) -> Value {
 fn quarantines_bad_batches_and_bad_events_and_stores_the_rest() {
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
-    let hq = Collector::start(dir.path(), &broker.url(), &[]);
+    let hq = HqCollector::start(dir.path(), &broker.url(), &[]);
     let mut unknown_event = pickup("S1", 3);
     unknown_event["event"] = json!("item_browse");
     publish(
@@ -214,7 +187,7 @@ fn quarantines_bad_batches_and_bad_events_and_stores_the_rest() {
 fn duplicate_ids_across_batches_and_replayed_batches_count_once() {
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
-    let hq = Collector::start(dir.path(), &broker.url(), &[]);
+    let hq = HqCollector::start(dir.path(), &broker.url(), &[]);
     let first = batch("S1", "b-1", (1..=3).map(|n| pickup("S1", n)).collect());
     let overlapping = batch("S1", "b-2", (3..=5).map(|n| pickup("S1", n)).collect());
     let last = batch("S1", "b-3", vec![pickup("S1", 6)]);
@@ -247,7 +220,7 @@ fn duplicate_ids_across_batches_and_replayed_batches_count_once() {
 fn batches_queued_and_in_flight_across_a_kill_9_are_stored_exactly_once() {
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
-    let mut hq = Collector::start(dir.path(), &broker.url(), &[]);
+    let mut hq = HqCollector::start(dir.path(), &broker.url(), &[]);
     let batches: Vec<(String, Vec<u8>)> = (0..200u32)
         .map(|b| {
             (
@@ -269,7 +242,7 @@ fn batches_queued_and_in_flight_across_a_kill_9_are_stored_exactly_once() {
     hq.child.kill9();
     // These are queued by the broker for the collector's persistent session.
     publish(&broker.url(), &batches[100..]);
-    let restarted = Collector::start(dir.path(), &broker.url(), &[]);
+    let restarted = HqCollector::start(dir.path(), &broker.url(), &[]);
     restarted.wait_events(5000);
     let stored = ids(&restarted.db);
     let expected: Vec<String> = (0..5000u32).map(|n| format!("S1-{n:08}")).collect();
@@ -281,12 +254,12 @@ fn batches_queued_and_in_flight_across_a_kill_9_are_stored_exactly_once() {
 fn a_shared_group_splits_batches_between_collectors() {
     let broker = Mosquitto::start();
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = Collector::start(
+    let a = HqCollector::start(
         dir_a.path(),
         &broker.url(),
         &["--share", "hq", "--client-id", "hq-a"],
     );
-    let b = Collector::start(
+    let b = HqCollector::start(
         dir_b.path(),
         &broker.url(),
         &["--share", "hq", "--client-id", "hq-b"],
@@ -339,7 +312,7 @@ fn connects_over_tls_with_a_password() {
     let dir = tempfile::tempdir().unwrap();
     let password_file = dir.path().join("password");
     std::fs::write(&password_file, "s3cret-hq\n").unwrap();
-    let hq = Collector::start(
+    let hq = HqCollector::start(
         dir.path(),
         &broker.url(),
         &[
@@ -366,7 +339,7 @@ fn connects_over_tls_with_a_password() {
 fn sigterm_stops_the_collector_cleanly() {
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
-    let mut hq = Collector::start(dir.path(), &broker.url(), &[]);
+    let mut hq = HqCollector::start(dir.path(), &broker.url(), &[]);
     publish(
         &broker.url(),
         &[(topic("S1"), batch("S1", "b-1", vec![pickup("S1", 1)]))],

@@ -6,8 +6,8 @@
 //! The image's scripted garment (firmware/images/qemu/src/trace.rs) is
 //! brushed, lifted and hung back, then falls off its hanger: one pickup.
 
-use aisle_system_tests::{aisle_bin, wait_until, ChildGuard, GatewayArgs, Mosquitto};
-use std::path::{Path, PathBuf};
+use aisle_system_tests::{wait_until, ChildGuard, GatewayArgs, HqCollector, Mosquitto};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -16,26 +16,13 @@ const TAG_ID: i64 = 0x00A1_5E01;
 const GARMENT_EPC: &str = "30141D8A0C00028000003039";
 const DEADLINE: Duration = Duration::from_secs(60);
 
-fn image() -> PathBuf {
-    if let Some(path) = std::env::var_os("AISLE_QEMU_IMAGE") {
-        return PathBuf::from(path);
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    root.join("target/images/thumbv6m-none-eabi/release/aisle-tag-qemu")
-}
-
 fn file_exists(path: &Path) -> Option<()> {
     path.exists().then_some(())
 }
 
 #[test]
 fn qemu_tag_pickup_reaches_hq_through_the_gateway() {
-    let image = image();
-    assert!(
-        image.exists(),
-        "QEMU firmware image {} is missing: run scripts/firmware.sh first (or set AISLE_QEMU_IMAGE)",
-        image.display()
-    );
+    let image = aisle_system_tests::qemu::image();
     let dir = tempfile::Builder::new()
         .prefix("system-firmware-")
         .tempdir()
@@ -43,48 +30,23 @@ fn qemu_tag_pickup_reaches_hq_through_the_gateway() {
     let path = |name: &str| dir.path().join(name);
     let broker = Mosquitto::start();
 
-    let mut hq_cmd = Command::new(aisle_bin());
-    hq_cmd
-        .args([
-            "hq",
-            "--broker",
-            &broker.url(),
-            "--client-id",
-            "system-firmware-hq",
-            "--db",
-        ])
-        .arg(path("hq.sqlite"))
-        .env("RUST_LOG", "info");
-    let _hq = ChildGuard::spawn("aisle hq", &mut hq_cmd, &path("hq.log"));
-    wait_until("the collector to subscribe", DEADLINE, || {
-        std::fs::read_to_string(path("hq.log"))
-            .ok()
-            .filter(|log| log.contains("subscribed"))
-            .map(|_| ())
-    });
+    let hq = HqCollector::start(
+        dir.path(),
+        &broker.url(),
+        &["--client-id", "system-firmware-hq"],
+    );
 
     // QEMU holds the guest until a client connects to its UART socket, and
     // socat connects only once the gateway has opened the pty (wait-slave):
     // not one frame is sent before the gateway listens.
-    let mut qemu_cmd = Command::new("qemu-system-arm");
+    let mut qemu_cmd = aisle_system_tests::qemu::command(&image);
     qemu_cmd
-        .args([
-            "-cpu",
-            "cortex-m3",
-            "-machine",
-            "lm3s6965evb",
-            "-nographic",
-            "-monitor",
-            "none",
-        ])
-        .args(["-semihosting-config", "enable=on,target=native"])
         .arg("-chardev")
         .arg(format!(
             "socket,id=uart,path={},server=on,wait=on",
             path("uart.sock").display()
         ))
-        .args(["-serial", "chardev:uart", "-kernel"])
-        .arg(&image);
+        .args(["-serial", "chardev:uart"]);
     let _qemu = ChildGuard::spawn("qemu-system-arm", &mut qemu_cmd, &path("qemu.log"));
     wait_until("QEMU's UART socket", DEADLINE, || {
         file_exists(&path("uart.sock"))
@@ -114,7 +76,7 @@ fn qemu_tag_pickup_reaches_hq_through_the_gateway() {
 
     let pickups = wait_until("the QEMU tag's pickup at HQ", DEADLINE, || {
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
-        let db = rusqlite::Connection::open_with_flags(path("hq.sqlite"), flags).ok()?;
+        let db = rusqlite::Connection::open_with_flags(&hq.db, flags).ok()?;
         let mut query = db
             .prepare("SELECT event, tag, epc FROM events WHERE tag = ?1")
             .ok()?;

@@ -29,9 +29,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// One store event as the funnel sees it.
-// Built by the simulator's ground truth and the tests; the CLI streams the
-// database through `FunnelBuilder` instead.
-#[allow(dead_code)]
+// The in-memory reference the tests check the database path against; the CLI
+// streams the database through `FunnelBuilder` instead.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunnelEvent {
     pub store: String,
@@ -149,7 +149,7 @@ pub struct GarmentEvent {
 /// The order of a garment's events: by time, then by funnel step, then by
 /// fixture. Only the last matters for the result: of two pickups at the same
 /// instant, the one at the first-named fixture (none first) opens the journey.
-#[allow(dead_code)] // see `FunnelEvent`
+#[cfg(test)] // see `FunnelEvent`
 pub fn garment_order(a: &GarmentEvent, b: &GarmentEvent) -> std::cmp::Ordering {
     (a.ts_ms, a.kind, &a.fixture).cmp(&(b.ts_ms, b.kind, &b.fixture))
 }
@@ -386,7 +386,7 @@ fn div_round_half_away_from_zero(num: i128, den: i128) -> i128 {
 }
 
 /// The funnel report over `events`, which may come in any order.
-#[allow(dead_code)] // see `FunnelEvent`
+#[cfg(test)] // see `FunnelEvent`
 pub fn compute(
     events: impl IntoIterator<Item = FunnelEvent>,
     opts: &FunnelOptions,

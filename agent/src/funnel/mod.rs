@@ -23,6 +23,11 @@ use std::process::ExitCode;
 use store::EventFilter;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    aisle funnel --db hq.db                          # per SKU, as a table\n  \
+    aisle funnel --db hq.db --by sku,store --window 2h --format csv\n  \
+    aisle funnel --db hq.db --by style --catalog catalog.csv --format json\n\n\
+    Reference: docs/hq.md")]
 pub struct Args {
     /// The collector's SQLite database.
     #[arg(long)]

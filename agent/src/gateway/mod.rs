@@ -44,6 +44,10 @@ const SPOOL_QUEUE: usize = 128;
 const ACK_QUEUE: usize = 1024;
 
 #[derive(clap::Args)]
+#[command(after_help = "Example:\n  \
+    aisle check-config /etc/aisle/store.toml\n  \
+    aisle gateway --config /etc/aisle/store.toml --log-format json\n\n\
+    Reference: docs/gateway.md")]
 pub struct Args {
     /// The store config (TOML); see docs/gateway.md.
     #[arg(long)]

@@ -58,6 +58,14 @@ pub struct IngestCounts {
     pub quarantined_events: u64,
 }
 
+/// Settings every connection gets (page cache, lock wait), then the schema
+/// version the file records (0 for a new file).
+fn tune_and_read_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_update(None, "cache_size", CACHE_KIB)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
+
 /// The SQLite event store.
 pub struct EventStore {
     conn: Connection,
@@ -79,13 +87,7 @@ impl EventStore {
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_err)?;
-        conn.pragma_update(None, "cache_size", CACHE_KIB)
-            .map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(open_err)?;
-        let found: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(open_err)?;
+        let found = tune_and_read_version(&conn).map_err(open_err)?;
         if found != 0 && found != SCHEMA_VERSION {
             return Err(DbError::Version {
                 path: path.to_path_buf(),
@@ -114,13 +116,7 @@ impl EventStore {
         // tens of millions of column calls that would each take it.
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
-        conn.pragma_update(None, "cache_size", CACHE_KIB)
-            .map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(open_err)?;
-        let found: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(open_err)?;
+        let found = tune_and_read_version(&conn).map_err(open_err)?;
         if found != SCHEMA_VERSION {
             return Err(DbError::Version {
                 path: path.to_path_buf(),

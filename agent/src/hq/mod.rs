@@ -15,28 +15,32 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
+#[command(after_help = "Example:\n  \
+    aisle hq --broker mqtts://broker.hq.example:8883 --db /var/lib/aisle/hq.db \\\n    \
+    --ca-file /etc/aisle/ca.pem --username hq --password-file /etc/aisle/hq.password\n\n\
+    Reference: docs/hq.md")]
 pub struct Args {
     /// Broker URL: mqtt://host:port or mqtts://host:port.
-    #[arg(long)]
+    #[arg(long, value_name = "URL")]
     broker: String,
     /// MQTT user name.
     #[arg(long)]
     username: Option<String>,
     /// File holding the MQTT password (trailing newline ignored).
-    #[arg(long, requires = "username")]
+    #[arg(long, value_name = "FILE", requires = "username")]
     password_file: Option<PathBuf>,
     /// PEM CA bundle that signs the broker's certificate (mqtts://; default:
     /// the system bundle).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
     /// PEM client certificate, for brokers that require one (mqtts://).
-    #[arg(long, requires = "key_file")]
+    #[arg(long, value_name = "FILE", requires = "key_file")]
     cert_file: Option<PathBuf>,
     /// PEM private key of the client certificate.
-    #[arg(long, requires = "cert_file")]
+    #[arg(long, value_name = "FILE", requires = "cert_file")]
     key_file: Option<PathBuf>,
     /// The SQLite event store (created if missing).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     db: PathBuf,
     /// MQTT client id. Keep it stable: the broker queues batches for this id
     /// while the collector is down.
@@ -44,7 +48,7 @@ pub struct Args {
     client_id: String,
     /// Join shared-subscription group GROUP ($share/GROUP/…), so that several
     /// collectors (each with its own --client-id) split the stores' batches.
-    #[arg(long)]
+    #[arg(long, value_name = "GROUP")]
     share: Option<String>,
 }
 
