@@ -61,7 +61,8 @@ pub struct Args {
     ack_timeout: i64,
     /// Faults on the link, per frame: e.g.
     /// `flip=0.05,garbage=0.05,duplicate=0.1,drop=0.02,drop-ack=0.2`.
-    #[arg(long, default_value = "")]
+    /// None by default.
+    #[arg(long, default_value = "", hide_default_value = true)]
     faults: Faults,
 }
 
