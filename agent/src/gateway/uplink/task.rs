@@ -29,6 +29,18 @@ use tracing::Instrument;
 const MIN_RECONNECT: Duration = Duration::from_millis(250);
 const MAX_RECONNECT: Duration = Duration::from_secs(5);
 
+/// `base` plus up to half of it again, different per process and per call:
+/// thousands of stores cut off by one HQ broker outage must not all retry in
+/// the same instant when it comes back. std's randomly keyed hasher is
+/// randomness enough for spreading retries.
+fn with_jitter(base: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(base.as_nanos());
+    let per_mille = (hasher.finish() % 1000) as u32;
+    base + base * per_mille / 2000
+}
+
 /// An alarm (drops, bad frames, a receiver gone…) is published at most this
 /// often; the periodic status covers everything else.
 const ALARM_MIN_INTERVAL: Duration = Duration::from_secs(5);
@@ -198,7 +210,7 @@ pub async fn run(
                     connected = false;
                     up.stats.broker_connected.store(false, Relaxed);
                     inflight.reset();
-                    reconnect_at = Some(Instant::now() + backoff);
+                    reconnect_at = Some(Instant::now() + with_jitter(backoff));
                     backoff = (backoff * 2).min(MAX_RECONNECT);
                 }
             },
@@ -325,4 +337,18 @@ async fn say_goodbye(
     });
     let _ = done.instrument(tracing::debug_span!("disconnect")).await;
     tracing::info!("disconnected from the broker");
+}
+
+#[cfg(test)]
+mod jitter_tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_jitter_stays_within_half_the_backoff_and_varies() {
+        let base = Duration::from_secs(2);
+        let delays: Vec<Duration> = (0..200).map(|_| with_jitter(base)).collect();
+        assert!(delays.iter().all(|d| *d >= base && *d < base * 3 / 2));
+        let distinct: std::collections::HashSet<_> = delays.iter().collect();
+        assert!(distinct.len() > 50, "only {} distinct delays", distinct.len());
+    }
 }
