@@ -287,38 +287,47 @@ impl FunnelReport {
             );
             lines.push(line);
         }
-        let widths: Vec<usize> = (0..lines[0].len())
-            .map(|col| {
-                lines
-                    .iter()
-                    .map(|l| l[col].chars().count())
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
         let mut out = format!(
             "window {}, by {}\n",
             format_window(self.window_ms),
             self.by_label()
         );
-        for line in &lines {
-            let cells: Vec<String> = line
-                .iter()
-                .enumerate()
-                .map(|(col, cell)| {
-                    // Names read left-aligned, numbers right-aligned.
-                    if col < dims {
-                        format!("{cell:<w$}", w = widths[col])
-                    } else {
-                        format!("{cell:>w$}", w = widths[col])
-                    }
-                })
-                .collect();
-            out.push_str(cells.join("  ").trim_end());
-            out.push('\n');
-        }
+        out.push_str(&align_columns(&lines, dims));
         out
     }
+}
+
+/// Lays out `lines` (the first one the header) as columns two spaces apart:
+/// the first `left` columns (names) left-aligned, the rest (numbers)
+/// right-aligned. Shared by the funnel table and the demo's side-by-side one.
+pub fn align_columns(lines: &[Vec<String>], left: usize) -> String {
+    let columns = lines.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|col| {
+            lines
+                .iter()
+                .map(|l| l[col].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for line in lines {
+        let cells: Vec<String> = line
+            .iter()
+            .enumerate()
+            .map(|(col, cell)| {
+                if col < left {
+                    format!("{cell:<w$}", w = widths[col])
+                } else {
+                    format!("{cell:>w$}", w = widths[col])
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 /// `1h`, `90s`, `1500ms`: the largest unit that divides the window.

@@ -349,6 +349,10 @@ mod jitter_tests {
         let delays: Vec<Duration> = (0..200).map(|_| with_jitter(base)).collect();
         assert!(delays.iter().all(|d| *d >= base && *d < base * 3 / 2));
         let distinct: std::collections::HashSet<_> = delays.iter().collect();
-        assert!(distinct.len() > 50, "only {} distinct delays", distinct.len());
+        assert!(
+            distinct.len() > 50,
+            "only {} distinct delays",
+            distinct.len()
+        );
     }
 }
