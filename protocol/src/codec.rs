@@ -135,7 +135,7 @@ fn cobs_decode_in_place(buf: &mut [u8]) -> Option<usize> {
         if code == 0 || end > buf.len() {
             return None;
         }
-        buf.copy_within(read + 1..end, write);
+        move_block(buf, read + 1..end, write);
         write += code - 1;
         read = end;
         // Each block but a full (0xFF) one stands for data followed by a
@@ -146,6 +146,22 @@ fn cobs_decode_in_place(buf: &mut [u8]) -> Option<usize> {
         }
     }
     Some(write)
+}
+
+/// `buf.copy_within(src, dest)` on the host. A tag decodes a few dozen bytes
+/// per downlink and cannot spare the 1.3 KiB that a speed-tuned `memmove`
+/// costs an ARMv6-M image, so without `std` the block moves a byte at a time
+/// (`dest` is never after `src`, so a forward copy is safe).
+#[cfg(feature = "std")]
+fn move_block(buf: &mut [u8], src: core::ops::Range<usize>, dest: usize) {
+    buf.copy_within(src, dest);
+}
+
+#[cfg(not(feature = "std"))]
+fn move_block(buf: &mut [u8], src: core::ops::Range<usize>, dest: usize) {
+    for (i, from) in src.enumerate() {
+        buf[dest + i] = buf[from];
+    }
 }
 
 /// Streaming decoder: feed it whatever a serial read returned, get frames out.

@@ -20,7 +20,6 @@ mod battery;
 mod clock;
 mod gpio;
 mod layout;
-mod mem;
 mod nvmc;
 mod reg;
 mod twi;

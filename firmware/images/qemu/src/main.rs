@@ -17,14 +17,12 @@
 //! shortens the heartbeat period; the image checks at the end that the new
 //! config was persisted to its (RAM-backed) config page.
 //!
-//! The image uses the nRF image's size-first `memmove`, so the in-place COBS
-//! decode of those downlinks runs through it on an ARMv6-M core.
+//! The downlinks go through the protocol crate's no_std COBS decode, the
+//! same path the nRF image runs on an ARMv6-M core.
 #![no_std]
 #![no_main]
 
 mod gateway;
-#[path = "../../nrf/src/mem.rs"]
-mod mem;
 mod trace;
 mod uart;
 
