@@ -1,22 +1,13 @@
 //! `aisle`: the store gateway, the HQ collector, the funnel report, the store
-//! simulator and the technicians' tools, in one binary.
+//! simulator and the technicians' tools, in one binary. This file only parses
+//! the command line; everything else is the `aisle_agent` library.
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-mod logging;
-
-mod check_config;
-mod config;
 #[cfg(feature = "demo")]
-mod demo;
-mod epc_tool;
-mod funnel;
-mod gateway;
-mod hq;
-mod mqtt;
-mod sim;
-mod tag_tool;
+use aisle_agent::demo;
+use aisle_agent::{check_config, epc_tool, funnel, gateway, hq, logging, sim, tag_tool};
 
 /// aisle makes in-store browsing measurable with the online funnel's logic:
 /// tags report pickups, dwells, try-ons and purchases; the gateway ships them

@@ -1,0 +1,27 @@
+//! The `aisle` library: every part of the product, from the store gateway to
+//! HQ's reports, as modules a binary, a bench or a test can call.
+//!
+//! The modules follow the data (see docs/design.md):
+//! - [`gateway`]: a store's receivers → dedup and enrichment → durable spool
+//!   → MQTT uplink.
+//! - [`hq`]: the collector that takes every store's batches into the event
+//!   store.
+//! - [`funnel`]: the conversion report over the event store.
+//! - [`sim`] and `demo`: a simulated store, and the whole system on one machine.
+//! - [`config`], [`check_config`], [`epc_tool`], [`tag_tool`]: store IT's and
+//!   technicians' tools.
+//!
+//! `src/main.rs` only parses the command line and calls [`run`] functions here.
+
+pub mod check_config;
+pub mod config;
+#[cfg(feature = "demo")]
+pub mod demo;
+pub mod epc_tool;
+pub mod funnel;
+pub mod gateway;
+pub mod hq;
+pub mod logging;
+pub mod mqtt;
+pub mod sim;
+pub mod tag_tool;
