@@ -1,5 +1,5 @@
-//! HQ benchmarks (issue 5): the collector's ingest rate into SQLite, and
-//! `aisle funnel --by sku` over a large store. Figures go to docs/bench-hq.md.
+//! HQ benchmarks: the collector's ingest rate into SQLite, and
+//! `aisle funnel --by sku` over a large store. Figures go to BENCHMARKS.md.
 //!
 //! `cargo bench -p aisle-agent --bench hq -- [--ingest-events N]
 //!  [--events N] [--db FILE] [--batch N]`

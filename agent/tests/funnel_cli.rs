@@ -1,6 +1,6 @@
 //! `aisle funnel` as a user runs it: a real SQLite file in the documented
 //! schema, the real binary, each output format. Expected reports are worked
-//! out by hand from DESIGN.md's funnel rules (see the comments in `seed`).
+//! out by hand from docs/design.md's funnel rules (see the comments in `seed`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

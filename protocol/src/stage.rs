@@ -1,7 +1,7 @@
 //! Store events and the funnel stages they map to.
 //!
 //! The stages are the online shop's funnel stages, so offline and online
-//! conversion can sit in one report (see DESIGN.md, "Funnel events").
+//! conversion can sit in one report (see docs/design.md, "Store events and funnel stages").
 
 use core::fmt;
 use core::str::FromStr;

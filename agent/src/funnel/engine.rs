@@ -1,5 +1,5 @@
 //! The funnel engine: garment journeys with ordered, windowed steps
-//! (DESIGN.md, "Funnel definition"), counted per report row.
+//! (docs/design.md, "The funnel"), counted per report row.
 //!
 //! Pure logic: it is fed events and never reads a clock, a file or a
 //! database. [`compute`] takes events in any order; [`FunnelBuilder`] is the

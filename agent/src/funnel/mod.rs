@@ -1,6 +1,6 @@
 //! `aisle funnel`: the conversion report HQ analysts read, computed from the
-//! collector's event store with the journey rules of DESIGN.md ("Funnel
-//! definition"). The engine is pure; this module only wires it to SQLite and
+//! collector's event store with the journey rules of docs/design.md ("The
+//! funnel"). The engine is pure; this module only wires it to SQLite and
 //! the command line.
 
 pub mod catalog;

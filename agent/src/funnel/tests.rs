@@ -1,5 +1,5 @@
 //! Hand-computed funnel cases: each expected count below was worked out from
-//! DESIGN.md's rules, not taken from a run of the program.
+//! the rules of docs/design.md ("The funnel"), not taken from a run of the program.
 
 use super::engine::{self, compute, Dimension, FunnelEvent, FunnelOptions};
 use super::report::{FunnelReport, FunnelRow};
@@ -371,7 +371,7 @@ fn style_and_sku_come_from_the_catalog() {
     );
 }
 
-/// The row of issue 5's example, built by hand.
+/// The row of docs/hq.md's example, built by hand.
 fn example_report() -> FunnelReport {
     let row = FunnelRow {
         dims: vec![Some(A.to_string()), Some("S1".to_string())],
