@@ -9,14 +9,16 @@
 //! - [`funnel`]: the conversion report over the event store.
 //! - [`sim`] and `demo`: a simulated store, and the whole system on one machine.
 //! - [`config`], [`check_config`], [`epc_tool`], [`tag_tool`]: store IT's and
-//!   technicians' tools.
+//!   technicians' tools; [`epc`]: the one door to EPC decoding.
 //!
 //! `src/main.rs` only parses the command line and calls [`run`] functions here.
 
 pub mod check_config;
+pub mod cli;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod epc;
 pub mod epc_tool;
 pub mod funnel;
 pub mod gateway;

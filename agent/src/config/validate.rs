@@ -3,7 +3,7 @@
 //! that exist. Each error points at the offending value.
 
 use super::{BatchConfig, ConfigError, StoreConfig, MIN_SPOOL_BYTES};
-use crate::gateway::sgtin;
+use crate::epc;
 use crate::mqtt::{BrokerConfig, BrokerUrl};
 use std::collections::HashMap;
 use std::path::Path;
@@ -345,16 +345,14 @@ impl Validator<'_> {
                 );
             }
             let path = [N("garments"), I(i), N("epc")];
-            match sgtin::from_hex(&g.epc)
-                .as_deref()
-                .and_then(sgtin::gtin_and_serial)
-            {
-                None => self.error(
+            match epc::garment_from_hex(&g.epc) {
+                Err(_) => self.error(
                     &path,
                     format!("EPC {:?} is not an SGTIN-96/198 in hex", g.epc),
                     "write the EPC as hex, e.g. 3074257BF7194E4000001A85 (see `aisle epc decode`)",
                 ),
-                Some((gtin, _)) => {
+                Ok(garment) => {
+                    let gtin = garment.gtin;
                     if let Some(f) = fixture.filter(|f| !f.gtins.contains(&gtin)) {
                         self.error(&path, format!("EPC's GTIN {gtin} is not on fixture {:?}", f.id), "add the GTIN to the fixture's gtins, or move the garment to the right fixture");
                     }
@@ -364,7 +362,7 @@ impl Validator<'_> {
     }
 
     fn check_gtin(&mut self, gtin: &str, path: &[Key]) {
-        if !sgtin::is_valid_gtin14(gtin) {
+        if !epc::is_valid_gtin14(gtin) {
             self.error(
                 path,
                 format!("GTIN {gtin:?} is not 14 digits with a valid check digit"),

@@ -1,7 +1,7 @@
 //! The demo's closing table: per SKU, what HQ reports beside what the
 //! simulated shoppers did, cell by cell.
 
-use crate::funnel::engine::{Dimension, FunnelOptions};
+use crate::funnel::{Dimension, FunnelOptions};
 use crate::funnel::report::{FunnelReport, FunnelRow};
 use crate::funnel::store::{self, EventFilter};
 use crate::hq::db::EventStore;
@@ -139,9 +139,9 @@ pub fn side_by_side(
     }
     let mut out = format!(
         "Funnel by SKU, window {}; each cell is HQ|truth\n",
-        crate::funnel::report::format_window(truth.window_ms)
+        crate::cli::format_window(truth.window_ms)
     );
-    out.push_str(&crate::funnel::report::align_columns(&lines, 2));
+    out.push_str(&crate::cli::align_columns(&lines, 2));
     out
 }
 

@@ -4,16 +4,17 @@
 //! the command line.
 
 pub mod catalog;
+pub mod dimension;
 pub mod engine;
 pub mod report;
 pub mod store;
-pub mod window;
 
 #[cfg(test)]
 mod tests;
 
 pub use catalog::Catalog;
-pub use engine::{Dimension, FunnelOptions};
+pub use dimension::Dimension;
+pub use engine::FunnelOptions;
 
 use crate::hq::db::EventStore;
 use anyhow::Context;
@@ -45,7 +46,7 @@ pub struct Args {
     #[arg(long)]
     to: Option<UnixMillis>,
     /// Journey window: 30s, 10m, 1h, 1d, 500ms.
-    #[arg(long, default_value = "1h", value_parser = window::parse_duration_ms)]
+    #[arg(long, default_value = "1h", value_parser = crate::cli::parse_duration_ms)]
     window: i64,
     /// Catalog CSV (gtin,sku,style,name,colour,size) for SKU codes and styles.
     #[arg(long)]
@@ -56,7 +57,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let by = engine::parse_by(&args.by).context("--by")?;
+    let by = dimension::parse_by(&args.by).context("--by")?;
     if by.contains(&Dimension::Style) && args.catalog.is_none() {
         anyhow::bail!("--by style needs --catalog FILE (a CSV: gtin,sku,style,name,colour,size)");
     }

@@ -5,7 +5,8 @@
 //! last event is read and memory stays flat however many events there are.
 //! Exposures are counted by SQLite itself.
 
-use super::engine::{Dimension, FunnelBuilder, FunnelOptions, GarmentEvent};
+use super::dimension::Dimension;
+use super::engine::{FunnelBuilder, FunnelOptions, GarmentEvent};
 use super::report::FunnelReport;
 use crate::hq::db::{DbError, EventStore};
 use protocol::stage::StoreEventKind;

@@ -1,7 +1,8 @@
 //! Hand-computed funnel cases: each expected count below was worked out from
 //! the rules of docs/design.md ("The funnel"), not taken from a run of the program.
 
-use super::engine::{self, compute, Dimension, FunnelEvent, FunnelOptions};
+use super::dimension::{self, Dimension};
+use super::engine::{self, compute, FunnelEvent, FunnelOptions};
 use super::report::{FunnelReport, FunnelRow};
 use super::Catalog;
 use protocol::stage::StoreEventKind::{self, FixtureDwell, ItemPickup, ItemPurchase, ItemTryOn};
@@ -443,16 +444,16 @@ fn table_shows_percentages_and_aligns_columns() {
 #[test]
 fn by_lists_parse_in_order_and_reject_unknowns() {
     assert_eq!(
-        engine::parse_by("sku,store"),
+        dimension::parse_by("sku,store"),
         Ok(vec![Dimension::Sku, Dimension::Store])
     );
     assert_eq!(
-        engine::parse_by("fixture, style"),
+        dimension::parse_by("fixture, style"),
         Ok(vec![Dimension::Fixture, Dimension::Style])
     );
-    assert!(engine::parse_by("sku,colour").is_err());
-    assert!(engine::parse_by("sku,sku").is_err());
-    assert!(engine::parse_by("").is_err());
+    assert!(dimension::parse_by("sku,colour").is_err());
+    assert!(dimension::parse_by("sku,sku").is_err());
+    assert!(dimension::parse_by("").is_err());
 }
 
 #[test]

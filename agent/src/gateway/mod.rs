@@ -12,7 +12,6 @@
 
 pub mod enrich;
 pub mod ingest;
-pub mod sgtin;
 pub mod shutdown;
 pub mod spool;
 pub mod status;

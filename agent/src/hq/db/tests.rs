@@ -2,7 +2,8 @@
 //! and the funnel read back through the index.
 
 use super::*;
-use crate::funnel::engine::{compute, Dimension, FunnelEvent, FunnelOptions};
+use crate::funnel::engine::{compute, FunnelEvent, FunnelOptions};
+use crate::funnel::Dimension;
 use crate::funnel::store::{report, EventFilter};
 use crate::hq::validate::validate;
 use serde_json::json;
