@@ -5,6 +5,7 @@
 //! the gateway and HQ.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod codec;
 #[cfg(feature = "std")]
