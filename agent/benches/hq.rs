@@ -20,6 +20,7 @@ use aisle_system_tests::{wait_until, Mosquitto, MosquittoOptions};
 use protocol::batch::{event_id, Batch, BatchEvent, SCHEMA_V1};
 use protocol::stage::StoreEventKind;
 use protocol::time::UnixMillis;
+use protocol::topics::{Topic, TopicKind};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -271,7 +272,7 @@ fn publish(broker: &Mosquitto, count: u64, batch: usize) {
         let mut chain = Chain::new();
         for _ in 0..batches {
             let batch = chain.next_batch(batch);
-            let topic = format!("aisle/v1/stores/{}/events", batch.store);
+            let topic = Topic::new(&batch.store, TopicKind::Events).to_string();
             client
                 .publish(
                     topic,

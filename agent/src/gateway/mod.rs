@@ -22,6 +22,7 @@ use crate::config::{self, ReceiverConfig, StoreConfig, DEFAULT_BAUD};
 use crate::mqtt::{mqtt_options, BrokerUrl};
 use anyhow::Context;
 use protocol::time::UnixMillis;
+use protocol::topics::{Topic, TopicKind};
 use rumqttc::{LastWill, QoS};
 use spool::writer::Writer;
 use spool::{Spool, SpoolReader};
@@ -158,7 +159,7 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
     let reader = SpoolReader::open(&cfg.spool.path).context("cannot open the spool for reading")?;
     let mut opts = mqtt_options(&cfg.broker, &cfg.default_client_id())?;
     opts.set_last_will(LastWill::new(
-        format!("aisle/v1/stores/{}/status", cfg.store),
+        Topic::new(&cfg.store, TopicKind::Status).to_string(),
         status::last_will(&cfg.store, &gateway),
         QoS::AtLeastOnce,
         true,
