@@ -66,24 +66,18 @@ impl StoreStream {
     fn event(&mut self, kind: StoreEventKind, ts_ms: i64, sku: u64, serial: u64) -> BatchEvent {
         self.tag_seq += 1;
         let item = kind != StoreEventKind::FixtureDwell;
+        let id = event_id(
+            &self.store,
+            self.tag_seq >> 16,
+            1,
+            (self.tag_seq & 0xffff) as u16,
+        );
         BatchEvent {
-            id: event_id(
-                &self.store,
-                self.tag_seq >> 16,
-                1,
-                (self.tag_seq & 0xffff) as u16,
-            ),
-            ts: UnixMillis(ts_ms),
-            event: kind,
-            stage: kind.stage(),
-            tag: self.tag_seq,
-            epc: None,
             gtin: item.then(|| gtin(sku)),
             serial: item.then(|| serial.to_string()),
             duration_ms: (!item).then_some(20_000),
             fixture: Some(format!("rack-{}", sku % 40)),
-            zone: None,
-            gtins: None,
+            ..BatchEvent::new(id, UnixMillis(ts_ms), kind, self.tag_seq)
         }
     }
 

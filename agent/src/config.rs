@@ -6,6 +6,7 @@
 //! give store IT the same answer. The format is documented in
 //! docs/gateway.md; the simulator and tests rely on these exact names.
 
+pub mod defaults;
 mod validate;
 
 use crate::mqtt::BrokerConfig;
@@ -47,11 +48,11 @@ pub struct StoreConfig {
 }
 
 fn default_grace() -> f64 {
-    5.0
+    defaults::SHUTDOWN_GRACE_S
 }
 
 fn default_status_interval() -> u64 {
-    30
+    defaults::STATUS_INTERVAL_S
 }
 
 impl StoreConfig {
@@ -78,11 +79,8 @@ pub struct ReceiverConfig {
     pub baud: u32,
 }
 
-/// The receivers' default line rate.
-pub const DEFAULT_BAUD: u32 = 921_600;
-
 fn default_baud() -> u32 {
-    DEFAULT_BAUD
+    defaults::BAUD
 }
 
 /// The durable queue between the tags and HQ.
@@ -97,11 +95,8 @@ pub struct SpoolConfig {
 }
 
 fn default_spool_max() -> u64 {
-    256 * 1024 * 1024
+    defaults::SPOOL_MAX_BYTES
 }
-
-/// Smallest accepted spool cap: room for a few thousand events.
-const MIN_SPOOL_BYTES: u64 = 64 * 1024;
 
 /// Bounds on one MQTT batch.
 #[derive(Debug, Clone, Deserialize)]
@@ -116,13 +111,13 @@ pub struct BatchConfig {
 }
 
 fn default_max_events() -> usize {
-    500
+    defaults::BATCH_MAX_EVENTS
 }
 fn default_max_batch_bytes() -> usize {
-    256 * 1024
+    defaults::BATCH_MAX_BYTES
 }
 fn default_linger() -> u64 {
-    200
+    defaults::BATCH_LINGER_MS
 }
 
 impl Default for BatchConfig {

@@ -2,7 +2,8 @@
 //! ids, GTIN check digits, EPCs that decode onto their fixture, TLS files
 //! that exist. Each error points at the offending value.
 
-use super::{BatchConfig, ConfigError, StoreConfig, MIN_SPOOL_BYTES};
+use super::defaults::{self, MIN_SPOOL_BYTES};
+use super::{BatchConfig, ConfigError, StoreConfig};
 use crate::gateway::sgtin;
 use crate::mqtt::{BrokerConfig, BrokerUrl};
 use std::collections::HashMap;
@@ -108,18 +109,19 @@ impl Validator<'_> {
                 );
             }
         }
-        if !(c.shutdown_grace_s.is_finite() && (0.0..=600.0).contains(&c.shutdown_grace_s)) {
+        let max_grace = defaults::MAX_SHUTDOWN_GRACE_S;
+        if !(c.shutdown_grace_s.is_finite() && (0.0..=max_grace).contains(&c.shutdown_grace_s)) {
             self.error(
                 &[N("shutdown_grace_s")],
-                "shutdown_grace_s must be 0 to 600 seconds".into(),
-                "the default is 5",
+                format!("shutdown_grace_s must be 0 to {max_grace} seconds"),
+                &format!("the default is {}", defaults::SHUTDOWN_GRACE_S),
             );
         }
         if c.status_interval_s == 0 {
             self.error(
                 &[N("status_interval_s")],
                 "status_interval_s must be at least 1".into(),
-                "the default is 30",
+                &format!("the default is {}", defaults::STATUS_INTERVAL_S),
             );
         }
         self.check_broker(&c.broker);
@@ -135,7 +137,7 @@ impl Validator<'_> {
                 self.error(
                     &[N("receivers"), I(i), N("baud")],
                     "baud must be positive".into(),
-                    "receivers run at 921600 by default",
+                    &format!("receivers run at {} by default", defaults::BAUD),
                 );
             }
             // A port opens exclusively: a second task on it would retry forever.
@@ -162,7 +164,11 @@ impl Validator<'_> {
             self.error(
                 &[N("spool"), N("max_bytes")],
                 format!("spool max_bytes must be at least {MIN_SPOOL_BYTES}"),
-                "the default is 268435456 (256 MiB)",
+                &format!(
+                    "the default is {} ({} MiB)",
+                    defaults::SPOOL_MAX_BYTES,
+                    defaults::SPOOL_MAX_BYTES >> 20
+                ),
             );
         }
         self.check_batch(&c.batch);
@@ -231,25 +237,34 @@ impl Validator<'_> {
     }
 
     fn check_batch(&mut self, b: &BatchConfig) {
-        if !(1..=10_000).contains(&b.max_events) {
+        let events = defaults::BATCH_EVENTS_RANGE;
+        if !events.contains(&b.max_events) {
             self.error(
                 &[N("batch"), N("max_events")],
-                "batch max_events must be 1 to 10000".into(),
-                "the default is 500",
+                format!(
+                    "batch max_events must be {} to {}",
+                    events.start(),
+                    events.end()
+                ),
+                &format!("the default is {}", defaults::BATCH_MAX_EVENTS),
             );
         }
-        if !(1024..=128 * 1024 * 1024).contains(&b.max_bytes) {
+        let bytes = defaults::BATCH_BYTES_RANGE;
+        if !bytes.contains(&b.max_bytes) {
             self.error(
                 &[N("batch"), N("max_bytes")],
-                "batch max_bytes must be 1024 to 134217728".into(),
-                "the default is 262144",
+                format!("batch max_bytes must be {} to {}", bytes.start(), bytes.end()),
+                &format!("the default is {}", defaults::BATCH_MAX_BYTES),
             );
         }
-        if b.linger_ms > 60_000 {
+        if b.linger_ms > defaults::MAX_BATCH_LINGER_MS {
             self.error(
                 &[N("batch"), N("linger_ms")],
-                "batch linger_ms must be at most 60000".into(),
-                "the default is 200",
+                format!(
+                    "batch linger_ms must be at most {}",
+                    defaults::MAX_BATCH_LINGER_MS
+                ),
+                &format!("the default is {}", defaults::BATCH_LINGER_MS),
             );
         }
     }

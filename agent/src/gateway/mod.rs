@@ -18,7 +18,7 @@ pub mod spool;
 pub mod status;
 pub mod uplink;
 
-use crate::config::{self, ReceiverConfig, StoreConfig, DEFAULT_BAUD};
+use crate::config::{self, defaults, ReceiverConfig, StoreConfig};
 use crate::mqtt::{mqtt_options, BrokerUrl};
 use anyhow::Context;
 use protocol::time::UnixMillis;
@@ -62,9 +62,16 @@ pub struct Args {
     /// Spool file, replacing `[spool] path`.
     #[arg(long, value_name = "PATH")]
     pub spool: Option<PathBuf>,
-    /// Seconds a SIGTERM/SIGINT may take to commit and publish, replacing
-    /// `shutdown_grace_s` (default 5).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        help = format!(
+            "Seconds a SIGTERM/SIGINT may take to commit and publish, replacing \
+             `shutdown_grace_s` (default {}, at most {})",
+            defaults::SHUTDOWN_GRACE_S,
+            defaults::MAX_SHUTDOWN_GRACE_S
+        )
+    )]
     pub shutdown_grace_s: Option<f64>,
 }
 
@@ -93,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .into_iter()
             .map(|path| ReceiverConfig {
                 path,
-                baud: DEFAULT_BAUD,
+                baud: defaults::BAUD,
             })
             .collect();
     }
