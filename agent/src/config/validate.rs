@@ -3,7 +3,7 @@
 //! that exist. Each error points at the offending value.
 
 use super::defaults::{self, MIN_SPOOL_BYTES};
-use super::{BatchConfig, ConfigError, StoreConfig};
+use super::{BatchConfig, ConfigError, Overrides, StoreConfig};
 use crate::gateway::sgtin;
 use crate::mqtt::{BrokerConfig, BrokerUrl};
 use std::collections::HashMap;
@@ -37,6 +37,7 @@ impl Locator<'_> {
             file: self.file.to_owned(),
             line,
             column,
+            flag: None,
             message,
             help: help.to_owned(),
         }
@@ -48,6 +49,8 @@ impl Locator<'_> {
 pub(super) struct Validator<'a> {
     pub(super) locate: Locator<'a>,
     pub(super) tree: &'a DeTable<'a>,
+    /// What the command line replaced: errors in those values name the flag.
+    pub(super) overrides: &'a Overrides,
     pub(super) errors: Vec<ConfigError>,
 }
 
@@ -82,7 +85,19 @@ impl Validator<'_> {
 
     fn error(&mut self, path: &[Key], message: String, help: &str) {
         let offset = self.offset(path);
-        self.errors.push(self.locate.at(offset, message, help));
+        let mut error = self.locate.at(offset, message, help);
+        error.flag = self.flag(path);
+        self.errors.push(error);
+    }
+
+    /// The command-line flag that gave the value at `path`, if one did.
+    fn flag(&self, path: &[Key]) -> Option<&'static str> {
+        let (table, key) = match path {
+            [N(table), N(key), ..] => (*table, Some(*key)),
+            [N(table), ..] => (*table, None),
+            _ => return None,
+        };
+        self.overrides.flag(table, key)
     }
 
     fn line_of(&self, path: &[Key]) -> usize {
@@ -142,15 +157,17 @@ impl Validator<'_> {
             }
             // A port opens exclusively: a second task on it would retry forever.
             if let Some(first) = c.receivers[..i].iter().position(|o| o.path == r.path) {
-                let line = self.line_of(&[N("receivers"), I(first), N("path")]);
-                self.error(
-                    &[N("receivers"), I(i), N("path")],
+                let path = [N("receivers"), I(i), N("path")];
+                let message = if self.flag(&path).is_some() {
+                    format!("receiver {} is given twice", r.path.display())
+                } else {
+                    let line = self.line_of(&[N("receivers"), I(first), N("path")]);
                     format!(
                         "receiver {} is listed twice (first at line {line})",
                         r.path.display()
-                    ),
-                    "list each receiver once",
-                );
+                    )
+                };
+                self.error(&path, message, "list each receiver once");
             }
         }
         if c.spool.path.as_os_str().is_empty() {
