@@ -83,6 +83,27 @@ pub struct BatchEvent {
     pub gtins: Option<Vec<String>>,
 }
 
+impl BatchEvent {
+    /// An event of `kind` at its stage, with every optional field absent;
+    /// the caller fills in what the event carries.
+    pub fn new(id: String, ts: UnixMillis, kind: StoreEventKind, tag: u32) -> Self {
+        BatchEvent {
+            id,
+            ts,
+            event: kind,
+            stage: kind.stage(),
+            tag,
+            epc: None,
+            gtin: None,
+            serial: None,
+            duration_ms: None,
+            fixture: None,
+            zone: None,
+            gtins: None,
+        }
+    }
+}
+
 /// The event id for event `(tag, boot, seq)` of `store`. Fixed-width hex
 /// after the store id keeps ids unique even if a store id contains `-`, and
 /// readable enough to trace an event back to a tag.

@@ -27,10 +27,10 @@ pub struct StoreToml {
     pub receivers: Vec<PathBuf>,
     pub spool: PathBuf,
     pub spool_max_bytes: Option<u64>,
-    pub batch_max_events: u32,
-    pub batch_max_bytes: u32,
+    pub batch_max_events: usize,
+    pub batch_max_bytes: usize,
     /// Small in tests so a batch goes out within milliseconds.
-    pub linger_ms: u32,
+    pub linger_ms: u64,
     /// How many garment tags to declare.
     pub garments: u32,
     /// `status_interval_s`: tests that watch counters want it short.

@@ -4,6 +4,7 @@
 //! The event store is read back with SQLite and with `aisle funnel`.
 
 use aisle_system_tests::{aisle_bin, tls, wait_until, HqCollector, Mosquitto, MosquittoOptions};
+use protocol::topics::{Topic, TopicKind};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -69,7 +70,7 @@ fn batch(store: &str, batch_id: &str, events: Vec<Value>) -> Vec<u8> {
 }
 
 fn topic(store: &str) -> String {
-    format!("aisle/v1/stores/{store}/events")
+    Topic::new(store, TopicKind::Events).to_string()
 }
 
 /// Publishes each (topic, payload) at QoS 1 and returns once the broker has

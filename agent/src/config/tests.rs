@@ -20,8 +20,12 @@ fn minimal_config_gets_defaults() {
     let c = parse(Path::new("store.toml"), MINIMAL).unwrap();
     assert_eq!(c.gateway_id(), "gw-S1");
     assert_eq!(c.default_client_id(), "aisle-gw-S1");
-    assert_eq!(c.batch.max_events, 500);
-    assert_eq!(c.spool.max_bytes, 256 * 1024 * 1024);
+    assert_eq!(c.batch.max_events, defaults::BATCH_MAX_EVENTS);
+    assert_eq!(c.batch.max_bytes, defaults::BATCH_MAX_BYTES);
+    assert_eq!(c.batch.linger_ms, defaults::BATCH_LINGER_MS);
+    assert_eq!(c.spool.max_bytes, defaults::SPOOL_MAX_BYTES);
+    assert_eq!(c.shutdown_grace_s, defaults::SHUTDOWN_GRACE_S);
+    assert_eq!(c.status_interval_s, defaults::STATUS_INTERVAL_S);
     assert_eq!(c.broker.keep_alive_s, 30);
 }
 

@@ -17,10 +17,11 @@ pub mod spool;
 pub mod status;
 pub mod uplink;
 
-use crate::config::{self, ReceiverConfig, StoreConfig, DEFAULT_BAUD};
-use crate::mqtt::{mqtt_options, BrokerUrl};
+use crate::config::{self, defaults, StoreConfig};
+use crate::mqtt::mqtt_options;
 use anyhow::Context;
 use protocol::time::UnixMillis;
+use protocol::topics::{Topic, TopicKind};
 use rumqttc::{LastWill, QoS};
 use spool::writer::Writer;
 use spool::{Spool, SpoolReader};
@@ -60,65 +61,47 @@ pub struct Args {
     /// Spool file, replacing `[spool] path`.
     #[arg(long, value_name = "PATH")]
     pub spool: Option<PathBuf>,
-    /// Seconds a SIGTERM/SIGINT may take to commit and publish, replacing
-    /// `shutdown_grace_s` (default 5).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        help = format!(
+            "Seconds a SIGTERM/SIGINT may take to commit and publish, replacing \
+             `shutdown_grace_s` (default {}, at most {})",
+            defaults::SHUTDOWN_GRACE_S,
+            defaults::MAX_SHUTDOWN_GRACE_S
+        )
+    )]
     pub shutdown_grace_s: Option<f64>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut cfg = match config::load(&args.config) {
+    let file = args.config;
+    let overrides = config::Overrides {
+        broker_url: args.broker,
+        receivers: args.receivers,
+        spool: args.spool,
+        shutdown_grace_s: args.shutdown_grace_s,
+    };
+    let cfg = match config::load_with(&file, &overrides) {
         Ok(cfg) => cfg,
         Err(errors) => {
             eprintln!("{errors}");
-            eprintln!(
-                "aisle: the config is invalid; fix it (check with `aisle check-config {}`)",
-                args.config.display()
-            );
+            if errors.0.iter().all(|e| e.flag.is_none()) {
+                eprintln!(
+                    "aisle: the config is invalid; fix it (check with `aisle check-config {}`)",
+                    file.display()
+                );
+            } else {
+                eprintln!("aisle: not started: fix the values above");
+            }
             return Ok(ExitCode::from(EXIT_BAD_CONFIG));
         }
     };
-    if let Some(url) = args.broker {
-        if let Err(e) = BrokerUrl::parse(&url) {
-            eprintln!("aisle: --broker {url}: {e}");
-            return Ok(ExitCode::from(EXIT_BAD_CONFIG));
-        }
-        cfg.broker.url = url;
-    }
-    if !args.receivers.is_empty() {
-        cfg.receivers = args
-            .receivers
-            .into_iter()
-            .map(|path| ReceiverConfig {
-                path,
-                baud: DEFAULT_BAUD,
-            })
-            .collect();
-    }
-    if let Some(spool) = args.spool {
-        cfg.spool.path = spool;
-    }
-    if let Some(grace) = args.shutdown_grace_s {
-        cfg.shutdown_grace_s = grace;
-    }
-    let mut paths: Vec<&PathBuf> = cfg.receivers.iter().map(|r| &r.path).collect();
-    paths.sort();
-    if let Some(twice) = paths.windows(2).find(|w| w[0] == w[1]) {
-        eprintln!(
-            "aisle: receiver {} is given twice; list each receiver once",
-            twice[0].display()
-        );
-        return Ok(ExitCode::from(EXIT_BAD_CONFIG));
-    }
     if cfg.receivers.is_empty() {
         eprintln!(
             "aisle: no receivers: add a [[receivers]] table to {} or pass --receiver PATH",
-            args.config.display()
+            file.display()
         );
-        return Ok(ExitCode::from(EXIT_BAD_CONFIG));
-    }
-    if !(cfg.shutdown_grace_s.is_finite() && cfg.shutdown_grace_s >= 0.0) {
-        eprintln!("aisle: the shutdown grace period must be a non-negative number of seconds");
         return Ok(ExitCode::from(EXIT_BAD_CONFIG));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -157,7 +140,7 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
     let reader = SpoolReader::open(&cfg.spool.path).context("cannot open the spool for reading")?;
     let mut opts = mqtt_options(&cfg.broker, &cfg.default_client_id())?;
     opts.set_last_will(LastWill::new(
-        format!("aisle/v1/stores/{}/status", cfg.store),
+        Topic::new(&cfg.store, TopicKind::Status).to_string(),
         status::last_will(&cfg.store, &gateway),
         QoS::AtLeastOnce,
         true,

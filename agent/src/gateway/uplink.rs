@@ -214,18 +214,13 @@ mod tests {
     #[test]
     fn payload_is_a_valid_v1_batch() {
         let ev = BatchEvent {
-            id: "S\"1-1".into(),
-            ts: UnixMillis(1_795_168_798_120),
-            event: StoreEventKind::ItemPickup,
-            stage: StoreEventKind::ItemPickup.stage(),
-            tag: 3,
             epc: Some("30".into()),
-            gtin: None,
-            serial: None,
-            duration_ms: None,
-            fixture: None,
-            zone: None,
-            gtins: None,
+            ..BatchEvent::new(
+                "S\"1-1".into(),
+                UnixMillis(1_795_168_798_120),
+                StoreEventKind::ItemPickup,
+                3,
+            )
         };
         let body = serde_json::to_string(&ev).unwrap();
         let json = batch_payload(

@@ -10,6 +10,7 @@
 use super::db::{EventStore, Received};
 use super::validate::{validate, Verdict};
 use protocol::time::UnixMillis;
+use protocol::topics::{Filter, TopicKind};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeReasonCode};
 use std::future::Future;
 use std::time::Duration;
@@ -34,11 +35,11 @@ const RETRY: Duration = Duration::from_secs(1);
 /// What to subscribe to: every store's events, optionally as a member of a
 /// shared-subscription group so several collectors split the load.
 pub fn events_filter(share: Option<&str>) -> String {
-    const EVENTS: &str = "aisle/v1/stores/+/events";
-    match share {
-        Some(group) => format!("$share/{group}/{EVENTS}"),
-        None => EVENTS.to_string(),
-    }
+    let filter = match share {
+        Some(group) => Filter::shared(group, TopicKind::Events),
+        None => Filter::every_store(TopicKind::Events),
+    };
+    filter.to_string()
 }
 
 /// Runs until `shutdown` completes, then lets the writer finish the commit

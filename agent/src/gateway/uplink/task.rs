@@ -16,6 +16,7 @@ use crate::gateway::spool::writer::SpoolMsg;
 use crate::gateway::spool::SpoolReader;
 use crate::gateway::status::{Stats, TagHealthBook};
 use protocol::time::UnixMillis;
+use protocol::topics::{Topic, TopicKind};
 use rumqttc::{AsyncClient, Event, EventLoop, Incoming, Outgoing, QoS};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -78,11 +79,11 @@ pub async fn run(
     mut ingest_done: watch::Receiver<bool>,
     mut shutdown: Shutdown,
 ) {
-    let base = format!("aisle/v1/stores/{}", up.store);
+    let topic = |kind| Topic::new(&up.store, kind).to_string();
     let topics = Topics {
-        events: format!("{base}/events"),
-        status: format!("{base}/status"),
-        tags: format!("{base}/tags"),
+        events: topic(TopicKind::Events),
+        status: topic(TopicKind::Status),
+        tags: topic(TopicKind::Tags),
     };
     let mut inflight = InFlight::default();
     let mut trigger = BatchTrigger::new(
