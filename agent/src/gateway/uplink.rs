@@ -9,6 +9,7 @@
 //!
 //! [`InFlight`], [`BatchTrigger`] and [`batch_payload`] are the pure parts.
 
+mod delivery;
 mod task;
 
 pub use task::{run, Uplink};
@@ -65,6 +66,11 @@ impl InFlight {
     /// The broker acknowledged `pkid`: the batch it carried, if any.
     pub fn acked(&mut self, pkid: u16) -> Option<BatchRef> {
         self.by_pkid.remove(&pkid)
+    }
+
+    /// The oldest batch written to the connection and not yet acknowledged.
+    pub fn oldest_written(&self) -> Option<&BatchRef> {
+        self.by_pkid.values().min_by_key(|b| b.first)
     }
 
     /// Batches requested or written but not yet acknowledged.
