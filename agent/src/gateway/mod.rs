@@ -12,6 +12,7 @@
 
 pub mod enrich;
 pub mod ingest;
+pub mod messages;
 pub mod sgtin;
 pub mod shutdown;
 pub mod spool;

@@ -11,8 +11,8 @@
 use super::delivery::{Delivery, Jitter};
 use super::{batch_payload, envelope_overhead, BatchRef};
 use crate::config::BatchConfig;
+use crate::gateway::messages::SpoolMsg;
 use crate::gateway::shutdown::Shutdown;
-use crate::gateway::spool::writer::SpoolMsg;
 use crate::gateway::spool::SpoolReader;
 use crate::gateway::status::{Stats, TagHealthBook};
 use protocol::time::UnixMillis;
