@@ -5,7 +5,7 @@
 //! A read of 0 bytes or an I/O error (a pty slave returns EIO when its other
 //! side closes; a USB dongle vanishes on unplug) means the receiver is gone:
 //! the task reopens the same path with capped exponential backoff and never
-//! spins; [`reopen`] decides when.
+//! spins; `reopen` decides when.
 //!
 //! Input the port holds at open is discarded: it was buffered while nobody
 //! read, and stamping it now would date its events late by the downtime.

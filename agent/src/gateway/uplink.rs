@@ -7,7 +7,9 @@
 //! Batches are bounded by count, bytes and linger time; at most
 //! [`MAX_INFLIGHT_BATCHES`] await their PUBACK at once.
 //!
-//! [`InFlight`], [`BatchTrigger`] and [`batch_payload`] are the pure parts.
+//! `delivery` holds that promise as a state machine without I/O, built
+//! from the pure parts here ([`InFlight`], [`BatchTrigger`],
+//! [`batch_payload`]); `task` is the shell that drives it.
 
 mod delivery;
 mod task;

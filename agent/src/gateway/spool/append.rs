@@ -74,8 +74,13 @@ impl Spool {
     }
 
     /// Deletes spool ids `first..=last` (a delivered batch) and commits.
-    /// Ids already dropped at the cap are simply not there any more.
+    /// Ids already dropped at the cap are simply not there any more. On a
+    /// full disk the reserve makes room for it.
     pub fn delete_range(&mut self, ranges: &[(i64, i64)]) -> Result<u64, SpoolError> {
+        self.delete_with_reserve(|spool| spool.delete_range_once(ranges))
+    }
+
+    fn delete_range_once(&mut self, ranges: &[(i64, i64)]) -> Result<u64, SpoolError> {
         let tx = self
             .conn
             .transaction()

@@ -24,6 +24,10 @@ impl Spool {
     /// Drops the oldest `fraction` of undelivered events to make room, e.g.
     /// when the disk is full before the cap. Returns how many were dropped.
     pub fn shed(&mut self, fraction: f64) -> Result<u64, SpoolError> {
+        self.delete_with_reserve(|spool| spool.shed_once(fraction))
+    }
+
+    fn shed_once(&mut self, fraction: f64) -> Result<u64, SpoolError> {
         let want = ((self.bytes as f64) * fraction) as u64;
         let tx = self
             .conn
@@ -35,6 +39,29 @@ impl Spool {
         self.bytes = self.bytes.saturating_sub(freed);
         self.depth = self.depth.saturating_sub(dropped);
         Ok(dropped)
+    }
+
+    /// Runs `delete`, and once more on the reserve's space if the disk was
+    /// full. Without the reserve held, the log is truncated after the
+    /// delete (it changed pages in place, so that returns the space the log
+    /// took) and the reserve taken again.
+    pub(super) fn delete_with_reserve<T>(
+        &mut self,
+        delete: impl Fn(&mut Spool) -> Result<T, SpoolError>,
+    ) -> Result<T, SpoolError> {
+        let out = match delete(self) {
+            Err(e) if e.is_disk_full() && self.reserve.release() => delete(self),
+            done => done,
+        };
+        if !self.reserve.is_held() {
+            // Best effort: the delete itself is committed (or failed) either
+            // way; a checkpoint blocked by a reader is retried next time.
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            self.reserve.take();
+        }
+        out
     }
 
     /// Hands a drained spool's free pages back to the file system once

@@ -6,15 +6,17 @@
 //! (`AUTOINCREMENT` ids never go backwards, even after the table empties), so
 //! the uplink walks the spool with a cursor and deletes delivered ranges.
 //!
-//! [`open`] opens the file or replaces a damaged one, [`append`] holds the
-//! two writes (append, delete delivered), [`reader`] the uplink's batch
-//! reads, [`evict`] the room-making at the cap or on a full disk; [`writer`]
-//! is the thread that owns the spool.
+//! `open` opens the file or replaces a damaged one, `append` holds the
+//! two writes (append, delete delivered), `reader` the uplink's batch
+//! reads, `evict` the room-making at the cap or on a full disk, with
+//! `reserve` keeping deletes possible on a disk the spool filled;
+//! [`writer`] is the thread that owns the spool.
 
 mod append;
 mod evict;
 mod open;
 mod reader;
+mod reserve;
 pub mod writer;
 
 pub use open::OpenReport;
@@ -102,6 +104,7 @@ pub struct Spool {
     max_bytes: u64,
     depth: u64,
     bytes: u64,
+    reserve: reserve::Reserve,
 }
 
 impl Spool {

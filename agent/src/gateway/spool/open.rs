@@ -3,6 +3,7 @@
 //! and a fresh spool started, so a damaged file never keeps a store
 //! offline and is kept for inspection.
 
+use super::reserve::{available_bytes, Reserve};
 use super::{Spool, SpoolError, ROW_OVERHEAD};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,10 @@ pub struct OpenReport {
     pub moved_aside: Option<PathBuf>,
     /// The error that made it unreadable.
     pub reason: Option<String>,
+    /// Bytes free on the spool's file system, when that is less than the
+    /// cap still allows the spool to grow: the disk, not the cap, will
+    /// limit the spool.
+    pub short_of_space: Option<u64>,
 }
 
 impl Spool {
@@ -52,8 +57,8 @@ impl Spool {
                 source,
             })?;
         }
-        match Spool::try_open(path, max_bytes) {
-            Ok(spool) => Ok((spool, OpenReport::default())),
+        let (spool, mut report) = match Spool::try_open(path, max_bytes) {
+            Ok(spool) => (spool, OpenReport::default()),
             Err(first) if path.exists() => {
                 let aside = PathBuf::from(format!("{}.corrupt-{now_ms}", path.display()));
                 for suffix in ["", "-wal", "-shm"] {
@@ -67,16 +72,20 @@ impl Spool {
                     }
                 }
                 let spool = Spool::try_open(path, max_bytes)?;
-                Ok((
-                    spool,
-                    OpenReport {
-                        moved_aside: Some(aside),
-                        reason: Some(first.to_string()),
-                    },
-                ))
+                let report = OpenReport {
+                    moved_aside: Some(aside),
+                    reason: Some(first.to_string()),
+                    short_of_space: None,
+                };
+                (spool, report)
             }
-            Err(e) => Err(e),
-        }
+            Err(e) => return Err(e),
+        };
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        let room = max_bytes.saturating_sub(spool.bytes);
+        report.short_of_space =
+            available_bytes(dir.unwrap_or(Path::new("."))).filter(|free| *free < room);
+        Ok((spool, report))
     }
 
     fn try_open(path: &Path, max_bytes: u64) -> Result<Spool, SpoolError> {
@@ -128,6 +137,7 @@ impl Spool {
             max_bytes,
             depth,
             bytes: body_bytes as u64 + depth * ROW_OVERHEAD,
+            reserve: Reserve::beside(path),
         })
     }
 }

@@ -14,7 +14,7 @@ pub struct SpoolReader {
 }
 
 impl SpoolReader {
-    /// Opens the spool at `path`, which [`Spool::open`] has already created.
+    /// Opens the spool at `path`, which [`super::Spool::open`] has already created.
     pub fn open(path: &Path) -> Result<SpoolReader, SpoolError> {
         let err = |source| sqlite_err(path, source);
         let conn = Connection::open(path).map_err(err)?;
