@@ -75,6 +75,8 @@ impl Reserve {
 }
 
 /// Bytes the file system holding `path` has free for unprivileged writes.
+// The block count and size are 32-bit on some targets, 64-bit on others.
+#[allow(clippy::useless_conversion)]
 pub fn available_bytes(path: &Path) -> Option<u64> {
     let stat = nix::sys::statvfs::statvfs(path).ok()?;
     Some(u64::from(stat.blocks_available()).saturating_mul(u64::from(stat.fragment_size())))
