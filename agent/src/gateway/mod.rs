@@ -12,6 +12,7 @@
 
 pub mod enrich;
 pub mod ingest;
+pub mod messages;
 pub mod shutdown;
 pub mod spool;
 pub mod status;
@@ -136,6 +137,13 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
         );
     }
     tracing::info!(path = %cfg.spool.path.display(), depth = spool.depth(), bytes = spool.bytes(), "spool open");
+    if let Some(free) = report.short_of_space {
+        tracing::warn!(
+            free_bytes = free,
+            max_bytes = cfg.spool.max_bytes,
+            "[spool] max_bytes is more than the free space on the spool's disk; the disk, not the cap, will limit the spool"
+        );
+    }
 
     let reader = SpoolReader::open(&cfg.spool.path).context("cannot open the spool for reading")?;
     let mut opts = mqtt_options(&cfg.broker, &cfg.default_client_id())?;
