@@ -277,10 +277,22 @@ mod tests {
         );
         e.gauge_by("aisle_test_up", "Up.", "path", [("/dev/a", 1)]);
         let text = e.render().unwrap();
-        assert!(text.contains("# TYPE aisle_test_events_total counter\naisle_test_events_total 7\n"), "{text}");
-        assert!(text.contains("aisle_test_bad_total{kind=\"crc\"} 2\n"), "{text}");
-        assert!(text.contains("aisle_test_bad_total{kind=\"framing\"} 0\n"), "{text}");
-        assert!(text.contains("# TYPE aisle_test_up gauge\naisle_test_up{path=\"/dev/a\"} 1\n"), "{text}");
+        assert!(
+            text.contains("# TYPE aisle_test_events_total counter\naisle_test_events_total 7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("aisle_test_bad_total{kind=\"crc\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("aisle_test_bad_total{kind=\"framing\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE aisle_test_up gauge\naisle_test_up{path=\"/dev/a\"} 1\n"),
+            "{text}"
+        );
     }
 
     #[test]

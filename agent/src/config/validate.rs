@@ -170,7 +170,10 @@ impl Validator<'_> {
             if m.listen_addr().is_err() {
                 self.error(
                     &[N("metrics"), N("listen")],
-                    format!("metrics listen {:?} is not an IP address and port", m.listen),
+                    format!(
+                        "metrics listen {:?} is not an IP address and port",
+                        m.listen
+                    ),
                     "e.g. \"127.0.0.1:9464\" (this host only) or \"0.0.0.0:9464\" (any interface)",
                 );
             }

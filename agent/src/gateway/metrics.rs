@@ -37,7 +37,10 @@ fn exposition(doc: &StatusDoc, started: UnixMillis, broker_connected: bool) -> E
         "aisle_gateway_info",
         "The gateway's store, id and version (always 1).",
         &["store", "gateway", "version"],
-        [(vec![doc.store.as_str(), doc.gateway.as_str(), doc.version], 1)],
+        [(
+            vec![doc.store.as_str(), doc.gateway.as_str(), doc.version],
+            1,
+        )],
     );
     e.gauge(
         "aisle_gateway_start_time_seconds",
