@@ -98,3 +98,101 @@ fn gateway_refuses_to_start_when_its_metrics_address_is_taken() {
         "{log}"
     );
 }
+
+/// The alert rules docs/gateway.md recommends, exactly as printed there.
+fn documented_alert_rules() -> String {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/gateway.md"))
+        .expect("read docs/gateway.md");
+    let after_marker = doc
+        .split_once("<!-- alert-rules:")
+        .expect("docs/gateway.md marks its alert rules")
+        .1;
+    let yaml = after_marker
+        .split_once("```yaml\n")
+        .expect("a yaml block after the marker")
+        .1;
+    yaml.split_once("```")
+        .expect("the yaml block ends")
+        .0
+        .to_string()
+}
+
+fn promtool(args: &[&str], dir: &std::path::Path) {
+    let out = std::process::Command::new("promtool")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run promtool (Debian package prometheus)");
+    assert!(
+        out.status.success(),
+        "promtool {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Prometheus's rule unit tests: an offline gateway and a gateway whose
+/// spool grows raise their alerts, after their `for` delay; a healthy
+/// gateway with a draining spool raises none.
+const ALERT_CASES: &str = r#"
+rule_files: [alerts.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'up{job="aisle-gateway",instance="down:9464"}'
+        values: '1x5 0x40'
+      - series: 'up{job="aisle-gateway",instance="no-broker:9464"}'
+        values: '1x45'
+      - series: 'aisle_gateway_broker_connected{job="aisle-gateway",instance="no-broker:9464"}'
+        values: '1x5 0x40'
+      - series: 'up{job="aisle-gateway",instance="healthy:9464"}'
+        values: '1x45'
+      - series: 'aisle_gateway_broker_connected{job="aisle-gateway",instance="healthy:9464"}'
+        values: '1x45'
+    alert_rule_test:
+      - eval_time: 10m
+        alertname: AisleGatewayOffline
+        exp_alerts: []
+      - eval_time: 20m
+        alertname: AisleGatewayOffline
+        exp_alerts:
+          - exp_labels: {severity: critical, job: aisle-gateway, instance: "down:9464"}
+            exp_annotations:
+              summary: "aisle gateway down:9464 is offline"
+              description: "Tags are still acked and spooled, but nothing reaches HQ. Check the box, the WAN and the gateway log."
+          - exp_labels: {severity: critical, job: aisle-gateway, instance: "no-broker:9464"}
+            exp_annotations:
+              summary: "aisle gateway no-broker:9464 is offline"
+              description: "Tags are still acked and spooled, but nothing reaches HQ. Check the box, the WAN and the gateway log."
+  - interval: 1m
+    input_series:
+      - series: 'aisle_gateway_oldest_undelivered_age_seconds{job="aisle-gateway",instance="stuck:9464"}'
+        values: '0+60x60'
+      - series: 'aisle_gateway_spool_depth{job="aisle-gateway",instance="stuck:9464"}'
+        values: '0+25x60'
+      - series: 'aisle_gateway_oldest_undelivered_age_seconds{job="aisle-gateway",instance="draining:9464"}'
+        values: '0+60x20 0x40'
+      - series: 'aisle_gateway_spool_depth{job="aisle-gateway",instance="draining:9464"}'
+        values: '0+25x20 0x40'
+    alert_rule_test:
+      - eval_time: 25m
+        alertname: AisleGatewaySpoolGrowing
+        exp_alerts: []
+      - eval_time: 45m
+        alertname: AisleGatewaySpoolGrowing
+        exp_alerts:
+          - exp_labels: {severity: warning, job: aisle-gateway, instance: "stuck:9464"}
+            exp_annotations:
+              summary: "aisle gateway stuck:9464 spool is growing"
+              description: "The oldest undelivered event is over 15 minutes old and the spool keeps growing; at the cap the oldest events are dropped. Check the broker connection and the gateway log."
+"#;
+
+#[test]
+fn documented_alert_rules_are_valid_and_fire_when_they_should() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("alerts.yml"), documented_alert_rules()).unwrap();
+    std::fs::write(dir.path().join("alerts.test.yml"), ALERT_CASES).unwrap();
+    promtool(&["check", "rules", "alerts.yml"], dir.path());
+    promtool(&["test", "rules", "alerts.test.yml"], dir.path());
+}
