@@ -24,6 +24,7 @@ pub mod funnel;
 pub mod gateway;
 pub mod hq;
 pub mod logging;
+pub mod metrics;
 pub mod mqtt;
 pub mod sim;
 pub mod tag_tool;

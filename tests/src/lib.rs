@@ -7,6 +7,7 @@
 
 pub mod delivery;
 pub mod hq;
+pub mod metrics;
 pub mod mosquitto;
 pub mod process;
 pub mod qemu;

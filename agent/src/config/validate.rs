@@ -189,6 +189,18 @@ impl Validator<'_> {
             );
         }
         self.check_batch(&c.batch);
+        if let Some(m) = &c.metrics {
+            if m.listen_addr().is_err() {
+                self.error(
+                    &[N("metrics"), N("listen")],
+                    format!(
+                        "metrics listen {:?} is not an IP address and port",
+                        m.listen
+                    ),
+                    "e.g. \"127.0.0.1:9464\" (this host only) or \"0.0.0.0:9464\" (any interface)",
+                );
+            }
+        }
         self.check_store_map(c);
     }
 

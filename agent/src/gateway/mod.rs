@@ -13,6 +13,7 @@
 pub mod enrich;
 pub mod ingest;
 pub mod messages;
+pub mod metrics;
 pub mod shutdown;
 pub mod spool;
 pub mod status;
@@ -125,6 +126,9 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
         .collect();
     let stats = Arc::new(status::Stats::new(&paths));
     let tags = Arc::new(Mutex::new(status::TagHealthBook::default()));
+    if let Some(m) = &cfg.metrics {
+        serve_metrics(m, &cfg, &gateway, started, stats.clone()).await?;
+    }
 
     let (spool, report) = Spool::open(&cfg.spool.path, cfg.spool.max_bytes, started.0)
         .with_context(|| format!("cannot open the spool {}", cfg.spool.path.display()))?;
@@ -270,5 +274,29 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
         depth = stats.spool_depth.load(Relaxed),
         "shutdown complete"
     );
+    Ok(())
+}
+
+/// Starts the Prometheus endpoint of `[metrics] listen`; fails when the
+/// address cannot be bound, so a taken port is noticed at start.
+async fn serve_metrics(
+    m: &config::MetricsConfig,
+    cfg: &StoreConfig,
+    gateway: &str,
+    started: UnixMillis,
+    stats: Arc<status::Stats>,
+) -> anyhow::Result<()> {
+    let addr = m.listen_addr().context("[metrics] listen")?;
+    let listener = crate::metrics::bind(addr).await?;
+    let id = metrics::Identity {
+        store: cfg.store.clone(),
+        gateway: gateway.to_owned(),
+        started,
+        spool_max_bytes: cfg.spool.max_bytes,
+    };
+    tokio::spawn(crate::metrics::serve(
+        listener,
+        Arc::new(move || metrics::render(&stats, &id, UnixMillis::now())),
+    ));
     Ok(())
 }

@@ -8,11 +8,14 @@
 //! batch is in the database, so it is sent only after the commit.
 
 use super::db::{EventStore, Received};
+use super::metrics::CollectorStats;
 use super::validate::{validate, Verdict};
 use protocol::time::UnixMillis;
 use protocol::topics::{Filter, TopicKind};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeReasonCode};
 use std::future::Future;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -43,11 +46,13 @@ pub fn events_filter(share: Option<&str>) -> String {
 }
 
 /// Runs until `shutdown` completes, then lets the writer finish the commit
-/// it is in and send its acks before disconnecting.
+/// it is in and send its acks before disconnecting. Counts what it does in
+/// `stats`.
 pub async fn run(
     mut opts: MqttOptions,
     filter: String,
     store: EventStore,
+    stats: Arc<CollectorStats>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     // The shared options are made for the gateway, whose spool makes a clean
@@ -58,7 +63,13 @@ pub async fn run(
     let (client, mut eventloop) = AsyncClient::new(opts, REQUESTS);
     let (batches_tx, batches_rx) = mpsc::channel(QUEUE);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut writer = tokio::spawn(write_batches(store, batches_rx, client.clone(), stop_rx));
+    let mut writer = tokio::spawn(write_batches(
+        store,
+        batches_rx,
+        client.clone(),
+        stop_rx,
+        stats.clone(),
+    ));
 
     tokio::pin!(shutdown);
     loop {
@@ -70,7 +81,9 @@ pub async fn run(
                 anyhow::bail!("the store writer stopped");
             }
             event = eventloop.poll() => {
-                if !handle(event, &client, &filter, &batches_tx).await {
+                let connected = handle(event, &client, &filter, &batches_tx).await;
+                stats.broker_connected.store(connected, Relaxed);
+                if !connected {
                     tokio::select! {
                         () = &mut shutdown => break,
                         () = tokio::time::sleep(RETRY) => {}
@@ -169,6 +182,7 @@ async fn write_batches(
     mut batches: mpsc::Receiver<Publish>,
     client: AsyncClient,
     mut stop: watch::Receiver<bool>,
+    stats: Arc<CollectorStats>,
 ) -> anyhow::Result<()> {
     let mut group: Vec<Publish> = Vec::new();
     while batches.recv_many(&mut group, MAX_GROUP).await > 0 {
@@ -192,6 +206,7 @@ async fn write_batches(
             let now = UnixMillis::now().0;
             match tokio::task::block_in_place(|| store.ingest(&received, now)) {
                 Ok(counts) => {
+                    stats.committed(group.len(), &counts);
                     tracing::debug!(
                         batches = group.len(),
                         inserted = counts.inserted,
@@ -203,6 +218,7 @@ async fn write_batches(
                     break;
                 }
                 Err(err) => {
+                    stats.commit_errors.fetch_add(1, Relaxed);
                     // Not acked, so not lost: retry until the disk recovers,
                     // or leave the batches to the broker on shutdown.
                     tracing::error!(%err, batches = group.len(), "cannot commit batches; retrying");

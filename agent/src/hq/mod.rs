@@ -8,11 +8,15 @@
 
 pub mod collector;
 pub mod db;
+pub mod metrics;
 pub mod validate;
 
 use anyhow::Context;
+use protocol::time::UnixMillis;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(clap::Args)]
 #[command(after_help = "Example:\n  \
@@ -50,6 +54,9 @@ pub struct Args {
     /// collectors (each with its own --client-id) split the stores' batches.
     #[arg(long, value_name = "GROUP")]
     share: Option<String>,
+    /// Serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9465).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -81,9 +88,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let started = UnixMillis::now();
+    let stats = Arc::new(metrics::CollectorStats::default());
     runtime.block_on(async {
+        if let Some(addr) = args.metrics {
+            let listener = crate::metrics::bind(addr).await?;
+            let stats = stats.clone();
+            tokio::spawn(crate::metrics::serve(
+                listener,
+                Arc::new(move || metrics::render(&stats, started)),
+            ));
+        }
         let shutdown = shutdown_signal()?;
-        collector::run(opts, filter, store, shutdown).await
+        collector::run(opts, filter, store, stats, shutdown).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
