@@ -68,6 +68,11 @@ impl ClickHouse {
         self.child.is_some()
     }
 
+    /// The server's process id while it runs (for CPU accounting in benches).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(ChildGuard::pid)
+    }
+
     /// The server's log so far (all runs).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
@@ -196,7 +201,7 @@ fn http_post(port: u16, sql: &str) -> Result<String, String> {
 /// [`USER`] with [`PASSWORD`], both from loopback only.
 const USERS: &str = r#"<?xml version="1.0"?>
 <yandex>
-    <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
+    <profiles><default><max_memory_usage>8000000000</max_memory_usage></default></profiles>
     <users>
         <default>
             <password></password>

@@ -270,3 +270,24 @@ fn wrong_credentials_and_an_unreachable_server_are_one_line_errors() {
     );
     assert!(!err.contains('\n'), "{err}");
 }
+
+#[test]
+fn a_store_filter_is_a_literal_whatever_it_holds() {
+    assert_eq!(quote(r"it's a \ store"), r"'it\'s a \\ store'");
+    let server = ClickHouse::start();
+    let mut ch = open(&server, "aisle");
+    for (topic, payload) in payloads(3) {
+        ingest(&mut ch, &topic, &payload);
+    }
+    let opts = FunnelOptions::default();
+    for store in ["S1' OR store != '", r"S1\", "S1' --"] {
+        let filter = EventFilter {
+            store: Some(store.to_string()),
+            ..EventFilter::default()
+        };
+        assert!(
+            report(&ch, &filter, &opts).unwrap().rows.is_empty(),
+            "{store}"
+        );
+    }
+}
