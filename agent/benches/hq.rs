@@ -328,7 +328,7 @@ fn bench_ingest(opts: &Options) {
 fn load_funnel_db(opts: &Options) {
     remove_db(&opts.db);
     let mut conn = rusqlite::Connection::open(&opts.db).unwrap();
-    conn.execute_batch(include_str!("../src/hq/schema.sql"))
+    conn.execute_batch(include_str!("../src/event_store/sqlite/schema.sql"))
         .unwrap();
     conn.execute_batch("PRAGMA user_version = 1; PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;")
         .unwrap();

@@ -6,6 +6,8 @@
 //!   → MQTT uplink.
 //! - [`hq`]: the collector that takes every store's batches into the event
 //!   store.
+//! - [`event_store`]: where HQ keeps the events, SQLite or ClickHouse behind
+//!   one interface.
 //! - [`funnel`]: the conversion report over the event store.
 //! - [`sim`] and `demo`: a simulated store, and the whole system on one machine.
 //! - [`config`], [`check_config`], [`epc_tool`], [`tag_tool`]: store IT's and
@@ -20,6 +22,7 @@ pub mod config;
 pub mod demo;
 pub mod epc;
 pub mod epc_tool;
+pub mod event_store;
 pub mod funnel;
 pub mod gateway;
 pub mod hq;

@@ -5,11 +5,12 @@
 //! while the collector is down the broker queues every batch at QoS 1, and a
 //! batch that was received but not acked (a kill -9 between receipt and
 //! commit) is delivered again. Acks are manual: an ack is a promise that the
-//! batch is in the database, so it is sent only after the commit.
+//! batch is in the event store, so it is sent only after the store has
+//! accepted it (SQLite: committed; ClickHouse: the insert answered 200).
 
-use super::db::{EventStore, Received};
 use super::metrics::CollectorStats;
 use super::validate::{validate, Verdict};
+use crate::event_store::{EventStore, Received};
 use protocol::time::UnixMillis;
 use protocol::topics::{Filter, TopicKind};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeReasonCode};

@@ -4,7 +4,7 @@
 //! The collector bumps [`CollectorStats`] as it commits; a scrape reads
 //! them. docs/hq.md lists each metric.
 
-use crate::hq::db::IngestCounts;
+use crate::event_store::IngestCounts;
 use crate::metrics::{Exposition, MetricsError};
 use protocol::time::UnixMillis;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
