@@ -1,6 +1,7 @@
 //! The funnel report over the event store, whichever backend holds it.
 //!
-//! ```ignore
+//! ```no_run
+//! # fn main() -> anyhow::Result<()> {
 //! use aisle_agent::event_store::{Credentials, EventFilter, EventStore, Target};
 //! use aisle_agent::funnel::{store, FunnelOptions};
 //!
@@ -8,6 +9,8 @@
 //! let events = EventStore::open_read_only(&target, &Credentials::default())?;
 //! let report = store::report(&events, &EventFilter::default(), &FunnelOptions::default())?;
 //! print!("{}", report.render_table());
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! [`report`] is the one entry point: each backend does the heavy lifting it
