@@ -10,6 +10,7 @@
 //! - [`sim`] and `demo`: a simulated store, and the whole system on one machine.
 //! - [`config`], [`check_config`], [`epc_tool`], [`tag_tool`]: store IT's and
 //!   technicians' tools.
+//! - [`mqtt`], [`ready`], [`logging`]: what the services share.
 //!
 //! `src/main.rs` only parses the command line and calls [`run`] functions here.
 
@@ -23,5 +24,6 @@ pub mod gateway;
 pub mod hq;
 pub mod logging;
 pub mod mqtt;
+pub mod ready;
 pub mod sim;
 pub mod tag_tool;

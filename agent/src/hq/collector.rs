@@ -14,7 +14,7 @@ use protocol::topics::{Filter, TopicKind};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeReasonCode};
 use std::future::Future;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Batches committed in one transaction at most. The broker keeps only a
 /// few QoS 1 messages in flight per client (Mosquitto: 20), so a group
@@ -43,13 +43,16 @@ pub fn events_filter(share: Option<&str>) -> String {
 }
 
 /// Runs until `shutdown` completes, then lets the writer finish the commit
-/// it is in and send its acks before disconnecting.
+/// it is in and send its acks before disconnecting. `ready` fires once the
+/// broker has acknowledged the first subscription.
 pub async fn run(
     mut opts: MqttOptions,
     filter: String,
     store: EventStore,
     shutdown: impl Future<Output = ()>,
+    ready: oneshot::Sender<()>,
 ) -> anyhow::Result<()> {
+    let mut ready = Some(ready);
     // The shared options are made for the gateway, whose spool makes a clean
     // session right; HQ has no spool, so it needs the broker's session.
     opts.set_clean_session(false);
@@ -70,7 +73,7 @@ pub async fn run(
                 anyhow::bail!("the store writer stopped");
             }
             event = eventloop.poll() => {
-                if !handle(event, &client, &filter, &batches_tx).await {
+                if !handle(event, &client, &filter, &batches_tx, &mut ready).await {
                     tokio::select! {
                         () = &mut shutdown => break,
                         () = tokio::time::sleep(RETRY) => {}
@@ -119,6 +122,7 @@ async fn handle(
     client: &AsyncClient,
     filter: &str,
     batches: &mpsc::Sender<Publish>,
+    ready: &mut Option<oneshot::Sender<()>>,
 ) -> bool {
     match event {
         Ok(Event::Incoming(Packet::ConnAck(ack))) => {
@@ -148,6 +152,9 @@ async fn handle(
                 );
             } else {
                 tracing::info!(filter, "subscribed");
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(());
+                }
             }
         }
         Ok(Event::Incoming(Packet::Publish(publish))) => {

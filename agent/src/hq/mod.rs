@@ -10,6 +10,7 @@ pub mod collector;
 pub mod db;
 pub mod validate;
 
+use crate::ready::ReadyFile;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,10 @@ pub struct Args {
     /// collectors (each with its own --client-id) split the stores' batches.
     #[arg(long, value_name = "GROUP")]
     share: Option<String>,
+    /// Write this file (holding the process id) once subscribed; a file
+    /// left by an earlier run is removed at start.
+    #[arg(long, value_name = "PATH")]
+    ready_file: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -76,6 +81,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "event store open"
     );
     let filter = collector::events_filter(args.share.as_deref());
+    let ready_file = ReadyFile::prepare(args.ready_file.clone())
+        .context("cannot remove the old --ready-file")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -83,7 +90,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let shutdown = shutdown_signal()?;
-        collector::run(opts, filter, store, shutdown).await
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(ready_file.write_when(ready_rx));
+        collector::run(opts, filter, store, shutdown, ready_tx).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -184,7 +184,7 @@ pub async fn run(
                     // Resend everything undelivered, from the oldest.
                     cursor = 0;
                     trigger.caught_up();
-                    up.stats.broker_connected.store(true, Relaxed);
+                    up.stats.set_broker_connected(true);
                     tracing::info!(depth = up.stats.spool_depth.load(Relaxed), "broker connected; sending the spool from its oldest undelivered event");
                     publish_status(&client, &mut inflight, &up, &topics, "online");
                     last_status = Instant::now();
@@ -209,7 +209,7 @@ pub async fn run(
                     }
                     logged_down = true;
                     connected = false;
-                    up.stats.broker_connected.store(false, Relaxed);
+                    up.stats.set_broker_connected(false);
                     inflight.reset();
                     reconnect_at = Some(Instant::now() + with_jitter(backoff));
                     backoff = (backoff * 2).min(MAX_RECONNECT);
