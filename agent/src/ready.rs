@@ -8,8 +8,18 @@
 //! under a temporary name and renamed, so it is never seen half-written.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tokio::sync::oneshot;
+
+/// Removes the ready file at `path`, if there is one: whoever starts a
+/// service and waits for its file calls this first, so an earlier run's
+/// file is not taken for this run's.
+pub fn clear(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
 
 /// Where to signal readiness, if anywhere.
 pub struct ReadyFile(Option<PathBuf>);
@@ -18,10 +28,7 @@ impl ReadyFile {
     /// Removes a ready file an earlier run left at `path`.
     pub fn prepare(path: Option<PathBuf>) -> io::Result<ReadyFile> {
         if let Some(path) = &path {
-            match std::fs::remove_file(path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
+            clear(path)?;
         }
         Ok(ReadyFile(path))
     }

@@ -1,8 +1,9 @@
 //! `aisle hq`, the HQ collector, as a test starts it: its database and log
 //! in the test's directory, and started only once its subscription is
-//! acknowledged, so a test never publishes before HQ listens.
+//! acknowledged (its `--ready-file`), so a test never publishes before HQ
+//! listens.
 
-use crate::process::{aisle_bin, wait_until, ChildGuard};
+use crate::process::{aisle_bin, clear_ready_file, ChildGuard};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -23,28 +24,17 @@ impl HqCollector {
     /// reuses the database and appends to the log: a restart.
     pub fn start(dir: &Path, url: &str, extra: &[&str]) -> HqCollector {
         let db = dir.join("hq.db");
-        let log = dir.join("hq.log");
-        // A restarted collector appends to the same log: wait for one more
-        // subscription than it already shows.
-        let before = std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .matches("subscribed")
-            .count();
+        let ready = dir.join("hq.ready");
+        clear_ready_file(&ready);
         let mut cmd = Command::new(aisle_bin());
         cmd.args(["hq", "--broker", url, "--db"])
             .arg(&db)
+            .arg("--ready-file")
+            .arg(&ready)
             .args(extra)
             .env("RUST_LOG", "info");
-        let child = ChildGuard::spawn("aisle hq", &mut cmd, &log);
-        let collector = HqCollector { db, child };
-        collector.wait_subscribed(before + 1);
-        collector
-    }
-
-    /// Waits until the log shows the `n`th subscription acknowledged.
-    pub fn wait_subscribed(&self, n: usize) {
-        wait_until("the collector to subscribe", SUBSCRIBE_DEADLINE, || {
-            (self.child.log_text().matches("subscribed").count() >= n).then_some(())
-        });
+        let mut child = ChildGuard::spawn("aisle hq", &mut cmd, &dir.join("hq.log"));
+        child.wait_ready(&ready, SUBSCRIBE_DEADLINE);
+        HqCollector { db, child }
     }
 }
