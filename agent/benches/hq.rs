@@ -1,5 +1,5 @@
-//! HQ benchmarks: the collector's ingest rate into SQLite, and
-//! `aisle funnel --by sku` over a large store. Figures go to BENCHMARKS.md.
+//! HQ benchmarks: the collector's ingest rate into SQLite, and `aisle funnel
+//! --by sku` over a large store. Figures go to BENCHMARKS.md.
 //!
 //! `cargo bench -p aisle-agent --bench hq -- [--ingest-events N]
 //!  [--events N] [--db FILE] [--batch N]`
@@ -11,19 +11,21 @@
 //!    includes MQTT delivery, validation, the SQLite commits (WAL,
 //!    synchronous=FULL) and the acks.
 //! 2. Funnel: a synthetic chain of N events (default 10 million) is loaded
-//!    straight into a database in the documented schema (fast, untimed),
-//!    then the real `aisle funnel` binary is timed, three runs each of
-//!    `--by sku` and `--by sku,store`. A file that already holds N events is
-//!    reused.
+//!    (untimed) through the collector's own code, validation and
+//!    `EventStore::ingest`, without the broker, then the real `aisle funnel`
+//!    binary is timed, three runs each of `--by sku` and `--by sku,store`.
+//!    A file that already holds N events is reused.
 
-use aisle_system_tests::{wait_until, Mosquitto, MosquittoOptions};
+use aisle_agent::event_store::{Received, SqliteStore as EventStore};
+use aisle_agent::hq::validate::{validate, Verdict};
+use aisle_system_tests::{clear_ready_file, wait_until, ChildGuard, Mosquitto, MosquittoOptions};
 use protocol::batch::{event_id, Batch, BatchEvent, SCHEMA_V1};
 use protocol::stage::StoreEventKind;
 use protocol::time::UnixMillis;
 use protocol::topics::{Topic, TopicKind};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const STORES: u32 = 200;
@@ -214,46 +216,31 @@ fn start_broker() -> Mosquitto {
     })
 }
 
-/// `aisle hq` against `broker`, logging to `log`; returns once subscribed.
-fn start_collector(broker: &Mosquitto, db: &Path, log: &Path) -> Child {
-    let before = std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .matches("subscribed")
-        .count();
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_aisle"))
-        .args([
-            "hq",
-            "--client-id",
-            "bench-hq",
-            "--broker",
-            &broker.url(),
-            "--db",
-        ])
-        .arg(db)
-        .stderr(out)
-        .spawn()
-        .expect("start aisle hq");
-    wait_for("the collector to subscribe", || {
-        std::fs::read_to_string(log)
-            .unwrap_or_default()
-            .matches("subscribed")
-            .count()
-            > before
-    });
+/// `aisle hq` against `broker`, logging to `log`; returns once subscribed
+/// (its `--ready-file`).
+fn start_collector(broker: &Mosquitto, db: &Path, log: &Path) -> ChildGuard {
+    let ready = log.with_file_name("hq.ready");
+    clear_ready_file(&ready);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisle"));
+    cmd.args([
+        "hq",
+        "--client-id",
+        "bench-hq",
+        "--broker",
+        &broker.url(),
+        "--db",
+    ])
+    .arg(db)
+    .arg("--ready-file")
+    .arg(&ready);
+    let mut child = ChildGuard::spawn("aisle hq", &mut cmd, log);
+    child.wait_ready(&ready, DEADLINE);
     child
 }
 
-fn stop_collector(mut child: Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let _ = child.wait();
+fn stop_collector(mut child: ChildGuard) {
+    child.sigterm();
+    child.wait_exit(DEADLINE);
 }
 
 /// Publishes `count` events as batches at QoS 1; returns once all are acked.
@@ -324,70 +311,37 @@ fn bench_ingest(opts: &Options) {
     );
 }
 
-/// Loads the chain straight into a database in the documented schema.
+/// Loads the chain through the collector's own path: each batch as JSON,
+/// validated, and ingested by the event store, 100 batches a transaction
+/// (a collector commits what has arrived, up to 256).
 fn load_funnel_db(opts: &Options) {
     remove_db(&opts.db);
-    let mut conn = rusqlite::Connection::open(&opts.db).unwrap();
-    conn.execute_batch(include_str!("../src/event_store/sqlite/schema.sql"))
-        .unwrap();
-    conn.execute_batch("PRAGMA user_version = 1; PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;")
-        .unwrap();
+    let mut store = EventStore::open(&opts.db).unwrap();
     let started = Instant::now();
     let mut chain = Chain::new();
     let mut loaded = 0u64;
     while loaded < opts.events {
-        let tx = conn.transaction().unwrap();
-        {
-            let mut event = tx
-                .prepare_cached(
-                    "INSERT INTO events (id, store, ts_ms, event, stage, tag, gtin, serial, fixture, duration_ms,
-                         gateway, batch_id, received_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0)",
-                )
-                .unwrap();
-            let mut exposure = tx
-                .prepare_cached("INSERT OR IGNORE INTO exposures (store, gtin, event_id, fixture, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5)")
-                .unwrap();
-            for _ in 0..100 {
-                let batch = chain.next_batch(opts.batch);
-                for e in &batch.events {
-                    event
-                        .execute(rusqlite::params![
-                            e.id,
-                            batch.store,
-                            e.ts.0,
-                            e.event.as_str(),
-                            e.stage.as_str(),
-                            e.tag,
-                            e.gtin,
-                            e.serial,
-                            e.fixture,
-                            e.duration_ms.map(|d| d as i64),
-                            batch.gateway,
-                            batch.batch_id
-                        ])
-                        .unwrap();
-                    for gtin in e.gtins.iter().flatten() {
-                        exposure
-                            .execute(rusqlite::params![
-                                batch.store,
-                                gtin,
-                                e.id,
-                                e.fixture,
-                                e.ts.0
-                            ])
-                            .unwrap();
-                    }
-                }
-                loaded += batch.events.len() as u64;
-                if loaded >= opts.events {
-                    break;
-                }
-            }
+        let mut group = Vec::new();
+        while group.len() < 100 && loaded < opts.events {
+            let batch = chain.next_batch(opts.batch);
+            loaded += batch.events.len() as u64;
+            let topic = Topic::new(&batch.store, TopicKind::Events).to_string();
+            let payload = serde_json::to_vec(&batch).unwrap();
+            let verdict = validate(&topic, &payload);
+            assert!(matches!(verdict, Verdict::Accepted(_)), "{verdict:?}");
+            group.push((topic, payload, verdict));
         }
-        tx.commit().unwrap();
+        let received: Vec<Received<'_>> = group
+            .iter()
+            .map(|(topic, payload, verdict)| Received {
+                topic,
+                payload,
+                verdict,
+            })
+            .collect();
+        store.ingest(&received, 0).unwrap();
     }
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-        .unwrap();
+    drop(store);
     let size = std::fs::metadata(&opts.db).map(|m| m.len()).unwrap_or(0);
     println!(
         "loaded {loaded} events into {} in {:.1} s ({:.0} MiB)",

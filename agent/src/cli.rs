@@ -128,6 +128,9 @@ mod layout_tests {
             vec!["sku".to_string(), "pickups".to_string()],
             vec!["A-LONG".to_string(), "7".to_string()],
         ];
-        assert_eq!(align_columns(&lines, 1), "sku     pickups\nA-LONG        7\n");
+        assert_eq!(
+            align_columns(&lines, 1),
+            "sku     pickups\nA-LONG        7\n"
+        );
     }
 }

@@ -86,9 +86,21 @@ mod tests {
     #[test]
     fn garment_from_hex_names_what_is_wrong() {
         let g = garment_from_hex("3074257BF7194E4000001A85").unwrap();
-        assert_eq!((g.gtin.as_str(), g.serial.as_str()), ("80614141123458", "6789"));
-        assert_eq!(g.bytes.as_bytes(), &from_hex("3074257BF7194E4000001A85").unwrap()[..]);
-        assert!(matches!(garment_from_hex("30zz"), Err(GarmentEpcError::NotHex(_))));
-        assert!(matches!(garment_from_hex("E200"), Err(GarmentEpcError::NotSgtin(_))));
+        assert_eq!(
+            (g.gtin.as_str(), g.serial.as_str()),
+            ("80614141123458", "6789")
+        );
+        assert_eq!(
+            g.bytes.as_bytes(),
+            &from_hex("3074257BF7194E4000001A85").unwrap()[..]
+        );
+        assert!(matches!(
+            garment_from_hex("30zz"),
+            Err(GarmentEpcError::NotHex(_))
+        ));
+        assert!(matches!(
+            garment_from_hex("E200"),
+            Err(GarmentEpcError::NotSgtin(_))
+        ));
     }
 }

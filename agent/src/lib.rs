@@ -12,6 +12,7 @@
 //! - [`sim`] and `demo`: a simulated store, and the whole system on one machine.
 //! - [`config`], [`check_config`], [`epc_tool`], [`tag_tool`]: store IT's and
 //!   technicians' tools; [`epc`]: the one door to EPC decoding.
+//! - [`mqtt`], [`ready`], [`logging`]: what the services share.
 //!
 //! `src/main.rs` only parses the command line and calls [`run`] functions here.
 
@@ -29,5 +30,6 @@ pub mod hq;
 pub mod logging;
 pub mod metrics;
 pub mod mqtt;
+pub mod ready;
 pub mod sim;
 pub mod tag_tool;

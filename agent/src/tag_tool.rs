@@ -4,9 +4,9 @@
 //! format is the firmware's own (`firmware::Config`), so what the tool writes
 //! is exactly what the tag parses.
 
+use crate::epc::{garment_from_hex, to_hex, GarmentEpcError};
 use anyhow::{bail, Context};
 use firmware::{Config, Role, CONFIG_IMAGE_LEN};
-use crate::epc::{garment_from_hex, to_hex, GarmentEpcError};
 use protocol::{EpcBytes, Settings};
 use std::path::PathBuf;
 use std::process::ExitCode;

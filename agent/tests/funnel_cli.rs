@@ -1,14 +1,64 @@
-//! `aisle funnel` as a user runs it: a real SQLite file in the documented
-//! schema, the real binary, each output format. Expected reports are worked
-//! out by hand from docs/design.md's funnel rules (see the comments in `seed`).
+//! `aisle funnel` as a user runs it: a real event store written by the
+//! collector's own code, the real binary, each output format. Expected
+//! reports are worked out by hand from the funnel rules in docs/hq.md (see
+//! the comments in `seed`).
 
+use aisle_agent::event_store::{Received, SqliteStore as EventStore};
+use aisle_agent::hq::validate::{validate, Verdict};
+use protocol::batch::{Batch, BatchEvent, SCHEMA_V1};
+use protocol::stage::StoreEventKind::{self, FixtureDwell, ItemPickup, ItemPurchase, ItemTryOn};
+use protocol::time::UnixMillis;
+use protocol::topics::{Topic, TopicKind};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const A: &str = "80614141123458";
 const B: &str = "80614141123465";
 
-/// Writes the documented schema and these events:
+fn item(id: &str, ts: &str, kind: StoreEventKind, serial: &str) -> BatchEvent {
+    BatchEvent {
+        gtin: Some(A.into()),
+        serial: Some(serial.into()),
+        ..BatchEvent::new(id.into(), ts.parse().unwrap(), kind, 1)
+    }
+}
+
+fn dwell(id: &str, ts: &str, gtins: &[&str]) -> BatchEvent {
+    BatchEvent {
+        fixture: Some("rack-1".into()),
+        duration_ms: Some(20_000),
+        gtins: Some(gtins.iter().map(|g| g.to_string()).collect()),
+        ..BatchEvent::new(id.into(), ts.parse().unwrap(), FixtureDwell, 2)
+    }
+}
+
+/// Stores `events` as one batch of `store`, the way `aisle hq` stores a
+/// batch it receives: validated from its JSON, then ingested.
+fn store_batch(db: &mut EventStore, store: &str, events: Vec<BatchEvent>) {
+    let batch = Batch {
+        schema: SCHEMA_V1.into(),
+        store: store.into(),
+        gateway: "gw".into(),
+        batch_id: format!("{store}-b"),
+        created_at: UnixMillis(0),
+        events,
+    };
+    let topic = Topic::new(store, TopicKind::Events).to_string();
+    let payload = serde_json::to_vec(&batch).unwrap();
+    let verdict = validate(&topic, &payload);
+    assert!(
+        matches!(&verdict, Verdict::Accepted(b) if b.bad_events.is_empty()),
+        "{verdict:?}"
+    );
+    let received = Received {
+        topic: &topic,
+        payload: &payload,
+        verdict: &verdict,
+    };
+    db.ingest(&[received], 0).unwrap();
+}
+
+/// Writes these events through the event store:
 ///
 /// - S1 fixture rack-1: dwell at 09:00 showing A and B, dwell at 09:30
 ///   showing A → exposures S1/A = 2, S1/B = 1.
@@ -20,45 +70,29 @@ const B: &str = "80614141123465";
 /// - S2, A serial 1: pickup 10:00, purchase 10:01 without a try-on.
 fn seed(dir: &Path) -> PathBuf {
     let path = dir.join("hq.db");
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(include_str!("../src/event_store/sqlite/schema.sql"))
-        .unwrap();
-    conn.pragma_update(None, "user_version", 1).unwrap();
-    let item = |id: &str, store: &str, ts: &str, event: &str, serial: &str| {
-        let ts: protocol::time::UnixMillis = ts.parse().unwrap();
-        conn.execute(
-            "INSERT INTO events (id, store, ts_ms, event, stage, tag, gtin, serial, gateway, batch_id, received_ms)
-             VALUES (?1, ?2, ?3, ?4, '-', 1, ?5, ?6, 'gw', 'b', 0)",
-            rusqlite::params![id, store, ts.0, event, A, serial],
-        )
-        .unwrap();
-    };
-    let dwell = |id: &str, ts: &str, gtins: &[&str]| {
-        let ts: protocol::time::UnixMillis = ts.parse().unwrap();
-        conn.execute(
-            "INSERT INTO events (id, store, ts_ms, event, stage, tag, fixture, gateway, batch_id, received_ms)
-             VALUES (?1, 'S1', ?2, 'fixture_dwell', 'exposure', 2, 'rack-1', 'gw', 'b', 0)",
-            rusqlite::params![id, ts.0],
-        )
-        .unwrap();
-        for gtin in gtins {
-            conn.execute(
-                "INSERT INTO exposures (event_id, gtin, store, fixture, ts_ms) VALUES (?1, ?2, 'S1', 'rack-1', ?3)",
-                rusqlite::params![id, gtin, ts.0],
-            )
-            .unwrap();
-        }
-    };
-    dwell("S1-d1", "2026-11-20T09:00:00Z", &[A, B]);
-    dwell("S1-d2", "2026-11-20T09:30:00Z", &[A]);
-    item("S1-1", "S1", "2026-11-20T10:00:00Z", "item_pickup", "1");
-    item("S1-2", "S1", "2026-11-20T10:05:00Z", "item_try_on", "1");
-    item("S1-3", "S1", "2026-11-20T10:20:00Z", "item_purchase", "1");
-    item("S1-4", "S1", "2026-11-20T10:00:00Z", "item_pickup", "2");
-    item("S1-5", "S1", "2026-11-20T11:00:01Z", "item_try_on", "2");
-    item("S1-6", "S1", "2026-11-20T10:10:00Z", "item_try_on", "3");
-    item("S2-1", "S2", "2026-11-20T10:00:00Z", "item_pickup", "1");
-    item("S2-2", "S2", "2026-11-20T10:01:00Z", "item_purchase", "1");
+    let mut db = EventStore::open(&path).unwrap();
+    store_batch(
+        &mut db,
+        "S1",
+        vec![
+            dwell("S1-d1", "2026-11-20T09:00:00Z", &[A, B]),
+            dwell("S1-d2", "2026-11-20T09:30:00Z", &[A]),
+            item("S1-1", "2026-11-20T10:00:00Z", ItemPickup, "1"),
+            item("S1-2", "2026-11-20T10:05:00Z", ItemTryOn, "1"),
+            item("S1-3", "2026-11-20T10:20:00Z", ItemPurchase, "1"),
+            item("S1-4", "2026-11-20T10:00:00Z", ItemPickup, "2"),
+            item("S1-5", "2026-11-20T11:00:01Z", ItemTryOn, "2"),
+            item("S1-6", "2026-11-20T10:10:00Z", ItemTryOn, "3"),
+        ],
+    );
+    store_batch(
+        &mut db,
+        "S2",
+        vec![
+            item("S2-1", "2026-11-20T10:00:00Z", ItemPickup, "1"),
+            item("S2-2", "2026-11-20T10:01:00Z", ItemPurchase, "1"),
+        ],
+    );
     path
 }
 

@@ -1,8 +1,9 @@
 //! `aisle hq`, the HQ collector, as a test starts it: its database and log
 //! in the test's directory, and started only once its subscription is
-//! acknowledged, so a test never publishes before HQ listens.
+//! acknowledged (its `--ready-file`), so a test never publishes before HQ
+//! listens.
 
-use crate::process::{aisle_bin, wait_until, ChildGuard};
+use crate::process::{aisle_bin, clear_ready_file, ChildGuard};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -26,37 +27,23 @@ impl HqCollector {
         let child = spawn_subscribed(dir, url, db.to_str().expect("UTF-8 temp path"), extra);
         HqCollector { db, child }
     }
-
-    /// Waits until the log shows the `n`th subscription acknowledged.
-    pub fn wait_subscribed(&self, n: usize) {
-        wait_subscribed(&self.child, n);
-    }
 }
 
 /// Starts `aisle hq --broker url --db db` plus `extra` flags, logging to
-/// `dir/hq.log`, and returns once it has subscribed: for any event store,
-/// a SQLite file or a `clickhouse://` URL. Starting again with the same
-/// `dir` appends to the same log: a restart.
+/// `dir/hq.log`, and returns once it has subscribed (its `--ready-file`,
+/// `dir/hq.ready`): for any event store, a SQLite file or a `clickhouse://`
+/// URL. Starting again with the same `dir` appends to the same log: a
+/// restart.
 pub fn spawn_subscribed(dir: &Path, url: &str, db: &str, extra: &[&str]) -> ChildGuard {
-    let log = dir.join("hq.log");
-    // A restarted collector appends to the same log: wait for one more
-    // subscription than it already shows.
-    let before = std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .matches("subscribed")
-        .count();
+    let ready = dir.join("hq.ready");
+    clear_ready_file(&ready);
     let mut cmd = Command::new(aisle_bin());
     cmd.args(["hq", "--broker", url, "--db", db])
+        .arg("--ready-file")
+        .arg(&ready)
         .args(extra)
         .env("RUST_LOG", "info");
-    let child = ChildGuard::spawn("aisle hq", &mut cmd, &log);
-    wait_subscribed(&child, before + 1);
+    let mut child = ChildGuard::spawn("aisle hq", &mut cmd, &dir.join("hq.log"));
+    child.wait_ready(&ready, SUBSCRIBE_DEADLINE);
     child
-}
-
-/// Waits until `child`'s log shows the `n`th subscription acknowledged.
-fn wait_subscribed(child: &ChildGuard, n: usize) {
-    wait_until("the collector to subscribe", SUBSCRIBE_DEADLINE, || {
-        (child.log_text().matches("subscribed").count() >= n).then_some(())
-    });
 }

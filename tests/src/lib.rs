@@ -23,7 +23,7 @@ pub use clickhouse::ClickHouse;
 pub use delivery::{assert_delivered, Faults};
 pub use hq::HqCollector;
 pub use mosquitto::{Mosquitto, MosquittoOptions, TlsFiles};
-pub use process::{aisle_bin, wait_until, ChildGuard, GatewayArgs};
+pub use process::{aisle_bin, clear_ready_file, wait_until, ChildGuard, GatewayArgs};
 pub use rig::{GatewayRig, STEP};
 pub use serial_link::SerialLink;
 pub use store::StoreToml;

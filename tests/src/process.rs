@@ -37,6 +37,13 @@ pub fn wait_until<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Opti
     }
 }
 
+/// Removes a `--ready-file` an earlier run left, so that the file appearing
+/// again means the next run is ready.
+pub fn clear_ready_file(path: &Path) {
+    aisle_agent::ready::clear(path)
+        .unwrap_or_else(|e| panic!("cannot remove {}: {e}", path.display()));
+}
+
 /// The `aisle` binary under test.
 ///
 /// `AISLE_BIN` wins (the bench and CI may point at a release build).
@@ -214,6 +221,30 @@ impl ChildGuard {
             if start.elapsed() > deadline {
                 panic!(
                     "timed out after {deadline:?} waiting for {what}\n{}",
+                    self.log_tail()
+                );
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// Waits until the process has written its `--ready-file` at `path`;
+    /// panics with its log if it exits or `deadline` passes first. Clear a
+    /// stale file with [`clear_ready_file`] before spawning.
+    pub fn wait_ready(&mut self, path: &Path, deadline: Duration) {
+        let start = Instant::now();
+        while !path.exists() {
+            if let Some(status) = self.try_exit() {
+                panic!(
+                    "{} exited with {status} before it was ready\n{}",
+                    self.name,
+                    self.log_tail()
+                );
+            }
+            if start.elapsed() > deadline {
+                panic!(
+                    "timed out after {deadline:?} waiting for {} to be ready\n{}",
+                    self.name,
                     self.log_tail()
                 );
             }

@@ -5,7 +5,9 @@
 //! from what its shoppers did, in a clean run and through crashes, a broker
 //! restart and a faulty serial link.
 
-use aisle_system_tests::{aisle_bin, wait_until, ChildGuard, GatewayArgs, Mosquitto, SerialLink};
+use aisle_system_tests::{
+    aisle_bin, wait_until, ChildGuard, GatewayArgs, HqCollector, Mosquitto, SerialLink,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -35,7 +37,7 @@ struct Store {
     link: SerialLink,
     gateway_args: GatewayArgs,
     gateway: ChildGuard,
-    hq: ChildGuard,
+    hq: HqCollector,
 }
 
 impl Store {
@@ -53,19 +55,9 @@ impl Store {
             log: dir.path().join("gateway.log"),
             ..GatewayArgs::new(&demo_store())
         };
-        let hq = spawn_hq(dir.path(), &broker);
         // Until the collector's first subscription exists the broker keeps
-        // no session for it; the log line is its only signal.
-        wait_until(
-            "the collector to subscribe",
-            Duration::from_secs(30),
-            || {
-                std::fs::read_to_string(dir.path().join("hq.log"))
-                    .ok()
-                    .filter(|log| log.contains("subscribed"))
-                    .map(|_| ())
-            },
-        );
+        // no session for it: started only once it is ready.
+        let hq = spawn_hq(dir.path(), &broker);
         let gateway = gateway_args.spawn();
         Store {
             dir,
@@ -109,7 +101,7 @@ impl Store {
     /// Funnel events in HQ's database so far.
     fn hq_events(&self) -> u64 {
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
-        rusqlite::Connection::open_with_flags(self.path("hq.sqlite"), flags)
+        rusqlite::Connection::open_with_flags(&self.hq.db, flags)
             .and_then(|db| db.query_row("SELECT COUNT(*) FROM events", [], |row| row.get(0)))
             .unwrap_or(0)
     }
@@ -120,7 +112,7 @@ impl Store {
             .args([
                 "funnel", "--format", "json", "--by", "sku", "--window", WINDOW, "--db",
             ])
-            .arg(self.path("hq.sqlite"))
+            .arg(&self.hq.db)
             .output()
             .expect("run aisle funnel");
         assert!(
@@ -168,19 +160,8 @@ impl Store {
     }
 }
 
-fn spawn_hq(dir: &Path, broker: &Mosquitto) -> ChildGuard {
-    let mut cmd = Command::new(aisle_bin());
-    cmd.args([
-        "hq",
-        "--broker",
-        &broker.url(),
-        "--client-id",
-        "system-store-hq",
-        "--db",
-    ])
-    .arg(dir.join("hq.sqlite"))
-    .env("RUST_LOG", "info");
-    ChildGuard::spawn("aisle hq", &mut cmd, &dir.join("hq.log"))
+fn spawn_hq(dir: &Path, broker: &Mosquitto) -> HqCollector {
+    HqCollector::start(dir, &broker.url(), &["--client-id", "system-store-hq"])
 }
 
 /// Like [`wait_until`], but `None` at the deadline instead of a panic, so
@@ -219,7 +200,7 @@ fn hq_funnel_equals_the_ground_truth_through_crashes_a_broker_restart_and_a_faul
     store.gateway.kill9();
     store.gateway = store.gateway_args.spawn();
     let seen = flowing(&store, seen);
-    store.hq.kill9();
+    store.hq.child.kill9();
     store.hq = spawn_hq(store.dir.path(), &store.broker);
     flowing(&store, seen);
     store.broker.restart();

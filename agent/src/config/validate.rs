@@ -282,7 +282,11 @@ impl Validator<'_> {
         if !bytes.contains(&b.max_bytes) {
             self.error(
                 &[N("batch"), N("max_bytes")],
-                format!("batch max_bytes must be {} to {}", bytes.start(), bytes.end()),
+                format!(
+                    "batch max_bytes must be {} to {}",
+                    bytes.start(),
+                    bytes.end()
+                ),
                 &format!("the default is {}", defaults::BATCH_MAX_BYTES),
             );
         }

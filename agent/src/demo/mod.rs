@@ -52,7 +52,8 @@ const WINDOW_MS: u64 = 3_600_000;
 /// and the collector's commit take well under a second; this is for a
 /// loaded machine.
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(30);
-/// The collector's first subscription, on a loaded machine.
+/// The collector's first subscription, or the gateway's connection, on a
+/// loaded machine.
 const START_DEADLINE: Duration = Duration::from_secs(20);
 const PROGRESS_EVERY: Duration = Duration::from_secs(3);
 
@@ -130,6 +131,10 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
 
     let hq_db = dir.join("hq.sqlite");
     let hq_log = dir.join("hq.log");
+    // A kept directory may hold ready files of an earlier demo; each service
+    // removes its own at start, but the wait below must not see a stale one.
+    let hq_ready = fresh(dir.join("hq.ready"))?;
+    let gateway_ready = fresh(dir.join("gateway.ready"))?;
     let mut hq = spawn(
         "aisle hq",
         &[
@@ -140,15 +145,16 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
             "aisle-demo-hq",
             "--db",
             &hq_db.to_string_lossy(),
+            "--ready-file",
+            &hq_ready.to_string_lossy(),
         ],
         &hq_log,
     )?;
-    // The collector says when it has subscribed and offers no other signal.
-    let subscribed =
-        || std::fs::read_to_string(&hq_log).is_ok_and(|text| text.contains("subscribed"));
-    wait_for("the HQ collector to subscribe", START_DEADLINE, subscribed)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}:\n{}", tail(&hq_log)))?;
+    wait_for("the HQ collector to subscribe", START_DEADLINE, || {
+        hq_ready.exists()
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}:\n{}", tail(&hq_log)))?;
     let gateway_log = dir.join("gateway.log");
     let mut gateway = spawn(
         "aisle gateway",
@@ -162,9 +168,16 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
             &gateway_tty,
             "--spool",
             &dir.join("spool.sqlite").to_string_lossy(),
+            "--ready-file",
+            &gateway_ready.to_string_lossy(),
         ],
         &gateway_log,
     )?;
+    wait_for("the gateway to connect", START_DEADLINE, || {
+        gateway_ready.exists()
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}:\n{}", tail(&gateway_log)))?;
 
     let (progress_tx, progress_rx) = watch::channel(Progress::default());
     let reporter = tokio::spawn(report_progress(progress_rx, hq_db.clone()));
@@ -307,6 +320,12 @@ async fn wait_for(
         "timed out after {} s waiting for {what}",
         deadline.as_secs()
     )
+}
+
+/// `path`, with any ready file an earlier run left there removed.
+fn fresh(path: PathBuf) -> anyhow::Result<PathBuf> {
+    crate::ready::clear(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    Ok(path)
 }
 
 fn tail(log: &Path) -> String {

@@ -2,9 +2,9 @@
 //! simulated shoppers did, cell by cell.
 
 use crate::event_store::{Credentials, EventStore, Target};
-use crate::funnel::{Dimension, FunnelOptions};
 use crate::funnel::report::{FunnelReport, FunnelRow};
 use crate::funnel::store::{self, EventFilter};
+use crate::funnel::{Dimension, FunnelOptions};
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::Path;

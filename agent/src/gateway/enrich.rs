@@ -5,8 +5,8 @@
 //! knows the store's fixtures, readers and garments, and [`enrich`] turns one
 //! uplink into a funnel event, a read without a stage, or tag health only.
 
-use crate::epc;
 use crate::config::{ReaderKind, StoreConfig};
+use crate::epc;
 use protocol::batch::{event_id, BatchEvent};
 use protocol::time::UnixMillis;
 use protocol::{StoreEventKind, TagEvent, Uplink};

@@ -8,7 +8,6 @@
 use super::status::{Stats, StatusDoc};
 use crate::metrics::{Exposition, MetricsError};
 use protocol::time::UnixMillis;
-use std::sync::atomic::Ordering::Relaxed;
 
 /// What the metrics need beyond the counters: who this gateway is.
 pub struct Identity {
@@ -28,7 +27,7 @@ pub fn render(stats: &Stats, id: &Identity, now: UnixMillis) -> Result<String, M
         id.spool_max_bytes,
         now,
     );
-    exposition(&doc, id.started, stats.broker_connected.load(Relaxed)).render()
+    exposition(&doc, id.started, stats.broker_connected()).render()
 }
 
 fn exposition(doc: &StatusDoc, started: UnixMillis, broker_connected: bool) -> Exposition {

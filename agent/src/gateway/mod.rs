@@ -21,12 +21,14 @@ pub mod uplink;
 
 use crate::config::{self, defaults, StoreConfig};
 use crate::mqtt::mqtt_options;
+use crate::ready::ReadyFile;
 use anyhow::Context;
 use protocol::time::UnixMillis;
 use protocol::topics::{Topic, TopicKind};
 use rumqttc::{LastWill, QoS};
 use spool::writer::Writer;
 use spool::{Spool, SpoolReader};
+use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering::Relaxed;
@@ -54,6 +56,11 @@ pub struct Args {
     /// The store config (TOML); see docs/gateway.md.
     #[arg(long)]
     pub config: PathBuf,
+    /// Write this file (holding the process id) once connected to the
+    /// broker with every receiver open; a file left by an earlier run is
+    /// removed at start.
+    #[arg(long, value_name = "PATH")]
+    pub ready_file: Option<PathBuf>,
     /// Broker URL, replacing `[broker] url` (e.g. mqtt://127.0.0.1:1883).
     #[arg(long, value_name = "URL")]
     pub broker: Option<String>,
@@ -106,17 +113,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(EXIT_BAD_CONFIG));
     }
+    let ready_file =
+        ReadyFile::prepare(args.ready_file).context("cannot remove the old --ready-file")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(cfg))?;
+    runtime.block_on(async {
+        // Installed before any task starts, so an early signal is not lost.
+        let signals = shutdown::Signals::install().context("cannot install signal handlers")?;
+        let (ready_tx, ready_rx) = oneshot::channel();
+        tokio::spawn(ready_file.write_when(ready_rx));
+        serve(cfg, signals.wait(), ready_tx).await
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs the gateway until SIGINT/SIGTERM and a graceful drain.
-async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
+/// Runs the gateway until `shutdown` completes, then drains within the
+/// config's grace period. `ready` fires once the gateway is connected to
+/// the broker with every receiver open.
+pub async fn serve(
+    cfg: StoreConfig,
+    shutdown: impl Future<Output = ()>,
+    ready: oneshot::Sender<()>,
+) -> anyhow::Result<()> {
     let started = UnixMillis::now();
     let gateway = cfg.gateway_id();
     let paths: Vec<String> = cfg
@@ -195,9 +216,15 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
         .context("cannot start the spool writer thread")?;
 
     let grace = Duration::from_secs_f64(cfg.shutdown_grace_s);
-    let (trigger, shutdown) = shutdown::channel(grace);
-    let signals = shutdown::Signals::install().context("cannot install signal handlers")?;
-    tokio::spawn(signals.wait(trigger));
+    let (trigger, shutdown_rx) = shutdown::channel(grace);
+    let readiness = tokio::spawn({
+        let stats = stats.clone();
+        async move {
+            stats.ready().await;
+            tracing::info!("gateway ready: connected, every receiver open");
+            let _ = ready.send(());
+        }
+    });
 
     tracing::info!(store = %cfg.store, gateway = %gateway, broker = %cfg.broker.url, receivers = ?paths, "gateway started");
     let mut receivers = Vec::new();
@@ -212,7 +239,7 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
             spool_tx.clone(),
             acks,
             stats.clone(),
-            shutdown.clone(),
+            shutdown_rx.clone(),
         )));
     }
     let (ingest_done_tx, ingest_done_rx) = watch::channel(false);
@@ -233,12 +260,12 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
         spool_tx,
         head_rx,
         ingest_done_rx,
-        shutdown.clone(),
+        shutdown_rx.clone(),
     ));
 
-    let mut waiting = shutdown.clone();
+    tokio::pin!(shutdown);
     tokio::select! {
-        _ = waiting.requested() => {}
+        () = &mut shutdown => trigger.fire(),
         _ = &mut uplink => anyhow::bail!("the uplink stopped unexpectedly"),
         _ = writer_gone => {
             // Without the writer nothing can be acked: exit so the service
@@ -246,7 +273,8 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
             anyhow::bail!("the spool writer stopped unexpectedly");
         }
     }
-    let deadline = shutdown.deadline();
+    readiness.abort();
+    let deadline = shutdown_rx.deadline();
     for handle in receivers {
         let abort = handle.abort_handle();
         if tokio::time::timeout_at(deadline, handle).await.is_err() {

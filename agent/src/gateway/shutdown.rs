@@ -1,6 +1,7 @@
-//! One shutdown path for every task: SIGINT or SIGTERM sets a deadline (now
-//! plus the grace period), every task watches for it, stops taking new work
-//! and finishes what it holds before the deadline.
+//! One shutdown path for every task: a request (SIGINT or SIGTERM in the
+//! `aisle gateway` process, any future in a test) sets a deadline (now plus
+//! the grace period), every task watches for it, stops taking new work and
+//! finishes what it holds before the deadline.
 
 use std::time::Duration;
 use tokio::sync::watch;
@@ -27,6 +28,7 @@ pub fn channel(grace: Duration) -> (Trigger, Shutdown) {
 impl Trigger {
     /// Starts the shutdown (a second call keeps the first deadline).
     pub fn fire(&self) {
+        tracing::info!(grace_s = self.grace.as_secs_f64(), "shutdown requested");
         let deadline = Instant::now() + self.grace;
         self.tx.send_if_modified(|d| {
             let first = d.is_none();
@@ -69,19 +71,12 @@ impl Signals {
         })
     }
 
-    /// Waits for either signal, then fires `trigger`.
-    pub async fn wait(mut self, trigger: Trigger) {
+    /// Resolves at the first of either signal.
+    pub async fn wait(mut self) {
         let name = tokio::select! {
             _ = self.term.recv() => "SIGTERM",
             _ = self.int.recv() => "SIGINT",
         };
-        tracing::info!(
-            signal = name,
-            grace_s = trigger.grace.as_secs_f64(),
-            "shutdown requested"
-        );
-        trigger.fire();
-        // Keep the trigger (and so the deadline) alive for the tasks.
-        std::future::pending::<()>().await;
+        tracing::info!(signal = name, "signal received");
     }
 }

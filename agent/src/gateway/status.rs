@@ -11,6 +11,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
+use tokio::sync::watch;
 
 /// Unknown tag ids listed by id in the status (the count goes on beyond).
 const UNKNOWN_IDS_LISTED: usize = 32;
@@ -46,10 +47,22 @@ pub struct Stats {
     pub spool_bytes: AtomicU64,
     /// Spool time (unix ms) of the oldest undelivered event; 0 when empty.
     pub oldest_undelivered_ms: AtomicI64,
-    pub broker_connected: AtomicBool,
+    broker_connected: AtomicBool,
+    /// Signalled whenever readiness may have changed.
+    changes: Changes,
     bad_frames: [AtomicU64; DecodeError::ALL.len()],
     unknown: Mutex<UnknownTags>,
     receivers: Mutex<Vec<ReceiverStatus>>,
+}
+
+/// Wakes whoever waits for the gateway to be ready when a receiver's state
+/// or the broker connection changes.
+struct Changes(watch::Sender<()>);
+
+impl Default for Changes {
+    fn default() -> Self {
+        Changes(watch::Sender::new(()))
+    }
 }
 
 #[derive(Default)]
@@ -116,6 +129,36 @@ impl Stats {
         {
             update(r);
         }
+        self.changes.0.send_replace(());
+    }
+
+    /// Records whether the uplink holds a broker connection.
+    pub fn set_broker_connected(&self, connected: bool) {
+        self.broker_connected.store(connected, Relaxed);
+        self.changes.0.send_replace(());
+    }
+
+    /// Whether the uplink is connected to the broker now.
+    pub fn broker_connected(&self) -> bool {
+        self.broker_connected.load(Relaxed)
+    }
+
+    /// Ready: connected to the broker, and every receiver open.
+    pub fn is_ready(&self) -> bool {
+        self.broker_connected.load(Relaxed)
+            && self
+                .receivers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .all(|r| r.state == "open")
+    }
+
+    /// Resolves once [`Stats::is_ready`] holds (at once if it already does).
+    pub async fn ready(&self) {
+        let mut changes = self.changes.0.subscribe();
+        // The sender lives in `self`, so this only ends when ready.
+        let _ = changes.wait_for(|()| self.is_ready()).await;
     }
 
     /// The status document; `state` is `online` or `offline`.
@@ -184,7 +227,11 @@ impl Stats {
         (
             self.dropped_at_cap.load(Relaxed),
             self.bad_frames_total(),
-            self.unknown.lock().unwrap_or_else(|p| p.into_inner()).heard.len() as u64,
+            self.unknown
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .heard
+                .len() as u64,
             self.spool_resets.load(Relaxed),
             self.spool_errors.load(Relaxed),
             receivers,
@@ -339,6 +386,25 @@ mod tests {
             (2, Some(1), Some(2990))
         );
         assert!(book.take_changed(10).is_empty(), "nothing changed since");
+    }
+
+    #[tokio::test]
+    async fn ready_once_connected_with_every_receiver_open() {
+        let stats = std::sync::Arc::new(Stats::new(&["/dev/a".into(), "/dev/b".into()]));
+        let waiting = tokio::spawn({
+            let stats = stats.clone();
+            async move { stats.ready().await }
+        });
+        stats.receiver(0, |r| r.state = "open");
+        stats.set_broker_connected(true);
+        assert!(!stats.is_ready(), "receiver b is not open yet");
+        stats.receiver(1, |r| r.state = "open");
+        tokio::time::timeout(std::time::Duration::from_secs(10), waiting)
+            .await
+            .expect("ready() resolves once the last receiver opens")
+            .unwrap();
+        stats.set_broker_connected(false);
+        assert!(!stats.is_ready(), "not ready without the broker");
     }
 
     #[test]

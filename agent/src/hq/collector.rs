@@ -18,7 +18,7 @@ use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Batches committed in one transaction at most. The broker keeps only a
 /// few QoS 1 messages in flight per client (Mosquitto: 20), so a group
@@ -48,14 +48,17 @@ pub fn events_filter(share: Option<&str>) -> String {
 
 /// Runs until `shutdown` completes, then lets the writer finish the commit
 /// it is in and send its acks before disconnecting. Counts what it does in
-/// `stats`.
+/// `stats`; `ready` fires once the broker has acknowledged the first
+/// subscription.
 pub async fn run(
     mut opts: MqttOptions,
     filter: String,
     store: EventStore,
     stats: Arc<CollectorStats>,
     shutdown: impl Future<Output = ()>,
+    ready: oneshot::Sender<()>,
 ) -> anyhow::Result<()> {
+    let mut ready = Some(ready);
     // The shared options are made for the gateway, whose spool makes a clean
     // session right; HQ has no spool, so it needs the broker's session.
     opts.set_clean_session(false);
@@ -82,7 +85,7 @@ pub async fn run(
                 anyhow::bail!("the store writer stopped");
             }
             event = eventloop.poll() => {
-                let connected = handle(event, &client, &filter, &batches_tx).await;
+                let connected = handle(event, &client, &filter, &batches_tx, &mut ready).await;
                 stats.broker_connected.store(connected, Relaxed);
                 if !connected {
                     tokio::select! {
@@ -133,6 +136,7 @@ async fn handle(
     client: &AsyncClient,
     filter: &str,
     batches: &mpsc::Sender<Publish>,
+    ready: &mut Option<oneshot::Sender<()>>,
 ) -> bool {
     match event {
         Ok(Event::Incoming(Packet::ConnAck(ack))) => {
@@ -162,6 +166,9 @@ async fn handle(
                 );
             } else {
                 tracing::info!(filter, "subscribed");
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(());
+                }
             }
         }
         Ok(Event::Incoming(Packet::Publish(publish))) => {

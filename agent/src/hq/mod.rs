@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod validate;
 
 use crate::event_store::{DbArgs, EventStore, Target};
+use crate::ready::ReadyFile;
 use anyhow::Context;
 use protocol::time::UnixMillis;
 use std::net::SocketAddr;
@@ -63,6 +64,10 @@ pub struct Args {
     /// Serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9465).
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
+    /// Write this file (holding the process id) once subscribed; a file
+    /// left by an earlier run is removed at start.
+    #[arg(long, value_name = "PATH")]
+    ready_file: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -99,6 +104,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "event store open"
     );
     let filter = collector::events_filter(args.share.as_deref());
+    let ready_file = ReadyFile::prepare(args.ready_file.clone())
+        .context("cannot remove the old --ready-file")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -116,7 +123,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ));
         }
         let shutdown = shutdown_signal()?;
-        collector::run(opts, filter, store, stats, shutdown).await
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(ready_file.write_when(ready_rx));
+        collector::run(opts, filter, store, stats, shutdown, ready_tx).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

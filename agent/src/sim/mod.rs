@@ -15,8 +15,8 @@ pub mod store;
 pub mod tags;
 pub mod truth;
 
-use crate::funnel::report::FunnelReport;
 use crate::cli::parse_duration_ms;
+use crate::funnel::report::FunnelReport;
 use anyhow::Context;
 use link::{FaultInjector, FaultStats, Faults};
 use protocol::{encode, Frame, MAX_ENCODED_LEN};

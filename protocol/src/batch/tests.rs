@@ -280,7 +280,15 @@ fn a_new_event_is_at_its_kinds_stage_with_nothing_optional() {
         let e = BatchEvent::new("S1-x".into(), ts("2026-11-20T10:00:00.000Z"), kind, 5);
         assert_eq!((e.event, e.stage, e.tag), (kind, kind.stage(), 5));
         let json = serde_json::to_value(&e).unwrap();
-        for key in ["epc", "gtin", "serial", "duration_ms", "fixture", "zone", "gtins"] {
+        for key in [
+            "epc",
+            "gtin",
+            "serial",
+            "duration_ms",
+            "fixture",
+            "zone",
+            "gtins",
+        ] {
             assert!(json[key].is_null(), "{key} in {json}");
         }
     }

@@ -5,8 +5,8 @@
 
 use super::*;
 use crate::event_store::{EventFilter, EventStore, SqliteStore, Target};
-use crate::funnel::{Dimension, FunnelOptions};
 use crate::funnel::{store::report, Catalog};
+use crate::funnel::{Dimension, FunnelOptions};
 use crate::hq::validate::validate;
 use aisle_system_tests::clickhouse::{PASSWORD, USER};
 use aisle_system_tests::ClickHouse;

@@ -150,7 +150,7 @@ pub async fn run(
             ev = eventloop.poll(), if poll_now => match ev {
                 Ok(Event::Incoming(Incoming::ConnAck(_))) => {
                     delivery.on_connack();
-                    up.stats.broker_connected.store(true, Relaxed);
+                    up.stats.set_broker_connected(true);
                     tracing::info!(depth = up.stats.spool_depth.load(Relaxed), "broker connected; sending the spool from its oldest undelivered event");
                     publish_status(&client, &mut delivery, &up, &topics, "online");
                     last_status = Instant::now();
@@ -169,7 +169,7 @@ pub async fn run(
                 Ok(_) => {}
                 Err(e) => {
                     let outage = delivery.on_error(std::time::Instant::now());
-                    up.stats.broker_connected.store(false, Relaxed);
+                    up.stats.set_broker_connected(false);
                     if outage.was_connected {
                         tracing::warn!(error = %e, "broker connection lost; unacked batches stay in the spool and are resent on reconnect");
                     } else if outage.first {
