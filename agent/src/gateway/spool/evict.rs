@@ -50,18 +50,28 @@ impl Spool {
         delete: impl Fn(&mut Spool) -> Result<T, SpoolError>,
     ) -> Result<T, SpoolError> {
         let out = match delete(self) {
-            Err(e) if e.is_disk_full() && self.reserve.release() => delete(self),
+            Err(e) if e.is_disk_full() && self.reserve.release() => {
+                // The log's pages go into the database file first, so the
+                // delete starts on an empty log.
+                self.truncate_log();
+                delete(self)
+            }
             done => done,
         };
         if !self.reserve.is_held() {
-            // Best effort: the delete itself is committed (or failed) either
-            // way; a checkpoint blocked by a reader is retried next time.
-            let _ = self
-                .conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            self.truncate_log();
             self.reserve.take();
         }
         out
+    }
+
+    /// Checkpoints the whole log into the database file and truncates it.
+    /// Best effort: a delete is committed (or failed) either way, and a
+    /// checkpoint blocked by a reader or the disk is tried again next time.
+    fn truncate_log(&self) {
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
 
     /// Hands a drained spool's free pages back to the file system once

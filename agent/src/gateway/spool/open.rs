@@ -3,7 +3,7 @@
 //! and a fresh spool started, so a damaged file never keeps a store
 //! offline and is kept for inspection.
 
-use super::reserve::{available_bytes, Reserve};
+use super::reserve::{available_bytes, Reserve, WAL_CHECKPOINT_PAGES};
 use super::{Spool, SpoolError, ROW_OVERHEAD};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -105,6 +105,13 @@ impl Spool {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        // A short log, checkpointed often and truncated after: what the log
+        // holds beyond the database file bounds the room a checkpoint needs,
+        // which the disk reserve must cover on a full disk.
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
+            .map_err(err)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_CHECKPOINT_PAGES * 4096)
             .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;

@@ -3,17 +3,25 @@
 //! SQLite needs room in its write-ahead log even to delete, so a disk filled
 //! by the spool itself could keep delivered events from ever leaving it, and
 //! the disk from ever emptying. A file of zeros beside the spool holds
-//! [`RESERVE_BYTES`]; a delete that fails for a full disk releases it and
-//! runs again, then the log is truncated (the deletes changed pages in
-//! place, so the space comes back) and the reserve taken again. Free pages
-//! left by the delete take the next events, so ingest resumes too.
+//! [`RESERVE_BYTES`]; a delete that fails for a full disk releases it,
+//! checkpoints the log into the database file (which may grow into the
+//! reserve's space) and truncates it, and runs again on the emptied log;
+//! after it the log is truncated again and the reserve taken back. Free
+//! pages left by the delete take the next events, so ingest resumes too.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Room for the log of deleting a few full batches (a 500-event batch
-/// changes about 50 pages of 4 KiB), small beside any gateway's disk.
-pub const RESERVE_BYTES: u64 = 1 << 20;
+/// Pages (4 KiB) the write-ahead log may hold before SQLite copies them
+/// into the database file: 1 MiB. On a full disk that checkpoint fails, and
+/// appends fill what space is left, so the log can hold about twice this
+/// beyond the database file.
+pub const WAL_CHECKPOINT_PAGES: i64 = 256;
+
+/// Room for a checkpoint of that log (about 2 MiB) plus the log of a delete
+/// (a 500-event batch changes about 50 pages): small beside any gateway's
+/// disk.
+pub const RESERVE_BYTES: u64 = 4 << 20;
 
 /// The reserve file and whether it currently holds its space.
 #[derive(Debug)]

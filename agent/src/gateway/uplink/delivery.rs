@@ -39,6 +39,7 @@ const SHRINK_FACTOR: usize = 4;
 pub struct Jitter(u64);
 
 impl Jitter {
+    /// The same delays for the same seed.
     pub fn seeded(seed: u64) -> Self {
         Jitter(seed)
     }
@@ -145,6 +146,7 @@ impl Delivery {
         }
     }
 
+    /// A ConnAck came and no error since.
     pub fn is_connected(&self) -> bool {
         self.link == Link::Up
     }
@@ -239,6 +241,11 @@ impl Delivery {
     /// Shutdown: send whatever waits at once.
     pub fn on_shutdown(&mut self) {
         self.draining = true;
+    }
+
+    /// Shutdown was requested: batches go without lingering.
+    pub fn is_draining(&self) -> bool {
+        self.draining
     }
 
     /// Every receiver has flushed: no more events will come.

@@ -83,7 +83,6 @@ pub async fn run(
     let mut alarm_tick = tokio::time::interval(Duration::from_secs(1));
     let mut last_alarm = up.stats.alarm_fingerprint();
     let mut last_status = Instant::now();
-    let mut draining = false;
 
     loop {
         delivery.on_head(*head.borrow());
@@ -201,12 +200,11 @@ pub async fn run(
                     last_status = Instant::now();
                 }
             }
-            _ = shutdown.requested(), if !draining => {
-                draining = true;
+            _ = shutdown.requested(), if !delivery.is_draining() => {
                 delivery.on_shutdown();
             }
             _ = ingest_done.changed(), if !*ingest_done.borrow() => {}
-            _ = sleep_until(deadline), if draining => {
+            _ = sleep_until(deadline), if delivery.is_draining() => {
                 tracing::warn!(depth = up.stats.spool_depth.load(Relaxed), "shutdown grace period over; undelivered events stay in the spool");
                 break;
             }

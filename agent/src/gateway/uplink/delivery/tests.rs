@@ -189,7 +189,9 @@ fn draining_sends_a_partial_batch_at_once_and_ends_when_all_is_acked() {
     let mut d = connected(t0);
     d.on_head(2);
     assert_eq!(d.poll_publish(t0), None, "lingering");
+    assert!(!d.is_draining());
     d.on_shutdown();
+    assert!(d.is_draining());
     let b = send(&mut d, t0, 1);
     assert!(!d.is_drained(0), "receivers may still flush");
     d.on_ingest_done();
