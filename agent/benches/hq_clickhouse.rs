@@ -358,9 +358,11 @@ fn publish(broker: &Mosquitto, count: u64, first_id: u64) {
 
 fn bench_ingest(opts: &Options) {
     let server = ClickHouse::start();
-    let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
     for collectors in [1usize, 2] {
+        // A broker per round: Mosquitto keeps queueing a share of the
+        // group's batches for a member whose session outlives it.
+        let broker = Mosquitto::start();
         let db = server.url(&format!("ingest{collectors}"));
         let names: Vec<String> = (0..collectors)
             .map(|i| format!("hq-{collectors}-{i}"))

@@ -7,9 +7,18 @@
 //! garment to the engine as it arrives, so memory is bounded by the report,
 //! not by the events.
 //!
-//! Order within a garment is (ts, event name, fixture with none first), the
-//! order SQLite's index gives, so both backends feed the engine the same
+//! Within a garment, events come sorted by (ts, step, fixture with none
+//! first, id hash). Only the fixture order among events of one instant can
+//! change a report (of two pickups at once, the first opens the journey), and
+//! it is SQLite's index order, so both backends give the engine equivalent
 //! sequences.
+//!
+//! Repeats: an event stored twice is two identical rows, so it becomes two
+//! identical array elements, adjacent after the sort, and the reader keeps
+//! one. The id travels as its 64-bit hash, which costs a third less than the
+//! id itself; two different events of one garment would have to share the
+//! instant, the step and the fixture and collide in 64 bits to be taken for
+//! one.
 
 use super::dimension::Dimension;
 use super::engine::{FunnelBuilder, FunnelOptions, GarmentEvent};
@@ -66,16 +75,18 @@ pub fn queries(database: &str, filter: &EventFilter, by_fixture: bool) -> [Strin
              WHERE 1{cond} GROUP BY store, gtin FORMAT RowBinary"
         )
     };
-    // groupUniqArray keeps one copy of an event stored twice: its copies
-    // are the same tuple, id included. The fixture is split into a
-    // "present" flag and its text so that none sorts first, as in SQLite.
+    // The step as a number (anything else, 3, is not a step), and the
+    // fixture split into a "present" flag and its text so that none sorts
+    // first, as in SQLite.
+    let step = "multiIf(event = 'item_pickup', 0, event = 'item_try_on', 1, \
+                event = 'item_purchase', 2, 3)";
     let event = if by_fixture {
-        "(ts_ms, event, isNotNull(fixture), ifNull(fixture, ''), id)"
+        format!("(ts_ms, {step}, isNotNull(fixture), ifNull(fixture, ''), cityHash64(id))")
     } else {
-        "(ts_ms, event, id)"
+        format!("(ts_ms, {step}, cityHash64(id))")
     };
     let garments = format!(
-        "SELECT store, gtin, arraySort(groupUniqArray({event})) FROM {database}.events
+        "SELECT store, gtin, arraySort(groupArray({event})) FROM {database}.events
          WHERE event != 'fixture_dwell'{cond} GROUP BY store, gtin, serial FORMAT RowBinary"
     );
     [exposures, garments]
@@ -123,18 +134,15 @@ fn scan_garments(
     let [_, sql] = queries(store.database(), filter, by_fixture);
     let mut rows = RowReader::new(store.stream(&sql)?);
     let mut events: Vec<GarmentEvent> = Vec::new();
-    // Scratch buffers reused for every row: a garment is a handful of
-    // events, and an allocation per field would cost more than the journey
-    // rules.
-    let (mut name, mut scratch) = (Vec::new(), Vec::new());
     let mut read = |rows: &mut RowReader<Body>| -> io::Result<()> {
         while !rows.at_end()? {
             let shop = rows.string()?;
             let gtin = rows.string()?;
             events.clear();
+            let mut previous: Option<(i64, u8, Option<String>, u64)> = None;
             for _ in 0..rows.leb128()? {
                 let ts_ms = rows.i64()?;
-                rows.bytes_into(&mut name)?;
+                let step = rows.u8()?;
                 let fixture = if by_fixture {
                     let present = rows.u8()? == 1;
                     let text = rows.string()?;
@@ -142,11 +150,15 @@ fn scan_garments(
                 } else {
                     None
                 };
-                rows.bytes_into(&mut scratch)?; // the id: only there to keep repeats apart
-                let kind = match name.as_slice() {
-                    b"item_pickup" => StoreEventKind::ItemPickup,
-                    b"item_try_on" => StoreEventKind::ItemTryOn,
-                    b"item_purchase" => StoreEventKind::ItemPurchase,
+                let id_hash = rows.u64()?;
+                let this = (ts_ms, step, fixture, id_hash);
+                if previous.as_ref() == Some(&this) {
+                    continue; // the same event stored again
+                }
+                let kind = match step {
+                    0 => StoreEventKind::ItemPickup,
+                    1 => StoreEventKind::ItemTryOn,
+                    2 => StoreEventKind::ItemPurchase,
                     // The collector stores only validated names; anything
                     // else was written by another hand and is no step.
                     _ => continue,
@@ -154,8 +166,9 @@ fn scan_garments(
                 events.push(GarmentEvent {
                     ts_ms,
                     kind,
-                    fixture,
+                    fixture: this.2.clone(),
                 });
+                previous = Some(this);
             }
             builder.add_garment(&shop, Some(&gtin), &events);
         }
