@@ -41,7 +41,7 @@ enum Command {
     /// Decode or encode a garment's EPC (SGTIN-96 / SGTIN-198).
     #[command(subcommand)]
     Epc(epc_tool::Command),
-    /// Technicians' tag tools: write a tag's config page image, or show what one holds.
+    /// Technicians' tag tools: write a tag's config page image, show what one holds, or replay a recorded trace through its detector.
     #[command(subcommand)]
     Tag(tag_tool::Command),
 }

@@ -175,6 +175,7 @@ fn saturating_i64(v: u64) -> i64 {
 mod tests {
     use super::*;
     use protocol::DecodeError;
+    use std::sync::atomic::Ordering::Relaxed;
 
     #[test]
     fn metrics_follow_the_status_counters() {
