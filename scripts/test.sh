@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs aisle's whole test suite on a fresh machine: installs what the tests
 # need when it is missing (Mosquitto, socat, QEMU, OpenSSL, promtool, ClickHouse;
-# the Cortex-M Rust targets), then the cross builds, the firmware images and every test.
+# the Cortex-M Rust targets), then the cross builds, the firmware images, the
+# Debian packages (scripts/package-test.sh, in the background) and every
+# test.
 #
 #   scripts/test.sh            everything (what CI runs)
 #
@@ -40,6 +42,19 @@ for target in thumbv6m-none-eabi thumbv7em-none-eabihf; do
 done
 rustup component list --installed | grep -q '^llvm-tools' || rustup component add llvm-tools
 
+step "Debian packages: started in the background, waited for at the end"
+# A release build per architecture (the arm64 one cross-compiled) takes
+# minutes; it runs beside the tests, niced, in its own target/release
+# directories, so it adds little to the suite's wall time.
+mkdir -p target
+package_log=target/package-test.log
+nice -n 10 scripts/package-test.sh >"$package_log" 2>&1 &
+package_pid=$!
+# Never leave dpkg half-way: if a later step fails, wait for the package
+# test before exiting.
+trap 'wait "$package_pid" 2>/dev/null || true' EXIT
+echo "scripts/package-test.sh is running (log: $package_log)"
+
 step "protocol builds no_std for the tags' MCUs"
 for target in thumbv6m-none-eabi thumbv7em-none-eabihf; do
     cargo build -q -p aisle-protocol --no-default-features --target "$target"
@@ -60,3 +75,12 @@ cargo test -q -p aisle-protocol --no-default-features --lib
 step "workspace tests"
 cargo build -q --workspace --all-targets
 cargo test --workspace --no-fail-fast
+
+step "Debian packages (scripts/package-test.sh)"
+if wait "$package_pid"; then
+    grep -E '^(ok:|build time|package-test)' "$package_log"
+else
+    cat "$package_log"
+    echo "scripts/package-test.sh failed (log above)"
+    exit 1
+fi
