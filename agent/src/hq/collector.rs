@@ -8,9 +8,12 @@
 //! batch is in the database, so it is sent only after the commit.
 
 use super::db::{EventStore, Received};
+use super::fleet::{self, FleetReceived};
 use super::validate::{validate, Verdict};
 use protocol::time::UnixMillis;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeReasonCode};
+use rumqttc::{
+    AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeFilter, SubscribeReasonCode,
+};
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -32,20 +35,28 @@ const MAX_PACKET: usize = 268_435_455;
 const RETRY: Duration = Duration::from_secs(1);
 
 /// What to subscribe to: every store's events, optionally as a member of a
-/// shared-subscription group so several collectors split the load.
-pub fn events_filter(share: Option<&str>) -> String {
+/// shared-subscription group so several collectors split the load; and
+/// every store's status and tag health, never shared: brokers do not send
+/// retained messages to shared subscriptions, and every collector keeping
+/// the same latest status is harmless.
+pub fn filters(share: Option<&str>) -> Vec<String> {
     const EVENTS: &str = "aisle/v1/stores/+/events";
-    match share {
+    let events = match share {
         Some(group) => format!("$share/{group}/{EVENTS}"),
         None => EVENTS.to_string(),
-    }
+    };
+    vec![
+        events,
+        fleet::STATUS_FILTER.to_string(),
+        fleet::TAGS_FILTER.to_string(),
+    ]
 }
 
 /// Runs until `shutdown` completes, then lets the writer finish the commit
 /// it is in and send its acks before disconnecting.
 pub async fn run(
     mut opts: MqttOptions,
-    filter: String,
+    filters: Vec<String>,
     store: EventStore,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
@@ -69,7 +80,7 @@ pub async fn run(
                 anyhow::bail!("the store writer stopped");
             }
             event = eventloop.poll() => {
-                if !handle(event, &client, &filter, &batches_tx).await {
+                if !handle(event, &client, &filters, &batches_tx).await {
                     tokio::select! {
                         () = &mut shutdown => break,
                         () = tokio::time::sleep(RETRY) => {}
@@ -116,7 +127,7 @@ pub async fn run(
 async fn handle(
     event: Result<Event, rumqttc::ConnectionError>,
     client: &AsyncClient,
-    filter: &str,
+    filters: &[String],
     batches: &mpsc::Sender<Publish>,
 ) -> bool {
     match event {
@@ -128,9 +139,13 @@ async fn handle(
             // Subscribe on every connect: the broker may have lost the
             // session. Sent from a task, as the request queue is drained by
             // this very loop.
-            let (client, filter) = (client.clone(), filter.to_string());
+            let client = client.clone();
+            let filters: Vec<SubscribeFilter> = filters
+                .iter()
+                .map(|f| SubscribeFilter::new(f.clone(), QoS::AtLeastOnce))
+                .collect();
             tokio::spawn(async move {
-                if let Err(err) = client.subscribe(filter, QoS::AtLeastOnce).await {
+                if let Err(err) = client.subscribe_many(filters).await {
                     tracing::error!(%err, "cannot send the subscription");
                 }
             });
@@ -141,12 +156,14 @@ async fn handle(
                 .iter()
                 .any(|c| matches!(c, SubscribeReasonCode::Failure))
             {
+                let filters = filters.join(" ");
                 tracing::error!(
-                    filter,
-                    "the broker refused the subscription (check the ACL for this user)"
+                    filters,
+                    "the broker refused a subscription (check the ACL for this user)"
                 );
             } else {
-                tracing::info!(filter, "subscribed");
+                let filters = filters.join(" ");
+                tracing::info!(filters, "subscribed");
             }
         }
         Ok(Event::Incoming(Packet::Publish(publish))) => {
@@ -171,14 +188,24 @@ async fn write_batches(
 ) -> anyhow::Result<()> {
     let mut group: Vec<Publish> = Vec::new();
     while batches.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let verdicts: Vec<Verdict> = group
+        let (statuses, events): (Vec<&Publish>, Vec<&Publish>) = group
+            .iter()
+            .partition(|p| fleet::fleet_topic(&p.topic).is_some());
+        let fleet_received: Vec<FleetReceived<'_>> = statuses
+            .iter()
+            .map(|p| FleetReceived {
+                topic: &p.topic,
+                payload: &p.payload,
+            })
+            .collect();
+        let verdicts: Vec<Verdict> = events
             .iter()
             .map(|p| validate(&p.topic, &p.payload))
             .collect();
-        for (publish, verdict) in group.iter().zip(&verdicts) {
+        for (publish, verdict) in events.iter().zip(&verdicts) {
             log_verdict(publish, verdict);
         }
-        let received: Vec<Received<'_>> = group
+        let received: Vec<Received<'_>> = events
             .iter()
             .zip(&verdicts)
             .map(|(p, verdict)| Received {
@@ -189,14 +216,25 @@ async fn write_batches(
             .collect();
         loop {
             let now = UnixMillis::now().0;
-            match tokio::task::block_in_place(|| store.ingest(&received, now)) {
-                Ok(counts) => {
+            let committed = tokio::task::block_in_place(|| {
+                let fleet = if fleet_received.is_empty() {
+                    Default::default()
+                } else {
+                    fleet::record(&mut store, &fleet_received, now)?
+                };
+                store.ingest(&received, now).map(|counts| (counts, fleet))
+            });
+            match committed {
+                Ok((counts, fleet)) => {
                     tracing::debug!(
                         batches = group.len(),
                         inserted = counts.inserted,
                         duplicates = counts.duplicates,
                         quarantined_batches = counts.quarantined_batches,
                         quarantined_events = counts.quarantined_events,
+                        statuses = fleet.statuses,
+                        tag_health = fleet.tags,
+                        quarantined_fleet = fleet.quarantined,
                         "committed"
                     );
                     break;

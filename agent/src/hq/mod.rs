@@ -2,12 +2,14 @@
 //! broker, validates them and stores their events idempotently in SQLite,
 //! acking each batch to the broker only once it is committed.
 //!
-//! `validate` judges payloads (pure), `db` is the event store, `collector`
-//! drives the MQTT session and the writer; connection options come from the
+//! `validate` judges payloads (pure), `db` is the event store, `fleet` keeps
+//! each store's latest gateway status and tag health, `collector` drives the
+//! MQTT session and the writer; connection options come from the
 //! shared `mqtt` module, as for the gateway.
 
 pub mod collector;
 pub mod db;
+pub mod fleet;
 pub mod validate;
 
 use anyhow::Context;
@@ -75,7 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         quarantined = store.quarantine_count()?,
         "event store open"
     );
-    let filter = collector::events_filter(args.share.as_deref());
+    let filters = collector::filters(args.share.as_deref());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -83,13 +85,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let shutdown = shutdown_signal()?;
-        collector::run(opts, filter, store, shutdown).await
+        collector::run(opts, filters, store, shutdown).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Completes on SIGINT or SIGTERM.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
