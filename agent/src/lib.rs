@@ -7,6 +7,7 @@
 //! - [`hq`]: the collector that takes every store's batches into the event
 //!   store.
 //! - [`funnel`]: the conversion report over the event store.
+//! - `dashboard`: HQ's web pages and JSON API over the same report.
 //! - [`sim`] and `demo`: a simulated store, and the whole system on one machine.
 //! - [`config`], [`check_config`], [`epc_tool`], [`tag_tool`]: store IT's and
 //!   technicians' tools.
@@ -15,6 +16,8 @@
 
 pub mod check_config;
 pub mod config;
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod epc_tool;
