@@ -7,8 +7,10 @@
 
 pub mod delivery;
 pub mod hq;
+pub mod http;
 pub mod mosquitto;
 pub mod process;
+pub mod publisher;
 pub mod qemu;
 pub mod rig;
 pub mod serial_link;
@@ -16,13 +18,16 @@ pub mod store;
 pub mod subscriber;
 pub mod tags;
 pub mod tls;
+pub mod webdriver;
 
 pub use delivery::{assert_delivered, Faults};
 pub use hq::HqCollector;
 pub use mosquitto::{Mosquitto, MosquittoOptions, TlsFiles};
 pub use process::{aisle_bin, wait_until, ChildGuard, GatewayArgs};
+pub use publisher::{publish, publish_and_vanish, Message};
 pub use rig::{GatewayRig, STEP};
 pub use serial_link::SerialLink;
 pub use store::StoreToml;
 pub use subscriber::{DeliveredBatch, Subscriber};
 pub use tags::{dwell_end, epc_seen, pickup, pickups, sgtin96, EventKey, TagWriter};
+pub use webdriver::Browser;
