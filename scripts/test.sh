@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs aisle's whole test suite on a fresh machine: installs what the tests
-# need when it is missing (Mosquitto, socat, QEMU, OpenSSL; the Cortex-M Rust
+# need when it is missing (Mosquitto, socat, QEMU, OpenSSL, Chromium and
+# chromedriver with a Chinese font for the dashboard's pages; the Cortex-M Rust
 # targets), then the cross builds, the firmware images and every test.
 #
 #   scripts/test.sh            everything (what CI runs)
@@ -22,12 +23,17 @@ command -v mosquitto_sub >/dev/null || missing+=(mosquitto-clients)
 command -v socat >/dev/null || missing+=(socat)
 command -v qemu-system-arm >/dev/null || missing+=(qemu-system-arm)
 command -v openssl >/dev/null || missing+=(openssl)
+# The dashboard's browser tests: Debian's own Chromium and its driver, never
+# a downloaded browser; a CJK font so the zh-CN screenshots are readable.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-    echo "present: mosquitto mosquitto-clients socat qemu-system-arm openssl"
+    echo "present: mosquitto mosquitto-clients socat qemu-system-arm openssl chromium chromium-driver fonts-wqy-microhei"
 fi
 
 step "rust targets"

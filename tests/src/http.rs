@@ -1,7 +1,8 @@
 //! A minimal HTTP/1.1 client over a plain TCP stream: enough to speak
 //! WebDriver's JSON to a local chromedriver and to fetch a dashboard page
-//! with its status code. One request per connection (`Connection: close`),
-//! so a response ends where the stream ends.
+//! with its status code. One request per connection; a response ends
+//! after its `Content-Length`, its last chunk, or the end of the stream
+//! (chromedriver keeps connections open whatever the request asks).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -58,9 +59,8 @@ pub fn request(
     if let Some(body) = body {
         stream.write_all(body)?;
     }
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    parse(&raw).ok_or_else(|| {
+    let raw = read_response(&mut stream)?;
+    parse(&raw).map(|p| p.response).ok_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!("not an HTTP response: {:?}", String::from_utf8_lossy(&raw)),
@@ -68,12 +68,43 @@ pub fn request(
     })
 }
 
+/// Reads until the response is complete.
+fn read_response(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        if let Some(response) = parse(&raw) {
+            if response.complete {
+                return Ok(raw);
+            }
+        }
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(raw);
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
 /// `GET path` from `addr`.
 pub fn get(addr: &str, path: &str) -> Response {
     request(addr, "GET", path, &[], None).unwrap_or_else(|e| panic!("GET http://{addr}{path}: {e}"))
 }
 
-fn parse(raw: &[u8]) -> Option<Response> {
+/// A response parsed so far, and whether all of its body is there.
+struct Parsed {
+    response: Response,
+    complete: bool,
+}
+
+impl std::ops::Deref for Parsed {
+    type Target = Response;
+    fn deref(&self) -> &Response {
+        &self.response
+    }
+}
+
+fn parse(raw: &[u8]) -> Option<Parsed> {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&raw[..split]).ok()?;
     let mut lines = head.split("\r\n");
@@ -86,13 +117,31 @@ fn parse(raw: &[u8]) -> Option<Response> {
     let chunked = headers
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    if chunked {
-        body = dechunk(&body)?;
-    }
-    Some(Response {
-        status,
-        headers,
-        body,
+    let length = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    let complete = if chunked {
+        match dechunk(&body) {
+            Some(joined) => {
+                body = joined;
+                true
+            }
+            None => false,
+        }
+    } else if let Some(length) = length {
+        body.truncate(length);
+        raw.len() - split - 4 >= length
+    } else {
+        false
+    };
+    Some(Parsed {
+        response: Response {
+            status,
+            headers,
+            body,
+        },
+        complete,
     })
 }
 

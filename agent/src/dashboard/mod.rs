@@ -184,7 +184,7 @@ pub async fn serve(
     );
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    tracing::info!(%addr, "dashboard listening");
+    tracing::debug!(%addr, "dashboard listening");
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
