@@ -13,6 +13,7 @@ use crate::hq::db::{DbError, EventStore};
 use crate::hq::fleet::{self, GatewayState, TagAlarms, TagState};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// A day in milliseconds; days are UTC days until stores have time zones.
 pub const DAY_MS: i64 = 86_400_000;
@@ -20,12 +21,35 @@ pub const DAY_MS: i64 = 86_400_000;
 /// pass of the engine over the range's events.
 pub const MAX_DAYS: i64 = 31;
 
+/// Reports kept for repeat views. Each costs a pass over the events; the
+/// morning's analysts open the same few pages, and a report stays right
+/// until the collector stores another event.
+const CACHED_REPORTS: usize = 32;
+/// Reports larger than this are not kept (`--by sku,store` over a whole
+/// chain has a million rows).
+const CACHED_ROWS_MAX: usize = 50_000;
+
+/// What a report depends on: its parameters and the store's contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ReportKey {
+    store: Option<String>,
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+    window_ms: i64,
+    by: Vec<Dimension>,
+    /// The last event's rowid: events are only ever added, each with a
+    /// higher rowid, so an unchanged value means unchanged data.
+    last_event: i64,
+}
+
 /// The database and the catalog the dashboard serves.
 pub struct Source {
     pub db: PathBuf,
     pub catalog: Catalog,
     /// SKU code → product name, from the catalog.
     names: HashMap<String, String>,
+    /// Recent reports, most recent last.
+    cache: Mutex<Vec<(ReportKey, Arc<FunnelReport>)>>,
 }
 
 impl Source {
@@ -36,7 +60,12 @@ impl Source {
                 .entry(item.sku.clone())
                 .or_insert_with(|| item.name.clone());
         }
-        Source { db, catalog, names }
+        Source {
+            db,
+            catalog,
+            names,
+            cache: Mutex::new(Vec::new()),
+        }
     }
 
     /// Opens the store for one request; a page that cannot open it says so.
@@ -44,20 +73,55 @@ impl Source {
         EventStore::open_read_only(&self.db)
     }
 
-    /// The funnel report `aisle funnel --by BY` gives for `filter`.
+    /// The funnel report `aisle funnel --by BY` gives for `filter`: the
+    /// report function's own result, or a copy of it kept from an earlier
+    /// request while no event has been added since.
     pub fn report(
         &self,
         store: &EventStore,
         filter: &EventFilter,
         window_ms: i64,
         by: Vec<Dimension>,
-    ) -> Result<FunnelReport, DbError> {
+    ) -> Result<Arc<FunnelReport>, DbError> {
+        let last_event: i64 = store.connection().query_row(
+            "SELECT COALESCE(MAX(rowid), 0) FROM events",
+            [],
+            |r| r.get(0),
+        )?;
+        let key = ReportKey {
+            store: filter.store.clone(),
+            from_ms: filter.from_ms,
+            to_ms: filter.to_ms,
+            window_ms,
+            by: by.clone(),
+            last_event,
+        };
+        let cached = {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, r)| r.clone())
+        };
+        if let Some(report) = cached {
+            return Ok(report);
+        }
         let opts = FunnelOptions {
             window_ms,
             by,
             catalog: self.catalog.clone(),
         };
-        store::report(store, filter, &opts)
+        let report = Arc::new(store::report(store, filter, &opts)?);
+        if report.rows.len() <= CACHED_ROWS_MAX {
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            // Reports of older data can never be asked for again.
+            cache.retain(|(k, _)| k.last_event == last_event);
+            if cache.len() >= CACHED_REPORTS {
+                cache.remove(0);
+            }
+            cache.push((key, report.clone()));
+        }
+        Ok(report)
     }
 
     /// The catalog's name of a SKU code, if it lists one.
@@ -171,4 +235,59 @@ pub fn fleet(store: &EventStore, alarms: TagAlarms) -> Result<Fleet, DbError> {
         tags_known,
         tags,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hq::db::Received;
+    use crate::hq::validate::validate;
+
+    fn ingest(store: &mut EventStore, id: &str) {
+        let topic = "aisle/v1/stores/S1/events";
+        let payload =
+            serde_json::json!({"schema": "aisle.batch.v1", "store": "S1", "gateway": "gw",
+            "batch_id": id, "created_at": "2026-11-20T10:00:00Z", "events": [
+            {"id": id, "ts": "2026-11-20T10:00:00Z", "event": "item_pickup", "stage": "view",
+             "tag": 1, "gtin": "80614141123458", "serial": id}]})
+            .to_string();
+        let verdict = validate(topic, payload.as_bytes());
+        store
+            .ingest(
+                &[Received {
+                    topic,
+                    payload: payload.as_bytes(),
+                    verdict: &verdict,
+                }],
+                0,
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_report_is_reused_only_until_another_event_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hq.db");
+        let mut writer = EventStore::open(&path).unwrap();
+        ingest(&mut writer, "e1");
+        let src = Source::new(path, Catalog::default());
+        let reader = src.open().unwrap();
+        let filter = EventFilter::default();
+        let first = src
+            .report(&reader, &filter, 3_600_000, vec![Dimension::Sku])
+            .unwrap();
+        let again = src
+            .report(&reader, &filter, 3_600_000, vec![Dimension::Sku])
+            .unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let other_window = src
+            .report(&reader, &filter, 60_000, vec![Dimension::Sku])
+            .unwrap();
+        assert!(!Arc::ptr_eq(&first, &other_window));
+        ingest(&mut writer, "e2");
+        let fresh = src
+            .report(&reader, &filter, 3_600_000, vec![Dimension::Sku])
+            .unwrap();
+        assert_eq!((first.rows[0].pickups, fresh.rows[0].pickups), (1, 2));
+    }
 }

@@ -107,8 +107,9 @@ pub fn daily(
                 let report = src.report(store, &day_filter, q.window_ms(), vec![Dimension::Sku])?;
                 report
                     .rows
-                    .into_iter()
+                    .iter()
                     .find(|r| r.dims[0].as_deref() == Some(code))
+                    .cloned()
                     .unwrap_or_default()
             }
         };

@@ -149,8 +149,9 @@ pub fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<String, DbE
     let total = src
         .report(&store, &filter, q.window_ms(), vec![Dimension::Sku])?
         .rows
-        .into_iter()
+        .iter()
         .find(|r| r.dims[0].as_deref() == Some(code))
+        .cloned()
         .unwrap_or_default();
     let per_store: Vec<FunnelRow> = src
         .report(
@@ -160,8 +161,9 @@ pub fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<String, DbE
             vec![Dimension::Sku, Dimension::Store],
         )?
         .rows
-        .into_iter()
+        .iter()
         .filter(|r| r.dims[0].as_deref() == Some(code))
+        .cloned()
         .collect();
     let days = daily(src, &store, q, Some(code))?;
 
