@@ -129,9 +129,14 @@ impl Source {
         self.names.get(sku).map(String::as_str)
     }
 
-    /// Whether a catalog was given (styles need one).
+    /// Whether a catalog was given (`by=style` needs one, as in the CLI).
     pub fn has_catalog(&self) -> bool {
         !self.names.is_empty()
+    }
+
+    /// Whether the catalog names any style, so a Styles view says something.
+    pub fn has_styles(&self) -> bool {
+        self.catalog.items().any(|(_, item)| !item.style.is_empty())
     }
 }
 

@@ -60,7 +60,7 @@ pub fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, DbError> {
     let title = if by_style { T::Styles } else { T::Skus };
     let mut body = format!("<h1>{}</h1><p>", ctx.t(title));
     for (label, by) in [(T::Skus, "sku"), (T::Styles, "style")] {
-        if by == "style" && !src.has_catalog() {
+        if by == "style" && !src.has_styles() {
             continue;
         }
         let _ = write!(
