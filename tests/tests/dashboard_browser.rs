@@ -395,7 +395,7 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
         }
         assert_rows(
             &table(&browser, "channels"),
-            &[total.clone()],
+            std::slice::from_ref(&total),
             |_| "store".into(),
             "channel",
         );
