@@ -137,12 +137,12 @@ pub fn html(src: &Source, ctx: &Ctx, limits: TagLimits, now_ms: i64) -> Result<S
                 gateway = escape(g.gateway.as_deref().unwrap_or("–")),
                 class = if online { "ok" } else { "bad" },
                 state = if online {
-                    ctx.t(T::Online)
+                    ctx.t(T::Online).to_string()
                 } else if g.state == "offline" {
-                    ctx.t(T::Offline)
+                    ctx.t(T::Offline).to_string()
                 } else {
                     // A state this version does not know: shown as sent.
-                    g.state.as_str()
+                    escape(&g.state)
                 },
                 since_iso = UnixMillis(g.since_ms),
                 since = lang.moment(g.since_ms),
