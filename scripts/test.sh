@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs aisle's whole test suite on a fresh machine: installs what the tests
-# need when it is missing (Mosquitto, socat, QEMU, OpenSSL, promtool, ClickHouse;
-# the Cortex-M Rust targets), then the cross builds, the firmware images, the
+# need when it is missing (Mosquitto, socat, QEMU, OpenSSL, promtool, ClickHouse,
+# Chromium and chromedriver with a Chinese font for the dashboard's pages; the
+# Cortex-M Rust targets), then the cross builds, the firmware images, the
 # Debian packages (scripts/package-test.sh, in the background) and every
 # test.
 #
@@ -28,12 +29,17 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v promtool >/dev/null || missing+=(prometheus)
 [ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server)
 command -v clickhouse-client >/dev/null || missing+=(clickhouse-client)
+# The dashboard's browser tests: Debian's own Chromium and its driver, never
+# a downloaded browser; a CJK font so the zh-CN screenshots are readable.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-    echo "present: mosquitto mosquitto-clients socat qemu-system-arm openssl prometheus clickhouse-server clickhouse-client"
+    echo "present: mosquitto mosquitto-clients socat qemu-system-arm openssl prometheus clickhouse-server clickhouse-client chromium chromium-driver fonts-wqy-microhei"
 fi
 
 step "rust targets"
