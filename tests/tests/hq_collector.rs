@@ -10,7 +10,6 @@ use aisle_system_tests::{
     MosquittoOptions,
 };
 use protocol::topics::{Topic, TopicKind};
-use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;

@@ -5,12 +5,12 @@
 //! Pages never count anything themselves: a total is the sum of the
 //! engine's per-store rows, a day is the engine run over that day.
 
-use crate::funnel::engine::{Dimension, FunnelOptions};
-use crate::funnel::report::{FunnelReport, FunnelRow};
 use crate::event_store::EventFilter;
+use crate::event_store::{DbError, SqliteStore as EventStore};
+use crate::funnel::report::{FunnelReport, FunnelRow};
 use crate::funnel::sqlite as store;
 use crate::funnel::Catalog;
-use crate::event_store::{DbError, SqliteStore as EventStore};
+use crate::funnel::{Dimension, FunnelOptions};
 use crate::hq::fleet::{self, GatewayState, TagAlarms, TagState};
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -17,9 +17,9 @@ mod skus;
 mod svg;
 mod table;
 
-use crate::funnel::engine::Dimension;
-use crate::funnel::Catalog;
 use crate::event_store::DbError;
+use crate::funnel::Catalog;
+use crate::funnel::Dimension;
 use anyhow::Context;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};

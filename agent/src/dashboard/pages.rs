@@ -11,9 +11,9 @@ use super::i18n::T;
 use super::query::Query;
 use super::svg;
 use super::table::{self, Figures};
-use crate::funnel::engine::Dimension;
-use crate::funnel::report::FunnelRow;
 use crate::event_store::{DbError, SqliteStore as EventStore};
+use crate::funnel::report::FunnelRow;
+use crate::funnel::Dimension;
 use std::fmt::Write as _;
 
 /// The headline figures of a funnel as cards, named like the JSON fields.

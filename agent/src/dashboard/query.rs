@@ -7,9 +7,9 @@
 //! bookmarked URL never silently shows the unfiltered chain.
 
 use super::i18n::Lang;
-use crate::funnel::engine::{self, Dimension};
+use crate::cli::parse_duration_ms;
 use crate::event_store::EventFilter;
-use crate::funnel::window::parse_duration_ms;
+use crate::funnel::Dimension;
 use protocol::time::UnixMillis;
 
 /// The only channel there is until online channels are imported: what the
@@ -75,7 +75,12 @@ impl Query {
                 reason,
             };
             match known {
-                "by" => query.by = Some(engine::parse_by(value).map_err(|e| bad(e.to_string()))?),
+                "by" => {
+                    query.by = Some(
+                        crate::funnel::dimension::parse_by(value)
+                            .map_err(|e| bad(e.to_string()))?,
+                    )
+                }
                 "from" => query.from_ms = Some(time(value).map_err(bad)?),
                 "to" => query.to_ms = Some(time(value).map_err(bad)?),
                 "window" => {

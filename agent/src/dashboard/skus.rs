@@ -8,9 +8,9 @@ use super::i18n::T;
 use super::pages::{channels, daily, funnel_chart, trend};
 use super::query::Query;
 use super::table::{self, Figures, Sort};
-use crate::funnel::engine::Dimension;
-use crate::funnel::report::FunnelRow;
 use crate::event_store::DbError;
+use crate::funnel::report::FunnelRow;
+use crate::funnel::Dimension;
 use std::fmt::Write as _;
 
 /// The keys the SKU list's links keep.

@@ -79,7 +79,8 @@ impl SqliteStore {
             });
         }
         conn.execute_batch(SCHEMA).map_err(open_err)?;
-        conn.execute_batch(crate::hq::fleet::SCHEMA).map_err(open_err)?;
+        conn.execute_batch(crate::hq::fleet::SCHEMA)
+            .map_err(open_err)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(open_err)?;
         Ok(SqliteStore {

@@ -340,6 +340,14 @@ pub fn tags_needing_attention(
 mod tests {
     use super::*;
 
+    /// The SQLite connection of a store made by [`store`].
+    fn conn(store: &EventStore) -> &Connection {
+        match store {
+            EventStore::Sqlite(db) => db.connection(),
+            EventStore::ClickHouse(_) => unreachable!("the tests' store is SQLite"),
+        }
+    }
+
     fn store() -> (tempfile::TempDir, EventStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = EventStore::Sqlite(SqliteStore::open(&dir.path().join("hq.db")).unwrap());
@@ -367,11 +375,11 @@ mod tests {
         let (_dir, mut store) = store();
         put(&mut store, "aisle/v1/stores/S1/status", ONLINE, 1_000);
         put(&mut store, "aisle/v1/stores/S1/status", ONLINE, 2_000);
-        let gw = &gateways(store.connection()).unwrap()[0];
+        let gw = &gateways(conn(&store)).unwrap()[0];
         assert_eq!((gw.state.as_str(), gw.since_ms), ("online", 1_000));
         assert_eq!(gw.status["spool_depth"], 3);
         put(&mut store, "aisle/v1/stores/S1/status", WILL, 5_000);
-        let gw = &gateways(store.connection()).unwrap()[0];
+        let gw = &gateways(conn(&store)).unwrap()[0];
         assert_eq!(
             (gw.state.as_str(), gw.since_ms, gw.status_ms),
             ("offline", 5_000, 5_000)
@@ -403,7 +411,7 @@ mod tests {
             silent_before_ms: 0,
             low_battery_mv: 2400,
         };
-        let (known, attention) = tags_needing_attention(store.connection(), alarms).unwrap();
+        let (known, attention) = tags_needing_attention(conn(&store), alarms).unwrap();
         assert_eq!((known, attention.len()), (1, 0));
         put(
             &mut store,
@@ -411,7 +419,7 @@ mod tests {
             &tags("2026-11-20T11:00:00Z", 2100),
             3,
         );
-        let (_, attention) = tags_needing_attention(store.connection(), alarms).unwrap();
+        let (_, attention) = tags_needing_attention(conn(&store), alarms).unwrap();
         assert_eq!(attention[0].battery_mv, Some(2100));
     }
 
@@ -423,7 +431,7 @@ mod tests {
         let counts = put(&mut store, "aisle/v1/stores/S1/tags", "{not json", 1);
         assert_eq!(counts.quarantined, 1);
         assert_eq!(store.quarantine_count().unwrap(), 2);
-        assert!(gateways(store.connection()).unwrap().is_empty());
+        assert!(gateways(conn(&store)).unwrap().is_empty());
     }
 
     #[test]
