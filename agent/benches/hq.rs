@@ -335,7 +335,9 @@ fn load_funnel_db(opts: &Options) {
     let mut conn = rusqlite::Connection::open(&opts.db).unwrap();
     conn.execute_batch(include_str!("../src/hq/schema.sql"))
         .unwrap();
-    conn.execute_batch("PRAGMA user_version = 1; PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;")
+    conn.pragma_update(None, "user_version", aisle_agent::hq::db::SCHEMA_VERSION)
+        .unwrap();
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;")
         .unwrap();
     let started = Instant::now();
     let mut chain = Chain::new();

@@ -7,6 +7,8 @@
 //! - [`hq`]: the collector that takes every store's batches into the event
 //!   store.
 //! - [`funnel`]: the conversion report over the event store.
+//! - [`online`]: the online channels' tracking imported beside the stores,
+//!   and the stores' events exported in the online formats.
 //! - [`sim`] and `demo`: a simulated store, and the whole system on one machine.
 //! - [`config`], [`check_config`], [`epc_tool`], [`tag_tool`]: store IT's and
 //!   technicians' tools; [`epc`]: the one door to EPC decoding.
@@ -25,5 +27,6 @@ pub mod gateway;
 pub mod hq;
 pub mod logging;
 pub mod mqtt;
+pub mod online;
 pub mod sim;
 pub mod tag_tool;

@@ -23,7 +23,8 @@ fn seed(dir: &Path) -> PathBuf {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(include_str!("../src/hq/schema.sql"))
         .unwrap();
-    conn.pragma_update(None, "user_version", 1).unwrap();
+    conn.pragma_update(None, "user_version", aisle_agent::hq::db::SCHEMA_VERSION)
+        .unwrap();
     let item = |id: &str, store: &str, ts: &str, event: &str, serial: &str| {
         let ts: protocol::time::UnixMillis = ts.parse().unwrap();
         conn.execute(

@@ -27,13 +27,15 @@ use store::EventFilter;
 #[command(after_help = "Examples:\n  \
     aisle funnel --db hq.db                          # per SKU, as a table\n  \
     aisle funnel --db hq.db --by sku,store --window 2h --format csv\n  \
-    aisle funnel --db hq.db --by style --catalog catalog.csv --format json\n\n\
-    Reference: docs/hq.md")]
+    aisle funnel --db hq.db --by style --catalog catalog.csv --format json\n  \
+    aisle funnel --db hq.db --by sku,channel --catalog catalog.csv   # stores beside online\n\n\
+    Reference: docs/hq.md, docs/online.md")]
 pub struct Args {
     /// The collector's SQLite database.
     #[arg(long)]
     db: PathBuf,
-    /// Row keys, comma separated, in sort order: sku, store, style, fixture.
+    /// Row keys, comma separated, in sort order: sku, store, style, fixture,
+    /// channel (adds the imported online channels beside `store`).
     #[arg(long, default_value = "sku")]
     by: String,
     /// Only this store.
