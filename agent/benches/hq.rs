@@ -337,8 +337,10 @@ fn load_funnel_db(opts: &Options) {
         .unwrap();
     conn.pragma_update(None, "user_version", aisle_agent::hq::db::SCHEMA_VERSION)
         .unwrap();
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;")
-        .unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;",
+    )
+    .unwrap();
     let started = Instant::now();
     let mut chain = Chain::new();
     let mut loaded = 0u64;

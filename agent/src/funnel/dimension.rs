@@ -45,7 +45,9 @@ impl fmt::Display for Dimension {
 /// A `--by` list that is not made of known dimensions.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ByError {
-    #[error("unknown dimension `{0}` (use sku, store, style, fixture or channel, comma separated)")]
+    #[error(
+        "unknown dimension `{0}` (use sku, store, style, fixture or channel, comma separated)"
+    )]
     Unknown(String),
     #[error("dimension `{0}` is given twice")]
     Repeated(String),

@@ -126,7 +126,13 @@ struct Step<'e> {
 }
 
 /// The last cell looked up: (channel, store, gtin, fixture) and its index.
-type LastCell = (String, Option<String>, Option<String>, Option<String>, usize);
+type LastCell = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    usize,
+);
 
 /// Accumulates report rows from exposures and garments fed in any order.
 pub struct FunnelBuilder<'o> {

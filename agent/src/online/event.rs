@@ -89,7 +89,10 @@ impl Rejection {
 /// A string field of a JSON object at `path`, if present and non-empty.
 /// Numbers are taken as their decimal text: some exports write ids as
 /// numbers.
-pub fn text_at<'v>(value: &'v serde_json::Value, path: &[&str]) -> Option<std::borrow::Cow<'v, str>> {
+pub fn text_at<'v>(
+    value: &'v serde_json::Value,
+    path: &[&str],
+) -> Option<std::borrow::Cow<'v, str>> {
     let mut at = value;
     for key in path {
         at = at.get(key)?;

@@ -82,7 +82,9 @@ impl Product {
         let sku = catalog.sku(gtin).to_string();
         let item = catalog.get(gtin);
         let name = item.map_or_else(|| sku.clone(), |i| i.name.clone());
-        let spu = catalog.style(gtin).map_or_else(|| sku.clone(), str::to_string);
+        let spu = catalog
+            .style(gtin)
+            .map_or_else(|| sku.clone(), str::to_string);
         Product {
             gtin: gtin.to_string(),
             sku,
@@ -171,7 +173,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let read = read_store_events(db.connection(), &filter, &catalog, &mut emit)
         .with_context(|| format!("reading {}", args.db.display()));
-    drop(emit);
     read?;
     if let Some(e) = write_error {
         return Err(e).context("writing the export");

@@ -102,7 +102,11 @@ impl ImportReport {
             self.rejected.total()
         );
         for (reason, (count, shown)) in &self.rejected.by_reason {
-            let more = if *count > shown.len() as u64 { ", …" } else { "" };
+            let more = if *count > shown.len() as u64 {
+                ", …"
+            } else {
+                ""
+            };
             out.push_str(&format!(
                 "  {count} {}: {}{more}\n",
                 reason.describe(),
@@ -118,7 +122,10 @@ fn lines_of(input: Box<dyn Read>) -> std::io::Result<Box<dyn BufRead>> {
     let mut buffered = BufReader::with_capacity(1 << 16, input);
     let gzipped = buffered.fill_buf()?.starts_with(&GZIP_MAGIC);
     Ok(if gzipped {
-        Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(buffered)))
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            MultiGzDecoder::new(buffered),
+        ))
     } else {
         Box::new(buffered)
     })
@@ -162,9 +169,13 @@ impl Importer<'_> {
                     self.flush()?;
                 }
             }
-            Err(reason) => self.report.rejected.add(reason, || format!("{name}:{line_no}")),
+            Err(reason) => self
+                .report
+                .rejected
+                .add(reason, || format!("{name}:{line_no}")),
         }
-        if self.report.lines % 4096 == 0 && self.last_progress.elapsed() >= PROGRESS_EVERY {
+        if self.report.lines.is_multiple_of(4096) && self.last_progress.elapsed() >= PROGRESS_EVERY
+        {
             self.last_progress = Instant::now();
             let secs = self.started.elapsed().as_secs_f64();
             eprintln!(

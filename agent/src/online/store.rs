@@ -83,7 +83,12 @@ pub fn add_to_report(
         let (channel, store, code): (String, Option<String>, String) =
             (row.get(0)?, row.get(1)?, row.get(2)?);
         let count: i64 = row.get(3)?;
-        builder.add_online_exposures(&channel, store.as_deref(), sku_key(opts, &code), count as u64);
+        builder.add_online_exposures(
+            &channel,
+            store.as_deref(),
+            sku_key(opts, &code),
+            count as u64,
+        );
     }
 
     // The WHERE clause repeats the partial index's condition so SQLite can

@@ -47,7 +47,8 @@ fn json_lines(values: Vec<serde_json::Value>) -> Vec<String> {
 /// The Youshu file of the hand-worked case; its line numbers matter.
 fn youshu_file(dir: &Path) -> PathBuf {
     let mut shop_b = youshu("browse_sku_page", "u6", B, "10:00:00");
-    shop_b["chan"] = json!({"chan_wxapp_scene": 1001, "chan_shop_id": "S1", "chan_shop_name": "One"});
+    shop_b["chan"] =
+        json!({"chan_wxapp_scene": 1001, "chan_shop_id": "S1", "chan_shop_name": "One"});
     let mut cart_b = youshu("add_to_cart", "u6", B, "10:02:00");
     cart_b["chan"] = shop_b["chan"].clone();
     let mut expose_b = youshu("expose_sku_component", "v1", B, "09:00:00");
@@ -80,9 +81,9 @@ fn youshu_file(dir: &Path) -> PathBuf {
     ]);
     lines.push("{not json".to_string()); // 19
     lines.extend(json_lines(vec![
-        no_user,                                                 // 20
-        no_sku,                                                  // 21
-        youshu("browse_wxapp_page", "u1", A, "10:00:00"),        // 22: not a funnel step
+        no_user,                                          // 20
+        no_sku,                                           // 21
+        youshu("browse_wxapp_page", "u1", A, "10:00:00"), // 22: not a funnel step
     ]));
     lines.push(String::new()); // 23: blank
     lines.push(removal.to_string()); // 24
@@ -105,10 +106,10 @@ fn funnel(db: &Path, by: &[Dimension], catalog: Catalog) -> FunnelReport {
     .unwrap()
 }
 
-#[allow(clippy::too_many_arguments)]
 fn row(
     dims: &[Option<&str>],
-    [exposures, pickups, try_ons, purchases, journeys, journeys_try_on, journeys_purchase]: [u64; 7],
+    [exposures, pickups, try_ons, purchases, journeys, journeys_try_on, journeys_purchase]: [u64;
+        7],
     median_s_view_to_try_on: Option<i64>,
     median_s_try_on_to_purchase: Option<i64>,
 ) -> FunnelRow {
@@ -142,7 +143,12 @@ fn youshu_behaviours_make_the_hand_worked_funnel() {
     let db = dir.path().join("hq.db");
     let first = run_import(&db, Format::Youshu, std::slice::from_ref(&file));
     assert_eq!(
-        (first.lines, first.steps, first.stored, first.rejected.total()),
+        (
+            first.lines,
+            first.steps,
+            first.stored,
+            first.rejected.total()
+        ),
         (24, 16, 14, 7)
     );
     let name = file.display().to_string();
@@ -155,31 +161,61 @@ fn youshu_behaviours_make_the_hand_worked_funnel() {
         (Rejection::UnknownBehaviour, 22),
         (Rejection::RemovedFromCart, 24),
     ] {
-        assert_eq!(shown(&first, reason), (1, vec![format!("{name}:{line}")]), "{reason:?}");
+        assert_eq!(
+            shown(&first, reason),
+            (1, vec![format!("{name}:{line}")]),
+            "{reason:?}"
+        );
     }
 
     let by = [Dimension::Sku, Dimension::Channel];
     assert_eq!(
         funnel(&db, &by, Catalog::default()).rows,
         vec![
-            row(&[Some(B), Some("mp")], [1, 1, 1, 0, 1, 1, 0], Some(120), None),
+            row(
+                &[Some(B), Some("mp")],
+                [1, 1, 1, 0, 1, 1, 0],
+                Some(120),
+                None
+            ),
             // u1 and u3 (on the edge) reach the cart: median of 300 s and 3600 s.
-            row(&[Some(A), Some("mp")], [2, 4, 3, 2, 4, 2, 1], Some(1950), Some(900)),
+            row(
+                &[Some(A), Some("mp")],
+                [2, 4, 3, 2, 4, 2, 1],
+                Some(1950),
+                Some(900)
+            ),
         ]
     );
     let by_store = [Dimension::Sku, Dimension::Store, Dimension::Channel];
     assert_eq!(
         funnel(&db, &by_store, Catalog::default()).rows,
         vec![
-            row(&[Some(B), Some("S1"), Some("mp")], [1, 1, 1, 0, 1, 1, 0], Some(120), None),
-            row(&[Some(A), None, Some("mp")], [2, 4, 3, 2, 4, 2, 1], Some(1950), Some(900)),
+            row(
+                &[Some(B), Some("S1"), Some("mp")],
+                [1, 1, 1, 0, 1, 1, 0],
+                Some(120),
+                None
+            ),
+            row(
+                &[Some(A), None, Some("mp")],
+                [2, 4, 3, 2, 4, 2, 1],
+                Some(1950),
+                Some(900)
+            ),
         ]
     );
     // Without the channel dimension only the tags' channel is reported.
-    assert!(funnel(&db, &[Dimension::Sku], Catalog::default()).rows.is_empty());
+    assert!(funnel(&db, &[Dimension::Sku], Catalog::default())
+        .rows
+        .is_empty());
 
     let again = run_import(&db, Format::Youshu, &[file]);
-    assert_eq!((again.steps, again.stored), (16, 0), "a re-import stores nothing");
+    assert_eq!(
+        (again.steps, again.stored),
+        (16, 0),
+        "a re-import stores nothing"
+    );
 }
 
 #[test]
@@ -197,7 +233,10 @@ fn gzipped_input_and_union_ids_are_read_too() {
     let db = dir.path().join("hq.db");
     let store = EventStore::open(&db).unwrap();
     let report = import(&store, Format::Youshu, "mp", UserKey::UnionId, &[gz]).unwrap();
-    assert_eq!((report.lines, report.stored, report.rejected.total()), (24, 14, 7));
+    assert_eq!(
+        (report.lines, report.stored, report.rejected.total()),
+        (24, 14, 7)
+    );
     let users: Vec<String> = store
         .connection()
         .prepare("SELECT DISTINCT user FROM online_events WHERE user LIKE 'union-%' ORDER BY user")
@@ -238,27 +277,37 @@ fn ga4_rows_make_the_hand_worked_funnel() {
     let mut no_user = ga4("view_item", "u9", "10:00:00", json!([item(A)]));
     no_user.as_object_mut().unwrap().remove("user_pseudo_id");
     let lines = json_lines(vec![
-        ga4("view_item_list", "x", "09:00:00", json!([item(A), b_in_store])), // 1: A, B@S1
-        ga4("view_item", "u1", "10:00:00", json!([item(A)])),   // 2: u1 opens
+        ga4(
+            "view_item_list",
+            "x",
+            "09:00:00",
+            json!([item(A), b_in_store]),
+        ), // 1: A, B@S1
+        ga4("view_item", "u1", "10:00:00", json!([item(A)])), // 2: u1 opens
         ga4("add_to_cart", "u1", "10:05:00", json!([item(A)])), // 3: 300 s
-        purchase("u1", "10:20:00", Some("T1")),                 // 4: 900 s
-        purchase("u1", "10:20:00", Some("T1")),                 // 5: line 4 again: once
+        purchase("u1", "10:20:00", Some("T1")),               // 4: 900 s
+        purchase("u1", "10:20:00", Some("T1")),               // 5: line 4 again: once
         ga4("select_item", "u2", "10:00:00", json!([item(A)])), // 6: u2 opens
-        purchase("u2", "10:01:00", Some("T2")),                 // 7: buy now, no cart
-        ga4("refund", "u1", "12:00:00", json!([item(A)])),      // 8: refund
-        purchase("u2", "10:02:00", None),                       // 9: no transaction id
-        ga4("view_item", "u4", "10:00:00", json!([])),          // 10: no items
-        bigquery_string,                                        // 11: u3 opens, INT64 as text
-        late_cart,                                              // 12: 1 ms (and 999 µs) past the window
-        ga4("session_start", "u1", "09:59:00", json!([])),      // 13: not a funnel step
-        no_user,                                                // 14
+        purchase("u2", "10:01:00", Some("T2")),               // 7: buy now, no cart
+        ga4("refund", "u1", "12:00:00", json!([item(A)])),    // 8: refund
+        purchase("u2", "10:02:00", None),                     // 9: no transaction id
+        ga4("view_item", "u4", "10:00:00", json!([])),        // 10: no items
+        bigquery_string,                                      // 11: u3 opens, INT64 as text
+        late_cart, // 12: 1 ms (and 999 µs) past the window
+        ga4("session_start", "u1", "09:59:00", json!([])), // 13: not a funnel step
+        no_user,   // 14
     ]);
     let file = dir.path().join("ga4.ndjson");
     write_lines(&file, &lines);
     let db = dir.path().join("hq.db");
     let report = run_import(&db, Format::Ga4, std::slice::from_ref(&file));
     assert_eq!(
-        (report.lines, report.steps, report.stored, report.rejected.total()),
+        (
+            report.lines,
+            report.steps,
+            report.stored,
+            report.rejected.total()
+        ),
         (14, 10, 9, 5)
     );
     let name = file.display().to_string();
@@ -269,14 +318,28 @@ fn ga4_rows_make_the_hand_worked_funnel() {
         (Rejection::UnknownBehaviour, 13),
         (Rejection::MissingUser, 14),
     ] {
-        assert_eq!(shown(&report, reason), (1, vec![format!("{name}:{line}")]), "{reason:?}");
+        assert_eq!(
+            shown(&report, reason),
+            (1, vec![format!("{name}:{line}")]),
+            "{reason:?}"
+        );
     }
     let by = [Dimension::Sku, Dimension::Store, Dimension::Channel];
     assert_eq!(
         funnel(&db, &by, Catalog::default()).rows,
         vec![
-            row(&[Some(B), Some("S1"), Some("mp")], [1, 0, 0, 0, 0, 0, 0], None, None),
-            row(&[Some(A), None, Some("mp")], [1, 3, 2, 2, 3, 1, 1], Some(300), Some(900)),
+            row(
+                &[Some(B), Some("S1"), Some("mp")],
+                [1, 0, 0, 0, 0, 0, 0],
+                None,
+                None
+            ),
+            row(
+                &[Some(A), None, Some("mp")],
+                [1, 3, 2, 2, 3, 1, 1],
+                Some(300),
+                Some(900)
+            ),
         ]
     );
 }
@@ -294,7 +357,10 @@ fn the_catalog_puts_online_sku_codes_beside_the_stores_gtins() {
     let by_style = funnel(&db, &[Dimension::Style, Dimension::Channel], catalog);
     assert_eq!(by_style.rows.len(), 1);
     let tee = &by_style.rows[0];
-    assert_eq!(tee.dims, vec![Some("TS".to_string()), Some("mp".to_string())]);
+    assert_eq!(
+        tee.dims,
+        vec![Some("TS".to_string()), Some("mp".to_string())]
+    );
     assert_eq!((tee.exposures, tee.pickups, tee.journeys), (3, 5, 5));
     assert!(by_style.render_table().contains("pickups|views"));
     assert!(by_style.render_table().contains("try_ons|carts"));

@@ -24,7 +24,11 @@ pub enum UserKey {
 const EXPORT_SCENE: i64 = 1001;
 
 /// Reads one behaviour. `Ok` holds the funnel step it is.
-pub fn parse(line: &serde_json::Value, channel: &str, user_key: UserKey) -> Result<OnlineEvent, Rejection> {
+pub fn parse(
+    line: &serde_json::Value,
+    channel: &str,
+    user_key: UserKey,
+) -> Result<OnlineEvent, Rejection> {
     let behaviour = text_at(line, &["type"]).ok_or(Rejection::UnknownBehaviour)?;
     let stage = match behaviour.as_ref() {
         "expose_sku_component" => FunnelStage::Exposure,
@@ -33,7 +37,9 @@ pub fn parse(line: &serde_json::Value, channel: &str, user_key: UserKey) -> Resu
         "custom_order" => FunnelStage::Purchase,
         _ => return Err(Rejection::UnknownBehaviour),
     };
-    if stage == FunnelStage::TryOn && text_at(line, &["action_type"]).as_deref() == Some("remove_from_cart") {
+    if stage == FunnelStage::TryOn
+        && text_at(line, &["action_type"]).as_deref() == Some("remove_from_cart")
+    {
         return Err(Rejection::RemovedFromCart);
     }
     let order = if stage == FunnelStage::Purchase {
