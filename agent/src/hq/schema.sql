@@ -44,11 +44,12 @@ CREATE TABLE IF NOT EXISTS quarantine (
     payload     BLOB NOT NULL
 );
 -- Online behaviours imported by `aisle online import` (Youshu, GA4), one row
--- per funnel step. `id` is the step's content (agent/src/online/event.rs), so
--- importing a file twice stores each behaviour once. `sku` is the merchant's
+-- per funnel step. `id` is a hash of the step's content (16 bytes,
+-- agent/src/online/event.rs), so importing a file twice stores each
+-- behaviour once. `sku` is the merchant's
 -- SKU code as sent; `store` is the store a behaviour is attributed to.
 CREATE TABLE IF NOT EXISTS online_events (
-    id       TEXT PRIMARY KEY,
+    id       BLOB PRIMARY KEY,
     channel  TEXT NOT NULL,
     stage    TEXT NOT NULL,
     user     TEXT NOT NULL,
