@@ -73,9 +73,18 @@ pub enum Rejection {
     /// An order placed but not (yet) paid: Youshu's `give_order`.
     UnpaidOrder,
     UnknownOrderStatus,
+    /// A GA4 event some of whose items name no `item_id`: those items are
+    /// skipped, the event's other items imported. The only reason that
+    /// does not reject its line.
+    ItemsWithoutSku,
 }
 
 impl Rejection {
+    /// Whether the line was not imported at all.
+    pub fn rejects_line(self) -> bool {
+        self != Rejection::ItemsWithoutSku
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             Rejection::NotJson => "not a JSON object",
@@ -89,6 +98,9 @@ impl Rejection {
             Rejection::CancelledOrder => "cancelled order",
             Rejection::UnpaidOrder => "order not paid",
             Rejection::UnknownOrderStatus => "unknown order status",
+            Rejection::ItemsWithoutSku => {
+                "items without item_id skipped (the rest of the event imported)"
+            }
         }
     }
 }

@@ -10,9 +10,13 @@ use protocol::stage::FunnelStage;
 use protocol::time::UnixMillis;
 use serde_json::json;
 
-/// Reads one exported event row: one step per item that names its SKU.
-/// An event whose items all lack `item_id` is rejected as missing its SKU.
-pub fn parse(line: &serde_json::Value, channel: &str) -> Result<Vec<OnlineEvent>, Rejection> {
+/// Reads one exported event row: one step per item that names its SKU, and
+/// how many items named none. An event whose items all lack `item_id` is
+/// rejected as missing its SKU.
+pub fn parse(
+    line: &serde_json::Value,
+    channel: &str,
+) -> Result<(Vec<OnlineEvent>, usize), Rejection> {
     let name = text_at(line, &["event_name"]).ok_or(Rejection::UnknownBehaviour)?;
     let stage = match name.as_ref() {
         "view_item_list" => FunnelStage::Exposure,
@@ -58,7 +62,8 @@ pub fn parse(line: &serde_json::Value, channel: &str) -> Result<Vec<OnlineEvent>
     if steps.is_empty() {
         return Err(Rejection::MissingSku);
     }
-    Ok(steps)
+    let skipped = items.len() - steps.len();
+    Ok((steps, skipped))
 }
 
 /// The export row for one store behaviour, with every column a GA4

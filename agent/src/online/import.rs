@@ -69,8 +69,13 @@ impl Rejections {
         }
     }
 
+    /// Lines not imported at all.
     pub fn total(&self) -> u64 {
-        self.by_reason.values().map(|(n, _)| n).sum()
+        self.by_reason
+            .iter()
+            .filter(|(reason, _)| reason.rejects_line())
+            .map(|(_, (n, _))| n)
+            .sum()
     }
 
     /// Count and first locations of one reason.
@@ -157,12 +162,17 @@ impl Importer<'_> {
             .ok_or(Rejection::NotJson)
             .and_then(|value| match self.format {
                 Format::Youshu => {
-                    super::youshu::parse(&value, self.channel, self.user_key).map(|e| vec![e])
+                    super::youshu::parse(&value, self.channel, self.user_key).map(|e| (vec![e], 0))
                 }
                 Format::Ga4 => super::ga4::parse(&value, self.channel),
             });
         match parsed {
-            Ok(steps) => {
+            Ok((steps, skipped)) => {
+                if skipped > 0 {
+                    self.report
+                        .rejected
+                        .add(Rejection::ItemsWithoutSku, || format!("{name}:{line_no}"));
+                }
                 self.report.steps += steps.len() as u64;
                 self.pending.extend(steps);
                 if self.pending.len() >= BATCH_EVENTS {

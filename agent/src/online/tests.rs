@@ -291,11 +291,17 @@ fn ga4_rows_make_the_hand_worked_funnel() {
         purchase("u2", "10:01:00", Some("T2")),               // 7: buy now, no cart
         ga4("refund", "u1", "12:00:00", json!([item(A)])),    // 8: refund
         purchase("u2", "10:02:00", None),                     // 9: no transaction id
-        ga4("view_item", "u4", "10:00:00", json!([])),        // 10: no items
+        ga4("view_item", "u4", "10:00:00", json!([{"item_name": "Tee"}])), // 10: no item_id
         bigquery_string,                                      // 11: u3 opens, INT64 as text
         late_cart, // 12: 1 ms (and 999 µs) past the window
         ga4("session_start", "u1", "09:59:00", json!([])), // 13: not a funnel step
         no_user,   // 14
+        ga4(
+            "view_item",
+            "u5",
+            "10:00:00",
+            json!([{"item_name": "Tee"}, item(B)]),
+        ), // 15: B only
     ]);
     let file = dir.path().join("ga4.ndjson");
     write_lines(&file, &lines);
@@ -308,7 +314,7 @@ fn ga4_rows_make_the_hand_worked_funnel() {
             report.stored,
             report.rejected.total()
         ),
-        (14, 10, 9, 5)
+        (15, 11, 10, 5)
     );
     let name = file.display().to_string();
     for (reason, line) in [
@@ -317,6 +323,7 @@ fn ga4_rows_make_the_hand_worked_funnel() {
         (Rejection::MissingSku, 10),
         (Rejection::UnknownBehaviour, 13),
         (Rejection::MissingUser, 14),
+        (Rejection::ItemsWithoutSku, 15),
     ] {
         assert_eq!(
             shown(&report, reason),
@@ -328,6 +335,12 @@ fn ga4_rows_make_the_hand_worked_funnel() {
     assert_eq!(
         funnel(&db, &by, Catalog::default()).rows,
         vec![
+            row(
+                &[Some(B), None, Some("mp")],
+                [0, 1, 0, 0, 1, 0, 0],
+                None,
+                None
+            ),
             row(
                 &[Some(B), Some("S1"), Some("mp")],
                 [1, 0, 0, 0, 0, 0, 0],
