@@ -20,6 +20,7 @@ use aisle_system_tests::{wait_until, Mosquitto, MosquittoOptions};
 use protocol::batch::{event_id, Batch, BatchEvent, SCHEMA_V1};
 use protocol::stage::StoreEventKind;
 use protocol::time::UnixMillis;
+use protocol::topics::{Topic, TopicKind};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -65,24 +66,18 @@ impl StoreStream {
     fn event(&mut self, kind: StoreEventKind, ts_ms: i64, sku: u64, serial: u64) -> BatchEvent {
         self.tag_seq += 1;
         let item = kind != StoreEventKind::FixtureDwell;
+        let id = event_id(
+            &self.store,
+            self.tag_seq >> 16,
+            1,
+            (self.tag_seq & 0xffff) as u16,
+        );
         BatchEvent {
-            id: event_id(
-                &self.store,
-                self.tag_seq >> 16,
-                1,
-                (self.tag_seq & 0xffff) as u16,
-            ),
-            ts: UnixMillis(ts_ms),
-            event: kind,
-            stage: kind.stage(),
-            tag: self.tag_seq,
-            epc: None,
             gtin: item.then(|| gtin(sku)),
             serial: item.then(|| serial.to_string()),
             duration_ms: (!item).then_some(20_000),
             fixture: Some(format!("rack-{}", sku % 40)),
-            zone: None,
-            gtins: None,
+            ..BatchEvent::new(id, UnixMillis(ts_ms), kind, self.tag_seq)
         }
     }
 
@@ -271,7 +266,7 @@ fn publish(broker: &Mosquitto, count: u64, batch: usize) {
         let mut chain = Chain::new();
         for _ in 0..batches {
             let batch = chain.next_batch(batch);
-            let topic = format!("aisle/v1/stores/{}/events", batch.store);
+            let topic = Topic::new(&batch.store, TopicKind::Events).to_string();
             client
                 .publish(
                     topic,
@@ -333,9 +328,9 @@ fn bench_ingest(opts: &Options) {
 fn load_funnel_db(opts: &Options) {
     remove_db(&opts.db);
     let mut conn = rusqlite::Connection::open(&opts.db).unwrap();
-    conn.execute_batch(include_str!("../src/hq/schema.sql"))
+    conn.execute_batch(include_str!("../src/event_store/sqlite/schema.sql"))
         .unwrap();
-    conn.pragma_update(None, "user_version", aisle_agent::hq::db::SCHEMA_VERSION)
+    conn.pragma_update(None, "user_version", aisle_agent::event_store::sqlite::SCHEMA_VERSION)
         .unwrap();
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;",

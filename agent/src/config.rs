@@ -6,6 +6,7 @@
 //! give store IT the same answer. The format is documented in
 //! docs/gateway.md; the simulator and tests rely on these exact names.
 
+pub mod defaults;
 mod validate;
 
 use crate::mqtt::BrokerConfig;
@@ -44,14 +45,17 @@ pub struct StoreConfig {
     pub skus: Vec<Sku>,
     #[serde(default)]
     pub garments: Vec<Garment>,
+    /// The Prometheus endpoint; absent means no metrics are served.
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
 }
 
 fn default_grace() -> f64 {
-    5.0
+    defaults::SHUTDOWN_GRACE_S
 }
 
 fn default_status_interval() -> u64 {
-    30
+    defaults::STATUS_INTERVAL_S
 }
 
 impl StoreConfig {
@@ -78,11 +82,8 @@ pub struct ReceiverConfig {
     pub baud: u32,
 }
 
-/// The receivers' default line rate.
-pub const DEFAULT_BAUD: u32 = 921_600;
-
 fn default_baud() -> u32 {
-    DEFAULT_BAUD
+    defaults::BAUD
 }
 
 /// The durable queue between the tags and HQ.
@@ -97,11 +98,8 @@ pub struct SpoolConfig {
 }
 
 fn default_spool_max() -> u64 {
-    256 * 1024 * 1024
+    defaults::SPOOL_MAX_BYTES
 }
-
-/// Smallest accepted spool cap: room for a few thousand events.
-const MIN_SPOOL_BYTES: u64 = 64 * 1024;
 
 /// Bounds on one MQTT batch.
 #[derive(Debug, Clone, Deserialize)]
@@ -116,13 +114,13 @@ pub struct BatchConfig {
 }
 
 fn default_max_events() -> usize {
-    500
+    defaults::BATCH_MAX_EVENTS
 }
 fn default_max_batch_bytes() -> usize {
-    256 * 1024
+    defaults::BATCH_MAX_BYTES
 }
 fn default_linger() -> u64 {
-    200
+    defaults::BATCH_LINGER_MS
 }
 
 impl Default for BatchConfig {
@@ -132,6 +130,22 @@ impl Default for BatchConfig {
             max_bytes: default_max_batch_bytes(),
             linger_ms: default_linger(),
         }
+    }
+}
+
+/// Where the gateway serves Prometheus metrics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `host:port` to listen on, e.g. `127.0.0.1:9464`; kept as written so
+    /// the validator can point at a bad value with a hint.
+    pub listen: String,
+}
+
+impl MetricsConfig {
+    /// The socket address to bind (checked by [`load`]).
+    pub fn listen_addr(&self) -> Result<std::net::SocketAddr, std::net::AddrParseError> {
+        self.listen.parse()
     }
 }
 
@@ -189,12 +203,67 @@ pub struct Garment {
     pub fixture: String,
 }
 
+/// Values given on the gateway's command line in place of the config's.
+/// They are applied before validation, so the gateway checks the values it
+/// will actually run with, and an error names the flag instead of a line.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--broker`: replaces `[broker] url`.
+    pub broker_url: Option<String>,
+    /// `--receiver` (repeatable): replaces every `[[receivers]]`, each at
+    /// the default baud rate.
+    pub receivers: Vec<PathBuf>,
+    /// `--spool`: replaces `[spool] path`.
+    pub spool: Option<PathBuf>,
+    /// `--shutdown-grace-s`: replaces `shutdown_grace_s`.
+    pub shutdown_grace_s: Option<f64>,
+}
+
+impl Overrides {
+    fn apply(&self, c: &mut StoreConfig) {
+        if let Some(url) = &self.broker_url {
+            c.broker.url = url.clone();
+        }
+        if !self.receivers.is_empty() {
+            c.receivers = self
+                .receivers
+                .iter()
+                .map(|path| ReceiverConfig {
+                    path: path.clone(),
+                    baud: defaults::BAUD,
+                })
+                .collect();
+        }
+        if let Some(spool) = &self.spool {
+            c.spool.path = spool.clone();
+        }
+        if let Some(grace) = self.shutdown_grace_s {
+            c.shutdown_grace_s = grace;
+        }
+    }
+
+    /// The flag whose value sits at config key `table.key` (`table` alone
+    /// for top-level keys and whole arrays), if one replaced it.
+    fn flag(&self, table: &str, key: Option<&str>) -> Option<&'static str> {
+        match (table, key) {
+            ("broker", Some("url")) => self.broker_url.as_ref().map(|_| "--broker"),
+            ("receivers", _) => (!self.receivers.is_empty()).then_some("--receiver"),
+            ("spool", Some("path")) => self.spool.as_ref().map(|_| "--spool"),
+            ("shutdown_grace_s", None) => self.shutdown_grace_s.map(|_| "--shutdown-grace-s"),
+            _ => None,
+        }
+    }
+}
+
 /// One problem in a config file, located and explained.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub file: PathBuf,
     pub line: usize,
     pub column: usize,
+    /// The command-line flag that gave the bad value, which then did not
+    /// come from `file:line:column`.
+    pub flag: Option<&'static str>,
     pub message: String,
     /// What to do about it.
     pub help: String,
@@ -202,14 +271,17 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file.display(),
-            self.line,
-            self.column,
-            self.message
-        )?;
+        match self.flag {
+            Some(flag) => write!(f, "{flag}: {}", self.message)?,
+            None => write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                self.line,
+                self.column,
+                self.message
+            )?,
+        }
         if !self.help.is_empty() {
             write!(f, "\n  help: {}", self.help)?;
         }
@@ -237,23 +309,35 @@ impl std::error::Error for ConfigErrors {}
 
 /// Reads, parses and validates the config at `path`.
 pub fn load(path: &Path) -> Result<StoreConfig, ConfigErrors> {
+    load_with(path, &Overrides::default())
+}
+
+/// Reads and parses the config at `path`, applies `overrides`, and
+/// validates the result: what the gateway will run with.
+pub fn load_with(path: &Path, overrides: &Overrides) -> Result<StoreConfig, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: path.to_owned(),
             line: 1,
             column: 1,
+            flag: None,
             message: format!("cannot read the config file: {e}"),
             help: "check the path and that this user may read it".into(),
         }])
     })?;
-    parse(path, &text)
+    parse_with(path, &text, overrides)
 }
 
 /// Parses and validates config `text`; `path` names it in messages and is
 /// the base for nothing else (config paths are taken as written).
 pub fn parse(path: &Path, text: &str) -> Result<StoreConfig, ConfigErrors> {
+    parse_with(path, text, &Overrides::default())
+}
+
+/// [`parse`] with `overrides` applied before validation.
+fn parse_with(path: &Path, text: &str, overrides: &Overrides) -> Result<StoreConfig, ConfigErrors> {
     let locate = Locator { file: path, text };
-    let config: StoreConfig = toml::from_str(text).map_err(|e| {
+    let mut config: StoreConfig = toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         let message = e.message().trim_end().to_owned();
         let help = if message.contains("unknown field") {
@@ -274,9 +358,11 @@ pub fn parse(path: &Path, text: &str) -> Result<StoreConfig, ConfigErrors> {
             "fix the TOML",
         )])
     })?;
+    overrides.apply(&mut config);
     let mut v = Validator {
         locate,
         tree: tree.get_ref(),
+        overrides,
         errors: Vec::new(),
     };
     v.check(&config);

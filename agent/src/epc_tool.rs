@@ -26,14 +26,14 @@ pub enum Command {
         #[arg(long)]
         gtin: String,
         /// The garment's serial: a number for sgtin-96; up to 20 GS1
-        /// characters for sgtin-198.
-        #[arg(long)]
+        /// characters for sgtin-198 (which may start with `-`).
+        #[arg(long, allow_hyphen_values = true)]
         serial: String,
         /// Digits in the brand's GS1 company prefix (6 to 12).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true, value_parser = company_prefix_len)]
         company_prefix_len: usize,
         /// Filter value, 0 to 7 (1 = point-of-sale item).
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = filter)]
         filter: u8,
         /// Binary scheme: sgtin-96 or sgtin-198.
         #[arg(long, default_value = "sgtin-96")]
@@ -72,6 +72,25 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+// The two number flags are parsed here, not by clap's integer parsers, so
+// the message states the flag's real range instead of its type's (0..=255),
+// and they take hyphen values so `-1` is judged as a value, not an option.
+// The codec checks the ranges again with the rest of the EPC.
+
+fn company_prefix_len(s: &str) -> Result<usize, String> {
+    s.parse::<usize>()
+        .ok()
+        .filter(|n| (6..=12).contains(n))
+        .ok_or_else(|| "must be a number of digits from 6 to 12".to_string())
+}
+
+fn filter(s: &str) -> Result<u8, String> {
+    s.parse::<u8>()
+        .ok()
+        .filter(|f| *f <= 7)
+        .ok_or_else(|| "must be a filter value from 0 to 7 (1 = point-of-sale item)".to_string())
 }
 
 /// Labels carry GTIN-13 (EAN) or GTIN-12 (UPC); as a GTIN-14 they gain

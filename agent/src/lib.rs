@@ -6,6 +6,8 @@
 //!   → MQTT uplink.
 //! - [`hq`]: the collector that takes every store's batches into the event
 //!   store.
+//! - [`event_store`]: where HQ keeps the events, SQLite or ClickHouse behind
+//!   one interface.
 //! - [`funnel`]: the conversion report over the event store.
 //! - [`online`]: the online channels' tracking imported beside the stores,
 //!   and the stores' events exported in the online formats.
@@ -22,10 +24,12 @@ pub mod config;
 pub mod demo;
 pub mod epc;
 pub mod epc_tool;
+pub mod event_store;
 pub mod funnel;
 pub mod gateway;
 pub mod hq;
 pub mod logging;
+pub mod metrics;
 pub mod mqtt;
 pub mod online;
 pub mod sim;

@@ -52,7 +52,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version: printed to stdout in full.
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            eprintln!("aisle: {}", one_line(&e));
+            return ExitCode::from(e.exit_code().clamp(1, 255) as u8);
+        }
+    };
     logging::init(&cli.log_format);
     let result = match cli.command {
         Command::Gateway(args) => gateway::run(args),
@@ -75,4 +83,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A command-line error as one line, like every other error: clap's message
+/// without its `error:` label, the usage block and the tips after it.
+fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let message: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    format!("{message} (see --help)")
 }

@@ -203,3 +203,48 @@ fn gateway_refuses_the_same_receiver_twice_on_the_command_line() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("receiver /dev/ttyX is given twice"));
 }
+
+/// Runs `aisle gateway` on BASE with `extra` arguments and returns its exit
+/// code and stderr; a gateway that does not exit within 20 s is killed and
+/// the test fails, since every case here must be refused at start-up.
+fn gateway_with(extra: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.toml");
+    std::fs::write(&path, BASE).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aisle"))
+        .args(["gateway", "--config"])
+        .arg(&path)
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "gateway {extra:?} started instead of refusing:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn gateway_validates_command_line_overrides_like_the_config() {
+    let (code, err) = gateway_with(&["--shutdown-grace-s", "900"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("--shutdown-grace-s: ") && l.contains("0 to 600")),
+        "the error names the flag, not the file:\n{err}"
+    );
+    let (code, err) = gateway_with(&["--broker", "http://hq"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.lines().any(|l| l.starts_with("--broker: ")), "{err}");
+}

@@ -204,7 +204,7 @@ fn bad_encode_inputs_fail_with_one_line_naming_the_problem() {
     let line = run(&["--gtin", "80614141123458", "--serial", "A-1"]);
     assert!(line.contains("sgtin-198"), "{line}");
     let line = run(&["--gtin", "80614141123458", "--serial", "1", "--filter", "8"]);
-    assert!(line.contains("filter 8"), "{line}");
+    assert!(line.contains("'--filter") && line.contains("0 to 7"), "{line}");
     let line = run(&[
         "--gtin",
         "80614141123458",
@@ -223,4 +223,56 @@ fn bad_encode_inputs_fail_with_one_line_naming_the_problem() {
         "sgtin-198",
     ]);
     assert!(line.contains("position 2"), "{line}");
+}
+
+#[test]
+fn bad_flag_values_fail_with_one_line_stating_the_real_range() {
+    let base = ["epc", "encode", "--gtin", "80614141123458", "--serial", "1"];
+    let run = |extra: &[&str]| failure_line(&[&base[..], extra].concat());
+    let line = run(&["--company-prefix-len", "x"]);
+    assert!(
+        line.contains("'--company-prefix-len") && line.contains("6 to 12"),
+        "{line}"
+    );
+    for filter in ["-1", "8", "256"] {
+        let line = run(&["--company-prefix-len", "7", "--filter", filter]);
+        assert!(
+            line.contains(&format!("'{filter}'")) && line.contains("0 to 7"),
+            "{line}"
+        );
+        assert!(!line.contains("255"), "{line}");
+    }
+    let line = run(&["--company-prefix-len", "7", "--colour", "red"]);
+    assert!(line.contains("'--colour'"), "{line}");
+    let line = failure_line(&["epc", "encode", "--gtin", "80614141123458"]);
+    assert!(line.contains("--serial") && line.contains("--company-prefix-len"), "{line}");
+}
+
+#[test]
+fn a_serial_starting_with_a_hyphen_is_a_value_not_an_option() {
+    let encode = |scheme: &str| {
+        aisle(&[
+            "epc",
+            "encode",
+            "--gtin",
+            "80614141123458",
+            "--serial",
+            "-A1",
+            "--company-prefix-len",
+            "7",
+            "--scheme",
+            scheme,
+        ])
+    };
+    let out = encode("sgtin-198");
+    assert!(out.status.success(), "{out:?}");
+    let decoded = aisle(&["epc", "decode", stdout(&out).trim(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&decoded)).unwrap();
+    assert_eq!(v["serial"], "-A1");
+    // SGTIN-96 serials are numbers: refused by the codec, in one line.
+    let out = encode("sgtin-96");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("serial \"-A1\""), "{err}");
 }

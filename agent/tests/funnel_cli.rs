@@ -21,9 +21,9 @@ const B: &str = "80614141123465";
 fn seed(dir: &Path) -> PathBuf {
     let path = dir.join("hq.db");
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(include_str!("../src/hq/schema.sql"))
+    conn.execute_batch(include_str!("../src/event_store/sqlite/schema.sql"))
         .unwrap();
-    conn.pragma_update(None, "user_version", aisle_agent::hq::db::SCHEMA_VERSION)
+    conn.pragma_update(None, "user_version", aisle_agent::event_store::sqlite::SCHEMA_VERSION)
         .unwrap();
     let item = |id: &str, store: &str, ts: &str, event: &str, serial: &str| {
         let ts: protocol::time::UnixMillis = ts.parse().unwrap();

@@ -7,7 +7,7 @@
 //! columns with the ecommerce events' required `items[].item_id` and the
 //! purchase's `transaction_id`.
 
-use aisle_agent::hq::db::{EventStore, Received};
+use aisle_agent::event_store::{Received, SqliteStore};
 use aisle_agent::hq::validate::validate;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ fn item(id: &str, ts: &str, kind: &str, serial: &str) -> Value {
 /// tried on at 10:05, bought at 10:20; garment A/2 picked up at 10:00.
 fn seed(dir: &Path) -> PathBuf {
     let path = dir.join("hq.db");
-    let mut store = EventStore::open(&path).unwrap();
+    let mut store = SqliteStore::open(&path).unwrap();
     let payload = json!({"schema": "aisle.batch.v1", "store": "S1", "gateway": "gw-1",
         "batch_id": "b-1", "created_at": "2026-11-20T10:30:00.000Z", "events": [
         {"id": "S1-d", "ts": "2026-11-20T09:00:00Z", "event": "fixture_dwell", "stage": "exposure",
@@ -296,6 +296,22 @@ fn import_reports_bad_lines_and_refuses_the_store_channel() {
     let err = String::from_utf8(store.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert!(err.contains("--channel store"), "{err}");
+
+    let clickhouse = aisle(&[
+        "online",
+        "import",
+        "--db",
+        "clickhouse://127.0.0.1:8123/aisle",
+        "--format",
+        "youshu",
+        "--channel",
+        "mp",
+        file,
+    ]);
+    assert!(!clickhouse.status.success());
+    let err = String::from_utf8(clickhouse.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("SQLite event store only"), "{err}");
 
     let missing = aisle(&[
         "online",

@@ -86,6 +86,28 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// Every kind, in [`DecodeError::index`] order (`UnknownVersion` stands
+    /// for all versions), so counters can be an array walked in this order.
+    pub const ALL: [DecodeError; 5] = [
+        DecodeError::TooLong,
+        DecodeError::Framing,
+        DecodeError::Crc,
+        DecodeError::UnknownVersion(0),
+        DecodeError::Deserialize,
+    ];
+
+    /// This kind's position in [`DecodeError::ALL`]; stable across releases
+    /// (new kinds are appended), whatever version `UnknownVersion` carries.
+    pub fn index(&self) -> usize {
+        match self {
+            DecodeError::TooLong => 0,
+            DecodeError::Framing => 1,
+            DecodeError::Crc => 2,
+            DecodeError::UnknownVersion(_) => 3,
+            DecodeError::Deserialize => 4,
+        }
+    }
+
     /// A stable, short name for metrics and status reports.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -182,6 +204,7 @@ impl Default for FrameDecoder {
 }
 
 impl FrameDecoder {
+    /// A decoder waiting for the start of a frame.
     pub const fn new() -> Self {
         FrameDecoder {
             buf: [0; MAX_ENCODED_LEN],

@@ -2,9 +2,10 @@
 //!
 //! `no_std` and allocation-free by default so the same frame code runs on a
 //! Cortex-M0+ tag; the `std` feature adds the JSON batch schema used between
-//! the gateway and HQ.
+//! the gateway and HQ. [`topics`] names the MQTT topics that batch travels on.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod codec;
 #[cfg(feature = "std")]
@@ -12,6 +13,7 @@ pub mod epc;
 pub mod frame;
 pub mod stage;
 pub mod time;
+pub mod topics;
 
 #[cfg(feature = "std")]
 pub mod batch;
@@ -22,3 +24,4 @@ pub use frame::{
     Uplink, PROTOCOL_VERSION,
 };
 pub use stage::{FunnelStage, StoreEventKind};
+pub use topics::{Filter, Topic, TopicKind};

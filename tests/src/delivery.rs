@@ -7,6 +7,7 @@
 use crate::subscriber::Subscriber;
 use crate::tags::{EventKey, TagWriter};
 use protocol::batch::event_id;
+use protocol::topics::{Topic, TopicKind};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -67,7 +68,7 @@ pub fn assert_delivered(
         );
         assert_eq!(
             delivered.topic,
-            format!("aisle/v1/stores/{store}/events"),
+            Topic::new(store, TopicKind::Events).to_string(),
             "batch {} on the wrong topic",
             delivered.batch.batch_id
         );

@@ -23,28 +23,40 @@ impl HqCollector {
     /// reuses the database and appends to the log: a restart.
     pub fn start(dir: &Path, url: &str, extra: &[&str]) -> HqCollector {
         let db = dir.join("hq.db");
-        let log = dir.join("hq.log");
-        // A restarted collector appends to the same log: wait for one more
-        // subscription than it already shows.
-        let before = std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .matches("subscribed")
-            .count();
-        let mut cmd = Command::new(aisle_bin());
-        cmd.args(["hq", "--broker", url, "--db"])
-            .arg(&db)
-            .args(extra)
-            .env("RUST_LOG", "info");
-        let child = ChildGuard::spawn("aisle hq", &mut cmd, &log);
-        let collector = HqCollector { db, child };
-        collector.wait_subscribed(before + 1);
-        collector
+        let child = spawn_subscribed(dir, url, db.to_str().expect("UTF-8 temp path"), extra);
+        HqCollector { db, child }
     }
 
     /// Waits until the log shows the `n`th subscription acknowledged.
     pub fn wait_subscribed(&self, n: usize) {
-        wait_until("the collector to subscribe", SUBSCRIBE_DEADLINE, || {
-            (self.child.log_text().matches("subscribed").count() >= n).then_some(())
-        });
+        wait_subscribed(&self.child, n);
     }
+}
+
+/// Starts `aisle hq --broker url --db db` plus `extra` flags, logging to
+/// `dir/hq.log`, and returns once it has subscribed: for any event store,
+/// a SQLite file or a `clickhouse://` URL. Starting again with the same
+/// `dir` appends to the same log: a restart.
+pub fn spawn_subscribed(dir: &Path, url: &str, db: &str, extra: &[&str]) -> ChildGuard {
+    let log = dir.join("hq.log");
+    // A restarted collector appends to the same log: wait for one more
+    // subscription than it already shows.
+    let before = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .matches("subscribed")
+        .count();
+    let mut cmd = Command::new(aisle_bin());
+    cmd.args(["hq", "--broker", url, "--db", db])
+        .args(extra)
+        .env("RUST_LOG", "info");
+    let child = ChildGuard::spawn("aisle hq", &mut cmd, &log);
+    wait_subscribed(&child, before + 1);
+    child
+}
+
+/// Waits until `child`'s log shows the `n`th subscription acknowledged.
+fn wait_subscribed(child: &ChildGuard, n: usize) {
+    wait_until("the collector to subscribe", SUBSCRIBE_DEADLINE, || {
+        (child.log_text().matches("subscribed").count() >= n).then_some(())
+    });
 }

@@ -7,6 +7,7 @@
 //! test's own plumbing dropped.
 
 use protocol::batch::Batch;
+use protocol::topics::{Filter, Topic, TopicKind};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -15,9 +16,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-pub const EVENTS_TOPIC: &str = "aisle/v1/stores/+/events";
-pub const STATUS_TOPIC: &str = "aisle/v1/stores/+/status";
-pub const TAGS_TOPIC: &str = "aisle/v1/stores/+/tags";
 const BARRIER_TOPIC: &str = "aisle-test/barrier";
 
 /// Large enough for any batch (the config's `batch.max_bytes` is ≤ 256 KiB).
@@ -297,13 +295,12 @@ fn handle(client: &Client, received: &Mutex<Received>, packet: Packet) {
         // Subscribe on every connect: harmless when the session kept the
         // subscriptions, necessary when the broker lost them.
         Packet::ConnAck(_) => {
-            let topics = [
-                EVENTS_TOPIC,
-                STATUS_TOPIC,
-                TAGS_TOPIC,
-                &format!("{BARRIER_TOPIC}/#"),
-            ]
-            .map(|t| rumqttc::SubscribeFilter::new(t.to_string(), QoS::AtLeastOnce));
+            let stores = [TopicKind::Events, TopicKind::Status, TopicKind::Tags]
+                .map(|kind| Filter::every_store(kind).to_string());
+            let topics = stores
+                .into_iter()
+                .chain([format!("{BARRIER_TOPIC}/#")])
+                .map(|t| rumqttc::SubscribeFilter::new(t, QoS::AtLeastOnce));
             let _ = client.try_subscribe_many(topics);
         }
         Packet::SubAck(_) => {
@@ -315,11 +312,12 @@ fn handle(client: &Client, received: &Mutex<Received>, packet: Packet) {
         Packet::Publish(publish) => {
             let topic = publish.topic.clone();
             let mut received = received.lock().unwrap_or_else(PoisonError::into_inner);
+            let kind = Topic::parse(&topic).map(|t| t.kind);
             if topic.starts_with(BARRIER_TOPIC) {
                 received
                     .barriers
                     .insert(String::from_utf8_lossy(&publish.payload).into_owned());
-            } else if topic.ends_with("/events") {
+            } else if kind == Ok(TopicKind::Events) {
                 match serde_json::from_slice::<Batch>(&publish.payload) {
                     Ok(batch) => {
                         let now = Instant::now();
@@ -345,7 +343,7 @@ fn handle(client: &Client, received: &Mutex<Received>, packet: Packet) {
                 let value = serde_json::from_slice(&publish.payload).unwrap_or_else(|_| {
                     Value::String(String::from_utf8_lossy(&publish.payload).into_owned())
                 });
-                if topic.ends_with("/status") {
+                if kind == Ok(TopicKind::Status) {
                     received.statuses.push((topic, value));
                 } else {
                     received.tags.push((topic, value));

@@ -76,7 +76,7 @@ fn delivers_every_acked_event_exactly_once_with_its_funnel_stage() {
     let batches = rig.sub.batches();
     assert!(batches
         .iter()
-        .all(|b| b.batch.events.len() <= rig.store.batch_max_events as usize));
+        .all(|b| b.batch.events.len() <= rig.store.batch_max_events));
     assert!(batches.iter().all(|b| b.batch.gateway == "gw-S1"));
     rig.sub
         .wait_status("an online status", STEP, |s| s["state"] == "online");

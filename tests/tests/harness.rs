@@ -6,6 +6,7 @@ use aisle_system_tests::tls::{make_server_pki, mosquitto_password_file};
 use aisle_system_tests::{
     aisle_bin, wait_until, Mosquitto, MosquittoOptions, SerialLink, Subscriber,
 };
+use protocol::topics::{Topic, TopicKind};
 use protocol::{encode, Downlink, Frame, FrameDecoder, Message};
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -37,7 +38,7 @@ fn persistent_subscriber_receives_messages_queued_across_a_broker_restart() {
     let sub = Subscriber::connect(&broker.observer_url());
     assert!(publish(
         broker.port(),
-        "aisle/v1/stores/S1/status",
+        &Topic::new("S1", TopicKind::Status).to_string(),
         r#"{"state":"online"}"#,
         &[]
     )
@@ -51,7 +52,7 @@ fn persistent_subscriber_receives_messages_queued_across_a_broker_restart() {
     // Queued for the subscriber's persistent session while it reconnects.
     assert!(publish(
         broker.port(),
-        "aisle/v1/stores/S1/status",
+        &Topic::new("S1", TopicKind::Status).to_string(),
         r#"{"state":"later"}"#,
         &[]
     )

@@ -20,8 +20,12 @@ fn minimal_config_gets_defaults() {
     let c = parse(Path::new("store.toml"), MINIMAL).unwrap();
     assert_eq!(c.gateway_id(), "gw-S1");
     assert_eq!(c.default_client_id(), "aisle-gw-S1");
-    assert_eq!(c.batch.max_events, 500);
-    assert_eq!(c.spool.max_bytes, 256 * 1024 * 1024);
+    assert_eq!(c.batch.max_events, defaults::BATCH_MAX_EVENTS);
+    assert_eq!(c.batch.max_bytes, defaults::BATCH_MAX_BYTES);
+    assert_eq!(c.batch.linger_ms, defaults::BATCH_LINGER_MS);
+    assert_eq!(c.spool.max_bytes, defaults::SPOOL_MAX_BYTES);
+    assert_eq!(c.shutdown_grace_s, defaults::SHUTDOWN_GRACE_S);
+    assert_eq!(c.status_interval_s, defaults::STATUS_INTERVAL_S);
     assert_eq!(c.broker.keep_alive_s, 30);
 }
 
@@ -77,6 +81,34 @@ fn garment_gtin_must_be_on_its_fixture() {
         "{}",
         errs[0]
     );
+}
+
+#[test]
+fn metrics_listen_is_optional_and_parsed() {
+    assert!(parse(Path::new("store.toml"), MINIMAL)
+        .unwrap()
+        .metrics
+        .is_none());
+    let text = format!("{MINIMAL}[metrics]\nlisten = \"127.0.0.1:9464\"\n");
+    let c = parse(Path::new("store.toml"), &text).unwrap();
+    let listen = c.metrics.unwrap().listen_addr().unwrap();
+    assert_eq!(listen, "127.0.0.1:9464".parse().unwrap());
+}
+
+#[test]
+fn metrics_listen_without_a_port_points_at_the_value() {
+    let text = format!("{MINIMAL}[metrics]\nlisten = \"localhost\"\n");
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!((errs[0].line, errs[0].column), (7, 10));
+    assert!(
+        errs[0]
+            .message
+            .contains("metrics listen \"localhost\" is not an IP address and port"),
+        "{}",
+        errs[0]
+    );
+    assert!(errs[0].help.contains("127.0.0.1:9464"), "{}", errs[0]);
 }
 
 mod never_panics {

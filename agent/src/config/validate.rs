@@ -2,7 +2,8 @@
 //! ids, GTIN check digits, EPCs that decode onto their fixture, TLS files
 //! that exist. Each error points at the offending value.
 
-use super::{BatchConfig, ConfigError, StoreConfig, MIN_SPOOL_BYTES};
+use super::defaults::{self, MIN_SPOOL_BYTES};
+use super::{BatchConfig, ConfigError, Overrides, StoreConfig};
 use crate::epc;
 use crate::mqtt::{BrokerConfig, BrokerUrl};
 use std::collections::HashMap;
@@ -36,6 +37,7 @@ impl Locator<'_> {
             file: self.file.to_owned(),
             line,
             column,
+            flag: None,
             message,
             help: help.to_owned(),
         }
@@ -47,6 +49,8 @@ impl Locator<'_> {
 pub(super) struct Validator<'a> {
     pub(super) locate: Locator<'a>,
     pub(super) tree: &'a DeTable<'a>,
+    /// What the command line replaced: errors in those values name the flag.
+    pub(super) overrides: &'a Overrides,
     pub(super) errors: Vec<ConfigError>,
 }
 
@@ -81,7 +85,19 @@ impl Validator<'_> {
 
     fn error(&mut self, path: &[Key], message: String, help: &str) {
         let offset = self.offset(path);
-        self.errors.push(self.locate.at(offset, message, help));
+        let mut error = self.locate.at(offset, message, help);
+        error.flag = self.flag(path);
+        self.errors.push(error);
+    }
+
+    /// The command-line flag that gave the value at `path`, if one did.
+    fn flag(&self, path: &[Key]) -> Option<&'static str> {
+        let (table, key) = match path {
+            [N(table), N(key), ..] => (*table, Some(*key)),
+            [N(table), ..] => (*table, None),
+            _ => return None,
+        };
+        self.overrides.flag(table, key)
     }
 
     fn line_of(&self, path: &[Key]) -> usize {
@@ -108,18 +124,19 @@ impl Validator<'_> {
                 );
             }
         }
-        if !(c.shutdown_grace_s.is_finite() && (0.0..=600.0).contains(&c.shutdown_grace_s)) {
+        let max_grace = defaults::MAX_SHUTDOWN_GRACE_S;
+        if !(c.shutdown_grace_s.is_finite() && (0.0..=max_grace).contains(&c.shutdown_grace_s)) {
             self.error(
                 &[N("shutdown_grace_s")],
-                "shutdown_grace_s must be 0 to 600 seconds".into(),
-                "the default is 5",
+                format!("shutdown_grace_s must be 0 to {max_grace} seconds"),
+                &format!("the default is {}", defaults::SHUTDOWN_GRACE_S),
             );
         }
         if c.status_interval_s == 0 {
             self.error(
                 &[N("status_interval_s")],
                 "status_interval_s must be at least 1".into(),
-                "the default is 30",
+                &format!("the default is {}", defaults::STATUS_INTERVAL_S),
             );
         }
         self.check_broker(&c.broker);
@@ -135,20 +152,22 @@ impl Validator<'_> {
                 self.error(
                     &[N("receivers"), I(i), N("baud")],
                     "baud must be positive".into(),
-                    "receivers run at 921600 by default",
+                    &format!("receivers run at {} by default", defaults::BAUD),
                 );
             }
             // A port opens exclusively: a second task on it would retry forever.
             if let Some(first) = c.receivers[..i].iter().position(|o| o.path == r.path) {
-                let line = self.line_of(&[N("receivers"), I(first), N("path")]);
-                self.error(
-                    &[N("receivers"), I(i), N("path")],
+                let path = [N("receivers"), I(i), N("path")];
+                let message = if self.flag(&path).is_some() {
+                    format!("receiver {} is given twice", r.path.display())
+                } else {
+                    let line = self.line_of(&[N("receivers"), I(first), N("path")]);
                     format!(
                         "receiver {} is listed twice (first at line {line})",
                         r.path.display()
-                    ),
-                    "list each receiver once",
-                );
+                    )
+                };
+                self.error(&path, message, "list each receiver once");
             }
         }
         if c.spool.path.as_os_str().is_empty() {
@@ -162,10 +181,26 @@ impl Validator<'_> {
             self.error(
                 &[N("spool"), N("max_bytes")],
                 format!("spool max_bytes must be at least {MIN_SPOOL_BYTES}"),
-                "the default is 268435456 (256 MiB)",
+                &format!(
+                    "the default is {} ({} MiB)",
+                    defaults::SPOOL_MAX_BYTES,
+                    defaults::SPOOL_MAX_BYTES >> 20
+                ),
             );
         }
         self.check_batch(&c.batch);
+        if let Some(m) = &c.metrics {
+            if m.listen_addr().is_err() {
+                self.error(
+                    &[N("metrics"), N("listen")],
+                    format!(
+                        "metrics listen {:?} is not an IP address and port",
+                        m.listen
+                    ),
+                    "e.g. \"127.0.0.1:9464\" (this host only) or \"0.0.0.0:9464\" (any interface)",
+                );
+            }
+        }
         self.check_store_map(c);
     }
 
@@ -231,25 +266,34 @@ impl Validator<'_> {
     }
 
     fn check_batch(&mut self, b: &BatchConfig) {
-        if !(1..=10_000).contains(&b.max_events) {
+        let events = defaults::BATCH_EVENTS_RANGE;
+        if !events.contains(&b.max_events) {
             self.error(
                 &[N("batch"), N("max_events")],
-                "batch max_events must be 1 to 10000".into(),
-                "the default is 500",
+                format!(
+                    "batch max_events must be {} to {}",
+                    events.start(),
+                    events.end()
+                ),
+                &format!("the default is {}", defaults::BATCH_MAX_EVENTS),
             );
         }
-        if !(1024..=128 * 1024 * 1024).contains(&b.max_bytes) {
+        let bytes = defaults::BATCH_BYTES_RANGE;
+        if !bytes.contains(&b.max_bytes) {
             self.error(
                 &[N("batch"), N("max_bytes")],
-                "batch max_bytes must be 1024 to 134217728".into(),
-                "the default is 262144",
+                format!("batch max_bytes must be {} to {}", bytes.start(), bytes.end()),
+                &format!("the default is {}", defaults::BATCH_MAX_BYTES),
             );
         }
-        if b.linger_ms > 60_000 {
+        if b.linger_ms > defaults::MAX_BATCH_LINGER_MS {
             self.error(
                 &[N("batch"), N("linger_ms")],
-                "batch linger_ms must be at most 60000".into(),
-                "the default is 200",
+                format!(
+                    "batch linger_ms must be at most {}",
+                    defaults::MAX_BATCH_LINGER_MS
+                ),
+                &format!("the default is {}", defaults::BATCH_LINGER_MS),
             );
         }
     }

@@ -1,10 +1,10 @@
 //! The demo's closing table: per SKU, what HQ reports beside what the
 //! simulated shoppers did, cell by cell.
 
+use crate::event_store::{Credentials, EventStore, Target};
 use crate::funnel::{Dimension, FunnelOptions};
 use crate::funnel::report::{FunnelReport, FunnelRow};
 use crate::funnel::store::{self, EventFilter};
-use crate::hq::db::EventStore;
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,8 +20,9 @@ pub fn hq_report(db: &Path, window_ms: u64) -> anyhow::Result<FunnelReport> {
     if !db.exists() {
         return Ok(FunnelReport::new(opts.window_ms, opts.by, Vec::new()));
     }
-    let events = EventStore::open_read_only(db)
-        .with_context(|| format!("opening HQ's database {}", db.display()))?;
+    let events =
+        EventStore::open_read_only(&Target::Sqlite(db.to_path_buf()), &Credentials::default())
+            .with_context(|| format!("opening HQ's database {}", db.display()))?;
     store::report(&events, &EventFilter::default(), &opts)
         .with_context(|| format!("reading {}", db.display()))
 }

@@ -173,19 +173,8 @@ pub fn enrich(map: &StoreMap, u: &Uplink, received_at: UnixMillis) -> Outcome {
     // The tag has no clock: the event happened age_ms before it arrived.
     let happened = UnixMillis(received_at.0 - i64::from(u.age_ms));
     let unknown_tag = !map.knows(u.tag, &u.event);
-    let event = |kind: StoreEventKind, ts: UnixMillis| BatchEvent {
-        id: event_id(&map.store, u.tag, u.boot, u.seq),
-        ts,
-        event: kind,
-        stage: kind.stage(),
-        tag: u.tag,
-        epc: None,
-        gtin: None,
-        serial: None,
-        duration_ms: None,
-        fixture: None,
-        zone: None,
-        gtins: None,
+    let event = |kind: StoreEventKind, ts: UnixMillis| {
+        BatchEvent::new(event_id(&map.store, u.tag, u.boot, u.seq), ts, kind, u.tag)
     };
     let with_epc = |mut e: BatchEvent, epc: &[u8]| {
         e.epc = Some(epc::to_hex(epc));

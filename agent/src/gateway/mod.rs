@@ -12,15 +12,18 @@
 
 pub mod enrich;
 pub mod ingest;
+pub mod messages;
+pub mod metrics;
 pub mod shutdown;
 pub mod spool;
 pub mod status;
 pub mod uplink;
 
-use crate::config::{self, ReceiverConfig, StoreConfig, DEFAULT_BAUD};
-use crate::mqtt::{mqtt_options, BrokerUrl};
+use crate::config::{self, defaults, StoreConfig};
+use crate::mqtt::mqtt_options;
 use anyhow::Context;
 use protocol::time::UnixMillis;
+use protocol::topics::{Topic, TopicKind};
 use rumqttc::{LastWill, QoS};
 use spool::writer::Writer;
 use spool::{Spool, SpoolReader};
@@ -60,65 +63,47 @@ pub struct Args {
     /// Spool file, replacing `[spool] path`.
     #[arg(long, value_name = "PATH")]
     pub spool: Option<PathBuf>,
-    /// Seconds a SIGTERM/SIGINT may take to commit and publish, replacing
-    /// `shutdown_grace_s` (default 5).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        help = format!(
+            "Seconds a SIGTERM/SIGINT may take to commit and publish, replacing \
+             `shutdown_grace_s` (default {}, at most {})",
+            defaults::SHUTDOWN_GRACE_S,
+            defaults::MAX_SHUTDOWN_GRACE_S
+        )
+    )]
     pub shutdown_grace_s: Option<f64>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut cfg = match config::load(&args.config) {
+    let file = args.config;
+    let overrides = config::Overrides {
+        broker_url: args.broker,
+        receivers: args.receivers,
+        spool: args.spool,
+        shutdown_grace_s: args.shutdown_grace_s,
+    };
+    let cfg = match config::load_with(&file, &overrides) {
         Ok(cfg) => cfg,
         Err(errors) => {
             eprintln!("{errors}");
-            eprintln!(
-                "aisle: the config is invalid; fix it (check with `aisle check-config {}`)",
-                args.config.display()
-            );
+            if errors.0.iter().all(|e| e.flag.is_none()) {
+                eprintln!(
+                    "aisle: the config is invalid; fix it (check with `aisle check-config {}`)",
+                    file.display()
+                );
+            } else {
+                eprintln!("aisle: not started: fix the values above");
+            }
             return Ok(ExitCode::from(EXIT_BAD_CONFIG));
         }
     };
-    if let Some(url) = args.broker {
-        if let Err(e) = BrokerUrl::parse(&url) {
-            eprintln!("aisle: --broker {url}: {e}");
-            return Ok(ExitCode::from(EXIT_BAD_CONFIG));
-        }
-        cfg.broker.url = url;
-    }
-    if !args.receivers.is_empty() {
-        cfg.receivers = args
-            .receivers
-            .into_iter()
-            .map(|path| ReceiverConfig {
-                path,
-                baud: DEFAULT_BAUD,
-            })
-            .collect();
-    }
-    if let Some(spool) = args.spool {
-        cfg.spool.path = spool;
-    }
-    if let Some(grace) = args.shutdown_grace_s {
-        cfg.shutdown_grace_s = grace;
-    }
-    let mut paths: Vec<&PathBuf> = cfg.receivers.iter().map(|r| &r.path).collect();
-    paths.sort();
-    if let Some(twice) = paths.windows(2).find(|w| w[0] == w[1]) {
-        eprintln!(
-            "aisle: receiver {} is given twice; list each receiver once",
-            twice[0].display()
-        );
-        return Ok(ExitCode::from(EXIT_BAD_CONFIG));
-    }
     if cfg.receivers.is_empty() {
         eprintln!(
             "aisle: no receivers: add a [[receivers]] table to {} or pass --receiver PATH",
-            args.config.display()
+            file.display()
         );
-        return Ok(ExitCode::from(EXIT_BAD_CONFIG));
-    }
-    if !(cfg.shutdown_grace_s.is_finite() && cfg.shutdown_grace_s >= 0.0) {
-        eprintln!("aisle: the shutdown grace period must be a non-negative number of seconds");
         return Ok(ExitCode::from(EXIT_BAD_CONFIG));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -141,6 +126,9 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
         .collect();
     let stats = Arc::new(status::Stats::new(&paths));
     let tags = Arc::new(Mutex::new(status::TagHealthBook::default()));
+    if let Some(m) = &cfg.metrics {
+        serve_metrics(m, &cfg, &gateway, started, stats.clone()).await?;
+    }
 
     let (spool, report) = Spool::open(&cfg.spool.path, cfg.spool.max_bytes, started.0)
         .with_context(|| format!("cannot open the spool {}", cfg.spool.path.display()))?;
@@ -153,11 +141,18 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
         );
     }
     tracing::info!(path = %cfg.spool.path.display(), depth = spool.depth(), bytes = spool.bytes(), "spool open");
+    if let Some(free) = report.short_of_space {
+        tracing::warn!(
+            free_bytes = free,
+            max_bytes = cfg.spool.max_bytes,
+            "[spool] max_bytes is more than the free space on the spool's disk; the disk, not the cap, will limit the spool"
+        );
+    }
 
     let reader = SpoolReader::open(&cfg.spool.path).context("cannot open the spool for reading")?;
     let mut opts = mqtt_options(&cfg.broker, &cfg.default_client_id())?;
     opts.set_last_will(LastWill::new(
-        format!("aisle/v1/stores/{}/status", cfg.store),
+        Topic::new(&cfg.store, TopicKind::Status).to_string(),
         status::last_will(&cfg.store, &gateway),
         QoS::AtLeastOnce,
         true,
@@ -279,5 +274,29 @@ async fn serve(cfg: StoreConfig) -> anyhow::Result<()> {
         depth = stats.spool_depth.load(Relaxed),
         "shutdown complete"
     );
+    Ok(())
+}
+
+/// Starts the Prometheus endpoint of `[metrics] listen`; fails when the
+/// address cannot be bound, so a taken port is noticed at start.
+async fn serve_metrics(
+    m: &config::MetricsConfig,
+    cfg: &StoreConfig,
+    gateway: &str,
+    started: UnixMillis,
+    stats: Arc<status::Stats>,
+) -> anyhow::Result<()> {
+    let addr = m.listen_addr().context("[metrics] listen")?;
+    let listener = crate::metrics::bind(addr).await?;
+    let id = metrics::Identity {
+        store: cfg.store.clone(),
+        gateway: gateway.to_owned(),
+        started,
+        spool_max_bytes: cfg.spool.max_bytes,
+    };
+    tokio::spawn(crate::metrics::serve(
+        listener,
+        Arc::new(move || metrics::render(&stats, &id, UnixMillis::now())),
+    ));
     Ok(())
 }

@@ -8,7 +8,7 @@ use protocol::frame::{FwVersion, ResetReason};
 use protocol::time::UnixMillis;
 use protocol::DecodeError;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
@@ -47,15 +47,19 @@ pub struct Stats {
     /// Spool time (unix ms) of the oldest undelivered event; 0 when empty.
     pub oldest_undelivered_ms: AtomicI64,
     pub broker_connected: AtomicBool,
-    bad_frames: [AtomicU64; 5],
+    bad_frames: [AtomicU64; DecodeError::ALL.len()],
     unknown: Mutex<UnknownTags>,
     receivers: Mutex<Vec<ReceiverStatus>>,
 }
 
 #[derive(Default)]
 struct UnknownTags {
-    count: u64,
-    ids: BTreeSet<u32>,
+    /// Every distinct unknown id heard, up to [`MAX_TAGS_TRACKED`]: a tag is
+    /// counted once however often it is heard, listed or not. Past the bound
+    /// the count stays at it, which store IT reads as "a whole neighbourhood".
+    heard: HashSet<u32>,
+    /// The first [`UNKNOWN_IDS_LISTED`] of them, shown by id.
+    listed: BTreeSet<u32>,
 }
 
 /// State of one receiver as shown in the status.
@@ -67,24 +71,6 @@ pub struct ReceiverStatus {
     pub opens: u64,
     pub frames: u64,
 }
-
-fn bad_frame_index(e: &DecodeError) -> usize {
-    match e {
-        DecodeError::TooLong => 0,
-        DecodeError::Framing => 1,
-        DecodeError::Crc => 2,
-        DecodeError::UnknownVersion(_) => 3,
-        DecodeError::Deserialize => 4,
-    }
-}
-
-const BAD_FRAME_KINDS: [DecodeError; 5] = [
-    DecodeError::TooLong,
-    DecodeError::Framing,
-    DecodeError::Crc,
-    DecodeError::UnknownVersion(0),
-    DecodeError::Deserialize,
-];
 
 impl Stats {
     pub fn new(receiver_paths: &[String]) -> Self {
@@ -102,7 +88,7 @@ impl Stats {
     }
 
     pub fn bad_frame(&self, e: &DecodeError) {
-        self.bad_frames[bad_frame_index(e)].fetch_add(1, Relaxed);
+        self.bad_frames[e.index()].fetch_add(1, Relaxed);
     }
 
     pub fn bad_frames_total(&self) -> u64 {
@@ -113,12 +99,11 @@ impl Stats {
     pub fn unknown_tag(&self, tag: u32) {
         self.unknown_tag_events.fetch_add(1, Relaxed);
         let mut u = self.unknown.lock().unwrap_or_else(|p| p.into_inner());
-        if u.ids.contains(&tag) {
+        if u.heard.len() >= MAX_TAGS_TRACKED || !u.heard.insert(tag) {
             return;
         }
-        u.count += 1;
-        if u.ids.len() < UNKNOWN_IDS_LISTED {
-            u.ids.insert(tag);
+        if u.listed.len() < UNKNOWN_IDS_LISTED {
+            u.listed.insert(tag);
         }
     }
 
@@ -166,12 +151,12 @@ impl Stats {
             } else {
                 (now.0 - oldest).max(0) as u64 / 1000
             },
-            bad_frames: BAD_FRAME_KINDS
+            bad_frames: DecodeError::ALL
                 .iter()
-                .map(|k| (k.kind(), self.bad_frames[bad_frame_index(k)].load(Relaxed)))
+                .map(|k| (k.kind(), self.bad_frames[k.index()].load(Relaxed)))
                 .collect(),
-            unknown_tags: unknown.count,
-            unknown_tag_ids: unknown.ids.iter().copied().collect(),
+            unknown_tags: unknown.heard.len() as u64,
+            unknown_tag_ids: unknown.listed.iter().copied().collect(),
             unknown_tag_events: self.unknown_tag_events.load(Relaxed),
             unrouted_reads: self.unrouted_reads.load(Relaxed),
             acks_sent: self.acks_sent.load(Relaxed),
@@ -199,7 +184,7 @@ impl Stats {
         (
             self.dropped_at_cap.load(Relaxed),
             self.bad_frames_total(),
-            self.unknown.lock().unwrap_or_else(|p| p.into_inner()).count,
+            self.unknown.lock().unwrap_or_else(|p| p.into_inner()).heard.len() as u64,
             self.spool_resets.load(Relaxed),
             self.spool_errors.load(Relaxed),
             receivers,
@@ -365,5 +350,20 @@ mod tests {
         let doc = stats.snapshot("online", "S1", "gw", UnixMillis(0), 1, UnixMillis(0));
         assert_eq!((doc.unknown_tags, doc.unknown_tag_events), (2, 3));
         assert_eq!(doc.unknown_tag_ids, vec![5, 6]);
+    }
+
+    #[test]
+    fn unknown_tags_beyond_the_listed_ids_are_still_counted_once_per_id() {
+        let stats = Stats::new(&[]);
+        let tags = 1000..1000 + UNKNOWN_IDS_LISTED as u32 + 10;
+        for _ in 0..3 {
+            for tag in tags.clone() {
+                stats.unknown_tag(tag);
+            }
+        }
+        let doc = stats.snapshot("online", "S1", "gw", UnixMillis(0), 1, UnixMillis(0));
+        assert_eq!(doc.unknown_tags, tags.len() as u64);
+        assert_eq!(doc.unknown_tag_events, 3 * tags.len() as u64);
+        assert_eq!(doc.unknown_tag_ids.len(), UNKNOWN_IDS_LISTED);
     }
 }

@@ -7,8 +7,11 @@
 //! Batches are bounded by count, bytes and linger time; at most
 //! [`MAX_INFLIGHT_BATCHES`] await their PUBACK at once.
 //!
-//! [`InFlight`], [`BatchTrigger`] and [`batch_payload`] are the pure parts.
+//! `delivery` holds that promise as a state machine without I/O, built
+//! from the pure parts here ([`InFlight`], [`BatchTrigger`],
+//! [`batch_payload`]); `task` is the shell that drives it.
 
+mod delivery;
 mod task;
 
 pub use task::{run, Uplink};
@@ -65,6 +68,11 @@ impl InFlight {
     /// The broker acknowledged `pkid`: the batch it carried, if any.
     pub fn acked(&mut self, pkid: u16) -> Option<BatchRef> {
         self.by_pkid.remove(&pkid)
+    }
+
+    /// The oldest batch written to the connection and not yet acknowledged.
+    pub fn oldest_written(&self) -> Option<&BatchRef> {
+        self.by_pkid.values().min_by_key(|b| b.first)
     }
 
     /// Batches requested or written but not yet acknowledged.
@@ -214,18 +222,13 @@ mod tests {
     #[test]
     fn payload_is_a_valid_v1_batch() {
         let ev = BatchEvent {
-            id: "S\"1-1".into(),
-            ts: UnixMillis(1_795_168_798_120),
-            event: StoreEventKind::ItemPickup,
-            stage: StoreEventKind::ItemPickup.stage(),
-            tag: 3,
             epc: Some("30".into()),
-            gtin: None,
-            serial: None,
-            duration_ms: None,
-            fixture: None,
-            zone: None,
-            gtins: None,
+            ..BatchEvent::new(
+                "S\"1-1".into(),
+                UnixMillis(1_795_168_798_120),
+                StoreEventKind::ItemPickup,
+                3,
+            )
         };
         let body = serde_json::to_string(&ev).unwrap();
         let json = batch_payload(

@@ -6,6 +6,7 @@
 
 use protocol::batch::{Batch, BatchEnvelope, BatchEvent, SCHEMA_V1};
 use protocol::stage::StoreEventKind;
+use protocol::topics::{Topic, TopicKind};
 
 /// Payloads above this are quarantined unread: no gateway batch is near it,
 /// and it bounds what one message can make the collector parse.
@@ -45,13 +46,12 @@ pub struct BadEvent {
     pub raw: String,
 }
 
-/// The store segment of `aisle/v1/stores/{store}/events`, if the topic has
-/// that shape.
+/// The store segment of a store's events topic, if `topic` is one.
 pub fn topic_store(topic: &str) -> Option<&str> {
-    let store = topic
-        .strip_prefix("aisle/v1/stores/")?
-        .strip_suffix("/events")?;
-    (!store.is_empty() && !store.contains('/')).then_some(store)
+    Topic::parse(topic)
+        .ok()
+        .filter(|t| t.kind == TopicKind::Events)
+        .map(|t| t.store)
 }
 
 fn rejected(reason: impl Into<String>) -> Verdict {
@@ -64,7 +64,8 @@ fn rejected(reason: impl Into<String>) -> Verdict {
 pub fn validate(topic: &str, payload: &[u8]) -> Verdict {
     let Some(topic_store) = topic_store(topic) else {
         return rejected(format!(
-            "topic `{topic}` is not aisle/v1/stores/{{store}}/events"
+            "topic `{topic}` is not {}",
+            Topic::new("{store}", TopicKind::Events)
         ));
     };
     if payload.len() > MAX_PAYLOAD_BYTES {

@@ -10,8 +10,8 @@
 //! `chan_shop_id` / `location_id`.
 
 use super::Format;
+use crate::event_store::{DbArgs, DbError, SqliteStore};
 use crate::funnel::Catalog;
-use crate::hq::db::{DbError, EventStore};
 use anyhow::Context;
 use protocol::time::UnixMillis;
 use rusqlite::types::ToSql;
@@ -27,9 +27,8 @@ use std::process::ExitCode;
     --from 2026-11-20T00:00:00Z --to 2026-11-21T00:00:00Z | gzip > s1.ndjson.gz\n\n\
     Reference: docs/online.md")]
 pub struct Args {
-    /// The collector's SQLite database.
-    #[arg(long)]
-    db: PathBuf,
+    #[command(flatten)]
+    db: DbArgs,
     /// youshu: Tencent Youshu behaviours; ga4: GA4 BigQuery export rows.
     #[arg(long, value_enum)]
     format: Format,
@@ -132,7 +131,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => Catalog::default(),
     };
-    let db = EventStore::open_read_only(&args.db)?;
+    let path = super::sqlite_path(&args.db)?;
+    let db = SqliteStore::open_read_only(&path)?;
     let sink: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(
             std::fs::File::create(path)
@@ -172,7 +172,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         to_ms: args.to.map(|t| t.0),
     };
     let read = read_store_events(db.connection(), &filter, &catalog, &mut emit)
-        .with_context(|| format!("reading {}", args.db.display()));
+        .with_context(|| format!("reading {}", path.display()));
     read?;
     if let Some(e) = write_error {
         return Err(e).context("writing the export");

@@ -10,7 +10,7 @@
 use super::event::{OnlineEvent, Rejection};
 use super::youshu::UserKey;
 use super::Format;
-use crate::hq::db::EventStore;
+use crate::event_store::{DbArgs, SqliteStore};
 use anyhow::Context;
 use flate2::read::MultiGzDecoder;
 use std::collections::BTreeMap;
@@ -36,9 +36,8 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
     zcat ga4-*.json.gz | aisle online import --db hq.db --format ga4 --channel web -\n\n\
     Reference: docs/online.md")]
 pub struct ImportArgs {
-    /// The HQ database (created if missing, as `aisle hq` would).
-    #[arg(long)]
-    db: PathBuf,
+    #[command(flatten)]
+    db: DbArgs,
     /// youshu: Tencent Youshu behaviours; ga4: GA4 BigQuery export rows.
     #[arg(long, value_enum)]
     format: Format,
@@ -138,7 +137,7 @@ fn lines_of(input: Box<dyn Read>) -> std::io::Result<Box<dyn BufRead>> {
 
 /// The importer's state across files.
 struct Importer<'a> {
-    db: &'a EventStore,
+    db: &'a SqliteStore,
     format: Format,
     channel: &'a str,
     user_key: UserKey,
@@ -231,7 +230,7 @@ impl Importer<'_> {
 
 /// Imports `files` into `db` as `channel`'s steps in `format`.
 pub fn import(
-    db: &EventStore,
+    db: &SqliteStore,
     format: Format,
     channel: &str,
     user_key: UserKey,
@@ -267,7 +266,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     for path in args.files.iter().filter(|p| p.as_os_str() != "-") {
         std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
     }
-    let db = EventStore::open(&args.db)?;
+    let db = SqliteStore::open(&super::sqlite_path(&args.db)?)?;
     let report = import(&db, args.format, channel, args.user_id, &args.files)?;
     print!("{}", report.render());
     Ok(ExitCode::SUCCESS)

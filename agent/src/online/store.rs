@@ -1,12 +1,11 @@
 //! Online behaviours in the HQ event store (the `online_events` table of
-//! agent/src/hq/schema.sql): storing imported steps once by their content,
+//! agent/src/event_store/sqlite/schema.sql): storing imported steps once by their content,
 //! and reading them into the funnel engine as (channel, user, SKU) journeys,
 //! streamed off the `online_by_journey` index like garments.
 
 use super::event::OnlineEvent;
+use crate::event_store::{DbError, EventFilter};
 use crate::funnel::engine::{FunnelBuilder, FunnelOptions, OnlineStep};
-use crate::funnel::store::EventFilter;
-use crate::hq::db::DbError;
 use protocol::stage::{FunnelStage, StoreEventKind};
 use rusqlite::types::ToSql;
 use rusqlite::Connection;

@@ -6,10 +6,10 @@ use super::event::Rejection;
 use super::import::{import, ImportReport};
 use super::youshu::UserKey;
 use super::Format;
+use crate::event_store::{EventStore, SqliteStore};
 use crate::funnel::report::{FunnelReport, FunnelRow};
 use crate::funnel::store::{report, EventFilter};
 use crate::funnel::{Catalog, Dimension, FunnelOptions};
-use crate::hq::db::EventStore;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -99,7 +99,7 @@ fn funnel(db: &Path, by: &[Dimension], catalog: Catalog) -> FunnelReport {
         catalog,
     };
     report(
-        &EventStore::open_read_only(db).unwrap(),
+        &EventStore::Sqlite(SqliteStore::open_read_only(db).unwrap()),
         &EventFilter::default(),
         &opts,
     )
@@ -128,7 +128,7 @@ fn row(
 }
 
 fn run_import(db: &Path, format: Format, files: &[PathBuf]) -> ImportReport {
-    let store = EventStore::open(db).unwrap();
+    let store = SqliteStore::open(db).unwrap();
     import(&store, format, "mp", UserKey::OpenId, files).unwrap()
 }
 
@@ -231,7 +231,7 @@ fn gzipped_input_and_union_ids_are_read_too() {
     encoder.write_all(&std::fs::read(&plain).unwrap()).unwrap();
     encoder.finish().unwrap();
     let db = dir.path().join("hq.db");
-    let store = EventStore::open(&db).unwrap();
+    let store = SqliteStore::open(&db).unwrap();
     let report = import(&store, Format::Youshu, "mp", UserKey::UnionId, &[gz]).unwrap();
     assert_eq!(
         (report.lines, report.stored, report.rejected.total()),
@@ -383,7 +383,7 @@ fn the_catalog_puts_online_sku_codes_beside_the_stores_gtins() {
 fn a_version_1_database_is_upgraded_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("hq.db");
-    drop(EventStore::open(&db).unwrap());
+    drop(SqliteStore::open(&db).unwrap());
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute_batch("DROP TABLE online_events; PRAGMA user_version = 1;")
         .unwrap();
@@ -394,5 +394,5 @@ fn a_version_1_database_is_upgraded_in_place() {
         .unwrap()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, crate::hq::db::SCHEMA_VERSION);
+    assert_eq!(version, crate::event_store::sqlite::SCHEMA_VERSION);
 }

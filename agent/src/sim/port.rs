@@ -5,19 +5,18 @@
 //! Any byte stream will do, so `aisle demo` can hand over one end of a
 //! pseudo-terminal pair it opened itself.
 
+use crate::config::defaults;
 use anyhow::Context;
 use protocol::{Downlink, FrameDecoder, Message};
 use std::path::Path;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::mpsc;
 
-/// Baud rate of a receiver dongle (ignored by a pty, honoured by a UART).
-pub const BAUD: u32 = 921_600;
 
 /// Opens the serial port (or pty) at `path`.
 pub fn open(path: &Path) -> anyhow::Result<tokio_serial::SerialStream> {
     use tokio_serial::SerialPortBuilderExt;
-    tokio_serial::new(path.to_string_lossy(), BAUD).open_native_async().with_context(|| {
+    tokio_serial::new(path.to_string_lossy(), defaults::BAUD).open_native_async().with_context(|| {
         format!("cannot open serial port {}: check the path (a pty link from socat, a USB serial device) and permissions", path.display())
     })
 }

@@ -36,20 +36,12 @@ fn pickup() -> BatchEvent {
 
 /// An event with every optional field absent.
 fn bare(kind: StoreEventKind) -> BatchEvent {
-    BatchEvent {
-        id: event_id("S1", 99, 0, 0),
-        ts: ts("2026-11-20T10:00:00.000Z"),
-        event: kind,
-        stage: kind.stage(),
-        tag: 99,
-        epc: None,
-        gtin: None,
-        serial: None,
-        duration_ms: None,
-        fixture: None,
-        zone: None,
-        gtins: None,
-    }
+    BatchEvent::new(
+        event_id("S1", 99, 0, 0),
+        ts("2026-11-20T10:00:00.000Z"),
+        kind,
+        99,
+    )
 }
 
 fn batch(events: Vec<BatchEvent>) -> Batch {
@@ -278,6 +270,18 @@ fn event_ids_are_deterministic_and_distinct() {
                     );
                 }
             }
+        }
+    }
+}
+
+#[test]
+fn a_new_event_is_at_its_kinds_stage_with_nothing_optional() {
+    for kind in StoreEventKind::ALL {
+        let e = BatchEvent::new("S1-x".into(), ts("2026-11-20T10:00:00.000Z"), kind, 5);
+        assert_eq!((e.event, e.stage, e.tag), (kind, kind.stage(), 5));
+        let json = serde_json::to_value(&e).unwrap();
+        for key in ["epc", "gtin", "serial", "duration_ms", "fixture", "zone", "gtins"] {
+            assert!(json[key].is_null(), "{key} in {json}");
         }
     }
 }

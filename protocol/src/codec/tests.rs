@@ -257,14 +257,7 @@ fn intact_frame_that_does_not_parse_is_a_deserialize_error() {
 
 #[test]
 fn error_kinds_are_distinct() {
-    let kinds = [
-        DecodeError::TooLong,
-        DecodeError::Framing,
-        DecodeError::Crc,
-        DecodeError::UnknownVersion(0),
-        DecodeError::Deserialize,
-    ]
-    .map(|e| e.kind());
+    let kinds = DecodeError::ALL.map(|e| e.kind());
     for (i, a) in kinds.iter().enumerate() {
         for b in &kinds[i + 1..] {
             assert_ne!(a, b);
@@ -540,4 +533,12 @@ proptest! {
         buf.truncate(n);
         prop_assert_eq!(cobs_decode_in_place(&mut buf).map(|n| buf[..n].to_vec()), Some(raw));
     }
+}
+
+#[test]
+fn error_index_is_the_position_in_all() {
+    for (i, e) in DecodeError::ALL.iter().enumerate() {
+        assert_eq!(e.index(), i, "{e:?}");
+    }
+    assert_eq!(DecodeError::UnknownVersion(7).index(), DecodeError::UnknownVersion(0).index());
 }

@@ -15,6 +15,9 @@
 //!     --bin gateway_bench -- [--runs 3] [--events 200000] [--rate 2000] [--seconds 10]
 //! ```
 
+use aisle_agent::config::defaults::{
+    BATCH_LINGER_MS, BATCH_MAX_BYTES, BATCH_MAX_EVENTS, BAUD as RECEIVER_BAUD,
+};
 use aisle_system_tests::tags::frame_bytes;
 use aisle_system_tests::{pickups, GatewayRig, Mosquitto, MosquittoOptions};
 use protocol::batch::event_id;
@@ -26,10 +29,6 @@ const TAGS: u32 = 200;
 /// Frames per pty write in the throughput phase: big writes, as a USB CDC
 /// receiver delivers them.
 const WRITE_CHUNK: usize = 256;
-/// A receiver dongle's line rate (store.toml default).
-const RECEIVER_BAUD: u32 = 921_600;
-/// The gateway's default batch linger (store.toml `[batch] linger_ms`).
-const LINGER_MS: u32 = 200;
 
 struct Options {
     runs: usize,
@@ -104,7 +103,7 @@ fn main() {
         "| latency p99 at {} events/s | {:.1} ms | ≤ linger + 50 = {} ms |",
         opts.rate,
         med(|r| r.p99_ms),
-        LINGER_MS + 50
+        BATCH_LINGER_MS + 50
     );
     println!(
         "| gateway peak RSS (VmHWM) | {:.1} MiB | ≤ 32 MiB |",
@@ -127,9 +126,10 @@ fn bench_run(opts: &Options) -> RunResult {
     });
     let mut rig = GatewayRig::with_broker(broker, |store| {
         store.garments = TAGS;
-        store.batch_max_events = 500;
-        store.batch_max_bytes = 262_144;
-        store.linger_ms = LINGER_MS;
+        // The gateway as store IT runs it: the config's default batching.
+        store.batch_max_events = BATCH_MAX_EVENTS;
+        store.batch_max_bytes = BATCH_MAX_BYTES;
+        store.linger_ms = BATCH_LINGER_MS;
     });
     rig.args.env = vec![("RUST_LOG".into(), "warn".into())];
     rig.start_gateway();

@@ -3,7 +3,10 @@
 use super::*;
 use serde_json::json;
 
-const TOPIC: &str = "aisle/v1/stores/S1/events";
+/// Store S1's events topic.
+fn topic() -> String {
+    Topic::new("S1", TopicKind::Events).to_string()
+}
 
 fn pickup(id: &str) -> serde_json::Value {
     json!({"id": id, "ts": "2026-11-20T09:59:58.120Z", "event": "item_pickup", "stage": "view", "tag": 7,
@@ -35,7 +38,7 @@ fn accepted(verdict: Verdict) -> ValidBatch {
 #[test]
 fn accepts_a_good_batch() {
     let batch = accepted(validate(
-        TOPIC,
+        &topic(),
         &batch("S1", vec![pickup("S1-1"), pickup("S1-2")]),
     ));
     assert_eq!(
@@ -51,33 +54,33 @@ fn accepts_a_good_batch() {
 
 #[test]
 fn rejects_a_payload_that_is_not_json() {
-    assert!(reason(validate(TOPIC, b"\xff{not json")).starts_with("not JSON"));
+    assert!(reason(validate(&topic(), b"\xff{not json")).starts_with("not JSON"));
 }
 
 #[test]
 fn rejects_an_unknown_schema_even_if_the_rest_is_v2_shaped() {
     let payload = json!({"schema": "aisle.batch.v2", "store": "S1", "things": []}).to_string();
-    assert!(reason(validate(TOPIC, payload.as_bytes())).contains("unknown schema `aisle.batch.v2`"));
-    assert!(reason(validate(TOPIC, b"[1,2]")).contains("no `schema`"));
+    assert!(reason(validate(&topic(), payload.as_bytes())).contains("unknown schema `aisle.batch.v2`"));
+    assert!(reason(validate(&topic(), b"[1,2]")).contains("no `schema`"));
 }
 
 #[test]
 fn rejects_a_store_that_differs_from_the_topic() {
-    let why = reason(validate(TOPIC, &batch("S2", vec![pickup("S2-1")])));
+    let why = reason(validate(&topic(), &batch("S2", vec![pickup("S2-1")])));
     assert!(why.contains("`S2`") && why.contains("`S1`"), "{why}");
 }
 
 #[test]
 fn rejects_a_batch_missing_envelope_fields_and_a_foreign_topic() {
     let payload = json!({"schema": SCHEMA_V1, "store": "S1", "events": []}).to_string();
-    assert!(reason(validate(TOPIC, payload.as_bytes())).contains("missing field"));
-    assert!(reason(validate("aisle/v1/stores/S1/status", &batch("S1", vec![]))).contains("topic"));
+    assert!(reason(validate(&topic(), payload.as_bytes())).contains("missing field"));
+    assert!(reason(validate(&Topic::new("S1", TopicKind::Status).to_string(), &batch("S1", vec![]))).contains("topic"));
 }
 
 #[test]
 fn rejects_oversized_payloads_unread() {
     let big = vec![b' '; MAX_PAYLOAD_BYTES + 1];
-    assert!(reason(validate(TOPIC, &big)).contains("byte limit"));
+    assert!(reason(validate(&topic(), &big)).contains("byte limit"));
 }
 
 #[test]
@@ -101,7 +104,7 @@ fn quarantines_bad_events_alone_and_keeps_the_rest() {
         no_gtin,
         json!(42),
     ];
-    let batch = accepted(validate(TOPIC, &batch("S1", events)));
+    let batch = accepted(validate(&topic(), &batch("S1", events)));
     assert_eq!(batch.events.len(), 1);
     let indexes: Vec<usize> = batch.bad_events.iter().map(|b| b.index).collect();
     assert_eq!(indexes, vec![1, 2, 3, 4, 5, 6]);
@@ -116,10 +119,12 @@ fn quarantines_bad_events_alone_and_keeps_the_rest() {
 
 #[test]
 fn reads_the_store_from_the_topic() {
-    assert_eq!(topic_store("aisle/v1/stores/S-042/events"), Some("S-042"));
-    assert_eq!(topic_store("aisle/v1/stores//events"), None);
-    assert_eq!(topic_store("aisle/v1/stores/a/b/events"), None);
-    assert_eq!(topic_store("aisle/v2/stores/S1/events"), None);
+    let events = Topic::new("S-042", TopicKind::Events).to_string();
+    assert_eq!(topic_store(&events), Some("S-042"));
+    for kind in [TopicKind::Status, TopicKind::Tags, TopicKind::Commands] {
+        assert_eq!(topic_store(&Topic::new("S-042", kind).to_string()), None);
+    }
+    assert_eq!(topic_store(&events.replace("S-042", "a/b")), None);
 }
 
 #[test]
@@ -127,7 +132,7 @@ fn quarantines_a_mismatched_stage_in_an_otherwise_well_formed_batch() {
     let mut wrong_stage = pickup("S1-2");
     wrong_stage["stage"] = json!("try_on");
     let batch = accepted(validate(
-        TOPIC,
+        &topic(),
         &batch("S1", vec![pickup("S1-1"), wrong_stage]),
     ));
     assert_eq!(batch.events.len(), 1);

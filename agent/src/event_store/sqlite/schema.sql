@@ -1,6 +1,6 @@
 -- The HQ event store (SQLite). PRAGMA user_version = 2 (version 2 added
 -- online_events; a version 1 file is upgraded in place on open).
--- Documented in docs/hq.md; agent/src/hq/db.rs applies it.
+-- Documented in docs/hq.md; agent/src/event_store/sqlite.rs applies it.
 CREATE TABLE IF NOT EXISTS events (
     id          TEXT PRIMARY KEY,
     store       TEXT NOT NULL,
