@@ -12,6 +12,10 @@ use rusqlite::Connection;
 
 /// Stores `events` in one transaction; returns how many were new (the rest
 /// were already stored: a re-import, an overlapping export).
+///
+/// A Youshu order line already stored keeps the earliest time any of its
+/// status lines carried, so the purchase's time does not depend on the
+/// order in which files are imported.
 pub fn insert(conn: &Connection, events: &[OnlineEvent]) -> Result<u64, DbError> {
     let tx = conn.unchecked_transaction()?;
     let mut fresh = 0;
@@ -21,9 +25,12 @@ pub fn insert(conn: &Connection, events: &[OnlineEvent]) -> Result<u64, DbError>
                  (id, channel, stage, user, sku, ts_ms, store, order_id, behaviour)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
+        let mut earliest =
+            tx.prepare_cached("UPDATE online_events SET ts_ms = ?2 WHERE id = ?1 AND ts_ms > ?2")?;
         for e in events {
-            fresh += insert.execute(rusqlite::params![
-                e.id(),
+            let id = e.id();
+            let new = insert.execute(rusqlite::params![
+                id,
                 e.channel,
                 e.stage.as_str(),
                 e.user,
@@ -33,6 +40,10 @@ pub fn insert(conn: &Connection, events: &[OnlineEvent]) -> Result<u64, DbError>
                 e.order,
                 e.behaviour
             ])? as u64;
+            if new == 0 && e.once_per_order {
+                earliest.execute(rusqlite::params![id, e.ts_ms])?;
+            }
+            fresh += new;
         }
     }
     tx.commit()?;

@@ -396,3 +396,42 @@ fn a_version_1_database_is_upgraded_in_place() {
         .unwrap();
     assert_eq!(version, crate::event_store::sqlite::SCHEMA_VERSION);
 }
+
+#[test]
+fn an_order_line_keeps_its_earliest_time_whatever_the_import_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hq.db");
+    let later = dir.path().join("later.ndjson");
+    let earlier = dir.path().join("earlier.ndjson");
+    // The status line that arrives first in the import says 10:30; the
+    // order was paid at 10:20, which the second file says.
+    write_lines(
+        &later,
+        &json_lines(vec![
+            youshu("browse_sku_page", "u1", A, "10:00:00"),
+            youshu("add_to_cart", "u1", A, "10:05:00"),
+            order("u1", A, "10:30:00", "O1", "payed"),
+        ]),
+    );
+    write_lines(
+        &earlier,
+        &json_lines(vec![order("u1", A, "10:20:00", "O1", "pay")]),
+    );
+    let report = run_import(&db, Format::Youshu, &[later, earlier]);
+    assert_eq!((report.steps, report.stored), (4, 3));
+    let rows = funnel(
+        &db,
+        &[Dimension::Sku, Dimension::Channel],
+        Catalog::default(),
+    )
+    .rows;
+    assert_eq!(
+        rows,
+        vec![row(
+            &[Some(A), Some("mp")],
+            [0, 1, 1, 1, 1, 1, 1],
+            Some(300),
+            Some(900)
+        )]
+    );
+}
