@@ -59,6 +59,8 @@ impl OnlineEvent {
 /// of these and shown, by line number, in the import's report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Rejection {
+    /// A line longer than the import reads (`import::MAX_LINE_BYTES`).
+    LineTooLong,
     NotJson,
     /// A behaviour or event outside the funnel (page views, searches, …).
     UnknownBehaviour,
@@ -87,6 +89,7 @@ impl Rejection {
 
     pub fn describe(self) -> &'static str {
         match self {
+            Rejection::LineTooLong => "line longer than 1 MiB",
             Rejection::NotJson => "not a JSON object",
             Rejection::UnknownBehaviour => "behaviour outside the funnel",
             Rejection::MissingTime => "missing or bad time",

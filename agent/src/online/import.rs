@@ -26,6 +26,10 @@ const BATCH_EVENTS: usize = 20_000;
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// Rejected lines named in the report, per reason.
 const SHOWN_PER_REASON: usize = 5;
+/// The longest line read: a behaviour is well under a kilobyte, a GA4 row
+/// with many items a few tens. A longer line is no behaviour, and reading
+/// it whole would let one bad line take the memory.
+pub const MAX_LINE_BYTES: u64 = 1 << 20;
 /// gzip's magic number: compressed input is recognised by its content, so
 /// `.gz` files and gzipped stdin both work.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -216,15 +220,42 @@ impl Importer<'_> {
         let mut line_no = 0u64;
         loop {
             buf.clear();
-            let read = lines
+            let at = line_no + 1;
+            let cannot_read = || format!("{name}:{at}: cannot read");
+            let read = (&mut lines)
+                .take(MAX_LINE_BYTES)
                 .read_until(b'\n', &mut buf)
-                .with_context(|| format!("{name}:{}: cannot read", line_no + 1))?;
+                .with_context(cannot_read)?;
             if read == 0 {
                 return Ok(());
             }
             line_no += 1;
+            if read as u64 == MAX_LINE_BYTES && buf.last() != Some(&b'\n') {
+                skip_line(&mut lines).with_context(cannot_read)?;
+                self.report.lines += 1;
+                self.report
+                    .rejected
+                    .add(Rejection::LineTooLong, || format!("{name}:{line_no}"));
+                continue;
+            }
             self.line(&name, line_no, &buf)?;
         }
+    }
+}
+
+/// Reads past the rest of the current line without keeping it.
+fn skip_line(lines: &mut dyn BufRead) -> std::io::Result<()> {
+    loop {
+        let chunk = lines.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        if let Some(end) = chunk.iter().position(|&b| b == b'\n') {
+            lines.consume(end + 1);
+            return Ok(());
+        }
+        let len = chunk.len();
+        lines.consume(len);
     }
 }
 

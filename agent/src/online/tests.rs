@@ -435,3 +435,26 @@ fn an_order_line_keeps_its_earliest_time_whatever_the_import_order() {
         )]
     );
 }
+
+#[test]
+fn a_line_longer_than_the_limit_is_rejected_without_being_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.ndjson");
+    let long = format!("{{\"type\": \"{}\"}}", "x".repeat(2 << 20));
+    let lines = vec![
+        long,
+        youshu("browse_sku_page", "u1", A, "10:00:00").to_string(),
+    ];
+    write_lines(&file, &lines);
+    let report = run_import(
+        &dir.path().join("hq.db"),
+        Format::Youshu,
+        std::slice::from_ref(&file),
+    );
+    assert_eq!((report.lines, report.stored), (2, 1));
+    let name = file.display().to_string();
+    assert_eq!(
+        shown(&report, Rejection::LineTooLong),
+        (1, vec![format!("{name}:1")])
+    );
+}
