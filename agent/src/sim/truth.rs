@@ -128,6 +128,7 @@ mod tests {
             presence: Vec::new(),
             held: Vec::new(),
             brushes: Vec::new(),
+            browses: Vec::new(),
             reads: Vec::new(),
             dwells: vec![dwell(0), dwell(1), dwell(1)],
             journeys: vec![
