@@ -369,3 +369,6 @@ impl Sensor {
         out
     }
 }
+
+#[cfg(test)]
+mod tests;
