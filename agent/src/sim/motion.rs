@@ -11,9 +11,10 @@
 //! - on the rail the garment is a damped pendulum on its hook, swinging
 //!   across the rail and along it, driven by the hook's own acceleration
 //!   ([`Scene::rail`]): a brush is a short shove, a browse a push along the
-//!   rail, a knock a sharp blow with the hanger's rattle;
+//!   rail, a knock a sharp blow with the hanger's rattle ([`touches`]);
 //! - lifted, the hand moves the hook and sets the garment's tilt, with
-//!   tremor, turning and walking ([`Scene::lift`]);
+//!   tremor, turning and walking ([`touches::Lift`], over
+//!   [`Scene::carried`]);
 //! - a fall is free fall with tumbling, an impact and the floor.
 //!
 //! World frame: x along the rail, y across it, z up; metres and seconds.

@@ -107,8 +107,9 @@ pub enum ReaderKind {
 
 /// The virtual tags sample their sensors every 50 ms (20 Hz, a typical
 /// accelerometer data rate for motion detection), and every time in the
-/// model is a multiple of it, so the model knows the exact sample at which
-/// the firmware will detect each fact.
+/// model is a multiple of it, so the model knows the sample at which the
+/// firmware will detect each presence and read, and a pickup's within the
+/// spread of [`super::tags::PICKUP_LATENCY_MS`].
 pub const SAMPLE_MS: u64 = 50;
 
 /// The tags' detection settings the model must respect (see the module docs).
