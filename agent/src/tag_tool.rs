@@ -162,8 +162,9 @@ fn replay_trace(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             .last()
             .map_or(0.0, |(t, _)| *t as f64 / 1_000.0);
         println!(
-            "{} events from {} samples over {span_s:.3} s ({} thresholds)",
+            "{} event{} from {} samples over {span_s:.3} s ({} thresholds)",
             events.len(),
+            if events.len() == 1 { "" } else { "s" },
             trace.samples.len(),
             match &args.page {
                 Some(page) => format!("{}'s", page.display()),
