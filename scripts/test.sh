@@ -28,12 +28,15 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v promtool >/dev/null || missing+=(prometheus)
 [ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server)
 command -v clickhouse-client >/dev/null || missing+=(clickhouse-client)
+# The package test: adduser for the package's user, readelf for its binaries.
+command -v adduser >/dev/null || missing+=(adduser)
+command -v readelf >/dev/null || missing+=(binutils)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-    echo "present: mosquitto mosquitto-clients socat qemu-system-arm openssl prometheus clickhouse-server clickhouse-client"
+    echo "present: mosquitto mosquitto-clients socat qemu-system-arm openssl prometheus clickhouse-server clickhouse-client adduser binutils"
 fi
 
 step "rust targets"
