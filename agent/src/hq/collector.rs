@@ -254,9 +254,9 @@ async fn write_batches(
             });
             match committed {
                 Ok((counts, fleet)) => {
-                    stats.committed(group.len(), &counts);
+                    stats.committed(events.len(), &counts);
                     tracing::debug!(
-                        batches = group.len(),
+                        batches = events.len(),
                         inserted = counts.inserted,
                         duplicates = counts.duplicates,
                         quarantined_batches = counts.quarantined_batches,
