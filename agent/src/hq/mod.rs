@@ -6,7 +6,7 @@
 //! drives the MQTT session and the writer; connection options come from the
 //! shared `mqtt` module, as for the gateway.
 
-pub mod collector;
+pub(crate) mod collector;
 pub mod db;
 pub mod validate;
 
