@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs aisle's whole test suite on a fresh machine: installs what the tests
-# need when it is missing (Mosquitto, socat, QEMU, OpenSSL; the Cortex-M Rust
-# targets), then the cross builds, the firmware images and every test.
+# need when it is missing (Mosquitto, socat, QEMU, OpenSSL, promtool, ClickHouse;
+# the Cortex-M Rust targets), then the cross builds, the firmware images and every test.
 #
 #   scripts/test.sh            everything (what CI runs)
 #
@@ -22,12 +22,16 @@ command -v mosquitto_sub >/dev/null || missing+=(mosquitto-clients)
 command -v socat >/dev/null || missing+=(socat)
 command -v qemu-system-arm >/dev/null || missing+=(qemu-system-arm)
 command -v openssl >/dev/null || missing+=(openssl)
+# promtool lints the gateway's and HQ's Prometheus metrics and alert rules.
+command -v promtool >/dev/null || missing+=(prometheus)
+[ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server)
+command -v clickhouse-client >/dev/null || missing+=(clickhouse-client)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-    echo "present: mosquitto mosquitto-clients socat qemu-system-arm openssl"
+    echo "present: mosquitto mosquitto-clients socat qemu-system-arm openssl prometheus clickhouse-server clickhouse-client"
 fi
 
 step "rust targets"

@@ -16,7 +16,7 @@
 //!    binary is timed, three runs each of `--by sku` and `--by sku,store`.
 //!    A file that already holds N events is reused.
 
-use aisle_agent::hq::db::{EventStore, Received};
+use aisle_agent::event_store::{Received, SqliteStore as EventStore};
 use aisle_agent::hq::validate::{validate, Verdict};
 use aisle_system_tests::{clear_ready_file, wait_until, ChildGuard, Mosquitto, MosquittoOptions};
 use protocol::batch::{event_id, Batch, BatchEvent, SCHEMA_V1};

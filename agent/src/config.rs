@@ -45,6 +45,9 @@ pub struct StoreConfig {
     pub skus: Vec<Sku>,
     #[serde(default)]
     pub garments: Vec<Garment>,
+    /// The Prometheus endpoint; absent means no metrics are served.
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
 }
 
 fn default_grace() -> f64 {
@@ -127,6 +130,22 @@ impl Default for BatchConfig {
             max_bytes: default_max_batch_bytes(),
             linger_ms: default_linger(),
         }
+    }
+}
+
+/// Where the gateway serves Prometheus metrics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `host:port` to listen on, e.g. `127.0.0.1:9464`; kept as written so
+    /// the validator can point at a bad value with a hint.
+    pub listen: String,
+}
+
+impl MetricsConfig {
+    /// The socket address to bind (checked by [`load`]).
+    pub fn listen_addr(&self) -> Result<std::net::SocketAddr, std::net::AddrParseError> {
+        self.listen.parse()
     }
 }
 

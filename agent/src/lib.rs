@@ -6,23 +6,29 @@
 //!   → MQTT uplink.
 //! - [`hq`]: the collector that takes every store's batches into the event
 //!   store.
+//! - [`event_store`]: where HQ keeps the events, SQLite or ClickHouse behind
+//!   one interface.
 //! - [`funnel`]: the conversion report over the event store.
 //! - [`sim`] and `demo`: a simulated store, and the whole system on one machine.
 //! - [`config`], [`check_config`], [`epc_tool`], [`tag_tool`]: store IT's and
-//!   technicians' tools.
+//!   technicians' tools; [`epc`]: the one door to EPC decoding.
 //! - [`mqtt`], [`ready`], [`logging`]: what the services share.
 //!
 //! `src/main.rs` only parses the command line and calls [`run`] functions here.
 
 pub mod check_config;
+pub mod cli;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod epc;
 pub mod epc_tool;
+pub mod event_store;
 pub mod funnel;
 pub mod gateway;
 pub mod hq;
 pub mod logging;
+pub mod metrics;
 pub mod mqtt;
 pub mod ready;
 pub mod sim;

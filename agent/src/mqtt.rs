@@ -141,7 +141,7 @@ fn read_file(what: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
 
 /// Builds connection options for `cfg`. `default_client_id` is used when the
 /// config names none. The session is always clean: callers keep their own
-/// durable record of what is unacknowledged (see DESIGN.md, "Durability
+/// durable record of what is unacknowledged (see docs/design.md, "The durability
 /// contract"), so a broker-side session would only add duplicates.
 pub fn mqtt_options(
     cfg: &BrokerConfig,

@@ -4,9 +4,9 @@
 //! format is the firmware's own (`firmware::Config`), so what the tool writes
 //! is exactly what the tag parses.
 
+use crate::epc::{garment_from_hex, to_hex, GarmentEpcError};
 use anyhow::{bail, Context};
 use firmware::{Config, Role, CONFIG_IMAGE_LEN};
-use protocol::epc::{from_hex, to_hex, Sgtin};
 use protocol::{EpcBytes, Settings};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -160,14 +160,17 @@ fn parse_tag_id(text: &str) -> Result<u32, String> {
 
 /// The garment's EPC, which must be an SGTIN: HQ's funnel is per GTIN.
 fn parse_epc(hex: &str) -> anyhow::Result<EpcBytes> {
-    let bytes = from_hex(hex).with_context(|| format!("--epc {:?} is not hex", hex.trim()))?;
-    Sgtin::decode(&bytes).with_context(|| {
-        format!(
-            "--epc {:?} is not a valid SGTIN; check it with `aisle epc decode`",
+    match garment_from_hex(hex) {
+        Ok(garment) => Ok(garment.bytes),
+        Err(GarmentEpcError::NotHex(_)) => anyhow::bail!("--epc {:?} is not hex", hex.trim()),
+        Err(GarmentEpcError::NotSgtin(reason)) => anyhow::bail!(
+            "--epc {:?} is not a valid SGTIN ({reason}); check it with `aisle epc decode`",
             hex.trim()
-        )
-    })?;
-    EpcBytes::new(&bytes).context("--epc is longer than any EPC a tag can carry")
+        ),
+        Err(GarmentEpcError::TooLong(_)) => {
+            anyhow::bail!("--epc is longer than any EPC a tag can carry")
+        }
+    }
 }
 
 /// The thresholds from the flags (each defaults to `Settings::default()`),

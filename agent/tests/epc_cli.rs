@@ -204,7 +204,10 @@ fn bad_encode_inputs_fail_with_one_line_naming_the_problem() {
     let line = run(&["--gtin", "80614141123458", "--serial", "A-1"]);
     assert!(line.contains("sgtin-198"), "{line}");
     let line = run(&["--gtin", "80614141123458", "--serial", "1", "--filter", "8"]);
-    assert!(line.contains("'--filter") && line.contains("0 to 7"), "{line}");
+    assert!(
+        line.contains("'--filter") && line.contains("0 to 7"),
+        "{line}"
+    );
     let line = run(&[
         "--gtin",
         "80614141123458",
@@ -245,7 +248,10 @@ fn bad_flag_values_fail_with_one_line_stating_the_real_range() {
     let line = run(&["--company-prefix-len", "7", "--colour", "red"]);
     assert!(line.contains("'--colour'"), "{line}");
     let line = failure_line(&["epc", "encode", "--gtin", "80614141123458"]);
-    assert!(line.contains("--serial") && line.contains("--company-prefix-len"), "{line}");
+    assert!(
+        line.contains("--serial") && line.contains("--company-prefix-len"),
+        "{line}"
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! reports are worked out by hand from the funnel rules in docs/hq.md (see
 //! the comments in `seed`).
 
-use aisle_agent::hq::db::{EventStore, Received};
+use aisle_agent::event_store::{Received, SqliteStore as EventStore};
 use aisle_agent::hq::validate::{validate, Verdict};
 use protocol::batch::{Batch, BatchEvent, SCHEMA_V1};
 use protocol::stage::StoreEventKind::{self, FixtureDwell, ItemPickup, ItemPurchase, ItemTryOn};

@@ -34,7 +34,9 @@ fn serves_in_process_until_its_shutdown_future_completes() {
     rig.tags.deliver(&events, STEP);
     assert_delivered(rig.store_id(), &rig.tags, &rig.sub, Faults::None, STEP);
     rig.sub
-        .wait_status("the gateway's online status", STEP, |s| s["state"] == "online");
+        .wait_status("the gateway's online status", STEP, |s| {
+            s["state"] == "online"
+        });
 
     stop_tx.send(()).unwrap();
     let result = done_rx

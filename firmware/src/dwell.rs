@@ -15,7 +15,10 @@ pub enum DwellEvent {
     /// Presence has lasted the minimum dwell time.
     DwellStart,
     /// The visit ended; `dwell_ms` runs from its first to its last presence.
-    DwellEnd { dwell_ms: u32 },
+    DwellEnd {
+        /// From the visit's first to its last presence.
+        dwell_ms: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +49,7 @@ pub struct DwellDetector {
 }
 
 impl DwellDetector {
+    /// A detector with the config page's dwell thresholds, nobody present.
     pub fn new(settings: &Settings) -> Self {
         let mut detector = DwellDetector {
             min_ms: 0,

@@ -103,7 +103,9 @@ pub struct RamFlash<const SIZE: usize, const PAGE: usize> {
 /// Misuse of a [`RamFlash`], as a flash controller would report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RamFlashError {
+    /// The range runs past the end of the flash.
     OutOfBounds,
+    /// The address or length is not a multiple of the write or erase size.
     NotAligned,
 }
 

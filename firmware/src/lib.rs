@@ -11,6 +11,7 @@ extern crate std;
 
 pub mod config;
 pub mod dwell;
+pub mod entrance;
 pub mod flash;
 pub mod lis2dh;
 pub mod outbox;

@@ -12,7 +12,9 @@ use embedded_hal::i2c::I2c;
 /// The I²C address, set by the SA0 pin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Address {
+    /// SA0 tied to ground.
     Sa0Low = 0x18,
+    /// SA0 tied to the supply.
     Sa0High = 0x19,
 }
 
@@ -20,10 +22,15 @@ pub enum Address {
 /// 10 Hz low-power while resting, 25 Hz while a garment is handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataRate {
+    /// 1 Hz.
     Hz1 = 1,
+    /// 10 Hz: a garment at rest.
     Hz10 = 2,
+    /// 25 Hz: a garment being handled.
     Hz25 = 3,
+    /// 50 Hz.
     Hz50 = 4,
+    /// 100 Hz.
     Hz100 = 5,
 }
 

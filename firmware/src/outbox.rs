@@ -148,6 +148,7 @@ impl<const N: usize> Outbox<N> {
         self.pending().count()
     }
 
+    /// True when every event has been acked (or dropped).
     pub fn is_empty(&self) -> bool {
         self.slots.iter().all(Option::is_none)
     }
@@ -157,10 +158,12 @@ impl<const N: usize> Outbox<N> {
         self.slots.iter().all(Option::is_some)
     }
 
+    /// The tag id its events are sent under.
     pub fn tag(&self) -> u32 {
         self.tag
     }
 
+    /// The boot its events belong to.
     pub fn boot(&self) -> u32 {
         self.boot
     }

@@ -27,6 +27,7 @@ pub struct ReaderNode {
 }
 
 impl ReaderNode {
+    /// A reader node with the config page's visit length, no garment seen.
     pub fn new(settings: &Settings) -> Self {
         ReaderNode {
             visit_ms: u64::from(settings.reader_visit_ms),
@@ -34,6 +35,7 @@ impl ReaderNode {
         }
     }
 
+    /// Takes new thresholds from a `Configure` downlink.
     pub fn update_settings(&mut self, settings: &Settings) {
         self.visit_ms = u64::from(settings.reader_visit_ms);
     }

@@ -20,7 +20,12 @@ pub enum Input {
     /// The PIR's level changed or was sampled.
     Presence(bool),
     /// The UHF module read a garment.
-    Epc { epc: EpcBytes, rssi: i8 },
+    Epc {
+        /// The garment's EPC.
+        epc: EpcBytes,
+        /// Signal strength of the read, dBm.
+        rssi: i8,
+    },
 }
 
 /// What a tag's hardware offers the main loop.
@@ -35,6 +40,7 @@ pub trait Board {
     fn sense(&mut self, now_ms: u64) -> Option<Input>;
     /// The supply voltage, for heartbeats.
     fn battery_mv(&mut self) -> u16;
+    /// Turns the identify LED on or off.
     fn set_led(&mut self, on: bool);
     /// Persists a config changed by a `Configure` downlink.
     fn store_config(&mut self, config: &Config);
@@ -51,6 +57,7 @@ pub struct Shell<const N: usize> {
 }
 
 impl<const N: usize> Shell<N> {
+    /// A shell around `tag`, with an empty link decoder.
     pub fn new(tag: Tag<N>) -> Self {
         Shell {
             tag,
@@ -58,6 +65,7 @@ impl<const N: usize> Shell<N> {
         }
     }
 
+    /// The tag it drives.
     pub fn tag(&self) -> &Tag<N> {
         &self.tag
     }

@@ -27,6 +27,7 @@ pub const MAX_IDENTIFY_MS: u32 = 5 * 60 * 1_000;
 pub struct BootInfo {
     /// The persisted boot counter's value for this boot.
     pub boot: u32,
+    /// Why the MCU reset before this boot.
     pub reset_reason: ResetReason,
     /// Whether the config page was usable (else fallback defaults are in use).
     pub config_status: ConfigStatus,
@@ -53,7 +54,10 @@ pub enum DownlinkEffect {
     /// Thresholds changed: the shell should persist [`Tag::config`].
     Configured,
     /// Blink the LED until `until_ms`.
-    Identify { until_ms: u64 },
+    Identify {
+        /// When to stop blinking, in the tag's time.
+        until_ms: u64,
+    },
 }
 
 /// A tag with an outbox of `N` events.
@@ -220,10 +224,12 @@ impl<const N: usize> Tag<N> {
         matches!(&self.sensor, Sensor::Motion(detector) if detector.is_resting())
     }
 
+    /// The config in force, including thresholds changed by downlinks.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
+    /// The events not yet acked.
     pub fn outbox(&self) -> &Outbox<N> {
         &self.outbox
     }

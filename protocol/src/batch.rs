@@ -15,11 +15,17 @@ pub const SCHEMA_V1: &str = "aisle.batch.v1";
 /// One batch of store events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Batch {
+    /// [`SCHEMA_V1`] for this layout.
     pub schema: String,
+    /// The store id; equals the topic's store.
     pub store: String,
+    /// The gateway's id within the store.
     pub gateway: String,
+    /// Unique per batch, for logs and the event store's provenance columns.
     pub batch_id: String,
+    /// When the gateway assembled the batch.
     pub created_at: UnixMillis,
+    /// The events, oldest first.
     pub events: Vec<BatchEvent>,
 }
 
@@ -27,11 +33,17 @@ pub struct Batch {
 /// and then each event on its own, so one bad event does not cost the rest.
 #[derive(Debug, Clone, Deserialize)]
 pub struct BatchEnvelope {
+    /// [`SCHEMA_V1`] for this layout.
     pub schema: String,
+    /// The store id; equals the topic's store.
     pub store: String,
+    /// The gateway's id within the store.
     pub gateway: String,
+    /// Unique per batch, for logs and the event store's provenance columns.
     pub batch_id: String,
+    /// When the gateway assembled the batch.
     pub created_at: UnixMillis,
+    /// The events, each checked on its own.
     pub events: Vec<serde_json::Value>,
 }
 
@@ -42,7 +54,9 @@ pub struct BatchEvent {
     pub id: String,
     /// When it happened (gateway receive time minus the tag's `age_ms`).
     pub ts: UnixMillis,
+    /// What happened in the store.
     pub event: StoreEventKind,
+    /// The funnel stage it reaches ([`StoreEventKind::stage`]).
     pub stage: FunnelStage,
     /// The reporting tag's id.
     pub tag: u32,

@@ -204,6 +204,7 @@ impl Default for FrameDecoder {
 }
 
 impl FrameDecoder {
+    /// A decoder waiting for the start of a frame.
     pub const fn new() -> Self {
         FrameDecoder {
             buf: [0; MAX_ENCODED_LEN],

@@ -26,6 +26,7 @@ pub enum Scheme {
 }
 
 impl Scheme {
+    /// The scheme's name in GS1 URIs and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             Scheme::Sgtin96 => "sgtin-96",
@@ -115,6 +116,9 @@ fn partition_row(partition: u8) -> Result<&'static Partition, EpcError> {
 /// Why an EPC could not be decoded or encoded. Messages name the field and
 /// the rule, since technicians read them straight off `aisle epc`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+// Each variant's `#[error]` message is its documentation: it is what the
+// technician reads.
+#[allow(missing_docs)]
 pub enum EpcError {
     #[error("EPC is empty")]
     Empty,
@@ -186,6 +190,7 @@ pub enum EpcError {
 /// the URIs, so leading zeros of the company prefix survive.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Sgtin {
+    /// SGTIN-96 or SGTIN-198: which serials fit and how long the EPC is.
     pub scheme: Scheme,
     /// Filter value 0–7 (1 = point-of-sale trade item, per the TDS's SGTIN
     /// filter value table).

@@ -14,7 +14,9 @@ pub const PROTOCOL_VERSION: u8 = 1;
 /// One link-layer frame: a protocol version, then the message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Frame {
+    /// [`PROTOCOL_VERSION`] of the sender; a receiver drops other versions.
     pub version: u8,
+    /// What the frame carries.
     pub message: Message,
 }
 
@@ -27,10 +29,12 @@ impl Frame {
         }
     }
 
+    /// A frame carrying a tag's event.
     pub fn uplink(uplink: Uplink) -> Self {
         Frame::new(Message::Uplink(uplink))
     }
 
+    /// A frame carrying a message to a tag.
     pub fn downlink(downlink: Downlink) -> Self {
         Frame::new(Message::Downlink(downlink))
     }
@@ -40,7 +44,9 @@ impl Frame {
 /// gateway ignores downlinks, so both can share one broadcast channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Message {
+    /// From a tag to the gateway.
     Uplink(Uplink),
+    /// From the gateway to a tag.
     Downlink(Downlink),
 }
 
@@ -57,6 +63,7 @@ pub struct Uplink {
     /// retransmission. Tags have no wall clock; the gateway stamps
     /// `received_at - age_ms`.
     pub age_ms: u32,
+    /// What the tag observed.
     pub event: TagEvent,
 }
 
@@ -65,29 +72,51 @@ pub struct Uplink {
 pub enum TagEvent {
     /// The tag started. `config` says whether its config page was usable.
     Boot {
+        /// The firmware now running.
         fw: FwVersion,
+        /// Why the MCU reset.
         reset_reason: ResetReason,
+        /// Whether the config page was usable.
         config: ConfigStatus,
     },
     /// Periodic health. `dropped` counts events this boot that were pushed out
     /// of a full outbox before the gateway acked them (cumulative, so a lost
     /// heartbeat loses no information).
     Heartbeat {
+        /// Supply voltage in millivolts.
         battery_mv: u16,
+        /// The firmware now running.
         fw: FwVersion,
+        /// Events dropped from a full outbox this boot.
         dropped: u32,
     },
     /// A garment on a motion tag was lifted. The garment's EPC travels with
     /// the event so the gateway never needs a tag-to-garment table.
-    PickedUp { epc: EpcBytes },
+    PickedUp {
+        /// The garment's EPC.
+        epc: EpcBytes,
+    },
     /// The garment has been still again; `held_ms` is how long it was held.
-    PutDown { epc: EpcBytes, held_ms: u32 },
+    PutDown {
+        /// The garment's EPC.
+        epc: EpcBytes,
+        /// From the pickup to the first still moment.
+        held_ms: u32,
+    },
     /// A shopper has been present at a fixture for the minimum dwell time.
     DwellStart,
     /// The presence ended; `dwell_ms` is the whole visit's length.
-    DwellEnd { dwell_ms: u32 },
+    DwellEnd {
+        /// From the first to the last presence of the visit.
+        dwell_ms: u32,
+    },
     /// A zone reader (fitting room, checkout) saw a garment, once per visit.
-    EpcSeen { epc: EpcBytes, rssi: i8 },
+    EpcSeen {
+        /// The garment's EPC.
+        epc: EpcBytes,
+        /// Signal strength of the read, dBm.
+        rssi: i8,
+    },
 }
 
 /// Messages from the gateway to the tags. Every downlink names its tag:
@@ -95,11 +124,28 @@ pub enum TagEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Downlink {
     /// The event `(tag, boot, seq)` is durably stored; the tag may forget it.
-    Ack { tag: u32, boot: u32, seq: u16 },
+    Ack {
+        /// The tag that sent the event.
+        tag: u32,
+        /// Its boot counter when it sent the event.
+        boot: u32,
+        /// The event's sequence number in that boot.
+        seq: u16,
+    },
     /// Replace the tag's detection thresholds (persisted by the tag).
-    Configure { tag: u32, settings: Settings },
+    Configure {
+        /// The tag to configure.
+        tag: u32,
+        /// The new thresholds, all of them.
+        settings: Settings,
+    },
     /// Blink the tag's LED for `duration_ms`, so a technician can find it.
-    Identify { tag: u32, duration_ms: u32 },
+    Identify {
+        /// The tag to find.
+        tag: u32,
+        /// How long to blink.
+        duration_ms: u32,
+    },
 }
 
 impl Downlink {
@@ -121,6 +167,7 @@ pub struct Settings {
     pub pickup_threshold_mg: u16,
     /// K of the last M samples must be moving to call a pickup.
     pub pickup_k: u8,
+    /// M: the number of recent samples K is counted over.
     pub pickup_m: u8,
     /// Still for this long after a pickup means put down.
     pub still_ms: u32,
@@ -154,8 +201,11 @@ impl Default for Settings {
 /// Firmware version, `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FwVersion {
+    /// Incompatible changes.
     pub major: u8,
+    /// Compatible features.
     pub minor: u8,
+    /// Fixes.
     pub patch: u8,
 }
 
@@ -168,11 +218,17 @@ impl fmt::Display for FwVersion {
 /// Why the tag's MCU last reset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResetReason {
+    /// Power was applied (a new battery).
     PowerOn,
+    /// The supply dropped too low: a battery running out.
     Brownout,
+    /// The watchdog fired: the firmware hung.
     Watchdog,
+    /// The firmware asked for a reset.
     Software,
+    /// The reset pin was pulled.
     Pin,
+    /// The MCU did not say.
     Unknown,
 }
 
@@ -213,6 +269,7 @@ impl EpcBytes {
         Some(out)
     }
 
+    /// The EPC's bytes, as long as the EPC is.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len as usize]
     }

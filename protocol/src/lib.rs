@@ -5,6 +5,7 @@
 //! the gateway and HQ. [`topics`] names the MQTT topics that batch travels on.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod codec;
 #[cfg(feature = "std")]

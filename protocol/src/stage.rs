@@ -1,7 +1,7 @@
 //! Store events and the funnel stages they map to.
 //!
 //! The stages are the online shop's funnel stages, so offline and online
-//! conversion can sit in one report (see DESIGN.md, "Funnel events").
+//! conversion can sit in one report (see docs/design.md, "Store events and funnel stages").
 
 use core::fmt;
 use core::str::FromStr;
@@ -25,13 +25,18 @@ pub enum StoreEventKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FunnelStage {
+    /// A garment was on display where a shopper lingered.
     Exposure,
+    /// A garment was picked up (online: a product view).
     View,
+    /// A garment was taken to a fitting room (online: added to the cart).
     TryOn,
+    /// A garment was bought.
     Purchase,
 }
 
 impl StoreEventKind {
+    /// Every kind, in funnel order; an index into it is stable.
     pub const ALL: [StoreEventKind; 4] = [
         StoreEventKind::FixtureDwell,
         StoreEventKind::ItemPickup,
@@ -49,6 +54,7 @@ impl StoreEventKind {
         }
     }
 
+    /// The event's name in batches and the event store.
     pub fn as_str(self) -> &'static str {
         match self {
             StoreEventKind::FixtureDwell => "fixture_dwell",
@@ -60,6 +66,7 @@ impl StoreEventKind {
 }
 
 impl FunnelStage {
+    /// Every stage, in funnel order.
     pub const ALL: [FunnelStage; 4] = [
         FunnelStage::Exposure,
         FunnelStage::View,
@@ -67,6 +74,7 @@ impl FunnelStage {
         FunnelStage::Purchase,
     ];
 
+    /// The stage's name in batches, the event store and reports.
     pub fn as_str(self) -> &'static str {
         match self {
             FunnelStage::Exposure => "exposure",

@@ -61,6 +61,7 @@ impl UnixMillis {
         })
     }
 
+    /// The system clock's time now.
     #[cfg(feature = "std")]
     pub fn now() -> Self {
         let since = std::time::SystemTime::now()

@@ -60,6 +60,7 @@ impl fmt::Display for TopicKind {
 pub struct Topic<'a> {
     /// The store id (the config's `store`), one topic segment.
     pub store: &'a str,
+    /// What the topic carries.
     pub kind: TopicKind,
 }
 
@@ -79,6 +80,7 @@ pub enum TopicError {
 }
 
 impl<'a> Topic<'a> {
+    /// The `kind` topic of `store`.
     pub fn new(store: &'a str, kind: TopicKind) -> Self {
         Topic { store, kind }
     }
@@ -112,6 +114,7 @@ impl fmt::Display for Topic<'_> {
 /// when the subscriber is one of a group that splits the messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Filter<'a> {
+    /// The kind of topic subscribed to.
     pub kind: TopicKind,
     /// The shared-subscription group, if any.
     pub share: Option<&'a str>,

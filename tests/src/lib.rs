@@ -5,8 +5,10 @@
 //! This crate owns how those parts are started, observed and faulted, so the
 //! tests read as the scenario they check and nothing else.
 
+pub mod clickhouse;
 pub mod delivery;
 pub mod hq;
+pub mod metrics;
 pub mod mosquitto;
 pub mod process;
 pub mod qemu;
@@ -17,6 +19,7 @@ pub mod subscriber;
 pub mod tags;
 pub mod tls;
 
+pub use clickhouse::ClickHouse;
 pub use delivery::{assert_delivered, Faults};
 pub use hq::HqCollector;
 pub use mosquitto::{Mosquitto, MosquittoOptions, TlsFiles};

@@ -37,6 +37,9 @@ pub struct MosquittoOptions {
     pub password_file: Option<PathBuf>,
     /// Whether the main listener accepts clients without a username.
     pub allow_anonymous: bool,
+    /// Mosquitto's `max_packet_size`: a client sending a larger packet is
+    /// disconnected. `None` keeps Mosquitto's default (no limit).
+    pub max_packet_size: Option<u32>,
 }
 
 impl Default for MosquittoOptions {
@@ -46,6 +49,7 @@ impl Default for MosquittoOptions {
             tls: None,
             password_file: None,
             allow_anonymous: true,
+            max_packet_size: None,
         }
     }
 }
@@ -240,6 +244,9 @@ fn config_text(
     // Subscribers with persistent sessions must not lose queued events while
     // they or the broker restart: no queue limit in tests.
     line("max_queued_messages 0".into());
+    if let Some(bytes) = opts.max_packet_size {
+        line(format!("max_packet_size {bytes}"));
+    }
     line("log_dest stderr".into());
     line("log_type error".into());
     line("log_type warning".into());

@@ -37,6 +37,8 @@ pub struct StoreToml {
     pub status_interval_s: Option<u64>,
     /// `shutdown_grace_s`.
     pub shutdown_grace_s: Option<f64>,
+    /// `[metrics] listen`, e.g. `127.0.0.1:9464`.
+    pub metrics_listen: Option<String>,
 }
 
 impl StoreToml {
@@ -57,6 +59,7 @@ impl StoreToml {
             garments: 8,
             status_interval_s: None,
             shutdown_grace_s: None,
+            metrics_listen: None,
         }
     }
 
@@ -97,6 +100,9 @@ impl StoreToml {
             "\n[batch]\nmax_events = {}\nmax_bytes = {}\nlinger_ms = {}",
             self.batch_max_events, self.batch_max_bytes, self.linger_ms
         );
+        if let Some(listen) = &self.metrics_listen {
+            let _ = writeln!(t, "\n[metrics]\nlisten = {}", toml_string(listen));
+        }
         let _ = writeln!(
             t,
             "\n[[fixtures]]\nid = \"F1\"\nzone = \"womens-tops\"\npresence_tag = {PRESENCE_TAG}\ngtins = [\"{TEST_GTIN}\"]"

@@ -2,6 +2,7 @@
 //! sends everything once the broker is back.
 
 use aisle_system_tests::delivery::ids_of;
+use aisle_system_tests::mosquitto::{Mosquitto, MosquittoOptions};
 use aisle_system_tests::{assert_delivered, pickups, wait_until, Faults, GatewayRig, STEP};
 use std::thread;
 
@@ -74,5 +75,28 @@ fn resends_unacked_batches_after_the_broker_restarts_mid_stream() {
         &rig.sub,
         Faults::Resends(1),
         STEP,
+    );
+}
+
+#[test]
+fn shrinks_batches_the_broker_refuses_as_too_large_and_delivers_each_event_once() {
+    // Far below the 64 KiB batches the store config allows: Mosquitto
+    // drops the connection of a client sending a larger packet.
+    let broker = Mosquitto::start_with(MosquittoOptions {
+        max_packet_size: Some(4096),
+        ..MosquittoOptions::default()
+    });
+    let mut rig = GatewayRig::with_broker(broker, |_| {});
+    // Spooled while HQ is away, the backlog leaves in full-size batches.
+    rig.broker.stop();
+    rig.start_gateway();
+    let events = pickups(rig.store.garment_tags(), 1, 0..40);
+    rig.tags.deliver(&events, STEP);
+    rig.broker.start_again();
+    assert_delivered(rig.store_id(), &rig.tags, &rig.sub, Faults::None, STEP);
+    let log = rig.gateway().log_text();
+    assert!(
+        log.contains("sending smaller batches"),
+        "the gateway never said why batches shrank:\n{log}"
     );
 }

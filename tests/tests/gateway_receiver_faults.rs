@@ -70,6 +70,11 @@ impl XorShift {
 fn survives_garbage_bit_flips_and_duplicates_and_counts_each_once() {
     let mut rig = GatewayRig::new(|store| store.status_interval_s = Some(1));
     rig.start_gateway();
+    // Input written before the gateway opens the port is discarded as
+    // stale; this test counts every copy, so it writes once the port is open.
+    rig.sub.wait_status("the receiver open", STEP, |s| {
+        receiver_state(s) == Some("open")
+    });
     let events = pickups(rig.store.garment_tags(), 1, 0..12);
     let mut rng = XorShift(0x5eed_1234_abcd_0001);
     let (mut flipped, mut noisy) = (0u64, 0u64);
@@ -153,4 +158,47 @@ fn opens_a_receiver_plugged_in_after_the_gateway_started() {
     rig.tags
         .deliver(&pickups(rig.store.garment_tags(), 1, 0..5), STEP);
     assert_delivered(rig.store_id(), &rig.tags, &rig.sub, Faults::None, STEP);
+}
+
+/// Unix time in milliseconds, as the gateway stamps events.
+fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    since.as_millis() as i64
+}
+
+#[test]
+fn discards_frames_buffered_while_the_gateway_was_down_and_stamps_resends_by_their_age() {
+    let mut rig = GatewayRig::new(|_| {});
+    let mut event = pickups(rig.store.garment_tags(), 1, 0..1).remove(0);
+    event.age_ms = 0;
+    let happened = now_ms();
+    rig.tags.send(&event).unwrap();
+    // The gateway is down this long; the frame waits in the receiver's
+    // buffer, and read now it would be stamped this much too late.
+    let downtime = Duration::from_secs(3);
+    std::thread::sleep(downtime);
+    rig.start_gateway();
+
+    // The tag resends with its age as of each send, as its outbox does,
+    // until the gateway (once it has the port open) acks.
+    let key = key_of(&event);
+    let start = Instant::now();
+    while rig.tags.ack_count(key) == 0 {
+        assert!(start.elapsed() < STEP, "the event was never acked");
+        event.age_ms = (now_ms() - happened) as u32;
+        rig.tags.send(&event).unwrap();
+        let sent = Instant::now();
+        while rig.tags.ack_count(key) == 0 && sent.elapsed() < Duration::from_millis(300) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    assert_delivered(rig.store_id(), &rig.tags, &rig.sub, Faults::None, STEP);
+    let ts = rig.sub.batches()[0].batch.events[0].ts.0;
+    assert!(
+        (happened - 100..happened + 1_000).contains(&ts),
+        "the event happened at {happened} but was stamped {ts}, {} ms late",
+        ts - happened
+    );
 }

@@ -66,6 +66,12 @@ fn send_health(rig: &GatewayRig) -> (UnixMillis, UnixMillis, [u32; 3]) {
         garments.next().unwrap(),
         garments.next().unwrap(),
     ];
+    // Input written before the gateway opens the port is discarded, and
+    // resends come in any order: write once the port is open, so the
+    // frames arrive in the order a tag sends them.
+    rig.sub.wait_status("the receiver open", STEP, |s| {
+        s["receivers"][0]["state"] == "open"
+    });
     let before = UnixMillis::now();
     rig.tags.deliver(
         &[

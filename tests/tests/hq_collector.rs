@@ -1,13 +1,13 @@
 //! The HQ collector (`aisle hq`) against a real Mosquitto: validation and
 //! quarantine, idempotent storage, the persistent session across a kill -9,
-//! shared subscriptions, TLS with a password, and a clean stop on SIGTERM.
+//! shared subscriptions refused on SQLite, TLS with a password, and a clean
+//! stop on SIGTERM. (Shared groups on ClickHouse: `hq_clickhouse.rs`.)
 //! The event store is read back with SQLite and with `aisle funnel`.
 
 use aisle_system_tests::{aisle_bin, tls, wait_until, HqCollector, Mosquitto, MosquittoOptions};
 use protocol::topics::{Topic, TopicKind};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use serde_json::{json, Value};
-use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -252,51 +252,25 @@ fn batches_queued_and_in_flight_across_a_kill_9_are_stored_exactly_once() {
 }
 
 #[test]
-fn a_shared_group_splits_batches_between_collectors() {
+fn a_shared_group_on_sqlite_files_is_refused() {
+    // A group splits every store's batches between its members; with a
+    // SQLite file each, each file would hold part of each garment's events.
     let broker = Mosquitto::start();
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = HqCollector::start(
-        dir_a.path(),
-        &broker.url(),
-        &["--share", "hq", "--client-id", "hq-a"],
-    );
-    let b = HqCollector::start(
-        dir_b.path(),
-        &broker.url(),
-        &["--share", "hq", "--client-id", "hq-b"],
-    );
-    let batches: Vec<(String, Vec<u8>)> = (0..40u32)
-        .map(|n| {
-            (
-                topic(&format!("S{}", n % 4)),
-                batch(
-                    &format!("S{}", n % 4),
-                    &format!("b-{n}"),
-                    vec![pickup(&format!("S{}", n % 4), n)],
-                ),
-            )
-        })
-        .collect();
-    publish(&broker.url(), &batches);
-    wait_until("all 40 events across both collectors", DEADLINE, || {
-        (count(&a.db, "SELECT COUNT(*) FROM events") + count(&b.db, "SELECT COUNT(*) FROM events")
-            == 40)
-            .then_some(())
-    });
-    let (in_a, in_b): (HashSet<String>, HashSet<String>) = (
-        ids(&a.db).into_iter().collect(),
-        ids(&b.db).into_iter().collect(),
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(aisle_bin())
+        .args(["hq", "--broker", &broker.url(), "--share", "hq", "--db"])
+        .arg(dir.path().join("hq.db"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        in_a.is_disjoint(&in_b),
-        "a batch went to both members of the group"
+        stderr.contains("--share needs an event store the whole group writes to")
+            && stderr.contains("clickhouse://"),
+        "{stderr}"
     );
-    assert!(
-        !in_a.is_empty() && !in_b.is_empty(),
-        "one collector got everything: {} / {}",
-        in_a.len(),
-        in_b.len()
-    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(!dir.path().join("hq.db").exists(), "nothing written");
 }
 
 #[test]

@@ -83,6 +83,34 @@ fn garment_gtin_must_be_on_its_fixture() {
     );
 }
 
+#[test]
+fn metrics_listen_is_optional_and_parsed() {
+    assert!(parse(Path::new("store.toml"), MINIMAL)
+        .unwrap()
+        .metrics
+        .is_none());
+    let text = format!("{MINIMAL}[metrics]\nlisten = \"127.0.0.1:9464\"\n");
+    let c = parse(Path::new("store.toml"), &text).unwrap();
+    let listen = c.metrics.unwrap().listen_addr().unwrap();
+    assert_eq!(listen, "127.0.0.1:9464".parse().unwrap());
+}
+
+#[test]
+fn metrics_listen_without_a_port_points_at_the_value() {
+    let text = format!("{MINIMAL}[metrics]\nlisten = \"localhost\"\n");
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!((errs[0].line, errs[0].column), (7, 10));
+    assert!(
+        errs[0]
+            .message
+            .contains("metrics listen \"localhost\" is not an IP address and port"),
+        "{}",
+        errs[0]
+    );
+    assert!(errs[0].help.contains("127.0.0.1:9464"), "{}", errs[0]);
+}
+
 mod never_panics {
     use super::*;
     use proptest::prelude::*;

@@ -4,7 +4,7 @@
 
 use super::defaults::{self, MIN_SPOOL_BYTES};
 use super::{BatchConfig, ConfigError, Overrides, StoreConfig};
-use crate::gateway::sgtin;
+use crate::epc;
 use crate::mqtt::{BrokerConfig, BrokerUrl};
 use std::collections::HashMap;
 use std::path::Path;
@@ -189,6 +189,18 @@ impl Validator<'_> {
             );
         }
         self.check_batch(&c.batch);
+        if let Some(m) = &c.metrics {
+            if m.listen_addr().is_err() {
+                self.error(
+                    &[N("metrics"), N("listen")],
+                    format!(
+                        "metrics listen {:?} is not an IP address and port",
+                        m.listen
+                    ),
+                    "e.g. \"127.0.0.1:9464\" (this host only) or \"0.0.0.0:9464\" (any interface)",
+                );
+            }
+        }
         self.check_store_map(c);
     }
 
@@ -270,7 +282,11 @@ impl Validator<'_> {
         if !bytes.contains(&b.max_bytes) {
             self.error(
                 &[N("batch"), N("max_bytes")],
-                format!("batch max_bytes must be {} to {}", bytes.start(), bytes.end()),
+                format!(
+                    "batch max_bytes must be {} to {}",
+                    bytes.start(),
+                    bytes.end()
+                ),
                 &format!("the default is {}", defaults::BATCH_MAX_BYTES),
             );
         }
@@ -377,16 +393,14 @@ impl Validator<'_> {
                 );
             }
             let path = [N("garments"), I(i), N("epc")];
-            match sgtin::from_hex(&g.epc)
-                .as_deref()
-                .and_then(sgtin::gtin_and_serial)
-            {
-                None => self.error(
+            match epc::garment_from_hex(&g.epc) {
+                Err(_) => self.error(
                     &path,
                     format!("EPC {:?} is not an SGTIN-96/198 in hex", g.epc),
                     "write the EPC as hex, e.g. 3074257BF7194E4000001A85 (see `aisle epc decode`)",
                 ),
-                Some((gtin, _)) => {
+                Ok(garment) => {
+                    let gtin = garment.gtin;
                     if let Some(f) = fixture.filter(|f| !f.gtins.contains(&gtin)) {
                         self.error(&path, format!("EPC's GTIN {gtin} is not on fixture {:?}", f.id), "add the GTIN to the fixture's gtins, or move the garment to the right fixture");
                     }
@@ -396,7 +410,7 @@ impl Validator<'_> {
     }
 
     fn check_gtin(&mut self, gtin: &str, path: &[Key]) {
-        if !sgtin::is_valid_gtin14(gtin) {
+        if !epc::is_valid_gtin14(gtin) {
             self.error(
                 path,
                 format!("GTIN {gtin:?} is not 14 digits with a valid check digit"),

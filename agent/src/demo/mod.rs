@@ -14,7 +14,7 @@
 mod broker;
 mod table;
 
-use crate::funnel::window::parse_duration_ms;
+use crate::cli::parse_duration_ms;
 use crate::sim::{self, DriveOptions, Progress};
 use anyhow::Context;
 use std::path::{Path, PathBuf};

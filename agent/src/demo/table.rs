@@ -1,10 +1,10 @@
 //! The demo's closing table: per SKU, what HQ reports beside what the
 //! simulated shoppers did, cell by cell.
 
-use crate::funnel::engine::{Dimension, FunnelOptions};
+use crate::event_store::{Credentials, EventStore, Target};
 use crate::funnel::report::{FunnelReport, FunnelRow};
 use crate::funnel::store::{self, EventFilter};
-use crate::hq::db::EventStore;
+use crate::funnel::{Dimension, FunnelOptions};
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,8 +20,9 @@ pub fn hq_report(db: &Path, window_ms: u64) -> anyhow::Result<FunnelReport> {
     if !db.exists() {
         return Ok(FunnelReport::new(opts.window_ms, opts.by, Vec::new()));
     }
-    let events = EventStore::open_read_only(db)
-        .with_context(|| format!("opening HQ's database {}", db.display()))?;
+    let events =
+        EventStore::open_read_only(&Target::Sqlite(db.to_path_buf()), &Credentials::default())
+            .with_context(|| format!("opening HQ's database {}", db.display()))?;
     store::report(&events, &EventFilter::default(), &opts)
         .with_context(|| format!("reading {}", db.display()))
 }
@@ -139,9 +140,9 @@ pub fn side_by_side(
     }
     let mut out = format!(
         "Funnel by SKU, window {}; each cell is HQ|truth\n",
-        crate::funnel::report::format_window(truth.window_ms)
+        crate::cli::format_window(truth.window_ms)
     );
-    out.push_str(&crate::funnel::report::align_columns(&lines, 2));
+    out.push_str(&crate::cli::align_columns(&lines, 2));
     out
 }
 

@@ -1,5 +1,5 @@
 //! The funnel engine: garment journeys with ordered, windowed steps
-//! (DESIGN.md, "Funnel definition"), counted per report row.
+//! (docs/design.md, "The funnel"), counted per report row.
 //!
 //! Pure logic: it is fed events and never reads a clock, a file or a
 //! database. [`compute`] takes events in any order; [`FunnelBuilder`] is the
@@ -22,11 +22,10 @@
 //!   the SKUs' exposures.
 
 use super::catalog::Catalog;
+use super::dimension::Dimension;
 use super::report::{FunnelReport, FunnelRow};
 use protocol::stage::StoreEventKind;
 use std::collections::HashMap;
-use std::fmt;
-use std::str::FromStr;
 
 /// One store event as the funnel sees it.
 // The in-memory reference the tests check the database path against; the CLI
@@ -46,76 +45,6 @@ pub struct FunnelEvent {
     pub fixture: Option<String>,
     /// The GTINs on display, on `fixture_dwell`.
     pub gtins: Vec<String>,
-}
-
-/// A dimension a report row is keyed by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Dimension {
-    /// The catalog's SKU code for the GTIN; the GTIN itself when there is no
-    /// catalog or the catalog does not list it.
-    Sku,
-    Store,
-    /// The catalog's style for the GTIN (needs a catalog); null when the
-    /// catalog does not list the GTIN.
-    Style,
-    /// The fixture of the event; for journeys, the fixture of the pickup
-    /// that opened it. Null when the event carries none.
-    Fixture,
-}
-
-impl Dimension {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dimension::Sku => "sku",
-            Dimension::Store => "store",
-            Dimension::Style => "style",
-            Dimension::Fixture => "fixture",
-        }
-    }
-}
-
-impl fmt::Display for Dimension {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A `--by` list that is not made of known dimensions.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ByError {
-    #[error("unknown dimension `{0}` (use sku, store, style or fixture, comma separated)")]
-    Unknown(String),
-    #[error("dimension `{0}` is given twice")]
-    Repeated(String),
-}
-
-/// Parses `sku`, `sku,store`, … into dimensions, in the order given.
-pub fn parse_by(s: &str) -> Result<Vec<Dimension>, ByError> {
-    let mut dims = Vec::new();
-    for part in s.split(',').map(str::trim) {
-        let dim = match part {
-            "sku" => Dimension::Sku,
-            "store" => Dimension::Store,
-            "style" => Dimension::Style,
-            "fixture" => Dimension::Fixture,
-            other => return Err(ByError::Unknown(other.to_string())),
-        };
-        if dims.contains(&dim) {
-            return Err(ByError::Repeated(part.to_string()));
-        }
-        dims.push(dim);
-    }
-    Ok(dims)
-}
-
-impl FromStr for Dimension {
-    type Err = ByError;
-    fn from_str(s: &str) -> Result<Self, ByError> {
-        match parse_by(s)?.as_slice() {
-            [one] => Ok(*one),
-            _ => Err(ByError::Unknown(s.to_string())),
-        }
-    }
 }
 
 /// What the report is keyed by, and the journey window.

@@ -1,37 +1,41 @@
 //! `aisle funnel`: the conversion report HQ analysts read, computed from the
-//! collector's event store with the journey rules of DESIGN.md ("Funnel
-//! definition"). The engine is pure; this module only wires it to SQLite and
+//! collector's event store with the journey rules of docs/design.md ("The
+//! funnel"). The engine is pure; `store` feeds it from the event store
+//! (`sqlite` and `clickhouse` read each backend) and this module wires it to
 //! the command line.
 
 pub mod catalog;
+pub mod clickhouse;
+pub mod dimension;
 pub mod engine;
 pub mod report;
+pub mod sqlite;
 pub mod store;
-pub mod window;
 
 #[cfg(test)]
 mod tests;
 
 pub use catalog::Catalog;
-pub use engine::{Dimension, FunnelOptions};
+pub use dimension::Dimension;
+pub use engine::FunnelOptions;
 
-use crate::hq::db::EventStore;
+use crate::event_store::{DbArgs, EventFilter, EventStore};
 use anyhow::Context;
 use protocol::time::UnixMillis;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use store::EventFilter;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     aisle funnel --db hq.db                          # per SKU, as a table\n  \
     aisle funnel --db hq.db --by sku,store --window 2h --format csv\n  \
-    aisle funnel --db hq.db --by style --catalog catalog.csv --format json\n\n\
+    aisle funnel --db hq.db --by style --catalog catalog.csv --format json\n  \
+    aisle funnel --db clickhouse://ch.hq.example:8123/aisle --db-user analyst \\\n    \
+    --db-password-file /etc/aisle/ch.password --by sku,store\n\n\
     Reference: docs/hq.md")]
 pub struct Args {
-    /// The collector's SQLite database.
-    #[arg(long)]
-    db: PathBuf,
+    #[command(flatten)]
+    db: DbArgs,
     /// Row keys, comma separated, in sort order: sku, store, style, fixture.
     #[arg(long, default_value = "sku")]
     by: String,
@@ -45,7 +49,7 @@ pub struct Args {
     #[arg(long)]
     to: Option<UnixMillis>,
     /// Journey window: 30s, 10m, 1h, 1d, 500ms.
-    #[arg(long, default_value = "1h", value_parser = window::parse_duration_ms)]
+    #[arg(long, default_value = "1h", value_parser = crate::cli::parse_duration_ms)]
     window: i64,
     /// Catalog CSV (gtin,sku,style,name,colour,size) for SKU codes and styles.
     #[arg(long)]
@@ -56,7 +60,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let by = engine::parse_by(&args.by).context("--by")?;
+    let by = dimension::parse_by(&args.by).context("--by")?;
     if by.contains(&Dimension::Style) && args.catalog.is_none() {
         anyhow::bail!("--by style needs --catalog FILE (a CSV: gtin,sku,style,name,colour,size)");
     }
@@ -73,14 +77,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         by,
         catalog,
     };
-    let db = EventStore::open_read_only(&args.db)?;
+    let (target, credentials) = args.db.resolve()?;
+    let db = EventStore::open_read_only(&target, &credentials)?;
     let filter = EventFilter {
         store: args.store,
         from_ms: args.from.map(|t| t.0),
         to_ms: args.to.map(|t| t.0),
     };
-    let report = store::report(&db, &filter, &opts)
-        .with_context(|| format!("reading {}", args.db.display()))?;
+    let report = store::report(&db, &filter, &opts).with_context(|| format!("reading {target}"))?;
     let text = match args.format.as_str() {
         "json" => report.to_json(),
         "csv" => report.render_csv(),

@@ -4,7 +4,7 @@
 //! The types are public so that the simulator can build a report from its
 //! own ground truth and print it byte for byte as `aisle funnel` would.
 
-use super::engine::Dimension;
+use super::dimension::Dimension;
 use std::fmt::Write as _;
 
 /// The seven counts and two medians of one row, keyed by `dims`.
@@ -289,58 +289,10 @@ impl FunnelReport {
         }
         let mut out = format!(
             "window {}, by {}\n",
-            format_window(self.window_ms),
+            crate::cli::format_window(self.window_ms),
             self.by_label()
         );
-        out.push_str(&align_columns(&lines, dims));
+        out.push_str(&crate::cli::align_columns(&lines, dims));
         out
     }
-}
-
-/// Lays out `lines` (the first one the header) as columns two spaces apart:
-/// the first `left` columns (names) left-aligned, the rest (numbers)
-/// right-aligned. Shared by the funnel table and the demo's side-by-side one.
-pub fn align_columns(lines: &[Vec<String>], left: usize) -> String {
-    let columns = lines.first().map_or(0, Vec::len);
-    let widths: Vec<usize> = (0..columns)
-        .map(|col| {
-            lines
-                .iter()
-                .map(|l| l[col].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for line in lines {
-        let cells: Vec<String> = line
-            .iter()
-            .enumerate()
-            .map(|(col, cell)| {
-                if col < left {
-                    format!("{cell:<w$}", w = widths[col])
-                } else {
-                    format!("{cell:>w$}", w = widths[col])
-                }
-            })
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-/// `1h`, `90s`, `1500ms`: the largest unit that divides the window.
-pub fn format_window(ms: i64) -> String {
-    for (unit, size) in [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-    ] {
-        if ms != 0 && ms % size == 0 {
-            return format!("{}{unit}", ms / size);
-        }
-    }
-    format!("{ms}ms")
 }

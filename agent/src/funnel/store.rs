@@ -1,267 +1,39 @@
-//! Reads the collector's event store into the funnel engine.
+//! The funnel report over the event store, whichever backend holds it.
 //!
-//! Item events come off the covering index `events_by_garment` already
-//! sorted by garment and time, so each garment is scanned as soon as its
-//! last event is read and memory stays flat however many events there are.
-//! Exposures are counted by SQLite itself.
+//! ```no_run
+//! # fn main() -> anyhow::Result<()> {
+//! use aisle_agent::event_store::{Credentials, EventFilter, EventStore, Target};
+//! use aisle_agent::funnel::{store, FunnelOptions};
+//!
+//! let target = Target::parse("clickhouse://127.0.0.1:8123/aisle")?; // or "hq.db"
+//! let events = EventStore::open_read_only(&target, &Credentials::default())?;
+//! let report = store::report(&events, &EventFilter::default(), &FunnelOptions::default())?;
+//! print!("{}", report.render_table());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`report`] is the one entry point: each backend does the heavy lifting it
+//! is good at (filtering by store and time, dropping repeated event ids,
+//! grouping each garment's events in time order, counting exposures) and
+//! streams garments to the funnel engine ([`super::engine::FunnelBuilder`]),
+//! which holds the journey rules. Memory is bounded by the report's rows,
+//! not by the events, and the report is the same whatever the backend.
 
-use super::engine::{Dimension, FunnelBuilder, FunnelOptions, GarmentEvent};
+use super::engine::FunnelOptions;
 use super::report::FunnelReport;
-use crate::hq::db::{DbError, EventStore};
-use protocol::stage::StoreEventKind;
-use rusqlite::types::{ToSql, ValueRef};
+use crate::event_store::{EventStore, StoreError};
 
-/// Which events a report covers: one store (or all), `from <= ts < to`.
-#[derive(Debug, Clone, Default)]
-pub struct EventFilter {
-    pub store: Option<String>,
-    pub from_ms: Option<i64>,
-    pub to_ms: Option<i64>,
-}
-
-impl EventFilter {
-    /// ` AND …` conditions and their parameters.
-    fn sql(&self) -> (String, Vec<&dyn ToSql>) {
-        let mut sql = String::new();
-        let mut params: Vec<&dyn ToSql> = Vec::new();
-        if let Some(store) = &self.store {
-            sql.push_str(" AND store = ?");
-            params.push(store);
-        }
-        if let Some(from) = &self.from_ms {
-            sql.push_str(" AND ts_ms >= ?");
-            params.push(from);
-        }
-        if let Some(to) = &self.to_ms {
-            sql.push_str(" AND ts_ms < ?");
-            params.push(to);
-        }
-        (sql, params)
-    }
-}
-
-/// A garment's (store, gtin, serial) as stored.
-type GarmentKey = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
-
-fn bytes(value: ValueRef<'_>) -> Option<&[u8]> {
-    match value {
-        ValueRef::Text(bytes) => Some(bytes),
-        _ => None,
-    }
-}
-
-/// Scans one garment; a key that is not UTF-8 was not written by the
-/// collector and is skipped.
-fn add_garment(builder: &mut FunnelBuilder<'_>, key: &GarmentKey, events: &[GarmentEvent]) {
-    let (Ok(shop), gtin) = (
-        std::str::from_utf8(&key.0),
-        key.1.as_deref().map(std::str::from_utf8),
-    ) else {
-        return;
-    };
-    match gtin {
-        Some(Ok(gtin)) => builder.add_garment(shop, Some(gtin), events),
-        None => builder.add_garment(shop, None, events),
-        Some(Err(_)) => {}
-    }
-}
-
-fn text(value: ValueRef<'_>) -> Option<&str> {
-    match value {
-        ValueRef::Text(bytes) => std::str::from_utf8(bytes).ok(),
-        _ => None,
-    }
-}
-
-/// Reader threads. A garment never spans two stores, so splitting the
-/// garment index into store ranges gives each thread whole garments; the
-/// machines this runs on have at least two cores.
-const READERS: usize = 2;
-/// Rows sampled to choose the store ranges.
-const SPLIT_SAMPLES: i64 = 64;
+pub use crate::event_store::EventFilter;
 
 /// The funnel report over the events in `store` that pass `filter`.
 pub fn report(
     store: &EventStore,
     filter: &EventFilter,
     opts: &FunnelOptions,
-) -> Result<FunnelReport, DbError> {
-    let mut builder = FunnelBuilder::new(opts);
-    count_exposures(store, filter, opts, &mut builder)?;
-    let ranges = store_ranges(store, filter)?;
-    let path = store.path();
-    let parts: Vec<Result<FunnelBuilder<'_>, DbError>> = std::thread::scope(|scope| {
-        let readers: Vec<_> = ranges
-            .iter()
-            .map(|range| {
-                scope.spawn(move || {
-                    let reader = EventStore::open_read_only(path)?;
-                    let mut part = FunnelBuilder::new(opts);
-                    scan_garments(&reader, filter, range, opts, &mut part)?;
-                    Ok(part)
-                })
-            })
-            .collect();
-        readers
-            .into_iter()
-            .map(|reader| {
-                reader
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    for part in parts {
-        builder.absorb(part?);
-    }
-    Ok(builder.finish())
-}
-
-/// `[from, to)` over store ids; `None` is open-ended.
-type StoreRange = (Option<String>, Option<String>);
-
-/// Up to [`READERS`] store ranges of roughly equal event counts, from the
-/// stores of rows sampled evenly over the table.
-fn store_ranges(store: &EventStore, filter: &EventFilter) -> Result<Vec<StoreRange>, DbError> {
-    let whole = vec![(None, None)];
-    if filter.store.is_some() {
-        return Ok(whole);
-    }
-    let conn = store.connection();
-    let last: i64 = conn.query_row("SELECT COALESCE(MAX(rowid), 0) FROM events", [], |r| {
-        r.get(0)
-    })?;
-    let mut sample = conn.prepare("SELECT store FROM events WHERE rowid >= ?1 LIMIT 1")?;
-    let mut stores = Vec::new();
-    for k in 0..SPLIT_SAMPLES {
-        if let Ok(shop) = sample.query_row([last * k / SPLIT_SAMPLES], |r| r.get::<_, String>(0)) {
-            stores.push(shop);
-        }
-    }
-    stores.sort();
-    stores.dedup();
-    let cuts: Vec<String> = (1..READERS)
-        .filter_map(|i| stores.get(stores.len() * i / READERS).cloned())
-        .collect();
-    if cuts.is_empty() {
-        return Ok(whole);
-    }
-    let mut ranges = Vec::new();
-    let mut from = None;
-    for cut in cuts {
-        ranges.push((from, Some(cut.clone())));
-        from = Some(cut);
-    }
-    ranges.push((from, None));
-    Ok(ranges)
-}
-
-/// Counts exposures per store and GTIN (and fixture, when keyed by it).
-fn count_exposures(
-    store: &EventStore,
-    filter: &EventFilter,
-    opts: &FunnelOptions,
-    builder: &mut FunnelBuilder<'_>,
-) -> Result<(), DbError> {
-    let (cond, params) = filter.sql();
-    // Grouping by fixture needs a sort; without it the groups follow the
-    // primary key and SQLite counts them in one pass.
-    let (fixture, group) = if opts.by.contains(&Dimension::Fixture) {
-        ("fixture", "store, gtin, fixture")
-    } else {
-        ("NULL", "store, gtin")
-    };
-    let mut exposures = store.connection().prepare(&format!(
-        "SELECT store, gtin, {fixture}, COUNT(*) FROM exposures WHERE 1{cond} GROUP BY {group}"
-    ))?;
-    let mut rows = exposures.query(params.as_slice())?;
-    while let Some(row) = rows.next()? {
-        let (Some(shop), Some(gtin)) = (text(row.get_ref(0)?), text(row.get_ref(1)?)) else {
-            continue;
-        };
-        builder.add_exposures(
-            shop,
-            gtin,
-            text(row.get_ref(2)?),
-            row.get::<_, i64>(3)? as u64,
-        );
-    }
-    Ok(())
-}
-
-/// Feeds every garment with item events in `range` to `builder`.
-fn scan_garments(
-    store: &EventStore,
-    filter: &EventFilter,
-    range: &StoreRange,
-    opts: &FunnelOptions,
-    builder: &mut FunnelBuilder<'_>,
-) -> Result<(), DbError> {
-    let by_fixture = opts.by.contains(&Dimension::Fixture);
-    let (mut cond, mut params) = filter.sql();
-    if let Some(from) = &range.0 {
-        cond.push_str(" AND store >= ?");
-        params.push(from);
-    }
-    if let Some(to) = &range.1 {
-        cond.push_str(" AND store < ?");
-        params.push(to);
-    }
-    // The WHERE clause repeats the partial index's condition so SQLite can
-    // use it; the ORDER BY is the index order, so no sort step is needed.
-    let mut items = store.connection().prepare(&format!(
-        "SELECT store, gtin, serial, ts_ms, event, fixture FROM events INDEXED BY events_by_garment
-         WHERE event <> 'fixture_dwell'{cond}
-         ORDER BY store, gtin, serial, ts_ms, event, fixture"
-    ))?;
-    let mut rows = items.query(params.as_slice())?;
-    // Keys are compared as bytes and turned into text once per garment:
-    // UTF-8 checks on every row of every key column cost more than the
-    // journey logic.
-    let mut current: Option<GarmentKey> = None;
-    let mut events: Vec<GarmentEvent> = Vec::new();
-    while let Some(row) = rows.next()? {
-        let Some(shop) = bytes(row.get_ref(0)?) else {
-            continue;
-        };
-        let gtin = bytes(row.get_ref(1)?);
-        let serial = bytes(row.get_ref(2)?);
-        let same = current.as_ref().is_some_and(|(s, g, n)| {
-            s.as_slice() == shop && g.as_deref() == gtin && n.as_deref() == serial
-        });
-        if !same {
-            if let Some(key) = current.take() {
-                add_garment(builder, &key, &events);
-            }
-            events.clear();
-            current = Some((
-                shop.to_vec(),
-                gtin.map(<[u8]>::to_vec),
-                serial.map(<[u8]>::to_vec),
-            ));
-        }
-        let kind = match bytes(row.get_ref(4)?) {
-            Some(b"item_pickup") => StoreEventKind::ItemPickup,
-            Some(b"item_try_on") => StoreEventKind::ItemTryOn,
-            Some(b"item_purchase") => StoreEventKind::ItemPurchase,
-            // The collector stores only validated names; anything else was
-            // written by another hand and is not a funnel step.
-            _ => continue,
-        };
-        events.push(GarmentEvent {
-            ts_ms: row.get(3)?,
-            kind,
-            // Read only when the report needs it: it costs an allocation
-            // per event.
-            fixture: if by_fixture {
-                text(row.get_ref(5)?).map(str::to_string)
-            } else {
-                None
-            },
-        });
-    }
-    if let Some(key) = current {
-        add_garment(builder, &key, &events);
-    }
-    Ok(())
+) -> Result<FunnelReport, StoreError> {
+    Ok(match store {
+        EventStore::Sqlite(db) => super::sqlite::report(db, filter, opts)?,
+        EventStore::ClickHouse(ch) => super::clickhouse::report(ch, filter, opts)?,
+    })
 }

@@ -1,7 +1,8 @@
 //! Hand-computed funnel cases: each expected count below was worked out from
-//! DESIGN.md's rules, not taken from a run of the program.
+//! the rules of docs/design.md ("The funnel"), not taken from a run of the program.
 
-use super::engine::{self, compute, Dimension, FunnelEvent, FunnelOptions};
+use super::dimension::{self, Dimension};
+use super::engine::{self, compute, FunnelEvent, FunnelOptions};
 use super::report::{FunnelReport, FunnelRow};
 use super::Catalog;
 use protocol::stage::StoreEventKind::{self, FixtureDwell, ItemPickup, ItemPurchase, ItemTryOn};
@@ -371,7 +372,7 @@ fn style_and_sku_come_from_the_catalog() {
     );
 }
 
-/// The row of issue 5's example, built by hand.
+/// The row of docs/hq.md's example, built by hand.
 fn example_report() -> FunnelReport {
     let row = FunnelRow {
         dims: vec![Some(A.to_string()), Some("S1".to_string())],
@@ -443,16 +444,16 @@ fn table_shows_percentages_and_aligns_columns() {
 #[test]
 fn by_lists_parse_in_order_and_reject_unknowns() {
     assert_eq!(
-        engine::parse_by("sku,store"),
+        dimension::parse_by("sku,store"),
         Ok(vec![Dimension::Sku, Dimension::Store])
     );
     assert_eq!(
-        engine::parse_by("fixture, style"),
+        dimension::parse_by("fixture, style"),
         Ok(vec![Dimension::Fixture, Dimension::Style])
     );
-    assert!(engine::parse_by("sku,colour").is_err());
-    assert!(engine::parse_by("sku,sku").is_err());
-    assert!(engine::parse_by("").is_err());
+    assert!(dimension::parse_by("sku,colour").is_err());
+    assert!(dimension::parse_by("sku,sku").is_err());
+    assert!(dimension::parse_by("").is_err());
 }
 
 #[test]

@@ -5,8 +5,8 @@
 //! knows the store's fixtures, readers and garments, and [`enrich`] turns one
 //! uplink into a funnel event, a read without a stage, or tag health only.
 
-use super::sgtin;
 use crate::config::{ReaderKind, StoreConfig};
+use crate::epc;
 use protocol::batch::{event_id, BatchEvent};
 use protocol::time::UnixMillis;
 use protocol::{StoreEventKind, TagEvent, Uplink};
@@ -177,8 +177,8 @@ pub fn enrich(map: &StoreMap, u: &Uplink, received_at: UnixMillis) -> Outcome {
         BatchEvent::new(event_id(&map.store, u.tag, u.boot, u.seq), ts, kind, u.tag)
     };
     let with_epc = |mut e: BatchEvent, epc: &[u8]| {
-        e.epc = Some(sgtin::to_hex(epc));
-        if let Some((gtin, serial)) = sgtin::gtin_and_serial(epc) {
+        e.epc = Some(epc::to_hex(epc));
+        if let Some((gtin, serial)) = epc::gtin_and_serial(epc) {
             e.gtin = Some(gtin);
             e.serial = Some(serial);
         }
@@ -220,7 +220,7 @@ pub fn enrich(map: &StoreMap, u: &Uplink, received_at: UnixMillis) -> Outcome {
             None => Enriched::Unrouted(UnroutedRead {
                 key: EventKey::of(u),
                 ts: happened,
-                epc: sgtin::to_hex(epc.as_bytes()),
+                epc: epc::to_hex(epc.as_bytes()),
             }),
         },
         TagEvent::Boot { .. }
@@ -270,7 +270,7 @@ fixture = "F1"
     }
 
     fn epc() -> EpcBytes {
-        EpcBytes::new(&sgtin::from_hex("3074257BF7194E4000001A85").unwrap()).unwrap()
+        EpcBytes::new(&epc::from_hex("3074257BF7194E4000001A85").unwrap()).unwrap()
     }
 
     fn up(tag: u32, age_ms: u32, event: TagEvent) -> Uplink {

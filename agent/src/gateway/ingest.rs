@@ -5,30 +5,29 @@
 //! A read of 0 bytes or an I/O error (a pty slave returns EIO when its other
 //! side closes; a USB dongle vanishes on unplug) means the receiver is gone:
 //! the task reopens the same path with capped exponential backoff and never
-//! spins.
+//! spins; `reopen` decides when.
+//!
+//! Input the port holds at open is discarded: it was buffered while nobody
+//! read, and stamping it now would date its events late by the downtime.
+//! Nothing was acked for it, so the tags resend it with a fresh age.
+
+mod reopen;
 
 use super::enrich::EventKey;
+use super::messages::{PortMsg, SpoolMsg};
 use super::shutdown::Shutdown;
-use super::spool::writer::{PortMsg, SpoolMsg};
 use super::status::Stats;
 use protocol::time::UnixMillis;
 use protocol::{encode, DecodeError, Downlink, Frame, FrameDecoder, Message, MAX_ENCODED_LEN};
+use reopen::Reopen;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
-use tokio_serial::{SerialPortBuilderExt, SerialStream};
+use tokio_serial::{ClearBuffer, SerialPort, SerialPortBuilderExt, SerialStream};
 use tracing::Instrument;
-
-/// First wait before reopening a receiver; doubles up to [`MAX_BACKOFF`].
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-/// A port that stayed open this long without data was healthy: the next
-/// failure starts the backoff afresh.
-const HEALTHY_AFTER: Duration = Duration::from_secs(2);
 
 /// Acks not written within this time are dropped and counted (the tags
 /// resend): a receiver that stops draining shows up in the status. Reads go
@@ -100,41 +99,42 @@ pub async fn run(
 ) {
     let span = tracing::info_span!("receiver", path = %rx.path.display());
     async move {
-        let mut backoff = MIN_BACKOFF;
+        let mut reopen = Reopen::default();
         let mut bad = BadFrameLog { since_log: [0; 5], last_log: None };
         let mut decoder = FrameDecoder::new();
-        let mut logged_open_error = false;
         // The write half survives the read loop so the last acks can go out.
         let mut ack_port: Option<WriteHalf<SerialStream>> = None;
         loop {
             let port = match tokio_serial::new(rx.path.to_string_lossy(), rx.baud).open_native_async() {
                 Ok(p) => p,
                 Err(e) => {
-                    if !logged_open_error {
+                    let retry = reopen.on_open_failed(Instant::now());
+                    if retry.report {
                         tracing::warn!(error = %e, "cannot open receiver; retrying with backoff");
-                        logged_open_error = true;
                     }
-                    if !wait_or_shutdown(&mut shutdown, &mut acks, &stats, backoff).await {
+                    if !wait_or_shutdown(&mut shutdown, &mut acks, &stats, retry.at).await {
                         break;
                     }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue;
                 }
             };
+            if let Err(e) = port.clear(ClearBuffer::Input) {
+                // Then stale frames may be stamped late; the port still works.
+                tracing::warn!(error = %e, "cannot discard input buffered before open");
+            }
             stats.receiver(rx.index, |r| {
                 r.state = "open";
                 r.opens += 1;
             });
             tracing::info!("receiver open");
-            logged_open_error = false;
+            reopen.on_opened(Instant::now());
             decoder.reset();
-            let opened = Instant::now();
             // Acks are written while reads go on, so a slow commit or a slow
             // port on one side never holds up the other.
             let (mut reader, mut writer) = tokio::io::split(port);
             let stop = tokio::select! {
                 _ = shutdown.requested() => Stop::Shutdown,
-                stop = read_frames(&rx, &mut reader, &mut decoder, &spool, &stats, &mut bad, &mut backoff) => stop,
+                stop = read_frames(&rx, &mut reader, &mut decoder, &spool, &stats, &mut bad, &mut reopen) => stop,
                 () = write_acks_until_closed(&mut writer, &mut acks, &stats) => Stop::Shutdown,
             };
             match stop {
@@ -148,13 +148,10 @@ pub async fn run(
                 }
             }
             drop((reader, writer));
-            if opened.elapsed() >= HEALTHY_AFTER {
-                backoff = MIN_BACKOFF;
-            }
-            if !wait_or_shutdown(&mut shutdown, &mut acks, &stats, backoff).await {
+            let retry_at = reopen.on_gone(Instant::now());
+            if !wait_or_shutdown(&mut shutdown, &mut acks, &stats, retry_at).await {
                 break;
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
         // Shutdown: stop reading, let the writer commit what this port sent,
         // and write those last acks while the port is still open.
@@ -186,7 +183,7 @@ async fn read_frames(
     spool: &mpsc::Sender<SpoolMsg>,
     stats: &Stats,
     bad: &mut BadFrameLog,
-    backoff: &mut Duration,
+    reopen: &mut Reopen,
 ) -> Stop {
     let mut buf = [0u8; 4096];
     loop {
@@ -198,7 +195,7 @@ async fn read_frames(
             }
             Ok(n) => n,
         };
-        *backoff = MIN_BACKOFF;
+        reopen.on_data();
         let received_at = UnixMillis::now();
         let mut uplinks = Vec::new();
         for item in decoder.feed(&buf[..n]) {
@@ -251,15 +248,15 @@ async fn write_acks_until_closed(
     }
 }
 
-/// Sleeps `backoff` unless shutdown comes first (then `false`). Acks that
-/// arrive meanwhile have no port to go to and are counted as dropped.
+/// Sleeps until `until` unless shutdown comes first (then `false`). Acks
+/// that arrive meanwhile have no port to go to and are counted as dropped.
 async fn wait_or_shutdown(
     shutdown: &mut Shutdown,
     acks: &mut mpsc::Receiver<PortMsg>,
     stats: &Stats,
-    backoff: Duration,
+    until: Instant,
 ) -> bool {
-    let sleep = tokio::time::sleep(backoff);
+    let sleep = tokio::time::sleep_until(until.into());
     tokio::pin!(sleep);
     loop {
         tokio::select! {

@@ -12,7 +12,8 @@
 
 pub(crate) mod enrich;
 pub(crate) mod ingest;
-pub(crate) mod sgtin;
+pub(crate) mod messages;
+pub(crate) mod metrics;
 pub(crate) mod shutdown;
 pub(crate) mod spool;
 pub(crate) mod status;
@@ -20,13 +21,13 @@ pub(crate) mod uplink;
 
 use crate::config::{self, defaults, StoreConfig};
 use crate::mqtt::mqtt_options;
+use crate::ready::ReadyFile;
 use anyhow::Context;
 use protocol::time::UnixMillis;
 use protocol::topics::{Topic, TopicKind};
 use rumqttc::{LastWill, QoS};
 use spool::writer::Writer;
 use spool::{Spool, SpoolReader};
-use crate::ready::ReadyFile;
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -146,6 +147,9 @@ pub async fn serve(
         .collect();
     let stats = Arc::new(status::Stats::new(&paths));
     let tags = Arc::new(Mutex::new(status::TagHealthBook::default()));
+    if let Some(m) = &cfg.metrics {
+        serve_metrics(m, &cfg, &gateway, started, stats.clone()).await?;
+    }
 
     let (spool, report) = Spool::open(&cfg.spool.path, cfg.spool.max_bytes, started.0)
         .with_context(|| format!("cannot open the spool {}", cfg.spool.path.display()))?;
@@ -158,6 +162,13 @@ pub async fn serve(
         );
     }
     tracing::info!(path = %cfg.spool.path.display(), depth = spool.depth(), bytes = spool.bytes(), "spool open");
+    if let Some(free) = report.short_of_space {
+        tracing::warn!(
+            free_bytes = free,
+            max_bytes = cfg.spool.max_bytes,
+            "[spool] max_bytes is more than the free space on the spool's disk; the disk, not the cap, will limit the spool"
+        );
+    }
 
     let reader = SpoolReader::open(&cfg.spool.path).context("cannot open the spool for reading")?;
     let mut opts = mqtt_options(&cfg.broker, &cfg.default_client_id())?;
@@ -291,5 +302,29 @@ pub async fn serve(
         depth = stats.spool_depth.load(Relaxed),
         "shutdown complete"
     );
+    Ok(())
+}
+
+/// Starts the Prometheus endpoint of `[metrics] listen`; fails when the
+/// address cannot be bound, so a taken port is noticed at start.
+async fn serve_metrics(
+    m: &config::MetricsConfig,
+    cfg: &StoreConfig,
+    gateway: &str,
+    started: UnixMillis,
+    stats: Arc<status::Stats>,
+) -> anyhow::Result<()> {
+    let addr = m.listen_addr().context("[metrics] listen")?;
+    let listener = crate::metrics::bind(addr).await?;
+    let id = metrics::Identity {
+        store: cfg.store.clone(),
+        gateway: gateway.to_owned(),
+        started,
+        spool_max_bytes: cfg.spool.max_bytes,
+    };
+    tokio::spawn(crate::metrics::serve(
+        listener,
+        Arc::new(move || metrics::render(&stats, &id, UnixMillis::now())),
+    ));
     Ok(())
 }

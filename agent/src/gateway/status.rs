@@ -138,6 +138,11 @@ impl Stats {
         self.changes.0.send_replace(());
     }
 
+    /// Whether the uplink is connected to the broker now.
+    pub fn broker_connected(&self) -> bool {
+        self.broker_connected.load(Relaxed)
+    }
+
     /// Ready: connected to the broker, and every receiver open.
     pub(crate) fn is_ready(&self) -> bool {
         self.broker_connected.load(Relaxed)
@@ -222,7 +227,11 @@ impl Stats {
         (
             self.dropped_at_cap.load(Relaxed),
             self.bad_frames_total(),
-            self.unknown.lock().unwrap_or_else(|p| p.into_inner()).heard.len() as u64,
+            self.unknown
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .heard
+                .len() as u64,
             self.spool_resets.load(Relaxed),
             self.spool_errors.load(Relaxed),
             receivers,

@@ -7,8 +7,11 @@
 //! Batches are bounded by count, bytes and linger time; at most
 //! [`MAX_INFLIGHT_BATCHES`] await their PUBACK at once.
 //!
-//! [`InFlight`], [`BatchTrigger`] and [`batch_payload`] are the pure parts.
+//! `delivery` holds that promise as a state machine without I/O, built
+//! from the pure parts here ([`InFlight`], [`BatchTrigger`],
+//! [`batch_payload`]); `task` is the shell that drives it.
 
+mod delivery;
 mod task;
 
 pub use task::{run, Uplink};
@@ -65,6 +68,11 @@ impl InFlight {
     /// The broker acknowledged `pkid`: the batch it carried, if any.
     pub fn acked(&mut self, pkid: u16) -> Option<BatchRef> {
         self.by_pkid.remove(&pkid)
+    }
+
+    /// The oldest batch written to the connection and not yet acknowledged.
+    pub fn oldest_written(&self) -> Option<&BatchRef> {
+        self.by_pkid.values().min_by_key(|b| b.first)
     }
 
     /// Batches requested or written but not yet acknowledged.

@@ -5,14 +5,18 @@
 //! while the collector is down the broker queues every batch at QoS 1, and a
 //! batch that was received but not acked (a kill -9 between receipt and
 //! commit) is delivered again. Acks are manual: an ack is a promise that the
-//! batch is in the database, so it is sent only after the commit.
+//! batch is in the event store, so it is sent only after the store has
+//! accepted it (SQLite: committed; ClickHouse: the insert answered 200).
 
-use super::db::{EventStore, Received};
+use super::metrics::CollectorStats;
 use super::validate::{validate, Verdict};
+use crate::event_store::{EventStore, Received};
 use protocol::time::UnixMillis;
 use protocol::topics::{Filter, TopicKind};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeReasonCode};
 use std::future::Future;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -43,12 +47,14 @@ pub fn events_filter(share: Option<&str>) -> String {
 }
 
 /// Runs until `shutdown` completes, then lets the writer finish the commit
-/// it is in and send its acks before disconnecting. `ready` fires once the
-/// broker has acknowledged the first subscription.
+/// it is in and send its acks before disconnecting. Counts what it does in
+/// `stats`; `ready` fires once the broker has acknowledged the first
+/// subscription.
 pub async fn run(
     mut opts: MqttOptions,
     filter: String,
     store: EventStore,
+    stats: Arc<CollectorStats>,
     shutdown: impl Future<Output = ()>,
     ready: oneshot::Sender<()>,
 ) -> anyhow::Result<()> {
@@ -61,7 +67,13 @@ pub async fn run(
     let (client, mut eventloop) = AsyncClient::new(opts, REQUESTS);
     let (batches_tx, batches_rx) = mpsc::channel(QUEUE);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut writer = tokio::spawn(write_batches(store, batches_rx, client.clone(), stop_rx));
+    let mut writer = tokio::spawn(write_batches(
+        store,
+        batches_rx,
+        client.clone(),
+        stop_rx,
+        stats.clone(),
+    ));
 
     tokio::pin!(shutdown);
     loop {
@@ -73,7 +85,9 @@ pub async fn run(
                 anyhow::bail!("the store writer stopped");
             }
             event = eventloop.poll() => {
-                if !handle(event, &client, &filter, &batches_tx, &mut ready).await {
+                let connected = handle(event, &client, &filter, &batches_tx, &mut ready).await;
+                stats.broker_connected.store(connected, Relaxed);
+                if !connected {
                     tokio::select! {
                         () = &mut shutdown => break,
                         () = tokio::time::sleep(RETRY) => {}
@@ -176,6 +190,7 @@ async fn write_batches(
     mut batches: mpsc::Receiver<Publish>,
     client: AsyncClient,
     mut stop: watch::Receiver<bool>,
+    stats: Arc<CollectorStats>,
 ) -> anyhow::Result<()> {
     let mut group: Vec<Publish> = Vec::new();
     while batches.recv_many(&mut group, MAX_GROUP).await > 0 {
@@ -199,6 +214,7 @@ async fn write_batches(
             let now = UnixMillis::now().0;
             match tokio::task::block_in_place(|| store.ingest(&received, now)) {
                 Ok(counts) => {
+                    stats.committed(group.len(), &counts);
                     tracing::debug!(
                         batches = group.len(),
                         inserted = counts.inserted,
@@ -210,6 +226,7 @@ async fn write_batches(
                     break;
                 }
                 Err(err) => {
+                    stats.commit_errors.fetch_add(1, Relaxed);
                     // Not acked, so not lost: retry until the disk recovers,
                     // or leave the batches to the broker on shutdown.
                     tracing::error!(%err, batches = group.len(), "cannot commit batches; retrying");

@@ -15,8 +15,8 @@ pub mod store;
 pub mod tags;
 pub mod truth;
 
+use crate::cli::parse_duration_ms;
 use crate::funnel::report::FunnelReport;
-use crate::funnel::window::parse_duration_ms;
 use anyhow::Context;
 use link::{FaultInjector, FaultStats, Faults};
 use protocol::{encode, Frame, MAX_ENCODED_LEN};
@@ -87,7 +87,7 @@ pub fn plan(
     if window_ms < shoppers::MIN_WINDOW_MS {
         anyhow::bail!(
             "--window {}: the simulator needs a window of at least 2m, so every journey it makes fits in half of it",
-            crate::funnel::report::format_window(window_ms as i64)
+            crate::cli::format_window(window_ms as i64)
         );
     }
     if !(shoppers_per_min.is_finite() && shoppers_per_min >= 0.0) {

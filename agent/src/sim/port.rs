@@ -12,7 +12,6 @@ use std::path::Path;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::mpsc;
 
-
 /// Opens the serial port (or pty) at `path`.
 pub fn open(path: &Path) -> anyhow::Result<tokio_serial::SerialStream> {
     use tokio_serial::SerialPortBuilderExt;

@@ -5,8 +5,6 @@
 use super::shoppers::{FixtureLayout, GarmentLayout, Layout, Propensity, ReaderKind};
 use super::tags::TagIds;
 use crate::config::{self, StoreConfig};
-use protocol::epc::{from_hex, Sgtin};
-use protocol::EpcBytes;
 
 /// Why a valid store config cannot be simulated.
 #[derive(Debug, thiserror::Error)]
@@ -51,11 +49,8 @@ pub fn from_config(cfg: &StoreConfig) -> Result<(Layout, TagIds), StoreError> {
             epc: g.epc.clone(),
             reason,
         };
-        let bytes = from_hex(&g.epc).map_err(|e| bad(e.to_string()))?;
-        let gtin = Sgtin::decode(&bytes)
-            .map_err(|e| bad(e.to_string()))?
-            .gtin();
-        let epc = EpcBytes::new(&bytes).ok_or_else(|| bad(format!("{} bytes", bytes.len())))?;
+        let garment = crate::epc::garment_from_hex(&g.epc).map_err(|e| bad(e.to_string()))?;
+        let (gtin, epc) = (garment.gtin, garment.bytes);
         let fixture = cfg
             .fixtures
             .iter()

@@ -78,7 +78,7 @@ fn schema_is_a_valid_2020_12_schema() {
 
 #[test]
 fn the_issue_example_is_valid_and_parses() {
-    // The payload exactly as issue 2 specifies it.
+    // The payload exactly as docs/design.md and `schema/batch.v1.json` specify it.
     let example = json!({"schema":"aisle.batch.v1","store":"S1","gateway":"gw-1","batch_id":"...","created_at":"2026-11-20T10:00:00.000Z",
         "events":[{"id":"...","ts":"2026-11-20T09:59:58.120Z","event":"item_pickup","stage":"view","tag":1234,
                    "epc":"3074257BF7194E4000001A85","gtin":"80614141123458","serial":"6789",
@@ -280,7 +280,15 @@ fn a_new_event_is_at_its_kinds_stage_with_nothing_optional() {
         let e = BatchEvent::new("S1-x".into(), ts("2026-11-20T10:00:00.000Z"), kind, 5);
         assert_eq!((e.event, e.stage, e.tag), (kind, kind.stage(), 5));
         let json = serde_json::to_value(&e).unwrap();
-        for key in ["epc", "gtin", "serial", "duration_ms", "fixture", "zone", "gtins"] {
+        for key in [
+            "epc",
+            "gtin",
+            "serial",
+            "duration_ms",
+            "fixture",
+            "zone",
+            "gtins",
+        ] {
             assert!(json[key].is_null(), "{key} in {json}");
         }
     }

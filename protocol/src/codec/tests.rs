@@ -540,5 +540,8 @@ fn error_index_is_the_position_in_all() {
     for (i, e) in DecodeError::ALL.iter().enumerate() {
         assert_eq!(e.index(), i, "{e:?}");
     }
-    assert_eq!(DecodeError::UnknownVersion(7).index(), DecodeError::UnknownVersion(0).index());
+    assert_eq!(
+        DecodeError::UnknownVersion(7).index(),
+        DecodeError::UnknownVersion(0).index()
+    );
 }

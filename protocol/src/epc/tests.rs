@@ -16,7 +16,7 @@ struct Vector {
 const VECTORS: &[Vector] = &[
     // GS1 EPC Tag Data Standard, Appendix E worked example (GTIN
     // 80614141123458, serial 6789, company prefix 0614141, filter 3 to
-    // SGTIN-96); the pair issue 2 quotes. Partition 5.
+    // SGTIN-96); the pair docs/epc.md quotes. Partition 5.
     Vector {
         hex: "3074257BF7194E4000001A85",
         tag_uri: "urn:epc:tag:sgtin-96:3.0614141.812345.6789",

@@ -1,6 +1,7 @@
 //! Spool tests on real SQLite files in a temporary directory.
 
 use super::*;
+use crate::gateway::enrich::UnroutedRead;
 
 fn event(seq: u16, body_len: usize) -> NewEvent {
     NewEvent {

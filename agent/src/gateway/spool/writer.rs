@@ -11,6 +11,7 @@
 
 use super::{NewEvent, Spool};
 use crate::gateway::enrich::{enrich, Dedup, Enriched, EventKey, StoreMap, UnroutedRead};
+use crate::gateway::messages::{PortMsg, SpoolMsg};
 use crate::gateway::status::{Stats, TagHealthBook};
 use protocol::time::UnixMillis;
 use protocol::{TagEvent, Uplink};
@@ -26,30 +27,6 @@ const MAX_GROUP_EVENTS: usize = 4_096;
 
 /// Share of the spool dropped when the disk is full before the cap.
 const DISK_FULL_SHED: f64 = 0.1;
-
-/// Messages to the spool writer.
-pub enum SpoolMsg {
-    /// Uplinks read from receiver `port` at `received_at`.
-    Frames {
-        port: usize,
-        received_at: UnixMillis,
-        uplinks: Vec<Uplink>,
-    },
-    /// Receiver `port` stops: answer [`PortMsg::Flushed`] once everything it
-    /// sent before is committed and acked.
-    Flush { port: usize },
-    /// The broker acknowledged the batch of spool ids `first..=last`.
-    Delivered { first: i64, last: i64 },
-}
-
-/// Messages from the writer to a receiver task.
-#[derive(Debug)]
-pub enum PortMsg {
-    /// These events are durable: ack them to their tags.
-    Acks(Vec<EventKey>),
-    /// Everything this port sent is committed and acked.
-    Flushed,
-}
 
 /// The writer's state; [`Writer::run`] is its thread body.
 pub struct Writer {

@@ -1,18 +1,18 @@
-//! The uplink task: drives the rumqttc event loop, publishes batches from
-//! the spool, status and tag health, and reports PUBACKed batches back to
-//! the spool writer.
+//! The uplink task: the shell around [`Delivery`]. It drives the rumqttc
+//! event loop, reads batches from the spool when the state machine asks,
+//! publishes them with status and tag health, and reports PUBACKed batches
+//! back to the spool writer.
 //!
 //! Publishes are requested only while connected, in this same task as the
 //! event loop: when a connection fails, rumqttc moves queued requests to its
 //! pending list and the next clean-session ConnAck clears it, so after every
-//! ConnAck nothing old is queued and [`InFlight`] can start empty.
+//! ConnAck nothing old is queued and the in-flight map can start empty.
 
-use super::{
-    batch_payload, envelope_overhead, BatchRef, BatchTrigger, InFlight, Sent, MAX_INFLIGHT_BATCHES,
-};
+use super::delivery::{Delivery, Jitter};
+use super::{batch_payload, envelope_overhead, BatchRef};
 use crate::config::BatchConfig;
+use crate::gateway::messages::SpoolMsg;
 use crate::gateway::shutdown::Shutdown;
-use crate::gateway::spool::writer::SpoolMsg;
 use crate::gateway::spool::SpoolReader;
 use crate::gateway::status::{Stats, TagHealthBook};
 use protocol::time::UnixMillis;
@@ -24,23 +24,6 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
 use tracing::Instrument;
-
-/// Reconnect backoff: short at first (a broker restart), capped so a long
-/// WAN outage costs one attempt every few seconds.
-const MIN_RECONNECT: Duration = Duration::from_millis(250);
-const MAX_RECONNECT: Duration = Duration::from_secs(5);
-
-/// `base` plus up to half of it again, different per process and per call:
-/// thousands of stores cut off by one HQ broker outage must not all retry in
-/// the same instant when it comes back. std's randomly keyed hasher is
-/// randomness enough for spreading retries.
-fn with_jitter(base: Duration) -> Duration {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(base.as_nanos());
-    let per_mille = (hasher.finish() % 1000) as u32;
-    base + base * per_mille / 2000
-}
 
 /// An alarm (drops, bad frames, a receiver gone…) is published at most this
 /// often; the periodic status covers everything else.
@@ -85,113 +68,95 @@ pub async fn run(
         status: topic(TopicKind::Status),
         tags: topic(TopicKind::Tags),
     };
-    let mut inflight = InFlight::default();
-    let mut trigger = BatchTrigger::new(
-        up.batch.max_events,
-        Duration::from_millis(up.batch.linger_ms),
-    );
     let fetch_bytes = up
         .batch
         .max_bytes
         .saturating_sub(envelope_overhead(&up.store, &up.gateway))
         .max(1);
-    let mut connected = false;
-    let mut cursor: i64 = 0;
-    let mut reconnect_at: Option<Instant> = None;
-    let mut backoff = MIN_RECONNECT;
-    let mut logged_down = false;
+    let mut delivery = Delivery::new(
+        up.batch.max_events,
+        fetch_bytes,
+        Duration::from_millis(up.batch.linger_ms),
+        Jitter::from_entropy(),
+    );
     let mut status_tick = tokio::time::interval(up.status_interval);
     let mut alarm_tick = tokio::time::interval(Duration::from_secs(1));
     let mut last_alarm = up.stats.alarm_fingerprint();
     let mut last_status = Instant::now();
-    let mut draining = false;
 
     loop {
-        if connected {
-            while inflight.batches() < MAX_INFLIGHT_BATCHES {
-                let head_now = *head.borrow();
-                if !trigger.ready(head_now - cursor, std::time::Instant::now(), draining) {
+        delivery.on_head(*head.borrow());
+        if *ingest_done.borrow() {
+            delivery.on_ingest_done();
+        }
+        while let Some(fetch) = delivery.poll_publish(std::time::Instant::now()) {
+            // A read of a few hundred rows from SQLite's cache, about a
+            // millisecond: cheaper inline than handing it to a thread.
+            let b = match reader.fetch(fetch.after, fetch.max_events, fetch.max_bytes) {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    delivery.on_nothing_fetched();
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the spool; retrying in a second");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                     break;
                 }
-                // A read of a few hundred rows from SQLite's cache, about a
-                // millisecond: cheaper inline than handing it to a thread.
-                let fetched = reader.fetch(cursor, up.batch.max_events, fetch_bytes);
-                let b = match fetched {
-                    Ok(Some(b)) => b,
-                    Ok(None) => {
-                        // Everything up to head was dropped at the cap.
-                        cursor = cursor.max(head_now);
-                        trigger.caught_up();
-                        continue;
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot read the spool; retrying in a second");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        break;
-                    }
-                };
-                let created_at = UnixMillis::now();
-                let batch = BatchRef {
-                    first: b.first,
-                    last: b.last,
-                    count: b.count,
-                    id: format!("{}-{}-{}", up.gateway, created_at.0, b.first),
-                };
-                let payload = batch_payload(
-                    &up.store,
-                    &up.gateway,
-                    &batch.id,
-                    created_at,
-                    &b.events_json,
-                );
-                let span = tracing::debug_span!("batch", id = %batch.id, events = batch.count, bytes = payload.len());
-                match client.try_publish(&topics.events, QoS::AtLeastOnce, false, payload) {
-                    Ok(()) => {
-                        span.in_scope(|| tracing::debug!("batch published"));
-                        cursor = b.last;
-                        inflight.requested(Sent::Batch(batch));
-                        if cursor >= *head.borrow() {
-                            trigger.caught_up();
-                        }
-                    }
-                    Err(e) => {
-                        // The client queue is full: try again on the next wake-up.
-                        span.in_scope(|| tracing::debug!(error = %e, "batch not queued"));
-                        break;
-                    }
+            };
+            let created_at = UnixMillis::now();
+            let batch = BatchRef {
+                first: b.first,
+                last: b.last,
+                count: b.count,
+                id: format!("{}-{}-{}", up.gateway, created_at.0, b.first),
+            };
+            let payload = batch_payload(
+                &up.store,
+                &up.gateway,
+                &batch.id,
+                created_at,
+                &b.events_json,
+            );
+            let span = tracing::debug_span!("batch", id = %batch.id, events = batch.count, bytes = payload.len());
+            match client.try_publish(&topics.events, QoS::AtLeastOnce, false, payload) {
+                Ok(()) => {
+                    span.in_scope(|| tracing::debug!("batch published"));
+                    delivery.on_batch_requested(batch);
+                }
+                Err(e) => {
+                    // The client queue is full: try again on the next wake-up.
+                    span.in_scope(|| tracing::debug!(error = %e, "batch not queued"));
+                    break;
                 }
             }
         }
-        if draining
-            && *ingest_done.borrow()
-            && inflight.is_empty()
-            && up.stats.spool_depth.load(Relaxed) == 0
-        {
+        if delivery.is_drained(up.stats.spool_depth.load(Relaxed)) {
             tracing::info!("spool drained");
             break;
         }
-        let poll_now = reconnect_at.is_none_or(|t| Instant::now() >= t);
-        let linger = trigger.deadline().map(Instant::from_std);
+        let now = std::time::Instant::now();
+        let poll_now = delivery.may_connect(now);
+        // A moment already past has been acted on above (or waits for the
+        // client's queue, which the event loop drains): only a future one
+        // is worth a timer.
+        let wake = delivery
+            .poll_timeout()
+            .filter(|t| *t > now)
+            .map(Instant::from_std);
         let deadline = shutdown.deadline();
         tokio::select! {
             ev = eventloop.poll(), if poll_now => match ev {
                 Ok(Event::Incoming(Incoming::ConnAck(_))) => {
-                    connected = true;
-                    reconnect_at = None;
-                    backoff = MIN_RECONNECT;
-                    logged_down = false;
-                    inflight.reset();
-                    // Resend everything undelivered, from the oldest.
-                    cursor = 0;
-                    trigger.caught_up();
+                    delivery.on_connack();
                     up.stats.set_broker_connected(true);
                     tracing::info!(depth = up.stats.spool_depth.load(Relaxed), "broker connected; sending the spool from its oldest undelivered event");
-                    publish_status(&client, &mut inflight, &up, &topics, "online");
+                    publish_status(&client, &mut delivery, &up, &topics, "online");
                     last_status = Instant::now();
                 }
-                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => inflight.outgoing(pkid),
+                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => delivery.on_outgoing(pkid),
                 Ok(Event::Incoming(Incoming::PubAck(ack))) => {
-                    if let Some(b) = inflight.acked(ack.pkid) {
+                    if let Some(b) = delivery.on_puback(ack.pkid) {
                         up.stats.delivered.fetch_add(b.count as u64, Relaxed);
                         up.stats.batches_delivered.fetch_add(1, Relaxed);
                         tracing::debug!(batch = %b.id, events = b.count, "batch delivered");
@@ -202,59 +167,57 @@ pub async fn run(
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    if connected {
+                    let outage = delivery.on_error(std::time::Instant::now());
+                    up.stats.set_broker_connected(false);
+                    if outage.was_connected {
                         tracing::warn!(error = %e, "broker connection lost; unacked batches stay in the spool and are resent on reconnect");
-                    } else if !logged_down {
+                    } else if outage.first {
                         tracing::warn!(error = %e, "cannot connect to the broker; retrying with backoff");
                     }
-                    logged_down = true;
-                    connected = false;
-                    up.stats.set_broker_connected(false);
-                    inflight.reset();
-                    reconnect_at = Some(Instant::now() + with_jitter(backoff));
-                    backoff = (backoff * 2).min(MAX_RECONNECT);
+                    if let Some(bytes) = outage.shrunk_to {
+                        tracing::warn!(max_event_bytes = bytes, "the broker closed the connection on the same batch twice; sending smaller batches (set [batch] max_bytes below the broker's packet limit)");
+                    }
                 }
             },
-            _ = sleep_until(reconnect_at.unwrap_or_else(Instant::now)), if !poll_now => {}
+            _ = sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
             changed = head.changed() => {
                 if changed.is_err() {
                     return;
                 }
             }
-            _ = sleep_until(linger.unwrap_or_else(Instant::now)), if linger.is_some() && connected && inflight.batches() < MAX_INFLIGHT_BATCHES => {}
             _ = status_tick.tick() => {
-                if connected {
-                    publish_status(&client, &mut inflight, &up, &topics, "online");
-                    publish_tags(&client, &mut inflight, &up, &topics);
+                if delivery.is_connected() {
+                    publish_status(&client, &mut delivery, &up, &topics, "online");
+                    publish_tags(&client, &mut delivery, &up, &topics);
                     last_status = Instant::now();
                 }
             }
             _ = alarm_tick.tick() => {
                 let now = up.stats.alarm_fingerprint();
-                if connected && now != last_alarm && last_status.elapsed() >= ALARM_MIN_INTERVAL {
+                if delivery.is_connected() && now != last_alarm && last_status.elapsed() >= ALARM_MIN_INTERVAL {
                     last_alarm = now;
-                    publish_status(&client, &mut inflight, &up, &topics, "online");
+                    publish_status(&client, &mut delivery, &up, &topics, "online");
                     last_status = Instant::now();
                 }
             }
-            _ = shutdown.requested(), if !draining => {
-                draining = true;
+            _ = shutdown.requested(), if !delivery.is_draining() => {
+                delivery.on_shutdown();
             }
             _ = ingest_done.changed(), if !*ingest_done.borrow() => {}
-            _ = sleep_until(deadline), if draining => {
+            _ = sleep_until(deadline), if delivery.is_draining() => {
                 tracing::warn!(depth = up.stats.spool_depth.load(Relaxed), "shutdown grace period over; undelivered events stay in the spool");
                 break;
             }
         }
     }
-    if connected {
-        say_goodbye(&client, &mut eventloop, &mut inflight, &up, &topics).await;
+    if delivery.is_connected() {
+        say_goodbye(&client, &mut eventloop, &mut delivery, &up, &topics).await;
     }
 }
 
 fn publish_status(
     client: &AsyncClient,
-    inflight: &mut InFlight,
+    delivery: &mut Delivery,
     up: &Uplink,
     topics: &Topics,
     state: &str,
@@ -274,11 +237,11 @@ fn publish_status(
         .try_publish(&topics.status, QoS::AtLeastOnce, true, json)
         .is_ok()
     {
-        inflight.requested(Sent::Other);
+        delivery.on_other_requested();
     }
 }
 
-fn publish_tags(client: &AsyncClient, inflight: &mut InFlight, up: &Uplink, topics: &Topics) {
+fn publish_tags(client: &AsyncClient, delivery: &mut Delivery, up: &Uplink, topics: &Topics) {
     loop {
         let tags = up
             .tags
@@ -295,7 +258,7 @@ fn publish_tags(client: &AsyncClient, inflight: &mut InFlight, up: &Uplink, topi
         {
             return;
         }
-        inflight.requested(Sent::Other);
+        delivery.on_other_requested();
     }
 }
 
@@ -306,11 +269,11 @@ fn publish_tags(client: &AsyncClient, inflight: &mut InFlight, up: &Uplink, topi
 async fn say_goodbye(
     client: &AsyncClient,
     eventloop: &mut EventLoop,
-    inflight: &mut InFlight,
+    delivery: &mut Delivery,
     up: &Uplink,
     topics: &Topics,
 ) {
-    publish_tags(client, inflight, up, topics);
+    publish_tags(client, delivery, up, topics);
     let mut doc = serde_json::to_value(up.stats.snapshot(
         "offline",
         &up.store,
@@ -325,7 +288,7 @@ async fn say_goodbye(
         .try_publish(&topics.status, QoS::AtLeastOnce, true, doc.to_string())
         .is_ok()
     {
-        inflight.requested(Sent::Other);
+        delivery.on_other_requested();
     }
     let _ = client.try_disconnect();
     let done = tokio::time::timeout(Duration::from_secs(1), async {
@@ -338,22 +301,4 @@ async fn say_goodbye(
     });
     let _ = done.instrument(tracing::debug_span!("disconnect")).await;
     tracing::info!("disconnected from the broker");
-}
-
-#[cfg(test)]
-mod jitter_tests {
-    use super::*;
-
-    #[test]
-    fn reconnect_jitter_stays_within_half_the_backoff_and_varies() {
-        let base = Duration::from_secs(2);
-        let delays: Vec<Duration> = (0..200).map(|_| with_jitter(base)).collect();
-        assert!(delays.iter().all(|d| *d >= base && *d < base * 3 / 2));
-        let distinct: std::collections::HashSet<_> = delays.iter().collect();
-        assert!(
-            distinct.len() > 50,
-            "only {} distinct delays",
-            distinct.len()
-        );
-    }
 }

@@ -60,7 +60,9 @@ fn rejects_a_payload_that_is_not_json() {
 #[test]
 fn rejects_an_unknown_schema_even_if_the_rest_is_v2_shaped() {
     let payload = json!({"schema": "aisle.batch.v2", "store": "S1", "things": []}).to_string();
-    assert!(reason(validate(&topic(), payload.as_bytes())).contains("unknown schema `aisle.batch.v2`"));
+    assert!(
+        reason(validate(&topic(), payload.as_bytes())).contains("unknown schema `aisle.batch.v2`")
+    );
     assert!(reason(validate(&topic(), b"[1,2]")).contains("no `schema`"));
 }
 
@@ -74,7 +76,11 @@ fn rejects_a_store_that_differs_from_the_topic() {
 fn rejects_a_batch_missing_envelope_fields_and_a_foreign_topic() {
     let payload = json!({"schema": SCHEMA_V1, "store": "S1", "events": []}).to_string();
     assert!(reason(validate(&topic(), payload.as_bytes())).contains("missing field"));
-    assert!(reason(validate(&Topic::new("S1", TopicKind::Status).to_string(), &batch("S1", vec![]))).contains("topic"));
+    assert!(reason(validate(
+        &Topic::new("S1", TopicKind::Status).to_string(),
+        &batch("S1", vec![])
+    ))
+    .contains("topic"));
 }
 
 #[test]

@@ -52,7 +52,7 @@ fn store() -> (Layout, TagIds) {
 }
 
 /// A stand-in for the gateway: stamps each new event `now − age_ms` and
-/// maps it to a funnel event as DESIGN.md says. `acks` decides, per
+/// maps it to a funnel event as docs/design.md says. `acks` decides, per
 /// received frame, whether its ack reaches the tag.
 struct Gateway<'a> {
     layout: &'a Layout,

@@ -1,12 +1,13 @@
-//! The HQ event store: one SQLite file in WAL mode, written by the collector
-//! and read by `aisle funnel`. The schema is documented in docs/hq.md; this
-//! file is its source of truth.
+//! The SQLite event store: one file in WAL mode, written by the collector
+//! and read by `aisle funnel`. The schema is documented in docs/hq.md;
+//! `sqlite/schema.sql` is its source of truth.
 //!
 //! Events are keyed by their id, so storing a batch twice (a broker
 //! redelivery, a gateway replay, events re-batched after a restart) changes
 //! nothing the second time.
 
-use super::validate::{ValidBatch, Verdict};
+use super::{IngestCounts, Received};
+use crate::hq::validate::{ValidBatch, Verdict};
 use protocol::stage::StoreEventKind;
 use rusqlite::{params, Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ const CACHE_KIB: i64 = -65_536;
 const MMAP_BYTES: i64 = 1 << 40;
 
 /// Applied on every open; idempotent (`IF NOT EXISTS`).
-const SCHEMA: &str = include_str!("schema.sql");
+const SCHEMA: &str = include_str!("sqlite/schema.sql");
 
 /// What went wrong with the database.
 #[derive(Debug, thiserror::Error)]
@@ -41,23 +42,6 @@ pub enum DbError {
     Sql(#[from] rusqlite::Error),
 }
 
-/// One payload received from the broker, with the validator's verdict.
-pub struct Received<'a> {
-    pub topic: &'a str,
-    pub payload: &'a [u8],
-    pub verdict: &'a Verdict,
-}
-
-/// What one [`EventStore::ingest`] call did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct IngestCounts {
-    pub inserted: u64,
-    /// Events whose id was already stored.
-    pub duplicates: u64,
-    pub quarantined_batches: u64,
-    pub quarantined_events: u64,
-}
-
 /// Settings every connection gets (page cache, lock wait), then the schema
 /// version the file records (0 for a new file).
 fn tune_and_read_version(conn: &Connection) -> rusqlite::Result<i64> {
@@ -67,14 +51,14 @@ fn tune_and_read_version(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 /// The SQLite event store.
-pub struct EventStore {
+pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
 }
 
-impl EventStore {
+impl SqliteStore {
     /// Opens (creating if needed) the store for writing.
-    pub fn open(path: &Path) -> Result<EventStore, DbError> {
+    pub fn open(path: &Path) -> Result<SqliteStore, DbError> {
         let open_err = |source| DbError::Open {
             path: path.to_path_buf(),
             source,
@@ -97,14 +81,14 @@ impl EventStore {
         conn.execute_batch(SCHEMA).map_err(open_err)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(open_err)?;
-        Ok(EventStore {
+        Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
         })
     }
 
     /// Opens an existing store for reading only.
-    pub fn open_read_only(path: &Path) -> Result<EventStore, DbError> {
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore, DbError> {
         if !path.exists() {
             return Err(DbError::Missing(path.to_path_buf()));
         }
@@ -127,7 +111,7 @@ impl EventStore {
         // funnel reads the whole garment index.
         conn.pragma_update(None, "mmap_size", MMAP_BYTES)
             .map_err(open_err)?;
-        Ok(EventStore {
+        Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
         })
@@ -170,7 +154,7 @@ impl EventStore {
             for received in payloads {
                 let batch: &ValidBatch = match received.verdict {
                     Verdict::Rejected { reason } => {
-                        let store = super::validate::topic_store(received.topic);
+                        let store = crate::hq::validate::topic_store(received.topic);
                         quarantine.execute(params![
                             received_ms,
                             received.topic,

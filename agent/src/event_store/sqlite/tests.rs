@@ -2,8 +2,10 @@
 //! and the funnel read back through the index.
 
 use super::*;
-use crate::funnel::engine::{compute, Dimension, FunnelEvent, FunnelOptions};
-use crate::funnel::store::{report, EventFilter};
+use crate::event_store::EventFilter;
+use crate::funnel::engine::{compute, FunnelEvent, FunnelOptions};
+use crate::funnel::sqlite::report;
+use crate::funnel::Dimension;
 use crate::hq::validate::validate;
 use serde_json::json;
 
@@ -28,7 +30,7 @@ fn payload(batch_id: &str, events: Vec<serde_json::Value>) -> Vec<u8> {
     .into_bytes()
 }
 
-fn ingest(store: &mut EventStore, topic: &str, payload: &[u8]) -> IngestCounts {
+fn ingest(store: &mut SqliteStore, topic: &str, payload: &[u8]) -> IngestCounts {
     let verdict = validate(topic, payload);
     store
         .ingest(
@@ -42,14 +44,14 @@ fn ingest(store: &mut EventStore, topic: &str, payload: &[u8]) -> IngestCounts {
         .unwrap()
 }
 
-fn count(store: &EventStore, sql: &str) -> i64 {
+fn count(store: &SqliteStore, sql: &str) -> i64 {
     store.connection().query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
 #[test]
 fn the_same_event_id_in_two_batches_is_stored_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = EventStore::open(&dir.path().join("hq.db")).unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
     let first = payload(
         "b-1",
         vec![event("S1-1", "2026-11-20T10:00:00Z", "item_pickup", "1")],
@@ -72,7 +74,7 @@ fn the_same_event_id_in_two_batches_is_stored_once() {
 #[test]
 fn rejected_payloads_and_bad_events_land_in_quarantine_with_reason_and_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = EventStore::open(&dir.path().join("hq.db")).unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
     let counts = ingest(&mut store, TOPIC, b"garbage");
     assert_eq!(counts.quarantined_batches, 1);
     let mut bad = event("S1-2", "2026-11-20T10:00:00Z", "item_pickup", "1");
@@ -115,7 +117,7 @@ fn rejected_payloads_and_bad_events_land_in_quarantine_with_reason_and_bytes() {
 fn reopening_keeps_the_data_and_refuses_a_foreign_schema_version() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hq.db");
-    let mut store = EventStore::open(&path).unwrap();
+    let mut store = SqliteStore::open(&path).unwrap();
     ingest(
         &mut store,
         TOPIC,
@@ -125,9 +127,9 @@ fn reopening_keeps_the_data_and_refuses_a_foreign_schema_version() {
         ),
     );
     drop(store);
-    assert_eq!(EventStore::open(&path).unwrap().event_count().unwrap(), 1);
+    assert_eq!(SqliteStore::open(&path).unwrap().event_count().unwrap(), 1);
     assert_eq!(
-        EventStore::open_read_only(&path)
+        SqliteStore::open_read_only(&path)
             .unwrap()
             .event_count()
             .unwrap(),
@@ -139,11 +141,11 @@ fn reopening_keeps_the_data_and_refuses_a_foreign_schema_version() {
         .pragma_update(None, "user_version", 7)
         .unwrap();
     assert!(matches!(
-        EventStore::open(&other),
+        SqliteStore::open(&other),
         Err(DbError::Version { found: 7, .. })
     ));
     assert!(matches!(
-        EventStore::open_read_only(&dir.path().join("none.db")),
+        SqliteStore::open_read_only(&dir.path().join("none.db")),
         Err(DbError::Missing(_))
     ));
 }
@@ -151,7 +153,7 @@ fn reopening_keeps_the_data_and_refuses_a_foreign_schema_version() {
 #[test]
 fn the_funnel_read_from_sqlite_matches_the_hand_computed_one() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = EventStore::open(&dir.path().join("hq.db")).unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
     // Garment 1: pickup, re-pickup, try-on 30 s later, purchase 60 s after
     // that: one journey reaching purchase. Garment 2 (sent first, as a late
     // store would): pickup then a try-on 2 h later, outside the window.

@@ -1,5 +1,5 @@
 -- The HQ event store (SQLite). PRAGMA user_version = 1.
--- Documented in docs/hq.md; agent/src/hq/db.rs applies it.
+-- Documented in docs/hq.md; agent/src/event_store/sqlite.rs applies it.
 CREATE TABLE IF NOT EXISTS events (
     id          TEXT PRIMARY KEY,
     store       TEXT NOT NULL,

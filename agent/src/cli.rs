@@ -1,0 +1,136 @@
+//! What every command's output and flags share: durations on the command
+//! line (`--window 30s`, `10m`, `2h`, `1d`, `500ms`) and back, and the
+//! column layout of tables for people.
+
+/// A duration that is not a positive whole number with a unit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a duration: write a positive whole number and a unit: ms, s, m, h or d (e.g. 30s, 10m, 1h)")]
+pub struct BadDuration(pub String);
+
+/// Parses a duration into milliseconds.
+pub fn parse_duration_ms(s: &str) -> Result<i64, BadDuration> {
+    let bad = || BadDuration(s.to_string());
+    let digits_end = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = s.split_at(digits_end);
+    let number: i64 = number.parse().map_err(|_| bad())?;
+    let unit_ms = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(bad()),
+    };
+    match number.checked_mul(unit_ms) {
+        Some(ms) if ms > 0 => Ok(ms),
+        _ => Err(bad()),
+    }
+}
+
+/// `1h`, `90s`, `1500ms`: the largest unit that divides the window.
+pub fn format_window(ms: i64) -> String {
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+    ] {
+        if ms != 0 && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
+/// Lays out `lines` (the first one the header) as columns two spaces apart:
+/// the first `left` columns (names) left-aligned, the rest (numbers)
+/// right-aligned. Shared by the funnel table and the demo's side-by-side one.
+pub fn align_columns(lines: &[Vec<String>], left: usize) -> String {
+    let columns = lines.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|col| {
+            lines
+                .iter()
+                .map(|l| l[col].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for line in lines {
+        let cells: Vec<String> = line
+            .iter()
+            .enumerate()
+            .map(|(col, cell)| {
+                if col < left {
+                    format!("{cell:<w$}", w = widths[col])
+                } else {
+                    format!("{cell:>w$}", w = widths[col])
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_each_unit() {
+        assert_eq!(parse_duration_ms("500ms"), Ok(500));
+        assert_eq!(parse_duration_ms("30s"), Ok(30_000));
+        assert_eq!(parse_duration_ms("10m"), Ok(600_000));
+        assert_eq!(parse_duration_ms("2h"), Ok(7_200_000));
+        assert_eq!(parse_duration_ms("1d"), Ok(86_400_000));
+    }
+
+    #[test]
+    fn rejects_missing_units_zero_and_junk() {
+        for bad in [
+            "",
+            "3600",
+            "0s",
+            "-5m",
+            "1.5h",
+            "h",
+            "10 m",
+            "2w",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(
+                parse_duration_ms(bad),
+                Err(BadDuration(bad.to_string())),
+                "{bad}"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    #[test]
+    fn formats_a_window_in_its_largest_whole_unit() {
+        assert_eq!(format_window(3_600_000), "1h");
+        assert_eq!(format_window(90_000), "90s");
+        assert_eq!(format_window(1500), "1500ms");
+        assert_eq!(format_window(172_800_000), "2d");
+    }
+
+    #[test]
+    fn aligns_names_left_and_numbers_right() {
+        let lines = vec![
+            vec!["sku".to_string(), "pickups".to_string()],
+            vec!["A-LONG".to_string(), "7".to_string()],
+        ];
+        assert_eq!(
+            align_columns(&lines, 1),
+            "sku     pickups\nA-LONG        7\n"
+        );
+    }
+}

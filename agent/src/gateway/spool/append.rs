@@ -1,0 +1,110 @@
+//! The spool's two writes: appending events, durable once the call
+//! returns, and deleting the ranges the broker acknowledged. Each is one
+//! transaction, so a crash leaves the spool as before or after it, never
+//! between.
+
+use super::evict::{drop_oldest, over_cap};
+use super::{sqlite_err, Appended, NewEvent, Spool, SpoolError, ROW_OVERHEAD};
+use crate::gateway::enrich::UnroutedRead;
+use rusqlite::params;
+
+/// Reads without a stage kept for store IT; the oldest go first beyond this.
+const UNROUTED_KEEP: i64 = 10_000;
+
+impl Spool {
+    /// Appends `events` and `unrouted` reads in one transaction and commits
+    /// (fsync). When this returns `Ok` every event is durable and its tag may
+    /// be acked; on `Err` nothing was written.
+    pub fn append(
+        &mut self,
+        events: &[NewEvent],
+        unrouted: &[UnroutedRead],
+    ) -> Result<Appended, SpoolError> {
+        let mut out = Appended::default();
+        let mut added_bytes = 0;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sqlite_err(&self.path, e))?;
+        let result = (|| -> rusqlite::Result<()> {
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO events (tag, boot, seq, spooled_at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for e in events {
+                    let n = insert.execute(params![
+                        e.key.tag,
+                        e.key.boot,
+                        e.key.seq,
+                        e.spooled_at,
+                        e.body
+                    ])?;
+                    if n == 1 {
+                        out.inserted += 1;
+                        added_bytes += e.body.len() as u64 + ROW_OVERHEAD;
+                    }
+                }
+            }
+            if !unrouted.is_empty() {
+                let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO unrouted (tag, boot, seq, ts, epc) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+                for r in unrouted {
+                    insert.execute(params![r.key.tag, r.key.boot, r.key.seq, r.ts.0, r.epc])?;
+                }
+                tx.execute(
+                    "DELETE FROM unrouted WHERE id <= (SELECT MAX(id) FROM unrouted) - ?1",
+                    [UNROUTED_KEEP],
+                )?;
+            }
+            Ok(())
+        })();
+        result.map_err(|e| sqlite_err(&self.path, e))?;
+        let mut bytes = self.bytes + added_bytes;
+        let mut depth = self.depth + out.inserted;
+        if bytes > self.max_bytes {
+            let (dropped, freed) = drop_oldest(&tx, over_cap(bytes, self.max_bytes))
+                .map_err(|e| sqlite_err(&self.path, e))?;
+            out.dropped = dropped;
+            bytes = bytes.saturating_sub(freed);
+            depth = depth.saturating_sub(dropped);
+        }
+        tx.commit().map_err(|e| sqlite_err(&self.path, e))?;
+        self.bytes = bytes;
+        self.depth = depth;
+        Ok(out)
+    }
+
+    /// Deletes spool ids `first..=last` (a delivered batch) and commits.
+    /// Ids already dropped at the cap are simply not there any more. On a
+    /// full disk the reserve makes room for it.
+    pub fn delete_range(&mut self, ranges: &[(i64, i64)]) -> Result<u64, SpoolError> {
+        self.delete_with_reserve(|spool| spool.delete_range_once(ranges))
+    }
+
+    fn delete_range_once(&mut self, ranges: &[(i64, i64)]) -> Result<u64, SpoolError> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sqlite_err(&self.path, e))?;
+        let run = || -> rusqlite::Result<(u64, u64)> {
+            let mut sum = tx.prepare_cached("SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM events WHERE id BETWEEN ?1 AND ?2")?;
+            let mut delete = tx.prepare_cached("DELETE FROM events WHERE id BETWEEN ?1 AND ?2")?;
+            let (mut rows, mut bytes) = (0u64, 0u64);
+            for &(first, last) in ranges {
+                let (n, b): (i64, i64) =
+                    sum.query_row(params![first, last], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                delete.execute(params![first, last])?;
+                rows += n as u64;
+                bytes += b as u64 + n as u64 * ROW_OVERHEAD;
+            }
+            Ok((rows, bytes))
+        };
+        let (rows, bytes) = run().map_err(|e| sqlite_err(&self.path, e))?;
+        tx.commit().map_err(|e| sqlite_err(&self.path, e))?;
+        self.depth = self.depth.saturating_sub(rows);
+        self.bytes = self.bytes.saturating_sub(bytes);
+        if self.depth == 0 {
+            self.return_free_pages()?;
+        }
+        Ok(rows)
+    }
+}
