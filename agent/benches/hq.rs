@@ -15,15 +15,22 @@
 //!    `EventStore::ingest`, without the broker, then the real `aisle funnel`
 //!    binary is timed, three runs each of `--by sku` and `--by sku,store`.
 //!    A file that already holds N events is reused.
+//! 3. Dashboard: `aisle dashboard` over the same database; the SKU page
+//!    (5,000 rows) timed on its first view (the report computed) and on
+//!    repeat views (the report kept until an event is added), then the
+//!    Overview (one report per store and one per day of the trend).
 
 use aisle_agent::event_store::{Received, SqliteStore as EventStore};
 use aisle_agent::hq::validate::{validate, Verdict};
-use aisle_system_tests::{clear_ready_file, wait_until, ChildGuard, Mosquitto, MosquittoOptions};
+use aisle_system_tests::{
+    clear_ready_file, http, wait_until, ChildGuard, Mosquitto, MosquittoOptions,
+};
 use protocol::batch::{event_id, Batch, BatchEvent, SCHEMA_V1};
 use protocol::stage::StoreEventKind;
 use protocol::time::UnixMillis;
 use protocol::topics::{Topic, TopicKind};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -371,6 +378,48 @@ fn time_funnel(opts: &Options, by: &str) {
     );
 }
 
+fn time_dashboard(opts: &Options) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aisle"))
+        .args(["dashboard", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&opts.db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start aisle dashboard");
+    // The dashboard prints its address once it listens.
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("the dashboard's first line");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in `{line}`"))
+        .to_string();
+    for (what, path) in [
+        ("first view", "/skus"),
+        ("repeat view", "/skus"),
+        (
+            "repeat view, sorted by pickups",
+            "/skus?sort=pickups&dir=desc",
+        ),
+        ("overview, first view", "/"),
+    ] {
+        let started = Instant::now();
+        let page = http::get(&addr, path);
+        assert_eq!(page.status, 200, "{}", page.text());
+        println!(
+            "dashboard {path} ({what}) over {} events: {:.2} s, {} KiB of HTML",
+            opts.events,
+            started.elapsed().as_secs_f64(),
+            page.body.len() / 1024
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 fn main() {
     let opts = options();
     if opts.ingest_events > 0 {
@@ -383,4 +432,5 @@ fn main() {
     }
     time_funnel(&opts, "sku");
     time_funnel(&opts, "sku,store");
+    time_dashboard(&opts);
 }

@@ -9,6 +9,7 @@
 //! - [`event_store`]: where HQ keeps the events, SQLite or ClickHouse behind
 //!   one interface.
 //! - [`funnel`]: the conversion report over the event store.
+//! - `dashboard`: HQ's web pages and JSON API over the same report.
 //! - [`sim`] and `demo`: a simulated store, and the whole system on one machine.
 //! - [`config`], [`check_config`], [`epc_tool`], [`tag_tool`]: store IT's and
 //!   technicians' tools; [`epc`]: the one door to EPC decoding.
@@ -19,6 +20,8 @@
 pub mod check_config;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod epc;

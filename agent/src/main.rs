@@ -5,6 +5,8 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+#[cfg(feature = "dashboard")]
+use aisle_agent::dashboard;
 #[cfg(feature = "demo")]
 use aisle_agent::demo;
 use aisle_agent::{check_config, epc_tool, funnel, gateway, hq, logging, sim, tag_tool};
@@ -33,6 +35,9 @@ enum Command {
     Hq(hq::Args),
     /// Print the conversion funnel per SKU (or store, style, fixture).
     Funnel(funnel::Args),
+    /// Serve HQ's dashboard: funnels, stores and the fleet, in a browser.
+    #[cfg(feature = "dashboard")]
+    Dashboard(dashboard::Args),
     /// Act as a store's tag receivers on a serial port, with simulated shoppers.
     Simulate(sim::Args),
     /// Run the whole system on this machine: broker, HQ, gateway and a simulated store.
@@ -41,7 +46,7 @@ enum Command {
     /// Decode or encode a garment's EPC (SGTIN-96 / SGTIN-198).
     #[command(subcommand)]
     Epc(epc_tool::Command),
-    /// Technicians' tag tools: write a tag's config page image, or show what one holds.
+    /// Technicians' tag tools: write a tag's config page image, show what one holds, or replay a recorded trace through its detector.
     #[command(subcommand)]
     Tag(tag_tool::Command),
 }
@@ -62,6 +67,8 @@ fn main() -> ExitCode {
         Command::CheckConfig(args) => check_config::run(args),
         Command::Hq(args) => hq::run(args),
         Command::Funnel(args) => funnel::run(args),
+        #[cfg(feature = "dashboard")]
+        Command::Dashboard(args) => dashboard::run(args),
         Command::Simulate(args) => sim::run(args),
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args),

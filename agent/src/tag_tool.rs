@@ -1,12 +1,15 @@
 //! `aisle tag`: the technicians' tag tools. `aisle tag config` writes the
 //! config page image a tag boots from (its id, role, thresholds and, on a
-//! garment tag, the garment's EPC); `aisle tag show` reads one back. The page
-//! format is the firmware's own (`firmware::Config`), so what the tool writes
-//! is exactly what the tag parses.
+//! garment tag, the garment's EPC); `aisle tag show` reads one back; `aisle
+//! tag replay` runs a tag's detector over a recorded trace ([`replay`]). The
+//! page format is the firmware's own (`firmware::Config`), so what the tool
+//! writes is exactly what the tag parses.
+
+pub mod replay;
 
 use crate::epc::{garment_from_hex, to_hex, GarmentEpcError};
 use anyhow::{bail, Context};
-use firmware::{Config, Role, CONFIG_IMAGE_LEN};
+use firmware::{Config, PickupTuning, Role, CONFIG_IMAGE_LEN};
 use protocol::{EpcBytes, Settings};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +30,33 @@ pub enum Command {
         /// The page image, as written by `aisle tag config`.
         page: PathBuf,
     },
+    /// Run a tag's detector (the firmware's own code) over a recorded
+    /// sensor trace and print the events the tag would send.
+    #[command(
+        after_help = "Trace files are CSV with a header, one sample a row:\n  \
+        motion:   t_ms,x_mg,y_mg,z_mg\n  \
+        presence: t_ms,present   (0 or 1)\n\n\
+        Example:\n  \
+        aisle tag replay --role motion garment.csv\n  \
+        aisle tag replay --role motion --page tag.page garment.csv --json"
+    )]
+    Replay(ReplayArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ReplayArgs {
+    /// Which detector to run: motion (pickups) or presence (dwells).
+    #[arg(long, value_parser = replay::ReplayRole::ALL.map(|r| r.name()))]
+    role: String,
+    /// Take the thresholds from this config page image (as written by
+    /// `aisle tag config`) instead of the defaults.
+    #[arg(long)]
+    page: Option<PathBuf>,
+    /// One JSON object a line: {"event":"picked_up","t_ms":1240}.
+    #[arg(long)]
+    json: bool,
+    /// The recorded trace (CSV).
+    trace: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -74,7 +104,77 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Config(args) => write_page(args),
         Command::Show { page } => show_page(&page),
+        Command::Replay(args) => replay_trace(&args),
     }
+}
+
+/// Bad rows listed before giving up: enough to see a pattern.
+const MAX_BAD_ROWS_SHOWN: usize = 20;
+
+fn replay_trace(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    // clap only lets the listed role names through.
+    let role = replay::ReplayRole::parse(&args.role).context("unknown --role")?;
+    let (settings, tuning) = match &args.page {
+        Some(page) => {
+            let config = read_page(page)?;
+            (config.settings, config.pickup)
+        }
+        None => (Settings::default(), PickupTuning::default()),
+    };
+    let path = &args.trace;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the trace {}", path.display()))?;
+    let trace = match replay::parse(role, &text) {
+        Ok(trace) => trace,
+        Err(bad) => {
+            for row in bad.iter().take(MAX_BAD_ROWS_SHOWN) {
+                eprintln!("{}:{}: {}", path.display(), row.line, row.reason);
+            }
+            if bad.len() > MAX_BAD_ROWS_SHOWN {
+                eprintln!("… and {} more bad rows", bad.len() - MAX_BAD_ROWS_SHOWN);
+            }
+            bail!(
+                "{}: {} bad rows; nothing replayed. Fix them and run again",
+                path.display(),
+                bad.len()
+            );
+        }
+    };
+    let events = replay::replay(&trace, &settings, &tuning);
+    for event in &events {
+        if args.json {
+            println!("{}", event.to_json());
+        } else {
+            println!("{event}");
+        }
+    }
+    if !args.json {
+        let span_s = trace
+            .samples
+            .last()
+            .map_or(0.0, |(t, _)| *t as f64 / 1_000.0);
+        println!(
+            "{} events from {} samples over {span_s:.3} s ({} thresholds)",
+            events.len(),
+            trace.samples.len(),
+            match &args.page {
+                Some(page) => format!("{}'s", page.display()),
+                None => "default".to_string(),
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A config page image, or why it cannot be used.
+fn read_page(path: &PathBuf) -> anyhow::Result<Config> {
+    let image = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Config::from_image(&image).map_err(|status| {
+        anyhow::anyhow!(
+            "{} is not a usable config page ({status:?}); write a new one with `aisle tag config`",
+            path.display()
+        )
+    })
 }
 
 fn write_page(args: ConfigArgs) -> anyhow::Result<ExitCode> {
@@ -100,6 +200,7 @@ fn write_page(args: ConfigArgs) -> anyhow::Result<ExitCode> {
         role,
         settings,
         epc,
+        pickup: PickupTuning::default(),
     };
     let image = config.to_image().context("cannot build the config page")?;
     std::fs::write(&args.output, image)
@@ -119,13 +220,7 @@ fn write_page(args: ConfigArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn show_page(path: &PathBuf) -> anyhow::Result<ExitCode> {
-    let image = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let config = Config::from_image(&image).map_err(|status| {
-        anyhow::anyhow!(
-            "{} is not a usable config page ({status:?}); write a new one with `aisle tag config`",
-            path.display()
-        )
-    })?;
+    let config = read_page(path)?;
     let role = match config.role {
         Role::Motion => "motion",
         Role::Presence => "presence",

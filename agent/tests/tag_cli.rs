@@ -1,7 +1,7 @@
 //! `aisle tag config` / `aisle tag show` as a technician runs them: the real
 //! binary writing a page image that the firmware's own parser then reads.
 
-use firmware::{Config, Role, CONFIG_IMAGE_LEN};
+use firmware::{Config, PickupTuning, Role, CONFIG_IMAGE_LEN};
 use protocol::{EpcBytes, Settings};
 use std::process::{Command, Output};
 
@@ -71,6 +71,7 @@ fn motion_tag_page_is_read_back_by_the_firmware() {
             ..Settings::default()
         },
         epc: Some(epc()),
+        pickup: PickupTuning::default(),
     };
     assert_eq!(Config::from_image(&image), Ok(expected));
 
@@ -112,7 +113,8 @@ fn presence_tag_page_has_no_epc_and_default_thresholds() {
             tag: 4242,
             role: Role::Presence,
             settings: Settings::default(),
-            epc: None
+            epc: None,
+            pickup: PickupTuning::default(),
         }
     );
 }

@@ -6,15 +6,23 @@
 //!
 //! | bytes | content |
 //! | --- | --- |
-//! | 0..4 | magic `AIS` + layout version 1 |
+//! | 0..4 | magic `AIS` + layout version (2; 1 is still read) |
 //! | 4..6 | payload length, u16 LE |
-//! | 6..6+n | postcard(`Config`) |
+//! | 6..6+n | payload: postcard(`Config`), then (since version 2) the pickup tuning |
 //! | 6+n..10+n | CRC-32 (ISO HDLC) of bytes 0..6+n, LE |
+//!
+//! Version 2 appended the pickup detector's orientation thresholds
+//! ([`PickupTuning`]: `tilt_mg`, `tilt_mg_s`, u16 LE each) to the version 1
+//! payload, as fixed-width bytes outside postcard, which spares the
+//! Cortex-M0 image a second decoder. A version 1 page, written before they
+//! existed, loads with their defaults, so tags provisioned earlier keep
+//! booting with their own id, role, EPC and thresholds.
 //!
 //! A blank (erased) or corrupt page never stops a tag: it falls back to safe
 //! defaults and says so in its Boot event, so the gateway shows the tag as
 //! unprovisioned instead of the tag going silent.
 
+use crate::pickup::PickupTuning;
 use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 use protocol::{ConfigStatus, EpcBytes, Settings};
 use serde::{Deserialize, Serialize};
@@ -23,10 +31,15 @@ use serde::{Deserialize, Serialize};
 /// (a motion tag with a 32-byte EPC) takes about 80.
 pub const CONFIG_IMAGE_LEN: usize = 128;
 
-const MAGIC: [u8; 4] = *b"AIS\x01";
+/// The magic, without the layout version byte that follows it.
+const MAGIC: [u8; 3] = *b"AIS";
+/// The layout this firmware writes.
+const LAYOUT_VERSION: u8 = 2;
 const HEADER_LEN: usize = 6;
 const CRC_LEN: usize = 4;
 const MAX_PAYLOAD: usize = CONFIG_IMAGE_LEN - HEADER_LEN - CRC_LEN;
+/// Bytes of [`PickupTuning`] at the end of a version 2 payload.
+const PICKUP_LEN: usize = 4;
 
 // The page is read once per boot: a bitwise CRC costs nothing there and
 // saves the 1 KiB table on a 16 KiB part.
@@ -52,6 +65,9 @@ pub struct Config {
     pub settings: Settings,
     /// The garment a motion tag is attached to; `None` for other roles.
     pub epc: Option<EpcBytes>,
+    /// Since layout version 2; stored after the postcard part, not in it.
+    #[serde(skip)]
+    pub pickup: PickupTuning,
 }
 
 /// Why a config cannot be written to a page.
@@ -77,6 +93,7 @@ impl Config {
             role,
             settings: Settings::default(),
             epc: None,
+            pickup: PickupTuning::default(),
         }
     }
 
@@ -86,10 +103,18 @@ impl Config {
             return Err(ConfigError::MotionWithoutEpc);
         }
         let mut image = [0xFF; CONFIG_IMAGE_LEN];
-        let len = postcard::to_slice(self, &mut image[HEADER_LEN..HEADER_LEN + MAX_PAYLOAD])
-            .map_err(|_| ConfigError::TooLarge)?
-            .len();
-        image[..4].copy_from_slice(&MAGIC);
+        let postcard_len = postcard::to_slice(
+            self,
+            &mut image[HEADER_LEN..HEADER_LEN + MAX_PAYLOAD - PICKUP_LEN],
+        )
+        .map_err(|_| ConfigError::TooLarge)?
+        .len();
+        let pickup = HEADER_LEN + postcard_len;
+        image[pickup..pickup + 2].copy_from_slice(&self.pickup.tilt_mg.to_le_bytes());
+        image[pickup + 2..pickup + 4].copy_from_slice(&self.pickup.tilt_mg_s.to_le_bytes());
+        let len = postcard_len + PICKUP_LEN;
+        image[..3].copy_from_slice(&MAGIC);
+        image[3] = LAYOUT_VERSION;
         // MAX_PAYLOAD < 2^16, so the length fits.
         image[4..HEADER_LEN].copy_from_slice(&(len as u16).to_le_bytes());
         let end = HEADER_LEN + len;
@@ -105,7 +130,8 @@ impl Config {
         if header.iter().all(|&b| b == 0xFF) {
             return Err(ConfigStatus::Blank);
         }
-        if header[..4] != MAGIC {
+        let version = header[3];
+        if header[..3] != MAGIC || !(1..=LAYOUT_VERSION).contains(&version) {
             return Err(ConfigStatus::Corrupt);
         }
         let len = usize::from(u16::from_le_bytes([header[4], header[5]]));
@@ -117,8 +143,22 @@ impl Config {
         if CRC32.checksum(&image[..end]).to_le_bytes() != stored {
             return Err(ConfigStatus::Corrupt);
         }
-        match postcard::from_bytes::<Config>(&image[HEADER_LEN..end]) {
-            Ok(config) => Ok(config),
+        // A version 2 payload ends with the pickup tuning; version 1 has none.
+        let mut postcard_end = end;
+        let mut pickup = PickupTuning::default();
+        if version == 2 {
+            if len < PICKUP_LEN {
+                return Err(ConfigStatus::Corrupt);
+            }
+            postcard_end = end - PICKUP_LEN;
+            let b = &image[postcard_end..end];
+            pickup = PickupTuning {
+                tilt_mg: u16::from_le_bytes([b[0], b[1]]),
+                tilt_mg_s: u16::from_le_bytes([b[2], b[3]]),
+            };
+        }
+        match postcard::from_bytes::<Config>(&image[HEADER_LEN..postcard_end]) {
+            Ok(config) => Ok(Config { pickup, ..config }),
             Err(_) => Err(ConfigStatus::Corrupt),
         }
     }
@@ -185,6 +225,10 @@ mod tests {
             epc: EpcBytes::new(&[
                 0x30, 0x14, 0x1D, 0x8A, 0x0C, 0x00, 0x02, 0x80, 0x00, 0x00, 0x30, 0x39,
             ]),
+            pickup: PickupTuning {
+                tilt_mg: 180,
+                tilt_mg_s: 450,
+            },
         }
     }
 
@@ -265,8 +309,57 @@ mod tests {
                 heartbeat_s: u32::MAX,
             },
             epc: EpcBytes::new(&[0xAB; protocol::frame::EPC_MAX_BYTES]),
+            pickup: PickupTuning {
+                tilt_mg: u16::MAX,
+                tilt_mg_s: u16::MAX,
+            },
             ..garment_tag()
         };
         assert_eq!(Config::from_image(&config.to_image().unwrap()), Ok(config));
+    }
+
+    /// A page as `aisle tag config` wrote it before layout version 2 (tag
+    /// 0x00C0FFEE, motion, 220 mg, still 7 s, EPC 3074257BF7194E4000001A85).
+    const VERSION_1_PAGE: [u8; 44] = [
+        0x41, 0x49, 0x53, 0x01, 0x22, 0x00, 0xee, 0xff, 0x83, 0x06, 0x00, 0xdc, 0x01, 0x04, 0x06,
+        0xd8, 0x36, 0xc0, 0x3e, 0xa0, 0x1f, 0xe0, 0xd4, 0x03, 0xac, 0x02, 0x01, 0x0c, 0x30, 0x74,
+        0x25, 0x7b, 0xf7, 0x19, 0x4e, 0x40, 0x00, 0x00, 0x1a, 0x85, 0x4a, 0xda, 0x06, 0x4c,
+    ];
+
+    #[test]
+    fn version_1_page_loads_with_default_pickup_tuning() {
+        let mut image = [0xFF; CONFIG_IMAGE_LEN];
+        image[..VERSION_1_PAGE.len()].copy_from_slice(&VERSION_1_PAGE);
+        let config = Config::from_image(&image).expect("a version 1 page still loads");
+        assert_eq!(config.tag, 0x00C0_FFEE);
+        assert_eq!(config.role, Role::Motion);
+        assert_eq!(
+            config.settings,
+            Settings {
+                pickup_threshold_mg: 220,
+                still_ms: 7_000,
+                ..Settings::default()
+            }
+        );
+        assert_eq!(
+            config.epc.map(|e| e.as_bytes().to_vec()),
+            Some(std::vec![
+                0x30, 0x74, 0x25, 0x7B, 0xF7, 0x19, 0x4E, 0x40, 0x00, 0x00, 0x1A, 0x85
+            ])
+        );
+        assert_eq!(config.pickup, PickupTuning::default());
+    }
+
+    #[test]
+    fn pages_are_written_in_the_current_layout_and_unknown_layouts_refused() {
+        let mut image = garment_tag().to_image().unwrap();
+        assert_eq!(&image[..4], b"AIS\x02");
+        // A layout from a newer firmware is not guessed at, even with a
+        // valid CRC.
+        image[3] = 3;
+        let end = HEADER_LEN + usize::from(u16::from_le_bytes([image[4], image[5]]));
+        let crc = CRC32.checksum(&image[..end]);
+        image[end..end + CRC_LEN].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(Config::from_image(&image), Err(ConfigStatus::Corrupt));
     }
 }

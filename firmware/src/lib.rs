@@ -24,7 +24,7 @@ pub use config::{Config, ConfigError, Role, CONFIG_IMAGE_LEN};
 pub use dwell::{DwellDetector, DwellEvent};
 pub use flash::{BootCounter, RamFlash};
 pub use outbox::Outbox;
-pub use pickup::{MotionEvent, PickupDetector};
+pub use pickup::{MotionEvent, PickupDetector, PickupTuning};
 pub use reader::ReaderNode;
 pub use shell::{Board, Input, Shell};
 pub use tag::{BootInfo, DownlinkEffect, Tag, FW_VERSION};

@@ -76,7 +76,7 @@ impl<const N: usize> Tag<N> {
     /// heartbeat is due one heartbeat period later.
     pub fn new(now_ms: u64, config: Config, boot: BootInfo) -> Self {
         let sensor = match config.role {
-            Role::Motion => Sensor::Motion(PickupDetector::new(&config.settings)),
+            Role::Motion => Sensor::Motion(PickupDetector::new(&config.settings, &config.pickup)),
             Role::Presence => Sensor::Presence(DwellDetector::new(&config.settings)),
             Role::Reader => Sensor::Reader(ReaderNode::new(&config.settings)),
         };

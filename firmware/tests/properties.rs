@@ -1,7 +1,7 @@
 //! Properties that must hold for any input: nothing panics on bad data, and
 //! the outbox never loses an event silently.
 
-use firmware::{Config, DwellDetector, Outbox, PickupDetector, ReaderNode};
+use firmware::{Config, DwellDetector, Outbox, PickupDetector, PickupTuning, ReaderNode};
 use proptest::prelude::*;
 use protocol::{EpcBytes, Settings, TagEvent};
 
@@ -56,9 +56,11 @@ proptest! {
     #[test]
     fn detectors_never_panic_on_any_samples_or_settings(
         settings in settings(),
+        tuning in (any::<u16>(), any::<u16>())
+            .prop_map(|(tilt_mg, tilt_mg_s)| PickupTuning { tilt_mg, tilt_mg_s }),
         samples in proptest::collection::vec((0u64..10_000, any::<[i16; 3]>(), any::<bool>(), any::<u8>()), 0..200),
     ) {
-        let mut pickup = PickupDetector::new(&settings);
+        let mut pickup = PickupDetector::new(&settings, &tuning);
         let mut dwell = DwellDetector::new(&settings);
         let mut reader = ReaderNode::new(&settings);
         let mut now = 0u64;

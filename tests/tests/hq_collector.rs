@@ -1,16 +1,18 @@
 //! The HQ collector (`aisle hq`) against a real Mosquitto: validation and
 //! quarantine, idempotent storage, the persistent session across a kill -9,
-//! shared subscriptions refused on SQLite, TLS with a password, and a clean
-//! stop on SIGTERM. (Shared groups on ClickHouse: `hq_clickhouse.rs`.)
+//! shared subscriptions refused on SQLite, TLS with a password, a clean stop
+//! on SIGTERM, and the fleet: each store's latest status (and last will) and
+//! tag health. (Shared groups on ClickHouse: `hq_clickhouse.rs`.)
 //! The event store is read back with SQLite and with `aisle funnel`.
 
-use aisle_system_tests::{aisle_bin, tls, wait_until, HqCollector, Mosquitto, MosquittoOptions};
+use aisle_system_tests::{
+    aisle_bin, publish_and_vanish, tls, wait_until, HqCollector, Message, Mosquitto,
+    MosquittoOptions,
+};
 use protocol::topics::{Topic, TopicKind};
-use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -76,36 +78,11 @@ fn topic(store: &str) -> String {
 /// Publishes each (topic, payload) at QoS 1 and returns once the broker has
 /// acked them all.
 fn publish(url: &str, messages: &[(String, Vec<u8>)]) {
-    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
-    // Tests run in parallel in one process: each publisher needs its own id.
-    static PUBLISHERS: AtomicUsize = AtomicUsize::new(0);
-    let id = format!(
-        "test-pub-{}-{}",
-        std::process::id(),
-        PUBLISHERS.fetch_add(1, Ordering::Relaxed)
-    );
-    let mut opts = MqttOptions::new(id, "127.0.0.1", port);
-    opts.set_max_packet_size(1 << 24, 1 << 24);
-    let (client, mut connection) = Client::new(opts, messages.len() + 10);
-    for (topic, payload) in messages {
-        client
-            .publish(topic.clone(), QoS::AtLeastOnce, false, payload.clone())
-            .unwrap();
-    }
-    let mut acked = 0;
-    for event in connection.iter() {
-        match event {
-            Ok(Event::Incoming(Packet::PubAck(_))) => {
-                acked += 1;
-                if acked == messages.len() {
-                    break;
-                }
-            }
-            Ok(_) => {}
-            Err(err) => panic!("test publisher: {err}"),
-        }
-    }
-    client.disconnect().unwrap();
+    let messages: Vec<Message> = messages
+        .iter()
+        .map(|(topic, payload)| Message::new(topic.clone(), payload.clone()))
+        .collect();
+    aisle_system_tests::publish(url, &messages);
 }
 
 fn funnel_json(db: &Path) -> Value {
@@ -327,4 +304,85 @@ fn sigterm_stops_the_collector_cleanly() {
         "exit status {status}\n{}",
         hq.child.log_tail()
     );
+}
+
+/// The latest of a store's fleet rows, read back: (state, since_ms, gateway)
+/// and the number of tag rows.
+fn fleet_row(db: &Path, store: &str) -> Option<(String, i64, String)> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .ok()?;
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn.query_row(
+        "SELECT state, since_ms, gateway FROM fleet_gateways WHERE store = ?1",
+        [store],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .ok()
+}
+
+#[test]
+fn keeps_each_stores_latest_status_its_last_will_and_tag_health() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let status = |state: &str| {
+        json!({"state": state, "store": "S1", "gateway": "gw-1", "at": "2026-11-20T10:00:00.000Z",
+               "spool_depth": 4, "dropped_at_cap": 0})
+        .to_string()
+    };
+    // Retained before HQ starts: the broker hands it to the new collector.
+    aisle_system_tests::publish(
+        &broker.url(),
+        &[Message::retained(
+            "aisle/v1/stores/S1/status",
+            status("online"),
+        )],
+    );
+    let hq = HqCollector::start(dir.path(), &broker.url(), &[]);
+    wait_until("S1 online in the fleet table", DEADLINE, || {
+        fleet_row(&hq.db, "S1").filter(|r| r.0 == "online")
+    });
+    let tags = json!({"store": "S1", "gateway": "gw-1", "at": "2026-11-20T10:00:00.000Z", "tags": [
+        {"tag": 7, "last_seen": "2026-11-20T10:00:00.000Z", "boot": 2, "battery_mv": 2950,
+         "dropped": 0, "fw": "1.0.0", "reset_reason": "PowerOn"},
+        {"tag": 9, "last_seen": "2026-11-20T09:59:00.000Z", "boot": 1, "battery_mv": 2210,
+         "dropped": 3, "fw": "1.0.0", "reset_reason": null}]});
+    // A gateway that publishes its health and then loses its link: the
+    // broker publishes its last will, which HQ must record as offline.
+    let will =
+        json!({"state": "offline", "store": "S1", "gateway": "gw-1", "reason": "connection lost"});
+    publish_and_vanish(
+        &broker.url(),
+        &[Message::new("aisle/v1/stores/S1/tags", tags.to_string())],
+        Message::retained("aisle/v1/stores/S1/status", will.to_string()),
+    );
+    let (state, since_ms, gateway) = wait_until("S1 offline in the fleet table", DEADLINE, || {
+        fleet_row(&hq.db, "S1").filter(|r| r.0 == "offline")
+    });
+    assert_eq!(gateway, "gw-1");
+    assert!(since_ms > 0, "{state} since {since_ms}");
+    wait_until("both tags stored", DEADLINE, || {
+        (count(&hq.db, "SELECT COUNT(*) FROM fleet_tags WHERE store = 'S1'") == 2).then_some(())
+    });
+    assert_eq!(
+        count(
+            &hq.db,
+            "SELECT battery_mv FROM fleet_tags WHERE store = 'S1' AND tag = 9"
+        ),
+        2210
+    );
+    // A status for another store's topic is not believed.
+    aisle_system_tests::publish(
+        &broker.url(),
+        &[Message::new("aisle/v1/stores/S2/status", status("online"))],
+    );
+    wait_until("the misaddressed status quarantined", DEADLINE, || {
+        (count(
+            &hq.db,
+            "SELECT COUNT(*) FROM quarantine WHERE topic = 'aisle/v1/stores/S2/status'",
+        ) == 1)
+            .then_some(())
+    });
+    assert!(fleet_row(&hq.db, "S2").is_none());
+    assert_eq!(count(&hq.db, "SELECT COUNT(*) FROM events"), 0);
 }

@@ -1,8 +1,10 @@
 //! `aisle demo` from the binary, as a newcomer runs it: it must start its
 //! own broker, collector, gateway and simulated store, and end with HQ's
-//! funnel matching the ground truth (exit 0).
+//! funnel matching the ground truth (exit 0); with `--dashboard`, it then
+//! serves that HQ's dashboard until interrupted.
 
-use aisle_system_tests::{aisle_bin, ChildGuard};
+use aisle_system_tests::{aisle_bin, http, wait_until, ChildGuard};
+use nix::sys::signal::Signal;
 use std::process::Command;
 use std::time::Duration;
 
@@ -40,4 +42,57 @@ fn demo_ends_with_hq_matching_the_ground_truth() {
             "--keep keeps {log}"
         );
     }
+}
+
+#[test]
+fn demo_dashboard_serves_the_runs_hq_until_interrupted() {
+    let dir = tempfile::Builder::new()
+        .prefix("system-demo-dashboard-")
+        .tempdir()
+        .expect("tempdir");
+    let out = dir.path().join("demo.out");
+    let run = dir.path().join("run");
+    let mut cmd = Command::new(aisle_bin());
+    cmd.args([
+        "demo",
+        "--duration",
+        "20s",
+        "--seed",
+        "5",
+        "--dashboard",
+        "--keep",
+    ])
+    .arg(&run);
+    let mut demo = ChildGuard::spawn("aisle demo --dashboard", &mut cmd, &out);
+    let addr = wait_until(
+        "the demo to print its dashboard",
+        Duration::from_secs(150),
+        || {
+            let text = std::fs::read_to_string(&out).ok()?;
+            let rest = text.split("aisle dashboard: http://").nth(1)?;
+            Some(rest.split('/').next()?.to_string())
+        },
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains("\nMATCH: HQ's funnel equals the ground truth"),
+        "{text}"
+    );
+    // The dashboard is the run's HQ: its funnel is the CLI's over the kept
+    // database, and its fleet has the demo gateway, stopped by the demo.
+    let api = http::get(&addr, "/api/funnel");
+    assert_eq!(api.status, 200);
+    let cli = Command::new(aisle_bin())
+        .args(["funnel", "--format", "json", "--db"])
+        .arg(run.join("hq.sqlite"))
+        .output()
+        .unwrap();
+    assert_eq!(api.text(), String::from_utf8_lossy(&cli.stdout));
+    let fleet: serde_json::Value =
+        serde_json::from_slice(&http::get(&addr, "/api/fleet").body).unwrap();
+    assert_eq!(fleet["gateways"][0]["gateway"], "gw-demo-1", "{fleet}");
+    assert_eq!(http::get(&addr, "/skus").status, 200);
+    demo.signal(Signal::SIGINT);
+    let status = demo.wait_exit(Duration::from_secs(30));
+    assert!(status.success(), "{status}");
 }

@@ -38,6 +38,10 @@ pub struct Args {
     /// in this directory instead of a temporary one removed at the end.
     #[arg(long)]
     keep: Option<PathBuf>,
+    /// After the run, keep serving HQ's dashboard over the demo's database
+    /// (http://127.0.0.1:8080/, or a free port if 8080 is taken) until Ctrl-C.
+    #[arg(long)]
+    dashboard: bool,
     /// Internal: run only the demo's broker on this port (the demo starts
     /// itself this way as a child process).
     #[arg(long, hide = true)]
@@ -205,6 +209,9 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     stop(&mut hq).await;
     stop(&mut broker_process).await;
     drop(gateway_end);
+    if args.dashboard && verdict.is_ok() {
+        serve_dashboard(&hq_db).await?;
+    }
     match verdict {
         Ok(true) => Ok(ExitCode::SUCCESS),
         Ok(false) => {
@@ -241,6 +248,37 @@ async fn settle_and_compare(plan: &sim::Plan, hq_db: &Path) -> anyhow::Result<bo
         }
     }
     Ok(differences.is_empty())
+}
+
+/// Where the demo's dashboard listens when it can.
+const DASHBOARD_ADDR: &str = "127.0.0.1:8080";
+
+/// Serves HQ's dashboard over the demo's database until Ctrl-C, with the
+/// demo store's SKU names as its catalog.
+async fn serve_dashboard(hq_db: &Path) -> anyhow::Result<()> {
+    let listener = match tokio::net::TcpListener::bind(DASHBOARD_ADDR).await {
+        Ok(listener) => listener,
+        Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot listen for the dashboard")?,
+    };
+    let mut config = crate::dashboard::Config::local(hq_db.to_path_buf());
+    config.catalog = demo_catalog()?;
+    println!();
+    println!("HQ's dashboard over this run's database (Ctrl-C to stop):");
+    let shutdown = crate::hq::shutdown_signal()?;
+    crate::dashboard::serve(listener, config, shutdown).await
+}
+
+/// The demo store's SKUs as a catalog: the GTIN is the SKU code, the
+/// store config's name the product name.
+fn demo_catalog() -> anyhow::Result<crate::funnel::Catalog> {
+    let quote = |field: &str| format!("\"{}\"", field.replace('"', "\"\""));
+    let mut csv = String::from("gtin,sku,style,name,colour,size\n");
+    for (gtin, name) in skus_by_gtin() {
+        csv.push_str(&format!("{gtin},{gtin},,{},,\n", quote(&name)));
+    }
+    crate::funnel::Catalog::parse(&csv).context("the demo store's SKUs as a catalog")
 }
 
 /// SKU names from the demo store's `[[skus]]`, for the table.

@@ -79,6 +79,8 @@ impl SqliteStore {
             });
         }
         conn.execute_batch(SCHEMA).map_err(open_err)?;
+        conn.execute_batch(crate::hq::fleet::SCHEMA)
+            .map_err(open_err)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(open_err)?;
         Ok(SqliteStore {
@@ -125,6 +127,11 @@ impl SqliteStore {
     /// The connection, for readers such as the funnel.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// The connection for writers beside the event ingest (the fleet).
+    pub(crate) fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     /// Stores `payloads` in one transaction: good events by id (duplicates

@@ -122,6 +122,11 @@ impl Catalog {
         self.items.get(gtin)
     }
 
+    /// Every entry, by GTIN, in no particular order.
+    pub fn items(&self) -> impl Iterator<Item = (&str, &CatalogItem)> {
+        self.items.iter().map(|(gtin, item)| (gtin.as_str(), item))
+    }
+
     /// The SKU code of `gtin`: the catalog's, or the GTIN itself.
     pub fn sku<'a>(&'a self, gtin: &'a str) -> &'a str {
         self.get(gtin).map_or(gtin, |item| item.sku.as_str())

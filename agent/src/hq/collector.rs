@@ -8,12 +8,15 @@
 //! batch is in the event store, so it is sent only after the store has
 //! accepted it (SQLite: committed; ClickHouse: the insert answered 200).
 
+use super::fleet::{self, FleetReceived};
 use super::metrics::CollectorStats;
 use super::validate::{validate, Verdict};
 use crate::event_store::{EventStore, Received};
 use protocol::time::UnixMillis;
 use protocol::topics::{Filter, TopicKind};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeReasonCode};
+use rumqttc::{
+    AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeFilter, SubscribeReasonCode,
+};
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -37,13 +40,20 @@ const MAX_PACKET: usize = 268_435_455;
 const RETRY: Duration = Duration::from_secs(1);
 
 /// What to subscribe to: every store's events, optionally as a member of a
-/// shared-subscription group so several collectors split the load.
-pub fn events_filter(share: Option<&str>) -> String {
-    let filter = match share {
+/// shared-subscription group so several collectors split the load; and
+/// every store's status and tag health, never shared: brokers do not send
+/// retained messages to shared subscriptions, and every collector keeping
+/// the same latest status is harmless.
+pub fn filters(share: Option<&str>) -> Vec<String> {
+    let events = match share {
         Some(group) => Filter::shared(group, TopicKind::Events),
         None => Filter::every_store(TopicKind::Events),
     };
-    filter.to_string()
+    vec![
+        events.to_string(),
+        Filter::every_store(TopicKind::Status).to_string(),
+        Filter::every_store(TopicKind::Tags).to_string(),
+    ]
 }
 
 /// Runs until `shutdown` completes, then lets the writer finish the commit
@@ -52,7 +62,7 @@ pub fn events_filter(share: Option<&str>) -> String {
 /// subscription.
 pub async fn run(
     mut opts: MqttOptions,
-    filter: String,
+    filters: Vec<String>,
     store: EventStore,
     stats: Arc<CollectorStats>,
     shutdown: impl Future<Output = ()>,
@@ -85,7 +95,7 @@ pub async fn run(
                 anyhow::bail!("the store writer stopped");
             }
             event = eventloop.poll() => {
-                let connected = handle(event, &client, &filter, &batches_tx, &mut ready).await;
+                let connected = handle(event, &client, &filters, &batches_tx, &mut ready).await;
                 stats.broker_connected.store(connected, Relaxed);
                 if !connected {
                     tokio::select! {
@@ -134,7 +144,7 @@ pub async fn run(
 async fn handle(
     event: Result<Event, rumqttc::ConnectionError>,
     client: &AsyncClient,
-    filter: &str,
+    filters: &[String],
     batches: &mpsc::Sender<Publish>,
     ready: &mut Option<oneshot::Sender<()>>,
 ) -> bool {
@@ -147,9 +157,13 @@ async fn handle(
             // Subscribe on every connect: the broker may have lost the
             // session. Sent from a task, as the request queue is drained by
             // this very loop.
-            let (client, filter) = (client.clone(), filter.to_string());
+            let client = client.clone();
+            let filters: Vec<SubscribeFilter> = filters
+                .iter()
+                .map(|f| SubscribeFilter::new(f.clone(), QoS::AtLeastOnce))
+                .collect();
             tokio::spawn(async move {
-                if let Err(err) = client.subscribe(filter, QoS::AtLeastOnce).await {
+                if let Err(err) = client.subscribe_many(filters).await {
                     tracing::error!(%err, "cannot send the subscription");
                 }
             });
@@ -160,12 +174,14 @@ async fn handle(
                 .iter()
                 .any(|c| matches!(c, SubscribeReasonCode::Failure))
             {
+                let filters = filters.join(" ");
                 tracing::error!(
-                    filter,
-                    "the broker refused the subscription (check the ACL for this user)"
+                    filters,
+                    "the broker refused a subscription (check the ACL for this user)"
                 );
             } else {
-                tracing::info!(filter, "subscribed");
+                let filters = filters.join(" ");
+                tracing::info!(filters, "subscribed");
                 if let Some(ready) = ready.take() {
                     let _ = ready.send(());
                 }
@@ -194,14 +210,24 @@ async fn write_batches(
 ) -> anyhow::Result<()> {
     let mut group: Vec<Publish> = Vec::new();
     while batches.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let verdicts: Vec<Verdict> = group
+        let (statuses, events): (Vec<&Publish>, Vec<&Publish>) = group
+            .iter()
+            .partition(|p| fleet::fleet_topic(&p.topic).is_some());
+        let fleet_received: Vec<FleetReceived<'_>> = statuses
+            .iter()
+            .map(|p| FleetReceived {
+                topic: &p.topic,
+                payload: &p.payload,
+            })
+            .collect();
+        let verdicts: Vec<Verdict> = events
             .iter()
             .map(|p| validate(&p.topic, &p.payload))
             .collect();
-        for (publish, verdict) in group.iter().zip(&verdicts) {
+        for (publish, verdict) in events.iter().zip(&verdicts) {
             log_verdict(publish, verdict);
         }
-        let received: Vec<Received<'_>> = group
+        let received: Vec<Received<'_>> = events
             .iter()
             .zip(&verdicts)
             .map(|(p, verdict)| Received {
@@ -212,8 +238,16 @@ async fn write_batches(
             .collect();
         loop {
             let now = UnixMillis::now().0;
-            match tokio::task::block_in_place(|| store.ingest(&received, now)) {
-                Ok(counts) => {
+            let committed = tokio::task::block_in_place(|| {
+                let fleet = if fleet_received.is_empty() {
+                    Default::default()
+                } else {
+                    fleet::record(&mut store, &fleet_received, now)?
+                };
+                store.ingest(&received, now).map(|counts| (counts, fleet))
+            });
+            match committed {
+                Ok((counts, fleet)) => {
                     stats.committed(group.len(), &counts);
                     tracing::debug!(
                         batches = group.len(),
@@ -221,6 +255,9 @@ async fn write_batches(
                         duplicates = counts.duplicates,
                         quarantined_batches = counts.quarantined_batches,
                         quarantined_events = counts.quarantined_events,
+                        statuses = fleet.statuses,
+                        tag_health = fleet.tags,
+                        quarantined_fleet = fleet.quarantined,
                         "committed"
                     );
                     break;

@@ -4,10 +4,12 @@
 //! the store has accepted it.
 //!
 //! `validate` judges payloads (pure), `crate::event_store` stores them,
+//! `fleet` keeps each store's latest gateway status and tag health,
 //! `collector` drives the MQTT session and the writer; connection options
 //! come from the shared `mqtt` module, as for the gateway.
 
 pub(crate) mod collector;
+pub mod fleet;
 pub(crate) mod metrics;
 pub mod validate;
 
@@ -103,7 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         quarantined = store.quarantine_count()?,
         "event store open"
     );
-    let filter = collector::events_filter(args.share.as_deref());
+    let filters = collector::filters(args.share.as_deref());
     let ready_file = ReadyFile::prepare(args.ready_file.clone())
         .context("cannot remove the old --ready-file")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -125,13 +127,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let shutdown = shutdown_signal()?;
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         tokio::spawn(ready_file.write_when(ready_rx));
-        collector::run(opts, filter, store, stats, shutdown, ready_tx).await
+        collector::run(opts, filters, store, stats, shutdown, ready_tx).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Completes on SIGINT or SIGTERM.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;

@@ -9,6 +9,7 @@
 //! real-time shell that drives them.
 
 pub mod link;
+pub mod motion;
 pub mod port;
 pub mod shoppers;
 pub mod store;

@@ -8,7 +8,7 @@
 //! it samples every [`SAMPLE_MS`] and never reads a clock.
 
 use super::shoppers::{Script, Span, SAMPLE_MS};
-use firmware::{BootInfo, Config, Role, Tag};
+use firmware::{BootInfo, Config, PickupTuning, Role, Tag};
 use protocol::{ConfigStatus, Downlink, EpcBytes, ResetReason, Settings, TagEvent, Uplink};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -109,6 +109,7 @@ impl VirtualStore {
                     role,
                     settings: settings(),
                     epc,
+                    pickup: PickupTuning::default(),
                 },
                 info,
             )

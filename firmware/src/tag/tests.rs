@@ -1,4 +1,5 @@
 use super::*;
+use crate::PickupTuning;
 use std::vec::Vec;
 
 const ID: u32 = 0x0A15_1E01;
@@ -26,6 +27,7 @@ fn motion_tag() -> Tag<8> {
             role: Role::Motion,
             settings: Settings::default(),
             epc: Some(epc()),
+            pickup: PickupTuning::default(),
         },
         boot(),
     )
@@ -65,11 +67,12 @@ fn pickup_carries_the_garments_epc() {
     for i in 0..20 {
         tag.accel_sample(i * 40, [0, 0, 1000]);
     }
-    let events: Vec<_> = (20..30)
+    // Lifted and held tilted for 2 s.
+    let events: Vec<_> = (20..70)
         .filter_map(|i| tag.accel_sample(i * 40, [600, 300, 700]))
         .collect();
     assert_eq!(events, [TagEvent::PickedUp { epc: epc() }]);
-    let uplinks = sent(&mut tag, 1_200);
+    let uplinks = sent(&mut tag, 2_800);
     assert_eq!(
         uplinks.last().map(|u| &u.event),
         Some(&TagEvent::PickedUp { epc: epc() })

@@ -28,7 +28,9 @@ mod uart;
 
 use cortex_m_rt::entry;
 use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
-use firmware::{Board, BootCounter, BootInfo, Config, Input, RamFlash, Role, Shell, Tag};
+use firmware::{
+    Board, BootCounter, BootInfo, Config, Input, PickupTuning, RamFlash, Role, Shell, Tag,
+};
 use protocol::{ConfigStatus, EpcBytes, ResetReason, Settings};
 
 /// The tag this image is provisioned as. The system test expects these.
@@ -132,6 +134,7 @@ fn main() -> ! {
         role: Role::Motion,
         settings,
         epc: EpcBytes::new(&GARMENT_EPC),
+        pickup: PickupTuning::default(),
     };
     board.store_config(&provisioned);
     let (config, config_status) = Config::load(

@@ -1,0 +1,299 @@
+//! Everything the dashboard reads from the event store, in one place: the
+//! funnel (always through the same report function as `aisle funnel`), the
+//! stores and days there are, and the fleet.
+//!
+//! Pages never count anything themselves: a total is the sum of the
+//! engine's per-store rows, a day is the engine run over that day.
+
+use crate::event_store::EventFilter;
+use crate::event_store::{DbError, SqliteStore as EventStore};
+use crate::funnel::report::{FunnelReport, FunnelRow};
+use crate::funnel::sqlite as store;
+use crate::funnel::Catalog;
+use crate::funnel::{Dimension, FunnelOptions};
+use crate::hq::fleet::{self, GatewayState, TagAlarms, TagState};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// A day in milliseconds; days are UTC days until stores have time zones.
+pub const DAY_MS: i64 = 86_400_000;
+/// The most days a trend shows: the last month of the range. Each day is a
+/// pass of the engine over the range's events.
+pub const MAX_DAYS: i64 = 31;
+
+/// Reports kept for repeat views. Each costs a pass over the events; the
+/// morning's analysts open the same few pages, and a report stays right
+/// until the collector stores another event.
+const CACHED_REPORTS: usize = 32;
+/// Reports larger than this are not kept (`--by sku,store` over a whole
+/// chain has a million rows).
+const CACHED_ROWS_MAX: usize = 50_000;
+
+/// What a report depends on: its parameters and the store's contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ReportKey {
+    store: Option<String>,
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+    window_ms: i64,
+    by: Vec<Dimension>,
+    /// The last event's rowid: events are only ever added, each with a
+    /// higher rowid, so an unchanged value means unchanged data.
+    last_event: i64,
+}
+
+/// The database and the catalog the dashboard serves.
+pub struct Source {
+    pub db: PathBuf,
+    pub catalog: Catalog,
+    /// SKU code → product name, from the catalog.
+    names: HashMap<String, String>,
+    /// Recent reports, most recent last.
+    cache: Mutex<Vec<(ReportKey, Arc<FunnelReport>)>>,
+}
+
+impl Source {
+    pub fn new(db: PathBuf, catalog: Catalog) -> Source {
+        let mut names = HashMap::new();
+        for (_, item) in catalog.items() {
+            names
+                .entry(item.sku.clone())
+                .or_insert_with(|| item.name.clone());
+        }
+        Source {
+            db,
+            catalog,
+            names,
+            cache: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Opens the store for one request; a page that cannot open it says so.
+    pub fn open(&self) -> Result<EventStore, DbError> {
+        EventStore::open_read_only(&self.db)
+    }
+
+    /// The funnel report `aisle funnel --by BY` gives for `filter`: the
+    /// report function's own result, or a copy of it kept from an earlier
+    /// request while no event has been added since.
+    pub fn report(
+        &self,
+        store: &EventStore,
+        filter: &EventFilter,
+        window_ms: i64,
+        by: Vec<Dimension>,
+    ) -> Result<Arc<FunnelReport>, DbError> {
+        let last_event: i64 = store.connection().query_row(
+            "SELECT COALESCE(MAX(rowid), 0) FROM events",
+            [],
+            |r| r.get(0),
+        )?;
+        let key = ReportKey {
+            store: filter.store.clone(),
+            from_ms: filter.from_ms,
+            to_ms: filter.to_ms,
+            window_ms,
+            by: by.clone(),
+            last_event,
+        };
+        let cached = {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, r)| r.clone())
+        };
+        if let Some(report) = cached {
+            return Ok(report);
+        }
+        let opts = FunnelOptions {
+            window_ms,
+            by,
+            catalog: self.catalog.clone(),
+        };
+        let report = Arc::new(store::report(store, filter, &opts)?);
+        if report.rows.len() <= CACHED_ROWS_MAX {
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            // Reports of older data can never be asked for again.
+            cache.retain(|(k, _)| k.last_event == last_event);
+            if cache.len() >= CACHED_REPORTS {
+                cache.remove(0);
+            }
+            cache.push((key, report.clone()));
+        }
+        Ok(report)
+    }
+
+    /// The catalog's name of a SKU code, if it lists one.
+    pub fn name(&self, sku: &str) -> Option<&str> {
+        self.names.get(sku).map(String::as_str)
+    }
+
+    /// Whether a catalog was given (`by=style` needs one, as in the CLI).
+    pub fn has_catalog(&self) -> bool {
+        !self.names.is_empty()
+    }
+
+    /// Whether the catalog names any style, so a Styles view says something.
+    pub fn has_styles(&self) -> bool {
+        self.catalog.items().any(|(_, item)| !item.style.is_empty())
+    }
+}
+
+/// Every store with events or exposures, in order. Walks the two indexes
+/// led by the store one store at a time, so it costs a look-up per store,
+/// not a scan of the events.
+pub fn stores(store: &EventStore) -> Result<Vec<String>, DbError> {
+    let conn = store.connection();
+    let mut out: Vec<String> = Vec::new();
+    for (table, condition) in [
+        (
+            "events INDEXED BY events_by_garment",
+            "event <> 'fixture_dwell' AND",
+        ),
+        ("exposures", ""),
+    ] {
+        let mut next = conn.prepare(&format!(
+            "SELECT MIN(store) FROM {table} WHERE {condition} store > ?1"
+        ))?;
+        let mut after = String::new();
+        while let Some(shop) = next.query_row([&after], |r| r.get::<_, Option<String>>(0))? {
+            out.push(shop.clone());
+            after = shop;
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// The UTC days the trend covers: from `filter`'s range, else the span of
+/// the events; at most the last [`MAX_DAYS`].
+pub fn days(store: &EventStore, filter: &EventFilter) -> Result<Vec<i64>, DbError> {
+    let (first, last) = match (filter.from_ms, filter.to_ms) {
+        (Some(from), Some(to)) => (from, to - 1),
+        _ => {
+            let (min, max): (Option<i64>, Option<i64>) = store.connection().query_row(
+                "SELECT MIN(ts_ms), MAX(ts_ms) FROM events",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let (Some(min), Some(max)) = (min, max) else {
+                return Ok(Vec::new());
+            };
+            (
+                filter.from_ms.unwrap_or(min).max(min),
+                filter.to_ms.map_or(max, |to| (to - 1).min(max)),
+            )
+        }
+    };
+    if last < first {
+        return Ok(Vec::new());
+    }
+    let first_day = first
+        .div_euclid(DAY_MS)
+        .max(last.div_euclid(DAY_MS) - MAX_DAYS + 1);
+    let last_day = last.div_euclid(DAY_MS);
+    Ok((first_day..=last_day).map(|d| d * DAY_MS).collect())
+}
+
+/// `filter` narrowed to the UTC day starting at `day_ms`.
+pub fn day_filter(filter: &EventFilter, day_ms: i64) -> EventFilter {
+    EventFilter {
+        store: filter.store.clone(),
+        from_ms: Some(filter.from_ms.map_or(day_ms, |f| f.max(day_ms))),
+        to_ms: Some(
+            filter
+                .to_ms
+                .map_or(day_ms + DAY_MS, |t| t.min(day_ms + DAY_MS)),
+        ),
+    }
+}
+
+/// The sum of the counts of `rows` (medians do not add up and stay empty).
+pub fn total<'a>(rows: impl IntoIterator<Item = &'a FunnelRow>) -> FunnelRow {
+    let mut sum = FunnelRow::default();
+    for row in rows {
+        sum.exposures += row.exposures;
+        sum.pickups += row.pickups;
+        sum.try_ons += row.try_ons;
+        sum.purchases += row.purchases;
+        sum.journeys += row.journeys;
+        sum.journeys_try_on += row.journeys_try_on;
+        sum.journeys_purchase += row.journeys_purchase;
+    }
+    sum
+}
+
+/// The fleet as the dashboard shows it.
+pub struct Fleet {
+    pub gateways: Vec<GatewayState>,
+    pub tags_known: u64,
+    pub tags: Vec<TagState>,
+}
+
+pub fn fleet(store: &EventStore, alarms: TagAlarms) -> Result<Fleet, DbError> {
+    let gateways = fleet::gateways(store.connection())?;
+    let (tags_known, tags) = fleet::tags_needing_attention(store.connection(), alarms)?;
+    Ok(Fleet {
+        gateways,
+        tags_known,
+        tags,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event_store::Received;
+    use crate::hq::validate::validate;
+
+    fn ingest(store: &mut EventStore, id: &str) {
+        let topic = "aisle/v1/stores/S1/events";
+        let payload =
+            serde_json::json!({"schema": "aisle.batch.v1", "store": "S1", "gateway": "gw",
+            "batch_id": id, "created_at": "2026-11-20T10:00:00Z", "events": [
+            {"id": id, "ts": "2026-11-20T10:00:00Z", "event": "item_pickup", "stage": "view",
+             "tag": 1, "gtin": "80614141123458", "serial": id}]})
+            .to_string();
+        let verdict = validate(topic, payload.as_bytes());
+        store
+            .ingest(
+                &[Received {
+                    topic,
+                    payload: payload.as_bytes(),
+                    verdict: &verdict,
+                }],
+                0,
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_report_is_reused_only_until_another_event_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hq.db");
+        let mut writer = EventStore::open(&path).unwrap();
+        ingest(&mut writer, "e1");
+        let src = Source::new(path, Catalog::default());
+        let reader = src.open().unwrap();
+        let filter = EventFilter::default();
+        let first = src
+            .report(&reader, &filter, 3_600_000, vec![Dimension::Sku])
+            .unwrap();
+        let again = src
+            .report(&reader, &filter, 3_600_000, vec![Dimension::Sku])
+            .unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let other_window = src
+            .report(&reader, &filter, 60_000, vec![Dimension::Sku])
+            .unwrap();
+        assert!(!Arc::ptr_eq(&first, &other_window));
+        ingest(&mut writer, "e2");
+        let fresh = src
+            .report(&reader, &filter, 3_600_000, vec![Dimension::Sku])
+            .unwrap();
+        assert_eq!((first.rows[0].pickups, fresh.rows[0].pickups), (1, 2));
+    }
+}

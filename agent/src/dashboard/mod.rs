@@ -1,0 +1,549 @@
+//! `aisle dashboard`: HQ's read-only web pages over the event store
+//! (Overview, SKUs and a SKU's page, Stores, Fleet) and the JSON API behind
+//! them (`/api/funnel`, `/api/fleet`), in English and Chinese.
+//!
+//! Every figure comes from the same funnel report as `aisle funnel`; charts
+//! are SVG drawn here, so pages need no JavaScript and fetch nothing. The
+//! server binds to loopback unless it is given a token to demand.
+//! Reference: docs/dashboard.md.
+
+mod data;
+mod fleet;
+mod html;
+mod i18n;
+mod pages;
+mod query;
+mod skus;
+mod svg;
+mod table;
+
+use crate::event_store::DbError;
+use crate::funnel::Catalog;
+use crate::funnel::Dimension;
+use anyhow::Context;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use data::Source;
+use fleet::TagLimits;
+use html::Ctx;
+use i18n::{Lang, T};
+use protocol::time::UnixMillis;
+use query::{BadQuery, Query};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// A battery reading below this is low: a CR2032 under a radio burst sags
+/// well below its 3 V rest voltage only near the end of its life.
+const LOW_BATTERY_MV: u16 = 2400;
+/// The shortest token accepted: a guessable token on a network port is no
+/// protection.
+const MIN_TOKEN_LEN: usize = 16;
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    aisle dashboard --db /var/lib/aisle/hq.db                 # http://127.0.0.1:8080/\n  \
+    aisle dashboard --db hq.db --catalog catalog.csv \\\n    \
+    --listen 0.0.0.0:8080 --auth-token-file /etc/aisle/dashboard.token\n\n\
+    Reference: docs/dashboard.md")]
+pub struct Args {
+    /// The collector's SQLite database.
+    #[arg(long)]
+    db: PathBuf,
+    /// Catalog CSV (gtin,sku,style,name,colour,size) for SKU codes, names and styles.
+    #[arg(long)]
+    catalog: Option<PathBuf>,
+    /// Address to listen on. Anything but loopback needs --auth-token-file.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// File holding the token every request must carry (as `Authorization:
+    /// Bearer TOKEN`, or as the password of basic auth). Trailing newline ignored.
+    #[arg(long, value_name = "FILE")]
+    auth_token_file: Option<PathBuf>,
+    /// The tags' heartbeat period: a tag not heard for two of them is silent.
+    #[arg(long, default_value_t = protocol::frame::Settings::default().heartbeat_s)]
+    tag_heartbeat_s: u32,
+    /// A battery reading below this (millivolts) is low.
+    #[arg(long, default_value_t = LOW_BATTERY_MV)]
+    low_battery_mv: u16,
+}
+
+/// What the server needs: where the data is, and who may read it.
+pub struct Config {
+    pub db: PathBuf,
+    pub catalog: Catalog,
+    pub token: Option<String>,
+    pub tag_heartbeat_s: u32,
+    pub low_battery_mv: u16,
+}
+
+impl Config {
+    /// Defaults for a database on this machine (the demo's).
+    pub fn local(db: PathBuf) -> Config {
+        Config {
+            db,
+            catalog: Catalog::default(),
+            token: None,
+            tag_heartbeat_s: protocol::frame::Settings::default().heartbeat_s,
+            low_battery_mv: LOW_BATTERY_MV,
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let token = match &args.auth_token_file {
+        Some(path) => Some(read_token(path)?),
+        None if !args.listen.ip().is_loopback() => anyhow::bail!(
+            "--listen {} is reachable from other machines: give --auth-token-file FILE \
+             (a token of at least {MIN_TOKEN_LEN} characters), or listen on 127.0.0.1",
+            args.listen
+        ),
+        None => None,
+    };
+    let catalog = match &args.catalog {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read catalog {}", path.display()))?;
+            Catalog::parse(&text).with_context(|| format!("catalog {}", path.display()))?
+        }
+        None => Catalog::default(),
+    };
+    let config = Config {
+        db: args.db,
+        catalog,
+        token,
+        tag_heartbeat_s: args.tag_heartbeat_s,
+        low_battery_mv: args.low_battery_mv,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let shutdown = crate::hq::shutdown_signal()?;
+        serve(listener, config, shutdown).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --auth-token-file {}", path.display()))?;
+    let token = text.trim_end_matches(['\n', '\r']).to_string();
+    if token.len() < MIN_TOKEN_LEN || token.contains(char::is_whitespace) {
+        anyhow::bail!(
+            "--auth-token-file {}: the token must be at least {MIN_TOKEN_LEN} characters, without spaces",
+            path.display()
+        );
+    }
+    Ok(token)
+}
+
+/// Serves the dashboard on `listener` until `shutdown` completes. Prints
+/// the address on stdout once listening (the line people and scripts wait
+/// for).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener
+        .local_addr()
+        .context("the listener has no address")?;
+    let app = Arc::new(App {
+        src: Source::new(config.db.clone(), config.catalog),
+        limits: TagLimits {
+            heartbeat_ms: i64::from(config.tag_heartbeat_s) * 1000,
+            low_battery_mv: config.low_battery_mv,
+        },
+        token: config.token,
+    });
+    let router = Router::new()
+        .route("/", get(overview))
+        .route("/skus", get(sku_list))
+        .route("/sku", get(sku_page))
+        .route("/stores", get(stores))
+        .route("/fleet", get(fleet_page))
+        .route("/api/funnel", get(api_funnel))
+        .route("/api/fleet", get(api_fleet))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), authorize))
+        .with_state(app);
+    println!(
+        "aisle dashboard: http://{addr}/ (database {})",
+        config.db.display()
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    tracing::debug!(%addr, "dashboard listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the dashboard server failed")
+}
+
+struct App {
+    src: Source,
+    limits: TagLimits,
+    token: Option<String>,
+}
+
+type Shared = Arc<App>;
+
+/// Refuses requests without the token, when there is one.
+async fn authorize(
+    State(app): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(token) = &app.token else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(presented_token);
+    if given.is_some_and(|g| same(g.as_bytes(), token.as_bytes())) {
+        return next.run(request).await;
+    }
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        "this dashboard needs its token: `Authorization: Bearer TOKEN`, or basic auth with the token as password\n",
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"aisle dashboard\", charset=\"UTF-8\""),
+    );
+    response
+}
+
+/// The token in an `Authorization` header: a bearer token, or the password
+/// of basic auth (any user name).
+fn presented_token(value: &str) -> Option<String> {
+    use base64::Engine as _;
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        return Some(token.trim().to_string());
+    }
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.split_once(':')
+        .map(|(_, password)| password.to_string())
+}
+
+/// Compares secrets in time independent of where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The page language: `lang=` if given, else the browser's.
+fn language(query: Option<&Query>, headers: &HeaderMap) -> Lang {
+    query.and_then(|q| q.lang).unwrap_or_else(|| {
+        Lang::from_accept_language(
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        )
+    })
+}
+
+/// Headers every page gets: no caching of figures, and a policy that lets
+/// the page load nothing but itself and inline styles, so even a string
+/// that escaped escaping could not run or fetch anything.
+fn html_response(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+fn text_response(status: StatusCode, content_type: &'static str, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Why a request could not be answered.
+enum Failure {
+    Bad(String),
+    Db(DbError),
+}
+
+impl From<BadQuery> for Failure {
+    fn from(e: BadQuery) -> Self {
+        Failure::Bad(e.to_string())
+    }
+}
+
+impl From<DbError> for Failure {
+    fn from(e: DbError) -> Self {
+        Failure::Db(e)
+    }
+}
+
+/// The filters every funnel page takes.
+const PAGE_KEYS: &[&str] = &["from", "to", "store", "window", "channel", "lang"];
+const SKU_LIST_KEYS: &[&str] = &[
+    "from", "to", "store", "window", "channel", "lang", "by", "q", "sort", "dir",
+];
+const SKU_KEYS: &[&str] = &["from", "to", "store", "window", "channel", "lang", "code"];
+const API_FUNNEL_KEYS: &[&str] = &["by", "from", "to", "window", "store", "channel"];
+
+type Render = fn(&App, &Ctx, &Query) -> Result<String, Failure>;
+
+/// Parses the query against `allowed`, renders on a blocking thread (the
+/// funnel reads the database), and turns failures into pages that say so.
+async fn render_page(
+    app: Shared,
+    headers: HeaderMap,
+    raw: Option<String>,
+    allowed: &'static [&'static str],
+    render: Render,
+) -> Response {
+    let parsed = Query::parse(raw.as_deref(), allowed);
+    let lang = language(parsed.as_ref().ok(), &headers);
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+    let ctx = Ctx { lang, pairs };
+    let query = match parsed {
+        Ok(query) => query,
+        Err(e) => {
+            return html_response(
+                StatusCode::BAD_REQUEST,
+                html::error_page(&ctx, T::BadRequest, &e.to_string()),
+            )
+        }
+    };
+    let rendered = tokio::task::spawn_blocking(move || {
+        let result = render(&app, &ctx, &query);
+        (ctx, result)
+    })
+    .await;
+    match rendered {
+        Ok((_, Ok(body))) => html_response(StatusCode::OK, body),
+        Ok((ctx, Err(Failure::Bad(message)))) => html_response(
+            StatusCode::BAD_REQUEST,
+            html::error_page(&ctx, T::BadRequest, &message),
+        ),
+        Ok((ctx, Err(Failure::Db(e)))) => {
+            tracing::warn!(error = %e, "cannot read the event store");
+            html_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                html::error_page(&ctx, T::DatabaseUnavailable, &e.to_string()),
+            )
+        }
+        Err(join) => {
+            tracing::error!(error = %join, "a page failed");
+            html_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error: see the dashboard's log\n".to_string(),
+            )
+        }
+    }
+}
+
+async fn overview(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    render_page(app, headers, raw, PAGE_KEYS, |app, ctx, q| {
+        Ok(pages::overview(&app.src, ctx, q)?)
+    })
+    .await
+}
+
+async fn sku_list(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    render_page(app, headers, raw, SKU_LIST_KEYS, |app, ctx, q| {
+        match q.by.as_deref() {
+            None | Some([Dimension::Sku]) => {}
+            Some([Dimension::Style]) if app.src.has_catalog() => {}
+            Some([Dimension::Style]) => {
+                return Err(Failure::Bad(
+                    "`by`: styles need a catalog (start the dashboard with --catalog FILE)".into(),
+                ))
+            }
+            Some(_) => return Err(Failure::Bad("`by`: this page shows sku or style".into())),
+        }
+        if let Some(sort) = q.sort.as_deref() {
+            if !matches!(sort, "sku" | "name") && !table::is_field(sort) {
+                return Err(Failure::Bad(format!(
+                    "`sort`: `{sort}` is not sku, name or a figure such as pickups or view_to_purchase"
+                )));
+            }
+        }
+        Ok(skus::list(&app.src, ctx, q)?)
+    })
+    .await
+}
+
+async fn sku_page(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    render_page(app, headers, raw, SKU_KEYS, |app, ctx, q| {
+        let code = q.code.as_deref().ok_or_else(|| {
+            Failure::Bad("`code`: which SKU? (e.g. /sku?code=TS-RED-M)".to_string())
+        })?;
+        Ok(skus::one(&app.src, ctx, q, code)?)
+    })
+    .await
+}
+
+async fn stores(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    render_page(app, headers, raw, PAGE_KEYS, |app, ctx, q| {
+        Ok(pages::stores(&app.src, ctx, q)?)
+    })
+    .await
+}
+
+async fn fleet_page(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    render_page(app, headers, raw, &["lang"], |app, ctx, _| {
+        Ok(fleet::html(&app.src, ctx, app.limits, UnixMillis::now().0)?)
+    })
+    .await
+}
+
+async fn not_found(headers: HeaderMap) -> Response {
+    let ctx = Ctx {
+        lang: language(None, &headers),
+        pairs: Vec::new(),
+    };
+    html_response(
+        StatusCode::NOT_FOUND,
+        html::error_page(
+            &ctx,
+            T::NotFound,
+            "/ · /skus · /sku?code=… · /stores · /fleet · /api/funnel · /api/fleet",
+        ),
+    )
+}
+
+/// Runs an API call on a blocking thread; failures are one line of text.
+async fn api(
+    app: Shared,
+    raw: Option<String>,
+    allowed: &'static [&'static str],
+    answer: fn(&App, &Query) -> Result<String, Failure>,
+) -> Response {
+    let query = match Query::parse(raw.as_deref(), allowed) {
+        Ok(query) => query,
+        Err(e) => {
+            return text_response(
+                StatusCode::BAD_REQUEST,
+                "text/plain; charset=utf-8",
+                format!("{e}\n"),
+            )
+        }
+    };
+    match tokio::task::spawn_blocking(move || answer(&app, &query)).await {
+        Ok(Ok(json)) => text_response(StatusCode::OK, "application/json", json),
+        Ok(Err(Failure::Bad(message))) => text_response(
+            StatusCode::BAD_REQUEST,
+            "text/plain; charset=utf-8",
+            format!("{message}\n"),
+        ),
+        Ok(Err(Failure::Db(e))) => text_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain; charset=utf-8",
+            format!("{e}\n"),
+        ),
+        Err(join) => {
+            tracing::error!(error = %join, "an API call failed");
+            text_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain; charset=utf-8",
+                "internal error: see the dashboard's log\n".to_string(),
+            )
+        }
+    }
+}
+
+/// `/api/funnel`: exactly `aisle funnel --format json` for the same
+/// parameters.
+async fn api_funnel(State(app): State<Shared>, RawQuery(raw): RawQuery) -> Response {
+    api(app, raw, API_FUNNEL_KEYS, |app, q| {
+        let by = q.by.clone().unwrap_or_else(|| vec![Dimension::Sku]);
+        if by.contains(&Dimension::Style) && !app.src.has_catalog() {
+            return Err(Failure::Bad(
+                "`by`: style needs a catalog (start the dashboard with --catalog FILE)".into(),
+            ));
+        }
+        let store = app.src.open()?;
+        Ok(app
+            .src
+            .report(&store, &q.filter(), q.window_ms(), by)?
+            .to_json())
+    })
+    .await
+}
+
+async fn api_fleet(State(app): State<Shared>, RawQuery(raw): RawQuery) -> Response {
+    api(app, raw, &[], |app, _| {
+        Ok(fleet::json(&app.src, app.limits, UnixMillis::now().0)?)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_bearer_token_or_a_basic_auth_password() {
+        assert_eq!(presented_token("Bearer abc").as_deref(), Some("abc"));
+        // "hq:s3cret" in base64.
+        assert_eq!(
+            presented_token("Basic aHE6czNjcmV0").as_deref(),
+            Some("s3cret")
+        );
+        assert_eq!(presented_token("Basic !!"), None);
+        assert_eq!(presented_token("Digest x"), None);
+        assert!(same(b"abc", b"abc") && !same(b"abc", b"abd") && !same(b"abc", b"ab"));
+    }
+}

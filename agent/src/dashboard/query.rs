@@ -1,0 +1,194 @@
+//! Query strings: the filters every page and `/api/funnel` share with
+//! `aisle funnel` (`by`, `from`, `to`, `window`, `store`, `channel`) plus
+//! the pages' own (`lang`, `q`, `sort`, `dir`, `code`).
+//!
+//! Each route names the keys it takes; any other key, a repeated key or a
+//! bad value is refused with one line saying what was wrong, so a typo in a
+//! bookmarked URL never silently shows the unfiltered chain.
+
+use super::i18n::Lang;
+use crate::cli::parse_duration_ms;
+use crate::event_store::EventFilter;
+use crate::funnel::Dimension;
+use protocol::time::UnixMillis;
+
+/// The only channel there is until online channels are imported: what the
+/// stores' tags saw.
+pub const STORE_CHANNEL: &str = "store";
+
+/// A query string that cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadQuery {
+    #[error("unknown query parameter `{key}` (this page takes: {allowed})")]
+    Unknown { key: String, allowed: String },
+    #[error("query parameter `{0}` is given twice")]
+    Repeated(String),
+    #[error("`{key}`: {reason}")]
+    Value { key: String, reason: String },
+    #[error("the query string is not URL-encoded form data: {0}")]
+    Encoding(String),
+}
+
+/// The parsed query of one request. Empty values (a form's blank field)
+/// count as absent.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub by: Option<Vec<Dimension>>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub window_ms: Option<i64>,
+    pub store: Option<String>,
+    pub lang: Option<Lang>,
+    pub q: Option<String>,
+    pub sort: Option<String>,
+    pub descending: bool,
+    pub code: Option<String>,
+}
+
+/// The journey window when none is given: `aisle funnel`'s default.
+pub const DEFAULT_WINDOW_MS: i64 = 3_600_000;
+
+impl Query {
+    /// Parses `raw` (without the `?`), accepting only `allowed` keys.
+    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Query, BadQuery> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+            .map_err(|e| BadQuery::Encoding(e.to_string()))?;
+        let mut query = Query::default();
+        let mut seen: Vec<&str> = Vec::new();
+        for (key, value) in &pairs {
+            let Some(&known) = allowed.iter().find(|k| **k == key) else {
+                return Err(BadQuery::Unknown {
+                    key: key.clone(),
+                    allowed: allowed.join(", "),
+                });
+            };
+            if seen.contains(&known) {
+                return Err(BadQuery::Repeated(key.clone()));
+            }
+            seen.push(known);
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            let bad = |reason: String| BadQuery::Value {
+                key: key.clone(),
+                reason,
+            };
+            match known {
+                "by" => {
+                    query.by = Some(
+                        crate::funnel::dimension::parse_by(value)
+                            .map_err(|e| bad(e.to_string()))?,
+                    )
+                }
+                "from" => query.from_ms = Some(time(value).map_err(bad)?),
+                "to" => query.to_ms = Some(time(value).map_err(bad)?),
+                "window" => {
+                    query.window_ms =
+                        Some(parse_duration_ms(value).map_err(|e| bad(e.to_string()))?)
+                }
+                "store" => query.store = Some(value.to_string()),
+                "channel" => {
+                    if value != STORE_CHANNEL {
+                        return Err(bad(format!(
+                            "unknown channel `{value}` (the only channel is `{STORE_CHANNEL}`, what the stores' tags saw)"
+                        )));
+                    }
+                }
+                "lang" => {
+                    query.lang = Some(
+                        Lang::parse(value)
+                            .ok_or_else(|| bad(format!("`{value}` is not en or zh-CN")))?,
+                    )
+                }
+                "q" => query.q = Some(value.to_string()),
+                "sort" => query.sort = Some(value.to_string()),
+                "dir" => {
+                    query.descending = match value {
+                        "asc" => false,
+                        "desc" => true,
+                        _ => return Err(bad(format!("`{value}` is not asc or desc"))),
+                    }
+                }
+                "code" => query.code = Some(value.to_string()),
+                _ => unreachable!("every allowed key is handled above"),
+            }
+        }
+        if let (Some(from), Some(to)) = (query.from_ms, query.to_ms) {
+            if to <= from {
+                return Err(BadQuery::Value {
+                    key: "to".to_string(),
+                    reason: "must be after `from`".to_string(),
+                });
+            }
+        }
+        Ok(query)
+    }
+
+    /// The events this query covers.
+    pub fn filter(&self) -> EventFilter {
+        EventFilter {
+            store: self.store.clone(),
+            from_ms: self.from_ms,
+            to_ms: self.to_ms,
+        }
+    }
+
+    pub fn window_ms(&self) -> i64 {
+        self.window_ms.unwrap_or(DEFAULT_WINDOW_MS)
+    }
+}
+
+/// An RFC 3339 time, as `aisle funnel --from` takes, or a day
+/// (`2026-11-20`, what a date field sends) meaning its UTC midnight.
+fn time(value: &str) -> Result<i64, String> {
+    let full = if value.len() == 10 {
+        format!("{value}T00:00:00Z")
+    } else {
+        value.to_string()
+    };
+    full.parse::<UnixMillis>().map(|t| t.0).map_err(|_| {
+        format!("`{value}` is not a day (2026-11-20) or an RFC 3339 time (2026-11-20T00:00:00Z)")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: &[&str] = &["by", "from", "to", "window", "store", "channel", "lang"];
+
+    #[test]
+    fn reads_the_funnel_parameters_like_the_command_line() {
+        let q = Query::parse(
+            Some("by=sku,store&from=2026-11-20&to=2026-11-21T00%3A00%3A00Z&window=2h&store=S1&channel=store&lang=zh-CN"),
+            ALL,
+        )
+        .unwrap();
+        assert_eq!(q.by, Some(vec![Dimension::Sku, Dimension::Store]));
+        assert_eq!(q.to_ms.unwrap() - q.from_ms.unwrap(), 86_400_000);
+        assert_eq!(q.window_ms(), 7_200_000);
+        assert_eq!(q.store.as_deref(), Some("S1"));
+        assert_eq!(q.lang, Some(Lang::ZhCn));
+        let blank = Query::parse(Some("from=&store="), ALL).unwrap();
+        assert_eq!((blank.from_ms, blank.store), (None, None));
+    }
+
+    #[test]
+    fn refuses_unknown_repeated_and_bad_parameters() {
+        let err = |raw| Query::parse(Some(raw), ALL).unwrap_err().to_string();
+        assert!(err("stor=S1").starts_with("unknown query parameter `stor`"));
+        assert_eq!(
+            err("store=a&store=b"),
+            "query parameter `store` is given twice"
+        );
+        assert!(err("window=1x").starts_with("`window`: `1x` is not a duration"));
+        assert!(err("channel=miniprogram").contains("unknown channel `miniprogram`"));
+        assert!(err("by=colour").contains("unknown dimension `colour`"));
+        assert_eq!(
+            err("from=2026-11-21&to=2026-11-20"),
+            "`to`: must be after `from`"
+        );
+        assert!(err("from=yesterday").contains("is not a day"));
+    }
+}

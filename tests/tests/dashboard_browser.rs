@@ -1,0 +1,715 @@
+//! `aisle dashboard` in a real browser: events and fleet messages go
+//! through a real Mosquitto into a real collector; the dashboard serves
+//! that database; headless Chromium (through chromedriver) opens every
+//! page in both languages. Every figure read from the DOM is compared with
+//! `aisle funnel --format json` for the same parameters; the console must
+//! stay free of errors; a filter and a sort are clicked; each page is saved
+//! as a screenshot under target/tmp/dashboard-screenshots/ for review.
+
+use aisle_system_tests::http;
+use aisle_system_tests::{
+    aisle_bin, publish, wait_until, Browser, ChildGuard, HqCollector, Message, Mosquitto,
+};
+use protocol::time::UnixMillis;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+/// Tee, crew (TS-RED-M); a SKU whose catalog name is markup; a GTIN the
+/// catalog does not list.
+const A: &str = "80614141123458";
+const B: &str = "80614141123465";
+const C: &str = "80614141123472";
+const EVIL: &str = "<img src=x onerror=alert(1)>";
+const DAYS: [&str; 2] = ["2026-11-20", "2026-11-21"];
+const LANGS: [&str; 2] = ["en", "zh-CN"];
+
+fn catalog(dir: &Path) -> PathBuf {
+    let path = dir.join("catalog.csv");
+    std::fs::write(
+        &path,
+        format!(
+            "gtin,sku,style,name,colour,size\n\
+             {A},TS-RED-M,TS,\"Tee, crew\",red,M\n\
+             {B},TS-RED-L,TS,{EVIL},red,L\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn at(day: &str, offset_s: i64) -> String {
+    let start: UnixMillis = format!("{day}T09:00:00Z").parse().unwrap();
+    UnixMillis(start.0 + offset_s * 1000).to_string()
+}
+
+fn event(id: String, ts: String, kind: &str, gtin: &str, serial: u32, fixture: &str) -> Value {
+    let stage = match kind {
+        "item_pickup" => "view",
+        "item_try_on" => "try_on",
+        _ => "purchase",
+    };
+    json!({"id": id, "ts": ts, "event": kind, "stage": stage, "tag": 100 + serial, "epc": null,
+           "gtin": gtin, "serial": serial.to_string(), "fixture": fixture, "zone": null,
+           "duration_ms": null, "gtins": null})
+}
+
+/// Two stores over two days: dwells at two fixtures (A and B on rack-1, C
+/// on rack-2); per SKU a few dozen garments picked up, most tried on, some
+/// bought, some bought without a try-on, some picked up again hours later.
+/// Returns the batches and how many events they hold.
+fn event_batches() -> (Vec<Message>, usize) {
+    let mut messages = Vec::new();
+    let mut total = 0;
+    for (s, store) in ["S1", "S2"].iter().enumerate() {
+        let mut events = Vec::new();
+        for (d, day) in DAYS.iter().enumerate() {
+            for k in 0..(60 + 5 * s + 10 * d) {
+                for (fixture, gtins) in [("rack-1", vec![A, B]), ("rack-2", vec![C])] {
+                    events.push(json!({"id": format!("{store}-{d}-dwell-{fixture}-{k}"),
+                        "ts": at(day, k as i64 * 60), "event": "fixture_dwell", "stage": "exposure",
+                        "tag": 9, "epc": null, "gtin": null, "serial": null, "fixture": fixture,
+                        "zone": null, "duration_ms": 20_000, "gtins": gtins}));
+                }
+            }
+            for (g, gtin) in [A, B, C].iter().enumerate() {
+                let garments = 20 + 13 * g as u32 + 7 * s as u32 + 5 * d as u32;
+                for serial in 0..garments {
+                    let t = i64::from(serial) * 37;
+                    let fixture = if serial % 2 == 0 { "rack-1" } else { "rack-2" };
+                    let id = |kind: &str| format!("{store}-{d}-{g}-{serial}-{kind}");
+                    events.push(event(
+                        id("p"),
+                        at(day, t),
+                        "item_pickup",
+                        gtin,
+                        serial,
+                        fixture,
+                    ));
+                    if serial % 3 != 0 {
+                        let ts = at(day, t + 60 + i64::from(serial));
+                        events.push(event(id("t"), ts, "item_try_on", gtin, serial, fixture));
+                        if serial % 2 == 1 {
+                            let ts = at(day, t + 900);
+                            events.push(event(id("b"), ts, "item_purchase", gtin, serial, fixture));
+                        }
+                    } else if serial % 7 == 0 {
+                        let ts = at(day, t + 30);
+                        events.push(event(id("b"), ts, "item_purchase", gtin, serial, fixture));
+                    }
+                    if serial % 5 == 0 {
+                        let ts = at(day, t + 7_200);
+                        events.push(event(id("p2"), ts, "item_pickup", gtin, serial, fixture));
+                    }
+                }
+            }
+        }
+        total += events.len();
+        for (i, chunk) in events.chunks(300).enumerate() {
+            let batch = json!({"schema": "aisle.batch.v1", "store": store, "gateway": format!("gw-{store}"),
+                "batch_id": format!("{store}-b{i}"), "created_at": "2026-11-21T12:00:00.000Z",
+                "events": chunk});
+            messages.push(Message::new(
+                format!("aisle/v1/stores/{store}/events"),
+                batch.to_string(),
+            ));
+        }
+    }
+    (messages, total)
+}
+
+/// S1 online with a spool backlog; S2 offline (its last will); S1's tags:
+/// 7 healthy, 9 low and dropping, 11 silent for a day.
+fn fleet_messages(now: UnixMillis) -> Vec<Message> {
+    let ago = |s: i64| UnixMillis(now.0 - s * 1000).to_string();
+    let online = json!({"state": "online", "store": "S1", "gateway": "gw-S1", "at": ago(5),
+        "spool_depth": 1234, "oldest_undelivered_age_s": 42, "dropped_at_cap": 0,
+        "bad_frames": {"crc": 2, "framing": 1}});
+    let will =
+        json!({"state": "offline", "store": "S2", "gateway": "gw-S2", "reason": "connection lost"});
+    let tag = |id: u32, seen: i64, mv: u32, dropped: u32| {
+        json!({"tag": id, "last_seen": ago(seen), "boot": 1, "battery_mv": mv, "dropped": dropped,
+               "fw": "1.0.0", "reset_reason": null})
+    };
+    let tags = json!({"store": "S1", "gateway": "gw-S1", "at": ago(5), "tags": [
+        tag(7, 10, 2950, 0), tag(9, 10, 2210, 3), tag(11, 86_400, 2900, 0)]});
+    vec![
+        Message::retained("aisle/v1/stores/S1/status", online.to_string()),
+        Message::retained("aisle/v1/stores/S2/status", will.to_string()),
+        Message::new("aisle/v1/stores/S1/tags", tags.to_string()),
+    ]
+}
+
+fn count(db: &Path, sql: &str) -> i64 {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return 0;
+    };
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn.query_row(sql, [], |r| r.get(0)).unwrap_or(0)
+}
+
+/// `aisle funnel --format json` with `args`, as bytes.
+fn cli(db: &Path, args: &[&str]) -> String {
+    let out = Command::new(aisle_bin())
+        .args(["funnel", "--format", "json", "--db"])
+        .arg(db)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn cli_rows(db: &Path, args: &[&str]) -> Vec<Value> {
+    let doc: Value = serde_json::from_str(&cli(db, args)).unwrap();
+    doc["rows"].as_array().unwrap().clone()
+}
+
+/// A running `aisle dashboard` and the address it printed.
+struct Dashboard {
+    addr: String,
+    child: ChildGuard,
+}
+
+impl Dashboard {
+    fn start(dir: &Path, name: &str, args: &[&str]) -> Dashboard {
+        let log = dir.join(format!("{name}.log"));
+        let mut cmd = Command::new(aisle_bin());
+        cmd.arg("dashboard").args(args);
+        let child = ChildGuard::spawn(name, &mut cmd, &log);
+        let addr = wait_until("the dashboard to print its address", DEADLINE, || {
+            let text = std::fs::read_to_string(&log).ok()?;
+            let rest = text.split("aisle dashboard: http://").nth(1)?;
+            Some(rest.split('/').next()?.to_string())
+        });
+        Dashboard { addr, child }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+/// The rows of table `#id`: each row's key and its figures by field.
+fn table(browser: &Browser, id: &str) -> Vec<(String, Value)> {
+    let rows = browser.execute(&format!(
+        "return Array.from(document.querySelectorAll('#{id} tr[data-key]')).map(tr => [tr.dataset.key,
+           Object.fromEntries(Array.from(tr.querySelectorAll('td[data-field]'))
+             .map(td => [td.dataset.field, td.querySelector('.v').textContent]))]);"
+    ));
+    rows.as_array()
+        .unwrap_or_else(|| panic!("no table #{id} on {}", browser.url()))
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().to_string(), r[1].clone()))
+        .collect()
+}
+
+/// Checks one figure as shown (`1,234`, `12.3%`, `300 s`, `300 秒`, `–`)
+/// against the JSON report's value.
+fn assert_figure(shown: &str, expected: &Value, what: &str) {
+    if expected.is_null() {
+        assert_eq!(shown, "–", "{what}: expected no value");
+        return;
+    }
+    if let Some(rate) = shown.strip_suffix('%') {
+        let shown: f64 = rate.parse().unwrap_or_else(|_| panic!("{what}: `{shown}`"));
+        let expected = expected.as_f64().unwrap() * 100.0;
+        assert!(
+            (shown - expected).abs() <= 0.05 + 1e-9,
+            "{what}: page {shown}%, CLI {expected}%"
+        );
+        return;
+    }
+    let digits: String = shown.chars().filter(char::is_ascii_digit).collect();
+    assert_eq!(
+        digits.parse::<i64>().ok(),
+        expected.as_i64(),
+        "{what}: page `{shown}`, CLI {expected}"
+    );
+}
+
+/// The page's rows equal the CLI's rows, keyed by `key(cli_row)`.
+fn assert_rows(
+    page: &[(String, Value)],
+    cli: &[Value],
+    key: impl Fn(&Value) -> String,
+    what: &str,
+) {
+    assert_eq!(
+        page.len(),
+        cli.len(),
+        "{what}: {} rows on the page, {} from the CLI",
+        page.len(),
+        cli.len()
+    );
+    for row in cli {
+        let k = key(row);
+        let (_, cells) = page
+            .iter()
+            .find(|(pk, _)| *pk == k)
+            .unwrap_or_else(|| panic!("{what}: no row `{k}` on the page"));
+        let cells = cells.as_object().unwrap();
+        assert!(!cells.is_empty(), "{what}: row `{k}` shows no figures");
+        for (field, shown) in cells {
+            assert_figure(
+                shown.as_str().unwrap(),
+                &row[field.as_str()],
+                &format!("{what} `{k}` {field}"),
+            );
+        }
+    }
+}
+
+/// The CLI's per-store rows summed into one: what the pages call the total.
+fn sum(rows: &[Value]) -> Value {
+    let fields = [
+        "exposures",
+        "pickups",
+        "try_ons",
+        "purchases",
+        "journeys",
+        "journeys_try_on",
+        "journeys_purchase",
+    ];
+    let mut total = serde_json::Map::new();
+    for field in fields {
+        let n: u64 = rows.iter().map(|r| r[field].as_u64().unwrap()).sum();
+        total.insert(field.to_string(), json!(n));
+    }
+    let ratio = |a: &str, b: &str| {
+        let (a, b) = (total[a].as_u64().unwrap(), total[b].as_u64().unwrap());
+        if b == 0 {
+            Value::Null
+        } else {
+            json!(a as f64 / b as f64)
+        }
+    };
+    let rates = [
+        ("exposure_to_view", ratio("pickups", "exposures")),
+        ("view_to_try_on", ratio("journeys_try_on", "journeys")),
+        (
+            "try_on_to_purchase",
+            ratio("journeys_purchase", "journeys_try_on"),
+        ),
+        ("view_to_purchase", ratio("journeys_purchase", "journeys")),
+    ];
+    for (k, v) in rates {
+        total.insert(k.to_string(), v);
+    }
+    Value::Object(total)
+}
+
+fn key_of(dims: &'static [&'static str]) -> impl Fn(&Value) -> String {
+    move |row| {
+        dims.iter()
+            .map(|d| row[*d].as_str().unwrap_or("–").to_string())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+fn day_args(day: &str) -> (String, String) {
+    let start: UnixMillis = format!("{day}T00:00:00Z").parse().unwrap();
+    (
+        start.to_string(),
+        UnixMillis(start.0 + 86_400_000).to_string(),
+    )
+}
+
+/// No console message at error level since the last check.
+fn assert_quiet_console(browser: &Browser, page: &str) {
+    let errors: Vec<(String, String)> = browser
+        .console()
+        .into_iter()
+        .filter(|(level, _)| level == "SEVERE")
+        .collect();
+    assert!(errors.is_empty(), "{page}: console errors {errors:?}");
+}
+
+#[test]
+fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let hq = HqCollector::start(dir.path(), &broker.url(), &[]);
+    let (batches, events) = event_batches();
+    publish(&broker.url(), &batches);
+    publish(&broker.url(), &fleet_messages(UnixMillis::now()));
+    wait_until("every event and fleet message stored", DEADLINE, || {
+        let stored = count(&hq.db, "SELECT COUNT(*) FROM events") as usize;
+        let gateways = count(&hq.db, "SELECT COUNT(*) FROM fleet_gateways");
+        let tags = count(&hq.db, "SELECT COUNT(*) FROM fleet_tags");
+        (stored == events && gateways == 2 && tags == 3).then_some(())
+    });
+    let db = hq.db.clone();
+    let catalog = catalog(dir.path());
+    let cat = catalog.to_str().unwrap();
+    let dashboard = Dashboard::start(
+        dir.path(),
+        "dashboard",
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "--catalog",
+            cat,
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let browser = Browser::start(dir.path(), 1280, 1000);
+
+    let by_store = cli_rows(&db, &["--by", "store", "--catalog", cat]);
+    let by_sku = cli_rows(&db, &["--by", "sku", "--catalog", cat]);
+    for lang in LANGS {
+        let visit = |path: &str, name: &str| {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            browser.goto(&dashboard.url(&format!("{path}{sep}lang={lang}")));
+            let html_lang = browser.execute("return document.documentElement.lang;");
+            assert_eq!(html_lang, lang, "{path}");
+            browser.screenshot(&shots.join(format!("{name}-{lang}.png")));
+            assert_quiet_console(&browser, path);
+        };
+
+        // Overview: the totals, the channel row, each day and each store.
+        visit("/", "overview");
+        let kpis = browser.execute(
+            "return Object.fromEntries(Array.from(document.querySelectorAll('#kpis .kpi'))
+               .map(k => [k.dataset.field, k.querySelector('b').textContent]));",
+        );
+        let total = sum(&by_store);
+        for (field, shown) in kpis.as_object().unwrap() {
+            assert_figure(
+                shown.as_str().unwrap(),
+                &total[field.as_str()],
+                &format!("total {field}"),
+            );
+        }
+        assert_rows(
+            &table(&browser, "channels"),
+            std::slice::from_ref(&total),
+            |_| "store".into(),
+            "channel",
+        );
+        let mut days = Vec::new();
+        for day in DAYS {
+            let (from, to) = day_args(day);
+            let rows = cli_rows(&db, &["--by", "store", "--from", &from, "--to", &to]);
+            let mut row = sum(&rows);
+            row["day"] = json!(day);
+            days.push(row);
+        }
+        assert_rows(&table(&browser, "days"), &days, key_of(&["day"]), "day");
+        assert_rows(
+            &table(&browser, "stores"),
+            &by_store,
+            key_of(&["store"]),
+            "store",
+        );
+
+        // SKUs, with catalog names shown as text, never as markup.
+        visit("/skus", "skus");
+        assert_rows(&table(&browser, "skus"), &by_sku, key_of(&["sku"]), "sku");
+        let evil = browser.text("#skus tr[data-key=\"TS-RED-L\"] td.name");
+        assert_eq!(evil, EVIL);
+        assert_eq!(browser.execute("return document.images.length;"), 0);
+
+        // One SKU: total, per store, per day.
+        visit("/sku?code=TS-RED-M", "sku");
+        let total: Vec<Value> = by_sku
+            .iter()
+            .filter(|r| r["sku"] == "TS-RED-M")
+            .cloned()
+            .collect();
+        assert_rows(
+            &table(&browser, "sku-total"),
+            &total,
+            key_of(&["sku"]),
+            "SKU total",
+        );
+        let per_store: Vec<Value> = cli_rows(&db, &["--by", "sku,store", "--catalog", cat])
+            .into_iter()
+            .filter(|r| r["sku"] == "TS-RED-M")
+            .collect();
+        assert_rows(
+            &table(&browser, "sku-stores"),
+            &per_store,
+            key_of(&["store"]),
+            "SKU store",
+        );
+        let mut sku_days = Vec::new();
+        for day in DAYS {
+            let (from, to) = day_args(day);
+            let mut row = cli_rows(
+                &db,
+                &[
+                    "--by",
+                    "sku",
+                    "--catalog",
+                    cat,
+                    "--from",
+                    &from,
+                    "--to",
+                    &to,
+                ],
+            )
+            .into_iter()
+            .find(|r| r["sku"] == "TS-RED-M")
+            .unwrap();
+            row["day"] = json!(day);
+            sku_days.push(row);
+        }
+        assert_rows(
+            &table(&browser, "days"),
+            &sku_days,
+            key_of(&["day"]),
+            "SKU day",
+        );
+
+        // Stores and their fixtures.
+        visit("/stores", "stores");
+        assert_rows(
+            &table(&browser, "stores"),
+            &by_store,
+            key_of(&["store"]),
+            "store",
+        );
+        let fixtures = cli_rows(&db, &["--by", "store,fixture"]);
+        assert_rows(
+            &table(&browser, "fixtures"),
+            &fixtures,
+            key_of(&["store", "fixture"]),
+            "fixture",
+        );
+
+        // Fleet: S1 online with its backlog, S2 offline, tags 9 and 11.
+        visit("/fleet", "fleet");
+        let (online, offline) = match lang {
+            "en" => ("online", "offline"),
+            _ => ("在线", "离线"),
+        };
+        assert_eq!(
+            browser.text("#gateways tr[data-key=S1] [data-field=state]"),
+            online
+        );
+        assert_eq!(
+            browser.text("#gateways tr[data-key=S2] [data-field=state]"),
+            offline
+        );
+        assert_figure(
+            &browser.text("#gateways tr[data-key=S1] [data-field=spool_depth]"),
+            &json!(1234),
+            "spool depth",
+        );
+        assert_figure(
+            &browser.text("#gateways tr[data-key=S1] [data-field=bad_frames]"),
+            &json!(3),
+            "bad frames",
+        );
+        let tags: Vec<String> = browser
+            .execute("return Array.from(document.querySelectorAll('#tags tr[data-key]')).map(t => t.dataset.key);")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(tags, ["S1/9", "S1/11"]);
+    }
+
+    // Click a filter: store S2 on the SKU list.
+    browser.goto(&dashboard.url("/skus?lang=en"));
+    browser.click("#store-filter option[value=S2]");
+    browser.click("#apply");
+    wait_until("the filtered page", DEADLINE, || {
+        browser.url().contains("store=S2").then_some(())
+    });
+    let s2 = cli_rows(&db, &["--by", "sku", "--catalog", cat, "--store", "S2"]);
+    assert_rows(&table(&browser, "skus"), &s2, key_of(&["sku"]), "S2 sku");
+    assert_quiet_console(&browser, "filtered SKUs");
+
+    // Click a sort: pickups, largest first; the filter stays.
+    browser.click("th[data-sort=pickups] a");
+    wait_until("the sorted page", DEADLINE, || {
+        browser.url().contains("sort=pickups").then_some(())
+    });
+    let sorted = table(&browser, "skus");
+    assert_rows(&sorted, &s2, key_of(&["sku"]), "sorted S2 sku");
+    let pickups: Vec<i64> = sorted
+        .iter()
+        .map(|(_, cells)| {
+            let digits: String = cells["pickups"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect();
+            digits.parse().unwrap()
+        })
+        .collect();
+    assert!(pickups.windows(2).all(|w| w[0] >= w[1]), "{pickups:?}");
+    assert!(browser.url().contains("store=S2"));
+
+    // The language switch keeps the page and its filters.
+    browser.click("#lang-switch");
+    wait_until("the Chinese page", DEADLINE, || {
+        (browser.execute("return document.documentElement.lang;") == "zh-CN").then_some(())
+    });
+    assert!(browser.url().contains("store=S2") && browser.url().contains("sort=pickups"));
+    assert_quiet_console(&browser, "switched language");
+
+    // The API is the CLI, byte for byte.
+    for (query, args) in [
+        ("", vec!["--catalog", cat]),
+        (
+            "?by=sku,store&window=2h",
+            vec!["--by", "sku,store", "--window", "2h", "--catalog", cat],
+        ),
+        (
+            "?by=style&store=S1&from=2026-11-21T00:00:00Z&channel=store",
+            vec![
+                "--by",
+                "style",
+                "--store",
+                "S1",
+                "--from",
+                "2026-11-21T00:00:00Z",
+                "--catalog",
+                cat,
+            ],
+        ),
+    ] {
+        let api = http::get(&dashboard.addr, &format!("/api/funnel{query}"));
+        assert_eq!(api.status, 200, "{}", api.text());
+        assert_eq!(api.text(), cli(&db, &args), "/api/funnel{query}");
+    }
+    let fleet: Value =
+        serde_json::from_slice(&http::get(&dashboard.addr, "/api/fleet").body).unwrap();
+    assert_eq!(fleet["gateways"][0]["state"], "online");
+    assert_eq!(fleet["gateways"][1]["state"], "offline");
+    assert_eq!(fleet["tags_known"], 3);
+    assert_eq!(
+        fleet["tags"][0]["problems"],
+        json!(["low_battery", "dropping"])
+    );
+    assert_eq!(fleet["tags"][1]["problems"], json!(["silent"]));
+
+    // An unknown parameter is a 400 that names it, in the page and the API.
+    let bad = http::get(&dashboard.addr, "/skus?colour=red");
+    assert_eq!(bad.status, 400);
+    browser.goto(&dashboard.url("/skus?colour=red&lang=en"));
+    assert!(browser
+        .text("#error")
+        .starts_with("unknown query parameter `colour`"));
+    let bad = http::get(&dashboard.addr, "/api/funnel?by=sku&format=csv");
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.text().starts_with("unknown query parameter `format`"),
+        "{}",
+        bad.text()
+    );
+
+    // A database that cannot be opened: a page that says so.
+    let missing = Dashboard::start(
+        dir.path(),
+        "dashboard-missing",
+        &[
+            "--db",
+            dir.path().join("nowhere.db").to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    assert_eq!(http::get(&missing.addr, "/").status, 503);
+    browser.goto(&missing.url("/skus?lang=en"));
+    assert!(
+        browser.text("#error").contains("does not exist"),
+        "{}",
+        browser.text("#error")
+    );
+    browser.screenshot(&shots.join("database-missing-en.png"));
+    drop(missing.child);
+    drop(dashboard.child);
+}
+
+#[test]
+fn listens_beyond_loopback_only_with_a_token_and_demands_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hq.db");
+    let refused = Command::new(aisle_bin())
+        .args([
+            "dashboard",
+            "--db",
+            db.to_str().unwrap(),
+            "--listen",
+            "0.0.0.0:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("--auth-token-file"), "{message}");
+
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "a-long-dashboard-token\n").unwrap();
+    let dashboard = Dashboard::start(
+        dir.path(),
+        "dashboard",
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "--listen",
+            "0.0.0.0:0",
+            "--auth-token-file",
+            token_file.to_str().unwrap(),
+        ],
+    );
+    let port = dashboard.addr.rsplit(':').next().unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let without = http::get(&addr, "/fleet");
+    assert_eq!(without.status, 401);
+    assert!(without.header("www-authenticate").is_some());
+    let wrong = http::request(
+        &addr,
+        "GET",
+        "/fleet",
+        &[("Authorization", "Bearer a-long-dashboard-tokem")],
+        None,
+    )
+    .unwrap();
+    assert_eq!(wrong.status, 401);
+    let bearer = http::request(
+        &addr,
+        "GET",
+        "/api/fleet",
+        &[("Authorization", "Bearer a-long-dashboard-token")],
+        None,
+    )
+    .unwrap();
+    // The database does not exist yet: authorised, and told so.
+    assert_eq!(bearer.status, 503, "{}", bearer.text());
+    // Basic auth, any user, the token as password ("hq:a-long-dashboard-token").
+    let basic = http::request(
+        &addr,
+        "GET",
+        "/api/fleet",
+        &[(
+            "Authorization",
+            "Basic aHE6YS1sb25nLWRhc2hib2FyZC10b2tlbg==",
+        )],
+        None,
+    )
+    .unwrap();
+    assert_eq!(basic.status, 503, "{}", basic.text());
+    assert!(!dashboard
+        .child
+        .log_text()
+        .contains("a-long-dashboard-token"));
+}
