@@ -21,7 +21,7 @@ as_root() {
 }
 
 if dpkg-query -W -f='${Status}' aisle 2>/dev/null | grep -q 'installed'; then
-    fail "aisle is already installed here; this test installs and purges it (run it on a CI machine)"
+    fail "aisle is already installed here; this test installs and purges it (dpkg -P aisle first, or run it on a CI machine)"
 fi
 
 out=target/debian

@@ -34,12 +34,15 @@ command -v clickhouse-client >/dev/null || missing+=(clickhouse-client)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
+# The package test: adduser for the package's user, readelf for its binaries.
+command -v adduser >/dev/null || missing+=(adduser)
+command -v readelf >/dev/null || missing+=(binutils)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-    echo "present: mosquitto mosquitto-clients socat qemu-system-arm openssl prometheus clickhouse-server clickhouse-client chromium chromium-driver fonts-wqy-microhei"
+    echo "present: mosquitto mosquitto-clients socat qemu-system-arm openssl prometheus clickhouse-server clickhouse-client chromium chromium-driver fonts-wqy-microhei adduser binutils"
 fi
 
 step "rust targets"

@@ -10,6 +10,8 @@
 //!   one interface.
 //! - [`funnel`]: the conversion report over the event store.
 //! - `dashboard`: HQ's web pages and JSON API over the same report.
+//! - [`online`]: the online channels' tracking imported beside the stores,
+//!   and the stores' events exported in the online formats.
 //! - [`sim`] and `demo`: a simulated store, and the whole system on one machine.
 //! - [`config`], [`check_config`], [`epc_tool`], [`tag_tool`]: store IT's and
 //!   technicians' tools; [`epc`]: the one door to EPC decoding.
@@ -34,5 +36,6 @@ pub mod logging;
 pub mod metrics;
 pub mod mqtt;
 pub mod ready;
+pub mod online;
 pub mod sim;
 pub mod tag_tool;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use aisle_agent::dashboard;
 #[cfg(feature = "demo")]
 use aisle_agent::demo;
-use aisle_agent::{check_config, epc_tool, funnel, gateway, hq, logging, sim, tag_tool};
+use aisle_agent::{check_config, epc_tool, funnel, gateway, hq, logging, online, sim, tag_tool};
 
 /// aisle makes in-store browsing measurable with the online funnel's logic:
 /// tags report pickups, dwells, try-ons and purchases; the gateway ships them
@@ -33,11 +33,16 @@ enum Command {
     CheckConfig(check_config::Args),
     /// Run the HQ collector: subscribe to all stores' events and store them.
     Hq(hq::Args),
-    /// Print the conversion funnel per SKU (or store, style, fixture).
+    /// Print the conversion funnel per SKU (or store, style, fixture, channel).
     Funnel(funnel::Args),
     /// Serve HQ's dashboard: funnels, stores and the fleet, in a browser.
     #[cfg(feature = "dashboard")]
     Dashboard(dashboard::Args),
+    /// Bring an online channel's tracking (Youshu, GA4) in beside the stores.
+    #[command(subcommand)]
+    Online(online::Command),
+    /// Write the stores' events as Youshu behaviours or GA4 export rows.
+    Export(online::export::Args),
     /// Act as a store's tag receivers on a serial port, with simulated shoppers.
     Simulate(sim::Args),
     /// Run the whole system on this machine: broker, HQ, gateway and a simulated store.
@@ -69,6 +74,8 @@ fn main() -> ExitCode {
         Command::Funnel(args) => funnel::run(args),
         #[cfg(feature = "dashboard")]
         Command::Dashboard(args) => dashboard::run(args),
+        Command::Online(cmd) => online::run(cmd),
+        Command::Export(args) => online::export::run(args),
         Command::Simulate(args) => sim::run(args),
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args),

@@ -295,6 +295,29 @@ mod tests {
         );
     }
 
+    /// Sends `request` to a fresh endpoint and returns the status line.
+    async fn status_line(request: &str) -> String {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(serve(listener, Arc::new(|| Ok("up 1\n".to_string()))));
+        let mut socket = TcpStream::connect(addr).await.unwrap();
+        socket.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        socket.read_to_string(&mut response).await.unwrap();
+        server.abort();
+        response.lines().next().unwrap_or("").to_string()
+    }
+
+    #[tokio::test]
+    async fn serves_only_get_on_the_metrics_path() {
+        let get = "GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(status_line(get).await, "HTTP/1.1 200 OK");
+        let other = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert_eq!(status_line(other).await, "HTTP/1.1 404 Not Found");
+        let post = "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(status_line(post).await, "HTTP/1.1 405 Method Not Allowed");
+    }
+
     #[test]
     fn a_bad_metric_name_fails_the_scrape_instead_of_hiding() {
         let mut e = Exposition::new();

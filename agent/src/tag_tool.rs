@@ -80,6 +80,14 @@ pub struct ConfigArgs {
     /// ... out of the last M (at most 32).
     #[arg(long, default_value_t = Settings::default().pickup_m)]
     pickup_m: u8,
+    /// Pickup: the swing-averaged orientation must differ from rest by more
+    /// than this many milli-g ...
+    #[arg(long, default_value_t = PickupTuning::default().tilt_mg)]
+    pickup_tilt_mg: u16,
+    /// ... for long enough: the excess, integrated over time, in milli-g ×
+    /// seconds (so a brush or a push along the rail is not a pickup).
+    #[arg(long, default_value_t = PickupTuning::default().tilt_mg_s)]
+    pickup_tilt_mg_s: u16,
     /// Put-down: still for this many milliseconds.
     #[arg(long, default_value_t = Settings::default().still_ms)]
     still_ms: u32,
@@ -154,8 +162,9 @@ fn replay_trace(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             .last()
             .map_or(0.0, |(t, _)| *t as f64 / 1_000.0);
         println!(
-            "{} events from {} samples over {span_s:.3} s ({} thresholds)",
+            "{} event{} from {} samples over {span_s:.3} s ({} thresholds)",
             events.len(),
+            if events.len() == 1 { "" } else { "s" },
             trace.samples.len(),
             match &args.page {
                 Some(page) => format!("{}'s", page.display()),
@@ -200,7 +209,10 @@ fn write_page(args: ConfigArgs) -> anyhow::Result<ExitCode> {
         role,
         settings,
         epc,
-        pickup: PickupTuning::default(),
+        pickup: PickupTuning {
+            tilt_mg: args.pickup_tilt_mg,
+            tilt_mg_s: args.pickup_tilt_mg_s,
+        },
     };
     let image = config.to_image().context("cannot build the config page")?;
     std::fs::write(&args.output, image)
@@ -233,8 +245,13 @@ fn show_page(path: &PathBuf) -> anyhow::Result<ExitCode> {
         println!("epc: {}", to_hex(epc.as_bytes()));
     }
     println!(
-        "pickup: {} mg, {} of {} samples, still {} ms",
-        s.pickup_threshold_mg, s.pickup_k, s.pickup_m, s.still_ms
+        "pickup: {} mg, {} of {} samples, tilt {} mg for {} mg·s, still {} ms",
+        s.pickup_threshold_mg,
+        s.pickup_k,
+        s.pickup_m,
+        config.pickup.tilt_mg,
+        config.pickup.tilt_mg_s,
+        s.still_ms
     );
     println!(
         "dwell: min {} ms, gap {} ms",

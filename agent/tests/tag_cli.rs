@@ -51,6 +51,10 @@ fn motion_tag_page_is_read_back_by_the_firmware() {
         "200",
         "--still-ms",
         "8000",
+        "--pickup-tilt-mg",
+        "120",
+        "--pickup-tilt-mg-s",
+        "200",
         "-o",
         page_arg,
     ]);
@@ -71,7 +75,10 @@ fn motion_tag_page_is_read_back_by_the_firmware() {
             ..Settings::default()
         },
         epc: Some(epc()),
-        pickup: PickupTuning::default(),
+        pickup: PickupTuning {
+            tilt_mg: 120,
+            tilt_mg_s: 200,
+        },
     };
     assert_eq!(Config::from_image(&image), Ok(expected));
 
@@ -82,7 +89,7 @@ fn motion_tag_page_is_read_back_by_the_firmware() {
     assert!(text.contains("role: motion"), "{text}");
     assert!(text.contains(&format!("epc: {EPC_HEX}")), "{text}");
     assert!(
-        text.contains("pickup: 200 mg, 4 of 6 samples, still 8000 ms"),
+        text.contains("pickup: 200 mg, 4 of 6 samples, tilt 120 mg for 200 mg·s, still 8000 ms"),
         "{text}"
     );
 }

@@ -180,7 +180,7 @@ fn wait_until_or(deadline: Duration, mut f: impl FnMut() -> Option<()>) -> Optio
 #[test]
 fn hq_funnel_equals_the_ground_truth_in_a_clean_run() {
     let store = Store::start();
-    let mut sim = store.simulate(11, &[]);
+    let mut sim = store.simulate(13, &[]);
     store.assert_hq_matches_truth(&mut sim);
 }
 

@@ -87,7 +87,7 @@ th{background:#eef1f5}td.k,th.k{text-align:left}th a{color:inherit}\
 .note{color:#5b6475;font-size:12px}.error{background:#fff3f3;border:1px solid #e45756;padding:12px;border-radius:6px}\
 .bad{color:#c2312f;font-weight:600}.ok{color:#2e7d32;font-weight:600}.chart{max-width:100%;height:auto;background:#fff;border:1px solid #dde2ea;border-radius:6px;padding:6px}\
 .kpis{display:flex;gap:12px;flex-wrap:wrap}.kpi{background:#fff;border:1px solid #dde2ea;border-radius:6px;padding:8px 12px}\
-.kpi b{display:block;font-size:20px}";
+.kpi b{display:block;font-size:20px}svg.bar{width:80px;height:10px;display:block;margin-left:auto}";
 
 /// A whole page: the frame around `body`, with `active` highlighted in the
 /// navigation. `path` is this page's path, for the language switch.

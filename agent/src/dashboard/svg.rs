@@ -131,9 +131,9 @@ pub fn bar(value: u64, max: u64, colour: &str) -> String {
     } else {
         80.0 * value as f64 / max as f64
     };
-    format!(
-        "<svg class=\"bar\" width=\"80\" height=\"10\" aria-hidden=\"true\" xmlns=\"http://www.w3.org/2000/svg\"><rect width=\"{w:.1}\" height=\"10\" fill=\"{colour}\"/></svg>"
-    )
+    // Sized by the page's `.bar` style and in the HTML namespace's own SVG
+    // parsing: a SKU page repeats this thousands of times.
+    format!("<svg class=\"bar\" aria-hidden=\"true\"><rect width=\"{w:.1}\" height=\"10\" fill=\"{colour}\"/></svg>")
 }
 
 #[cfg(test)]

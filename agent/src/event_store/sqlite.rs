@@ -13,7 +13,11 @@ use rusqlite::{params, Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 
 /// `PRAGMA user_version` of the schema below; bumped on any change.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Versions [`EventStore::open`] upgrades in place: every change since them
+/// only added tables and indexes, which applying the schema creates.
+const UPGRADABLE_VERSIONS: [i64; 1] = [1];
 
 /// Page cache (negative: KiB). The garment index takes inserts all over its
 /// key range; SQLite's 2 MiB default makes each one a read from the OS.
@@ -36,7 +40,7 @@ pub enum DbError {
     },
     #[error("database {0} does not exist (start `aisle hq --db FILE` first, or check the path)")]
     Missing(PathBuf),
-    #[error("{path} is not an aisle HQ database of schema {SCHEMA_VERSION} (found user_version {found})")]
+    #[error("{path} is not an aisle HQ database of schema {SCHEMA_VERSION} (found user_version {found}; an older one is upgraded by opening it for writing, e.g. with `aisle hq` or `aisle online import`)")]
     Version { path: PathBuf, found: i64 },
     #[error(transparent)]
     Sql(#[from] rusqlite::Error),
@@ -72,7 +76,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_err)?;
         let found = tune_and_read_version(&conn).map_err(open_err)?;
-        if found != 0 && found != SCHEMA_VERSION {
+        if found != 0 && found != SCHEMA_VERSION && !UPGRADABLE_VERSIONS.contains(&found) {
             return Err(DbError::Version {
                 path: path.to_path_buf(),
                 found,

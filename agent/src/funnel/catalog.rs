@@ -20,6 +20,9 @@ pub struct CatalogItem {
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     items: HashMap<String, CatalogItem>,
+    /// SKU code → GTIN, for online behaviours, which name the merchant's SKU
+    /// code. A code listed for several GTINs maps to the first listed.
+    gtins: HashMap<String, String>,
 }
 
 /// A catalog file that cannot be read as the expected CSV.
@@ -70,6 +73,7 @@ impl Catalog {
     /// Parses the catalog CSV text. Blank lines are skipped.
     pub fn parse(text: &str) -> Result<Catalog, CatalogError> {
         let mut items = HashMap::new();
+        let mut gtins = HashMap::new();
         let mut first_line = HashMap::new();
         let mut lines = text
             .lines()
@@ -104,6 +108,7 @@ impl Catalog {
                 });
             }
             first_line.insert(gtin.clone(), line_no);
+            gtins.entry(sku.clone()).or_insert_with(|| gtin.clone());
             items.insert(
                 gtin,
                 CatalogItem {
@@ -115,7 +120,7 @@ impl Catalog {
                 },
             );
         }
-        Ok(Catalog { items })
+        Ok(Catalog { items, gtins })
     }
 
     pub fn get(&self, gtin: &str) -> Option<&CatalogItem> {
@@ -130,6 +135,11 @@ impl Catalog {
     /// The SKU code of `gtin`: the catalog's, or the GTIN itself.
     pub fn sku<'a>(&'a self, gtin: &'a str) -> &'a str {
         self.get(gtin).map_or(gtin, |item| item.sku.as_str())
+    }
+
+    /// The GTIN the catalog lists for the merchant's SKU code `sku`.
+    pub fn gtin_of_sku(&self, sku: &str) -> Option<&str> {
+        self.gtins.get(sku).map(String::as_str)
     }
 
     /// The style of `gtin`, if the catalog lists it.
@@ -156,6 +166,8 @@ mod tests {
         assert_eq!(cat.get("80614141123458").unwrap().name, "Tee, crew");
         assert_eq!(cat.get("80614141123465").unwrap().name, "Tee \"classic\"");
         assert_eq!(cat.sku("00000000000000"), "00000000000000");
+        assert_eq!(cat.gtin_of_sku("TS-RED-L"), Some("80614141123465"));
+        assert_eq!(cat.gtin_of_sku("TS-BLUE-L"), None);
         assert_eq!(cat.style("00000000000000"), None);
     }
 

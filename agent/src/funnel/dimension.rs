@@ -17,6 +17,11 @@ pub enum Dimension {
     /// The fixture of the event; for journeys, the fixture of the pickup
     /// that opened it. Null when the event carries none.
     Fixture,
+    /// Where the funnel was seen: `store` for everything the tags saw, the
+    /// import's channel name for online behaviours (`aisle online import`).
+    /// Only a report keyed by channel includes online behaviours, so a
+    /// store's pickups and a shop's product views are never summed.
+    Channel,
 }
 
 impl Dimension {
@@ -26,6 +31,7 @@ impl Dimension {
             Dimension::Store => "store",
             Dimension::Style => "style",
             Dimension::Fixture => "fixture",
+            Dimension::Channel => "channel",
         }
     }
 }
@@ -39,7 +45,9 @@ impl fmt::Display for Dimension {
 /// A `--by` list that is not made of known dimensions.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ByError {
-    #[error("unknown dimension `{0}` (use sku, store, style or fixture, comma separated)")]
+    #[error(
+        "unknown dimension `{0}` (use sku, store, style, fixture or channel, comma separated)"
+    )]
     Unknown(String),
     #[error("dimension `{0}` is given twice")]
     Repeated(String),
@@ -54,6 +62,7 @@ pub fn parse_by(s: &str) -> Result<Vec<Dimension>, ByError> {
             "store" => Dimension::Store,
             "style" => Dimension::Style,
             "fixture" => Dimension::Fixture,
+            "channel" => Dimension::Channel,
             other => return Err(ByError::Unknown(other.to_string())),
         };
         if dims.contains(&dim) {

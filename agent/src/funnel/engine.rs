@@ -6,7 +6,9 @@
 //! streaming form the database reader drives one garment at a time.
 //!
 //! Rules, as implemented:
-//! - A journey belongs to one garment: `(store, gtin, serial)`.
+//! - A journey belongs to one garment: `(store, gtin, serial)`; online, to
+//!   one `(channel, user, SKU)`, whose views, add-to-carts and paid orders
+//!   play a garment's pickups, try-ons and purchases under the same rules.
 //! - A garment's events are scanned in timestamp order. Equal timestamps are
 //!   taken pickup, then try-on, then purchase; because every step must be
 //!   *strictly* after the one before, two events with the same timestamp can
@@ -94,19 +96,52 @@ struct Cell {
 /// One journey while it is open.
 struct Journey {
     opened_ms: i64,
+    /// The store and fixture of the step that opened it: its report row.
+    store: Option<String>,
     fixture: Option<String>,
     try_on_ms: Option<i64>,
     purchase_ms: Option<i64>,
 }
+
+/// The channel of everything the stores' tags saw (`--by channel`).
+pub const STORE_CHANNEL: &str = "store";
+
+/// One step of an online journey, as [`FunnelBuilder::add_online_journey`]
+/// takes it: a product view (`ItemPickup`), an add-to-cart (`ItemTryOn`) or
+/// a paid order line (`ItemPurchase`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnlineStep {
+    pub ts_ms: i64,
+    pub kind: StoreEventKind,
+    /// The store the behaviour is attributed to, if any.
+    pub store: Option<String>,
+}
+
+/// A step of either kind of journey, as the scan reads it.
+struct Step<'e> {
+    ts_ms: i64,
+    kind: StoreEventKind,
+    store: Option<&'e str>,
+    fixture: Option<&'e str>,
+}
+
+/// The last cell looked up: (channel, store, gtin, fixture) and its index.
+type LastCell = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    usize,
+);
 
 /// Accumulates report rows from exposures and garments fed in any order.
 pub struct FunnelBuilder<'o> {
     opts: &'o FunnelOptions,
     cells: Vec<Cell>,
     index: HashMap<Vec<Option<String>>, usize>,
-    /// The last (store, gtin, fixture) looked up and its cell: the database
-    /// streams garments sorted by store and GTIN, so most look-ups hit it.
-    last: Option<(String, Option<String>, Option<String>, usize)>,
+    /// The last cell looked up: the database streams garments sorted by
+    /// store and GTIN, so most look-ups hit it.
+    last: Option<LastCell>,
 }
 
 impl<'o> FunnelBuilder<'o> {
@@ -121,33 +156,84 @@ impl<'o> FunnelBuilder<'o> {
 
     /// Counts `count` exposures of `gtin` at `fixture` in `store`.
     pub fn add_exposures(&mut self, store: &str, gtin: &str, fixture: Option<&str>, count: u64) {
-        let cell = self.cell(store, Some(gtin), fixture);
+        let cell = self.cell(STORE_CHANNEL, Some(store), Some(gtin), fixture);
+        self.cells[cell].row.exposures += count;
+    }
+
+    /// Counts `count` online exposures of `sku` (a GTIN when the catalog
+    /// maps the merchant's code to one) in `channel`, attributed to `store`.
+    pub fn add_online_exposures(
+        &mut self,
+        channel: &str,
+        store: Option<&str>,
+        sku: &str,
+        count: u64,
+    ) {
+        let cell = self.cell(channel, store, Some(sku), None);
         self.cells[cell].row.exposures += count;
     }
 
     /// Scans one garment's item events, which must be sorted by
     /// [`garment_order`], and counts its events and journeys.
     pub fn add_garment(&mut self, store: &str, gtin: Option<&str>, events: &[GarmentEvent]) {
+        self.scan(
+            STORE_CHANNEL,
+            gtin,
+            events.iter().map(|e| Step {
+                ts_ms: e.ts_ms,
+                kind: e.kind,
+                store: Some(store),
+                fixture: e.fixture.as_deref(),
+            }),
+        );
+    }
+
+    /// Scans one online (channel, user, SKU) journey's steps, sorted by time,
+    /// under exactly the rules of a garment's: the user's views of the SKU
+    /// play its pickups, add-to-carts its try-ons, paid orders its purchases.
+    /// `sku` is a GTIN when the catalog maps the merchant's code to one.
+    pub fn add_online_journey(&mut self, channel: &str, sku: &str, steps: &[OnlineStep]) {
+        self.scan(
+            channel,
+            Some(sku),
+            steps.iter().map(|s| Step {
+                ts_ms: s.ts_ms,
+                kind: s.kind,
+                store: s.store.as_deref(),
+                fixture: None,
+            }),
+        );
+    }
+
+    /// The journey rules (see the module docs), over one unit's steps in
+    /// order.
+    fn scan<'e>(
+        &mut self,
+        channel: &str,
+        gtin: Option<&str>,
+        steps: impl Iterator<Item = Step<'e>>,
+    ) {
         let window = self.opts.window_ms;
         let mut open: Option<Journey> = None;
-        for event in events {
+        for step in steps {
             if open
                 .as_ref()
-                .is_some_and(|j| event.ts_ms > j.opened_ms.saturating_add(window))
+                .is_some_and(|j| step.ts_ms > j.opened_ms.saturating_add(window))
             {
                 if let Some(done) = open.take() {
-                    self.close(store, gtin, done);
+                    self.close(channel, gtin, done);
                 }
             }
-            let cell = self.cell(store, gtin, event.fixture.as_deref());
+            let cell = self.cell(channel, step.store, gtin, step.fixture);
             let row = &mut self.cells[cell].row;
-            match event.kind {
+            match step.kind {
                 StoreEventKind::ItemPickup => {
                     row.pickups += 1;
                     if open.is_none() {
                         open = Some(Journey {
-                            opened_ms: event.ts_ms,
-                            fixture: event.fixture.clone(),
+                            opened_ms: step.ts_ms,
+                            store: step.store.map(str::to_string),
+                            fixture: step.fixture.map(str::to_string),
                             try_on_ms: None,
                             purchase_ms: None,
                         });
@@ -156,8 +242,8 @@ impl<'o> FunnelBuilder<'o> {
                 StoreEventKind::ItemTryOn => {
                     row.try_ons += 1;
                     if let Some(j) = open.as_mut() {
-                        if j.try_on_ms.is_none() && event.ts_ms > j.opened_ms {
-                            j.try_on_ms = Some(event.ts_ms);
+                        if j.try_on_ms.is_none() && step.ts_ms > j.opened_ms {
+                            j.try_on_ms = Some(step.ts_ms);
                         }
                     }
                 }
@@ -165,8 +251,8 @@ impl<'o> FunnelBuilder<'o> {
                     row.purchases += 1;
                     if let Some(j) = open.as_mut() {
                         if let (Some(tried), None) = (j.try_on_ms, j.purchase_ms) {
-                            if event.ts_ms > tried {
-                                j.purchase_ms = Some(event.ts_ms);
+                            if step.ts_ms > tried {
+                                j.purchase_ms = Some(step.ts_ms);
                             }
                         }
                     }
@@ -176,12 +262,17 @@ impl<'o> FunnelBuilder<'o> {
             }
         }
         if let Some(done) = open {
-            self.close(store, gtin, done);
+            self.close(channel, gtin, done);
         }
     }
 
-    fn close(&mut self, store: &str, gtin: Option<&str>, journey: Journey) {
-        let cell = self.cell(store, gtin, journey.fixture.as_deref());
+    fn close(&mut self, channel: &str, gtin: Option<&str>, journey: Journey) {
+        let cell = self.cell(
+            channel,
+            journey.store.as_deref(),
+            gtin,
+            journey.fixture.as_deref(),
+        );
         let cell = &mut self.cells[cell];
         cell.row.journeys += 1;
         if let Some(tried) = journey.try_on_ms {
@@ -194,12 +285,23 @@ impl<'o> FunnelBuilder<'o> {
         }
     }
 
-    /// The index of the row for an event of `gtin` at `fixture` in `store`.
-    fn cell(&mut self, store: &str, gtin: Option<&str>, fixture: Option<&str>) -> usize {
+    /// The index of the row for an event of `gtin` at `fixture` in `store`,
+    /// seen through `channel`.
+    fn cell(
+        &mut self,
+        channel: &str,
+        store: Option<&str>,
+        gtin: Option<&str>,
+        fixture: Option<&str>,
+    ) -> usize {
         // Only look at the fixture when the report is keyed by it.
         let fixture = fixture.filter(|_| self.opts.by.contains(&Dimension::Fixture));
-        if let Some((s, g, f, cell)) = &self.last {
-            if s == store && g.as_deref() == gtin && f.as_deref() == fixture {
+        if let Some((c, s, g, f, cell)) = &self.last {
+            if c == channel
+                && s.as_deref() == store
+                && g.as_deref() == gtin
+                && f.as_deref() == fixture
+            {
                 return *cell;
             }
         }
@@ -209,11 +311,12 @@ impl<'o> FunnelBuilder<'o> {
             .iter()
             .map(|dim| match dim {
                 Dimension::Sku => gtin.map(|g| self.opts.catalog.sku(g).to_string()),
-                Dimension::Store => Some(store.to_string()),
+                Dimension::Store => store.map(str::to_string),
                 Dimension::Style => gtin
                     .and_then(|g| self.opts.catalog.style(g))
                     .map(str::to_string),
                 Dimension::Fixture => fixture.map(str::to_string),
+                Dimension::Channel => Some(channel.to_string()),
             })
             .collect();
         let next = self.cells.len();
@@ -228,7 +331,8 @@ impl<'o> FunnelBuilder<'o> {
             });
         }
         self.last = Some((
-            store.to_string(),
+            channel.to_string(),
+            store.map(str::to_string),
             gtin.map(str::to_string),
             fixture.map(str::to_string),
             cell,

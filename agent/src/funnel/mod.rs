@@ -30,13 +30,15 @@ use std::process::ExitCode;
     aisle funnel --db hq.db                          # per SKU, as a table\n  \
     aisle funnel --db hq.db --by sku,store --window 2h --format csv\n  \
     aisle funnel --db hq.db --by style --catalog catalog.csv --format json\n  \
+    aisle funnel --db hq.db --by sku,channel --catalog catalog.csv   # stores beside online\n  \
     aisle funnel --db clickhouse://ch.hq.example:8123/aisle --db-user analyst \\\n    \
     --db-password-file /etc/aisle/ch.password --by sku,store\n\n\
-    Reference: docs/hq.md")]
+    Reference: docs/hq.md, docs/online.md")]
 pub struct Args {
     #[command(flatten)]
     db: DbArgs,
-    /// Row keys, comma separated, in sort order: sku, store, style, fixture.
+    /// Row keys, comma separated, in sort order: sku, store, style, fixture,
+    /// channel (adds the imported online channels beside `store`).
     #[arg(long, default_value = "sku")]
     by: String,
     /// Only this store.

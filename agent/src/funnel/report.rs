@@ -244,7 +244,11 @@ impl FunnelReport {
 
     /// An aligned table for people: rates as percentages, medians in whole
     /// seconds, `-` for null.
+    ///
+    /// Keyed by channel, the table says what the counts are online too:
+    /// `pickups|views` and `try_ons|carts` (docs/online.md).
     pub fn render_table(&self) -> String {
+        let online = self.by.contains(&Dimension::Channel);
         let header: Vec<String> = self
             .by
             .iter()
@@ -252,8 +256,8 @@ impl FunnelReport {
             .chain(
                 [
                     "exposures",
-                    "pickups",
-                    "try_ons",
+                    if online { "pickups|views" } else { "pickups" },
+                    if online { "try_ons|carts" } else { "try_ons" },
                     "purchases",
                     "journeys",
                     "j_try_on",

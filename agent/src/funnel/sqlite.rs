@@ -79,6 +79,10 @@ pub fn report(
 ) -> Result<FunnelReport, DbError> {
     let mut builder = FunnelBuilder::new(opts);
     count_exposures(store, filter, opts, &mut builder)?;
+    // Online channels report only beside the stores' own channel.
+    if opts.by.contains(&Dimension::Channel) {
+        crate::online::store::add_to_report(store.connection(), filter, opts, &mut builder)?;
+    }
     let ranges = store_ranges(store, filter)?;
     let path = store.path();
     let parts: Vec<Result<FunnelBuilder<'_>, DbError>> = std::thread::scope(|scope| {

@@ -169,18 +169,24 @@ async fn handle(
             });
         }
         Ok(Event::Incoming(Packet::SubAck(ack))) => {
-            if ack
-                .return_codes
-                .iter()
-                .any(|c| matches!(c, SubscribeReasonCode::Failure))
-            {
-                let filters = filters.join(" ");
+            // The codes come in the order of the filters. A refused fleet
+            // filter must not hide that events are flowing, nor the reverse.
+            let (mut granted, mut refused) = (Vec::new(), Vec::new());
+            for (filter, code) in filters.iter().zip(&ack.return_codes) {
+                match code {
+                    SubscribeReasonCode::Failure => refused.push(filter.as_str()),
+                    _ => granted.push(filter.as_str()),
+                }
+            }
+            if !refused.is_empty() {
+                let filters = refused.join(" ");
                 tracing::error!(
                     filters,
                     "the broker refused a subscription (check the ACL for this user)"
                 );
-            } else {
-                let filters = filters.join(" ");
+            }
+            if !granted.is_empty() {
+                let filters = granted.join(" ");
                 tracing::info!(filters, "subscribed");
                 if let Some(ready) = ready.take() {
                     let _ = ready.send(());

@@ -11,14 +11,16 @@
 //! - on the rail the garment is a damped pendulum on its hook, swinging
 //!   across the rail and along it, driven by the hook's own acceleration
 //!   ([`Scene::rail`]): a brush is a short shove, a browse a push along the
-//!   rail, a knock a sharp blow with the hanger's rattle;
+//!   rail, a knock a sharp blow with the hanger's rattle ([`touches`]);
 //! - lifted, the hand moves the hook and sets the garment's tilt, with
-//!   tremor, turning and walking ([`Scene::lift`]);
+//!   tremor, turning and walking ([`touches::Lift`], over
+//!   [`Scene::carried`]);
 //! - a fall is free fall with tumbling, an impact and the floor.
 //!
 //! World frame: x along the rail, y across it, z up; metres and seconds.
 
 pub mod corpus;
+pub mod touches;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -294,6 +296,25 @@ pub struct Sensor {
     pub period_ms: u64,
 }
 
+impl Sensor {
+    /// What the part reads for a specific force `body_mg` in the garment's
+    /// frame: mounted, with its gain and offset errors and noise, quantised
+    /// to 4 mg and clipped to ±2 g.
+    pub fn read(&self, body_mg: Vec3, rng: &mut ChaCha8Rng) -> [i16; 3] {
+        let sensed = apply(&transpose(&self.mount), body_mg);
+        [0, 1, 2].map(|i| {
+            let mg = sensed[i] * self.gain[i] + self.offset_mg[i] + gaussian(rng) * self.noise_mg;
+            let digits = (mg / DIGIT_MG).floor() * DIGIT_MG;
+            digits.clamp(-FULL_SCALE_MG, FULL_SCALE_MG - DIGIT_MG) as i16
+        })
+    }
+
+    /// A reading of the garment hanging still.
+    pub fn at_rest(&self, rng: &mut ChaCha8Rng) -> [i16; 3] {
+        self.read([0.0, 0.0, 1_000.0], rng)
+    }
+}
+
 /// Normal mode at ±2 g: 10-bit samples, 4 mg per digit.
 const DIGIT_MG: f64 = 4.0;
 const FULL_SCALE_MG: f64 = 2_048.0;
@@ -329,7 +350,6 @@ impl Sensor {
     /// force over the half period before it (the part's low-pass filter),
     /// with noise, quantised to 4 mg and clipped to ±2 g.
     pub fn sample(&self, scene: &Scene, rng: &mut ChaCha8Rng) -> Vec<(u64, [i16; 3])> {
-        let to_sensor = transpose(&self.mount);
         let half = (self.period_ms / 2).max(1) as usize;
         let mut out = Vec::new();
         let mut t = 0usize;
@@ -343,17 +363,13 @@ impl Sensor {
                 }
             }
             let n = (t - from + 1) as f64;
-            let body = sum.map(|s| s / n / G * 1_000.0);
-            let sensed = apply(&to_sensor, body);
-            let reading = [0, 1, 2].map(|i| {
-                let mg =
-                    sensed[i] * self.gain[i] + self.offset_mg[i] + gaussian(rng) * self.noise_mg;
-                let digits = (mg / DIGIT_MG).floor() * DIGIT_MG;
-                digits.clamp(-FULL_SCALE_MG, FULL_SCALE_MG - DIGIT_MG) as i16
-            });
+            let reading = self.read(sum.map(|s| s / n / G * 1_000.0), rng);
             out.push((t as u64, reading));
             t += self.period_ms as usize;
         }
         out
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,8 @@
 //! linger, what they brush against, lift, try on and buy.
 //!
 //! The output is a [`Script`]: a timeline of physical facts (presence in front
-//! of each fixture, each garment held or brushed, each garment inside a
+//! of each fixture, each garment held, brushed or pushed along the rail by a
+//! browsing shopper, each garment inside a
 //! fitting room or at a checkout) that the virtual tags turn into sensor
 //! traces, plus the model's own bookkeeping of counted dwells and garment
 //! journeys, from which the ground truth is computed. Pure and deterministic:
@@ -15,8 +16,10 @@
 //! - dwells last at least 1.5× the tags' minimum dwell, pass-bys at most half
 //!   of it; PIR drop-outs inside a dwell are at most a third of the gap
 //!   tolerance; visits to one fixture are separated by several gap tolerances;
-//! - brushes are shorter than the pickup detector's K samples and never near
-//!   another brush or a lift of the same garment;
+//! - brushes and browses (a garment pushed along the rail) are never near
+//!   another touch or a lift of the same garment, so each swing has died
+//!   down before the next touch;
+//! - every lift is held long enough to be reported while in hand;
 //! - a put-back garment stays still for twice the put-down time before it is
 //!   lifted again;
 //! - the gap rule: every step of a garment's journey lies within W/2 of its
@@ -104,8 +107,9 @@ pub enum ReaderKind {
 
 /// The virtual tags sample their sensors every 50 ms (20 Hz, a typical
 /// accelerometer data rate for motion detection), and every time in the
-/// model is a multiple of it, so the model knows the exact sample at which
-/// the firmware will detect each fact.
+/// model is a multiple of it, so the model knows the sample at which the
+/// firmware will detect each presence and read, and a pickup's within the
+/// spread of [`super::tags::PICKUP_LATENCY_MS`].
 pub const SAMPLE_MS: u64 = 50;
 
 /// The tags' detection settings the model must respect (see the module docs).
@@ -114,8 +118,7 @@ pub struct Timing {
     pub dwell_min_ms: u64,
     pub dwell_gap_ms: u64,
     pub still_ms: u64,
-    /// From the first moving sample to the pickup detector's verdict: K
-    /// moving samples are needed, so K − 1 sample periods.
+    /// From the start of a lift to the pickup detector's verdict.
     pub pickup_latency_ms: u64,
 }
 
@@ -125,7 +128,7 @@ impl From<&protocol::Settings> for Timing {
             dwell_min_ms: u64::from(s.dwell_min_ms),
             dwell_gap_ms: u64::from(s.dwell_gap_ms),
             still_ms: u64::from(s.still_ms),
-            pickup_latency_ms: u64::from(s.pickup_k.max(1) - 1) * SAMPLE_MS,
+            pickup_latency_ms: super::tags::PICKUP_LATENCY_MS,
         }
     }
 }
@@ -198,6 +201,8 @@ pub struct Script {
     pub held: Vec<Vec<Span>>,
     /// Per garment, the instants a passing shopper brushed it.
     pub brushes: Vec<Vec<u64>>,
+    /// Per garment, the instants a browsing shopper pushed it along the rail.
+    pub browses: Vec<Vec<u64>>,
     pub reads: Vec<ZoneRead>,
     /// Bookkeeping: the dwells that count as exposures.
     pub dwells: Vec<Dwell>,
@@ -217,12 +222,14 @@ const WARMUP_MS: u64 = 1_000;
 /// shortest to the checkout the longest spread of try-ons plus the walk, so a
 /// shopper is never late for their SKU's pace.
 ///
-/// To the fitting room: a carried garment is detected at least 0.75 s into
-/// a dwell of at most 5 s (no re-lifts while someone carries), then a walk
-/// of at most 2 s: 6.25 s. To the checkout: try-ons spread over at most
+/// To the fitting room: a carried garment is lifted at least 0.6 s into a
+/// visit that lasts at most 5 s, or until another garment lifted at most
+/// 1.7 s in and held at most 4.5 s is back (no re-lifts while someone
+/// carries): 6.7 s, then a walk of at most 2 s: 8.1 s after the lift, less
+/// the detection latency. To the checkout: try-ons spread over at most
 /// 3.1 s (1.1 s of lifts, 2 s of paces), then at most 3 s in the room and
 /// 2.5 s of walk: 8.6 s.
-const VIEW_TO_TRY_ON_S: std::ops::RangeInclusive<u64> = 7..=9;
+const VIEW_TO_TRY_ON_S: std::ops::RangeInclusive<u64> = 8..=10;
 const TRY_ON_TO_PURCHASE_S: std::ops::RangeInclusive<u64> = 9..=11;
 
 /// The shortest funnel window the model supports: a journey (a dwell with
@@ -254,6 +261,7 @@ pub fn generate(layout: &Layout, timing: &Timing, params: &Params) -> Script {
         presence: vec![Vec::new(); layout.fixtures.len()],
         held: vec![Vec::new(); layout.garments.len()],
         brushes: vec![Vec::new(); layout.garments.len()],
+        browses: vec![Vec::new(); layout.garments.len()],
         reads: Vec::new(),
         dwells: Vec::new(),
         journeys: Vec::new(),

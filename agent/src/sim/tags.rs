@@ -1,12 +1,18 @@
 //! The virtual tags: one firmware [`Tag`] per garment, fixture and zone
 //! reader, fed synthetic sensor traces of the [`Script`].
 //!
-//! The tags are the firmware crate's own code, so a brush is filtered by the
-//! real pickup detector, a pass-by by the real dwell detector, a fitting room
-//! full of reads by the real reader node, and every frame, ack and
-//! retransmission is the real outbox at work. Pure: fed the simulation time,
-//! it samples every [`SAMPLE_MS`] and never reads a clock.
+//! The tags are the firmware crate's own code, so a brush or a push along
+//! the rail is filtered by the real pickup detector, a pass-by by the real
+//! dwell detector, a fitting room full of reads by the real reader node, and
+//! every frame, ack and retransmission is the real outbox at work. A
+//! garment's accelerometer plays the physical models of [`super::motion`]:
+//! each garment has its own hanger and sensor, and every lift, brush and
+//! browse of the script is rendered once, at boot, into the samples the tag
+//! will read. Pure: fed the simulation time, it samples every [`SAMPLE_MS`]
+//! and never reads a clock.
 
+use super::motion::touches::{self, Lift};
+use super::motion::{Drive, Hanger, Scene, Sensor as Accelerometer};
 use super::shoppers::{Script, Span, SAMPLE_MS};
 use firmware::{BootInfo, Config, PickupTuning, Role, Tag};
 use protocol::{ConfigStatus, Downlink, EpcBytes, ResetReason, Settings, TagEvent, Uplink};
@@ -42,22 +48,110 @@ pub struct TagIds {
     pub readers: Vec<u32>,
 }
 
-/// Where a garment hangs when still: a tilted hanger, about 1 g in total.
-const REST_MG: [i16; 3] = [40, -985, 160];
-/// Sensor noise while still, well under the pickup threshold.
-const NOISE_MG: i16 = 8;
-/// Per-axis deviation while handled: always far above the pickup threshold,
-/// and |a| stays far from free fall (the detector would call that a drop).
-const HANDLED_MG: std::ops::RangeInclusive<i16> = 200..=500;
-/// A brush jolts the garment for this many samples, fewer than the pickup
-/// detector's K.
-const BRUSH_SAMPLES: u64 = 2;
+/// How long after a lift begins the tags report it, with [`settings`] and
+/// the store's lifts ([`Lift::in_store`]): the middle of the spread the
+/// firmware's detector shows on them, 1.3–1.55 s at 20 Hz (checked by this
+/// module's tests). The shopper model times the steps of a journey from it;
+/// HQ's medians are whole seconds, so the spread never shows in them.
+pub const PICKUP_LATENCY_MS: u64 = 1_400;
+
+/// The quiet lead-in of a rendered touch, so it starts from a hanging
+/// garment; a multiple of [`SAMPLE_MS`].
+const LEAD_IN_MS: u64 = 200;
+/// How long a touch's swing is rendered after it: it has died down by then.
+const SWING_TAIL_MS: u64 = 6_000;
+
+/// A touch of the script rendered into the samples the garment's tag reads
+/// from `start` on, one every [`SAMPLE_MS`].
+#[derive(Debug, Clone)]
+struct Rendered {
+    start: u64,
+    samples: Vec<[i16; 3]>,
+}
+
+impl Rendered {
+    fn at(&self, t: u64) -> Option<[i16; 3]> {
+        let i = t.checked_sub(self.start)? / SAMPLE_MS;
+        self.samples.get(i as usize).copied()
+    }
+}
+
+/// One garment's accelerometer: its hanger, its sensor and its touches.
+struct Garment {
+    sensor: Accelerometer,
+    touches: Vec<Rendered>,
+}
+
+impl Garment {
+    /// Renders the garment's lifts, brushes and browses, each from `LEAD_IN_MS`
+    /// before it starts.
+    fn new(script: &Script, garment: usize, rng: &mut ChaCha8Rng) -> Self {
+        let sensor = Accelerometer::draw(rng, SAMPLE_MS, false);
+        let hanger = Hanger {
+            swing_hz: rng.gen_range(0.8..1.2),
+            damping: rng.gen_range(0.08..0.2),
+            tag_depth_m: rng.gen_range(0.05..0.35),
+        };
+        let mut touches = Vec::new();
+        let mut render =
+            |start: u64, rng: &mut ChaCha8Rng, play: &dyn Fn(&mut Scene, &mut ChaCha8Rng)| {
+                let mut scene = Scene::new();
+                scene.rail(&hanger, LEAD_IN_MS, |_| Drive::default());
+                play(&mut scene, rng);
+                scene.rail(&hanger, SWING_TAIL_MS, |_| Drive::default());
+                let samples = sensor
+                    .sample(&scene, rng)
+                    .into_iter()
+                    .map(|(_, a)| a)
+                    .collect();
+                touches.push(Rendered {
+                    start: start.saturating_sub(LEAD_IN_MS),
+                    samples,
+                });
+            };
+        for held in &script.held[garment] {
+            render(held.start, rng, &|scene, rng| {
+                Lift::in_store(held.end - held.start, rng).play(scene, &hanger, rng);
+            });
+        }
+        for &at in &script.brushes[garment] {
+            render(at, rng, &|scene, rng| {
+                let deg = rng.gen_range(4.0..18.0);
+                touches::brush(scene, &hanger, deg, rng);
+            });
+        }
+        for &at in &script.browses[garment] {
+            render(at, rng, &|scene, rng| {
+                let direction = if rng.gen_bool(0.5) { 1.0 } else { -1.0 };
+                touches::push(scene, &hanger, direction, rng);
+            });
+        }
+        // The latest touch wins where a swing's tail meets the next touch.
+        touches.sort_by_key(|r| r.start);
+        Garment { sensor, touches }
+    }
+
+    fn sample(&self, t: u64, noise: &mut ChaCha8Rng) -> [i16; 3] {
+        self.touches
+            .iter()
+            .rev()
+            .find_map(|r| r.at(t))
+            .unwrap_or_else(|| self.sensor.at_rest(noise))
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 enum Sensor {
-    Motion { garment: usize },
-    Presence { fixture: usize },
-    Reader { reader: usize },
+    /// Index into [`VirtualStore::garments`] and the script's garments.
+    Motion {
+        garment: usize,
+    },
+    Presence {
+        fixture: usize,
+    },
+    Reader {
+        reader: usize,
+    },
 }
 
 struct VirtualTag {
@@ -87,6 +181,7 @@ pub struct VirtualStore {
     reads: Vec<Vec<(usize, Span)>>,
     /// Each garment's EPC, for the readers.
     epcs: Vec<EpcBytes>,
+    garments: Vec<Garment>,
     next_sample: u64,
     noise: ChaCha8Rng,
     stats: TagStats,
@@ -137,6 +232,12 @@ impl VirtualStore {
         for r in &script.reads {
             reads[r.reader].push((r.garment, r.span));
         }
+        // The garments' hangers, sensors and touches have their own stream,
+        // so they never shift the shoppers or the noise.
+        let mut motion = ChaCha8Rng::seed_from_u64(seed ^ 0x0A11_5EED_4A26);
+        let garments = (0..ids.garments.len())
+            .map(|g| Garment::new(&script, g, &mut motion))
+            .collect();
         let by_id = tags
             .iter()
             .enumerate()
@@ -149,6 +250,7 @@ impl VirtualStore {
             script,
             reads,
             epcs: ids.garments.iter().map(|&(_, epc)| epc).collect(),
+            garments,
             next_sample: 0,
             // Noise has its own stream so it never shifts the shoppers.
             noise: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_0F5E_4501),
@@ -173,16 +275,8 @@ impl VirtualStore {
     fn sample(&mut self, i: usize, t: u64) {
         let mut events = Vec::new();
         match self.tags[i].sensor {
-            Sensor::Motion { garment, .. } => {
-                let handled = self.script.held[garment].iter().any(|h| h.contains(t));
-                let brushed = self.script.brushes[garment]
-                    .iter()
-                    .any(|&b| (b..b + BRUSH_SAMPLES * SAMPLE_MS).contains(&t));
-                let accel = if handled || brushed {
-                    handled_sample(&mut self.noise)
-                } else {
-                    still_sample(&mut self.noise)
-                };
+            Sensor::Motion { garment } => {
+                let accel = self.garments[garment].sample(t, &mut self.noise);
                 events.extend(self.tags[i].tag.accel_sample(t, accel));
             }
             Sensor::Presence { fixture } => {
@@ -255,21 +349,6 @@ fn is_funnel(event: &TagEvent) -> bool {
         event,
         TagEvent::DwellEnd { .. } | TagEvent::PickedUp { .. } | TagEvent::EpcSeen { .. }
     )
-}
-
-fn still_sample(rng: &mut ChaCha8Rng) -> [i16; 3] {
-    REST_MG.map(|a| a + rng.gen_range(-NOISE_MG..=NOISE_MG))
-}
-
-fn handled_sample(rng: &mut ChaCha8Rng) -> [i16; 3] {
-    REST_MG.map(|a| {
-        let jolt = rng.gen_range(HANDLED_MG);
-        if rng.gen_bool(0.5) {
-            a + jolt
-        } else {
-            a - jolt
-        }
-    })
 }
 
 #[cfg(test)]

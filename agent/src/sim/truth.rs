@@ -4,9 +4,10 @@
 //!
 //! Because the model keeps the gap rule (see [`super::shoppers`]), each
 //! bookkept journey is exactly one HQ journey, so the counts follow directly.
-//! Times are those at which the tags report each step: a pickup when the
-//! detector has seen K moving samples, a try-on or purchase at the garment's
-//! first read in the zone. The report is rendered by HQ's own
+//! Times are those at which the tags report each step: a pickup
+//! [`Timing::pickup_latency_ms`] after the lift began (within a spread
+//! HQ's whole-second medians cannot see), a try-on or purchase at the
+//! garment's first read in the zone. The report is rendered by HQ's own
 //! [`FunnelReport`], so the truth file has the same bytes as `aisle funnel
 //! --format json --by sku` when HQ saw the same funnel.
 
@@ -128,6 +129,7 @@ mod tests {
             presence: Vec::new(),
             held: Vec::new(),
             brushes: Vec::new(),
+            browses: Vec::new(),
             reads: Vec::new(),
             dwells: vec![dwell(0), dwell(1), dwell(1)],
             journeys: vec![

@@ -1,4 +1,5 @@
--- The HQ event store (SQLite). PRAGMA user_version = 1.
+-- The HQ event store (SQLite). PRAGMA user_version = 2 (version 2 added
+-- online_events; a version 1 file is upgraded in place on open).
 -- Documented in docs/hq.md; agent/src/event_store/sqlite.rs applies it.
 CREATE TABLE IF NOT EXISTS events (
     id          TEXT PRIMARY KEY,
@@ -42,3 +43,27 @@ CREATE TABLE IF NOT EXISTS quarantine (
     reason      TEXT NOT NULL,
     payload     BLOB NOT NULL
 );
+-- Online behaviours imported by `aisle online import` (Youshu, GA4), one row
+-- per funnel step. `id` is a hash of the step's content (16 bytes,
+-- agent/src/online/event.rs), so importing a file twice stores each
+-- behaviour once. `sku` is the merchant's
+-- SKU code as sent; `store` is the store a behaviour is attributed to.
+CREATE TABLE IF NOT EXISTS online_events (
+    id       BLOB PRIMARY KEY,
+    channel  TEXT NOT NULL,
+    stage    TEXT NOT NULL,
+    user     TEXT NOT NULL,
+    sku      TEXT NOT NULL,
+    ts_ms    INTEGER NOT NULL,
+    store    TEXT,
+    order_id TEXT,
+    behaviour TEXT NOT NULL
+);
+-- The funnel reads each (channel, user, SKU) journey in time order off this
+-- index, as it reads garments off events_by_garment.
+CREATE INDEX IF NOT EXISTS online_by_journey
+    ON online_events (channel, user, sku, ts_ms, stage, store)
+    WHERE stage <> 'exposure';
+CREATE INDEX IF NOT EXISTS online_exposures
+    ON online_events (channel, sku, store)
+    WHERE stage = 'exposure';

@@ -16,7 +16,7 @@ const MAX_WAIT_MS: u64 = 3_000;
 /// Bound on a fixture visit (waiting, the longest dwell with a re-lift, the
 /// put-down time): shoppers do not start a visit that could not end by
 /// closing time.
-const LONGEST_VISIT_MS: u64 = MAX_WAIT_MS + 12_000 + 1_500;
+const LONGEST_VISIT_MS: u64 = MAX_WAIT_MS + 16_000 + 1_500;
 /// Chance a visit is a pass-by rather than a dwell.
 const PASS_BY: f64 = 0.3;
 /// Chance a lifted garment that is not tried on is bought straight away.
@@ -25,13 +25,17 @@ const DIRECT_BUY: f64 = 0.1;
 const RELIFT: f64 = 0.2;
 /// Chance a passing shopper brushes a garment on the rack.
 const BRUSH: f64 = 0.5;
+/// Chance a dwelling shopper browses the rack, pushing a garment they do not
+/// lift along the rail.
+const BROWSE: f64 = 0.5;
 /// Chance a PIR drops out briefly in the middle of a dwell.
 const DROPOUT: f64 = 0.3;
 /// Most garments one shopper lifts at one fixture.
 const MAX_LIFTS_PER_VISIT: usize = 2;
-/// Brushes stay this far from other brushes and lifts of the same garment, so
-/// the pickup detector's K-of-M window never sees two of them together.
-pub(super) const BRUSH_CLEARANCE_MS: u64 = 1_500;
+/// Brushes and browses stay this far from other touches and lifts of the
+/// same garment: the swing they start has died down by then (the virtual
+/// tags render 6 s of it), so each touch starts from a hanging garment.
+pub(super) const BRUSH_CLEARANCE_MS: u64 = 7_000;
 
 /// A multiple of [`SAMPLE_MS`] between `lo` and `hi` (inclusive).
 fn ms(rng: &mut ChaCha8Rng, lo: u64, hi: u64) -> u64 {
@@ -55,6 +59,7 @@ pub(super) struct Shopper<'a> {
     presence: Vec<(usize, Span)>,
     held: Vec<(usize, Span)>,
     brushes: Vec<(usize, u64)>,
+    browses: Vec<(usize, u64)>,
     reads: Vec<ZoneRead>,
     dwells: Vec<Dwell>,
     journeys: Vec<Journey>,
@@ -106,6 +111,7 @@ impl<'a> Shopper<'a> {
             presence: Vec::new(),
             held: Vec::new(),
             brushes: Vec::new(),
+            browses: Vec::new(),
             reads: Vec::new(),
             dwells: Vec::new(),
             journeys: Vec::new(),
@@ -215,6 +221,7 @@ impl<'a> Shopper<'a> {
             presence: self.presence,
             held: self.held,
             brushes: self.brushes,
+            browses: self.browses,
             reads: self.reads,
             dwells: self.dwells,
             journeys: self.journeys,
@@ -280,6 +287,18 @@ impl<'a> Shopper<'a> {
                 ms(rng, 0, length - SAMPLE_MS),
             )
         });
+        // A browsing shopper pushes aside one garment they do not lift.
+        let unlifted: Vec<usize> = on_rack
+            .iter()
+            .copied()
+            .filter(|g| !lifts.iter().any(|l| l.garment == *g))
+            .collect();
+        let browse = (!pass_by && !unlifted.is_empty() && rng.gen_bool(BROWSE)).then(|| {
+            (
+                unlifted[rng.gen_range(0..unlifted.len())],
+                ms(rng, 0, length - SAMPLE_MS),
+            )
+        });
         // The shopper stays until every put-back garment is back on the rack.
         for lift in lifts.iter().filter(|l| l.intent == Intent::PutBack) {
             length = length.max(lift.holds.last().map_or(0, |h| h.end) + 500);
@@ -337,6 +356,11 @@ impl<'a> Shopper<'a> {
                 self.brushes.push((g, start + at));
             }
         }
+        if let Some((g, at)) = browse {
+            if self.can_brush(g, start + at) {
+                self.browses.push((g, start + at));
+            }
+        }
         span.end
     }
 
@@ -362,11 +386,13 @@ impl<'a> Shopper<'a> {
             } else {
                 Intent::PutBack
             };
-            let first = Span::new(at, at + ms(rng, 1_000, 2_500));
+            // Held long enough to be reported in hand (about a second, see
+            // tags::PICKUP_LATENCY_MS), as shoppers look at what they lift.
+            let first = Span::new(at, at + ms(rng, 2_500, 4_500));
             let mut holds = vec![first];
             if intent == Intent::PutBack && rng.gen_bool(RELIFT) {
                 let again = first.end + ms(rng, 2 * still, 5 * still / 2);
-                holds.push(Span::new(again, again + ms(rng, 800, 1_500)));
+                holds.push(Span::new(again, again + ms(rng, 2_000, 3_500)));
             }
             lifts.push(Lift {
                 garment,
@@ -446,8 +472,8 @@ impl<'a> Shopper<'a> {
         apart && !sold && !brushed
     }
 
-    /// Whether garment `g` may be brushed at `at`: it is on its rack and
-    /// well away from other brushes and from its journeys.
+    /// Whether garment `g` may be brushed or pushed at `at`: it is on its
+    /// rack and well away from other touches and from its journeys.
     fn can_brush(&self, g: usize, at: u64) -> bool {
         let instant = Span::new(at, at + 1);
         let clear = BRUSH_CLEARANCE_MS + self.timing.still_ms;
@@ -461,13 +487,19 @@ impl<'a> Shopper<'a> {
         !sold && !near_journey && !near_brush
     }
 
+    /// When garment `g` was brushed or pushed, in this draft or before.
     fn brush_times(&self, g: usize) -> impl Iterator<Item = u64> + '_ {
-        self.world.brushes[g].iter().copied().chain(
-            self.brushes
-                .iter()
-                .filter(move |(b, _)| *b == g)
-                .map(|(_, t)| *t),
-        )
+        self.world.brushes[g]
+            .iter()
+            .chain(&self.world.browses[g])
+            .copied()
+            .chain(
+                self.brushes
+                    .iter()
+                    .chain(&self.browses)
+                    .filter(move |(b, _)| *b == g)
+                    .map(|(_, t)| *t),
+            )
     }
 }
 
@@ -477,6 +509,7 @@ pub(super) struct Draft {
     presence: Vec<(usize, Span)>,
     held: Vec<(usize, Span)>,
     brushes: Vec<(usize, u64)>,
+    browses: Vec<(usize, u64)>,
     reads: Vec<ZoneRead>,
     dwells: Vec<Dwell>,
     journeys: Vec<Journey>,
@@ -514,6 +547,10 @@ impl Draft {
         for (g, t) in self.brushes {
             script.brushes[g].push(t);
             script.brushes[g].sort_unstable();
+        }
+        for (g, t) in self.browses {
+            script.browses[g].push(t);
+            script.browses[g].sort_unstable();
         }
         script.reads.extend(self.reads);
         script.dwells.extend(self.dwells);

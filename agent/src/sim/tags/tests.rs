@@ -2,6 +2,7 @@ use super::*;
 use crate::funnel::engine::{compute, FunnelEvent};
 use crate::funnel::report::FunnelReport;
 use crate::funnel::{Dimension, FunnelOptions};
+use crate::sim::shoppers::Span;
 use crate::sim::shoppers::{
     generate, FixtureLayout, GarmentLayout, Layout, Params, Propensity, ReaderKind, Timing,
 };
@@ -131,6 +132,10 @@ fn run_day(seed: u64, minutes: u64, mut ack: impl FnMut(&Uplink) -> bool) -> Day
         script.brushes.iter().flatten().count() > 0,
         "the day has brushes"
     );
+    assert!(
+        script.browses.iter().flatten().count() > 0,
+        "the day has browses"
+    );
     let truth = truth::report(&layout, &script, &timing, W);
     let mut store = VirtualStore::boot(&ids, script, 1, seed);
     let mut gateway = Gateway {
@@ -211,4 +216,69 @@ fn without_acks_the_outbox_keeps_every_event_until_full() {
     );
     // The tags never stop reporting: everything was sent at least once.
     assert_eq!(day.seen, day.truth);
+}
+
+/// One garment's script: lifted during `held`, brushed at `brushes`, pushed
+/// along the rail at `browses`.
+fn one_garment(held: Vec<Span>, brushes: Vec<u64>, browses: Vec<u64>) -> Script {
+    Script {
+        presence: Vec::new(),
+        held: vec![held],
+        brushes: vec![brushes],
+        browses: vec![browses],
+        reads: Vec::new(),
+        dwells: Vec::new(),
+        journeys: Vec::new(),
+        shoppers: 0,
+        paces: Default::default(),
+    }
+}
+
+/// The firmware's pickup detector, with the store's settings, over the
+/// garment's samples from 0 to `until`: when it reported pickups.
+fn pickups(garment: &Garment, until: u64, noise: &mut ChaCha8Rng) -> Vec<u64> {
+    let mut detector = firmware::PickupDetector::new(&settings(), &PickupTuning::default());
+    (0..until / SAMPLE_MS)
+        .map(|i| i * SAMPLE_MS)
+        .filter(|&t| {
+            detector.sample(t, garment.sample(t, noise)) == Some(firmware::MotionEvent::PickedUp)
+        })
+        .collect()
+}
+
+#[test]
+fn store_lifts_are_reported_within_the_latency_the_shopper_model_counts_on() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut latencies = Vec::new();
+    for _ in 0..150 {
+        // The shortest hold the shopper model plans.
+        let held = Span::new(2_000, 4_500);
+        let garment = Garment::new(
+            &one_garment(vec![held], Vec::new(), Vec::new()),
+            0,
+            &mut rng,
+        );
+        let reported = pickups(&garment, 12_000, &mut rng);
+        assert_eq!(reported.len(), 1, "one pickup per lift: {reported:?}");
+        latencies.push(reported[0] - held.start);
+    }
+    let (min, max) = (
+        latencies.iter().min().unwrap(),
+        latencies.iter().max().unwrap(),
+    );
+    // HQ's medians are whole seconds: an error under 0.5 s never shows.
+    assert!(
+        PICKUP_LATENCY_MS.abs_diff(*min) < 400 && PICKUP_LATENCY_MS.abs_diff(*max) < 400,
+        "latencies {min}..={max} ms, assumed {PICKUP_LATENCY_MS} ms"
+    );
+}
+
+#[test]
+fn store_brushes_and_browses_are_not_pickups() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    for _ in 0..100 {
+        let script = one_garment(Vec::new(), vec![2_000], vec![10_000]);
+        let garment = Garment::new(&script, 0, &mut rng);
+        assert_eq!(pickups(&garment, 18_000, &mut rng), Vec::<u64>::new());
+    }
 }
