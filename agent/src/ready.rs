@@ -22,7 +22,7 @@ pub fn clear(path: &Path) -> io::Result<()> {
 }
 
 /// Where to signal readiness, if anywhere.
-pub struct ReadyFile(Option<PathBuf>);
+pub(crate) struct ReadyFile(Option<PathBuf>);
 
 impl ReadyFile {
     /// Removes a ready file an earlier run left at `path`.

@@ -10,14 +10,14 @@
 //! ([`spool::writer`], using [`enrich`]), one task for MQTT ([`uplink`]),
 //! counters in [`status`], and one shutdown path ([`shutdown`]).
 
-pub mod enrich;
-pub mod ingest;
-pub mod messages;
-pub mod metrics;
-pub mod shutdown;
-pub mod spool;
-pub mod status;
-pub mod uplink;
+pub(crate) mod enrich;
+pub(crate) mod ingest;
+pub(crate) mod messages;
+pub(crate) mod metrics;
+pub(crate) mod shutdown;
+pub(crate) mod spool;
+pub(crate) mod status;
+pub(crate) mod uplink;
 
 use crate::config::{self, defaults, StoreConfig};
 use crate::mqtt::mqtt_options;
@@ -37,7 +37,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Exit status when the config is invalid (runtime failures exit 1).
-pub const EXIT_BAD_CONFIG: u8 = 2;
+const EXIT_BAD_CONFIG: u8 = 2;
 
 /// Uplinks the receivers may queue for the writer (in read chunks): a
 /// second of a full receiver, so a slow commit pushes back on the serial

@@ -18,35 +18,35 @@ const UNKNOWN_IDS_LISTED: usize = 32;
 
 /// Tags whose health is remembered; a store has a few thousand tags, this
 /// bounds memory if a neighbour's tags are heard too.
-pub const MAX_TAGS_TRACKED: usize = 65_536;
+const MAX_TAGS_TRACKED: usize = 65_536;
 
 /// Counters and gauges of one gateway run.
 #[derive(Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Uplink frames decoded (duplicates included).
-    pub received: AtomicU64,
-    pub duplicates: AtomicU64,
+    pub(crate) received: AtomicU64,
+    pub(crate) duplicates: AtomicU64,
     /// Funnel events committed to the spool.
-    pub spooled: AtomicU64,
+    pub(crate) spooled: AtomicU64,
     /// Funnel events whose batch the broker acknowledged.
-    pub delivered: AtomicU64,
-    pub dropped_at_cap: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    pub(crate) dropped_at_cap: AtomicU64,
     /// Events from tag ids the config does not know.
-    pub unknown_tag_events: AtomicU64,
+    pub(crate) unknown_tag_events: AtomicU64,
     /// Garment reads by a tag that is not a configured reader: no stage.
-    pub unrouted_reads: AtomicU64,
-    pub acks_sent: AtomicU64,
+    pub(crate) unrouted_reads: AtomicU64,
+    pub(crate) acks_sent: AtomicU64,
     /// Acks not written because the port was gone or not draining.
-    pub acks_dropped: AtomicU64,
+    pub(crate) acks_dropped: AtomicU64,
     /// Unreadable spool files moved aside at start-up.
-    pub spool_resets: AtomicU64,
+    pub(crate) spool_resets: AtomicU64,
     /// Failed spool commits (e.g. disk full); those events were not acked.
-    pub spool_errors: AtomicU64,
-    pub batches_delivered: AtomicU64,
-    pub spool_depth: AtomicU64,
-    pub spool_bytes: AtomicU64,
+    pub(crate) spool_errors: AtomicU64,
+    pub(crate) batches_delivered: AtomicU64,
+    pub(crate) spool_depth: AtomicU64,
+    pub(crate) spool_bytes: AtomicU64,
     /// Spool time (unix ms) of the oldest undelivered event; 0 when empty.
-    pub oldest_undelivered_ms: AtomicI64,
+    pub(crate) oldest_undelivered_ms: AtomicI64,
     broker_connected: AtomicBool,
     /// Signalled whenever readiness may have changed.
     changes: Changes,
@@ -77,16 +77,16 @@ struct UnknownTags {
 
 /// State of one receiver as shown in the status.
 #[derive(Debug, Clone, Serialize)]
-pub struct ReceiverStatus {
-    pub path: String,
+pub(crate) struct ReceiverStatus {
+    pub(crate) path: String,
     /// `open`, `gone` (waiting to reopen) or `closed` (shut down).
-    pub state: &'static str,
-    pub opens: u64,
-    pub frames: u64,
+    pub(crate) state: &'static str,
+    pub(crate) opens: u64,
+    pub(crate) frames: u64,
 }
 
 impl Stats {
-    pub fn new(receiver_paths: &[String]) -> Self {
+    pub(crate) fn new(receiver_paths: &[String]) -> Self {
         let stats = Stats::default();
         *stats.receivers.lock().unwrap_or_else(|p| p.into_inner()) = receiver_paths
             .iter()
@@ -100,16 +100,16 @@ impl Stats {
         stats
     }
 
-    pub fn bad_frame(&self, e: &DecodeError) {
+    pub(crate) fn bad_frame(&self, e: &DecodeError) {
         self.bad_frames[e.index()].fetch_add(1, Relaxed);
     }
 
-    pub fn bad_frames_total(&self) -> u64 {
+    pub(crate) fn bad_frames_total(&self) -> u64 {
         self.bad_frames.iter().map(|c| c.load(Relaxed)).sum()
     }
 
     /// Records an event from a tag the config does not know.
-    pub fn unknown_tag(&self, tag: u32) {
+    pub(crate) fn unknown_tag(&self, tag: u32) {
         self.unknown_tag_events.fetch_add(1, Relaxed);
         let mut u = self.unknown.lock().unwrap_or_else(|p| p.into_inner());
         if u.heard.len() >= MAX_TAGS_TRACKED || !u.heard.insert(tag) {
@@ -120,7 +120,7 @@ impl Stats {
         }
     }
 
-    pub fn receiver(&self, index: usize, update: impl FnOnce(&mut ReceiverStatus)) {
+    pub(crate) fn receiver(&self, index: usize, update: impl FnOnce(&mut ReceiverStatus)) {
         if let Some(r) = self
             .receivers
             .lock()
@@ -133,7 +133,7 @@ impl Stats {
     }
 
     /// Records whether the uplink holds a broker connection.
-    pub fn set_broker_connected(&self, connected: bool) {
+    pub(crate) fn set_broker_connected(&self, connected: bool) {
         self.broker_connected.store(connected, Relaxed);
         self.changes.0.send_replace(());
     }
@@ -144,7 +144,7 @@ impl Stats {
     }
 
     /// Ready: connected to the broker, and every receiver open.
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.broker_connected.load(Relaxed)
             && self
                 .receivers
@@ -155,14 +155,14 @@ impl Stats {
     }
 
     /// Resolves once [`Stats::is_ready`] holds (at once if it already does).
-    pub async fn ready(&self) {
+    pub(crate) async fn ready(&self) {
         let mut changes = self.changes.0.subscribe();
         // The sender lives in `self`, so this only ends when ready.
         let _ = changes.wait_for(|()| self.is_ready()).await;
     }
 
     /// The status document; `state` is `online` or `offline`.
-    pub fn snapshot(
+    pub(crate) fn snapshot(
         &self,
         state: &str,
         store: &str,
@@ -216,7 +216,7 @@ impl Stats {
 
     /// Counters whose change is worth an immediate status publication:
     /// anything store IT must act on.
-    pub fn alarm_fingerprint(&self) -> (u64, u64, u64, u64, u64, Vec<&'static str>) {
+    pub(crate) fn alarm_fingerprint(&self) -> (u64, u64, u64, u64, u64, Vec<&'static str>) {
         let receivers = self
             .receivers
             .lock()
@@ -241,63 +241,63 @@ impl Stats {
 
 /// The retained status document on `aisle/v1/stores/{store}/status`.
 #[derive(Debug, Clone, Serialize)]
-pub struct StatusDoc {
-    pub state: String,
-    pub store: String,
-    pub gateway: String,
-    pub version: &'static str,
-    pub at: UnixMillis,
-    pub uptime_s: u64,
-    pub received: u64,
-    pub duplicates: u64,
-    pub spooled: u64,
-    pub delivered: u64,
-    pub batches_delivered: u64,
-    pub dropped_at_cap: u64,
-    pub spool_depth: u64,
-    pub spool_bytes: u64,
-    pub spool_max_bytes: u64,
-    pub oldest_undelivered_age_s: u64,
-    pub bad_frames: BTreeMap<&'static str, u64>,
-    pub unknown_tags: u64,
-    pub unknown_tag_ids: Vec<u32>,
-    pub unknown_tag_events: u64,
-    pub unrouted_reads: u64,
-    pub acks_sent: u64,
-    pub acks_dropped: u64,
-    pub spool_resets: u64,
-    pub spool_errors: u64,
-    pub receivers: Vec<ReceiverStatus>,
+pub(crate) struct StatusDoc {
+    pub(crate) state: String,
+    pub(crate) store: String,
+    pub(crate) gateway: String,
+    pub(crate) version: &'static str,
+    pub(crate) at: UnixMillis,
+    pub(crate) uptime_s: u64,
+    pub(crate) received: u64,
+    pub(crate) duplicates: u64,
+    pub(crate) spooled: u64,
+    pub(crate) delivered: u64,
+    pub(crate) batches_delivered: u64,
+    pub(crate) dropped_at_cap: u64,
+    pub(crate) spool_depth: u64,
+    pub(crate) spool_bytes: u64,
+    pub(crate) spool_max_bytes: u64,
+    pub(crate) oldest_undelivered_age_s: u64,
+    pub(crate) bad_frames: BTreeMap<&'static str, u64>,
+    pub(crate) unknown_tags: u64,
+    pub(crate) unknown_tag_ids: Vec<u32>,
+    pub(crate) unknown_tag_events: u64,
+    pub(crate) unrouted_reads: u64,
+    pub(crate) acks_sent: u64,
+    pub(crate) acks_dropped: u64,
+    pub(crate) spool_resets: u64,
+    pub(crate) spool_errors: u64,
+    pub(crate) receivers: Vec<ReceiverStatus>,
 }
 
 /// The MQTT last will: what HQ sees when the gateway vanishes.
-pub fn last_will(store: &str, gateway: &str) -> String {
+pub(crate) fn last_will(store: &str, gateway: &str) -> String {
     serde_json::json!({ "state": "offline", "store": store, "gateway": gateway, "reason": "connection lost" }).to_string()
 }
 
 /// Health of one tag, from its boots and heartbeats.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TagHealth {
-    pub tag: u32,
-    pub last_seen: UnixMillis,
-    pub boot: u32,
-    pub battery_mv: Option<u16>,
+pub(crate) struct TagHealth {
+    pub(crate) tag: u32,
+    pub(crate) last_seen: UnixMillis,
+    pub(crate) boot: u32,
+    pub(crate) battery_mv: Option<u16>,
     /// Events the tag dropped from a full outbox this boot (from heartbeats).
-    pub dropped: Option<u32>,
-    pub fw: Option<String>,
-    pub reset_reason: Option<String>,
+    pub(crate) dropped: Option<u32>,
+    pub(crate) fw: Option<String>,
+    pub(crate) reset_reason: Option<String>,
 }
 
 /// Tag health seen since the last publication on `…/tags`.
 #[derive(Default)]
-pub struct TagHealthBook {
+pub(crate) struct TagHealthBook {
     tags: HashMap<u32, TagHealth>,
     changed: BTreeSet<u32>,
 }
 
 impl TagHealthBook {
     /// Notes that `tag` (boot `boot`) was heard at `now`.
-    pub fn seen(&mut self, tag: u32, boot: u32, now: UnixMillis) -> Option<&mut TagHealth> {
+    pub(crate) fn seen(&mut self, tag: u32, boot: u32, now: UnixMillis) -> Option<&mut TagHealth> {
         if !self.tags.contains_key(&tag) && self.tags.len() >= MAX_TAGS_TRACKED {
             return None;
         }
@@ -320,7 +320,7 @@ impl TagHealthBook {
         Some(h)
     }
 
-    pub fn heartbeat(
+    pub(crate) fn heartbeat(
         &mut self,
         tag: u32,
         boot: u32,
@@ -338,7 +338,7 @@ impl TagHealthBook {
         }
     }
 
-    pub fn boot(
+    pub(crate) fn boot(
         &mut self,
         tag: u32,
         boot: u32,
@@ -353,7 +353,7 @@ impl TagHealthBook {
     }
 
     /// The tags that changed since the last call, at most `max`.
-    pub fn take_changed(&mut self, max: usize) -> Vec<TagHealth> {
+    pub(crate) fn take_changed(&mut self, max: usize) -> Vec<TagHealth> {
         let ids: Vec<u32> = self.changed.iter().copied().take(max).collect();
         ids.iter()
             .filter_map(|id| {

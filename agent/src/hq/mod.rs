@@ -8,9 +8,9 @@
 //! `collector` drives the MQTT session and the writer; connection options
 //! come from the shared `mqtt` module, as for the gateway.
 
-pub mod collector;
+pub(crate) mod collector;
 pub mod fleet;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod validate;
 
 use crate::event_store::{DbArgs, EventStore, Target};

@@ -10,11 +10,11 @@ use protocol::topics::{Topic, TopicKind};
 
 /// Payloads above this are quarantined unread: no gateway batch is near it,
 /// and it bounds what one message can make the collector parse.
-pub const MAX_PAYLOAD_BYTES: usize = 4 * 1024 * 1024;
+const MAX_PAYLOAD_BYTES: usize = 4 * 1024 * 1024;
 /// Events per batch; gateways batch far fewer (bounded by count and bytes).
-pub const MAX_EVENTS_PER_BATCH: usize = 50_000;
+const MAX_EVENTS_PER_BATCH: usize = 50_000;
 /// Longest accepted event id, store id or other identifier.
-pub const MAX_ID_CHARS: usize = 256;
+const MAX_ID_CHARS: usize = 256;
 
 /// The verdict on one payload.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,7 +47,7 @@ pub struct BadEvent {
 }
 
 /// The store segment of a store's events topic, if `topic` is one.
-pub fn topic_store(topic: &str) -> Option<&str> {
+pub(crate) fn topic_store(topic: &str) -> Option<&str> {
     Topic::parse(topic)
         .ok()
         .filter(|t| t.kind == TopicKind::Events)

@@ -19,7 +19,6 @@ mod reader;
 mod reserve;
 pub mod writer;
 
-pub use open::OpenReport;
 pub use reader::SpoolReader;
 
 use super::enrich::EventKey;
