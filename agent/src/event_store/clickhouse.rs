@@ -420,6 +420,15 @@ impl ClickHouseStore {
         ))
     }
 
+    /// How many event rows are stored, repeats included (`count()` is
+    /// answered from part metadata, without reading the table).
+    pub fn stored_rows(&self) -> Result<u64, ClickHouseError> {
+        self.count(&format!(
+            "SELECT count() FROM {}.events",
+            self.target.database
+        ))
+    }
+
     /// How many quarantine rows there are.
     pub fn quarantine_count(&self) -> Result<u64, ClickHouseError> {
         self.count(&format!(

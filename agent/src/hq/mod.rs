@@ -101,7 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let store = EventStore::open(&target, &credentials)?;
     tracing::info!(
         db = %target,
-        events = store.event_count()?,
+        event_rows = store.stored_rows()?,
         quarantined = store.quarantine_count()?,
         "event store open"
     );
