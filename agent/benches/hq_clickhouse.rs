@@ -22,6 +22,7 @@
 
 use aisle_agent::event_store::{ClickHouseStore, Credentials, Target};
 use aisle_system_tests::{wait_until, ClickHouse, Mosquitto};
+use protocol::topics::{Topic, TopicKind};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
@@ -335,7 +336,7 @@ fn publish(broker: &Mosquitto, count: u64, first_id: u64) {
                 "created_at": "2026-11-01T00:00:00Z", "events": events});
             client
                 .publish(
-                    format!("aisle/v1/stores/{store}/events"),
+                    Topic::new(&store, TopicKind::Events).to_string(),
                     QoS::AtLeastOnce,
                     false,
                     payload.to_string(),

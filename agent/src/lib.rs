@@ -17,7 +17,7 @@
 //!   technicians' tools; [`epc`]: the one door to EPC decoding.
 //! - [`mqtt`], [`ready`], [`logging`]: what the services share.
 //!
-//! `src/main.rs` only parses the command line and calls [`run`] functions here.
+//! `src/main.rs` only parses the command line and calls the `run` functions here.
 
 pub mod check_config;
 pub mod cli;

@@ -11,6 +11,7 @@ use aisle_system_tests::{
     aisle_bin, publish, wait_until, Browser, ChildGuard, HqCollector, Message, Mosquitto,
 };
 use protocol::time::UnixMillis;
+use protocol::topics::{Topic, TopicKind};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -112,7 +113,7 @@ fn event_batches() -> (Vec<Message>, usize) {
                 "batch_id": format!("{store}-b{i}"), "created_at": "2026-11-21T12:00:00.000Z",
                 "events": chunk});
             messages.push(Message::new(
-                format!("aisle/v1/stores/{store}/events"),
+                Topic::new(store, TopicKind::Events).to_string(),
                 batch.to_string(),
             ));
         }
@@ -136,9 +137,18 @@ fn fleet_messages(now: UnixMillis) -> Vec<Message> {
     let tags = json!({"store": "S1", "gateway": "gw-S1", "at": ago(5), "tags": [
         tag(7, 10, 2950, 0), tag(9, 10, 2210, 3), tag(11, 86_400, 2900, 0)]});
     vec![
-        Message::retained("aisle/v1/stores/S1/status", online.to_string()),
-        Message::retained("aisle/v1/stores/S2/status", will.to_string()),
-        Message::new("aisle/v1/stores/S1/tags", tags.to_string()),
+        Message::retained(
+            Topic::new("S1", TopicKind::Status).to_string(),
+            online.to_string(),
+        ),
+        Message::retained(
+            Topic::new("S2", TopicKind::Status).to_string(),
+            will.to_string(),
+        ),
+        Message::new(
+            Topic::new("S1", TopicKind::Tags).to_string(),
+            tags.to_string(),
+        ),
     ]
 }
 

@@ -16,6 +16,7 @@ use aisle_system_tests::hq::spawn_subscribed;
 use aisle_system_tests::{
     aisle_bin, wait_until, ChildGuard, ClickHouse, GatewayArgs, Mosquitto, SerialLink,
 };
+use protocol::topics::{Topic, TopicKind};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -41,7 +42,7 @@ fn batch(store: &str, batch_id: &str, events: Vec<Value>) -> Vec<u8> {
 }
 
 fn topic(store: &str) -> String {
-    format!("aisle/v1/stores/{store}/events")
+    Topic::new(store, TopicKind::Events).to_string()
 }
 
 /// 200 batches of 25 pickups from store S1: events S1-00000000 … S1-00004999.

@@ -334,7 +334,7 @@ fn keeps_each_stores_latest_status_its_last_will_and_tag_health() {
     aisle_system_tests::publish(
         &broker.url(),
         &[Message::retained(
-            "aisle/v1/stores/S1/status",
+            Topic::new("S1", TopicKind::Status).to_string(),
             status("online"),
         )],
     );
@@ -353,8 +353,14 @@ fn keeps_each_stores_latest_status_its_last_will_and_tag_health() {
         json!({"state": "offline", "store": "S1", "gateway": "gw-1", "reason": "connection lost"});
     publish_and_vanish(
         &broker.url(),
-        &[Message::new("aisle/v1/stores/S1/tags", tags.to_string())],
-        Message::retained("aisle/v1/stores/S1/status", will.to_string()),
+        &[Message::new(
+            Topic::new("S1", TopicKind::Tags).to_string(),
+            tags.to_string(),
+        )],
+        Message::retained(
+            Topic::new("S1", TopicKind::Status).to_string(),
+            will.to_string(),
+        ),
     );
     let (state, since_ms, gateway) = wait_until("S1 offline in the fleet table", DEADLINE, || {
         fleet_row(&hq.db, "S1").filter(|r| r.0 == "offline")
@@ -374,12 +380,18 @@ fn keeps_each_stores_latest_status_its_last_will_and_tag_health() {
     // A status for another store's topic is not believed.
     aisle_system_tests::publish(
         &broker.url(),
-        &[Message::new("aisle/v1/stores/S2/status", status("online"))],
+        &[Message::new(
+            Topic::new("S2", TopicKind::Status).to_string(),
+            status("online"),
+        )],
     );
     wait_until("the misaddressed status quarantined", DEADLINE, || {
         (count(
             &hq.db,
-            "SELECT COUNT(*) FROM quarantine WHERE topic = 'aisle/v1/stores/S2/status'",
+            &format!(
+                "SELECT COUNT(*) FROM quarantine WHERE topic = '{}'",
+                Topic::new("S2", TopicKind::Status)
+            ),
         ) == 1)
             .then_some(())
     });

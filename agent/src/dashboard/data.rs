@@ -248,9 +248,10 @@ mod tests {
     use super::*;
     use crate::event_store::Received;
     use crate::hq::validate::validate;
+    use protocol::topics::{Topic, TopicKind};
 
     fn ingest(store: &mut EventStore, id: &str) {
-        let topic = "aisle/v1/stores/S1/events";
+        let topic = &Topic::new("S1", TopicKind::Events).to_string();
         let payload =
             serde_json::json!({"schema": "aisle.batch.v1", "store": "S1", "gateway": "gw",
             "batch_id": id, "created_at": "2026-11-20T10:00:00Z", "events": [

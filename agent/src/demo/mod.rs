@@ -1,8 +1,8 @@
 //! `aisle demo`: the whole system on this machine from one command. An
-//! embedded MQTT broker ([`broker`]), the HQ collector on a temporary
+//! embedded MQTT broker (`broker`), the HQ collector on a temporary
 //! SQLite file and the gateway with the demo store run beside a simulated
 //! store joined to the gateway by a pseudo-terminal pair; at the end HQ's
-//! funnel is printed beside the simulator's ground truth ([`table`]).
+//! funnel is printed beside the simulator's ground truth (`table`).
 //!
 //! The broker, the collector and the gateway are this same binary started
 //! as child processes (`aisle demo --serve-broker`, `aisle hq`, `aisle

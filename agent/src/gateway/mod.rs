@@ -6,9 +6,10 @@
 //!     └──────────────────────┘                       uplink (MQTT QoS 1, PUBACK → delete)
 //! ```
 //!
-//! One task per receiver ([`ingest`]), one thread owning the SQLite spool
-//! ([`spool::writer`], using [`enrich`]), one task for MQTT ([`uplink`]),
-//! counters in [`status`], and one shutdown path ([`shutdown`]).
+//! One task per receiver (`ingest`), one thread owning the SQLite spool
+//! (`spool::writer`, using `enrich`), one task for MQTT (`uplink`),
+//! counters in `status`, and one shutdown path (`shutdown`). These stages
+//! are private to the crate: [`serve`] runs them all.
 
 pub(crate) mod enrich;
 pub(crate) mod ingest;

@@ -9,16 +9,12 @@
 
 use crate::event_store::{DbError, EventStore, SqliteStore};
 use protocol::time::UnixMillis;
+use protocol::topics::{Topic, TopicKind};
 use rusqlite::{params, Connection};
 use serde::Deserialize;
 
 /// Applied with the event store's schema; idempotent (`IF NOT EXISTS`).
 pub const SCHEMA: &str = include_str!("fleet.sql");
-
-/// Every store's retained gateway status.
-pub const STATUS_FILTER: &str = "aisle/v1/stores/+/status";
-/// Every store's tag health.
-pub const TAGS_FILTER: &str = "aisle/v1/stores/+/tags";
 
 /// The two fleet topics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,14 +25,13 @@ pub enum FleetTopic {
 
 /// The kind and store of a fleet topic; `None` for any other topic.
 pub fn fleet_topic(topic: &str) -> Option<(FleetTopic, &str)> {
-    let rest = topic.strip_prefix("aisle/v1/stores/")?;
-    let (store, leaf) = rest.split_once('/')?;
-    let kind = match leaf {
-        "status" => FleetTopic::Status,
-        "tags" => FleetTopic::Tags,
-        _ => return None,
+    let topic = Topic::parse(topic).ok()?;
+    let kind = match topic.kind {
+        TopicKind::Status => FleetTopic::Status,
+        TopicKind::Tags => FleetTopic::Tags,
+        TopicKind::Events | TopicKind::Commands => return None,
     };
-    (!store.is_empty()).then_some((kind, store))
+    Some((kind, topic.store))
 }
 
 /// The fields of a status document HQ relies on; the rest is kept as sent.

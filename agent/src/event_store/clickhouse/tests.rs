@@ -10,6 +10,7 @@ use crate::funnel::{Dimension, FunnelOptions};
 use crate::hq::validate::validate;
 use aisle_system_tests::clickhouse::{PASSWORD, USER};
 use aisle_system_tests::ClickHouse;
+use protocol::topics::{Topic, TopicKind};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -75,12 +76,15 @@ fn payloads(seed: u64) -> Vec<(String, Vec<u8>)> {
             let payload = json!({"schema": "aisle.batch.v1", "store": store, "gateway": "gw-1",
                 "batch_id": format!("b-{i}"), "created_at": iso(T0), "events": events});
             out.push((
-                format!("aisle/v1/stores/{store}/events"),
+                Topic::new(store, TopicKind::Events).to_string(),
                 payload.to_string().into_bytes(),
             ));
         }
     }
-    out.push(("aisle/v1/stores/S1/events".into(), b"{not json".to_vec()));
+    out.push((
+        Topic::new("S1", TopicKind::Events).to_string(),
+        b"{not json".to_vec(),
+    ));
     out
 }
 

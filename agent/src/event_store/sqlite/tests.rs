@@ -7,9 +7,13 @@ use crate::funnel::engine::{compute, FunnelEvent, FunnelOptions};
 use crate::funnel::sqlite::report;
 use crate::funnel::Dimension;
 use crate::hq::validate::validate;
+use protocol::topics::{Topic, TopicKind};
 use serde_json::json;
 
-const TOPIC: &str = "aisle/v1/stores/S1/events";
+/// Store S1's events topic.
+fn topic() -> String {
+    Topic::new("S1", TopicKind::Events).to_string()
+}
 const A: &str = "80614141123458";
 
 fn event(id: &str, ts: &str, kind: &str, serial: &str) -> serde_json::Value {
@@ -63,10 +67,10 @@ fn the_same_event_id_in_two_batches_is_stored_once() {
             event("S1-2", "2026-11-20T10:00:05Z", "item_try_on", "1"),
         ],
     );
-    assert_eq!(ingest(&mut store, TOPIC, &first).inserted, 1);
-    let again = ingest(&mut store, TOPIC, &second);
+    assert_eq!(ingest(&mut store, &topic(), &first).inserted, 1);
+    let again = ingest(&mut store, &topic(), &second);
     assert_eq!((again.inserted, again.duplicates), (1, 1));
-    let replay = ingest(&mut store, TOPIC, &second);
+    let replay = ingest(&mut store, &topic(), &second);
     assert_eq!((replay.inserted, replay.duplicates), (0, 2));
     assert_eq!(store.event_count().unwrap(), 2);
 }
@@ -75,13 +79,13 @@ fn the_same_event_id_in_two_batches_is_stored_once() {
 fn rejected_payloads_and_bad_events_land_in_quarantine_with_reason_and_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
-    let counts = ingest(&mut store, TOPIC, b"garbage");
+    let counts = ingest(&mut store, &topic(), b"garbage");
     assert_eq!(counts.quarantined_batches, 1);
     let mut bad = event("S1-2", "2026-11-20T10:00:00Z", "item_pickup", "1");
     bad["ts"] = json!("2026-13-40");
     let counts = ingest(
         &mut store,
-        TOPIC,
+        &topic(),
         &payload(
             "b-1",
             vec![
@@ -120,7 +124,7 @@ fn reopening_keeps_the_data_and_refuses_a_foreign_schema_version() {
     let mut store = SqliteStore::open(&path).unwrap();
     ingest(
         &mut store,
-        TOPIC,
+        &topic(),
         &payload(
             "b-1",
             vec![event("S1-1", "2026-11-20T10:00:00Z", "item_pickup", "1")],
@@ -159,7 +163,7 @@ fn the_funnel_read_from_sqlite_matches_the_hand_computed_one() {
     // store would): pickup then a try-on 2 h later, outside the window.
     ingest(
         &mut store,
-        TOPIC,
+        &topic(),
         &payload(
             "b-2",
             vec![
@@ -170,7 +174,7 @@ fn the_funnel_read_from_sqlite_matches_the_hand_computed_one() {
     );
     ingest(
         &mut store,
-        TOPIC,
+        &topic(),
         &payload(
             "b-1",
             vec![
