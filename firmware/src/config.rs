@@ -60,8 +60,11 @@ pub enum Role {
 /// One tag's provisioning, stored in its config page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
+    /// The tag's 32-bit id, unique in its store.
     pub tag: u32,
+    /// What the tag senses and reports.
     pub role: Role,
+    /// Its detectors' thresholds.
     pub settings: Settings,
     /// The garment a motion tag is attached to; `None` for other roles.
     pub epc: Option<EpcBytes>,
@@ -202,8 +205,10 @@ impl Config {
 /// Why [`Config::store`] failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError<E: core::fmt::Debug> {
+    /// The config cannot be written as a page.
     #[error(transparent)]
     Config(ConfigError),
+    /// The flash refused the erase or the write.
     #[error("config page flash error: {0:?}")]
     Flash(E),
 }

@@ -5,6 +5,7 @@
 //! boot) and never reads a clock or touches a peripheral, except the sensor
 //! driver in [`lis2dh`], which is generic over embedded-hal 1.0.
 #![no_std]
+#![warn(missing_docs)]
 
 #[cfg(test)]
 extern crate std;

@@ -23,7 +23,10 @@ pub enum MotionEvent {
     PickedUp,
     /// The garment has been still for `still_ms`; `held_ms` runs from the
     /// moment it started moving to the moment it came to rest.
-    PutDown { held_ms: u32 },
+    PutDown {
+        /// From the first moving sample to rest.
+        held_ms: u32,
+    },
 }
 
 /// The pickup detector's orientation thresholds, kept in the config page
@@ -147,6 +150,7 @@ pub struct PickupDetector {
 }
 
 impl PickupDetector {
+    /// A detector with these thresholds, its garment assumed at rest.
     pub fn new(settings: &Settings, tuning: &PickupTuning) -> Self {
         let mut detector = PickupDetector {
             threshold_sq: 0,
