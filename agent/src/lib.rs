@@ -35,7 +35,7 @@ pub mod hq;
 pub mod logging;
 pub mod metrics;
 pub mod mqtt;
-pub mod ready;
 pub mod online;
+pub mod ready;
 pub mod sim;
 pub mod tag_tool;

@@ -26,7 +26,7 @@ pub(crate) struct ReadyFile(Option<PathBuf>);
 
 impl ReadyFile {
     /// Removes a ready file an earlier run left at `path`.
-    pub fn prepare(path: Option<PathBuf>) -> io::Result<ReadyFile> {
+    pub(crate) fn prepare(path: Option<PathBuf>) -> io::Result<ReadyFile> {
         if let Some(path) = &path {
             clear(path)?;
         }
@@ -35,7 +35,7 @@ impl ReadyFile {
 
     /// Writes the file once `ready` fires; nothing if its sender is dropped
     /// first (the service stopped before it was ready).
-    pub async fn write_when(self, ready: oneshot::Receiver<()>) {
+    pub(crate) async fn write_when(self, ready: oneshot::Receiver<()>) {
         let (Some(path), Ok(())) = (self.0, ready.await) else {
             return;
         };

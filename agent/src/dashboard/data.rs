@@ -17,10 +17,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 /// A day in milliseconds; days are UTC days until stores have time zones.
-pub const DAY_MS: i64 = 86_400_000;
+pub(super) const DAY_MS: i64 = 86_400_000;
 /// The most days a trend shows: the last month of the range. Each day is a
 /// pass of the engine over the range's events.
-pub const MAX_DAYS: i64 = 31;
+pub(super) const MAX_DAYS: i64 = 31;
 
 /// Reports kept for repeat views. Each costs a pass over the events; the
 /// morning's analysts open the same few pages, and a report stays right
@@ -44,7 +44,7 @@ struct ReportKey {
 }
 
 /// The database and the catalog the dashboard serves.
-pub struct Source {
+pub(super) struct Source {
     pub db: PathBuf,
     pub catalog: Catalog,
     /// SKU code → product name, from the catalog.
@@ -54,7 +54,7 @@ pub struct Source {
 }
 
 impl Source {
-    pub fn new(db: PathBuf, catalog: Catalog) -> Source {
+    pub(super) fn new(db: PathBuf, catalog: Catalog) -> Source {
         let mut names = HashMap::new();
         for (_, item) in catalog.items() {
             names
@@ -70,14 +70,14 @@ impl Source {
     }
 
     /// Opens the store for one request; a page that cannot open it says so.
-    pub fn open(&self) -> Result<EventStore, DbError> {
+    pub(super) fn open(&self) -> Result<EventStore, DbError> {
         EventStore::open_read_only(&self.db)
     }
 
     /// The funnel report `aisle funnel --by BY` gives for `filter`: the
     /// report function's own result, or a copy of it kept from an earlier
     /// request while no event has been added since.
-    pub fn report(
+    pub(super) fn report(
         &self,
         store: &EventStore,
         filter: &EventFilter,
@@ -126,17 +126,17 @@ impl Source {
     }
 
     /// The catalog's name of a SKU code, if it lists one.
-    pub fn name(&self, sku: &str) -> Option<&str> {
+    pub(super) fn name(&self, sku: &str) -> Option<&str> {
         self.names.get(sku).map(String::as_str)
     }
 
     /// Whether a catalog was given (`by=style` needs one, as in the CLI).
-    pub fn has_catalog(&self) -> bool {
+    pub(super) fn has_catalog(&self) -> bool {
         !self.names.is_empty()
     }
 
     /// Whether the catalog names any style, so a Styles view says something.
-    pub fn has_styles(&self) -> bool {
+    pub(super) fn has_styles(&self) -> bool {
         self.catalog.items().any(|(_, item)| !item.style.is_empty())
     }
 }
@@ -144,7 +144,7 @@ impl Source {
 /// Every store with events or exposures, in order. Walks the two indexes
 /// led by the store one store at a time, so it costs a look-up per store,
 /// not a scan of the events.
-pub fn stores(store: &EventStore) -> Result<Vec<String>, DbError> {
+pub(super) fn stores(store: &EventStore) -> Result<Vec<String>, DbError> {
     let conn = store.connection();
     let mut out: Vec<String> = Vec::new();
     for (table, condition) in [
@@ -170,7 +170,7 @@ pub fn stores(store: &EventStore) -> Result<Vec<String>, DbError> {
 
 /// The UTC days the trend covers: from `filter`'s range, else the span of
 /// the events; at most the last [`MAX_DAYS`].
-pub fn days(store: &EventStore, filter: &EventFilter) -> Result<Vec<i64>, DbError> {
+pub(super) fn days(store: &EventStore, filter: &EventFilter) -> Result<Vec<i64>, DbError> {
     let (first, last) = match (filter.from_ms, filter.to_ms) {
         (Some(from), Some(to)) => (from, to - 1),
         _ => {
@@ -199,7 +199,7 @@ pub fn days(store: &EventStore, filter: &EventFilter) -> Result<Vec<i64>, DbErro
 }
 
 /// `filter` narrowed to the UTC day starting at `day_ms`.
-pub fn day_filter(filter: &EventFilter, day_ms: i64) -> EventFilter {
+pub(super) fn day_filter(filter: &EventFilter, day_ms: i64) -> EventFilter {
     EventFilter {
         store: filter.store.clone(),
         from_ms: Some(filter.from_ms.map_or(day_ms, |f| f.max(day_ms))),
@@ -212,7 +212,7 @@ pub fn day_filter(filter: &EventFilter, day_ms: i64) -> EventFilter {
 }
 
 /// The sum of the counts of `rows` (medians do not add up and stay empty).
-pub fn total<'a>(rows: impl IntoIterator<Item = &'a FunnelRow>) -> FunnelRow {
+pub(super) fn total<'a>(rows: impl IntoIterator<Item = &'a FunnelRow>) -> FunnelRow {
     let mut sum = FunnelRow::default();
     for row in rows {
         sum.exposures += row.exposures;
@@ -227,13 +227,13 @@ pub fn total<'a>(rows: impl IntoIterator<Item = &'a FunnelRow>) -> FunnelRow {
 }
 
 /// The fleet as the dashboard shows it.
-pub struct Fleet {
+pub(super) struct Fleet {
     pub gateways: Vec<GatewayState>,
     pub tags_known: u64,
     pub tags: Vec<TagState>,
 }
 
-pub fn fleet(store: &EventStore, alarms: TagAlarms) -> Result<Fleet, DbError> {
+pub(super) fn fleet(store: &EventStore, alarms: TagAlarms) -> Result<Fleet, DbError> {
     let gateways = fleet::gateways(store.connection())?;
     let (tags_known, tags) = fleet::tags_needing_attention(store.connection(), alarms)?;
     Ok(Fleet {

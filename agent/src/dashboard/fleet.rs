@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 /// When a tag counts as silent, low or dropping.
 #[derive(Debug, Clone, Copy)]
-pub struct TagLimits {
+pub(super) struct TagLimits {
     /// The tags' heartbeat period; silent = not heard for two of them.
     pub heartbeat_ms: i64,
     pub low_battery_mv: u16,
@@ -57,7 +57,7 @@ fn bad_frames(status: &Value) -> Option<u64> {
 
 /// `/api/fleet`: `{"at", "gateways": [...], "tags_known", "tags": [...]}`,
 /// times in RFC 3339, each gateway's latest status document as sent.
-pub fn json(src: &Source, limits: TagLimits, now_ms: i64) -> Result<String, DbError> {
+pub(super) fn json(src: &Source, limits: TagLimits, now_ms: i64) -> Result<String, DbError> {
     let store = src.open()?;
     let fleet = data::fleet(&store, limits.alarms(now_ms))?;
     let gateways: Vec<Value> = fleet
@@ -101,7 +101,12 @@ pub fn json(src: &Source, limits: TagLimits, now_ms: i64) -> Result<String, DbEr
 }
 
 /// `/fleet`.
-pub fn html(src: &Source, ctx: &Ctx, limits: TagLimits, now_ms: i64) -> Result<String, DbError> {
+pub(super) fn html(
+    src: &Source,
+    ctx: &Ctx,
+    limits: TagLimits,
+    now_ms: i64,
+) -> Result<String, DbError> {
     let store = src.open()?;
     let fleet = data::fleet(&store, limits.alarms(now_ms))?;
     let lang = ctx.lang;

@@ -7,7 +7,7 @@ use super::i18n::{Lang, T};
 use std::fmt::Write as _;
 
 /// Text made safe for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -24,20 +24,20 @@ pub fn escape(text: &str) -> String {
 
 /// What a page knows about its request: the language and the query as
 /// given, so links can keep the filters.
-pub struct Ctx {
+pub(super) struct Ctx {
     pub lang: Lang,
     /// The request's query pairs, in order.
     pub pairs: Vec<(String, String)>,
 }
 
 impl Ctx {
-    pub fn t(&self, label: T) -> &'static str {
+    pub(super) fn t(&self, label: T) -> &'static str {
         label.text(self.lang)
     }
 
     /// A link to `path` with the current filters (`keep` keys only), then
     /// `set` (replacing), escaped for an attribute.
-    pub fn link(&self, path: &str, keep: &[&str], set: &[(&str, &str)]) -> String {
+    pub(super) fn link(&self, path: &str, keep: &[&str], set: &[(&str, &str)]) -> String {
         let mut pairs: Vec<(&str, &str)> = self
             .pairs
             .iter()
@@ -56,7 +56,7 @@ impl Ctx {
     }
 
     /// The current value of `key`, for a form field.
-    pub fn value(&self, key: &str) -> &str {
+    pub(super) fn value(&self, key: &str) -> &str {
         self.pairs
             .iter()
             .find(|(k, _)| k == key)
@@ -73,7 +73,7 @@ const NAV: [(&str, T); 4] = [
 ];
 
 /// The filters a page's links carry to the other pages.
-pub const FILTER_KEYS: [&str; 5] = ["from", "to", "store", "window", "lang"];
+pub(super) const FILTER_KEYS: [&str; 5] = ["from", "to", "store", "window", "lang"];
 
 const STYLE: &str = "body{font-family:system-ui,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:0;color:#1d2330;background:#f6f7f9}\
 header{background:#1d2330;color:#fff;padding:10px 20px;display:flex;gap:18px;align-items:center;flex-wrap:wrap}\
@@ -91,7 +91,7 @@ th{background:#eef1f5}td.k,th.k{text-align:left}th a{color:inherit}\
 
 /// A whole page: the frame around `body`, with `active` highlighted in the
 /// navigation. `path` is this page's path, for the language switch.
-pub fn page(ctx: &Ctx, path: &str, active: &str, title: &str, body: &str) -> String {
+pub(super) fn page(ctx: &Ctx, path: &str, active: &str, title: &str, body: &str) -> String {
     let mut out = String::with_capacity(body.len() + 4096);
     let _ = write!(
         out,
@@ -135,7 +135,7 @@ pub fn page(ctx: &Ctx, path: &str, active: &str, title: &str, body: &str) -> Str
 
 /// The filter form: the range, the store (from `stores`), the window, and
 /// `extra` fields a page adds (already HTML). Submitting keeps the language.
-pub fn filter_form(ctx: &Ctx, action: &str, stores: &[String], extra: &str) -> String {
+pub(super) fn filter_form(ctx: &Ctx, action: &str, stores: &[String], extra: &str) -> String {
     let mut out = format!(
         "<form class=\"filters\" method=\"get\" action=\"{}\">",
         escape(action)
@@ -182,7 +182,7 @@ fn date_only(value: &str) -> &str {
 }
 
 /// A page that says what went wrong, in the page's language.
-pub fn error_page(ctx: &Ctx, heading: T, detail: &str) -> String {
+pub(super) fn error_page(ctx: &Ctx, heading: T, detail: &str) -> String {
     let body = format!(
         "<h1>{}</h1><p class=\"error\" id=\"error\">{}</p>",
         ctx.t(heading),

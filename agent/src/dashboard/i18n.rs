@@ -9,14 +9,14 @@ use protocol::time::UnixMillis;
 
 /// A page language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
+pub(super) enum Lang {
     En,
     ZhCn,
 }
 
 impl Lang {
     /// The BCP 47 tag, as in `lang=` and `<html lang>`.
-    pub fn code(self) -> &'static str {
+    pub(super) fn code(self) -> &'static str {
         match self {
             Lang::En => "en",
             Lang::ZhCn => "zh-CN",
@@ -24,7 +24,7 @@ impl Lang {
     }
 
     /// `en`, `zh-CN` (any case; `zh` and `zh-Hans` too).
-    pub fn parse(tag: &str) -> Option<Lang> {
+    pub(super) fn parse(tag: &str) -> Option<Lang> {
         let tag = tag.trim().to_ascii_lowercase();
         let primary = tag.split(['-', '_']).next().unwrap_or("");
         match primary {
@@ -38,7 +38,7 @@ impl Lang {
 
     /// The language the browser prefers (`Accept-Language`, by weight),
     /// English when it names neither.
-    pub fn from_accept_language(header: Option<&str>) -> Lang {
+    pub(super) fn from_accept_language(header: Option<&str>) -> Lang {
         let mut best: Option<(f32, Lang)> = None;
         for part in header.unwrap_or("").split(',') {
             let mut pieces = part.split(';');
@@ -57,7 +57,7 @@ impl Lang {
     }
 
     /// The other language, for the switch on every page.
-    pub fn other(self) -> Lang {
+    pub(super) fn other(self) -> Lang {
         match self {
             Lang::En => Lang::ZhCn,
             Lang::ZhCn => Lang::En,
@@ -65,7 +65,7 @@ impl Lang {
     }
 
     /// A count with thousands separators (both locales group by three).
-    pub fn count(self, n: u64) -> String {
+    pub(super) fn count(self, n: u64) -> String {
         let digits = n.to_string();
         let mut out = String::with_capacity(digits.len() + digits.len() / 3);
         for (i, c) in digits.chars().enumerate() {
@@ -78,12 +78,12 @@ impl Lang {
     }
 
     /// A rate as a percentage with one decimal; a dash when undefined.
-    pub fn rate(self, r: Option<f64>) -> String {
+    pub(super) fn rate(self, r: Option<f64>) -> String {
         r.map_or_else(|| "–".to_string(), |r| format!("{:.1}%", r * 100.0))
     }
 
     /// A median in whole seconds; a dash when there is none.
-    pub fn seconds(self, s: Option<i64>) -> String {
+    pub(super) fn seconds(self, s: Option<i64>) -> String {
         match (s, self) {
             (None, _) => "–".to_string(),
             (Some(s), Lang::En) => format!("{} s", self.count(s.max(0) as u64)),
@@ -92,7 +92,7 @@ impl Lang {
     }
 
     /// The UTC day of `ms`: `Nov 20, 2026` or `2026年11月20日`.
-    pub fn day(self, ms: i64) -> String {
+    pub(super) fn day(self, ms: i64) -> String {
         let iso = UnixMillis(ms).to_string();
         let (y, m, d) = (&iso[0..4], &iso[5..7], &iso[8..10]);
         let month: usize = m.parse().unwrap_or(1);
@@ -110,13 +110,13 @@ impl Lang {
     }
 
     /// A moment, to the minute, in UTC.
-    pub fn moment(self, ms: i64) -> String {
+    pub(super) fn moment(self, ms: i64) -> String {
         let iso = UnixMillis(ms).to_string();
         format!("{} {} UTC", self.day(ms), &iso[11..16])
     }
 
     /// How long ago `then` was, at `now`, in the largest whole unit.
-    pub fn ago(self, then_ms: i64, now_ms: i64) -> String {
+    pub(super) fn ago(self, then_ms: i64, now_ms: i64) -> String {
         let s = (now_ms - then_ms).max(0) / 1000;
         let (n, en, zh) = match s {
             0..=119 => (s, "s", "秒"),
@@ -133,7 +133,7 @@ impl Lang {
 
 /// Every label the pages show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum T {
+pub(super) enum T {
     Title,
     Overview,
     Skus,
@@ -205,7 +205,7 @@ pub enum T {
 
 impl T {
     /// The label in `lang`.
-    pub fn text(self, lang: Lang) -> &'static str {
+    pub(super) fn text(self, lang: Lang) -> &'static str {
         let (en, zh) = match self {
             T::Title => ("aisle HQ", "aisle 总部看板"),
             T::Overview => ("Overview", "总览"),

@@ -70,7 +70,7 @@ fn kpis(ctx: &Ctx, row: &FunnelRow) -> String {
 
 /// The funnel chart of a row: exposure → pickup → journeys reaching try-on
 /// → journeys reaching purchase.
-pub fn funnel_chart(ctx: &Ctx, row: &FunnelRow) -> String {
+pub(super) fn funnel_chart(ctx: &Ctx, row: &FunnelRow) -> String {
     let stages = [
         (T::Exposures, row.exposures),
         (T::Pickups, row.pickups),
@@ -87,7 +87,7 @@ pub fn funnel_chart(ctx: &Ctx, row: &FunnelRow) -> String {
 
 /// One engine pass per day of the range, as totals of per-store rows; with
 /// `sku`, that SKU's row only.
-pub fn daily(
+pub(super) fn daily(
     src: &Source,
     store: &EventStore,
     q: &Query,
@@ -119,7 +119,7 @@ pub fn daily(
 }
 
 /// The daily trend as a chart and a table (`id="days"`, one row per day).
-pub fn trend(ctx: &Ctx, days: &[(i64, FunnelRow)]) -> String {
+pub(super) fn trend(ctx: &Ctx, days: &[(i64, FunnelRow)]) -> String {
     if days.is_empty() {
         return format!("<p class=\"note\">{}</p>", ctx.t(T::NoEvents));
     }
@@ -163,7 +163,7 @@ pub fn trend(ctx: &Ctx, days: &[(i64, FunnelRow)]) -> String {
 }
 
 /// The channel table: the stores' funnel now, online channels once imported.
-pub fn channels(ctx: &Ctx, row: &FunnelRow) -> String {
+pub(super) fn channels(ctx: &Ctx, row: &FunnelRow) -> String {
     format!(
         "<table id=\"channels\"><tr><th class=\"k\">{}</th>{}</tr>\
          <tr data-key=\"store\"><td class=\"k\">{}</td>{}</tr></table><p class=\"note\">{}</p>",
@@ -177,7 +177,7 @@ pub fn channels(ctx: &Ctx, row: &FunnelRow) -> String {
 
 /// `/`: the chain's funnel (or one store's), beside each channel, with
 /// rates, the daily trend and the stores.
-pub fn overview(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, DbError> {
+pub(super) fn overview(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, DbError> {
     let store = src.open()?;
     let stores = data::stores(&store)?;
     let by_store = src.report(&store, &q.filter(), q.window_ms(), vec![Dimension::Store])?;
@@ -240,7 +240,7 @@ fn store_table(ctx: &Ctx, rows: &[FunnelRow]) -> String {
 
 /// `/stores`: every store's funnel; the fixtures (of the chosen store, or
 /// all) ranked by exposures and then pickups.
-pub fn stores(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, DbError> {
+pub(super) fn stores(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, DbError> {
     let store = src.open()?;
     let all = data::stores(&store)?;
     let filter = q.filter();

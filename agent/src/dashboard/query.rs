@@ -14,11 +14,11 @@ use protocol::time::UnixMillis;
 
 /// The only channel there is until online channels are imported: what the
 /// stores' tags saw.
-pub const STORE_CHANNEL: &str = "store";
+pub(super) const STORE_CHANNEL: &str = "store";
 
 /// A query string that cannot be served.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BadQuery {
+pub(super) enum BadQuery {
     #[error("unknown query parameter `{key}` (this page takes: {allowed})")]
     Unknown { key: String, allowed: String },
     #[error("query parameter `{0}` is given twice")]
@@ -32,7 +32,7 @@ pub enum BadQuery {
 /// The parsed query of one request. Empty values (a form's blank field)
 /// count as absent.
 #[derive(Debug, Clone, Default)]
-pub struct Query {
+pub(super) struct Query {
     pub by: Option<Vec<Dimension>>,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
@@ -46,11 +46,11 @@ pub struct Query {
 }
 
 /// The journey window when none is given: `aisle funnel`'s default.
-pub const DEFAULT_WINDOW_MS: i64 = 3_600_000;
+pub(super) const DEFAULT_WINDOW_MS: i64 = 3_600_000;
 
 impl Query {
     /// Parses `raw` (without the `?`), accepting only `allowed` keys.
-    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Query, BadQuery> {
+    pub(super) fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Query, BadQuery> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
             .map_err(|e| BadQuery::Encoding(e.to_string()))?;
         let mut query = Query::default();
@@ -126,7 +126,7 @@ impl Query {
     }
 
     /// The events this query covers.
-    pub fn filter(&self) -> EventFilter {
+    pub(super) fn filter(&self) -> EventFilter {
         EventFilter {
             store: self.store.clone(),
             from_ms: self.from_ms,
@@ -134,7 +134,7 @@ impl Query {
         }
     }
 
-    pub fn window_ms(&self) -> i64 {
+    pub(super) fn window_ms(&self) -> i64 {
         self.window_ms.unwrap_or(DEFAULT_WINDOW_MS)
     }
 }

@@ -10,11 +10,11 @@ use super::html::escape;
 use std::fmt::Write as _;
 
 /// The stage colours, from exposure to purchase; distinguishable in print.
-pub const STAGE_COLOURS: [&str; 5] = ["#9db4d6", "#4c78a8", "#f58518", "#e45756", "#54a24b"];
+pub(super) const STAGE_COLOURS: [&str; 5] = ["#9db4d6", "#4c78a8", "#f58518", "#e45756", "#54a24b"];
 
 /// A funnel: one bar per stage, widths proportional to the largest value,
 /// each labelled with its name and formatted value.
-pub fn funnel(stages: &[(&str, u64, String)]) -> String {
+pub(super) fn funnel(stages: &[(&str, u64, String)]) -> String {
     const WIDTH: f64 = 640.0;
     const LABEL: f64 = 190.0;
     const ROW: f64 = 34.0;
@@ -45,7 +45,7 @@ pub fn funnel(stages: &[(&str, u64, String)]) -> String {
 
 /// A line chart: `series` of (name, colour, one value per label), with the
 /// first and last label under the axis and a legend.
-pub fn lines(labels: &[String], series: &[(&str, &str, Vec<u64>)]) -> String {
+pub(super) fn lines(labels: &[String], series: &[(&str, &str, Vec<u64>)]) -> String {
     const WIDTH: f64 = 640.0;
     const HEIGHT: f64 = 220.0;
     const LEFT: f64 = 56.0;
@@ -125,7 +125,7 @@ pub fn lines(labels: &[String], series: &[(&str, &str, Vec<u64>)]) -> String {
 }
 
 /// A small bar for a table cell: `value` out of `max`.
-pub fn bar(value: u64, max: u64, colour: &str) -> String {
+pub(super) fn bar(value: u64, max: u64, colour: &str) -> String {
     let w = if max == 0 {
         0.0
     } else {

@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use std::fmt::Write as _;
 
 /// The report's figures in its JSON order, with their labels.
-pub const FIELDS: [(&str, T); 13] = [
+pub(super) const FIELDS: [(&str, T); 13] = [
     ("exposures", T::Exposures),
     ("pickups", T::Pickups),
     ("try_ons", T::TryOns),
@@ -52,12 +52,12 @@ fn figure(row: &FunnelRow, field: &str) -> Figure {
 }
 
 /// Whether `field` names a figure (for `sort=`).
-pub fn is_field(field: &str) -> bool {
+pub(super) fn is_field(field: &str) -> bool {
     FIELDS.iter().any(|(f, _)| *f == field)
 }
 
 /// Orders two rows by `field`, rows without a value last.
-pub fn compare(a: &FunnelRow, b: &FunnelRow, field: &str) -> Ordering {
+pub(super) fn compare(a: &FunnelRow, b: &FunnelRow, field: &str) -> Ordering {
     let key = |row: &FunnelRow| -> Option<f64> {
         match figure(row, field) {
             Figure::Count(n) => Some(n as f64),
@@ -75,7 +75,7 @@ pub fn compare(a: &FunnelRow, b: &FunnelRow, field: &str) -> Ordering {
 
 /// Which figures a table shows: all, or the counts only.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Figures {
+pub(super) enum Figures {
     All,
     WithoutMedians,
 }
@@ -89,7 +89,7 @@ fn shown(figures: Figures) -> &'static [(&'static str, T)] {
 
 /// Header cells for the figures; with `sort`, each is a link that sorts by
 /// it (the current column toggles its direction).
-pub fn header(ctx: &Ctx, figures: Figures, sort: Option<&Sort<'_>>) -> String {
+pub(super) fn header(ctx: &Ctx, figures: Figures, sort: Option<&Sort<'_>>) -> String {
     let mut out = String::new();
     for (field, label) in shown(figures) {
         match sort {
@@ -120,7 +120,7 @@ pub fn header(ctx: &Ctx, figures: Figures, sort: Option<&Sort<'_>>) -> String {
 }
 
 /// How a sortable table links its headers.
-pub struct Sort<'a> {
+pub(super) struct Sort<'a> {
     pub path: &'a str,
     pub keep: &'a [&'a str],
     pub field: &'a str,
@@ -128,7 +128,12 @@ pub struct Sort<'a> {
 }
 
 /// The figure cells of `row`; with `max`, the counts get a bar scaled to it.
-pub fn cells(ctx: &Ctx, row: &FunnelRow, figures: Figures, max: Option<&FunnelRow>) -> String {
+pub(super) fn cells(
+    ctx: &Ctx,
+    row: &FunnelRow,
+    figures: Figures,
+    max: Option<&FunnelRow>,
+) -> String {
     let mut out = String::new();
     for (i, (field, _)) in shown(figures).iter().enumerate() {
         let text = match figure(row, field) {
@@ -155,7 +160,7 @@ pub fn cells(ctx: &Ctx, row: &FunnelRow, figures: Figures, max: Option<&FunnelRo
 }
 
 /// The row-wise maximum of each count, for scaling bars.
-pub fn maxima<'a>(rows: impl IntoIterator<Item = &'a FunnelRow>) -> FunnelRow {
+pub(super) fn maxima<'a>(rows: impl IntoIterator<Item = &'a FunnelRow>) -> FunnelRow {
     let mut max = FunnelRow::default();
     for row in rows {
         max.exposures = max.exposures.max(row.exposures);

@@ -18,7 +18,7 @@ const MAX_PAYLOAD: usize = 1 << 20;
 /// A free loopback port for the broker. Another process could take it
 /// before the broker binds it; on a demo machine that is unlikely, and the
 /// broker would then fail to start with a clear error.
-pub fn free_port() -> anyhow::Result<u16> {
+pub(super) fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .context("finding a free loopback port for the broker")?
@@ -26,12 +26,12 @@ pub fn free_port() -> anyhow::Result<u16> {
 }
 
 /// Whether the broker accepts connections on `port` yet.
-pub fn is_listening(port: u16) -> bool {
+pub(super) fn is_listening(port: u16) -> bool {
     std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
 }
 
 /// Runs the broker on `port` until the process is stopped.
-pub fn serve(port: u16) -> anyhow::Result<()> {
+pub(super) fn serve(port: u16) -> anyhow::Result<()> {
     let connections = rumqttd::ConnectionSettings {
         connection_timeout_ms: 60_000,
         max_payload_size: MAX_PAYLOAD,

@@ -11,7 +11,7 @@ use std::path::Path;
 
 /// HQ's funnel by SKU, as `aisle funnel --by sku` computes it; empty while
 /// the collector has not created its database yet.
-pub fn hq_report(db: &Path, window_ms: u64) -> anyhow::Result<FunnelReport> {
+pub(super) fn hq_report(db: &Path, window_ms: u64) -> anyhow::Result<FunnelReport> {
     let opts = FunnelOptions {
         window_ms: window_ms as i64,
         by: vec![Dimension::Sku],
@@ -28,7 +28,7 @@ pub fn hq_report(db: &Path, window_ms: u64) -> anyhow::Result<FunnelReport> {
 }
 
 /// Funnel events in HQ's database (0 until it exists).
-pub fn hq_event_count(db: &Path) -> u64 {
+pub(super) fn hq_event_count(db: &Path) -> u64 {
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
     rusqlite::Connection::open_with_flags(db, flags)
         .and_then(|c| c.query_row("SELECT COUNT(*) FROM events", [], |row| row.get(0)))
@@ -39,7 +39,7 @@ pub fn hq_event_count(db: &Path) -> u64 {
 /// match only when both render to the same bytes of `aisle funnel --format
 /// json`, whole-second medians included: no tolerance. Otherwise one line
 /// per SKU that differs, then both JSON documents.
-pub fn differences(truth: &FunnelReport, hq: &FunnelReport) -> Vec<String> {
+pub(super) fn differences(truth: &FunnelReport, hq: &FunnelReport) -> Vec<String> {
     let (truth_json, hq_json) = (truth.to_json(), hq.to_json());
     if truth_json == hq_json {
         return Vec::new();
@@ -67,7 +67,7 @@ pub fn differences(truth: &FunnelReport, hq: &FunnelReport) -> Vec<String> {
 }
 
 /// One line per SKU; every cell is `HQ|truth`.
-pub fn side_by_side(
+pub(super) fn side_by_side(
     truth: &FunnelReport,
     hq: &FunnelReport,
     names: &BTreeMap<String, String>,

@@ -14,14 +14,14 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Names one tag event forever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct EventKey {
+pub(crate) struct EventKey {
     pub tag: u32,
     pub boot: u32,
     pub seq: u16,
 }
 
 impl EventKey {
-    pub fn of(u: &Uplink) -> Self {
+    pub(crate) fn of(u: &Uplink) -> Self {
         EventKey {
             tag: u.tag,
             boot: u.boot,
@@ -35,17 +35,17 @@ impl EventKey {
 /// cover minutes of a busy store in about 2 MiB. An older duplicate that
 /// slips past is still caught by the spool's unique key while undelivered,
 /// and by HQ's insert-by-id after that.
-pub const DEDUP_CAPACITY: usize = 65_536;
+pub(crate) const DEDUP_CAPACITY: usize = 65_536;
 
 /// Bounded set of event keys already committed, oldest forgotten first.
-pub struct Dedup {
+pub(crate) struct Dedup {
     seen: HashSet<EventKey>,
     order: VecDeque<EventKey>,
     capacity: usize,
 }
 
 impl Dedup {
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Dedup {
             seen: HashSet::with_capacity(capacity),
             order: VecDeque::with_capacity(capacity),
@@ -53,13 +53,13 @@ impl Dedup {
         }
     }
 
-    pub fn contains(&self, key: &EventKey) -> bool {
+    pub(crate) fn contains(&self, key: &EventKey) -> bool {
         self.seen.contains(key)
     }
 
     /// Remembers `key`; call only once the event is durably committed, so a
     /// failed commit never turns the tag's retransmission into a "duplicate".
-    pub fn remember(&mut self, key: EventKey) {
+    pub(crate) fn remember(&mut self, key: EventKey) {
         if self.capacity == 0 || !self.seen.insert(key) {
             return;
         }
@@ -79,7 +79,7 @@ struct FixtureInfo {
 }
 
 /// The store's layout, indexed by tag id.
-pub struct StoreMap {
+pub(crate) struct StoreMap {
     store: String,
     fixtures: HashMap<u32, FixtureInfo>,
     readers: HashMap<u32, (ReaderKind, String)>,
@@ -88,7 +88,7 @@ pub struct StoreMap {
 }
 
 impl StoreMap {
-    pub fn new(cfg: &StoreConfig) -> Self {
+    pub(crate) fn new(cfg: &StoreConfig) -> Self {
         let fixtures: HashMap<u32, FixtureInfo> = cfg
             .fixtures
             .iter()
@@ -143,7 +143,7 @@ impl StoreMap {
 /// A garment read by a tag that is not a configured reader: it has no stage,
 /// so it is kept aside in the spool (not sent) and counted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnroutedRead {
+pub(crate) struct UnroutedRead {
     pub key: EventKey,
     pub ts: UnixMillis,
     pub epc: String,
@@ -151,7 +151,7 @@ pub struct UnroutedRead {
 
 /// What one uplink becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Enriched {
+pub(crate) enum Enriched {
     /// A funnel event for HQ.
     Funnel(BatchEvent),
     /// A garment read without a stage.
@@ -163,13 +163,13 @@ pub enum Enriched {
 /// The result of [`enrich`]; `unknown_tag` says the config does not know the
 /// sender (the event is kept all the same).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub enriched: Enriched,
     pub unknown_tag: bool,
 }
 
 /// Maps `u`, received at `received_at`, to what the gateway keeps.
-pub fn enrich(map: &StoreMap, u: &Uplink, received_at: UnixMillis) -> Outcome {
+pub(crate) fn enrich(map: &StoreMap, u: &Uplink, received_at: UnixMillis) -> Outcome {
     // The tag has no clock: the event happened age_ms before it arrived.
     let happened = UnixMillis(received_at.0 - i64::from(u.age_ms));
     let unknown_tag = !map.knows(u.tag, &u.event);

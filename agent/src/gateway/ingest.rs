@@ -38,7 +38,7 @@ const ACK_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 const BAD_FRAME_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// One receiver's settings.
-pub struct Receiver {
+pub(crate) struct Receiver {
     pub index: usize,
     pub path: PathBuf,
     pub baud: u32,
@@ -90,7 +90,7 @@ enum Stop {
 
 /// Runs receiver `rx` until shutdown, then flushes: waits until the writer
 /// has committed and acked everything this port delivered.
-pub async fn run(
+pub(crate) async fn run(
     rx: Receiver,
     spool: mpsc::Sender<SpoolMsg>,
     mut acks: mpsc::Receiver<PortMsg>,

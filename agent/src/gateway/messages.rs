@@ -9,7 +9,7 @@ use protocol::time::UnixMillis;
 use protocol::Uplink;
 
 /// Messages to the spool writer.
-pub enum SpoolMsg {
+pub(crate) enum SpoolMsg {
     /// Uplinks read from receiver `port` at `received_at`.
     Frames {
         port: usize,
@@ -25,7 +25,7 @@ pub enum SpoolMsg {
 
 /// Messages from the writer to a receiver task.
 #[derive(Debug)]
-pub enum PortMsg {
+pub(crate) enum PortMsg {
     /// These events are durable: ack them to their tags.
     Acks(Vec<EventKey>),
     /// Everything this port sent is committed and acked.

@@ -10,7 +10,7 @@ use crate::metrics::{Exposition, MetricsError};
 use protocol::time::UnixMillis;
 
 /// What the metrics need beyond the counters: who this gateway is.
-pub struct Identity {
+pub(crate) struct Identity {
     pub store: String,
     pub gateway: String,
     pub started: UnixMillis,
@@ -18,7 +18,11 @@ pub struct Identity {
 }
 
 /// One scrape of the gateway's metrics at `now`.
-pub fn render(stats: &Stats, id: &Identity, now: UnixMillis) -> Result<String, MetricsError> {
+pub(crate) fn render(
+    stats: &Stats,
+    id: &Identity,
+    now: UnixMillis,
+) -> Result<String, MetricsError> {
     let doc = stats.snapshot(
         "online",
         &id.store,

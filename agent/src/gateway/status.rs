@@ -139,7 +139,7 @@ impl Stats {
     }
 
     /// Whether the uplink is connected to the broker now.
-    pub fn broker_connected(&self) -> bool {
+    pub(crate) fn broker_connected(&self) -> bool {
         self.broker_connected.load(Relaxed)
     }
 

@@ -14,7 +14,7 @@
 mod delivery;
 mod task;
 
-pub use task::{run, Uplink};
+pub(crate) use task::{run, Uplink};
 
 use protocol::batch::SCHEMA_V1;
 use protocol::time::UnixMillis;
@@ -23,11 +23,11 @@ use std::time::{Duration, Instant};
 
 /// Batches awaiting their PUBACK at once: enough to keep a long WAN link
 /// busy, few enough that a reconnect resends little.
-pub const MAX_INFLIGHT_BATCHES: usize = 8;
+pub(crate) const MAX_INFLIGHT_BATCHES: usize = 8;
 
 /// A batch on its way: the spool ids it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchRef {
+pub(crate) struct BatchRef {
     pub first: i64,
     pub last: i64,
     pub count: usize,
@@ -36,7 +36,7 @@ pub struct BatchRef {
 
 /// What a publish request carried, in the order requests were made.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sent {
+pub(crate) enum Sent {
     Batch(BatchRef),
     /// Status or tag health: nothing to delete on its PUBACK.
     Other,
@@ -47,36 +47,36 @@ pub enum Sent {
 /// `Outgoing::Publish(pkid)`, in request order; so requests are queued here
 /// and matched to packet ids as those events arrive.
 #[derive(Debug, Default)]
-pub struct InFlight {
+pub(crate) struct InFlight {
     requested: VecDeque<Sent>,
     by_pkid: HashMap<u16, BatchRef>,
 }
 
 impl InFlight {
     /// A publish was handed to the client.
-    pub fn requested(&mut self, sent: Sent) {
+    pub(crate) fn requested(&mut self, sent: Sent) {
         self.requested.push_back(sent);
     }
 
     /// The client wrote the oldest requested publish with packet id `pkid`.
-    pub fn outgoing(&mut self, pkid: u16) {
+    pub(crate) fn outgoing(&mut self, pkid: u16) {
         if let Some(Sent::Batch(b)) = self.requested.pop_front() {
             self.by_pkid.insert(pkid, b);
         }
     }
 
     /// The broker acknowledged `pkid`: the batch it carried, if any.
-    pub fn acked(&mut self, pkid: u16) -> Option<BatchRef> {
+    pub(crate) fn acked(&mut self, pkid: u16) -> Option<BatchRef> {
         self.by_pkid.remove(&pkid)
     }
 
     /// The oldest batch written to the connection and not yet acknowledged.
-    pub fn oldest_written(&self) -> Option<&BatchRef> {
+    pub(crate) fn oldest_written(&self) -> Option<&BatchRef> {
         self.by_pkid.values().min_by_key(|b| b.first)
     }
 
     /// Batches requested or written but not yet acknowledged.
-    pub fn batches(&self) -> usize {
+    pub(crate) fn batches(&self) -> usize {
         self.by_pkid.len()
             + self
                 .requested
@@ -85,12 +85,12 @@ impl InFlight {
                 .count()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.requested.is_empty() && self.by_pkid.is_empty()
     }
 
     /// A new connection: nothing of the old one will be acknowledged.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.requested.clear();
         self.by_pkid.clear();
     }
@@ -100,14 +100,14 @@ impl InFlight {
 /// waiting, when the oldest waiting event has lingered long enough, or at
 /// once while draining for shutdown.
 #[derive(Debug)]
-pub struct BatchTrigger {
+pub(crate) struct BatchTrigger {
     max_events: usize,
     linger: Duration,
     waiting_since: Option<Instant>,
 }
 
 impl BatchTrigger {
-    pub fn new(max_events: usize, linger: Duration) -> Self {
+    pub(crate) fn new(max_events: usize, linger: Duration) -> Self {
         BatchTrigger {
             max_events,
             linger,
@@ -116,7 +116,7 @@ impl BatchTrigger {
     }
 
     /// `unsent` events are waiting at `now`; should a batch go now?
-    pub fn ready(&mut self, unsent: i64, now: Instant, draining: bool) -> bool {
+    pub(crate) fn ready(&mut self, unsent: i64, now: Instant, draining: bool) -> bool {
         if unsent <= 0 {
             self.waiting_since = None;
             return false;
@@ -126,24 +126,24 @@ impl BatchTrigger {
     }
 
     /// Everything waiting was sent.
-    pub fn caught_up(&mut self) {
+    pub(crate) fn caught_up(&mut self) {
         self.waiting_since = None;
     }
 
     /// When the oldest waiting event's linger ends, if any is waiting.
-    pub fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         self.waiting_since.map(|t| t + self.linger)
     }
 }
 
 /// Bytes of a batch besides its events, for sizing fetches.
-pub fn envelope_overhead(store: &str, gateway: &str) -> usize {
+pub(crate) fn envelope_overhead(store: &str, gateway: &str) -> usize {
     160 + 2 * (store.len() + gateway.len())
 }
 
 /// The batch JSON (schema `aisle.batch.v1`) around already-serialised
 /// events, so events are serialised once, when spooled.
-pub fn batch_payload(
+pub(crate) fn batch_payload(
     store: &str,
     gateway: &str,
     batch_id: &str,

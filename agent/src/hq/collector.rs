@@ -44,7 +44,7 @@ const RETRY: Duration = Duration::from_secs(1);
 /// every store's status and tag health, never shared: brokers do not send
 /// retained messages to shared subscriptions, and every collector keeping
 /// the same latest status is harmless.
-pub fn filters(share: Option<&str>) -> Vec<String> {
+pub(crate) fn filters(share: Option<&str>) -> Vec<String> {
     let events = match share {
         Some(group) => Filter::shared(group, TopicKind::Events),
         None => Filter::every_store(TopicKind::Events),
@@ -60,7 +60,7 @@ pub fn filters(share: Option<&str>) -> Vec<String> {
 /// it is in and send its acks before disconnecting. Counts what it does in
 /// `stats`; `ready` fires once the broker has acknowledged the first
 /// subscription.
-pub async fn run(
+pub(crate) async fn run(
     mut opts: MqttOptions,
     filters: Vec<String>,
     store: EventStore,

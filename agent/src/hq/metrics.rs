@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 /// Counters of one collector run.
 #[derive(Default)]
-pub struct CollectorStats {
+pub(crate) struct CollectorStats {
     /// Batches committed with their events.
     pub batches_stored: AtomicU64,
     /// Batches rejected whole and kept in the quarantine table.
@@ -28,7 +28,7 @@ pub struct CollectorStats {
 
 impl CollectorStats {
     /// Counts one committed group of `batches` batches.
-    pub fn committed(&self, batches: usize, counts: &IngestCounts) {
+    pub(crate) fn committed(&self, batches: usize, counts: &IngestCounts) {
         let stored = (batches as u64).saturating_sub(counts.quarantined_batches);
         self.batches_stored.fetch_add(stored, Relaxed);
         self.batches_quarantined
@@ -41,7 +41,7 @@ impl CollectorStats {
 }
 
 /// One scrape of the collector's metrics.
-pub fn render(stats: &CollectorStats, started: UnixMillis) -> Result<String, MetricsError> {
+pub(crate) fn render(stats: &CollectorStats, started: UnixMillis) -> Result<String, MetricsError> {
     let mut e = Exposition::new();
     e.gauge_labelled(
         "aisle_hq_info",

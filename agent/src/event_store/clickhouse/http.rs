@@ -18,7 +18,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const AUTH_CODES: [&str; 3] = ["Code: 192", "Code: 193", "Code: 516"];
 
 /// One ClickHouse server, as `--db` names it.
-pub struct Http {
+pub(super) struct Http {
     agent: ureq::Agent,
     url: String,
     server: String,
@@ -29,7 +29,7 @@ pub struct Http {
 pub type Body = BufReader<ureq::BodyReader<'static>>;
 
 impl Http {
-    pub fn new(target: &ClickHouseTarget, credentials: &Credentials) -> Http {
+    pub(super) fn new(target: &ClickHouseTarget, credentials: &Credentials) -> Http {
         let tls = ureq::tls::TlsConfig::builder()
             .provider(ureq::tls::TlsProvider::Rustls)
             .unversioned_rustls_crypto_provider(std::sync::Arc::new(
@@ -100,7 +100,7 @@ impl Http {
     }
 
     /// Runs `sql` and returns its whole answer as text.
-    pub fn query(&self, sql: &str) -> Result<String, ClickHouseError> {
+    pub(super) fn query(&self, sql: &str) -> Result<String, ClickHouseError> {
         let response = self.send(self.post(), sql.as_bytes())?;
         response
             .into_body()
@@ -111,7 +111,7 @@ impl Http {
     }
 
     /// Runs `sql` and returns its answer as a stream, read as it comes.
-    pub fn stream(&self, sql: &str) -> Result<Body, ClickHouseError> {
+    pub(super) fn stream(&self, sql: &str) -> Result<Body, ClickHouseError> {
         let response = self.send(self.post(), sql.as_bytes())?;
         let reader = response
             .into_body()
@@ -123,7 +123,7 @@ impl Http {
 
     /// Runs `INSERT … FORMAT RowBinary` with `rows` as the data. When this
     /// returns `Ok`, the server has written the rows.
-    pub fn insert(&self, insert: &str, rows: &[u8]) -> Result<(), ClickHouseError> {
+    pub(super) fn insert(&self, insert: &str, rows: &[u8]) -> Result<(), ClickHouseError> {
         self.send(self.post().query("query", insert), rows)?;
         Ok(())
     }

@@ -10,16 +10,16 @@
 use std::time::{Duration, Instant};
 
 /// First wait before reopening a receiver; doubles up to [`MAX_BACKOFF`].
-pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
-pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+pub(super) const MIN_BACKOFF: Duration = Duration::from_millis(100);
+pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// A port that stayed open this long without data was healthy: the next
 /// failure starts the backoff afresh.
-pub const HEALTHY_AFTER: Duration = Duration::from_secs(2);
+pub(super) const HEALTHY_AFTER: Duration = Duration::from_secs(2);
 
 /// The next open attempt after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retry {
+pub(super) struct Retry {
     /// Not before this instant.
     pub at: Instant,
     /// The first failure to open since the port last worked: worth a log
@@ -29,7 +29,7 @@ pub struct Retry {
 
 /// One receiver's reopen state.
 #[derive(Debug, Clone)]
-pub struct Reopen {
+pub(super) struct Reopen {
     backoff: Duration,
     opened_at: Option<Instant>,
     open_failure_reported: bool,
@@ -47,7 +47,7 @@ impl Default for Reopen {
 
 impl Reopen {
     /// Opening the port failed at `now`.
-    pub fn on_open_failed(&mut self, now: Instant) -> Retry {
+    pub(super) fn on_open_failed(&mut self, now: Instant) -> Retry {
         let report = !self.open_failure_reported;
         self.open_failure_reported = true;
         Retry {
@@ -57,18 +57,18 @@ impl Reopen {
     }
 
     /// The port opened at `now`.
-    pub fn on_opened(&mut self, now: Instant) {
+    pub(super) fn on_opened(&mut self, now: Instant) {
         self.opened_at = Some(now);
         self.open_failure_reported = false;
     }
 
     /// The port delivered data: it works, so a later failure is a new one.
-    pub fn on_data(&mut self) {
+    pub(super) fn on_data(&mut self) {
         self.backoff = MIN_BACKOFF;
     }
 
     /// The open port vanished (EOF, I/O error) at `now`.
-    pub fn on_gone(&mut self, now: Instant) -> Instant {
+    pub(super) fn on_gone(&mut self, now: Instant) -> Instant {
         if self
             .opened_at
             .take()

@@ -15,7 +15,7 @@ impl Spool {
     /// Appends `events` and `unrouted` reads in one transaction and commits
     /// (fsync). When this returns `Ok` every event is durable and its tag may
     /// be acked; on `Err` nothing was written.
-    pub fn append(
+    pub(crate) fn append(
         &mut self,
         events: &[NewEvent],
         unrouted: &[UnroutedRead],
@@ -76,7 +76,7 @@ impl Spool {
     /// Deletes spool ids `first..=last` (a delivered batch) and commits.
     /// Ids already dropped at the cap are simply not there any more. On a
     /// full disk the reserve makes room for it.
-    pub fn delete_range(&mut self, ranges: &[(i64, i64)]) -> Result<u64, SpoolError> {
+    pub(crate) fn delete_range(&mut self, ranges: &[(i64, i64)]) -> Result<u64, SpoolError> {
         self.delete_with_reserve(|spool| spool.delete_range_once(ranges))
     }
 

@@ -23,7 +23,7 @@ pub(super) fn over_cap(bytes: u64, max_bytes: u64) -> u64 {
 impl Spool {
     /// Drops the oldest `fraction` of undelivered events to make room, e.g.
     /// when the disk is full before the cap. Returns how many were dropped.
-    pub fn shed(&mut self, fraction: f64) -> Result<u64, SpoolError> {
+    pub(crate) fn shed(&mut self, fraction: f64) -> Result<u64, SpoolError> {
         self.delete_with_reserve(|spool| spool.shed_once(fraction))
     }
 

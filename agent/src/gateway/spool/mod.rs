@@ -17,9 +17,9 @@ mod evict;
 mod open;
 mod reader;
 mod reserve;
-pub mod writer;
+pub(crate) mod writer;
 
-pub use reader::SpoolReader;
+pub(crate) use reader::SpoolReader;
 
 use super::enrich::EventKey;
 use rusqlite::{Connection, ErrorCode, OptionalExtension};
@@ -27,11 +27,11 @@ use std::path::{Path, PathBuf};
 
 /// Bytes counted per row on top of the event's JSON: ids, timestamps, index
 /// entries. Keeps the cap close to the real file size for small events.
-pub const ROW_OVERHEAD: u64 = 64;
+pub(crate) const ROW_OVERHEAD: u64 = 64;
 
 /// Errors of the spool.
 #[derive(Debug, thiserror::Error)]
-pub enum SpoolError {
+pub(crate) enum SpoolError {
     #[error("spool {path}: {source}")]
     Sqlite {
         path: PathBuf,
@@ -53,12 +53,12 @@ pub enum SpoolError {
 
 impl SpoolError {
     /// The disk (or the file system quota) is full.
-    pub fn is_disk_full(&self) -> bool {
+    pub(crate) fn is_disk_full(&self) -> bool {
         matches!(self, SpoolError::Sqlite { source, .. } if source.sqlite_error_code() == Some(ErrorCode::DiskFull))
     }
 
     /// The file is damaged; only moving it aside at the next start helps.
-    pub fn is_corrupt(&self) -> bool {
+    pub(crate) fn is_corrupt(&self) -> bool {
         match self {
             SpoolError::Corrupt { .. } => true,
             SpoolError::Sqlite { source, .. } => matches!(
@@ -71,7 +71,7 @@ impl SpoolError {
 }
 
 /// One funnel event to append: its key and its JSON as sent to HQ.
-pub struct NewEvent {
+pub(crate) struct NewEvent {
     pub key: EventKey,
     pub spooled_at: i64,
     pub body: String,
@@ -79,7 +79,7 @@ pub struct NewEvent {
 
 /// What one append did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Appended {
+pub(crate) struct Appended {
     /// New rows (a key already in the spool is ignored).
     pub inserted: u64,
     /// Oldest undelivered events dropped to stay under the cap.
@@ -89,7 +89,7 @@ pub struct Appended {
 /// Events read for one batch: spool ids `first..=last`, their JSON objects
 /// joined with commas, ready to go inside `"events":[…]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fetched {
+pub(crate) struct Fetched {
     pub first: i64,
     pub last: i64,
     pub count: usize,
@@ -97,7 +97,7 @@ pub struct Fetched {
 }
 
 /// The spool file and its running totals.
-pub struct Spool {
+pub(crate) struct Spool {
     conn: Connection,
     path: PathBuf,
     max_bytes: u64,
@@ -108,17 +108,17 @@ pub struct Spool {
 
 impl Spool {
     /// Undelivered events.
-    pub fn depth(&self) -> u64 {
+    pub(crate) fn depth(&self) -> u64 {
         self.depth
     }
 
     /// Bytes counted against the cap.
-    pub fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         self.bytes
     }
 
     /// Spool time (unix ms) of the oldest undelivered event.
-    pub fn oldest_spooled_at(&self) -> Result<Option<i64>, SpoolError> {
+    pub(crate) fn oldest_spooled_at(&self) -> Result<Option<i64>, SpoolError> {
         self.conn
             .query_row(
                 "SELECT spooled_at FROM events ORDER BY id LIMIT 1",
@@ -130,7 +130,7 @@ impl Spool {
     }
 
     /// The highest spool id ever used (0 for a new spool).
-    pub fn last_id(&self) -> Result<i64, SpoolError> {
+    pub(crate) fn last_id(&self) -> Result<i64, SpoolError> {
         self.conn
             .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))
             .map_err(|e| sqlite_err(&self.path, e))

@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS unrouted (
 
 /// How [`Spool::open`] found the file.
 #[derive(Debug, Default)]
-pub struct OpenReport {
+pub(crate) struct OpenReport {
     /// Where an unreadable spool was moved before starting a fresh one.
     pub moved_aside: Option<PathBuf>,
     /// The error that made it unreadable.
@@ -46,7 +46,7 @@ impl Spool {
     /// Opens (or creates) the spool at `path`. A file SQLite cannot read is
     /// moved aside to `<path>.corrupt-<unix ms>` and a fresh spool started,
     /// so a damaged file never keeps a store offline; the report says so.
-    pub fn open(
+    pub(crate) fn open(
         path: &Path,
         max_bytes: u64,
         now_ms: i64,

@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 /// The uplink's own read-only view of the spool. WAL lets it read
 /// committed events while the writer commits new ones, so building a batch
 /// never waits behind a busy writer.
-pub struct SpoolReader {
+pub(crate) struct SpoolReader {
     conn: Connection,
     path: PathBuf,
 }
 
 impl SpoolReader {
     /// Opens the spool at `path`, which [`super::Spool::open`] has already created.
-    pub fn open(path: &Path) -> Result<SpoolReader, SpoolError> {
+    pub(crate) fn open(path: &Path) -> Result<SpoolReader, SpoolError> {
         let err = |source| sqlite_err(path, source);
         let conn = Connection::open(path).map_err(err)?;
         conn.pragma_update(None, "query_only", true).map_err(err)?;
@@ -31,7 +31,7 @@ impl SpoolReader {
 
     /// Up to `max_events` committed events after spool id `after`, in
     /// order, whose JSON fits in `max_bytes` (always at least one event).
-    pub fn fetch(
+    pub(crate) fn fetch(
         &self,
         after: i64,
         max_events: usize,

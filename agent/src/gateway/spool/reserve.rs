@@ -16,16 +16,16 @@ use std::path::{Path, PathBuf};
 /// into the database file: 1 MiB. On a full disk that checkpoint fails, and
 /// appends fill what space is left, so the log can hold about twice this
 /// beyond the database file.
-pub const WAL_CHECKPOINT_PAGES: i64 = 256;
+pub(super) const WAL_CHECKPOINT_PAGES: i64 = 256;
 
 /// Room for a checkpoint of that log (about 2 MiB) plus the log of a delete
 /// (a 500-event batch changes about 50 pages): small beside any gateway's
 /// disk.
-pub const RESERVE_BYTES: u64 = 4 << 20;
+pub(super) const RESERVE_BYTES: u64 = 4 << 20;
 
 /// The reserve file and whether it currently holds its space.
 #[derive(Debug)]
-pub struct Reserve {
+pub(super) struct Reserve {
     path: PathBuf,
     held: bool,
 }
@@ -33,7 +33,7 @@ pub struct Reserve {
 impl Reserve {
     /// The reserve of the spool at `spool`: `<spool>.reserve`, taken at once
     /// if the disk has room.
-    pub fn beside(spool: &Path) -> Reserve {
+    pub(super) fn beside(spool: &Path) -> Reserve {
         let mut reserve = Reserve {
             path: PathBuf::from(format!("{}.reserve", spool.display())),
             held: false,
@@ -43,13 +43,13 @@ impl Reserve {
     }
 
     /// Whether the reserve holds its space now.
-    pub fn is_held(&self) -> bool {
+    pub(super) fn is_held(&self) -> bool {
         self.held
     }
 
     /// Takes the reserve's space if it is not held; `false` when the disk
     /// has no room for it (then nothing is left half-written).
-    pub fn take(&mut self) -> bool {
+    pub(super) fn take(&mut self) -> bool {
         if !self.held {
             self.held = self.write().is_ok();
             if !self.held {
@@ -61,7 +61,7 @@ impl Reserve {
 
     /// Gives the reserve's space to the file system; `false` when it was
     /// not held.
-    pub fn release(&mut self) -> bool {
+    pub(super) fn release(&mut self) -> bool {
         let was = self.held;
         self.held = false;
         let _ = std::fs::remove_file(&self.path);
@@ -85,7 +85,7 @@ impl Reserve {
 /// Bytes the file system holding `path` has free for unprivileged writes.
 // The block count and size are 32-bit on some targets, 64-bit on others.
 #[allow(clippy::useless_conversion)]
-pub fn available_bytes(path: &Path) -> Option<u64> {
+pub(super) fn available_bytes(path: &Path) -> Option<u64> {
     let stat = nix::sys::statvfs::statvfs(path).ok()?;
     Some(u64::from(stat.blocks_available()).saturating_mul(u64::from(stat.fragment_size())))
 }

@@ -29,7 +29,7 @@ const MAX_GROUP_EVENTS: usize = 4_096;
 const DISK_FULL_SHED: f64 = 0.1;
 
 /// The writer's state; [`Writer::run`] is its thread body.
-pub struct Writer {
+pub(crate) struct Writer {
     pub spool: Spool,
     pub map: StoreMap,
     pub dedup: Dedup,
@@ -58,7 +58,7 @@ struct Group {
 
 impl Writer {
     /// Runs until every sender of `rx` is gone.
-    pub fn run(mut self, mut rx: mpsc::Receiver<SpoolMsg>) {
+    pub(crate) fn run(mut self, mut rx: mpsc::Receiver<SpoolMsg>) {
         let mut last_error_log: Option<Instant> = None;
         // Delivered ranges whose delete failed (a full disk): retried with
         // every later commit, so space and the depth gauge come back.

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 /// Reconnect backoff: short at first (a broker restart), capped so a long
 /// WAN outage costs one attempt every few seconds.
-pub const MIN_RECONNECT: Duration = Duration::from_millis(250);
-pub const MAX_RECONNECT: Duration = Duration::from_secs(5);
+pub(super) const MIN_RECONNECT: Duration = Duration::from_millis(250);
+pub(super) const MAX_RECONNECT: Duration = Duration::from_secs(5);
 
 /// Connections lost in a row while the same batch was the oldest one
 /// written and unacknowledged before batches shrink. One loss is any
@@ -36,17 +36,17 @@ const SHRINK_FACTOR: usize = 4;
 /// A small deterministic generator for reconnect jitter (SplitMix64): the
 /// gateway seeds it randomly, tests with a fixed seed.
 #[derive(Debug, Clone)]
-pub struct Jitter(u64);
+pub(super) struct Jitter(u64);
 
 impl Jitter {
     /// The same delays for the same seed.
-    pub fn seeded(seed: u64) -> Self {
+    pub(super) fn seeded(seed: u64) -> Self {
         Jitter(seed)
     }
 
     /// A seed different per process, from std's randomly keyed hasher:
     /// randomness enough for spreading retries.
-    pub fn from_entropy() -> Self {
+    pub(super) fn from_entropy() -> Self {
         use std::hash::{BuildHasher, Hasher};
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u32(std::process::id());
@@ -64,7 +64,7 @@ impl Jitter {
     /// `base` plus up to half of it again: thousands of stores cut off by
     /// one HQ broker outage must not all retry in the same instant when it
     /// comes back.
-    pub fn spread(&mut self, base: Duration) -> Duration {
+    pub(super) fn spread(&mut self, base: Duration) -> Duration {
         let per_mille = (self.next() % 1000) as u32;
         base + base * per_mille / 2000
     }
@@ -73,7 +73,7 @@ impl Jitter {
 /// A batch to read from the spool: events after spool id `after`, at most
 /// `max_events` of them whose JSON fits in `max_bytes` (always at least one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fetch {
+pub(super) struct Fetch {
     pub after: i64,
     pub max_events: usize,
     pub max_bytes: usize,
@@ -81,7 +81,7 @@ pub struct Fetch {
 
 /// What a failed or lost connection means, for the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outage {
+pub(super) struct Outage {
     /// A working connection was lost (rather than an attempt failing).
     pub was_connected: bool,
     /// The first failure since the last ConnAck: worth a log line.
@@ -104,7 +104,7 @@ enum Link {
 
 /// The connection and delivery state of the uplink.
 #[derive(Debug)]
-pub struct Delivery {
+pub(super) struct Delivery {
     link: Link,
     inflight: InFlight,
     trigger: BatchTrigger,
@@ -126,7 +126,12 @@ pub struct Delivery {
 impl Delivery {
     /// A disconnected uplink whose batches hold at most `max_events` events
     /// and `max_bytes` of event JSON, waiting at most `linger` to fill.
-    pub fn new(max_events: usize, max_bytes: usize, linger: Duration, jitter: Jitter) -> Self {
+    pub(super) fn new(
+        max_events: usize,
+        max_bytes: usize,
+        linger: Duration,
+        jitter: Jitter,
+    ) -> Self {
         Delivery {
             link: Link::Down {
                 retry_at: None,
@@ -147,13 +152,13 @@ impl Delivery {
     }
 
     /// A ConnAck came and no error since.
-    pub fn is_connected(&self) -> bool {
+    pub(super) fn is_connected(&self) -> bool {
         self.link == Link::Up
     }
 
     /// Whether the network may be polled at `now`: not while waiting out a
     /// reconnect backoff.
-    pub fn may_connect(&self, now: Instant) -> bool {
+    pub(super) fn may_connect(&self, now: Instant) -> bool {
         match self.link {
             Link::Down {
                 retry_at: Some(t), ..
@@ -164,7 +169,7 @@ impl Delivery {
 
     /// The broker accepted the connection: resend everything undelivered,
     /// from the oldest.
-    pub fn on_connack(&mut self) {
+    pub(super) fn on_connack(&mut self) {
         self.link = Link::Up;
         self.backoff = MIN_RECONNECT;
         self.inflight.reset();
@@ -173,7 +178,7 @@ impl Delivery {
     }
 
     /// The connection failed or could not be made at `now`.
-    pub fn on_error(&mut self, now: Instant) -> Outage {
+    pub(super) fn on_error(&mut self, now: Instant) -> Outage {
         let (was_connected, first) = match self.link {
             Link::Up => (true, true),
             Link::Down { reported, .. } => (false, !reported),
@@ -219,13 +224,13 @@ impl Delivery {
     }
 
     /// rumqttc wrote the oldest requested publish with packet id `pkid`.
-    pub fn on_outgoing(&mut self, pkid: u16) {
+    pub(super) fn on_outgoing(&mut self, pkid: u16) {
         self.inflight.outgoing(pkid);
     }
 
     /// The broker acknowledged `pkid`: the batch now safe to delete, if it
     /// carried one.
-    pub fn on_puback(&mut self, pkid: u16) -> Option<BatchRef> {
+    pub(super) fn on_puback(&mut self, pkid: u16) -> Option<BatchRef> {
         let batch = self.inflight.acked(pkid)?;
         if self.suspect.is_some_and(|(first, _)| first == batch.first) {
             self.suspect = None;
@@ -234,27 +239,27 @@ impl Delivery {
     }
 
     /// The spool committed up to spool id `head`.
-    pub fn on_head(&mut self, head: i64) {
+    pub(super) fn on_head(&mut self, head: i64) {
         self.head = head;
     }
 
     /// Shutdown: send whatever waits at once.
-    pub fn on_shutdown(&mut self) {
+    pub(super) fn on_shutdown(&mut self) {
         self.draining = true;
     }
 
     /// Shutdown was requested: batches go without lingering.
-    pub fn is_draining(&self) -> bool {
+    pub(super) fn is_draining(&self) -> bool {
         self.draining
     }
 
     /// Every receiver has flushed: no more events will come.
-    pub fn on_ingest_done(&mut self) {
+    pub(super) fn on_ingest_done(&mut self) {
         self.ingest_done = true;
     }
 
     /// A publish that carries no batch (status, tag health) was requested.
-    pub fn on_other_requested(&mut self) {
+    pub(super) fn on_other_requested(&mut self) {
         self.inflight.requested(Sent::Other);
     }
 
@@ -262,7 +267,7 @@ impl Delivery {
     /// `now`. Answer with [`Delivery::on_batch_requested`] once it is handed
     /// to the client, or [`Delivery::on_nothing_fetched`]; if the client
     /// refuses it, stop asking until the next wake-up.
-    pub fn poll_publish(&mut self, now: Instant) -> Option<Fetch> {
+    pub(super) fn poll_publish(&mut self, now: Instant) -> Option<Fetch> {
         if !self.is_connected() || self.inflight.batches() >= MAX_INFLIGHT_BATCHES {
             return None;
         }
@@ -281,13 +286,13 @@ impl Delivery {
 
     /// The fetch found nothing: every event up to head was dropped at the
     /// spool's cap.
-    pub fn on_nothing_fetched(&mut self) {
+    pub(super) fn on_nothing_fetched(&mut self) {
         self.cursor = self.cursor.max(self.head);
         self.trigger.caught_up();
     }
 
     /// `batch` was handed to the client.
-    pub fn on_batch_requested(&mut self, batch: BatchRef) {
+    pub(super) fn on_batch_requested(&mut self, batch: BatchRef) {
         self.cursor = batch.last;
         self.inflight.requested(Sent::Batch(batch));
         if self.cursor >= self.head {
@@ -297,7 +302,7 @@ impl Delivery {
 
     /// The next instant something is due: the end of a reconnect backoff,
     /// or the end of a waiting event's linger while a batch may go.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
         match self.link {
             Link::Down { retry_at, .. } => retry_at,
             Link::Up if self.inflight.batches() < MAX_INFLIGHT_BATCHES => self.trigger.deadline(),
@@ -307,7 +312,7 @@ impl Delivery {
 
     /// Shutdown is complete: draining, no receiver will send more, nothing
     /// awaits a PUBACK and the spool (`spool_depth` events) is empty.
-    pub fn is_drained(&self, spool_depth: u64) -> bool {
+    pub(super) fn is_drained(&self, spool_depth: u64) -> bool {
         self.draining && self.ingest_done && self.inflight.is_empty() && spool_depth == 0
     }
 }

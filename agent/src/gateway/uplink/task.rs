@@ -34,7 +34,7 @@ const ALARM_MIN_INTERVAL: Duration = Duration::from_secs(5);
 const TAGS_PER_MESSAGE: usize = 500;
 
 /// Everything the uplink needs besides its channels.
-pub struct Uplink {
+pub(crate) struct Uplink {
     pub store: String,
     pub gateway: String,
     pub batch: BatchConfig,
@@ -53,7 +53,7 @@ struct Topics {
 
 /// Runs until shutdown has drained the spool (or its deadline passed).
 /// `ingest_done` turns true once every receiver has flushed.
-pub async fn run(
+pub(crate) async fn run(
     up: Uplink,
     (client, mut eventloop): (AsyncClient, EventLoop),
     reader: SpoolReader,
