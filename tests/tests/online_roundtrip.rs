@@ -13,7 +13,7 @@ use std::time::Duration;
 fn simulated_store(dir: &Path) -> PathBuf {
     let run = dir.join("demo");
     let mut cmd = Command::new(aisle_bin());
-    cmd.args(["demo", "--duration", "40s", "--seed", "11", "--keep"])
+    cmd.args(["demo", "--duration", "40s", "--seed", "13", "--keep"])
         .arg(&run);
     let mut demo = ChildGuard::spawn("aisle demo", &mut cmd, &dir.join("demo.out"));
     let status = demo.wait_exit(Duration::from_secs(180));
