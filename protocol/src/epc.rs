@@ -5,6 +5,10 @@
 //! reference, serial. People and HQ read it as URIs
 //! (`urn:epc:id:sgtin:0614141.812345.6789`) or as the GTIN. Host-only: the
 //! firmware carries the raw bytes and never interprets them.
+//!
+//! Longer than most files on purpose: decoding, encoding and the TDS's
+//! partition table are checked against each other and read best side by
+//! side; bit fields, serials and URIs are in their own files.
 
 use core::fmt;
 use core::str::FromStr;

@@ -6,6 +6,11 @@
 //! are SVG drawn here, so pages need no JavaScript and fetch nothing. The
 //! server binds to loopback unless it is given a token to demand.
 //! Reference: docs/dashboard.md.
+//!
+//! This file is the server: its routes, their access check and their
+//! responses, kept together so every page's path, parameters and status
+//! codes can be read in one place; what a page shows lives in the modules
+//! below.
 
 mod data;
 mod fleet;

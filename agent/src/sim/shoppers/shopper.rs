@@ -2,6 +2,10 @@
 //! room and checkout, planned against the facts other shoppers already
 //! left in the script and kept only if they fit (see the rules in
 //! [`super`]).
+//!
+//! Longer than most files here on purpose: the planner's steps check one
+//! another's facts (a try-on needs its lift, a purchase its try-on, none may
+//! overlap another shopper's), and read best in one place.
 
 use super::{
     Dwell, Journey, Layout, Pace, Params, ReaderKind, Script, Span, Timing, ZoneRead, SAMPLE_MS,

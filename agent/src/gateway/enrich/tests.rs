@@ -1,0 +1,226 @@
+//! Dedup and enrichment on hand-built uplinks and the demo store's map.
+
+use super::*;
+use crate::config;
+use protocol::{EpcBytes, FunnelStage};
+use std::path::Path;
+
+const STORE: &str = r#"store = "S1"
+[broker]
+url = "mqtt://localhost"
+[spool]
+path = "/tmp/x.sqlite"
+[[fixtures]]
+id = "F1"
+zone = "womens-tops"
+presence_tag = 1001
+gtins = ["80614141123458"]
+[[readers]]
+tag = 2001
+kind = "fitting_room"
+zone = "fitting-room-1"
+[[readers]]
+tag = 2002
+kind = "checkout"
+zone = "till-1"
+[[garments]]
+tag = 3001
+epc = "3074257BF7194E4000001A85"
+fixture = "F1"
+"#;
+
+fn map() -> StoreMap {
+    StoreMap::new(&config::parse(Path::new("t.toml"), STORE).unwrap())
+}
+
+fn epc() -> EpcBytes {
+    EpcBytes::new(&epc::from_hex("3074257BF7194E4000001A85").unwrap()).unwrap()
+}
+
+fn up(tag: u32, age_ms: u32, event: TagEvent) -> Uplink {
+    Uplink {
+        tag,
+        boot: 2,
+        seq: 9,
+        age_ms,
+        event,
+    }
+}
+
+fn funnel(o: Outcome) -> BatchEvent {
+    match o.enriched {
+        Enriched::Funnel(e) => e,
+        other => panic!("expected a funnel event, got {other:?}"),
+    }
+}
+
+#[test]
+fn dwell_end_becomes_exposure_stamped_at_arrival_with_fixture_gtins() {
+    let e = funnel(enrich(
+        &map(),
+        &up(1001, 500, TagEvent::DwellEnd { dwell_ms: 12_000 }),
+        UnixMillis(100_000),
+    ));
+    assert_eq!(
+        (e.event, e.stage),
+        (StoreEventKind::FixtureDwell, FunnelStage::Exposure)
+    );
+    assert_eq!(e.ts, UnixMillis(100_000 - 500 - 12_000));
+    assert_eq!(e.duration_ms, Some(12_000));
+    assert_eq!(e.fixture.as_deref(), Some("F1"));
+    assert_eq!(e.zone.as_deref(), Some("womens-tops"));
+    assert_eq!(e.gtins, Some(vec!["80614141123458".to_owned()]));
+    assert_eq!(e.id, "S1-000003e9-00000002-0009");
+}
+
+#[test]
+fn pickup_carries_decoded_gtin_serial_and_home_fixture() {
+    let e = funnel(enrich(
+        &map(),
+        &up(3001, 40, TagEvent::PickedUp { epc: epc() }),
+        UnixMillis(5_000),
+    ));
+    assert_eq!(e.event, StoreEventKind::ItemPickup);
+    assert_eq!(e.ts, UnixMillis(4_960));
+    assert_eq!(e.epc.as_deref(), Some("3074257BF7194E4000001A85"));
+    assert_eq!(
+        (e.gtin.as_deref(), e.serial.as_deref()),
+        (Some("80614141123458"), Some("6789"))
+    );
+    assert_eq!(e.fixture.as_deref(), Some("F1"));
+}
+
+#[test]
+fn reads_map_to_try_on_and_purchase_by_reader_kind() {
+    let seen = TagEvent::EpcSeen {
+        epc: epc(),
+        rssi: -50,
+    };
+    let try_on = funnel(enrich(&map(), &up(2001, 0, seen.clone()), UnixMillis(1)));
+    assert_eq!(
+        (try_on.event, try_on.zone.as_deref()),
+        (StoreEventKind::ItemTryOn, Some("fitting-room-1"))
+    );
+    let bought = funnel(enrich(&map(), &up(2002, 0, seen), UnixMillis(1)));
+    assert_eq!(
+        (bought.event, bought.stage),
+        (StoreEventKind::ItemPurchase, FunnelStage::Purchase)
+    );
+}
+
+#[test]
+fn read_by_an_unknown_tag_is_kept_aside_and_flagged() {
+    let o = enrich(
+        &map(),
+        &up(
+            9999,
+            10,
+            TagEvent::EpcSeen {
+                epc: epc(),
+                rssi: -50,
+            },
+        ),
+        UnixMillis(100),
+    );
+    assert!(o.unknown_tag);
+    assert!(matches!(
+        o.enriched,
+        Enriched::Unrouted(UnroutedRead {
+            ts: UnixMillis(90),
+            ..
+        })
+    ));
+}
+
+#[test]
+fn dwell_from_an_unknown_tag_is_kept_without_a_fixture() {
+    let o = enrich(
+        &map(),
+        &up(4242, 0, TagEvent::DwellEnd { dwell_ms: 9_000 }),
+        UnixMillis(100_000),
+    );
+    assert!(o.unknown_tag);
+    let e = funnel(o);
+    assert_eq!((e.fixture, e.gtins, e.tag), (None, None, 4242));
+}
+
+#[test]
+fn unlisted_tags_are_presumed_garments_when_no_garments_are_configured() {
+    let no_garments = STORE.split("[[garments]]").next().unwrap();
+    let bare = StoreMap::new(&config::parse(Path::new("t.toml"), no_garments).unwrap());
+    let fw = protocol::FwVersion {
+        major: 1,
+        minor: 0,
+        patch: 0,
+    };
+    let heartbeat = TagEvent::Heartbeat {
+        battery_mv: 3000,
+        fw,
+        dropped: 0,
+    };
+    assert!(!enrich(&bare, &up(5555, 0, heartbeat.clone()), UnixMillis(1)).unknown_tag);
+    assert!(
+        !enrich(
+            &bare,
+            &up(5555, 0, TagEvent::PickedUp { epc: epc() }),
+            UnixMillis(1)
+        )
+        .unknown_tag
+    );
+    assert!(
+        enrich(
+            &bare,
+            &up(5555, 0, TagEvent::DwellEnd { dwell_ms: 1 }),
+            UnixMillis(1)
+        )
+        .unknown_tag
+    );
+    assert!(
+        enrich(&map(), &up(5555, 0, heartbeat), UnixMillis(1)).unknown_tag,
+        "listed garments: unlisted is unknown"
+    );
+}
+
+#[test]
+fn non_sgtin_epc_is_kept_with_hex_only() {
+    let raw = EpcBytes::new(&[0xE2, 0x00, 0x12]).unwrap();
+    let e = funnel(enrich(
+        &map(),
+        &up(2001, 0, TagEvent::EpcSeen { epc: raw, rssi: 0 }),
+        UnixMillis(1),
+    ));
+    assert_eq!((e.epc.as_deref(), e.gtin), (Some("E20012"), None));
+}
+
+#[test]
+fn health_events_are_not_funnel_events() {
+    for ev in [
+        TagEvent::DwellStart,
+        TagEvent::PutDown {
+            epc: epc(),
+            held_ms: 3,
+        },
+    ] {
+        assert_eq!(
+            enrich(&map(), &up(3001, 0, ev), UnixMillis(1)).enriched,
+            Enriched::Health
+        );
+    }
+}
+
+#[test]
+fn dedup_forgets_the_oldest_key_beyond_capacity() {
+    let mut d = Dedup::new(2);
+    let k = |seq| EventKey {
+        tag: 1,
+        boot: 1,
+        seq,
+    };
+    d.remember(k(1));
+    d.remember(k(2));
+    d.remember(k(2));
+    assert!(d.contains(&k(1)) && d.contains(&k(2)));
+    d.remember(k(3));
+    assert!(!d.contains(&k(1)));
+    assert!(d.contains(&k(2)) && d.contains(&k(3)));
+}
