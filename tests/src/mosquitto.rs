@@ -33,7 +33,7 @@ pub struct MosquittoOptions {
     pub persistence: bool,
     /// Serve the main listener over TLS (`mqtts://`).
     pub tls: Option<TlsFiles>,
-    /// Mosquitto password file (see [`crate::tls::password_file`]).
+    /// Mosquitto password file (see [`crate::tls::mosquitto_password_file`]).
     pub password_file: Option<PathBuf>,
     /// Whether the main listener accepts clients without a username.
     pub allow_anonymous: bool,

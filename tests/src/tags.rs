@@ -192,7 +192,7 @@ impl TagWriter {
     }
 
     /// Retransmits the events of `keys` that are still unacked every
-    /// [`RETRANSMIT_AFTER`] until all are acked; panics after `deadline`.
+    /// `RETRANSMIT_AFTER` until all are acked; panics after `deadline`.
     pub fn retransmit_until_acked(&self, keys: HashSet<EventKey>, deadline: Duration) {
         let start = Instant::now();
         let mut last_send = Instant::now();

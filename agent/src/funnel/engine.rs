@@ -2,8 +2,9 @@
 //! (docs/design.md, "The funnel"), counted per report row.
 //!
 //! Pure logic: it is fed events and never reads a clock, a file or a
-//! database. [`compute`] takes events in any order; [`FunnelBuilder`] is the
-//! streaming form the database reader drives one garment at a time.
+//! database. `compute` (the in-memory reference the tests use) takes events
+//! in any order; [`FunnelBuilder`] is the streaming form the database
+//! reader drives one garment at a time.
 //!
 //! Rules, as implemented:
 //! - A journey belongs to one garment: `(store, gtin, serial)`; online, to
@@ -174,7 +175,7 @@ impl<'o> FunnelBuilder<'o> {
     }
 
     /// Scans one garment's item events, which must be sorted by
-    /// [`garment_order`], and counts its events and journeys.
+    /// `garment_order`, and counts its events and journeys.
     pub fn add_garment(&mut self, store: &str, gtin: Option<&str>, events: &[GarmentEvent]) {
         self.scan(
             STORE_CHANNEL,
