@@ -12,8 +12,9 @@ use crate::event_store::{DbError, EventFilter, SqliteStore};
 use protocol::stage::StoreEventKind;
 use rusqlite::types::{ToSql, ValueRef};
 
-/// ` AND …` conditions for `filter` and their parameters.
-fn filter_sql(filter: &EventFilter) -> (String, Vec<&dyn ToSql>) {
+/// ` AND …` conditions for `filter` and their parameters, on any table with
+/// `store` and `ts_ms` columns (events, exposures, online steps).
+pub(crate) fn filter_sql(filter: &EventFilter) -> (String, Vec<&dyn ToSql>) {
     let mut sql = String::new();
     let mut params: Vec<&dyn ToSql> = Vec::new();
     if let Some(store) = &filter.store {

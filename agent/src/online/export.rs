@@ -10,11 +10,10 @@
 //! `chan_shop_id` / `location_id`.
 
 use super::Format;
-use crate::event_store::{DbArgs, DbError, SqliteStore};
+use crate::event_store::{DbArgs, DbError, EventFilter, SqliteStore};
 use crate::funnel::Catalog;
 use anyhow::Context;
 use protocol::time::UnixMillis;
-use rusqlite::types::ToSql;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::PathBuf;
@@ -166,7 +165,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             lines += 1;
         }
     };
-    let filter = Filter {
+    let filter = EventFilter {
         store: args.store.clone(),
         from_ms: args.from.map(|t| t.0),
         to_ms: args.to.map(|t| t.0),
@@ -182,42 +181,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Which store events to export.
-struct Filter {
-    store: Option<String>,
-    from_ms: Option<i64>,
-    to_ms: Option<i64>,
-}
-
-impl Filter {
-    fn sql(&self) -> (String, Vec<&dyn ToSql>) {
-        let mut sql = String::new();
-        let mut params: Vec<&dyn ToSql> = Vec::new();
-        if let Some(store) = &self.store {
-            sql.push_str(" AND store = ?");
-            params.push(store);
-        }
-        if let Some(from) = &self.from_ms {
-            sql.push_str(" AND ts_ms >= ?");
-            params.push(from);
-        }
-        if let Some(to) = &self.to_ms {
-            sql.push_str(" AND ts_ms < ?");
-            params.push(to);
-        }
-        (sql, params)
-    }
-}
-
 /// Streams every exposure (one behaviour per dwell, listing its SKUs) and
 /// every item event that passes `filter` to `emit`.
 fn read_store_events(
     conn: &rusqlite::Connection,
-    filter: &Filter,
+    filter: &EventFilter,
     catalog: &Catalog,
     emit: &mut impl FnMut(StoreBehaviour),
 ) -> Result<(), DbError> {
-    let (cond, params) = filter.sql();
+    let (cond, params) = crate::funnel::sqlite::filter_sql(filter);
     let mut dwells = conn.prepare(&format!(
         "SELECT store, event_id, ts_ms, gtin FROM exposures WHERE 1{cond}
          ORDER BY store, event_id, gtin"

@@ -7,7 +7,6 @@ use super::event::OnlineEvent;
 use crate::event_store::{DbError, EventFilter};
 use crate::funnel::engine::{FunnelBuilder, FunnelOptions, OnlineStep};
 use protocol::stage::{FunnelStage, StoreEventKind};
-use rusqlite::types::ToSql;
 use rusqlite::Connection;
 
 /// Stores `events` in one transaction; returns how many were new (the rest
@@ -50,26 +49,6 @@ pub fn insert(conn: &Connection, events: &[OnlineEvent]) -> Result<u64, DbError>
     Ok(fresh)
 }
 
-/// ` AND …` conditions of `filter` on `online_events`: the store is the one
-/// a behaviour is attributed to.
-fn conditions(filter: &EventFilter) -> (String, Vec<&dyn ToSql>) {
-    let mut sql = String::new();
-    let mut params: Vec<&dyn ToSql> = Vec::new();
-    if let Some(store) = &filter.store {
-        sql.push_str(" AND store = ?");
-        params.push(store);
-    }
-    if let Some(from) = &filter.from_ms {
-        sql.push_str(" AND ts_ms >= ?");
-        params.push(from);
-    }
-    if let Some(to) = &filter.to_ms {
-        sql.push_str(" AND ts_ms < ?");
-        params.push(to);
-    }
-    (sql, params)
-}
-
 /// The SKU a report row knows an online code by: the catalog's GTIN for
 /// the merchant's code, so it meets the stores' rows; else the code itself.
 fn sku_key<'a>(opts: &'a FunnelOptions, code: &'a str) -> &'a str {
@@ -83,7 +62,8 @@ pub fn add_to_report(
     opts: &FunnelOptions,
     builder: &mut FunnelBuilder<'_>,
 ) -> Result<(), DbError> {
-    let (cond, params) = conditions(filter);
+    // The store of an online step is the one it is attributed to.
+    let (cond, params) = crate::funnel::sqlite::filter_sql(filter);
     let mut exposures = conn.prepare(&format!(
         "SELECT channel, store, sku, COUNT(*) FROM online_events INDEXED BY online_exposures
          WHERE stage = 'exposure'{cond} GROUP BY channel, sku, store"
