@@ -1,4 +1,7 @@
 use super::*;
+// The crate is `no_std` without its `std` feature; the tests format topics
+// into `String`s either way.
+extern crate std;
 use std::string::ToString;
 
 #[test]
