@@ -43,7 +43,7 @@ const RETRY: Duration = Duration::from_secs(1);
 /// shared-subscription group so several collectors split the load; and
 /// every store's status and tag health, never shared: brokers do not send
 /// retained messages to shared subscriptions, and every collector keeping
-/// the same latest status is harmless.
+/// the same latest status is harmless. The events filter comes first.
 pub(crate) fn filters(share: Option<&str>) -> Vec<String> {
     let events = match share {
         Some(group) => Filter::shared(group, TopicKind::Events),
@@ -58,7 +58,7 @@ pub(crate) fn filters(share: Option<&str>) -> Vec<String> {
 
 /// Runs until `shutdown` completes, then lets the writer finish the commit
 /// it is in and send its acks before disconnecting. Counts what it does in
-/// `stats`; `ready` fires once the broker has acknowledged the first
+/// `stats`; `ready` fires once the broker has granted the events
 /// subscription.
 pub(crate) async fn run(
     mut opts: MqttOptions,
@@ -188,6 +188,13 @@ async fn handle(
             if !granted.is_empty() {
                 let filters = granted.join(" ");
                 tracing::info!(filters, "subscribed");
+            }
+            // Ready means batches flow: the events filter (the first) was
+            // granted, whatever became of the fleet's.
+            let events_granted = filters
+                .first()
+                .is_some_and(|events| granted.contains(&events.as_str()));
+            if events_granted {
                 if let Some(ready) = ready.take() {
                     let _ = ready.send(());
                 }
