@@ -163,6 +163,48 @@ fn count(db: &Path, sql: &str) -> i64 {
 }
 
 /// `aisle funnel --format json` with `args`, as bytes.
+/// Imports a few mini-program behaviours (Youshu's shape) as channel
+/// `miniprogram`, so the channel tables have an online row beside the
+/// stores': one user views TS-RED-M and adds it to the cart, another views
+/// it, and the SKU card is exposed once.
+fn import_miniprogram(dir: &Path, db: &Path) {
+    let at = |time: &str| time.parse::<UnixMillis>().unwrap().0;
+    let line = |kind: &str, user: &str, time: &str| {
+        json!({"type": kind, "time": at(time), "page": "pages/sku/index",
+               "wx_user": {"app_id": "wx1", "open_id": user},
+               "sku": {"sku_id": "TS-RED-M", "sku_name": "Tee"},
+               "spu": {"spu_id": "TS", "spu_name": "Tee"}})
+        .to_string()
+    };
+    let lines = [
+        line("expose_sku_component", "u1", "2026-11-20T10:00:00Z"),
+        line("browse_sku_page", "u1", "2026-11-20T10:00:05Z"),
+        line("add_to_cart", "u1", "2026-11-20T10:01:00Z"),
+        line("browse_sku_page", "u2", "2026-11-21T09:00:00Z"),
+    ];
+    let file = dir.join("miniprogram.ndjson");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = Command::new(aisle_bin())
+        .args([
+            "online",
+            "import",
+            "--format",
+            "youshu",
+            "--channel",
+            "miniprogram",
+            "--db",
+        ])
+        .arg(db)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn cli(db: &Path, args: &[&str]) -> String {
     let out = Command::new(aisle_bin())
         .args(["funnel", "--format", "json", "--db"])
@@ -361,6 +403,7 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
     let db = hq.db.clone();
     let catalog = catalog(dir.path());
     let cat = catalog.to_str().unwrap();
+    import_miniprogram(dir.path(), &db);
     let dashboard = Dashboard::start(
         dir.path(),
         "dashboard",
@@ -403,10 +446,17 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
                 &format!("total {field}"),
             );
         }
+        let channels = table(&browser, "channels");
+        let keys: Vec<&str> = channels.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["miniprogram", "store"],
+            "the stores beside the import"
+        );
         assert_rows(
-            &table(&browser, "channels"),
-            std::slice::from_ref(&total),
-            |_| "store".into(),
+            &channels,
+            &cli_rows(&db, &["--by", "channel"]),
+            key_of(&["channel"]),
             "channel",
         );
         let mut days = Vec::new();

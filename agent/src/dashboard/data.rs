@@ -38,9 +38,10 @@ struct ReportKey {
     to_ms: Option<i64>,
     window_ms: i64,
     by: Vec<Dimension>,
-    /// The last event's rowid: events are only ever added, each with a
-    /// higher rowid, so an unchanged value means unchanged data.
-    last_event: i64,
+    /// The last rowid of the stores' events and of the online steps: both
+    /// are only ever added, each with a higher rowid, so unchanged values
+    /// mean unchanged data.
+    last_event: (i64, i64),
 }
 
 /// The database and the catalog the dashboard serves.
@@ -84,10 +85,11 @@ impl Source {
         window_ms: i64,
         by: Vec<Dimension>,
     ) -> Result<Arc<FunnelReport>, DbError> {
-        let last_event: i64 = store.connection().query_row(
-            "SELECT COALESCE(MAX(rowid), 0) FROM events",
+        let last_event: (i64, i64) = store.connection().query_row(
+            "SELECT (SELECT COALESCE(MAX(rowid), 0) FROM events),
+                    (SELECT COALESCE(MAX(rowid), 0) FROM online_events)",
             [],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         let key = ReportKey {
             store: filter.store.clone(),

@@ -1,14 +1,14 @@
 //! The Overview and Stores pages: the chain's funnel for a date range with
 //! its daily trend, and each store's funnel with its fixtures.
 //!
-//! Visits, zones, regions, hours and online channels are not collected
+//! Visits, zones, regions and hours are not collected
 //! yet; each page has its place for them (the channel table, the store
 //! table) and shows what exists.
 
 use super::data::{self, Source};
 use super::html::{escape, filter_form, page, Ctx, FILTER_KEYS};
 use super::i18n::T;
-use super::query::Query;
+use super::query::{Query, STORE_CHANNEL};
 use super::svg;
 use super::table::{self, Figures};
 use crate::event_store::{DbError, SqliteStore as EventStore};
@@ -162,17 +162,35 @@ pub(super) fn trend(ctx: &Ctx, days: &[(i64, FunnelRow)]) -> String {
     out
 }
 
-/// The channel table: the stores' funnel now, online channels once imported.
-pub(super) fn channels(ctx: &Ctx, row: &FunnelRow) -> String {
-    format!(
-        "<table id=\"channels\"><tr><th class=\"k\">{}</th>{}</tr>\
-         <tr data-key=\"store\"><td class=\"k\">{}</td>{}</tr></table><p class=\"note\">{}</p>",
+/// The channel table: the stores' funnel beside each imported online
+/// channel, from rows keyed by channel last (`store` is what the tags saw).
+pub(super) fn channels(ctx: &Ctx, rows: &[FunnelRow]) -> String {
+    let mut out = format!(
+        "<table id=\"channels\"><tr><th class=\"k\">{}</th>{}</tr>",
         ctx.t(T::Channel),
         table::header(ctx, Figures::WithoutMedians, None),
-        ctx.t(T::InStore),
-        table::cells(ctx, row, Figures::WithoutMedians, None),
-        ctx.t(T::NotYet)
-    )
+    );
+    let mut online = false;
+    for row in rows {
+        let channel = row.dims.last().cloned().flatten().unwrap_or_default();
+        let label = if channel == STORE_CHANNEL {
+            ctx.t(T::InStore).to_string()
+        } else {
+            online = true;
+            escape(&channel)
+        };
+        let _ = write!(
+            out,
+            "<tr data-key=\"{}\"><td class=\"k\">{label}</td>{}</tr>",
+            escape(&channel),
+            table::cells(ctx, row, Figures::WithoutMedians, None)
+        );
+    }
+    out.push_str("</table>");
+    if !online {
+        let _ = write!(out, "<p class=\"note\">{}</p>", ctx.t(T::NotYet));
+    }
+    out
 }
 
 /// `/`: the chain's funnel (or one store's), beside each channel, with
@@ -182,6 +200,7 @@ pub(super) fn overview(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, DbE
     let stores = data::stores(&store)?;
     let by_store = src.report(&store, &q.filter(), q.window_ms(), vec![Dimension::Store])?;
     let total = data::total(&by_store.rows);
+    let by_channel = src.report(&store, &q.filter(), q.window_ms(), vec![Dimension::Channel])?;
     let days = daily(src, &store, q, None)?;
     let mut body = format!("<h1>{}</h1>", ctx.t(T::Overview));
     body.push_str(&filter_form(ctx, "/", &stores, ""));
@@ -196,7 +215,7 @@ pub(super) fn overview(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, DbE
         body,
         "<h2>{}</h2>{}",
         ctx.t(T::PerChannel),
-        channels(ctx, &total)
+        channels(ctx, &by_channel.rows)
     );
     let _ = write!(
         body,

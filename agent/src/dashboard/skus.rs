@@ -165,6 +165,18 @@ pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<Stri
         .filter(|r| r.dims[0].as_deref() == Some(code))
         .cloned()
         .collect();
+    let per_channel: Vec<FunnelRow> = src
+        .report(
+            &store,
+            &filter,
+            q.window_ms(),
+            vec![Dimension::Sku, Dimension::Channel],
+        )?
+        .rows
+        .iter()
+        .filter(|r| r.dims[0].as_deref() == Some(code))
+        .cloned()
+        .collect();
     let days = daily(src, &store, q, Some(code))?;
 
     let title = match src.name(code) {
@@ -190,7 +202,7 @@ pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<Stri
         body,
         "<h2>{}</h2>{}",
         ctx.t(T::PerChannel),
-        channels(ctx, &total)
+        channels(ctx, &per_channel)
     );
     let _ = write!(
         body,
