@@ -1,6 +1,6 @@
 //! What every command's output and flags share: durations on the command
-//! line (`--window 30s`, `10m`, `2h`, `1d`, `500ms`) and back, and the
-//! column layout of tables for people.
+//! line (`--window 30s`, `10m`, `2h`, `1d`, `500ms`) and back, the
+//! `--catalog` file, and the column layout of tables for people.
 
 /// A duration that is not a positive whole number with a unit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,6 +73,18 @@ pub fn align_columns(lines: &[Vec<String>], left: usize) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The catalog named by `--catalog`, or an empty one without the flag
+/// (reports then key SKUs by GTIN).
+pub fn load_catalog(path: Option<&std::path::Path>) -> anyhow::Result<crate::funnel::Catalog> {
+    use anyhow::Context;
+    let Some(path) = path else {
+        return Ok(crate::funnel::Catalog::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read catalog {}", path.display()))?;
+    crate::funnel::Catalog::parse(&text).with_context(|| format!("catalog {}", path.display()))
 }
 
 #[cfg(test)]

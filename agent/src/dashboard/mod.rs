@@ -110,14 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
-    let catalog = match &args.catalog {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read catalog {}", path.display()))?;
-            Catalog::parse(&text).with_context(|| format!("catalog {}", path.display()))?
-        }
-        None => Catalog::default(),
-    };
+    let catalog = crate::cli::load_catalog(args.catalog.as_deref())?;
     let config = Config {
         db: args.db,
         catalog,

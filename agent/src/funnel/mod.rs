@@ -66,14 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if by.contains(&Dimension::Style) && args.catalog.is_none() {
         anyhow::bail!("--by style needs --catalog FILE (a CSV: gtin,sku,style,name,colour,size)");
     }
-    let catalog = match &args.catalog {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read catalog {}", path.display()))?;
-            Catalog::parse(&text).with_context(|| format!("catalog {}", path.display()))?
-        }
-        None => Catalog::default(),
-    };
+    let catalog = crate::cli::load_catalog(args.catalog.as_deref())?;
     let opts = FunnelOptions {
         window_ms: args.window,
         by,

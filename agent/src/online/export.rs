@@ -122,14 +122,7 @@ pub fn pseudonym(parts: &[&str]) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let catalog = match &args.catalog {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read catalog {}", path.display()))?;
-            Catalog::parse(&text).with_context(|| format!("catalog {}", path.display()))?
-        }
-        None => Catalog::default(),
-    };
+    let catalog = crate::cli::load_catalog(args.catalog.as_deref())?;
     let path = super::sqlite_path(&args.db)?;
     let db = SqliteStore::open_read_only(&path)?;
     let sink: Box<dyn Write> = match &args.output {
