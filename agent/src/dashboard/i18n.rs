@@ -201,6 +201,7 @@ pub(super) enum T {
     NotFound,
     DaysNote,
     NotYet,
+    OnlineMeaning,
 }
 
 impl T {
@@ -282,6 +283,10 @@ impl T {
             T::NotYet => (
                 "Online channels appear here once they are imported.",
                 "线上渠道导入后将显示在此。",
+            ),
+            T::OnlineMeaning => (
+                "On an online channel's row, pickups are product views and try-ons are add-to-carts.",
+                "线上渠道一行中，拿起即商品浏览，试穿即加购。",
             ),
         };
         match lang {

@@ -187,9 +187,8 @@ pub(super) fn channels(ctx: &Ctx, rows: &[FunnelRow]) -> String {
         );
     }
     out.push_str("</table>");
-    if !online {
-        let _ = write!(out, "<p class=\"note\">{}</p>", ctx.t(T::NotYet));
-    }
+    let note = if online { T::OnlineMeaning } else { T::NotYet };
+    let _ = write!(out, "<p class=\"note\">{}</p>", ctx.t(note));
     out
 }
 
