@@ -13,15 +13,14 @@
 
 use aisle_system_tests::clickhouse::{PASSWORD, USER};
 use aisle_system_tests::hq::spawn_subscribed;
+use aisle_system_tests::Message;
 use aisle_system_tests::{
     aisle_bin, wait_until, ChildGuard, ClickHouse, GatewayArgs, Mosquitto, SerialLink,
 };
 use protocol::topics::{Topic, TopicKind};
-use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -60,35 +59,11 @@ fn backlog() -> Vec<(String, Vec<u8>)> {
 /// Publishes each (topic, payload) at QoS 1 and returns once the broker has
 /// acked them all.
 fn publish(url: &str, messages: &[(String, Vec<u8>)]) {
-    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
-    static PUBLISHERS: AtomicUsize = AtomicUsize::new(0);
-    let id = format!(
-        "test-pub-{}-{}",
-        std::process::id(),
-        PUBLISHERS.fetch_add(1, Ordering::Relaxed)
-    );
-    let mut opts = MqttOptions::new(id, "127.0.0.1", port);
-    opts.set_max_packet_size(1 << 24, 1 << 24);
-    let (client, mut connection) = Client::new(opts, messages.len() + 10);
-    for (topic, payload) in messages {
-        client
-            .publish(topic.clone(), QoS::AtLeastOnce, false, payload.clone())
-            .unwrap();
-    }
-    let mut acked = 0;
-    for event in connection.iter() {
-        match event {
-            Ok(Event::Incoming(Packet::PubAck(_))) => {
-                acked += 1;
-                if acked == messages.len() {
-                    break;
-                }
-            }
-            Ok(_) => {}
-            Err(err) => panic!("test publisher: {err}"),
-        }
-    }
-    client.disconnect().unwrap();
+    let messages: Vec<Message> = messages
+        .iter()
+        .map(|(topic, payload)| Message::new(topic.clone(), payload.clone()))
+        .collect();
+    aisle_system_tests::publish(url, &messages);
 }
 
 /// A number ClickHouse answers, 0 while the table does not exist.
