@@ -69,9 +69,12 @@ pub struct BatchEvent {
     /// The garment's serial decoded from the EPC.
     #[serde(default)]
     pub serial: Option<String>,
-    /// Dwell length on `fixture_dwell`.
+    /// Dwell length on `fixture_dwell`; the counting period on `store_visits`.
     #[serde(default)]
     pub duration_ms: Option<u64>,
+    /// People who came in during the period, on `store_visits`.
+    #[serde(default)]
+    pub count: Option<u32>,
     /// The fixture, on `fixture_dwell` (None from an unknown presence tag).
     #[serde(default)]
     pub fixture: Option<String>,
@@ -97,6 +100,7 @@ impl BatchEvent {
             gtin: None,
             serial: None,
             duration_ms: None,
+            count: None,
             fixture: None,
             zone: None,
             gtins: None,

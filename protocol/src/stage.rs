@@ -19,12 +19,17 @@ pub enum StoreEventKind {
     ItemTryOn,
     /// A garment was read at a checkout.
     ItemPurchase,
+    /// People came in through an entrance during a period (a count, not one
+    /// event a person).
+    StoreVisits,
 }
 
 /// A funnel stage, in funnel order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FunnelStage {
+    /// A shopper came into the store (online: a session started).
+    Visit,
     /// A garment was on display where a shopper lingered.
     Exposure,
     /// A garment was picked up (online: a product view).
@@ -37,11 +42,12 @@ pub enum FunnelStage {
 
 impl StoreEventKind {
     /// Every kind, in funnel order; an index into it is stable.
-    pub const ALL: [StoreEventKind; 4] = [
+    pub const ALL: [StoreEventKind; 5] = [
         StoreEventKind::FixtureDwell,
         StoreEventKind::ItemPickup,
         StoreEventKind::ItemTryOn,
         StoreEventKind::ItemPurchase,
+        StoreEventKind::StoreVisits,
     ];
 
     /// The funnel stage this event reaches.
@@ -51,6 +57,7 @@ impl StoreEventKind {
             StoreEventKind::ItemPickup => FunnelStage::View,
             StoreEventKind::ItemTryOn => FunnelStage::TryOn,
             StoreEventKind::ItemPurchase => FunnelStage::Purchase,
+            StoreEventKind::StoreVisits => FunnelStage::Visit,
         }
     }
 
@@ -61,13 +68,15 @@ impl StoreEventKind {
             StoreEventKind::ItemPickup => "item_pickup",
             StoreEventKind::ItemTryOn => "item_try_on",
             StoreEventKind::ItemPurchase => "item_purchase",
+            StoreEventKind::StoreVisits => "store_visits",
         }
     }
 }
 
 impl FunnelStage {
     /// Every stage, in funnel order.
-    pub const ALL: [FunnelStage; 4] = [
+    pub const ALL: [FunnelStage; 5] = [
+        FunnelStage::Visit,
         FunnelStage::Exposure,
         FunnelStage::View,
         FunnelStage::TryOn,
@@ -77,6 +86,7 @@ impl FunnelStage {
     /// The stage's name in batches, the event store and reports.
     pub fn as_str(self) -> &'static str {
         match self {
+            FunnelStage::Visit => "visit",
             FunnelStage::Exposure => "exposure",
             FunnelStage::View => "view",
             FunnelStage::TryOn => "try_on",
@@ -85,7 +95,7 @@ impl FunnelStage {
     }
 }
 
-/// An event or stage name that is not one of the four.
+/// An event or stage name that is not one of ours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("unknown name")]
 pub struct UnknownName;
@@ -143,5 +153,14 @@ mod tests {
         assert_eq!(StoreEventKind::ItemPickup.stage(), FunnelStage::View);
         assert_eq!(StoreEventKind::ItemTryOn.stage(), FunnelStage::TryOn);
         assert_eq!(StoreEventKind::ItemPurchase.stage(), FunnelStage::Purchase);
+        assert_eq!(StoreEventKind::StoreVisits.stage(), FunnelStage::Visit);
+    }
+
+    #[test]
+    fn stages_order_as_the_funnel_runs() {
+        let mut sorted = FunnelStage::ALL;
+        sorted.sort();
+        assert_eq!(sorted, FunnelStage::ALL);
+        assert_eq!(FunnelStage::ALL[0], FunnelStage::Visit);
     }
 }

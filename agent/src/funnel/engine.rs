@@ -258,8 +258,9 @@ impl<'o> FunnelBuilder<'o> {
                         }
                     }
                 }
-                // Dwells carry no garment; they are counted as exposures.
-                StoreEventKind::FixtureDwell => {}
+                // Dwells and visits carry no garment: dwells are counted
+                // as exposures, visits per store.
+                StoreEventKind::FixtureDwell | StoreEventKind::StoreVisits => {}
             }
         }
         if let Some(done) = open {

@@ -111,7 +111,7 @@ pub fn add_to_report(
             Ok(FunnelStage::Purchase) => StoreEventKind::ItemPurchase,
             // The importer writes only the four stages; anything else was
             // written by another hand and is not a step.
-            Ok(FunnelStage::Exposure) | Err(_) => continue,
+            Ok(FunnelStage::Visit | FunnelStage::Exposure) | Err(_) => continue,
         };
         journey.push(OnlineStep {
             ts_ms: row.get(3)?,

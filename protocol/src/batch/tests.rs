@@ -28,6 +28,7 @@ fn pickup() -> BatchEvent {
         gtin: Some("80614141123458".into()),
         serial: Some("6789".into()),
         duration_ms: Some(15_000),
+        count: Some(3),
         fixture: Some("table-3".into()),
         zone: Some("denim".into()),
         gtins: Some(vec!["80614141123458".into()]),
@@ -82,11 +83,26 @@ fn the_issue_example_is_valid_and_parses() {
     let example = json!({"schema":"aisle.batch.v1","store":"S1","gateway":"gw-1","batch_id":"...","created_at":"2026-11-20T10:00:00.000Z",
         "events":[{"id":"...","ts":"2026-11-20T09:59:58.120Z","event":"item_pickup","stage":"view","tag":1234,
                    "epc":"3074257BF7194E4000001A85","gtin":"80614141123458","serial":"6789",
-                   "duration_ms":15000,"fixture":null,"zone":null,"gtins":null}]});
+                   "duration_ms":15000,"count":null,"fixture":null,"zone":null,"gtins":null}]});
     assert_valid(&example);
     let parsed: Batch = serde_json::from_value(example.clone()).unwrap();
     assert_eq!(parsed.events[0].ts, ts("2026-11-20T09:59:58.120Z"));
     assert_eq!(serde_json::to_value(&parsed).unwrap(), example);
+}
+
+#[test]
+fn an_entrance_count_is_a_visit_event() {
+    let example = json!({"schema":"aisle.batch.v1","store":"S1","gateway":"gw-1","batch_id":"b","created_at":"2026-11-20T10:01:00.000Z",
+        "events":[{"id":"S1-00000007-00000001-0003","ts":"2026-11-20T10:00:00.000Z","event":"store_visits","stage":"visit","tag":7,
+                   "epc":null,"gtin":null,"serial":null,"duration_ms":60000,"count":4,"fixture":null,"zone":"main-door","gtins":null}]});
+    assert_valid(&example);
+    let parsed: Batch = serde_json::from_value(example.clone()).unwrap();
+    assert_eq!(parsed.events[0].event, StoreEventKind::StoreVisits);
+    assert_eq!(parsed.events[0].count, Some(4));
+    assert_eq!(serde_json::to_value(&parsed).unwrap(), example);
+    let mut wrong_stage = example.clone();
+    wrong_stage["events"][0]["stage"] = json!("view");
+    assert!(!validator().is_valid(&wrong_stage));
 }
 
 #[test]
