@@ -117,6 +117,17 @@ pub enum TagEvent {
         /// Signal strength of the read, dBm.
         rssi: i8,
     },
+    /// An entrance counter's people counts for one period. Sent at most once
+    /// a period and only when a count is non-zero; `age_ms` dates the
+    /// period's start, so the event is stamped there.
+    Entries {
+        /// People who walked into the store during the period.
+        entered: u16,
+        /// People who walked out.
+        exited: u16,
+        /// The period's length.
+        period_ms: u32,
+    },
 }
 
 /// Messages from the gateway to the tags. Every downlink names its tag:

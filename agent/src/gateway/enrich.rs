@@ -226,7 +226,8 @@ pub(crate) fn enrich(map: &StoreMap, u: &Uplink, received_at: UnixMillis) -> Out
         TagEvent::Boot { .. }
         | TagEvent::Heartbeat { .. }
         | TagEvent::DwellStart
-        | TagEvent::PutDown { .. } => Enriched::Health,
+        | TagEvent::PutDown { .. }
+        | TagEvent::Entries { .. } => Enriched::Health,
     };
     Outcome {
         enriched,
