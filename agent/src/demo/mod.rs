@@ -15,6 +15,7 @@ mod broker;
 mod table;
 
 use crate::cli::parse_duration_ms;
+use crate::funnel::Dimension;
 use crate::sim::{self, DriveOptions, Progress};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -99,7 +100,8 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
         WINDOW_MS,
         args.shoppers_per_min,
     )?;
-    sim::write_truth(&dir.join("truth.json"), &plan.truth)?;
+    let truth = plan.truth.report(&[Dimension::Sku]);
+    sim::write_truth(&dir.join("truth.json"), &truth)?;
 
     let port = broker::free_port()?;
     let broker_log = dir.join("broker.log");
@@ -229,15 +231,16 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
 /// Waits until HQ's funnel equals the truth (or the deadline), then prints
 /// both and the verdict. `Ok(true)` when they match.
 async fn settle_and_compare(plan: &sim::Plan, hq_db: &Path) -> anyhow::Result<bool> {
+    let truth = plan.truth.report(&[Dimension::Sku]);
     let start = tokio::time::Instant::now();
     let mut hq = table::hq_report(hq_db, WINDOW_MS)?;
-    while !table::differences(&plan.truth, &hq).is_empty() && start.elapsed() < DELIVERY_DEADLINE {
+    while !table::differences(&truth, &hq).is_empty() && start.elapsed() < DELIVERY_DEADLINE {
         tokio::time::sleep(Duration::from_millis(500)).await;
         hq = table::hq_report(hq_db, WINDOW_MS)?;
     }
-    let differences = table::differences(&plan.truth, &hq);
+    let differences = table::differences(&truth, &hq);
     println!();
-    print!("{}", table::side_by_side(&plan.truth, &hq, &skus_by_gtin()));
+    print!("{}", table::side_by_side(&truth, &hq, &skus_by_gtin()));
     println!();
     if differences.is_empty() {
         println!("MATCH: HQ's funnel equals the ground truth (the same `aisle funnel --format json` bytes).");

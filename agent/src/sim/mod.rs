@@ -3,11 +3,13 @@
 //!
 //! Following the data: a seeded shopper model ([`shoppers`]) writes a script
 //! of physical facts for a store read from `store.toml` ([`store`]); the
-//! firmware's own tags turn it into sensor traces and frames ([`tags`]);
+//! firmware's own tags turn it into sensor traces and frames ([`tags`],
+//! with the entrance's beams drawn by [`door`]);
 //! frames cross an optionally faulty link ([`link`]) to the serial port
 //! ([`port`]); [`truth`] renders what HQ should report. This module is the
 //! real-time shell that drives them.
 
+pub mod door;
 pub mod link;
 pub mod motion;
 pub mod port;
@@ -18,6 +20,7 @@ pub mod truth;
 
 use crate::cli::parse_duration_ms;
 use crate::funnel::report::FunnelReport;
+use crate::funnel::Dimension;
 use anyhow::Context;
 use link::{FaultInjector, FaultStats, Faults};
 use protocol::{encode, Frame, MAX_ENCODED_LEN};
@@ -28,6 +31,7 @@ use std::time::Duration;
 use tags::{TagIds, TagStats, VirtualStore};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
+use truth::Truth;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,9 +42,15 @@ pub struct Args {
     #[arg(long)]
     port: PathBuf,
     /// Where to write the ground-truth funnel, as `aisle funnel --format
-    /// json --by sku --window W` should print it.
-    #[arg(long)]
-    truth: PathBuf,
+    /// json --by LIST --window W` should print it. Repeat it with
+    /// `--truth-by` to write the truth grouped several ways.
+    #[arg(long, required = true)]
+    truth: Vec<PathBuf>,
+    /// How the truth at the same position among the `--truth`s is grouped:
+    /// `aisle funnel --by` dimensions, comma separated (sku, store, fixture,
+    /// channel). Every truth is by sku when none is given.
+    #[arg(long, value_name = "LIST")]
+    truth_by: Vec<String>,
     /// Seed of the shopper model: the same seed, store and options give the
     /// same shoppers.
     #[arg(long, default_value_t = 1)]
@@ -73,8 +83,24 @@ pub struct Plan {
     pub script: Script,
     pub timing: Timing,
     pub shopping_ms: u64,
-    /// What HQ should report.
-    pub truth: FunnelReport,
+    /// What HQ should report, to be grouped as asked.
+    pub truth: Truth,
+}
+
+impl Plan {
+    /// When the last event of the day has been produced: a dwell ends once
+    /// the gap tolerance has passed, and the entrance reports the counts of
+    /// the period in which shopping ends once that period is over.
+    fn settled_ms(&self) -> u64 {
+        let dwells = self.shopping_ms + self.timing.dwell_gap_ms;
+        let period = u64::from(tags::entrance_settings().period_ms);
+        let entrances = if self.ids.entrances.is_empty() {
+            0
+        } else {
+            self.shopping_ms.next_multiple_of(period) + SAMPLE_MS
+        };
+        dwells.max(entrances) + 500
+    }
 }
 
 /// Plans a day in the store of `config_path`.
@@ -95,7 +121,7 @@ pub fn plan(
         anyhow::bail!("--shoppers-per-min {shoppers_per_min}: give a rate of 0 or more");
     }
     let cfg = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (layout, ids) = store::from_config(&cfg)
+    let (layout, ids, names) = store::from_config(&cfg)
         .with_context(|| format!("simulating {}", config_path.display()))?;
     let timing = Timing::from(&tags::settings());
     let params = Params {
@@ -105,7 +131,7 @@ pub fn plan(
         shoppers_per_min,
     };
     let script = shoppers::generate(&layout, &timing, &params);
-    let truth = truth::report(&layout, &script, &timing, window_ms);
+    let truth = truth::truth(&layout, &names, &script, &timing, window_ms);
     Ok(Plan {
         ids,
         script,
@@ -158,9 +184,7 @@ where
     let mut store = VirtualStore::boot(&plan.ids, plan.script.clone(), boot, opts.seed);
     let mut link = FaultInjector::new(opts.faults, opts.seed);
     let (mut writer, mut downlinks, _reader) = port::split(port);
-    // Events can still appear after shopping ends: a dwell ends once the
-    // gap tolerance has passed.
-    let settled_ms = plan.shopping_ms + plan.timing.dwell_gap_ms + 500;
+    let settled_ms = plan.settled_ms();
     let give_up_ms = settled_ms + opts.ack_timeout_ms;
     let start = tokio::time::Instant::now();
     let now_ms = || start.elapsed().as_millis() as u64;
@@ -244,7 +268,34 @@ pub fn write_truth(path: &Path, truth: &FunnelReport) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write the truth to {}", path.display()))
 }
 
+/// Each `--truth` with its grouping.
+fn truths(args: &Args) -> anyhow::Result<Vec<(PathBuf, Vec<Dimension>)>> {
+    if !args.truth_by.is_empty() && args.truth_by.len() != args.truth.len() {
+        anyhow::bail!(
+            "{} --truth-by for {} --truth: give one grouping per truth file, or none for all by sku",
+            args.truth_by.len(),
+            args.truth.len()
+        );
+    }
+    args.truth
+        .iter()
+        .enumerate()
+        .map(|(i, path)| {
+            let list = args.truth_by.get(i).map_or("sku", String::as_str);
+            let by = crate::funnel::dimension::parse_by(list)
+                .with_context(|| format!("--truth-by {list}"))?;
+            if let Some(d) = by.iter().find(|d| !truth::DIMENSIONS.contains(d)) {
+                anyhow::bail!(
+                    "--truth-by {list}: the simulator's truth cannot be grouped by {d} (it has no catalog); use sku, store, fixture or channel"
+                );
+            }
+            Ok((path.clone(), by))
+        })
+        .collect()
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let truths = truths(&args)?;
     let plan = plan(
         &args.config,
         args.seed,
@@ -252,12 +303,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.window as u64,
         args.shoppers_per_min,
     )?;
-    write_truth(&args.truth, &plan.truth)?;
+    for (path, by) in &truths {
+        write_truth(path, &plan.truth.report(by))?;
+    }
     tracing::info!(
         shoppers = plan.script.shoppers,
+        visits = plan.script.visits.iter().map(|v| v.people).sum::<u64>(),
         journeys = plan.script.journeys.len(),
         dwells = plan.script.dwells.len(),
-        truth = %args.truth.display(),
+        truth = %truths[0].0.display(),
         "store planned"
     );
     let opts = DriveOptions {

@@ -14,6 +14,7 @@
 use super::motion::touches::{self, Lift};
 use super::motion::{Drive, Hanger, Scene, Sensor as Accelerometer};
 use super::shoppers::{Script, Span, SAMPLE_MS};
+use firmware::entrance::EntranceSettings;
 use firmware::{BootInfo, Config, PickupTuning, Role, Tag};
 use protocol::{ConfigStatus, Downlink, EpcBytes, ResetReason, Settings, TagEvent, Uplink};
 use rand::{Rng, SeedableRng};
@@ -39,6 +40,16 @@ pub fn settings() -> Settings {
     }
 }
 
+/// The entrance counters' thresholds in the simulated store: the firmware's
+/// debounce and blocked time, with periods of 10 s so that a run of tens of
+/// seconds reports several.
+pub fn entrance_settings() -> EntranceSettings {
+    EntranceSettings {
+        period_ms: 10_000,
+        ..EntranceSettings::default()
+    }
+}
+
 /// The tag ids and EPCs of the store, index-aligned with the model's
 /// [`super::shoppers::Layout`].
 #[derive(Debug, Clone)]
@@ -46,6 +57,7 @@ pub struct TagIds {
     pub garments: Vec<(u32, EpcBytes)>,
     pub fixtures: Vec<u32>,
     pub readers: Vec<u32>,
+    pub entrances: Vec<u32>,
 }
 
 /// How long after a lift begins the tags report it, with [`settings`] and
@@ -345,10 +357,11 @@ impl VirtualStore {
 
 /// Whether an event becomes a funnel event at the gateway.
 fn is_funnel(event: &TagEvent) -> bool {
-    matches!(
-        event,
-        TagEvent::DwellEnd { .. } | TagEvent::PickedUp { .. } | TagEvent::EpcSeen { .. }
-    )
+    match event {
+        TagEvent::DwellEnd { .. } | TagEvent::PickedUp { .. } | TagEvent::EpcSeen { .. } => true,
+        TagEvent::Entries { entered, .. } => *entered > 0,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
