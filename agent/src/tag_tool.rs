@@ -9,7 +9,7 @@ pub mod replay;
 
 use crate::epc::{garment_from_hex, to_hex, GarmentEpcError};
 use anyhow::{bail, Context};
-use firmware::{Config, PickupTuning, Role, CONFIG_IMAGE_LEN};
+use firmware::{Config, EntranceSettings, PickupTuning, Role, CONFIG_IMAGE_LEN};
 use protocol::{EpcBytes, Settings};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -213,6 +213,7 @@ fn write_page(args: ConfigArgs) -> anyhow::Result<ExitCode> {
             tilt_mg: args.pickup_tilt_mg,
             tilt_mg_s: args.pickup_tilt_mg_s,
         },
+        entrance: EntranceSettings::default(),
     };
     let image = config.to_image().context("cannot build the config page")?;
     std::fs::write(&args.output, image)
@@ -237,6 +238,7 @@ fn show_page(path: &PathBuf) -> anyhow::Result<ExitCode> {
         Role::Motion => "motion",
         Role::Presence => "presence",
         Role::Reader => "reader",
+        Role::Entrance => "entrance",
     };
     let s = config.settings;
     println!("tag: {:#010x}", config.tag);

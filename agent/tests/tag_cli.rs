@@ -1,7 +1,7 @@
 //! `aisle tag config` / `aisle tag show` as a technician runs them: the real
 //! binary writing a page image that the firmware's own parser then reads.
 
-use firmware::{Config, PickupTuning, Role, CONFIG_IMAGE_LEN};
+use firmware::{Config, EntranceSettings, PickupTuning, Role, CONFIG_IMAGE_LEN};
 use protocol::{EpcBytes, Settings};
 use std::process::{Command, Output};
 
@@ -79,6 +79,7 @@ fn motion_tag_page_is_read_back_by_the_firmware() {
             tilt_mg: 120,
             tilt_mg_s: 200,
         },
+        entrance: EntranceSettings::default(),
     };
     assert_eq!(Config::from_image(&image), Ok(expected));
 
@@ -122,6 +123,7 @@ fn presence_tag_page_has_no_epc_and_default_thresholds() {
             settings: Settings::default(),
             epc: None,
             pickup: PickupTuning::default(),
+            entrance: EntranceSettings::default(),
         }
     );
 }

@@ -22,6 +22,7 @@
 //! defaults and says so in its Boot event, so the gateway shows the tag as
 //! unprovisioned instead of the tag going silent.
 
+use crate::entrance::EntranceSettings;
 use crate::pickup::PickupTuning;
 use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 use protocol::{ConfigStatus, EpcBytes, Settings};
@@ -55,6 +56,10 @@ pub enum Role {
     Presence,
     /// A fitting-room or checkout UHF reader: reports garments seen.
     Reader,
+    /// At the store's entrance, with two break-beams: reports people who
+    /// came in and went out. Appended last so older pages keep their
+    /// encoding.
+    Entrance,
 }
 
 /// One tag's provisioning, stored in its config page.
@@ -71,6 +76,9 @@ pub struct Config {
     /// Since layout version 2; stored after the postcard part, not in it.
     #[serde(skip)]
     pub pickup: PickupTuning,
+    /// The entrance counter's thresholds; stored after the postcard part.
+    #[serde(skip)]
+    pub entrance: EntranceSettings,
 }
 
 /// Why a config cannot be written to a page.
@@ -97,6 +105,7 @@ impl Config {
             settings: Settings::default(),
             epc: None,
             pickup: PickupTuning::default(),
+            entrance: EntranceSettings::default(),
         }
     }
 
@@ -234,6 +243,7 @@ mod tests {
                 tilt_mg: 180,
                 tilt_mg_s: 450,
             },
+            entrance: EntranceSettings::default(),
         }
     }
 

@@ -19,6 +19,14 @@ pub enum Input {
     Accel([i16; 3]),
     /// The PIR's level changed or was sampled.
     Presence(bool),
+    /// An entrance counter's break-beams were sampled or one changed
+    /// (`true` = broken).
+    Beams {
+        /// Beam A, on the street side.
+        a: bool,
+        /// Beam B, on the store side.
+        b: bool,
+    },
     /// The UHF module read a garment.
     Epc {
         /// The garment's EPC.
@@ -79,6 +87,7 @@ impl<const N: usize> Shell<N> {
                 Input::Accel(accel) => self.tag.accel_sample(now, accel),
                 Input::Presence(present) => self.tag.presence_sample(now, present),
                 Input::Epc { epc, rssi } => self.tag.epc_read(now, epc, rssi),
+                Input::Beams { a, b } => self.tag.beam_sample(now, a, b),
             };
         }
         self.tag.set_battery_mv(board.battery_mv());

@@ -89,17 +89,24 @@ pub struct Plan {
 
 impl Plan {
     /// When the last event of the day has been produced: a dwell ends once
-    /// the gap tolerance has passed, and the entrance reports the counts of
-    /// the period in which shopping ends once that period is over.
+    /// the gap tolerance has passed, and an entrance reports the counts of
+    /// the period of the last passage once that period is over (and the
+    /// beams' debounce has let the counter close it, at the next sample).
     fn settled_ms(&self) -> u64 {
         let dwells = self.shopping_ms + self.timing.dwell_gap_ms;
-        let period = u64::from(tags::entrance_settings().period_ms);
-        let entrances = if self.ids.entrances.is_empty() {
-            0
-        } else {
-            self.shopping_ms.next_multiple_of(period) + SAMPLE_MS
-        };
-        dwells.max(entrances) + 500
+        let settings = tags::entrance_settings();
+        let period = u64::from(settings.period_ms);
+        let last_passage = self
+            .script
+            .door
+            .iter()
+            .flatten()
+            .map(|c| c.span().end)
+            .max();
+        let counted = last_passage.map_or(0, |end| {
+            (end / period + 1) * period + u64::from(settings.min_break_ms) + SAMPLE_MS
+        });
+        dwells.max(counted) + 500
     }
 }
 

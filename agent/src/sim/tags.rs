@@ -1,21 +1,22 @@
-//! The virtual tags: one firmware [`Tag`] per garment, fixture and zone
-//! reader, fed synthetic sensor traces of the [`Script`].
+//! The virtual tags: one firmware [`Tag`] per garment, fixture, zone reader
+//! and entrance, fed synthetic sensor traces of the [`Script`].
 //!
 //! The tags are the firmware crate's own code, so a brush or a push along
 //! the rail is filtered by the real pickup detector, a pass-by by the real
-//! dwell detector, a fitting room full of reads by the real reader node, and
-//! every frame, ack and retransmission is the real outbox at work. A
-//! garment's accelerometer plays the physical models of [`super::motion`]:
+//! dwell detector, a fitting room full of reads by the real reader node,
+//! people in the door's beams by the real entrance counter, and every
+//! frame, ack and retransmission is the real outbox at work. A garment's
+//! accelerometer plays the physical models of [`super::motion`]:
 //! each garment has its own hanger and sensor, and every lift, brush and
 //! browse of the script is rendered once, at boot, into the samples the tag
 //! will read. Pure: fed the simulation time, it samples every [`SAMPLE_MS`]
 //! and never reads a clock.
 
+use super::door;
 use super::motion::touches::{self, Lift};
 use super::motion::{Drive, Hanger, Scene, Sensor as Accelerometer};
 use super::shoppers::{Script, Span, SAMPLE_MS};
-use firmware::entrance::EntranceSettings;
-use firmware::{BootInfo, Config, PickupTuning, Role, Tag};
+use firmware::{BootInfo, Config, EntranceSettings, PickupTuning, Role, Tag};
 use protocol::{ConfigStatus, Downlink, EpcBytes, ResetReason, Settings, TagEvent, Uplink};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -164,6 +165,10 @@ enum Sensor {
     Reader {
         reader: usize,
     },
+    /// Index into the script's doors.
+    Entrance {
+        entrance: usize,
+    },
 }
 
 struct VirtualTag {
@@ -217,6 +222,7 @@ impl VirtualStore {
                     settings: settings(),
                     epc,
                     pickup: PickupTuning::default(),
+                    entrance: entrance_settings(),
                 },
                 info,
             )
@@ -238,6 +244,12 @@ impl VirtualStore {
             tags.push(VirtualTag {
                 tag: new_tag(id, Role::Reader, None),
                 sensor: Sensor::Reader { reader },
+            });
+        }
+        for (entrance, &id) in ids.entrances.iter().enumerate() {
+            tags.push(VirtualTag {
+                tag: new_tag(id, Role::Entrance, None),
+                sensor: Sensor::Entrance { entrance },
             });
         }
         let mut reads = vec![Vec::new(); ids.readers.len()];
@@ -294,6 +306,10 @@ impl VirtualStore {
             Sensor::Presence { fixture } => {
                 let present = self.script.presence[fixture].iter().any(|p| p.contains(t));
                 events.extend(self.tags[i].tag.presence_sample(t, present));
+            }
+            Sensor::Entrance { entrance } => {
+                let (a, b) = door::beams_at(&self.script.door[entrance], t);
+                events.extend(self.tags[i].tag.beam_sample(t, a, b));
             }
             Sensor::Reader { reader } => {
                 for &(garment, span) in &self.reads[reader] {

@@ -83,7 +83,10 @@ async fn returns_once_shopping_is_over_and_every_event_is_acked() {
     assert_eq!(done.tags.acked, done.tags.events, "{done:?}");
     assert_eq!(
         done.tags.events,
-        (plan.ids.garments.len() + plan.ids.fixtures.len() + plan.ids.readers.len()) as u64,
+        (plan.ids.garments.len()
+            + plan.ids.fixtures.len()
+            + plan.ids.readers.len()
+            + plan.ids.entrances.len()) as u64,
         "one Boot per tag"
     );
     assert_eq!(

@@ -29,7 +29,8 @@ mod uart;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
 use firmware::{
-    Board, BootCounter, BootInfo, Config, Input, PickupTuning, RamFlash, Role, Shell, Tag,
+    Board, BootCounter, BootInfo, Config, EntranceSettings, Input, PickupTuning, RamFlash, Role,
+    Shell, Tag,
 };
 use protocol::{ConfigStatus, EpcBytes, ResetReason, Settings};
 
@@ -135,6 +136,7 @@ fn main() -> ! {
         settings,
         epc: EpcBytes::new(&GARMENT_EPC),
         pickup: PickupTuning::default(),
+        entrance: EntranceSettings::default(),
     };
     board.store_config(&provisioned);
     let (config, config_status) = Config::load(
