@@ -17,6 +17,10 @@ use tempfile::TempDir;
 const WINDOW: &str = "2m";
 /// Shopping time of a run: long enough for journeys through the checkout.
 const SHOPPING: &str = "40s";
+/// The groupings whose truth the simulator writes and HQ's funnel must
+/// equal: per SKU, per store (visits included once HQ reports them) and
+/// per fixture.
+const GROUPINGS: [&str; 3] = ["sku", "store", "fixture"];
 /// How long the simulator waits for the last acks after shopping: two of a
 /// tag's longest retransmission gaps (64 s plus 25 % jitter), because on the
 /// faulty link an event can lose several attempts in a row and reach them.
@@ -73,28 +77,37 @@ impl Store {
         self.dir.path().join(name)
     }
 
-    /// Starts `aisle simulate` on the link's device end.
+    /// The truth file of one grouping.
+    fn truth_path(&self, by: &str) -> PathBuf {
+        self.path(&format!("truth-by-{by}.json"))
+    }
+
+    /// Starts `aisle simulate` on the link's device end, writing the truth
+    /// of every grouping.
     fn simulate(&self, seed: u64, extra: &[&str]) -> ChildGuard {
         let mut cmd = Command::new(aisle_bin());
         cmd.arg("simulate")
             .arg("--config")
             .arg(demo_store())
             .arg("--port")
-            .arg(self.link.device_path())
-            .arg("--truth")
-            .arg(self.path("truth.json"))
-            .args([
-                "--seed",
-                &seed.to_string(),
-                "--duration",
-                SHOPPING,
-                "--window",
-                WINDOW,
-                "--ack-timeout",
-                ACK_TIMEOUT,
-            ])
-            .args(extra)
-            .env("RUST_LOG", "info");
+            .arg(self.link.device_path());
+        for by in GROUPINGS {
+            cmd.arg("--truth")
+                .arg(self.truth_path(by))
+                .args(["--truth-by", by]);
+        }
+        cmd.args([
+            "--seed",
+            &seed.to_string(),
+            "--duration",
+            SHOPPING,
+            "--window",
+            WINDOW,
+            "--ack-timeout",
+            ACK_TIMEOUT,
+        ])
+        .args(extra)
+        .env("RUST_LOG", "info");
         ChildGuard::spawn("aisle simulate", &mut cmd, &self.path("simulate.log"))
     }
 
@@ -106,11 +119,11 @@ impl Store {
             .unwrap_or(0)
     }
 
-    /// `aisle funnel --format json --by sku --window W` on HQ's database.
-    fn funnel(&self) -> String {
+    /// `aisle funnel --format json --by BY --window W` on HQ's database.
+    fn funnel(&self, by: &str) -> String {
         let out = Command::new(aisle_bin())
             .args([
-                "funnel", "--format", "json", "--by", "sku", "--window", WINDOW, "--db",
+                "funnel", "--format", "json", "--by", by, "--window", WINDOW, "--db",
             ])
             .arg(&self.hq.db)
             .output()
@@ -124,7 +137,7 @@ impl Store {
     }
 
     /// Waits for the simulator to exit 0 (every event acked by the gateway),
-    /// then for HQ's funnel to equal the truth.
+    /// then for HQ's funnel to equal the truth in every grouping.
     fn assert_hq_matches_truth(&self, sim: &mut ChildGuard) {
         let status = sim.wait_exit(RUN_DEADLINE);
         assert!(
@@ -132,8 +145,14 @@ impl Store {
             "aisle simulate failed ({status}):\n{}",
             sim.log_tail()
         );
-        let truth = std::fs::read_to_string(self.path("truth.json"))
-            .expect("the simulator wrote its truth");
+        for by in GROUPINGS {
+            self.assert_hq_matches_truth_by(by);
+        }
+    }
+
+    fn assert_hq_matches_truth_by(&self, by: &str) {
+        let truth =
+            std::fs::read_to_string(self.truth_path(by)).expect("the simulator wrote its truth");
         let doc: serde_json::Value = serde_json::from_str(&truth).expect("the truth is JSON");
         let sold: u64 = doc["rows"]
             .as_array()
@@ -148,13 +167,13 @@ impl Store {
         // Byte for byte, whole-second medians included: no tolerance.
         let mut last = String::new();
         let matched = wait_until_or(DELIVERY_DEADLINE, || {
-            last = self.funnel();
+            last = self.funnel(by);
             (last == truth).then_some(())
         });
         if matched.is_none() {
             assert_eq!(
                 last, truth,
-                "HQ's funnel (left) differs from the ground truth (right)\nHQ:    {last}truth: {truth}"
+                "HQ's funnel by {by} (left) differs from the ground truth (right)\nHQ:    {last}truth: {truth}"
             );
         }
     }

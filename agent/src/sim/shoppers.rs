@@ -238,7 +238,11 @@ pub struct Script {
 
 /// Nothing happens in the first second, while the tags boot.
 const WARMUP_MS: u64 = 1_000;
-/// Paces are whole seconds in these ranges. The shortest pace to the
+/// Paces are whole seconds from these lists. Each list holds seconds of one
+/// parity, so the median of a row that mixes SKUs (by store, zone or
+/// fixture), the mean of its middle two when they are even in number, is a
+/// whole second too, never a half that the link's milliseconds of jitter
+/// could round either way. The shortest pace to the
 /// fitting room exceeds the longest dwell after a lift plus the walk, and the
 /// shortest to the checkout the longest spread of try-ons plus the walk, so a
 /// shopper is never late for their SKU's pace.
@@ -250,8 +254,8 @@ const WARMUP_MS: u64 = 1_000;
 /// the detection latency. To the checkout: try-ons spread over at most
 /// 3.1 s (1.1 s of lifts, 2 s of paces), then at most 3 s in the room and
 /// 2.5 s of walk: 8.6 s.
-const VIEW_TO_TRY_ON_S: std::ops::RangeInclusive<u64> = 8..=10;
-const TRY_ON_TO_PURCHASE_S: std::ops::RangeInclusive<u64> = 9..=11;
+const VIEW_TO_TRY_ON_S: [u64; 2] = [8, 10];
+const TRY_ON_TO_PURCHASE_S: [u64; 2] = [9, 11];
 
 /// The shortest funnel window the model supports: a journey (a dwell with
 /// lifts, the paces to the fitting room and the checkout, the put-down time)
@@ -266,8 +270,8 @@ pub fn paces(layout: &Layout, rng: &mut ChaCha8Rng) -> BTreeMap<String, Pace> {
         .into_iter()
         .map(|gtin| {
             let pace = Pace {
-                view_to_try_on_ms: rng.gen_range(VIEW_TO_TRY_ON_S) * 1_000,
-                try_on_to_purchase_ms: rng.gen_range(TRY_ON_TO_PURCHASE_S) * 1_000,
+                view_to_try_on_ms: VIEW_TO_TRY_ON_S[rng.gen_range(0..2)] * 1_000,
+                try_on_to_purchase_ms: TRY_ON_TO_PURCHASE_S[rng.gen_range(0..2)] * 1_000,
             };
             (gtin.clone(), pace)
         })

@@ -491,6 +491,19 @@ fn every_time_falls_on_a_sample() {
 }
 
 #[test]
+fn paces_of_one_kind_share_a_parity_so_mixed_medians_are_whole_seconds() {
+    let (_, script) = busy_day(4);
+    for (gtin, pace) in &script.paces {
+        assert_eq!(pace.view_to_try_on_ms % 2_000, 0, "{gtin}: {pace:?}");
+        assert_eq!(
+            pace.try_on_to_purchase_ms % 2_000,
+            1_000,
+            "{gtin}: {pace:?}"
+        );
+    }
+}
+
+#[test]
 fn no_shopper_is_ever_late_for_a_pace() {
     let layout = layout(|_| Propensity {
         pickup: 1.0,
