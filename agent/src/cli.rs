@@ -27,6 +27,13 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, BadDuration> {
     }
 }
 
+/// Parses a duration on the command line into a span.
+pub fn parse_span(s: &str) -> Result<std::time::Duration, BadDuration> {
+    let ms = parse_duration_ms(s)?;
+    // Positive, so it fits a u64.
+    Ok(std::time::Duration::from_millis(ms.unsigned_abs()))
+}
+
 /// `1h`, `90s`, `1500ms`: the largest unit that divides the window.
 pub fn format_window(ms: i64) -> String {
     for (unit, size) in [

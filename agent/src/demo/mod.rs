@@ -14,7 +14,7 @@
 mod broker;
 mod table;
 
-use crate::cli::parse_duration_ms;
+use crate::cli::parse_span;
 use crate::funnel::Dimension;
 use crate::sim::{self, DriveOptions, Progress};
 use anyhow::Context;
@@ -27,8 +27,8 @@ use tokio::sync::watch;
 #[derive(clap::Args)]
 pub struct Args {
     /// Shopping time of the simulated store.
-    #[arg(long, default_value = "45s", value_parser = parse_duration_ms)]
-    duration: i64,
+    #[arg(long, default_value = "45s", value_parser = parse_span)]
+    duration: Duration,
     /// Seed of the shopper model: the same seed gives the same shoppers.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -52,7 +52,7 @@ pub struct Args {
 /// The demo store, built in so the demo runs from the binary alone.
 const STORE_TOML: &str = include_str!("../../../examples/store.toml");
 /// HQ's default funnel window.
-const WINDOW_MS: u64 = 3_600_000;
+const WINDOW: Duration = Duration::from_secs(3_600);
 /// From the simulator's last ack to HQ's tables: a batch's linger, publish
 /// and the collector's commit take well under a second; this is for a
 /// loaded machine.
@@ -96,8 +96,8 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     let plan = sim::plan(
         &store_toml,
         args.seed,
-        args.duration as u64,
-        WINDOW_MS,
+        args.duration,
+        WINDOW,
         args.shoppers_per_min,
     )?;
     let truth = plan.truth.report(&[Dimension::Sku]);
@@ -129,7 +129,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     println!(
         "  store    {} shoppers over {} s, seed {}, receiver on {gateway_tty}",
         plan.script.shoppers,
-        args.duration / 1000,
+        args.duration.as_secs(),
         args.seed
     );
     println!("  files    {}", dir.display());
@@ -190,7 +190,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     let opts = DriveOptions {
         faults: Default::default(),
         seed: args.seed,
-        ack_timeout_ms: 60_000,
+        ack_timeout: Duration::from_secs(60),
         log_progress: false,
     };
     let driven = sim::drive(receiver, &plan, opts, progress_tx).await;
@@ -233,10 +233,10 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
 async fn settle_and_compare(plan: &sim::Plan, hq_db: &Path) -> anyhow::Result<bool> {
     let truth = plan.truth.report(&[Dimension::Sku]);
     let start = tokio::time::Instant::now();
-    let mut hq = table::hq_report(hq_db, WINDOW_MS)?;
+    let mut hq = table::hq_report(hq_db, WINDOW)?;
     while !table::differences(&truth, &hq).is_empty() && start.elapsed() < DELIVERY_DEADLINE {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        hq = table::hq_report(hq_db, WINDOW_MS)?;
+        hq = table::hq_report(hq_db, WINDOW)?;
     }
     let differences = table::differences(&truth, &hq);
     println!();

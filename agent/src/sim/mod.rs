@@ -9,6 +9,7 @@
 //! ([`port`]); [`truth`] renders what HQ should report. This module is the
 //! real-time shell that drives them.
 
+pub mod clock;
 pub mod door;
 pub mod link;
 pub mod motion;
@@ -18,7 +19,7 @@ pub mod store;
 pub mod tags;
 pub mod truth;
 
-use crate::cli::parse_duration_ms;
+use crate::cli::parse_span;
 use crate::funnel::report::FunnelReport;
 use crate::funnel::Dimension;
 use anyhow::Context;
@@ -56,11 +57,11 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Shopping time; the run then waits for the gateway's last acks.
-    #[arg(long, default_value = "40s", value_parser = parse_duration_ms)]
-    duration: i64,
+    #[arg(long, default_value = "40s", value_parser = parse_span)]
+    duration: Duration,
     /// HQ's funnel window W (as `aisle funnel --window`); at least 2m.
-    #[arg(long, default_value = "1h", value_parser = parse_duration_ms)]
-    window: i64,
+    #[arg(long, default_value = "1h", value_parser = parse_span)]
+    window: Duration,
     /// Mean arrival rate of shoppers.
     #[arg(long, default_value_t = 30.0)]
     shoppers_per_min: f64,
@@ -68,8 +69,8 @@ pub struct Args {
     /// event before giving up. The default outlasts a tag's longest
     /// retransmission gap (the outbox's 64 s cap plus 25 % jitter), so a tag
     /// whose last attempts were lost gets another before the run fails.
-    #[arg(long, default_value = "90s", value_parser = parse_duration_ms)]
-    ack_timeout: i64,
+    #[arg(long, default_value = "90s", value_parser = parse_span)]
+    ack_timeout: Duration,
     /// Faults on the link, per frame: e.g.
     /// `flip=0.05,garbage=0.05,duplicate=0.1,drop=0.02,drop-ack=0.2`.
     /// None by default.
@@ -114,14 +115,15 @@ impl Plan {
 pub fn plan(
     config_path: &Path,
     seed: u64,
-    shopping_ms: u64,
-    window_ms: u64,
+    shopping: Duration,
+    window: Duration,
     shoppers_per_min: f64,
 ) -> anyhow::Result<Plan> {
+    let (shopping_ms, window_ms) = (clock::sim_ms(shopping), clock::sim_ms(window));
     if window_ms < shoppers::MIN_WINDOW_MS {
         anyhow::bail!(
             "--window {}: the simulator needs a window of at least 2m, so every journey it makes fits in half of it",
-            crate::cli::format_window(window_ms as i64)
+            crate::cli::format_window(clock::funnel_ms(window))
         );
     }
     if !(shoppers_per_min.is_finite() && shoppers_per_min >= 0.0) {
@@ -154,7 +156,8 @@ pub struct DriveOptions {
     pub faults: Faults,
     /// Seeds sensor noise and faults.
     pub seed: u64,
-    pub ack_timeout_ms: u64,
+    /// How long after shopping the gateway may take to ack every event.
+    pub ack_timeout: Duration,
     /// Log progress every few seconds (off when the caller shows it).
     pub log_progress: bool,
 }
@@ -175,7 +178,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Runs the planned day in real time on `port`: samples the sensors every
 /// [`SAMPLE_MS`], sends what the tags send, applies the gateway's acks.
 /// Returns once shopping is over and every event is acked; fails after
-/// `ack_timeout_ms` more without that.
+/// `ack_timeout` more without that.
 pub async fn drive<P>(
     port: P,
     plan: &Plan,
@@ -187,14 +190,14 @@ where
 {
     // A fresh boot number per run, as a real tag's persisted counter, so a
     // second run never reuses the event ids of the first.
-    let boot = (protocol::time::UnixMillis::now().0 / 1000) as u32;
+    let boot = clock::fresh_boot(protocol::time::UnixMillis::now());
     let mut store = VirtualStore::boot(&plan.ids, plan.script.clone(), boot, opts.seed);
     let mut link = FaultInjector::new(opts.faults, opts.seed);
     let (mut writer, mut downlinks, _reader) = port::split(port);
     let settled_ms = plan.settled_ms();
-    let give_up_ms = settled_ms + opts.ack_timeout_ms;
-    let start = tokio::time::Instant::now();
-    let now_ms = || start.elapsed().as_millis() as u64;
+    let give_up_ms = settled_ms + clock::sim_ms(opts.ack_timeout);
+    let clock = clock::SimClock::start();
+    let now_ms = || clock.now_ms();
     let mut tick = tokio::time::interval(Duration::from_millis(SAMPLE_MS));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_log = 0;
@@ -306,8 +309,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let plan = plan(
         &args.config,
         args.seed,
-        args.duration as u64,
-        args.window as u64,
+        args.duration,
+        args.window,
         args.shoppers_per_min,
     )?;
     for (path, by) in &truths {
@@ -324,7 +327,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opts = DriveOptions {
         faults: args.faults,
         seed: args.seed,
-        ack_timeout_ms: args.ack_timeout as u64,
+        ack_timeout: args.ack_timeout,
         log_progress: true,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -16,11 +16,13 @@
 //! so the truth file has the same bytes as `aisle funnel --format json`
 //! when HQ saw the same funnel.
 
+use super::clock;
 use super::shoppers::{Layout, Script, Timing};
 use crate::funnel::engine::median_s;
 use crate::funnel::report::{FunnelReport, FunnelRow};
 use crate::funnel::Dimension;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// The names HQ sees on the simulated store's events, index-aligned with
 /// the model's [`Layout`].
@@ -73,7 +75,8 @@ struct Fact {
 /// The ground truth of one simulated day, ready to be grouped.
 #[derive(Debug, Clone)]
 pub struct Truth {
-    window_ms: u64,
+    /// HQ's funnel window W.
+    window: Duration,
     store: String,
     facts: Vec<Fact>,
 }
@@ -151,7 +154,7 @@ pub fn truth(
         });
     }
     Truth {
-        window_ms,
+        window: clock::span(window_ms),
         store: names.store.clone(),
         facts,
     }
@@ -233,7 +236,7 @@ impl Truth {
                 ..r.row
             })
             .collect();
-        FunnelReport::new(self.window_ms as i64, by.to_vec(), rows)
+        FunnelReport::new(clock::funnel_ms(self.window), by.to_vec(), rows)
     }
 }
 
@@ -242,9 +245,9 @@ pub fn report(layout: &Layout, script: &Script, timing: &Timing, window_ms: u64)
     truth(layout, &Names::default(), script, timing, window_ms).report(&[Dimension::Sku])
 }
 
-/// Step gaps are seconds, far inside `i64`.
+/// A step's gap as the funnel measures it.
 fn ms(gap: u64) -> i64 {
-    i64::try_from(gap).unwrap_or(i64::MAX)
+    clock::funnel_ms(clock::span(gap))
 }
 
 #[cfg(test)]
