@@ -58,6 +58,8 @@ enum Count {
         to_try_on_ms: Option<i64>,
         to_purchase_ms: Option<i64>,
     },
+    /// A dwell of this many milliseconds, as the presence tag measures it.
+    Dwell(i64),
     /// People who came in through an entrance.
     Visits(u64),
 }
@@ -100,6 +102,14 @@ pub fn truth(
     };
     for dwell in &script.dwells {
         let (id, zone) = fixture(dwell.fixture);
+        // The tag's dwell runs from the first sample with someone in front
+        // of the fixture to the first without: the span, to the sample.
+        facts.push(Fact {
+            gtin: None,
+            fixture: id.clone(),
+            zone: zone.clone(),
+            count: Count::Dwell(ms(dwell.span.end - dwell.span.start)),
+        });
         for gtin in &layout.fixtures[dwell.fixture].gtins {
             facts.push(Fact {
                 gtin: Some(gtin.clone()),
@@ -188,9 +198,10 @@ impl Truth {
     pub fn report(&self, by: &[Dimension]) -> FunnelReport {
         let mut rows: BTreeMap<Vec<Option<String>>, Row> = BTreeMap::new();
         for fact in &self.facts {
-            // HQ's report has no visits column yet, so visits make no row:
-            // they are compared through `visits_by_zone`.
-            if let Count::Visits(_) = fact.count {
+            // HQ's report has no visits or dwell columns yet, so visits and
+            // dwells make no row: visits are compared through
+            // `visits_by_zone`.
+            if let Count::Visits(_) | Count::Dwell(_) = fact.count {
                 continue;
             }
             let key = by
@@ -224,7 +235,7 @@ impl Truth {
                         r.try_on_to_purchase_ms.push(gap);
                     }
                 }
-                Count::Visits(_) => {}
+                Count::Visits(_) | Count::Dwell(_) => {}
             }
         }
         let rows = rows
