@@ -27,11 +27,13 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, BadDuration> {
     }
 }
 
-/// Parses a duration on the command line into a span.
-pub fn parse_span(s: &str) -> Result<std::time::Duration, BadDuration> {
+/// Parses a duration (`--window 1h`).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, BadDuration> {
     let ms = parse_duration_ms(s)?;
-    // Positive, so it fits a u64.
-    Ok(std::time::Duration::from_millis(ms.unsigned_abs()))
+    // Positive, as parse_duration_ms promises.
+    Ok(std::time::Duration::from_millis(
+        u64::try_from(ms).map_err(|_| BadDuration(s.to_string()))?,
+    ))
 }
 
 /// `1h`, `90s`, `1500ms`: the largest unit that divides the window.

@@ -14,7 +14,7 @@
 mod broker;
 mod table;
 
-use crate::cli::parse_span;
+use crate::cli::parse_duration;
 use crate::funnel::Dimension;
 use crate::sim::{self, DriveOptions, Progress};
 use anyhow::Context;
@@ -27,7 +27,7 @@ use tokio::sync::watch;
 #[derive(clap::Args)]
 pub struct Args {
     /// Shopping time of the simulated store.
-    #[arg(long, default_value = "45s", value_parser = parse_span)]
+    #[arg(long, default_value = "45s", value_parser = parse_duration)]
     duration: Duration,
     /// Seed of the shopper model: the same seed gives the same shoppers.
     #[arg(long, default_value_t = 1)]

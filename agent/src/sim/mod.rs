@@ -19,7 +19,7 @@ pub mod store;
 pub mod tags;
 pub mod truth;
 
-use crate::cli::parse_span;
+use crate::cli::parse_duration;
 use crate::funnel::report::FunnelReport;
 use crate::funnel::Dimension;
 use anyhow::Context;
@@ -57,10 +57,10 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Shopping time; the run then waits for the gateway's last acks.
-    #[arg(long, default_value = "40s", value_parser = parse_span)]
+    #[arg(long, default_value = "40s", value_parser = parse_duration)]
     duration: Duration,
     /// HQ's funnel window W (as `aisle funnel --window`); at least 2m.
-    #[arg(long, default_value = "1h", value_parser = parse_span)]
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
     window: Duration,
     /// Mean arrival rate of shoppers.
     #[arg(long, default_value_t = 30.0)]
@@ -69,7 +69,7 @@ pub struct Args {
     /// event before giving up. The default outlasts a tag's longest
     /// retransmission gap (the outbox's 64 s cap plus 25 % jitter), so a tag
     /// whose last attempts were lost gets another before the run fails.
-    #[arg(long, default_value = "90s", value_parser = parse_span)]
+    #[arg(long, default_value = "90s", value_parser = parse_duration)]
     ack_timeout: Duration,
     /// Faults on the link, per frame: e.g.
     /// `flip=0.05,garbage=0.05,duplicate=0.1,drop=0.02,drop-ack=0.2`.
