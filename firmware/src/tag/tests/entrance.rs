@@ -3,7 +3,7 @@
 //! people through the door.
 
 use crate::config::{Config, Role};
-use crate::tag::{BootInfo, DownlinkEffect, Tag};
+use crate::tag::{BootInfo, DownlinkEffect, Tag, FW_VERSION};
 use protocol::{ConfigStatus, Downlink, ResetReason, TagEvent, Uplink};
 use std::vec::Vec;
 
@@ -27,8 +27,11 @@ fn sent<const N: usize>(tag: &mut Tag<N>, now: u64) -> Vec<Uplink> {
     core::iter::from_fn(|| tag.poll_transmit(now)).collect()
 }
 
-fn ack_all<const N: usize>(tag: &mut Tag<N>, now: u64) {
-    for uplink in sent(tag, now) {
+/// Sends what is due at `now` and acks it, as a gateway in range does;
+/// returns the events sent.
+fn ack_all<const N: usize>(tag: &mut Tag<N>, now: u64) -> Vec<TagEvent> {
+    let uplinks = sent(tag, now);
+    for uplink in &uplinks {
         let ack = Downlink::Ack {
             tag: ID,
             boot: uplink.boot,
@@ -36,6 +39,7 @@ fn ack_all<const N: usize>(tag: &mut Tag<N>, now: u64) {
         };
         assert_eq!(tag.handle_downlink(now, &ack), DownlinkEffect::Acked);
     }
+    uplinks.into_iter().map(|u| u.event).collect()
 }
 
 /// Feeds `steps` of (ms after `start`, beam A, beam B), returning the
@@ -106,4 +110,59 @@ fn a_person_walking_out_is_counted_as_exited() {
             period_ms: 60_000
         }]
     );
+}
+
+fn heartbeat(beam_blocked: bool) -> TagEvent {
+    TagEvent::EntranceHeartbeat {
+        battery_mv: 0,
+        fw: FW_VERSION,
+        dropped: 0,
+        beam_blocked,
+    }
+}
+
+#[test]
+fn a_beam_held_for_minutes_is_reported_blocked_at_once_and_counts_nobody() {
+    let mut tag = entrance_tag();
+    ack_all(&mut tag, 0);
+    // A pram left across the street-side beam at 1 s, for three minutes;
+    // someone squeezes past through the store-side beam meanwhile.
+    assert_eq!(tag.beam_sample(1_000, true, false), None);
+    let blocked_at = 1_000 + 20_000;
+    assert_eq!(
+        tag.poll_timeout(1_000),
+        1_040,
+        "wakes when the break settles"
+    );
+    assert_eq!(sent(&mut tag, 1_040), []);
+    assert_eq!(
+        tag.poll_timeout(1_040),
+        blocked_at,
+        "then to judge the block"
+    );
+    assert_eq!(sent(&mut tag, blocked_at - 1), []);
+    assert_eq!(
+        ack_all(&mut tag, blocked_at),
+        [heartbeat(true)],
+        "blocked is news now, not at the 300 s heartbeat"
+    );
+    walk(
+        &mut tag,
+        60_000,
+        &[
+            (0, true, true),
+            (300, true, false),
+            (400, true, true),
+            (700, true, false),
+        ],
+    );
+    // Cleared at 181 s: the next heartbeat says so.
+    tag.beam_sample(181_000, false, false);
+    assert_eq!(ack_all(&mut tag, 181_040), [heartbeat(false)]);
+    // Nobody was counted in any period, so no Entries; the scheduled
+    // heartbeat comes a full period after the last one.
+    let events: Vec<_> = (182..=482)
+        .flat_map(|s| ack_all(&mut tag, s * 1_000))
+        .collect();
+    assert_eq!(events, [heartbeat(false)]);
 }
