@@ -121,12 +121,11 @@ impl Config {
             return Err(ConfigError::MotionWithoutEpc);
         }
         let mut image = [0xFF; CONFIG_IMAGE_LEN];
-        let postcard_len = postcard::to_slice(
+        let postcard_len = postcard_layout::write(
             self,
             &mut image[HEADER_LEN..HEADER_LEN + MAX_PAYLOAD - TAIL_LEN],
         )
-        .map_err(|_| ConfigError::TooLarge)?
-        .len();
+        .ok_or(ConfigError::TooLarge)?;
         let tail = HEADER_LEN + postcard_len;
         let e = &self.entrance;
         let mut at = tail;
@@ -200,13 +199,13 @@ impl Config {
                 period_ms: u32_at(10),
             };
         }
-        match postcard::from_bytes::<Config>(&image[HEADER_LEN..postcard_end]) {
-            Ok(config) => Ok(Config {
+        match postcard_layout::read(&image[HEADER_LEN..postcard_end]) {
+            Some(config) => Ok(Config {
                 pickup,
                 entrance,
                 ..config
             }),
-            Err(_) => Err(ConfigStatus::Corrupt),
+            None => Err(ConfigStatus::Corrupt),
         }
     }
 
@@ -256,6 +255,8 @@ pub enum StoreError<E: core::fmt::Debug> {
     #[error("config page flash error: {0:?}")]
     Flash(E),
 }
+
+mod postcard_layout;
 
 #[cfg(test)]
 mod tests;

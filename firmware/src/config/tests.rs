@@ -195,3 +195,64 @@ fn pages_are_written_in_the_current_layout_and_unknown_layouts_refused() {
     image[end..end + CRC_LEN].copy_from_slice(&crc.to_le_bytes());
     assert_eq!(Config::from_image(&image), Err(ConfigStatus::Corrupt));
 }
+
+mod postcard_equivalence {
+    use super::super::postcard_layout;
+    use super::*;
+    use proptest::prelude::*;
+
+    fn config() -> impl Strategy<Value = Config> {
+        let role = prop_oneof![
+            Just(Role::Motion),
+            Just(Role::Presence),
+            Just(Role::Reader),
+            Just(Role::Entrance),
+        ];
+        let epc = proptest::option::of(proptest::collection::vec(
+            any::<u8>(),
+            1..=protocol::frame::EPC_MAX_BYTES,
+        ));
+        let times = proptest::array::uniform5(any::<u32>());
+        (
+            any::<u32>(),
+            role,
+            (any::<u16>(), any::<u8>(), any::<u8>()),
+            times,
+            epc,
+        )
+            .prop_map(|(tag, role, (mg, k, m), t, epc)| Config {
+                tag,
+                role,
+                settings: Settings {
+                    pickup_threshold_mg: mg,
+                    pickup_k: k,
+                    pickup_m: m,
+                    still_ms: t[0],
+                    dwell_min_ms: t[1],
+                    dwell_gap_ms: t[2],
+                    reader_visit_ms: t[3],
+                    heartbeat_s: t[4],
+                },
+                epc: epc.and_then(|bytes| EpcBytes::new(&bytes)),
+                ..Config::fallback(0, Role::Motion)
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn hand_written_bytes_are_postcards(config in config()) {
+            let mut ours = [0u8; 128];
+            let len = postcard_layout::write(&config, &mut ours).unwrap();
+            let mut theirs = [0u8; 128];
+            let expected = postcard::to_slice(&config, &mut theirs).unwrap();
+            prop_assert_eq!(&ours[..len], &expected[..]);
+            prop_assert_eq!(postcard_layout::read(&ours[..len]), Some(config));
+        }
+
+        #[test]
+        fn reads_whatever_postcard_reads(bytes in proptest::collection::vec(any::<u8>(), 0..60)) {
+            let expected = postcard::from_bytes::<Config>(&bytes).ok();
+            prop_assert_eq!(postcard_layout::read(&bytes), expected);
+        }
+    }
+}

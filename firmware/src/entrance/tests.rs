@@ -264,3 +264,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn shift_and_subtract_division_agrees_with_the_library() {
+    let cases = [
+        (0, 1),
+        (59_999, 60_000),
+        (60_000, 60_000),
+        (u64::MAX, 1),
+        (u64::MAX, 60_000),
+        (u64::MAX, u64::from(u32::MAX)),
+        (1 << 63, 3),
+        (123_456_789_012, 7),
+    ];
+    for (n, d) in cases {
+        assert_eq!(super::div_u64(n, d), n / d, "{n} / {d}");
+    }
+}

@@ -1,6 +1,6 @@
 use super::*;
 use crate::frame::{
-    ConfigStatus, Downlink, EpcBytes, FwVersion, ResetReason, Settings, TagEvent, Uplink,
+    ConfigStatus, Downlink, EpcBytes, FwVersion, Message, ResetReason, Settings, TagEvent, Uplink,
     EPC_MAX_BYTES,
 };
 use proptest::prelude::*;
@@ -621,5 +621,58 @@ fn error_index_is_the_position_in_all() {
     assert_eq!(
         DecodeError::UnknownVersion(7).index(),
         DecodeError::UnknownVersion(0).index()
+    );
+}
+
+#[test]
+fn a_tag_decodes_downlinks_and_passes_over_uplinks_unparsed() {
+    let mut bytes = Vec::new();
+    let frames = every_variant();
+    for frame in &frames {
+        bytes.extend(encode_vec(frame));
+    }
+    // Line noise, then a frame whose CRC is broken.
+    bytes.extend([0x55, 0x13, 0x00]);
+    let mut bad = encode_vec(&frames[0]);
+    bad[3] ^= 0x20;
+    bytes.extend(bad);
+    let expected: Vec<Result<Option<Downlink>, DecodeError>> = frames
+        .iter()
+        .map(|f| match &f.message {
+            Message::Uplink(_) => Ok(None),
+            Message::Downlink(d) => Ok(Some(d.clone())),
+        })
+        .chain([Err(DecodeError::Framing), Err(DecodeError::Crc)])
+        .collect();
+    let mut decoder = FrameDecoder::new();
+    let got: Vec<_> = decoder.feed_downlinks(&bytes).collect();
+    assert_eq!(got, expected);
+    // The full decoder agrees on which packets are bad.
+    let full: Vec<_> = FrameDecoder::new()
+        .feed(&bytes)
+        .filter_map(Result::err)
+        .collect();
+    assert_eq!(full, [DecodeError::Framing, DecodeError::Crc]);
+}
+
+#[test]
+fn a_downlink_with_trailing_bytes_is_refused_by_the_tag_decoder() {
+    // version 1, Downlink (1), Ack (0), tag 1, boot 2, seq 3, then a stray
+    // byte: an uplink may be left unread, a downlink must end exactly.
+    let payload = [0x01, 0x01, 0x00, 0x01, 0x02, 0x03, 0x07];
+    let got: Vec<_> = FrameDecoder::new()
+        .feed_downlinks(&wire(&payload))
+        .collect();
+    assert_eq!(got, [Err(DecodeError::Deserialize)]);
+    let got: Vec<_> = FrameDecoder::new()
+        .feed_downlinks(&wire(&payload[..6]))
+        .collect();
+    assert_eq!(
+        got,
+        [Ok(Some(Downlink::Ack {
+            tag: 1,
+            boot: 2,
+            seq: 3
+        }))]
     );
 }
