@@ -121,11 +121,12 @@ impl Config {
             return Err(ConfigError::MotionWithoutEpc);
         }
         let mut image = [0xFF; CONFIG_IMAGE_LEN];
-        let postcard_len = postcard_layout::write(
+        let postcard_len = postcard::to_slice(
             self,
             &mut image[HEADER_LEN..HEADER_LEN + MAX_PAYLOAD - TAIL_LEN],
         )
-        .ok_or(ConfigError::TooLarge)?;
+        .map_err(|_| ConfigError::TooLarge)?
+        .len();
         let tail = HEADER_LEN + postcard_len;
         let e = &self.entrance;
         let mut at = tail;

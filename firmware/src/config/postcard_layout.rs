@@ -1,49 +1,18 @@
-//! The config page's `postcard(Config)` part, written and read by hand.
+//! The config page's `postcard(Config)` part, read by hand (postcard
+//! writes it).
 //!
-//! The bytes are exactly postcard's (varint integers, `u8` as a raw byte,
-//! enum variants and `Option` as a varint tag, bytes as a varint length then
-//! the bytes), so pages of every layout version read as before; the tests
-//! check the writer against postcard itself. Doing it by hand spares the
-//! Cortex-M0 image serde's generic deserializer for one struct read once
-//! per boot: about 1 KiB of its 16 KiB of flash.
+//! The layout is postcard's (varint integers, `u8` as a raw byte, enum
+//! variants and `Option` as a varint tag, bytes as a varint length then the
+//! bytes), so pages of every layout version read as before; the tests check
+//! this reader against postcard itself. Reading by hand spares the
+//! Cortex-M0 image serde's deserializers for `Config`, its `Option` and
+//! `EpcBytes`: 128 bytes of its 16 KiB of flash once the link decodes only
+//! downlinks, the difference between fitting and not.
 
 use super::{Config, Role};
 use crate::entrance::EntranceSettings;
 use crate::pickup::PickupTuning;
 use protocol::{EpcBytes, Settings};
-
-/// Writes `config`'s postcard part into `out`; its length, or `None` when
-/// `out` is too short.
-pub(super) fn write(config: &Config, out: &mut [u8]) -> Option<usize> {
-    let mut w = Writer { out, len: 0 };
-    let s = &config.settings;
-    w.varint(config.tag)?;
-    w.varint(role_index(config.role))?;
-    w.varint(u32::from(s.pickup_threshold_mg))?;
-    w.byte(s.pickup_k)?;
-    w.byte(s.pickup_m)?;
-    for value in [
-        s.still_ms,
-        s.dwell_min_ms,
-        s.dwell_gap_ms,
-        s.reader_visit_ms,
-        s.heartbeat_s,
-    ] {
-        w.varint(value)?;
-    }
-    match &config.epc {
-        None => w.byte(0)?,
-        Some(epc) => {
-            let bytes = epc.as_bytes();
-            w.byte(1)?;
-            w.varint(bytes.len() as u32)?;
-            for &b in bytes {
-                w.byte(b)?;
-            }
-        }
-    }
-    Some(w.len)
-}
 
 /// Reads a postcard part; `None` when it does not parse. Trailing bytes
 /// are ignored, as `postcard::from_bytes` does. The fields stored outside
@@ -85,38 +54,6 @@ pub(super) fn read(bytes: &[u8]) -> Option<Config> {
         pickup: PickupTuning::default(),
         entrance: EntranceSettings::default(),
     })
-}
-
-fn role_index(role: Role) -> u32 {
-    match role {
-        Role::Motion => 0,
-        Role::Presence => 1,
-        Role::Reader => 2,
-        Role::Entrance => 3,
-    }
-}
-
-struct Writer<'a> {
-    out: &'a mut [u8],
-    len: usize,
-}
-
-impl Writer<'_> {
-    fn byte(&mut self, b: u8) -> Option<()> {
-        *self.out.get_mut(self.len)? = b;
-        self.len += 1;
-        Some(())
-    }
-
-    /// LEB128: seven bits a byte, low first, the top bit set on all but
-    /// the last.
-    fn varint(&mut self, mut value: u32) -> Option<()> {
-        while value >= 0x80 {
-            self.byte(value as u8 | 0x80)?;
-            value >>= 7;
-        }
-        self.byte(value as u8)
-    }
 }
 
 struct Reader<'a> {

@@ -21,6 +21,7 @@ mod battery;
 mod clock;
 mod gpio;
 mod layout;
+mod mem;
 mod nvmc;
 mod reg;
 mod twi;
@@ -301,35 +302,4 @@ fn halt() -> ! {
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     halt()
-}
-
-// compiler_builtins gives the 8-byte-aligned AEABI memory helpers bodies of
-// their own, copies of the 4-byte-aligned ones: about 430 bytes of a 16 KiB
-// part. An 8-aligned pointer is 4-aligned, so these forward instead; the
-// linker prefers them to the library's weak definitions.
-unsafe extern "C" {
-    fn __aeabi_memcpy4(dest: *mut u8, src: *const u8, n: usize);
-    fn __aeabi_memset4(dest: *mut u8, n: usize, c: i32);
-    fn __aeabi_memclr4(dest: *mut u8, n: usize);
-}
-
-/// # Safety
-/// As `__aeabi_memcpy4`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn __aeabi_memcpy8(dest: *mut u8, src: *const u8, n: usize) {
-    unsafe { __aeabi_memcpy4(dest, src, n) }
-}
-
-/// # Safety
-/// As `__aeabi_memset4`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn __aeabi_memset8(dest: *mut u8, n: usize, c: i32) {
-    unsafe { __aeabi_memset4(dest, n, c) }
-}
-
-/// # Safety
-/// As `__aeabi_memclr4`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn __aeabi_memclr8(dest: *mut u8, n: usize) {
-    unsafe { __aeabi_memclr4(dest, n) }
 }

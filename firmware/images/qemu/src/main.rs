@@ -23,6 +23,9 @@
 #![no_main]
 
 mod gateway;
+// The nRF image's byte-loop memory routines, so the QEMU runs exercise them.
+#[path = "../../nrf/src/mem.rs"]
+mod mem;
 mod trace;
 mod uart;
 
