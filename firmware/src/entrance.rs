@@ -184,6 +184,9 @@ impl EntranceCounter {
     /// Feeds both beams' levels at `now_ms` (`true` = broken), then reports
     /// what is due as [`EntranceCounter::poll`] does.
     pub fn sample(&mut self, now_ms: u64, beam_a: bool, beam_b: bool) -> Option<EntryCounts> {
+        // A change that settled before this one must be taken first: a
+        // caller that polled late would otherwise have it overwritten.
+        self.settle(now_ms);
         for (beam, raw) in self.beams.iter_mut().zip([beam_a, beam_b]) {
             if beam.raw != raw {
                 beam.raw = raw;
@@ -196,6 +199,17 @@ impl EntranceCounter {
     /// Settles beam changes that have held long enough, in the order they
     /// happened, and returns a finished period's counts when one is due.
     pub fn poll(&mut self, now_ms: u64) -> Option<EntryCounts> {
+        self.settle(now_ms);
+        self.check_blocked(now_ms);
+        if self.ready.is_none() {
+            self.finish_period(now_ms);
+        }
+        self.ready.take()
+    }
+
+    /// Applies the beam changes that have held long enough by `now_ms`, in
+    /// the order they happened.
+    fn settle(&mut self, now_ms: u64) {
         while let Some(side) = self.next_settled_edge(now_ms) {
             let beam = &mut self.beams[side.index()];
             let at = beam.raw_since;
@@ -209,11 +223,6 @@ impl EntranceCounter {
                 self.cleared(side, at);
             }
         }
-        self.check_blocked(now_ms);
-        if self.ready.is_none() {
-            self.finish_period(now_ms);
-        }
-        self.ready.take()
     }
 
     /// When [`EntranceCounter::poll`] may next have something to do.

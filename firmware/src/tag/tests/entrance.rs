@@ -166,3 +166,115 @@ fn a_beam_held_for_minutes_is_reported_blocked_at_once_and_counts_nobody() {
         .collect();
     assert_eq!(events, [heartbeat(false)]);
 }
+
+#[test]
+fn a_turn_back_and_flicker_count_nobody_and_send_nothing() {
+    let mut tag = entrance_tag();
+    ack_all(&mut tag, 0);
+    // Steps into the street-side beam and goes back out to the street.
+    walk(&mut tag, 3_000, &[(0, true, false), (400, false, false)]);
+    // Sunlight on the store-side beam: 15 ms blips, under min_break_ms.
+    walk(
+        &mut tag,
+        9_000,
+        &[
+            (0, false, true),
+            (15, false, false),
+            (500, true, false),
+            (510, false, false),
+        ],
+    );
+    let events: Vec<_> = (1..=3 * PERIOD / 1_000)
+        .flat_map(|s| ack_all(&mut tag, s * 1_000))
+        .filter(|e| !matches!(e, TagEvent::EntranceHeartbeat { .. }))
+        .collect();
+    assert_eq!(events, [], "no passage, so no Entries in any period");
+}
+
+#[test]
+fn two_people_walking_in_close_together_count_as_two() {
+    let mut tag = entrance_tag();
+    ack_all(&mut tag, 0);
+    // The second breaks the street-side beam while the first is still in
+    // the store-side one.
+    walk(
+        &mut tag,
+        7_000,
+        &[
+            (0, true, false),
+            (150, true, true),
+            (300, false, true),
+            (400, true, true),
+            (500, true, false),
+            (600, true, true),
+            (750, false, true),
+            (900, false, false),
+        ],
+    );
+    assert_eq!(
+        ack_all(&mut tag, PERIOD + 40),
+        [TagEvent::Entries {
+            entered: 2,
+            exited: 0,
+            period_ms: 60_000
+        }]
+    );
+}
+
+#[test]
+fn counts_go_once_per_period_and_only_for_periods_with_people() {
+    let mut tag = entrance_tag();
+    ack_all(&mut tag, 0);
+    // Two in and one out in period 0, nobody in period 1, one out in
+    // period 2.
+    walk(&mut tag, 1_000, &WALK_IN);
+    walk(&mut tag, 20_000, &WALK_IN);
+    walk(&mut tag, 40_000, &WALK_OUT);
+    walk(&mut tag, 2 * PERIOD + 30_000, &WALK_OUT);
+    let entries: Vec<_> = (1..=4 * PERIOD / 100)
+        .flat_map(|t| ack_all(&mut tag, t * 100))
+        .filter(|e| matches!(e, TagEvent::Entries { .. }))
+        .collect();
+    let period = |entered, exited| TagEvent::Entries {
+        entered,
+        exited,
+        period_ms: 60_000,
+    };
+    assert_eq!(entries, [period(2, 1), period(0, 1)]);
+}
+
+#[test]
+fn entries_are_resent_with_growing_age_until_acked_then_never() {
+    let mut tag = entrance_tag();
+    ack_all(&mut tag, 0);
+    walk(&mut tag, 1_000, &WALK_IN);
+    // No gateway in range for a while: every send of the event is lost.
+    let mut sends = Vec::new();
+    for t in (PERIOD..PERIOD + 30_000).step_by(10) {
+        for uplink in sent(&mut tag, t) {
+            if matches!(uplink.event, TagEvent::Entries { .. }) {
+                sends.push((t, uplink.seq, uplink.age_ms));
+            }
+        }
+    }
+    assert!(sends.len() >= 3, "resent while unacked: {sends:?}");
+    assert!(
+        sends.iter().all(|&(_, seq, _)| seq == sends[0].1),
+        "one event"
+    );
+    // Dated at the period's start (0): the age is the time of sending.
+    assert!(sends.iter().all(|&(t, _, age)| u64::from(age) == t));
+    // The gateway hears the next copy and acks it; nothing is resent.
+    let now = PERIOD + 30_000;
+    let ack = Downlink::Ack {
+        tag: ID,
+        boot: 3,
+        seq: sends[0].1,
+    };
+    assert_eq!(tag.handle_downlink(now, &ack), DownlinkEffect::Acked);
+    let later: Vec<_> = (0..600)
+        .flat_map(|s| sent(&mut tag, now + s * 1_000))
+        .filter(|u| matches!(u.event, TagEvent::Entries { .. }))
+        .collect();
+    assert_eq!(later, []);
+}
