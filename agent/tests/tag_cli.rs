@@ -133,7 +133,7 @@ fn bad_requests_are_refused_with_the_reason_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("page.bin");
     let o = page.to_str().unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["--id", "1", "--role", "motion"], "needs --epc"),
         (
             &["--id", "1", "--role", "reader", "--epc", EPC_HEX],
@@ -150,6 +150,14 @@ fn bad_requests_are_refused_with_the_reason_and_write_nothing() {
         (
             &["--id", "1", "--role", "presence", "--pickup-k", "9"],
             "--pickup-k must be 1 to --pickup-m",
+        ),
+        (
+            &["--id", "1", "--role", "entrance", "--period-ms", "0"],
+            "--period-ms must be at least 1",
+        ),
+        (
+            &["--id", "1", "--role", "entrance", "--blocked-ms", "30"],
+            "--blocked-ms (30) must be longer than --min-break-ms (40)",
         ),
     ];
     for (args, reason) in cases {
@@ -185,4 +193,64 @@ fn show_rejects_a_corrupt_page() {
         stderr.contains("not a usable config page (Corrupt)"),
         "{stderr}"
     );
+}
+
+#[test]
+fn entrance_page_carries_the_counters_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("door.page");
+    let page_arg = page.to_str().unwrap();
+    let out = aisle(&[
+        "tag",
+        "config",
+        "--id",
+        "0x0E170001",
+        "--role",
+        "entrance",
+        "--min-break-ms",
+        "60",
+        "--blocked-ms",
+        "45000",
+        "--period-ms",
+        "300000",
+        "-o",
+        page_arg,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = Config::from_image(&std::fs::read(&page).unwrap()).unwrap();
+    assert_eq!(
+        config,
+        Config {
+            tag: 0x0E17_0001,
+            role: Role::Entrance,
+            settings: Settings::default(),
+            epc: None,
+            pickup: PickupTuning::default(),
+            entrance: EntranceSettings {
+                min_break_ms: 60,
+                blocked_ms: 45_000,
+                period_ms: 300_000,
+            },
+        }
+    );
+    let shown = aisle(&["tag", "show", page_arg]);
+    let text = String::from_utf8(shown.stdout).unwrap();
+    assert!(text.contains("role: entrance"), "{text}");
+    assert!(
+        text.contains("entrance: break 60 ms, blocked after 45000 ms, counts every 300000 ms"),
+        "{text}"
+    );
+}
+
+#[test]
+fn config_help_lists_the_entrance_keys() {
+    let out = aisle(&["tag", "config", "--help"]);
+    let help = String::from_utf8(out.stdout).unwrap();
+    for key in ["entrance", "--min-break-ms", "--blocked-ms", "--period-ms"] {
+        assert!(help.contains(key), "{key} missing from --help:\n{help}");
+    }
 }

@@ -7,7 +7,7 @@
 
 use crate::config::Config;
 use crate::tag::{DownlinkEffect, Tag};
-use protocol::{encode, EpcBytes, FrameDecoder, Message, MAX_ENCODED_LEN};
+use protocol::{encode, EpcBytes, FrameDecoder, MAX_ENCODED_LEN};
 
 /// How often the LED toggles while a technician's Identify is running.
 pub const BLINK_HALF_PERIOD_MS: u64 = 250;
@@ -121,11 +121,9 @@ impl<const N: usize> Shell<N> {
             }
             // Garbage, corrupt frames and other tags' uplinks are skipped;
             // the decoder resynchronises at the next delimiter.
-            for frame in self.decoder.feed(&buf[..n]).flatten() {
-                if let Message::Downlink(downlink) = frame.message {
-                    if self.tag.handle_downlink(now, &downlink) == DownlinkEffect::Configured {
-                        board.store_config(self.tag.config());
-                    }
+            for downlink in self.decoder.feed_downlinks(&buf[..n]).flatten().flatten() {
+                if self.tag.handle_downlink(now, &downlink) == DownlinkEffect::Configured {
+                    board.store_config(self.tag.config());
                 }
             }
         }

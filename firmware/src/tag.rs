@@ -71,6 +71,9 @@ pub struct Tag<const N: usize> {
     next_heartbeat: u64,
     battery_mv: u16,
     identify_until: u64,
+    /// Whether the last heartbeat said a break-beam was blocked (entrance
+    /// counters): a change brings the next heartbeat forward.
+    beam_blocked_reported: bool,
 }
 
 impl<const N: usize> Tag<N> {
@@ -90,6 +93,7 @@ impl<const N: usize> Tag<N> {
             next_heartbeat: now_ms + heartbeat_ms(&config.settings),
             battery_mv: 0,
             identify_until: 0,
+            beam_blocked_reported: false,
         };
         let event = TagEvent::Boot {
             fw: FW_VERSION,
@@ -156,10 +160,17 @@ impl<const N: usize> Tag<N> {
                 return self.emit(now_ms, dwell_event(dwell));
             }
         }
+        let mut beam_blocked = None;
         if let Sensor::Entrance(counter) = &mut self.sensor {
             if let Some(counts) = counter.poll(now_ms) {
                 return self.emit_entries(counts);
             }
+            beam_blocked = Some(counter.is_blocked());
+        }
+        if beam_blocked.is_some_and(|blocked| blocked != self.beam_blocked_reported) {
+            // A door propped open (or cleared again) is news now, not at
+            // the next scheduled heartbeat.
+            self.next_heartbeat = now_ms;
         }
         if now_ms >= self.next_heartbeat {
             // After a long sleep, one heartbeat, not a burst of missed ones.
@@ -170,10 +181,22 @@ impl<const N: usize> Tag<N> {
                 .outbox
                 .dropped()
                 .saturating_add(u32::from(self.outbox.is_full()));
-            let event = TagEvent::Heartbeat {
-                battery_mv: self.battery_mv,
-                fw: FW_VERSION,
-                dropped,
+            let battery_mv = self.battery_mv;
+            let event = match beam_blocked {
+                Some(beam_blocked) => {
+                    self.beam_blocked_reported = beam_blocked;
+                    TagEvent::EntranceHeartbeat {
+                        battery_mv,
+                        fw: FW_VERSION,
+                        dropped,
+                        beam_blocked,
+                    }
+                }
+                None => TagEvent::Heartbeat {
+                    battery_mv,
+                    fw: FW_VERSION,
+                    dropped,
+                },
             };
             return self.emit(now_ms, event);
         }

@@ -149,6 +149,7 @@ impl StoreMap {
                         | TagEvent::DwellEnd { .. }
                         | TagEvent::EpcSeen { .. }
                         | TagEvent::Entries { .. }
+                        | TagEvent::EntranceHeartbeat { .. }
                 ))
     }
 }
@@ -253,6 +254,7 @@ pub(crate) fn enrich(map: &StoreMap, u: &Uplink, received_at: UnixMillis) -> Out
         }
         TagEvent::Boot { .. }
         | TagEvent::Heartbeat { .. }
+        | TagEvent::EntranceHeartbeat { .. }
         | TagEvent::DwellStart
         | TagEvent::PutDown { .. }
         | TagEvent::Entries { .. } => Enriched::Health,

@@ -286,9 +286,14 @@ pub(crate) struct TagHealth {
     pub(crate) dropped: Option<u32>,
     pub(crate) fw: Option<String>,
     pub(crate) reset_reason: Option<String>,
-    /// An entrance counter's latest period: the only place a period in
-    /// which people only left shows, and a sign the door is counted.
+    /// Entrance counters only: the latest counting period, the one place
+    /// a period in which people only left shows. Absent for other tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) entries: Option<EntriesPeriod>,
+    /// Entrance counters only: a break-beam is blocked (a propped door, a
+    /// pram), so nobody is being counted. Absent for other tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) beam_blocked: Option<bool>,
 }
 
 /// One counting period of an entrance, as its tag reported it.
@@ -323,6 +328,7 @@ impl TagHealthBook {
             fw: None,
             reset_reason: None,
             entries: None,
+            beam_blocked: None,
         });
         h.last_seen = h.last_seen.max(now);
         if boot > h.boot {
@@ -348,6 +354,25 @@ impl TagHealthBook {
             if boot == h.boot {
                 h.dropped = Some(h.dropped.unwrap_or(0).max(dropped));
             }
+        }
+    }
+
+    /// An entrance counter's heartbeat: the common health, and whether a
+    /// break-beam is blocked.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn entrance_heartbeat(
+        &mut self,
+        tag: u32,
+        boot: u32,
+        now: UnixMillis,
+        battery_mv: u16,
+        fw: FwVersion,
+        dropped: u32,
+        beam_blocked: bool,
+    ) {
+        self.heartbeat(tag, boot, now, battery_mv, fw, dropped);
+        if let Some(h) = self.tags.get_mut(&tag) {
+            h.beam_blocked = Some(beam_blocked);
         }
     }
 

@@ -28,6 +28,21 @@ fn an_entrance_shows_its_latest_counting_period() {
 }
 
 #[test]
+fn entrance_heartbeat_shows_a_blocked_beam_until_one_says_it_cleared() {
+    let mut book = TagHealthBook::default();
+    book.heartbeat(7, 1, UnixMillis(1000), 3000, FW, 0);
+    book.entrance_heartbeat(9, 1, UnixMillis(1000), 3300, FW, 0, true);
+    let tags = book.take_changed(10);
+    let blocked: Vec<_> = tags.iter().map(|h| (h.tag, h.beam_blocked)).collect();
+    assert_eq!(blocked, [(7, None), (9, Some(true))]);
+    let json = serde_json::to_value(&tags).unwrap();
+    assert_eq!(json[0].get("beam_blocked"), None, "not an entrance tag");
+    assert_eq!(json[1]["beam_blocked"], true);
+    book.entrance_heartbeat(9, 1, UnixMillis(2000), 3300, FW, 0, false);
+    assert_eq!(book.take_changed(10)[0].beam_blocked, Some(false));
+}
+
+#[test]
 fn heartbeat_drop_count_resets_on_a_new_boot() {
     let mut book = TagHealthBook::default();
     book.heartbeat(7, 1, UnixMillis(1000), 3000, FW, 5);

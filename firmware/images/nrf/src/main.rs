@@ -21,6 +21,7 @@ mod battery;
 mod clock;
 mod gpio;
 mod layout;
+mod mem;
 mod nvmc;
 mod reg;
 mod twi;
