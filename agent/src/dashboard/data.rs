@@ -5,6 +5,7 @@
 //! Pages never count anything themselves: a total is the sum of the
 //! engine's per-store rows, a day is the engine run over that day.
 
+use crate::event_store::sqlite::ITEM_EVENTS;
 use crate::event_store::EventFilter;
 use crate::event_store::{DbError, SqliteStore as EventStore};
 use crate::funnel::report::{FunnelReport, FunnelRow};
@@ -113,6 +114,7 @@ impl Source {
             window_ms,
             by,
             catalog: self.catalog.clone(),
+            ..FunnelOptions::default()
         };
         let report = Arc::new(store::report(store, filter, &opts)?);
         if report.rows.len() <= CACHED_ROWS_MAX {
@@ -149,11 +151,9 @@ impl Source {
 pub(super) fn stores(store: &EventStore) -> Result<Vec<String>, DbError> {
     let conn = store.connection();
     let mut out: Vec<String> = Vec::new();
+    let items = format!("{ITEM_EVENTS} AND");
     for (table, condition) in [
-        (
-            "events INDEXED BY events_by_garment",
-            "event <> 'fixture_dwell' AND",
-        ),
+        ("events INDEXED BY events_by_garment", items.as_str()),
         ("exposures", ""),
     ] {
         let mut next = conn.prepare(&format!(

@@ -83,6 +83,9 @@ impl Gateway<'_> {
             serial: Some(garment(epc).to_string()),
             fixture: None,
             gtins: Vec::new(),
+            zone: None,
+            duration_ms: None,
+            count: None,
         };
         let event = match &u.event {
             TagEvent::DwellEnd { dwell_ms } => {
@@ -95,6 +98,9 @@ impl Gateway<'_> {
                     serial: None,
                     fixture: Some(fixture.to_string()),
                     gtins: self.layout.fixtures[fixture].gtins.clone(),
+                    zone: None,
+                    duration_ms: None,
+                    count: None,
                 }
             }
             TagEvent::PickedUp { epc } => item(StoreEventKind::ItemPickup, epc),
