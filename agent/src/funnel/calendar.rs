@@ -8,6 +8,7 @@
 
 use jiff::tz::{Offset, TimeZone};
 use jiff::Timestamp;
+use protocol::time::UnixMillis;
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -21,13 +22,13 @@ pub enum Grain {
     Day,
 }
 
-/// The local hour or day (per `grain`) of the instant `ts_ms` in `zone`, as
+/// The local hour or day (per `grain`) of the instant `ts` in `zone`, as
 /// a count of hours or days since 1970-01-01 local time.
-pub fn slot(zone: &TimeZone, ts_ms: i64, grain: Grain) -> i64 {
-    let offset_s = Timestamp::from_millisecond(ts_ms)
+pub fn slot(zone: &TimeZone, ts: UnixMillis, grain: Grain) -> i64 {
+    let offset_s = Timestamp::from_millisecond(ts.0)
         .map(|ts| zone.to_offset(ts).seconds())
         .unwrap_or(0);
-    let local_ms = ts_ms.saturating_add(i64::from(offset_s) * 1000);
+    let local_ms = ts.0.saturating_add(i64::from(offset_s) * 1000);
     local_ms.div_euclid(match grain {
         Grain::Hour => HOUR_MS,
         Grain::Day => DAY_MS,
@@ -74,8 +75,8 @@ pub fn hour_label(slot: i64) -> String {
 mod tests {
     use super::*;
 
-    fn ms(rfc3339: &str) -> i64 {
-        rfc3339.parse::<protocol::time::UnixMillis>().unwrap().0
+    fn ms(rfc3339: &str) -> UnixMillis {
+        rfc3339.parse().unwrap()
     }
 
     #[test]

@@ -28,7 +28,9 @@ use crate::event_store::clickhouse::row_binary::RowReader;
 use crate::event_store::clickhouse::{quote, Body};
 use crate::event_store::{ClickHouseError, ClickHouseStore, EventFilter};
 use protocol::stage::StoreEventKind;
+use protocol::time::UnixMillis;
 use std::io;
+use std::time::Duration;
 
 /// ` AND …` conditions for `filter`.
 fn filter_sql(filter: &EventFilter) -> String {
@@ -36,11 +38,11 @@ fn filter_sql(filter: &EventFilter) -> String {
     if let Some(store) = &filter.store {
         sql.push_str(&format!(" AND store = {}", quote(store)));
     }
-    if let Some(from) = filter.from_ms {
-        sql.push_str(&format!(" AND ts_ms >= {from}"));
+    if let Some(from) = filter.from {
+        sql.push_str(&format!(" AND ts_ms >= {}", from.0));
     }
-    if let Some(to) = filter.to_ms {
-        sql.push_str(&format!(" AND ts_ms < {to}"));
+    if let Some(to) = filter.to {
+        sql.push_str(&format!(" AND ts_ms < {}", to.0));
     }
     sql
 }
@@ -51,7 +53,7 @@ pub fn report(
     filter: &EventFilter,
     opts: &FunnelOptions,
 ) -> Result<FunnelReport, ClickHouseError> {
-    let mut builder = FunnelBuilder::until(opts, filter.to_ms);
+    let mut builder = FunnelBuilder::until(opts, filter.to);
     count_exposures(store, filter, opts, &mut builder)?;
     if opts.shows_dwells() || opts.shows_visits() {
         add_dwells_and_visits(store, filter, opts, &mut builder)?;
@@ -158,16 +160,9 @@ fn count_exposures(
             let gtin = rows.string()?;
             let fixture = nullable_string(rows)?;
             let zone = nullable_string(rows)?;
-            let ts_ms = rows.i64()?;
+            let ts = UnixMillis(rows.i64()?);
             let count = rows.u64()?;
-            builder.add_exposures(
-                &shop,
-                &gtin,
-                fixture.as_deref(),
-                zone.as_deref(),
-                ts_ms,
-                count,
-            );
+            builder.add_exposures(&shop, &gtin, fixture.as_deref(), zone.as_deref(), ts, count);
         }
         Ok(())
     };
@@ -198,11 +193,11 @@ fn add_dwells_and_visits(
         while !rows.at_end()? {
             let visits = rows.u8()? == 1;
             let shop = rows.string()?;
-            let ts_ms = rows.i64()?;
+            let ts = UnixMillis(rows.i64()?);
             let fixture = nullable_string(rows)?;
             let zone = nullable_string(rows)?;
-            let duration_ms = if rows.not_null()? {
-                Some(rows.i64()?)
+            let duration = if rows.not_null()? {
+                u64::try_from(rows.i64()?).ok().map(Duration::from_millis)
             } else {
                 None
             };
@@ -212,15 +207,9 @@ fn add_dwells_and_visits(
                 None
             };
             if visits {
-                builder.add_visits(&shop, ts_ms, u64::from(count.unwrap_or(0)));
+                builder.add_visits(&shop, ts, u64::from(count.unwrap_or(0)));
             } else {
-                builder.add_dwell(
-                    &shop,
-                    fixture.as_deref(),
-                    zone.as_deref(),
-                    ts_ms,
-                    duration_ms,
-                );
+                builder.add_dwell(&shop, fixture.as_deref(), zone.as_deref(), ts, duration);
             }
         }
         Ok(())
@@ -292,7 +281,7 @@ fn scan_garments(
                     _ => continue,
                 };
                 events.push(GarmentEvent {
-                    ts_ms,
+                    ts: UnixMillis(ts_ms),
                     kind,
                     fixture: this.2.clone(),
                     zone: this.3.clone(),

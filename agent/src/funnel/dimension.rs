@@ -99,6 +99,22 @@ impl fmt::Display for Dimension {
     }
 }
 
+/// Whether rows keyed `by` carry dwell figures: keyed by zone or fixture,
+/// and not by a garment (a dwell is at a fixture, not of one SKU).
+pub fn shows_dwells(by: &[Dimension]) -> bool {
+    by.iter()
+        .any(|d| matches!(d, Dimension::Zone | Dimension::Fixture))
+        && !by
+            .iter()
+            .any(|d| matches!(d, Dimension::Sku | Dimension::Style))
+}
+
+/// Whether rows keyed `by` carry visit figures: keyed only by store-level
+/// dimensions (a door count is of a store at a time).
+pub fn shows_visits(by: &[Dimension]) -> bool {
+    by.iter().all(|d| d.is_store_level())
+}
+
 /// A `--by` list that is not made of known dimensions.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ByError {

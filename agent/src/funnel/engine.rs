@@ -36,8 +36,12 @@ use super::directory::StoreDirectory;
 use super::report::{FunnelReport, FunnelRow};
 use super::rows::{Place, RowIndex};
 use protocol::stage::StoreEventKind;
+use protocol::time::UnixMillis;
+use std::time::Duration;
 
-pub use super::seconds::{median_s, total_s};
+use super::dimension::{shows_dwells, shows_visits};
+use super::seconds::{between, window_end};
+pub use super::seconds::{median_duration_s, median_s, total_s};
 
 #[cfg(test)]
 pub use super::reference::{compute, garment_order, FunnelEvent};
@@ -46,7 +50,7 @@ pub use super::reference::{compute, garment_order, FunnelEvent};
 #[derive(Debug, Clone)]
 pub struct FunnelOptions {
     /// W: a journey opened at t is open for events with ts <= t + W.
-    pub window_ms: i64,
+    pub window: Duration,
     pub by: Vec<Dimension>,
     pub catalog: Catalog,
     /// Regions, cities, brands and time zones of the stores (`--stores`).
@@ -56,7 +60,7 @@ pub struct FunnelOptions {
 impl Default for FunnelOptions {
     fn default() -> Self {
         FunnelOptions {
-            window_ms: 3_600_000,
+            window: Duration::from_secs(3600),
             by: vec![Dimension::Sku],
             catalog: Catalog::default(),
             stores: StoreDirectory::default(),
@@ -79,24 +83,10 @@ impl FunnelOptions {
     }
 }
 
-/// See [`FunnelOptions::shows_dwells`].
-pub fn shows_dwells(by: &[Dimension]) -> bool {
-    by.iter()
-        .any(|d| matches!(d, Dimension::Zone | Dimension::Fixture))
-        && !by
-            .iter()
-            .any(|d| matches!(d, Dimension::Sku | Dimension::Style))
-}
-
-/// See [`FunnelOptions::shows_visits`].
-pub fn shows_visits(by: &[Dimension]) -> bool {
-    by.iter().all(|d| d.is_store_level())
-}
-
 /// An item event of one garment, as [`FunnelBuilder::add_garment`] takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GarmentEvent {
-    pub ts_ms: i64,
+    pub ts: UnixMillis,
     /// `ItemPickup`, `ItemTryOn` or `ItemPurchase`; a dwell here is ignored.
     pub kind: StoreEventKind,
     pub fixture: Option<String>,
@@ -107,22 +97,22 @@ pub struct GarmentEvent {
 #[derive(Debug, Default)]
 struct Cell {
     row: FunnelRow,
-    view_to_try_on_ms: Vec<i64>,
-    try_on_to_purchase_ms: Vec<i64>,
+    view_to_try_on: Vec<Duration>,
+    try_on_to_purchase: Vec<Duration>,
     dwells: u64,
-    dwell_ms: Vec<i64>,
+    dwell: Vec<Duration>,
     visits: u64,
 }
 
 /// One journey while it is open.
 struct Journey {
-    opened_ms: i64,
+    opened: UnixMillis,
     /// Where the step that opened it happened: its report row.
     store: Option<String>,
     fixture: Option<String>,
     zone: Option<String>,
-    try_on_ms: Option<i64>,
-    purchase_ms: Option<i64>,
+    try_on: Option<UnixMillis>,
+    purchase: Option<UnixMillis>,
 }
 
 /// The channel of everything the stores' tags saw (`--by channel`).
@@ -133,7 +123,7 @@ pub const STORE_CHANNEL: &str = "store";
 /// a paid order line (`ItemPurchase`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OnlineStep {
-    pub ts_ms: i64,
+    pub ts: UnixMillis,
     pub kind: StoreEventKind,
     /// The store the behaviour is attributed to, if any.
     pub store: Option<String>,
@@ -141,7 +131,7 @@ pub struct OnlineStep {
 
 /// A step of either kind of journey, as the scan reads it.
 struct Step<'e> {
-    ts_ms: i64,
+    ts: UnixMillis,
     kind: StoreEventKind,
     store: Option<&'e str>,
     fixture: Option<&'e str>,
@@ -154,7 +144,7 @@ pub struct FunnelBuilder<'o> {
     opts: &'o FunnelOptions,
     /// `--to`: steps at or after it count nowhere and open nothing; they
     /// are read only to finish the journeys opened before it.
-    until_ms: Option<i64>,
+    until: Option<UnixMillis>,
     cells: Vec<Cell>,
     rows: RowIndex<'o>,
 }
@@ -163,7 +153,7 @@ impl<'o> FunnelBuilder<'o> {
     pub fn new(opts: &'o FunnelOptions) -> Self {
         FunnelBuilder {
             opts,
-            until_ms: None,
+            until: None,
             cells: Vec::new(),
             rows: RowIndex::new(opts),
         }
@@ -172,15 +162,15 @@ impl<'o> FunnelBuilder<'o> {
     /// A builder for a report up to `to` (exclusive): the readers feed it
     /// item events up to `to` + W, and it counts only what is before `to`,
     /// so a journey opened just before `to` keeps its later steps.
-    pub fn until(opts: &'o FunnelOptions, to_ms: Option<i64>) -> Self {
+    pub fn until(opts: &'o FunnelOptions, to: Option<UnixMillis>) -> Self {
         FunnelBuilder {
-            until_ms: to_ms,
+            until: to,
             ..FunnelBuilder::new(opts)
         }
     }
 
     /// Counts `count` exposures of `gtin` shown at `fixture` (in `zone`)
-    /// of `store` by dwells at `ts_ms` (any instant when the report is not
+    /// of `store` by dwells at `ts` (any instant when the report is not
     /// keyed by time).
     pub fn add_exposures(
         &mut self,
@@ -188,7 +178,7 @@ impl<'o> FunnelBuilder<'o> {
         gtin: &str,
         fixture: Option<&str>,
         zone: Option<&str>,
-        ts_ms: i64,
+        ts: UnixMillis,
         count: u64,
     ) {
         let cell = self.cell(&Place {
@@ -197,7 +187,7 @@ impl<'o> FunnelBuilder<'o> {
             gtin: Some(gtin),
             fixture,
             zone,
-            ts_ms,
+            ts,
         });
         self.cells[cell].row.exposures += count;
     }
@@ -210,8 +200,8 @@ impl<'o> FunnelBuilder<'o> {
         store: &str,
         fixture: Option<&str>,
         zone: Option<&str>,
-        ts_ms: i64,
-        duration_ms: Option<i64>,
+        ts: UnixMillis,
+        duration: Option<Duration>,
     ) {
         let cell = self.cell(&Place {
             channel: STORE_CHANNEL,
@@ -219,23 +209,23 @@ impl<'o> FunnelBuilder<'o> {
             gtin: None,
             fixture,
             zone,
-            ts_ms,
+            ts,
         });
         let cell = &mut self.cells[cell];
         cell.dwells += 1;
-        cell.dwell_ms.extend(duration_ms);
+        cell.dwell.extend(duration);
     }
 
     /// Counts `count` people through a door of `store` in the period
-    /// starting at `ts_ms`.
-    pub fn add_visits(&mut self, store: &str, ts_ms: i64, count: u64) {
+    /// starting at `ts`.
+    pub fn add_visits(&mut self, store: &str, ts: UnixMillis, count: u64) {
         let cell = self.cell(&Place {
             channel: STORE_CHANNEL,
             store: Some(store),
             gtin: None,
             fixture: None,
             zone: None,
-            ts_ms,
+            ts,
         });
         self.cells[cell].visits += count;
     }
@@ -247,7 +237,7 @@ impl<'o> FunnelBuilder<'o> {
         channel: &str,
         store: Option<&str>,
         sku: &str,
-        ts_ms: i64,
+        ts: UnixMillis,
         count: u64,
     ) {
         let cell = self.cell(&Place {
@@ -256,7 +246,7 @@ impl<'o> FunnelBuilder<'o> {
             gtin: Some(sku),
             fixture: None,
             zone: None,
-            ts_ms,
+            ts,
         });
         self.cells[cell].row.exposures += count;
     }
@@ -268,7 +258,7 @@ impl<'o> FunnelBuilder<'o> {
             STORE_CHANNEL,
             gtin,
             events.iter().map(|e| Step {
-                ts_ms: e.ts_ms,
+                ts: e.ts,
                 kind: e.kind,
                 store: Some(store),
                 fixture: e.fixture.as_deref(),
@@ -286,7 +276,7 @@ impl<'o> FunnelBuilder<'o> {
             channel,
             Some(sku),
             steps.iter().map(|s| Step {
-                ts_ms: s.ts_ms,
+                ts: s.ts,
                 kind: s.kind,
                 store: s.store.as_deref(),
                 fixture: None,
@@ -303,19 +293,19 @@ impl<'o> FunnelBuilder<'o> {
         gtin: Option<&str>,
         steps: impl Iterator<Item = Step<'e>>,
     ) {
-        let window = self.opts.window_ms;
+        let window = self.opts.window;
         let mut open: Option<Journey> = None;
         for step in steps {
             if open
                 .as_ref()
-                .is_some_and(|j| step.ts_ms > j.opened_ms.saturating_add(window))
+                .is_some_and(|j| step.ts > window_end(j.opened, window))
             {
                 if let Some(done) = open.take() {
                     self.close(channel, gtin, done);
                 }
             }
             // Past `--to` a step only finishes an open journey.
-            let counted = self.until_ms.is_none_or(|to| step.ts_ms < to);
+            let counted = self.until.is_none_or(|to| step.ts < to);
             if counted {
                 let cell = self.cell(&Place {
                     channel,
@@ -323,7 +313,7 @@ impl<'o> FunnelBuilder<'o> {
                     gtin,
                     fixture: step.fixture,
                     zone: step.zone,
-                    ts_ms: step.ts_ms,
+                    ts: step.ts,
                 });
                 let row = &mut self.cells[cell].row;
                 match step.kind {
@@ -338,26 +328,26 @@ impl<'o> FunnelBuilder<'o> {
             match step.kind {
                 StoreEventKind::ItemPickup if counted && open.is_none() => {
                     open = Some(Journey {
-                        opened_ms: step.ts_ms,
+                        opened: step.ts,
                         store: step.store.map(str::to_string),
                         fixture: step.fixture.map(str::to_string),
                         zone: step.zone.map(str::to_string),
-                        try_on_ms: None,
-                        purchase_ms: None,
+                        try_on: None,
+                        purchase: None,
                     });
                 }
                 StoreEventKind::ItemTryOn => {
                     if let Some(j) = open.as_mut() {
-                        if j.try_on_ms.is_none() && step.ts_ms > j.opened_ms {
-                            j.try_on_ms = Some(step.ts_ms);
+                        if j.try_on.is_none() && step.ts > j.opened {
+                            j.try_on = Some(step.ts);
                         }
                     }
                 }
                 StoreEventKind::ItemPurchase => {
                     if let Some(j) = open.as_mut() {
-                        if let (Some(tried), None) = (j.try_on_ms, j.purchase_ms) {
-                            if step.ts_ms > tried {
-                                j.purchase_ms = Some(step.ts_ms);
+                        if let (Some(tried), None) = (j.try_on, j.purchase) {
+                            if step.ts > tried {
+                                j.purchase = Some(step.ts);
                             }
                         }
                     }
@@ -377,16 +367,16 @@ impl<'o> FunnelBuilder<'o> {
             gtin,
             fixture: journey.fixture.as_deref(),
             zone: journey.zone.as_deref(),
-            ts_ms: journey.opened_ms,
+            ts: journey.opened,
         });
         let cell = &mut self.cells[cell];
         cell.row.journeys += 1;
-        if let Some(tried) = journey.try_on_ms {
+        if let Some(tried) = journey.try_on {
             cell.row.journeys_try_on += 1;
-            cell.view_to_try_on_ms.push(tried - journey.opened_ms);
-            if let Some(bought) = journey.purchase_ms {
+            cell.view_to_try_on.push(between(journey.opened, tried));
+            if let Some(bought) = journey.purchase {
                 cell.row.journeys_purchase += 1;
-                cell.try_on_to_purchase_ms.push(bought - tried);
+                cell.try_on_to_purchase.push(between(tried, bought));
             }
         }
     }
@@ -430,11 +420,10 @@ impl<'o> FunnelBuilder<'o> {
             row.journeys += theirs.journeys;
             row.journeys_try_on += theirs.journeys_try_on;
             row.journeys_purchase += theirs.journeys_purchase;
-            mine.view_to_try_on_ms.extend(cell.view_to_try_on_ms);
-            mine.try_on_to_purchase_ms
-                .extend(cell.try_on_to_purchase_ms);
+            mine.view_to_try_on.extend(cell.view_to_try_on);
+            mine.try_on_to_purchase.extend(cell.try_on_to_purchase);
             mine.dwells += cell.dwells;
-            mine.dwell_ms.extend(cell.dwell_ms);
+            mine.dwell.extend(cell.dwell);
             mine.visits += cell.visits;
         }
     }
@@ -450,13 +439,13 @@ impl<'o> FunnelBuilder<'o> {
             .into_iter()
             .map(|mut cell| {
                 let row = &mut cell.row;
-                row.median_s_view_to_try_on = median_s(&mut cell.view_to_try_on_ms);
-                row.median_s_try_on_to_purchase = median_s(&mut cell.try_on_to_purchase_ms);
+                row.median_s_view_to_try_on = median_duration_s(&cell.view_to_try_on);
+                row.median_s_try_on_to_purchase = median_duration_s(&cell.try_on_to_purchase);
                 let online = channel.is_some_and(|i| row.dims[i].as_deref() != Some(STORE_CHANNEL));
                 if dwells && !online {
                     row.dwells = Some(cell.dwells);
-                    row.dwell_s_median = median_s(&mut cell.dwell_ms);
-                    row.dwell_s_total = Some(total_s(&cell.dwell_ms));
+                    row.dwell_s_median = median_duration_s(&cell.dwell);
+                    row.dwell_s_total = Some(total_s(&cell.dwell));
                 }
                 if visits && !online {
                     row.visits = Some(cell.visits);
@@ -464,6 +453,6 @@ impl<'o> FunnelBuilder<'o> {
                 cell.row
             })
             .collect();
-        FunnelReport::new(self.opts.window_ms, self.opts.by.clone(), rows)
+        FunnelReport::new(self.opts.window, self.opts.by.clone(), rows)
     }
 }

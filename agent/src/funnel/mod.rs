@@ -65,8 +65,8 @@ pub struct Args {
     #[arg(long)]
     to: Option<UnixMillis>,
     /// Journey window: 30s, 10m, 1h, 1d, 500ms.
-    #[arg(long, default_value = "1h", value_parser = crate::cli::parse_duration_ms)]
-    window: i64,
+    #[arg(long, default_value = "1h", value_parser = crate::cli::parse_duration)]
+    window: std::time::Duration,
     /// Catalog CSV (gtin,sku,style,name,colour,size) for SKU codes and styles.
     #[arg(long)]
     catalog: Option<PathBuf>,
@@ -105,7 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let catalog = crate::cli::load_catalog(args.catalog.as_deref())?;
     let stores = load_stores(args.stores.as_deref())?;
     let opts = FunnelOptions {
-        window_ms: args.window,
+        window: args.window,
         by,
         catalog,
         stores,
@@ -114,8 +114,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let db = EventStore::open_read_only(&target, &credentials)?;
     let filter = EventFilter {
         store: args.store,
-        from_ms: args.from.map(|t| t.0),
-        to_ms: args.to.map(|t| t.0),
+        from: args.from,
+        to: args.to,
     };
     let report = store::report(&db, &filter, &opts).with_context(|| format!("reading {target}"))?;
     if let Some(path) = &args.stores {

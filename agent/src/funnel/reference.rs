@@ -6,13 +6,15 @@
 use super::engine::{FunnelBuilder, FunnelOptions, GarmentEvent};
 use super::report::FunnelReport;
 use protocol::stage::StoreEventKind;
+use protocol::time::UnixMillis;
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// One store event as the funnel sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunnelEvent {
     pub store: String,
-    pub ts_ms: i64,
+    pub ts: UnixMillis,
     pub kind: StoreEventKind,
     /// The garment's GTIN, on item events.
     pub gtin: Option<String>,
@@ -26,7 +28,7 @@ pub struct FunnelEvent {
     /// The GTINs on display, on `fixture_dwell`.
     pub gtins: Vec<String>,
     /// A dwell's length; a visit count's period.
-    pub duration_ms: Option<i64>,
+    pub duration: Option<Duration>,
     /// People through the door, on `store_visits`.
     pub count: Option<u32>,
 }
@@ -36,7 +38,7 @@ pub struct FunnelEvent {
 /// the same instant, the one at the first-named fixture (none first) opens
 /// the journey.
 pub fn garment_order(a: &GarmentEvent, b: &GarmentEvent) -> std::cmp::Ordering {
-    (a.ts_ms, a.kind, &a.fixture, &a.zone).cmp(&(b.ts_ms, b.kind, &b.fixture, &b.zone))
+    (a.ts, a.kind, &a.fixture, &a.zone).cmp(&(b.ts, b.kind, &b.fixture, &b.zone))
 }
 
 /// The funnel report over `events`, which may come in any order.
@@ -61,7 +63,7 @@ pub fn compute(
                         gtin,
                         event.fixture.as_deref(),
                         event.zone.as_deref(),
-                        event.ts_ms,
+                        event.ts,
                         1,
                     );
                 }
@@ -70,18 +72,14 @@ pub fn compute(
                         &event.store,
                         event.fixture.as_deref(),
                         event.zone.as_deref(),
-                        event.ts_ms,
-                        event.duration_ms,
+                        event.ts,
+                        event.duration,
                     );
                 }
             }
             StoreEventKind::StoreVisits => {
                 if opts.shows_visits() {
-                    builder.add_visits(
-                        &event.store,
-                        event.ts_ms,
-                        u64::from(event.count.unwrap_or(0)),
-                    );
+                    builder.add_visits(&event.store, event.ts, u64::from(event.count.unwrap_or(0)));
                 }
             }
             StoreEventKind::ItemPickup
@@ -91,7 +89,7 @@ pub fn compute(
                     .entry((event.store, event.gtin, event.serial))
                     .or_default()
                     .push(GarmentEvent {
-                        ts_ms: event.ts_ms,
+                        ts: event.ts,
                         kind: event.kind,
                         fixture: event.fixture,
                         zone: event.zone,

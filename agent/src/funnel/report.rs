@@ -6,6 +6,7 @@
 
 use super::dimension::Dimension;
 use std::fmt::Write as _;
+use std::time::Duration;
 
 /// The seven counts and two medians of one row, keyed by `dims`, and the
 /// visit and dwell figures on the rows that carry them.
@@ -140,7 +141,8 @@ impl FunnelRow {
 /// A funnel report: the window, the dimensions and the sorted rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunnelReport {
-    pub window_ms: i64,
+    /// The journey window W.
+    pub window: Duration,
     pub by: Vec<Dimension>,
     pub rows: Vec<FunnelRow>,
 }
@@ -182,13 +184,9 @@ fn csv_field(out: &mut String, value: &str) {
 
 impl FunnelReport {
     /// A report with `rows` sorted by their dimensions, in the order of `by`.
-    pub fn new(window_ms: i64, by: Vec<Dimension>, mut rows: Vec<FunnelRow>) -> Self {
+    pub fn new(window: Duration, by: Vec<Dimension>, mut rows: Vec<FunnelRow>) -> Self {
         rows.sort_by(|a, b| a.dims.cmp(&b.dims));
-        FunnelReport {
-            window_ms,
-            by,
-            rows,
-        }
+        FunnelReport { window, by, rows }
     }
 
     /// `sku,store`: the `by` value as given on the command line.
@@ -202,11 +200,11 @@ impl FunnelReport {
 
     /// The window in seconds: an integer when whole, else a fraction.
     fn window_s_json(&self) -> String {
-        if self.window_ms % 1000 == 0 {
-            (self.window_ms / 1000).to_string()
+        if self.window.subsec_millis() == 0 {
+            self.window.as_secs().to_string()
         } else {
             let mut s = String::new();
-            json_f64(&mut s, Some(self.window_ms as f64 / 1000.0));
+            json_f64(&mut s, Some(self.window.as_secs_f64()));
             s
         }
     }
@@ -324,8 +322,8 @@ impl FunnelReport {
     /// `pickups|views` and `try_ons|carts` (docs/online.md).
     pub fn render_table(&self) -> String {
         let online = self.by.contains(&Dimension::Channel);
-        let visits = super::engine::shows_visits(&self.by);
-        let dwells = super::engine::shows_dwells(&self.by);
+        let visits = super::dimension::shows_visits(&self.by);
+        let dwells = super::dimension::shows_dwells(&self.by);
         let header: Vec<String> = self
             .by
             .iter()
@@ -396,7 +394,7 @@ impl FunnelReport {
         }
         let mut out = format!(
             "window {}, by {}\n",
-            crate::cli::format_window(self.window_ms),
+            crate::cli::format_window(self.window),
             self.by_label()
         );
         out.push_str(&crate::cli::align_columns(&lines, dims));

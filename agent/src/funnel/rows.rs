@@ -10,6 +10,7 @@ use super::calendar::{self, Grain};
 use super::dimension::Dimension;
 use super::engine::FunnelOptions;
 use jiff::tz::TimeZone;
+use protocol::time::UnixMillis;
 use std::collections::HashMap;
 
 /// Everything a row key can be made of, for one event.
@@ -22,7 +23,7 @@ pub(super) struct Place<'e> {
     pub(super) zone: Option<&'e str>,
     /// The instant that places it in time: the event's own, or for a
     /// journey its opening pickup's.
-    pub(super) ts_ms: i64,
+    pub(super) ts: UnixMillis,
 }
 
 /// The fields the last look-up compared, and its row.
@@ -82,7 +83,7 @@ impl<'o> RowIndex<'o> {
                 zone
             }
         };
-        Some(calendar::slot(zone, place.ts_ms, grain))
+        Some(calendar::slot(zone, place.ts, grain))
     }
 
     /// The row of `place`: `Ok(index)` of an existing row, or `Err(key)`

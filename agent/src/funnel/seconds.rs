@@ -1,12 +1,29 @@
 //! Step times and dwell lengths as the report prints them: whole seconds,
-//! rounded once, exactly, from the milliseconds the events carry.
+//! rounded once, exactly, from the milliseconds the events carry; and the
+//! arithmetic of instants and durations the journey rules need.
 
-/// The sum of `values_ms` in whole seconds, rounded once as [`median_s`]
+use protocol::time::UnixMillis;
+use std::time::Duration;
+
+/// The total of `values` in whole seconds, rounded once as [`median_s`]
 /// rounds: to the nearest second, halves away from zero.
-pub fn total_s(values_ms: &[i64]) -> i64 {
-    let sum: i128 = values_ms.iter().map(|&v| i128::from(v)).sum();
-    let seconds = div_round_half_away_from_zero(sum, 1_000);
-    i64::try_from(seconds).unwrap_or(if seconds < 0 { i64::MIN } else { i64::MAX })
+pub fn total_s(values: &[Duration]) -> i64 {
+    let sum_ms: i128 = values
+        .iter()
+        .map(|v| i128::try_from(v.as_millis()).unwrap_or(i128::MAX))
+        .sum();
+    let seconds = div_round_half_away_from_zero(sum_ms, 1_000);
+    i64::try_from(seconds).unwrap_or(i64::MAX)
+}
+
+/// The median of `values` in whole seconds, rounded as [`median_s`];
+/// `None` for no values.
+pub fn median_duration_s(values: &[Duration]) -> Option<i64> {
+    let mut ms: Vec<i64> = values
+        .iter()
+        .map(|v| i64::try_from(v.as_millis()).unwrap_or(i64::MAX))
+        .collect();
+    median_s(&mut ms)
 }
 
 /// The median in whole seconds, `None` for no values.
@@ -44,4 +61,17 @@ fn div_round_half_away_from_zero(num: i128, den: i128) -> i128 {
     } else {
         quotient
     }
+}
+
+/// The last instant a journey opened at `opened` is open: `opened` + W,
+/// the far end of time if that overflows.
+pub fn window_end(opened: UnixMillis, window: Duration) -> UnixMillis {
+    let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+    UnixMillis(opened.0.saturating_add(window_ms))
+}
+
+/// How long after `from` the later step `to` came (steps are strictly
+/// after one another, so never negative).
+pub(crate) fn between(from: UnixMillis, to: UnixMillis) -> Duration {
+    Duration::from_millis(u64::try_from(to.0.saturating_sub(from.0)).unwrap_or(0))
 }

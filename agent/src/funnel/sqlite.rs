@@ -12,7 +12,9 @@ use super::report::FunnelReport;
 use crate::event_store::sqlite::ITEM_EVENTS;
 use crate::event_store::{DbError, EventFilter, SqliteStore};
 use protocol::stage::StoreEventKind;
+use protocol::time::UnixMillis;
 use rusqlite::types::{ToSql, ValueRef};
+use std::time::Duration;
 
 /// ` AND …` conditions for `filter` and their parameters, on any table with
 /// `store` and `ts_ms` columns (events, exposures, online steps).
@@ -23,13 +25,13 @@ pub(crate) fn filter_sql(filter: &EventFilter) -> (String, Vec<&dyn ToSql>) {
         sql.push_str(" AND store = ?");
         params.push(store);
     }
-    if let Some(from) = &filter.from_ms {
+    if let Some(from) = &filter.from {
         sql.push_str(" AND ts_ms >= ?");
-        params.push(from);
+        params.push(&from.0);
     }
-    if let Some(to) = &filter.to_ms {
+    if let Some(to) = &filter.to {
         sql.push_str(" AND ts_ms < ?");
-        params.push(to);
+        params.push(&to.0);
     }
     (sql, params)
 }
@@ -80,7 +82,7 @@ pub fn report(
     filter: &EventFilter,
     opts: &FunnelOptions,
 ) -> Result<FunnelReport, DbError> {
-    let mut builder = FunnelBuilder::until(opts, filter.to_ms);
+    let mut builder = FunnelBuilder::until(opts, filter.to);
     count_exposures(store, filter, opts, &mut builder)?;
     if opts.shows_dwells() || opts.shows_visits() {
         add_dwells_and_visits(store, filter, opts, &mut builder)?;
@@ -91,7 +93,7 @@ pub fn report(
     }
     // Journeys opened before `--to` are read to their window's end; only
     // what is before `--to` counts.
-    let until = filter.to_ms;
+    let until = filter.to;
     let items = super::store::journey_filter(filter, opts);
     let filter = &items;
     let ranges = store_ranges(store, filter)?;
@@ -208,8 +210,8 @@ fn count_exposures(
             gtin,
             text(row.get_ref(2)?),
             text(row.get_ref(3)?),
-            row.get(4)?,
-            row.get::<_, i64>(5)? as u64,
+            UnixMillis(row.get(4)?),
+            u64::try_from(row.get::<_, i64>(5)?).unwrap_or(0),
         );
     }
     Ok(())
@@ -239,18 +241,24 @@ fn add_dwells_and_visits(
         let Some(shop) = text(row.get_ref(1)?) else {
             continue;
         };
-        let ts_ms: i64 = row.get(2)?;
+        let ts = UnixMillis(row.get(2)?);
         match bytes(row.get_ref(0)?) {
             Some(b"fixture_dwell") => builder.add_dwell(
                 shop,
                 text(row.get_ref(3)?),
                 text(row.get_ref(4)?),
-                ts_ms,
-                row.get(5)?,
+                ts,
+                row.get::<_, Option<i64>>(5)?
+                    .and_then(|ms| u64::try_from(ms).ok())
+                    .map(Duration::from_millis),
             ),
             Some(b"store_visits") => {
                 let count: Option<i64> = row.get(6)?;
-                builder.add_visits(shop, ts_ms, count.unwrap_or(0).max(0) as u64);
+                builder.add_visits(
+                    shop,
+                    ts,
+                    count.and_then(|c| u64::try_from(c).ok()).unwrap_or(0),
+                );
             }
             _ => {}
         }
@@ -268,7 +276,10 @@ pub fn events_per_store(
         "SELECT store, COUNT(*) FROM events WHERE 1{cond} GROUP BY store"
     ))?;
     let rows = stmt.query_map(params.as_slice(), |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        Ok((
+            r.get::<_, String>(0)?,
+            u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+        ))
     })?;
     rows.collect::<Result<_, _>>().map_err(DbError::from)
 }
@@ -335,7 +346,7 @@ fn scan_garments(
             _ => continue,
         };
         events.push(GarmentEvent {
-            ts_ms: row.get(3)?,
+            ts: UnixMillis(row.get(3)?),
             kind,
             // Read only when the report needs it: it costs an allocation
             // per event.

@@ -45,7 +45,9 @@ pub fn report(
 /// nothing at or after `--to` itself.
 pub fn journey_filter(filter: &EventFilter, opts: &FunnelOptions) -> EventFilter {
     EventFilter {
-        to_ms: filter.to_ms.map(|to| to.saturating_add(opts.window_ms)),
+        to: filter
+            .to
+            .map(|to| super::seconds::window_end(to, opts.window)),
         ..filter.clone()
     }
 }

@@ -6,6 +6,8 @@ use super::engine::{self, compute, FunnelEvent, FunnelOptions};
 use super::report::{FunnelReport, FunnelRow};
 use super::Catalog;
 use protocol::stage::StoreEventKind::{self, FixtureDwell, ItemPickup, ItemPurchase, ItemTryOn};
+use protocol::time::UnixMillis;
+use std::time::Duration;
 
 const W: i64 = 3_600_000;
 const S: i64 = 1000;
@@ -16,14 +18,14 @@ const B: &str = "80614141123465";
 fn item(store: &str, gtin: &str, serial: &str, ts_ms: i64, kind: StoreEventKind) -> FunnelEvent {
     FunnelEvent {
         store: store.into(),
-        ts_ms,
+        ts: UnixMillis(ts_ms),
         kind,
         gtin: Some(gtin.into()),
         serial: Some(serial.into()),
         fixture: None,
         gtins: vec![],
         zone: None,
-        duration_ms: None,
+        duration: None,
         count: None,
     }
 }
@@ -36,14 +38,14 @@ fn at_fixture(mut event: FunnelEvent, fixture: &str) -> FunnelEvent {
 fn dwell(store: &str, fixture: &str, ts_ms: i64, gtins: &[&str]) -> FunnelEvent {
     FunnelEvent {
         store: store.into(),
-        ts_ms,
+        ts: UnixMillis(ts_ms),
         kind: FixtureDwell,
         gtin: None,
         serial: None,
         fixture: Some(fixture.into()),
         gtins: gtins.iter().map(|g| g.to_string()).collect(),
         zone: None,
-        duration_ms: None,
+        duration: None,
         count: None,
     }
 }
@@ -393,7 +395,11 @@ fn example_report() -> FunnelReport {
         median_s_try_on_to_purchase: None,
         ..FunnelRow::default()
     };
-    FunnelReport::new(W, vec![Dimension::Sku, Dimension::Store], vec![row])
+    FunnelReport::new(
+        Duration::from_secs(3600),
+        vec![Dimension::Sku, Dimension::Store],
+        vec![row],
+    )
 }
 
 #[test]
@@ -486,10 +492,10 @@ fn builders_over_disjoint_stores_absorb_into_the_whole() {
         let mut garment = Vec::new();
         for e in &part {
             if e.kind == FixtureDwell {
-                builder.add_exposures(&e.store, A, None, None, e.ts_ms, 1);
+                builder.add_exposures(&e.store, A, None, None, e.ts, 1);
             } else {
                 garment.push(engine::GarmentEvent {
-                    ts_ms: e.ts_ms,
+                    ts: e.ts,
                     kind: e.kind,
                     fixture: None,
                     zone: None,

@@ -8,26 +8,28 @@ use super::directory::StoreDirectory;
 use super::engine::{compute, FunnelBuilder, FunnelEvent, FunnelOptions, GarmentEvent};
 use super::report::FunnelRow;
 use protocol::stage::StoreEventKind::{self, *};
+use protocol::time::UnixMillis;
+use std::time::Duration;
 
 const A: &str = "80614141123458";
 const B: &str = "80614141123465";
-const MIN: i64 = 60_000;
+const MIN: u64 = 60_000;
 
-fn ms(rfc3339: &str) -> i64 {
-    rfc3339.parse::<protocol::time::UnixMillis>().unwrap().0
+fn ms(rfc3339: &str) -> UnixMillis {
+    rfc3339.parse().unwrap()
 }
 
 fn event(store: &str, ts: &str, kind: StoreEventKind) -> FunnelEvent {
     FunnelEvent {
         store: store.into(),
-        ts_ms: ms(ts),
+        ts: ms(ts),
         kind,
         gtin: None,
         serial: None,
         fixture: None,
         zone: None,
         gtins: vec![],
-        duration_ms: None,
+        duration: None,
         count: None,
     }
 }
@@ -41,12 +43,12 @@ fn item(store: &str, serial: &str, ts: &str, kind: StoreEventKind, zone: &str) -
     }
 }
 
-fn dwell(store: &str, ts: &str, fixture: &str, zone: &str, duration_ms: i64) -> FunnelEvent {
+fn dwell(store: &str, ts: &str, fixture: &str, zone: &str, duration_ms: u64) -> FunnelEvent {
     FunnelEvent {
         fixture: Some(fixture.into()),
         zone: Some(zone.into()),
         gtins: vec![A.into(), B.into()],
-        duration_ms: Some(duration_ms),
+        duration: Some(Duration::from_millis(duration_ms)),
         ..event(store, ts, FixtureDwell)
     }
 }
@@ -54,7 +56,7 @@ fn dwell(store: &str, ts: &str, fixture: &str, zone: &str, duration_ms: i64) -> 
 fn visits(store: &str, ts: &str, count: u32) -> FunnelEvent {
     FunnelEvent {
         zone: Some("main-door".into()),
-        duration_ms: Some(15 * MIN),
+        duration: Some(Duration::from_millis(15 * MIN)),
         count: Some(count),
         ..event(store, ts, StoreVisits)
     }
@@ -339,8 +341,8 @@ fn before_to_a_journey_keeps_its_later_steps_but_nothing_after_to_counts() {
     let to = ms("2026-11-11T12:00:00Z");
     let opts = FunnelOptions::default();
     let mut builder = FunnelBuilder::until(&opts, Some(to));
-    let step = |ts_ms: i64, kind| GarmentEvent {
-        ts_ms,
+    let step = |ts: UnixMillis, kind| GarmentEvent {
+        ts,
         kind,
         fixture: None,
         zone: None,
@@ -349,11 +351,15 @@ fn before_to_a_journey_keeps_its_later_steps_but_nothing_after_to_counts() {
         "S1",
         Some(A),
         &[
-            step(to - 10 * MIN, ItemPickup),
-            step(to + 5 * MIN, ItemTryOn),
+            step(ms("2026-11-11T11:50:00Z"), ItemPickup),
+            step(ms("2026-11-11T12:05:00Z"), ItemTryOn),
         ],
     );
-    builder.add_garment("S1", Some(B), &[step(to + MIN, ItemPickup)]);
+    builder.add_garment(
+        "S1",
+        Some(B),
+        &[step(ms("2026-11-11T12:01:00Z"), ItemPickup)],
+    );
     let report = builder.finish();
     assert_eq!(report.rows.len(), 1, "{report:?}");
     assert_eq!(steps(&report.rows[0]), (1, 0, 0, 1, 1, 0));

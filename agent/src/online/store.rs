@@ -7,6 +7,7 @@ use super::event::OnlineEvent;
 use crate::event_store::{DbError, EventFilter};
 use crate::funnel::engine::{FunnelBuilder, FunnelOptions, OnlineStep};
 use protocol::stage::{FunnelStage, StoreEventKind};
+use protocol::time::UnixMillis;
 use rusqlite::Connection;
 
 /// Stores `events` in one transaction; returns how many were new (the rest
@@ -83,8 +84,8 @@ pub fn add_to_report(
             &channel,
             store.as_deref(),
             sku_key(opts, &code),
-            row.get(3)?,
-            count as u64,
+            UnixMillis(row.get(3)?),
+            u64::try_from(count).unwrap_or(0),
         );
     }
     drop(rows);
@@ -127,7 +128,7 @@ pub fn add_to_report(
             Ok(FunnelStage::Visit | FunnelStage::Exposure) | Err(_) => continue,
         };
         journey.push(OnlineStep {
-            ts_ms: row.get(3)?,
+            ts: UnixMillis(row.get(3)?),
             kind,
             store: row.get(5)?,
         });

@@ -94,7 +94,7 @@ fn youshu_file(dir: &Path) -> PathBuf {
 
 fn funnel(db: &Path, by: &[Dimension], catalog: Catalog) -> FunnelReport {
     let opts = FunnelOptions {
-        window_ms: 3_600_000,
+        window: std::time::Duration::from_secs(3600),
         by: by.to_vec(),
         catalog,
         ..FunnelOptions::default()

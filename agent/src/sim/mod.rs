@@ -88,7 +88,7 @@ pub fn plan(
     if window_ms < shoppers::MIN_WINDOW_MS {
         anyhow::bail!(
             "--window {}: the simulator needs a window of at least 2m, so every journey it makes fits in half of it",
-            crate::cli::format_window(window_ms as i64)
+            crate::cli::format_window(std::time::Duration::from_millis(window_ms))
         );
     }
     if !(shoppers_per_min.is_finite() && shoppers_per_min >= 0.0) {

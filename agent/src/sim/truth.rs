@@ -65,7 +65,11 @@ pub fn report(layout: &Layout, script: &Script, timing: &Timing, window_ms: u64)
             ..sku.row
         })
         .collect();
-    FunnelReport::new(window_ms as i64, vec![Dimension::Sku], rows)
+    FunnelReport::new(
+        std::time::Duration::from_millis(window_ms),
+        vec![Dimension::Sku],
+        rows,
+    )
 }
 
 /// Step gaps are seconds, far inside `i64`.

@@ -10,6 +10,7 @@ use crate::funnel::{Dimension, FunnelOptions, StoreDirectory};
 use crate::hq::validate::validate;
 use aisle_system_tests::clickhouse::{PASSWORD, USER};
 use aisle_system_tests::ClickHouse;
+use protocol::time::UnixMillis;
 use protocol::topics::{Topic, TopicKind};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -187,8 +188,8 @@ fn clickhouse_and_sqlite_fed_the_same_payloads_report_the_same_funnel() {
             ..EventFilter::default()
         },
         EventFilter {
-            from_ms: Some(T0 - 3_600_000),
-            to_ms: Some(T0 + 7_200_000),
+            from: Some(UnixMillis(T0 - 3_600_000)),
+            to: Some(UnixMillis(T0 + 7_200_000)),
             ..EventFilter::default()
         },
         EventFilter {
@@ -198,17 +199,18 @@ fn clickhouse_and_sqlite_fed_the_same_payloads_report_the_same_funnel() {
         // Through the item events' busiest minutes: journeys opened before
         // `--to` finish after it.
         EventFilter {
-            from_ms: Some(T0 - 180_000),
-            to_ms: Some(T0 + 120_000),
+            from: Some(UnixMillis(T0 - 180_000)),
+            to: Some(UnixMillis(T0 + 120_000)),
             ..EventFilter::default()
         },
     ];
     let (mut journeys, mut visits, mut dwells) = (0, 0, 0);
     for by in &bys {
         for window_ms in [60_000, 3_600_000, 86_400_000] {
+            let window = std::time::Duration::from_millis(window_ms);
             for filter in &filters {
                 let opts = FunnelOptions {
-                    window_ms,
+                    window,
                     by: by.clone(),
                     catalog: catalog(),
                     stores: stores.clone(),

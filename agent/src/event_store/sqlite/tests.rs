@@ -234,14 +234,14 @@ fn the_funnel_read_from_sqlite_matches_the_hand_computed_one() {
             .collect();
         events.push(FunnelEvent {
             store: r.get(0).unwrap(),
-            ts_ms: r.get(1).unwrap(),
+            ts: protocol::time::UnixMillis(r.get(1).unwrap()),
             kind: r.get::<_, String>(2).unwrap().parse().unwrap(),
             gtin: r.get(3).unwrap(),
             serial: r.get(4).unwrap(),
             fixture: r.get(5).unwrap(),
             gtins,
             zone: None,
-            duration_ms: None,
+            duration: None,
             count: None,
         });
     }
@@ -249,12 +249,7 @@ fn the_funnel_read_from_sqlite_matches_the_hand_computed_one() {
 
     // Filters: the late try-on is outside `--to`, and S2 has nothing.
     let to = EventFilter {
-        to_ms: Some(
-            "2026-11-20T11:00:00Z"
-                .parse::<protocol::time::UnixMillis>()
-                .unwrap()
-                .0,
-        ),
+        to: Some("2026-11-20T11:00:00Z".parse().unwrap()),
         ..EventFilter::default()
     };
     let cut = report(&store, &to, &opts).unwrap();
