@@ -37,14 +37,15 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, BadDuration> {
 }
 
 /// `1h`, `90s`, `1500ms`: the largest unit that divides the window.
-pub fn format_window(ms: i64) -> String {
+pub fn format_window(window: std::time::Duration) -> String {
+    let ms = window.as_millis();
     for (unit, size) in [
         ("d", 86_400_000),
         ("h", 3_600_000),
         ("m", 60_000),
         ("s", 1000),
     ] {
-        if ms != 0 && ms % size == 0 {
+        if ms != 0 && ms.is_multiple_of(size) {
             return format!("{}{unit}", ms / size);
         }
     }
@@ -137,10 +138,11 @@ mod layout_tests {
 
     #[test]
     fn formats_a_window_in_its_largest_whole_unit() {
-        assert_eq!(format_window(3_600_000), "1h");
-        assert_eq!(format_window(90_000), "90s");
-        assert_eq!(format_window(1500), "1500ms");
-        assert_eq!(format_window(172_800_000), "2d");
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(format_window(ms(3_600_000)), "1h");
+        assert_eq!(format_window(ms(90_000)), "90s");
+        assert_eq!(format_window(ms(1500)), "1500ms");
+        assert_eq!(format_window(ms(172_800_000)), "2d");
     }
 
     #[test]

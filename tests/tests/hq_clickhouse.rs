@@ -498,7 +498,7 @@ fn unreachable_wrong_credentials_and_unknown_schema_are_refused_with_one_line() 
     server.query("INSERT INTO future.aisle_schema VALUES (7, 0)");
     assert_one_line_failure(
         &hq(&server.url("future"), &[]),
-        &["schema version 7", "knows only version 1"],
+        &["schema version 7", "knows only version 2"],
     );
     assert_one_line_failure(
         &run_aisle(&["funnel", "--db", &server.url("future")]),

@@ -1,9 +1,11 @@
 //! The whole store on one machine, every part its own process: `aisle
 //! simulate` acting as the store's receivers on a pty pair, `aisle gateway`
 //! on the other end, a real Mosquitto, `aisle hq` writing SQLite. What HQ's
-//! `aisle funnel` reports, by SKU, by store and by fixture, must equal the
+//! `aisle funnel` reports, by SKU, store, zone and fixture, must equal the
 //! simulator's ground truth, computed from what its shoppers did, in a clean
-//! run and through crashes, a broker restart and a faulty serial link.
+//! run and through crashes, a broker restart and a faulty serial link; the
+//! entrance's counts reach HQ as `store_visits` events of its zone, adding
+//! up to the people who came in.
 
 use aisle_system_tests::{
     aisle_bin, wait_until, ChildGuard, GatewayArgs, HqCollector, Mosquitto, SerialLink,
@@ -18,9 +20,9 @@ const WINDOW: &str = "2m";
 /// Shopping time of a run: long enough for journeys through the checkout.
 const SHOPPING: &str = "40s";
 /// The groupings whose truth the simulator writes and HQ's funnel must
-/// equal: per SKU, per store (visits included once HQ reports them) and
-/// per fixture.
-const GROUPINGS: [&str; 3] = ["sku", "store", "fixture"];
+/// equal: per SKU, per store (with the entrance's visits), per zone and per
+/// fixture (with the dwells).
+const GROUPINGS: [&str; 4] = ["sku", "store", "zone", "fixture"];
 /// How long the simulator waits for the last acks after shopping: two of a
 /// tag's longest retransmission gaps (64 s plus 25 % jitter), because on the
 /// faulty link an event can lose several attempts in a row and reach them.
@@ -119,6 +121,20 @@ impl Store {
             .unwrap_or(0)
     }
 
+    /// HQ's `store_visits` events: (stage, zone, count) of each.
+    fn hq_visit_events(&self) -> Vec<(String, Option<String>, Option<u64>)> {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+        let db = rusqlite::Connection::open_with_flags(&self.hq.db, flags).expect("HQ's database");
+        let mut query = db
+            .prepare("SELECT stage, zone, count FROM events WHERE event = 'store_visits'")
+            .expect("query visits");
+        query
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .expect("read visits")
+            .collect::<Result<_, _>>()
+            .expect("read visits")
+    }
+
     /// `aisle funnel --format json --by BY --window W` on HQ's database.
     fn funnel(&self, by: &str) -> String {
         let out = Command::new(aisle_bin())
@@ -148,6 +164,28 @@ impl Store {
         for by in GROUPINGS {
             self.assert_hq_matches_truth_by(by);
         }
+        // The demo store's one entrance counted people in several periods;
+        // each period with arrivals is one event of the door's zone, and
+        // their counts add up to the people the truth saw come in.
+        let truth: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(self.truth_path("store")).expect("the truth by store"),
+        )
+        .expect("the truth is JSON");
+        let came_in = truth["rows"][0]["visits"]
+            .as_u64()
+            .expect("visits by store");
+        assert!(came_in > 0, "nobody came in: {truth}");
+        let visits = self.hq_visit_events();
+        assert!(visits.len() > 1, "visits at HQ: {visits:?}");
+        let mut counted = 0;
+        for (stage, zone, count) in &visits {
+            assert_eq!(
+                (stage.as_str(), zone.as_deref()),
+                ("visit", Some("main-door"))
+            );
+            counted += count.expect("a store_visits event has its count");
+        }
+        assert_eq!(counted, came_in, "store_visits counts at HQ: {visits:?}");
     }
 
     fn assert_hq_matches_truth_by(&self, by: &str) {

@@ -515,7 +515,7 @@ async fn api_funnel(State(app): State<Shared>, RawQuery(raw): RawQuery) -> Respo
         let store = app.src.open()?;
         Ok(app
             .src
-            .report(&store, &q.filter(), q.window_ms(), by)?
+            .report(&store, &q.filter(), q.window(), by)?
             .to_json())
     })
     .await

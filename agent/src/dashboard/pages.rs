@@ -99,12 +99,11 @@ pub(super) fn daily(
         let day_filter = data::day_filter(&filter, day);
         let row = match sku {
             None => {
-                let report =
-                    src.report(store, &day_filter, q.window_ms(), vec![Dimension::Store])?;
+                let report = src.report(store, &day_filter, q.window(), vec![Dimension::Store])?;
                 data::total(&report.rows)
             }
             Some(code) => {
-                let report = src.report(store, &day_filter, q.window_ms(), vec![Dimension::Sku])?;
+                let report = src.report(store, &day_filter, q.window(), vec![Dimension::Sku])?;
                 report
                     .rows
                     .iter()
@@ -197,9 +196,9 @@ pub(super) fn channels(ctx: &Ctx, rows: &[FunnelRow]) -> String {
 pub(super) fn overview(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, DbError> {
     let store = src.open()?;
     let stores = data::stores(&store)?;
-    let by_store = src.report(&store, &q.filter(), q.window_ms(), vec![Dimension::Store])?;
+    let by_store = src.report(&store, &q.filter(), q.window(), vec![Dimension::Store])?;
     let total = data::total(&by_store.rows);
-    let by_channel = src.report(&store, &q.filter(), q.window_ms(), vec![Dimension::Channel])?;
+    let by_channel = src.report(&store, &q.filter(), q.window(), vec![Dimension::Channel])?;
     let days = daily(src, &store, q, None)?;
     let mut body = format!("<h1>{}</h1>", ctx.t(T::Overview));
     body.push_str(&filter_form(ctx, "/", &stores, ""));
@@ -262,11 +261,11 @@ pub(super) fn stores(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, DbErr
     let store = src.open()?;
     let all = data::stores(&store)?;
     let filter = q.filter();
-    let by_store = src.report(&store, &filter, q.window_ms(), vec![Dimension::Store])?;
+    let by_store = src.report(&store, &filter, q.window(), vec![Dimension::Store])?;
     let by_fixture = src.report(
         &store,
         &filter,
-        q.window_ms(),
+        q.window(),
         vec![Dimension::Store, Dimension::Fixture],
     )?;
     let mut fixtures: Vec<&FunnelRow> = by_fixture.rows.iter().collect();

@@ -28,7 +28,7 @@ pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, DbError
     } else {
         Dimension::Sku
     };
-    let report = src.report(&store, &q.filter(), q.window_ms(), vec![dim])?;
+    let report = src.report(&store, &q.filter(), q.window(), vec![dim])?;
     let needle = q.q.as_deref().map(str::to_lowercase);
     let mut rows: Vec<(&str, Option<&str>, &FunnelRow)> = report
         .rows
@@ -147,7 +147,7 @@ pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<Stri
     let stores = super::data::stores(&store)?;
     let filter = q.filter();
     let total = src
-        .report(&store, &filter, q.window_ms(), vec![Dimension::Sku])?
+        .report(&store, &filter, q.window(), vec![Dimension::Sku])?
         .rows
         .iter()
         .find(|r| r.dims[0].as_deref() == Some(code))
@@ -157,7 +157,7 @@ pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<Stri
         .report(
             &store,
             &filter,
-            q.window_ms(),
+            q.window(),
             vec![Dimension::Sku, Dimension::Store],
         )?
         .rows
@@ -169,7 +169,7 @@ pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<Stri
         .report(
             &store,
             &filter,
-            q.window_ms(),
+            q.window(),
             vec![Dimension::Sku, Dimension::Channel],
         )?
         .rows

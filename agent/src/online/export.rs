@@ -10,6 +10,7 @@
 //! `chan_shop_id` / `location_id`.
 
 use super::Format;
+use crate::event_store::sqlite::ITEM_EVENTS;
 use crate::event_store::{DbArgs, DbError, EventFilter, SqliteStore};
 use crate::funnel::Catalog;
 use anyhow::Context;
@@ -160,8 +161,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let filter = EventFilter {
         store: args.store.clone(),
-        from_ms: args.from.map(|t| t.0),
-        to_ms: args.to.map(|t| t.0),
+        from: args.from,
+        to: args.to,
     };
     let read = read_store_events(db.connection(), &filter, &catalog, &mut emit)
         .with_context(|| format!("reading {}", path.display()));
@@ -217,7 +218,7 @@ fn read_store_events(
     // Garment by garment off the funnel's own index: no sort, flat memory.
     let mut items = conn.prepare(&format!(
         "SELECT store, gtin, serial, ts_ms, event, id FROM events INDEXED BY events_by_garment
-         WHERE event <> 'fixture_dwell'{cond}
+         WHERE {ITEM_EVENTS}{cond}
          ORDER BY store, gtin, serial, ts_ms, event, fixture"
     ))?;
     let mut rows = items.query(params.as_slice())?;

@@ -7,6 +7,7 @@ use super::event::OnlineEvent;
 use crate::event_store::{DbError, EventFilter};
 use crate::funnel::engine::{FunnelBuilder, FunnelOptions, OnlineStep};
 use protocol::stage::{FunnelStage, StoreEventKind};
+use protocol::time::UnixMillis;
 use rusqlite::Connection;
 
 /// Stores `events` in one transaction; returns how many were new (the rest
@@ -64,22 +65,35 @@ pub fn add_to_report(
 ) -> Result<(), DbError> {
     // The store of an online step is the one it is attributed to.
     let (cond, params) = crate::funnel::sqlite::filter_sql(filter);
+    let ts = if crate::funnel::store::keyed_by_time(opts) {
+        "ts_ms"
+    } else {
+        "0"
+    };
     let mut exposures = conn.prepare(&format!(
-        "SELECT channel, store, sku, COUNT(*) FROM online_events INDEXED BY online_exposures
-         WHERE stage = 'exposure'{cond} GROUP BY channel, sku, store"
+        "SELECT channel, store, sku, {ts} AS x_ts, COUNT(*) FROM online_events
+         INDEXED BY online_exposures
+         WHERE stage = 'exposure'{cond} GROUP BY channel, sku, store, x_ts"
     ))?;
     let mut rows = exposures.query(params.as_slice())?;
     while let Some(row) = rows.next()? {
         let (channel, store, code): (String, Option<String>, String) =
             (row.get(0)?, row.get(1)?, row.get(2)?);
-        let count: i64 = row.get(3)?;
+        let count: i64 = row.get(4)?;
         builder.add_online_exposures(
             &channel,
             store.as_deref(),
             sku_key(opts, &code),
-            count as u64,
+            UnixMillis(row.get(3)?),
+            u64::try_from(count).unwrap_or(0),
         );
     }
+    drop(rows);
+    drop(exposures);
+
+    // Journeys opened before `--to` are read to their window's end.
+    let journeys = crate::funnel::store::journey_filter(filter, opts);
+    let (cond, params) = crate::funnel::sqlite::filter_sql(&journeys);
 
     // The WHERE clause repeats the partial index's condition so SQLite can
     // use it; the ORDER BY is the index order, so no sort step is needed.
@@ -114,7 +128,7 @@ pub fn add_to_report(
             Ok(FunnelStage::Visit | FunnelStage::Exposure) | Err(_) => continue,
         };
         journey.push(OnlineStep {
-            ts_ms: row.get(3)?,
+            ts: UnixMillis(row.get(3)?),
             kind,
             store: row.get(5)?,
         });

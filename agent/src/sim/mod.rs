@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(long, required = true)]
     truth: Vec<PathBuf>,
     /// How the truth at the same position among the `--truth`s is grouped:
-    /// `aisle funnel --by` dimensions, comma separated (sku, store, fixture,
+    /// `aisle funnel --by` dimensions, comma separated (sku, store, zone, fixture,
     /// channel). Every truth is by sku when none is given.
     #[arg(long, value_name = "LIST")]
     truth_by: Vec<String>,
@@ -123,7 +123,7 @@ pub fn plan(
     if window_ms < shoppers::MIN_WINDOW_MS {
         anyhow::bail!(
             "--window {}: the simulator needs a window of at least 2m, so every journey it makes fits in half of it",
-            crate::cli::format_window(clock::funnel_ms(window))
+            crate::cli::format_window(window)
         );
     }
     if !(shoppers_per_min.is_finite() && shoppers_per_min >= 0.0) {
@@ -296,7 +296,7 @@ fn truths(args: &Args) -> anyhow::Result<Vec<(PathBuf, Vec<Dimension>)>> {
                 .with_context(|| format!("--truth-by {list}"))?;
             if let Some(d) = by.iter().find(|d| !truth::DIMENSIONS.contains(d)) {
                 anyhow::bail!(
-                    "--truth-by {list}: the simulator's truth cannot be grouped by {d} (it has no catalog); use sku, store, fixture or channel"
+                    "--truth-by {list}: the simulator's truth cannot be grouped by {d} (it has no catalog, store directory nor local clock); use sku, store, zone, fixture or channel"
                 );
             }
             Ok((path.clone(), by))

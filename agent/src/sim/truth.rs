@@ -18,8 +18,9 @@
 
 use super::clock;
 use super::shoppers::{Layout, Script, Timing};
-use crate::funnel::engine::median_s;
+use crate::funnel::dimension::{shows_dwells, shows_visits};
 use crate::funnel::report::{FunnelReport, FunnelRow};
+use crate::funnel::seconds::{median_duration_s, total_s};
 use crate::funnel::Dimension;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -39,10 +40,11 @@ pub struct Names {
 
 /// The dimensions the truth can be grouped by: those whose values the
 /// simulator knows without a catalog.
-pub const DIMENSIONS: [Dimension; 4] = [
+pub const DIMENSIONS: [Dimension; 5] = [
     Dimension::Sku,
     Dimension::Store,
     Dimension::Fixture,
+    Dimension::Zone,
     Dimension::Channel,
 ];
 
@@ -55,11 +57,11 @@ enum Count {
     Purchase,
     /// A journey, with its steps' gaps when it reached them.
     Journey {
-        to_try_on_ms: Option<i64>,
-        to_purchase_ms: Option<i64>,
+        to_try_on: Option<Duration>,
+        to_purchase: Option<Duration>,
     },
     /// A dwell of this many milliseconds, as the presence tag measures it.
-    Dwell(i64),
+    Dwell(Duration),
     /// People who came in through an entrance.
     Visits(u64),
 }
@@ -108,7 +110,7 @@ pub fn truth(
             gtin: None,
             fixture: id.clone(),
             zone: zone.clone(),
-            count: Count::Dwell(ms(dwell.span.end - dwell.span.start)),
+            count: Count::Dwell(clock::span(dwell.span.end - dwell.span.start)),
         });
         for gtin in &layout.fixtures[dwell.fixture].gtins {
             facts.push(Fact {
@@ -142,16 +144,16 @@ pub fn truth(
             }
         }
         let viewed = journey.lifts[0] + timing.pickup_latency_ms;
-        let to_try_on_ms = journey.try_on.map(|tried| ms(tried - viewed));
+        let to_try_on = journey.try_on.map(|tried| clock::span(tried - viewed));
         // Funnel steps are ordered: a purchase without a try-on is counted
         // as a purchase but does not complete the journey.
-        let to_purchase_ms = journey
+        let to_purchase = journey
             .try_on
             .zip(journey.purchase)
-            .map(|(tried, bought)| ms(bought - tried));
+            .map(|(tried, bought)| clock::span(bought - tried));
         let count = Count::Journey {
-            to_try_on_ms,
-            to_purchase_ms,
+            to_try_on,
+            to_purchase,
         };
         facts.push(at(&home, home_zone.clone(), count));
     }
@@ -174,8 +176,11 @@ pub fn truth(
 #[derive(Default)]
 struct Row {
     row: FunnelRow,
-    view_to_try_on_ms: Vec<i64>,
-    try_on_to_purchase_ms: Vec<i64>,
+    view_to_try_on: Vec<Duration>,
+    try_on_to_purchase: Vec<Duration>,
+    dwells: u64,
+    dwell: Vec<Duration>,
+    visits: u64,
 }
 
 impl Truth {
@@ -194,15 +199,18 @@ impl Truth {
 
     /// The funnel grouped by `by` (dimensions of [`DIMENSIONS`]). A row is
     /// listed when anything happened in it, as at HQ, which only learns of a
-    /// SKU or fixture through an event naming it.
+    /// SKU or fixture through an event naming it. Visits and dwells count,
+    /// and make rows, only where HQ's report shows them: visits on rows
+    /// keyed by the store alone, dwells on rows keyed by zone or fixture
+    /// and no SKU.
     pub fn report(&self, by: &[Dimension]) -> FunnelReport {
+        let (dwells, visits) = (shows_dwells(by), shows_visits(by));
         let mut rows: BTreeMap<Vec<Option<String>>, Row> = BTreeMap::new();
         for fact in &self.facts {
-            // HQ's report has no visits or dwell columns yet, so visits and
-            // dwells make no row: visits are compared through
-            // `visits_by_zone`.
-            if let Count::Visits(_) | Count::Dwell(_) = fact.count {
-                continue;
+            match fact.count {
+                Count::Visits(_) if !visits => continue,
+                Count::Dwell(_) if !dwells => continue,
+                _ => {}
             }
             let key = by
                 .iter()
@@ -210,9 +218,18 @@ impl Truth {
                     Dimension::Sku => fact.gtin.clone(),
                     Dimension::Store => Some(self.store.clone()),
                     Dimension::Fixture => fact.fixture.clone(),
+                    Dimension::Zone => fact.zone.clone(),
                     Dimension::Channel => Some(crate::funnel::engine::STORE_CHANNEL.to_owned()),
-                    // Refused by the command line: no catalog here.
-                    Dimension::Style => None,
+                    // Refused by the command line: the simulator has no
+                    // catalog nor store directory, and its clock is not a
+                    // store's local time.
+                    Dimension::Style
+                    | Dimension::Region
+                    | Dimension::City
+                    | Dimension::Brand
+                    | Dimension::Day
+                    | Dimension::Week
+                    | Dimension::Hour => None,
                 })
                 .collect();
             let r = rows.entry(key).or_default();
@@ -222,43 +239,50 @@ impl Truth {
                 Count::TryOn => r.row.try_ons += 1,
                 Count::Purchase => r.row.purchases += 1,
                 Count::Journey {
-                    to_try_on_ms,
-                    to_purchase_ms,
+                    to_try_on,
+                    to_purchase,
                 } => {
                     r.row.journeys += 1;
-                    if let Some(gap) = to_try_on_ms {
+                    if let Some(gap) = to_try_on {
                         r.row.journeys_try_on += 1;
-                        r.view_to_try_on_ms.push(gap);
+                        r.view_to_try_on.push(gap);
                     }
-                    if let Some(gap) = to_purchase_ms {
+                    if let Some(gap) = to_purchase {
                         r.row.journeys_purchase += 1;
-                        r.try_on_to_purchase_ms.push(gap);
+                        r.try_on_to_purchase.push(gap);
                     }
                 }
-                Count::Visits(_) | Count::Dwell(_) => {}
+                Count::Dwell(length) => {
+                    r.dwells += 1;
+                    r.dwell.push(length);
+                }
+                Count::Visits(people) => r.visits += people,
             }
         }
         let rows = rows
             .into_iter()
-            .map(|(dims, mut r)| FunnelRow {
+            .map(|(dims, r)| FunnelRow {
                 dims,
-                median_s_view_to_try_on: median_s(&mut r.view_to_try_on_ms),
-                median_s_try_on_to_purchase: median_s(&mut r.try_on_to_purchase_ms),
+                median_s_view_to_try_on: median_duration_s(&r.view_to_try_on),
+                median_s_try_on_to_purchase: median_duration_s(&r.try_on_to_purchase),
+                visits: visits.then_some(r.visits),
+                dwells: dwells.then_some(r.dwells),
+                dwell_s_median: if dwells {
+                    median_duration_s(&r.dwell)
+                } else {
+                    None
+                },
+                dwell_s_total: dwells.then(|| total_s(&r.dwell)),
                 ..r.row
             })
             .collect();
-        FunnelReport::new(clock::funnel_ms(self.window), by.to_vec(), rows)
+        FunnelReport::new(self.window, by.to_vec(), rows)
     }
 }
 
 /// The funnel by SKU with window `window_ms`.
 pub fn report(layout: &Layout, script: &Script, timing: &Timing, window_ms: u64) -> FunnelReport {
     truth(layout, &Names::default(), script, timing, window_ms).report(&[Dimension::Sku])
-}
-
-/// A step's gap as the funnel measures it.
-fn ms(gap: u64) -> i64 {
-    clock::funnel_ms(clock::span(gap))
 }
 
 #[cfg(test)]

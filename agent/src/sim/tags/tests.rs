@@ -7,6 +7,7 @@ use crate::sim::shoppers::{
     generate, FixtureLayout, GarmentLayout, Layout, Params, Propensity, ReaderKind, Timing,
 };
 use crate::sim::truth;
+use protocol::time::UnixMillis;
 use protocol::StoreEventKind;
 use std::collections::HashSet;
 
@@ -84,24 +85,30 @@ impl Gateway<'_> {
         };
         let item = |kind, epc: &EpcBytes| FunnelEvent {
             store: "S".into(),
-            ts_ms: happened,
+            ts: UnixMillis(happened),
             kind,
             gtin: Some(self.layout.garments[garment(epc)].gtin.clone()),
             serial: Some(garment(epc).to_string()),
             fixture: None,
             gtins: Vec::new(),
+            zone: None,
+            duration: None,
+            count: None,
         };
         let event = match &u.event {
             TagEvent::DwellEnd { dwell_ms } => {
                 let fixture = self.ids.fixtures.iter().position(|&f| f == u.tag).unwrap();
                 FunnelEvent {
                     store: "S".into(),
-                    ts_ms: happened - i64::from(*dwell_ms),
+                    ts: UnixMillis(happened - i64::from(*dwell_ms)),
                     kind: StoreEventKind::FixtureDwell,
                     gtin: None,
                     serial: None,
                     fixture: Some(fixture.to_string()),
                     gtins: self.layout.fixtures[fixture].gtins.clone(),
+                    zone: None,
+                    duration: None,
+                    count: None,
                 }
             }
             TagEvent::PickedUp { epc } => item(StoreEventKind::ItemPickup, epc),
@@ -187,7 +194,7 @@ fn run_day(seed: u64, minutes: u64, mut ack: impl FnMut(&Uplink) -> bool) -> Day
         now += SAMPLE_MS;
     }
     let opts = FunnelOptions {
-        window_ms: W as i64,
+        window: std::time::Duration::from_millis(W),
         by: vec![Dimension::Sku],
         ..FunnelOptions::default()
     };
