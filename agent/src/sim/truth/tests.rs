@@ -93,7 +93,7 @@ fn counts_exposures_journeys_and_ordered_steps_per_sku() {
 }
 
 #[test]
-fn groups_by_store_and_fixture_with_the_names_on_the_events() {
+fn groups_by_store_zone_and_fixture_with_the_names_on_the_events() {
     use crate::sim::shoppers::{Visit, ZoneRead};
     let timing = Timing {
         dwell_min_ms: 0,
@@ -124,10 +124,16 @@ fn groups_by_store_and_fixture_with_the_names_on_the_events() {
         brushes: Vec::new(),
         browses: Vec::new(),
         reads: vec![read(1, 9_000)],
-        dwells: vec![Dwell {
-            fixture: 1,
-            span: Span::new(0, 1),
-        }],
+        dwells: vec![
+            Dwell {
+                fixture: 1,
+                span: Span::new(0, 12_400),
+            },
+            Dwell {
+                fixture: 1,
+                span: Span::new(60_000, 63_000),
+            },
+        ],
         journeys: vec![
             journey(0, &[1_000], None, None),
             journey(1, &[2_000], Some(9_000), None),
@@ -141,7 +147,7 @@ fn groups_by_store_and_fixture_with_the_names_on_the_events() {
     assert_eq!(by_store.rows.len(), 1);
     let row = &by_store.rows[0];
     assert_eq!(row.dims, vec![Some("S9".to_owned())]);
-    // F2 shows b and c: two exposures; two pickups, one try-on.
+    // F2 shows b and c: two dwells, four exposures; two pickups, one try-on.
     assert_eq!(
         (
             row.exposures,
@@ -150,9 +156,11 @@ fn groups_by_store_and_fixture_with_the_names_on_the_events() {
             row.journeys,
             row.journeys_try_on
         ),
-        (2, 2, 1, 2, 1)
+        (4, 2, 1, 2, 1)
     );
     assert_eq!(row.median_s_view_to_try_on, Some(7));
+    // Both doors' people, on the store's row; no dwells on a store's row.
+    assert_eq!((row.visits, row.dwells), (Some(4), None));
     // The try-on read carries no fixture: its own row, as at HQ.
     let by_fixture = t.report(&[Dimension::Fixture]);
     let rows: Vec<(Option<&str>, [u64; 4])> = by_fixture
@@ -168,7 +176,37 @@ fn groups_by_store_and_fixture_with_the_names_on_the_events() {
         [
             (None, [0, 0, 1, 0]),
             (Some("F1"), [0, 1, 0, 1]),
-            (Some("F2"), [2, 1, 0, 1]),
+            (Some("F2"), [4, 1, 0, 1]),
+        ]
+    );
+    // Dwells of 12.4 s and 3 s: median 7.7 s → 8 s, total 15.4 s → 15 s.
+    let dwells: Vec<_> = by_fixture
+        .rows
+        .iter()
+        .map(|r| (r.dwells, r.dwell_s_median, r.dwell_s_total, r.visits))
+        .collect();
+    assert_eq!(
+        dwells,
+        [
+            (Some(0), None, Some(0), None),
+            (Some(0), None, Some(0), None),
+            (Some(2), Some(8), Some(15), None),
+        ]
+    );
+    // By zone: the fitting room's read in its own zone; the doors' visits
+    // are not a zone's (HQ puts them on store rows only).
+    let by_zone = t.report(&[Dimension::Zone]);
+    let zones: Vec<(Option<&str>, [u64; 3])> = by_zone
+        .rows
+        .iter()
+        .map(|r| (r.dims[0].as_deref(), [r.exposures, r.try_ons, r.journeys]))
+        .collect();
+    assert_eq!(
+        zones,
+        [
+            (Some("knit"), [4, 0, 1]),
+            (Some("room-1"), [0, 1, 0]),
+            (Some("tops"), [0, 0, 1]),
         ]
     );
     let visits: Vec<(Option<String>, u64)> = t.visits_by_zone().into_iter().collect();
@@ -179,10 +217,11 @@ fn groups_by_store_and_fixture_with_the_names_on_the_events() {
             (Some("side-door".to_owned()), 1)
         ]
     );
-    // Visits carry no SKU: they make no row of a report by SKU.
-    assert!(t
-        .report(&[Dimension::Sku])
+    // Visits carry no SKU: they make no row of a report by SKU, whose rows
+    // show neither visits nor dwells.
+    let by_sku = t.report(&[Dimension::Sku]);
+    assert!(by_sku
         .rows
         .iter()
-        .all(|r| r.dims[0].is_some()));
+        .all(|r| r.dims[0].is_some() && r.visits.is_none() && r.dwells.is_none()));
 }
