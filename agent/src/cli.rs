@@ -1,11 +1,23 @@
 //! What every command's output and flags share: durations on the command
 //! line (`--window 30s`, `10m`, `2h`, `1d`, `500ms`) and back, the
-//! `--catalog` file, and the column layout of tables for people.
+//! `--catalog` file, the column layout of tables for people, and the
+//! runtime the long-running services (gateway, collector, dashboard) use.
 
 /// A duration that is not a positive whole number with a unit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not a duration: write a positive whole number and a unit: ms, s, m, h or d (e.g. 30s, 10m, 1h)")]
 pub struct BadDuration(pub String);
+
+/// The async runtime of a long-running service: the same two worker
+/// threads for each, whatever the machine's core count.
+pub fn service_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
 
 /// Parses a duration into milliseconds.
 pub fn parse_duration_ms(s: &str) -> Result<i64, BadDuration> {

@@ -8,7 +8,8 @@
 //! up to the people who came in.
 
 use aisle_system_tests::{
-    aisle_bin, wait_until, ChildGuard, GatewayArgs, HqCollector, Mosquitto, SerialLink,
+    aisle_bin, demo_store, stdout_of, wait_until, ChildGuard, GatewayArgs, HqCollector, Mosquitto,
+    SerialLink,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,10 +33,6 @@ const RUN_DEADLINE: Duration = Duration::from_secs(240);
 /// From the simulator's exit (every event spooled) to HQ's tables.
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(60);
 
-fn demo_store() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/store.toml")
-}
-
 /// A store and its HQ, all running.
 struct Store {
     dir: TempDir,
@@ -54,13 +51,7 @@ impl Store {
             .expect("tempdir");
         let broker = Mosquitto::start();
         let link = SerialLink::open(dir.path());
-        let gateway_args = GatewayArgs {
-            broker: Some(broker.url()),
-            receivers: vec![link.gateway_path()],
-            spool: Some(dir.path().join("spool.sqlite")),
-            log: dir.path().join("gateway.log"),
-            ..GatewayArgs::new(&demo_store())
-        };
+        let gateway_args = GatewayArgs::demo(broker.url(), link.gateway_path(), dir.path());
         // Until the collector's first subscription exists the broker keeps
         // no session for it: started only once it is ready.
         let hq = spawn_hq(dir.path(), &broker);
@@ -137,19 +128,13 @@ impl Store {
 
     /// `aisle funnel --format json --by BY --window W` on HQ's database.
     fn funnel(&self, by: &str) -> String {
-        let out = Command::new(aisle_bin())
-            .args([
-                "funnel", "--format", "json", "--by", by, "--window", WINDOW, "--db",
-            ])
-            .arg(&self.hq.db)
-            .output()
-            .expect("run aisle funnel");
-        assert!(
-            out.status.success(),
-            "aisle funnel failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("funnel prints UTF-8")
+        stdout_of(
+            Command::new(aisle_bin())
+                .args([
+                    "funnel", "--format", "json", "--by", by, "--window", WINDOW, "--db",
+                ])
+                .arg(&self.hq.db),
+        )
     }
 
     /// Waits for the simulator to exit 0 (every event acked by the gateway),
