@@ -62,13 +62,17 @@ fn committed_events_survive_reopen_in_order() {
 }
 
 #[test]
-fn same_event_twice_is_stored_once() {
+fn recent_keys_are_the_newest_events_oldest_first() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = open(&dir.path().join("s.sqlite"), 1 << 20);
-    s.append(&[event(1, 10)], &[]).unwrap();
-    let again = s.append(&[event(1, 10), event(2, 10)], &[]).unwrap();
-    assert_eq!(again.inserted, 1);
-    assert_eq!(s.depth(), 2);
+    let path = dir.path().join("s.sqlite");
+    let mut s = open(&path, 1 << 20);
+    s.append(&[event(1, 10), event(2, 10), event(3, 10)], &[])
+        .unwrap();
+    s.delete_range(&[(1, 1)]).unwrap();
+    let s = open(&path, 1 << 20);
+    let seqs = |keys: Vec<EventKey>| keys.iter().map(|k| k.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(s.recent_keys(10).unwrap()), vec![2, 3]);
+    assert_eq!(seqs(s.recent_keys(1).unwrap()), vec![3]);
 }
 
 #[test]
