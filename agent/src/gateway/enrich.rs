@@ -8,8 +8,8 @@
 use crate::config::{ReaderKind, StoreConfig};
 use crate::epc;
 use protocol::batch::{event_id, BatchEvent};
-use protocol::time::UnixMillis;
 use protocol::frame::EpcBytes;
+use protocol::time::UnixMillis;
 use protocol::{StoreEventKind, TagEvent, Uplink};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};

@@ -247,11 +247,7 @@ fn cpu_seconds(pid: u32) -> f64 {
     // them is parenthesised and may hold spaces.
     let rest = stat.rsplit_once(')').expect("/proc/PID/stat format").1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| -> u64 {
-        fields[i]
-            .parse()
-            .expect("utime/stime in /proc/PID/stat")
-    };
+    let ticks = |i: usize| -> u64 { fields[i].parse().expect("utime/stime in /proc/PID/stat") };
     // USER_HZ is 100 on every Linux the gateway runs on: 10 ms resolution,
     // about 1 % of the CPU time of a 200,000-event phase.
     (ticks(11) + ticks(12)) as f64 / 100.0

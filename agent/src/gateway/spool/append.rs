@@ -130,8 +130,9 @@ fn delete_ranges(tx: &Transaction, ranges: &[(i64, i64)]) -> rusqlite::Result<(u
     if ranges.is_empty() {
         return Ok((0, 0));
     }
-    let mut delete =
-        tx.prepare_cached("DELETE FROM events WHERE id BETWEEN ?1 AND ?2 RETURNING OCTET_LENGTH(body)")?;
+    let mut delete = tx.prepare_cached(
+        "DELETE FROM events WHERE id BETWEEN ?1 AND ?2 RETURNING OCTET_LENGTH(body)",
+    )?;
     let (mut rows, mut bytes) = (0u64, 0u64);
     for &(first, last) in ranges {
         let mut deleted = delete.query(params![first, last])?;

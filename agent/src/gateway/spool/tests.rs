@@ -206,3 +206,30 @@ fn spool_damaged_inside_is_moved_aside_at_the_next_start() {
     );
     assert_eq!(s.depth(), 0);
 }
+
+#[test]
+fn one_commit_deletes_delivered_ranges_then_appends_within_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let row = |e: &NewEvent| e.body.len() as u64 + ROW_OVERHEAD;
+    let first: Vec<_> = (1..=3).map(|i| event(i, 100)).collect();
+    // Room for exactly three rows: the new two fit only because the
+    // delivered two are deleted first, in the same commit.
+    let mut s = open(&dir.path().join("s.sqlite"), first.iter().map(row).sum());
+    s.append(&first, &[]).unwrap();
+    let next = [event(4, 100), event(5, 100)];
+    let done = s.append_and_delete(&next, &[], &[(1, 2)]).unwrap();
+    assert_eq!(
+        done,
+        Appended {
+            inserted: 2,
+            dropped: 0
+        }
+    );
+    assert_eq!(s.depth(), 3);
+    assert_eq!(
+        s.bytes(),
+        row(&first[2]) + next.iter().map(row).sum::<u64>()
+    );
+    let f = s.fetch(0, 10, 1 << 20).unwrap().unwrap();
+    assert_eq!((f.first, f.last, f.count), (3, 5, 3));
+}
