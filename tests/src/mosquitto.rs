@@ -40,6 +40,9 @@ pub struct MosquittoOptions {
     /// Mosquitto's `max_packet_size`: a client sending a larger packet is
     /// disconnected. `None` keeps Mosquitto's default (no limit).
     pub max_packet_size: Option<u32>,
+    /// Mosquitto `acl_file` for the main listener (the observer listener
+    /// stays unrestricted).
+    pub acl_file: Option<PathBuf>,
 }
 
 impl Default for MosquittoOptions {
@@ -50,6 +53,7 @@ impl Default for MosquittoOptions {
             password_file: None,
             allow_anonymous: true,
             max_packet_size: None,
+            acl_file: None,
         }
     }
 }
@@ -259,6 +263,9 @@ fn config_text(
     line(format!("allow_anonymous {}", opts.allow_anonymous));
     if let Some(pw) = &opts.password_file {
         line(format!("password_file {}", pw.display()));
+    }
+    if let Some(acl) = &opts.acl_file {
+        line(format!("acl_file {}", acl.display()));
     }
     if let Some(tls) = &opts.tls {
         line(format!("cafile {}", tls.ca.display()));
