@@ -85,21 +85,13 @@ impl Spool {
             .conn
             .transaction()
             .map_err(|e| sqlite_err(&self.path, e))?;
-        let run = || -> rusqlite::Result<(u64, u64)> {
-            let mut sum = tx.prepare_cached("SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM events WHERE id BETWEEN ?1 AND ?2")?;
-            let mut delete = tx.prepare_cached("DELETE FROM events WHERE id BETWEEN ?1 AND ?2")?;
-            let (mut rows, mut bytes) = (0u64, 0u64);
-            for &(first, last) in ranges {
-                let (n, b): (i64, i64) =
-                    sum.query_row(params![first, last], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                delete.execute(params![first, last])?;
-                rows += n as u64;
-                bytes += b as u64 + n as u64 * ROW_OVERHEAD;
-            }
-            Ok((rows, bytes))
-        };
-        let (rows, bytes) = run().map_err(|e| sqlite_err(&self.path, e))?;
+        let removed = delete_rows(&tx, ranges).map_err(|e| sqlite_err(&self.path, e))?;
         tx.commit().map_err(|e| sqlite_err(&self.path, e))?;
+        self.forget(removed)
+    }
+
+    /// Takes rows a committed transaction removed off the running totals.
+    pub(super) fn forget(&mut self, (rows, bytes): (u64, u64)) -> Result<u64, SpoolError> {
         self.depth = self.depth.saturating_sub(rows);
         self.bytes = self.bytes.saturating_sub(bytes);
         if self.depth == 0 {
@@ -107,4 +99,25 @@ impl Spool {
         }
         Ok(rows)
     }
+}
+
+/// Deletes the events of `ranges` inside `tx`: the rows and the bytes
+/// counted against the cap that went with them.
+pub(super) fn delete_rows(
+    tx: &rusqlite::Transaction<'_>,
+    ranges: &[(i64, i64)],
+) -> rusqlite::Result<(u64, u64)> {
+    let mut sum = tx.prepare_cached(
+        "SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM events WHERE id BETWEEN ?1 AND ?2",
+    )?;
+    let mut delete = tx.prepare_cached("DELETE FROM events WHERE id BETWEEN ?1 AND ?2")?;
+    let (mut rows, mut bytes) = (0u64, 0u64);
+    for &(first, last) in ranges {
+        let (n, b): (i64, i64) =
+            sum.query_row(params![first, last], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        delete.execute(params![first, last])?;
+        rows += n as u64;
+        bytes += b as u64 + n as u64 * ROW_OVERHEAD;
+    }
+    Ok((rows, bytes))
 }

@@ -18,6 +18,16 @@ CREATE TABLE IF NOT EXISTS events (
     body TEXT NOT NULL,
     UNIQUE (tag, boot, seq)
 );
+CREATE TABLE IF NOT EXISTS dead_letter (
+    id INTEGER PRIMARY KEY,
+    tag INTEGER NOT NULL,
+    boot INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    spooled_at INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    moved_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS unrouted (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     tag INTEGER NOT NULL,
