@@ -56,7 +56,7 @@ for pair in "$amd64_deb amd64" "$arm64_deb arm64"; do
     contents=$(dpkg-deb -c "$deb" | awk '{print $NF}')
     for path in ./usr/bin/aisle ./etc/aisle/store.toml ./etc/aisle/hq.env \
         ./usr/share/doc/aisle/README.md ./usr/share/doc/aisle/gateway.md \
-        ./usr/share/doc/aisle/hq.md; do
+        ./usr/share/doc/aisle/hq.md ./usr/share/doc/aisle/examples/mosquitto/aisle.acl; do
         grep -qx "$path" <<<"$contents" || fail "$deb: $path missing"
     done
     for unit in aisle-gateway.service aisle-hq.service; do

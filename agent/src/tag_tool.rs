@@ -9,7 +9,7 @@ pub mod replay;
 
 use crate::epc::{garment_from_hex, to_hex, GarmentEpcError};
 use anyhow::{bail, Context};
-use firmware::{Config, PickupTuning, Role, CONFIG_IMAGE_LEN};
+use firmware::{Config, EntranceSettings, PickupTuning, Role, CONFIG_IMAGE_LEN};
 use protocol::{EpcBytes, Settings};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,7 +23,9 @@ pub enum Command {
     #[command(after_help = "Example (a garment tag, default thresholds):\n  \
         aisle tag config --id 0x00A15E01 --role motion \\\n    \
         --epc 3074257BF7194E4000001A85 -o tag.page\n  \
-        aisle tag show tag.page")]
+        aisle tag show tag.page\n\n\
+        Example (a door counter, counts every 5 minutes):\n  \
+        aisle tag config --id 0x0E170001 --role entrance --period-ms 300000 -o door.page")]
     Config(ConfigArgs),
     /// Print what a config page image holds.
     Show {
@@ -64,9 +66,10 @@ pub struct ConfigArgs {
     /// The tag's 32-bit id, decimal or 0x-prefixed hex (printed on its label).
     #[arg(long, value_parser = parse_tag_id)]
     id: u32,
-    /// What the tag does: motion (on a garment), presence (PIR on a fixture)
-    /// or reader (fitting room or checkout UHF reader).
-    #[arg(long, value_parser = ["motion", "presence", "reader"])]
+    /// What the tag does: motion (on a garment), presence (PIR on a fixture),
+    /// reader (fitting room or checkout UHF reader) or entrance (two
+    /// break-beams across the store's door, counting people in and out).
+    #[arg(long, value_parser = ["motion", "presence", "reader", "entrance"])]
     role: String,
     /// The garment's EPC as hex (SGTIN-96 or SGTIN-198); motion tags only.
     #[arg(long)]
@@ -100,6 +103,19 @@ pub struct ConfigArgs {
     /// Reader: report a garment again after not seeing it this long.
     #[arg(long, default_value_t = Settings::default().reader_visit_ms)]
     reader_visit_ms: u32,
+    /// Entrance: a beam must stay broken (or clear) this many milliseconds
+    /// to count; shorter blips are flicker.
+    #[arg(long, default_value_t = EntranceSettings::default().min_break_ms)]
+    min_break_ms: u16,
+    /// Entrance: a beam broken this many milliseconds is blocked (a propped
+    /// door, a pram): nothing is counted until it clears, and the heartbeat
+    /// says so.
+    #[arg(long, default_value_t = EntranceSettings::default().blocked_ms)]
+    blocked_ms: u32,
+    /// Entrance: people counts are sent once per period of this many
+    /// milliseconds (only for periods in which someone came or went).
+    #[arg(long, default_value_t = EntranceSettings::default().period_ms)]
+    period_ms: u32,
     /// Heartbeat period in seconds.
     #[arg(long, default_value_t = Settings::default().heartbeat_s)]
     heartbeat_s: u32,
@@ -190,6 +206,7 @@ fn write_page(args: ConfigArgs) -> anyhow::Result<ExitCode> {
     let role = match args.role.as_str() {
         "motion" => Role::Motion,
         "presence" => Role::Presence,
+        "entrance" => Role::Entrance,
         _ => Role::Reader,
     };
     let epc = match (&args.epc, role) {
@@ -213,6 +230,7 @@ fn write_page(args: ConfigArgs) -> anyhow::Result<ExitCode> {
             tilt_mg: args.pickup_tilt_mg,
             tilt_mg_s: args.pickup_tilt_mg_s,
         },
+        entrance: entrance_settings(&args)?,
     };
     let image = config.to_image().context("cannot build the config page")?;
     std::fs::write(&args.output, image)
@@ -237,6 +255,7 @@ fn show_page(path: &PathBuf) -> anyhow::Result<ExitCode> {
         Role::Motion => "motion",
         Role::Presence => "presence",
         Role::Reader => "reader",
+        Role::Entrance => "entrance",
     };
     let s = config.settings;
     println!("tag: {:#010x}", config.tag);
@@ -258,8 +277,34 @@ fn show_page(path: &PathBuf) -> anyhow::Result<ExitCode> {
         s.dwell_min_ms, s.dwell_gap_ms
     );
     println!("reader visit: {} ms", s.reader_visit_ms);
+    let e = config.entrance;
+    println!(
+        "entrance: break {} ms, blocked after {} ms, counts every {} ms",
+        e.min_break_ms, e.blocked_ms, e.period_ms
+    );
     println!("heartbeat: {} s", s.heartbeat_s);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The entrance counter's thresholds, refusing ones the counter cannot work
+/// with.
+fn entrance_settings(args: &ConfigArgs) -> anyhow::Result<EntranceSettings> {
+    if args.period_ms == 0 {
+        bail!("--period-ms must be at least 1: counts are sent once per period");
+    }
+    if u64::from(args.min_break_ms) >= u64::from(args.blocked_ms) {
+        bail!(
+            "--blocked-ms ({}) must be longer than --min-break-ms ({}): \
+             a beam is only blocked after it counts as broken",
+            args.blocked_ms,
+            args.min_break_ms
+        );
+    }
+    Ok(EntranceSettings {
+        min_break_ms: args.min_break_ms,
+        blocked_ms: args.blocked_ms,
+        period_ms: args.period_ms,
+    })
 }
 
 fn parse_tag_id(text: &str) -> Result<u32, String> {

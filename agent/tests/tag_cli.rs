@@ -1,7 +1,7 @@
 //! `aisle tag config` / `aisle tag show` as a technician runs them: the real
 //! binary writing a page image that the firmware's own parser then reads.
 
-use firmware::{Config, PickupTuning, Role, CONFIG_IMAGE_LEN};
+use firmware::{Config, EntranceSettings, PickupTuning, Role, CONFIG_IMAGE_LEN};
 use protocol::{EpcBytes, Settings};
 use std::process::{Command, Output};
 
@@ -79,6 +79,7 @@ fn motion_tag_page_is_read_back_by_the_firmware() {
             tilt_mg: 120,
             tilt_mg_s: 200,
         },
+        entrance: EntranceSettings::default(),
     };
     assert_eq!(Config::from_image(&image), Ok(expected));
 
@@ -122,6 +123,7 @@ fn presence_tag_page_has_no_epc_and_default_thresholds() {
             settings: Settings::default(),
             epc: None,
             pickup: PickupTuning::default(),
+            entrance: EntranceSettings::default(),
         }
     );
 }
@@ -131,7 +133,7 @@ fn bad_requests_are_refused_with_the_reason_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("page.bin");
     let o = page.to_str().unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["--id", "1", "--role", "motion"], "needs --epc"),
         (
             &["--id", "1", "--role", "reader", "--epc", EPC_HEX],
@@ -148,6 +150,14 @@ fn bad_requests_are_refused_with_the_reason_and_write_nothing() {
         (
             &["--id", "1", "--role", "presence", "--pickup-k", "9"],
             "--pickup-k must be 1 to --pickup-m",
+        ),
+        (
+            &["--id", "1", "--role", "entrance", "--period-ms", "0"],
+            "--period-ms must be at least 1",
+        ),
+        (
+            &["--id", "1", "--role", "entrance", "--blocked-ms", "30"],
+            "--blocked-ms (30) must be longer than --min-break-ms (40)",
         ),
     ];
     for (args, reason) in cases {
@@ -183,4 +193,64 @@ fn show_rejects_a_corrupt_page() {
         stderr.contains("not a usable config page (Corrupt)"),
         "{stderr}"
     );
+}
+
+#[test]
+fn entrance_page_carries_the_counters_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("door.page");
+    let page_arg = page.to_str().unwrap();
+    let out = aisle(&[
+        "tag",
+        "config",
+        "--id",
+        "0x0E170001",
+        "--role",
+        "entrance",
+        "--min-break-ms",
+        "60",
+        "--blocked-ms",
+        "45000",
+        "--period-ms",
+        "300000",
+        "-o",
+        page_arg,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = Config::from_image(&std::fs::read(&page).unwrap()).unwrap();
+    assert_eq!(
+        config,
+        Config {
+            tag: 0x0E17_0001,
+            role: Role::Entrance,
+            settings: Settings::default(),
+            epc: None,
+            pickup: PickupTuning::default(),
+            entrance: EntranceSettings {
+                min_break_ms: 60,
+                blocked_ms: 45_000,
+                period_ms: 300_000,
+            },
+        }
+    );
+    let shown = aisle(&["tag", "show", page_arg]);
+    let text = String::from_utf8(shown.stdout).unwrap();
+    assert!(text.contains("role: entrance"), "{text}");
+    assert!(
+        text.contains("entrance: break 60 ms, blocked after 45000 ms, counts every 300000 ms"),
+        "{text}"
+    );
+}
+
+#[test]
+fn config_help_lists_the_entrance_keys() {
+    let out = aisle(&["tag", "config", "--help"]);
+    let help = String::from_utf8(out.stdout).unwrap();
+    for key in ["entrance", "--min-break-ms", "--blocked-ms", "--period-ms"] {
+        assert!(help.contains(key), "{key} missing from --help:\n{help}");
+    }
 }

@@ -5,7 +5,7 @@
 //! samples (or events) per second on one core.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use firmware::{BootInfo, Config, PickupTuning, Role, Tag};
+use firmware::{BootInfo, Config, EntranceSettings, PickupTuning, Role, Tag};
 use protocol::{ConfigStatus, Downlink, EpcBytes, ResetReason, Settings};
 use std::hint::black_box;
 
@@ -42,6 +42,7 @@ fn motion_tag_minute(c: &mut Criterion) {
         settings: Settings::default(),
         epc: Some(epc()),
         pickup: PickupTuning::default(),
+        entrance: EntranceSettings::default(),
     };
     let mut group = c.benchmark_group("motion_tag");
     group.throughput(Throughput::Elements(SAMPLES));
@@ -73,6 +74,7 @@ fn config_page(c: &mut Criterion) {
         settings: Settings::default(),
         epc: Some(epc()),
         pickup: PickupTuning::default(),
+        entrance: EntranceSettings::default(),
     };
     let image = config.to_image().unwrap();
     c.bench_function("config_page_parse", |b| {

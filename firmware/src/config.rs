@@ -6,15 +6,17 @@
 //!
 //! | bytes | content |
 //! | --- | --- |
-//! | 0..4 | magic `AIS` + layout version (2; 1 is still read) |
+//! | 0..4 | magic `AIS` + layout version (3; 1 and 2 are still read) |
 //! | 4..6 | payload length, u16 LE |
-//! | 6..6+n | payload: postcard(`Config`), then (since version 2) the pickup tuning |
+//! | 6..6+n | payload: postcard(`Config`), then (since version 2) the pickup tuning, then (since version 3) the entrance thresholds |
 //! | 6+n..10+n | CRC-32 (ISO HDLC) of bytes 0..6+n, LE |
 //!
 //! Version 2 appended the pickup detector's orientation thresholds
 //! ([`PickupTuning`]: `tilt_mg`, `tilt_mg_s`, u16 LE each) to the version 1
-//! payload, as fixed-width bytes outside postcard, which spares the
-//! Cortex-M0 image a second decoder. A version 1 page, written before they
+//! payload, and version 3 the entrance counter's ([`EntranceSettings`]:
+//! `min_break_ms` u16, `blocked_ms` u32, `period_ms` u32, LE), as
+//! fixed-width bytes outside postcard, which spares the Cortex-M0 image a
+//! second decoder. A page of an earlier version, written before they
 //! existed, loads with their defaults, so tags provisioned earlier keep
 //! booting with their own id, role, EPC and thresholds.
 //!
@@ -22,24 +24,29 @@
 //! defaults and says so in its Boot event, so the gateway shows the tag as
 //! unprovisioned instead of the tag going silent.
 
+use crate::entrance::EntranceSettings;
 use crate::pickup::PickupTuning;
 use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 use protocol::{ConfigStatus, EpcBytes, Settings};
 use serde::{Deserialize, Serialize};
 
 /// Bytes of the page image `aisle tag config` writes. The largest config
-/// (a motion tag with a 32-byte EPC) takes about 80.
+/// (a motion tag with a 32-byte EPC) takes about 90.
 pub const CONFIG_IMAGE_LEN: usize = 128;
 
 /// The magic, without the layout version byte that follows it.
 const MAGIC: [u8; 3] = *b"AIS";
 /// The layout this firmware writes.
-const LAYOUT_VERSION: u8 = 2;
+const LAYOUT_VERSION: u8 = 3;
 const HEADER_LEN: usize = 6;
 const CRC_LEN: usize = 4;
 const MAX_PAYLOAD: usize = CONFIG_IMAGE_LEN - HEADER_LEN - CRC_LEN;
-/// Bytes of [`PickupTuning`] at the end of a version 2 payload.
+/// Bytes of [`PickupTuning`] after the postcard part (since version 2).
 const PICKUP_LEN: usize = 4;
+/// Bytes of [`EntranceSettings`] after the pickup tuning (since version 3).
+const ENTRANCE_LEN: usize = 10;
+/// Fixed-width bytes after the postcard part in the current layout.
+const TAIL_LEN: usize = PICKUP_LEN + ENTRANCE_LEN;
 
 // The page is read once per boot: a bitwise CRC costs nothing there and
 // saves the 1 KiB table on a 16 KiB part.
@@ -55,6 +62,10 @@ pub enum Role {
     Presence,
     /// A fitting-room or checkout UHF reader: reports garments seen.
     Reader,
+    /// At the store's entrance, with two break-beams: reports people who
+    /// came in and went out. Appended last so older pages keep their
+    /// encoding.
+    Entrance,
 }
 
 /// One tag's provisioning, stored in its config page.
@@ -71,6 +82,9 @@ pub struct Config {
     /// Since layout version 2; stored after the postcard part, not in it.
     #[serde(skip)]
     pub pickup: PickupTuning,
+    /// The entrance counter's thresholds; stored after the postcard part.
+    #[serde(skip)]
+    pub entrance: EntranceSettings,
 }
 
 /// Why a config cannot be written to a page.
@@ -97,6 +111,7 @@ impl Config {
             settings: Settings::default(),
             epc: None,
             pickup: PickupTuning::default(),
+            entrance: EntranceSettings::default(),
         }
     }
 
@@ -108,14 +123,24 @@ impl Config {
         let mut image = [0xFF; CONFIG_IMAGE_LEN];
         let postcard_len = postcard::to_slice(
             self,
-            &mut image[HEADER_LEN..HEADER_LEN + MAX_PAYLOAD - PICKUP_LEN],
+            &mut image[HEADER_LEN..HEADER_LEN + MAX_PAYLOAD - TAIL_LEN],
         )
         .map_err(|_| ConfigError::TooLarge)?
         .len();
-        let pickup = HEADER_LEN + postcard_len;
-        image[pickup..pickup + 2].copy_from_slice(&self.pickup.tilt_mg.to_le_bytes());
-        image[pickup + 2..pickup + 4].copy_from_slice(&self.pickup.tilt_mg_s.to_le_bytes());
-        let len = postcard_len + PICKUP_LEN;
+        let tail = HEADER_LEN + postcard_len;
+        let e = &self.entrance;
+        let mut at = tail;
+        for field in [
+            &self.pickup.tilt_mg.to_le_bytes()[..],
+            &self.pickup.tilt_mg_s.to_le_bytes(),
+            &e.min_break_ms.to_le_bytes(),
+            &e.blocked_ms.to_le_bytes(),
+            &e.period_ms.to_le_bytes(),
+        ] {
+            image[at..at + field.len()].copy_from_slice(field);
+            at += field.len();
+        }
+        let len = postcard_len + TAIL_LEN;
         image[..3].copy_from_slice(&MAGIC);
         image[3] = LAYOUT_VERSION;
         // MAX_PAYLOAD < 2^16, so the length fits.
@@ -146,23 +171,42 @@ impl Config {
         if CRC32.checksum(&image[..end]).to_le_bytes() != stored {
             return Err(ConfigStatus::Corrupt);
         }
-        // A version 2 payload ends with the pickup tuning; version 1 has none.
-        let mut postcard_end = end;
+        // The fixed-width tail: the pickup tuning since version 2, the
+        // entrance thresholds since version 3; older pages get defaults.
+        let tail_len = match version {
+            1 => 0,
+            2 => PICKUP_LEN,
+            _ => TAIL_LEN,
+        };
+        if len < tail_len {
+            return Err(ConfigStatus::Corrupt);
+        }
+        let postcard_end = end - tail_len;
+        let b = &image[postcard_end..end];
+        let u16_at = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         let mut pickup = PickupTuning::default();
-        if version == 2 {
-            if len < PICKUP_LEN {
-                return Err(ConfigStatus::Corrupt);
-            }
-            postcard_end = end - PICKUP_LEN;
-            let b = &image[postcard_end..end];
+        let mut entrance = EntranceSettings::default();
+        if version >= 2 {
             pickup = PickupTuning {
-                tilt_mg: u16::from_le_bytes([b[0], b[1]]),
-                tilt_mg_s: u16::from_le_bytes([b[2], b[3]]),
+                tilt_mg: u16_at(0),
+                tilt_mg_s: u16_at(2),
             };
         }
-        match postcard::from_bytes::<Config>(&image[HEADER_LEN..postcard_end]) {
-            Ok(config) => Ok(Config { pickup, ..config }),
-            Err(_) => Err(ConfigStatus::Corrupt),
+        if version >= 3 {
+            entrance = EntranceSettings {
+                min_break_ms: u16_at(4),
+                blocked_ms: u32_at(6),
+                period_ms: u32_at(10),
+            };
+        }
+        match postcard_layout::read(&image[HEADER_LEN..postcard_end]) {
+            Some(config) => Ok(Config {
+                pickup,
+                entrance,
+                ..config
+            }),
+            None => Err(ConfigStatus::Corrupt),
         }
     }
 
@@ -213,158 +257,7 @@ pub enum StoreError<E: core::fmt::Debug> {
     Flash(E),
 }
 
+mod postcard_layout;
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::flash::RamFlash;
-
-    fn garment_tag() -> Config {
-        Config {
-            tag: 0x00C0_FFEE,
-            role: Role::Motion,
-            settings: Settings {
-                pickup_threshold_mg: 220,
-                still_ms: 7_000,
-                ..Settings::default()
-            },
-            epc: EpcBytes::new(&[
-                0x30, 0x14, 0x1D, 0x8A, 0x0C, 0x00, 0x02, 0x80, 0x00, 0x00, 0x30, 0x39,
-            ]),
-            pickup: PickupTuning {
-                tilt_mg: 180,
-                tilt_mg_s: 450,
-            },
-        }
-    }
-
-    #[test]
-    fn config_page_round_trips_through_flash() {
-        let mut flash = RamFlash::<4096, 1024>::new();
-        garment_tag().store(&mut flash, 2048).unwrap();
-        let (config, status) = Config::load(&mut flash, 2048, Config::fallback(1, Role::Presence));
-        assert_eq!(status, ConfigStatus::Loaded);
-        assert_eq!(config, garment_tag());
-    }
-
-    #[test]
-    fn blank_page_falls_back_to_safe_defaults() {
-        let mut flash = RamFlash::<4096, 1024>::new();
-        let fallback = Config::fallback(42, Role::Motion);
-        assert_eq!(
-            Config::load(&mut flash, 0, fallback),
-            (fallback, ConfigStatus::Blank)
-        );
-        assert_eq!(fallback.settings, Settings::default());
-    }
-
-    #[test]
-    fn every_single_bit_flip_is_reported_corrupt() {
-        let image = garment_tag().to_image().unwrap();
-        let used = HEADER_LEN
-            + postcard::to_slice(&garment_tag(), &mut [0; 128])
-                .unwrap()
-                .len()
-            + CRC_LEN;
-        for byte in 0..used {
-            for bit in 0..8 {
-                let mut bad = image;
-                bad[byte] ^= 1 << bit;
-                assert_eq!(
-                    Config::from_image(&bad),
-                    Err(ConfigStatus::Corrupt),
-                    "byte {byte} bit {bit}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn corrupt_page_in_flash_falls_back_and_says_so() {
-        let mut flash = RamFlash::<4096, 1024>::new();
-        garment_tag().store(&mut flash, 1024).unwrap();
-        flash.bytes_mut()[1024 + 9] ^= 0x40;
-        let fallback = Config::fallback(7, Role::Motion);
-        assert_eq!(
-            Config::load(&mut flash, 1024, fallback),
-            (fallback, ConfigStatus::Corrupt)
-        );
-    }
-
-    #[test]
-    fn motion_tag_without_epc_is_refused() {
-        assert_eq!(
-            Config::fallback(1, Role::Motion).to_image(),
-            Err(ConfigError::MotionWithoutEpc)
-        );
-        assert!(Config::fallback(1, Role::Reader).to_image().is_ok());
-    }
-
-    #[test]
-    fn largest_config_fits_the_image() {
-        let config = Config {
-            tag: u32::MAX,
-            settings: Settings {
-                pickup_threshold_mg: u16::MAX,
-                pickup_k: u8::MAX,
-                pickup_m: u8::MAX,
-                still_ms: u32::MAX,
-                dwell_min_ms: u32::MAX,
-                dwell_gap_ms: u32::MAX,
-                reader_visit_ms: u32::MAX,
-                heartbeat_s: u32::MAX,
-            },
-            epc: EpcBytes::new(&[0xAB; protocol::frame::EPC_MAX_BYTES]),
-            pickup: PickupTuning {
-                tilt_mg: u16::MAX,
-                tilt_mg_s: u16::MAX,
-            },
-            ..garment_tag()
-        };
-        assert_eq!(Config::from_image(&config.to_image().unwrap()), Ok(config));
-    }
-
-    /// A page as `aisle tag config` wrote it before layout version 2 (tag
-    /// 0x00C0FFEE, motion, 220 mg, still 7 s, EPC 3074257BF7194E4000001A85).
-    const VERSION_1_PAGE: [u8; 44] = [
-        0x41, 0x49, 0x53, 0x01, 0x22, 0x00, 0xee, 0xff, 0x83, 0x06, 0x00, 0xdc, 0x01, 0x04, 0x06,
-        0xd8, 0x36, 0xc0, 0x3e, 0xa0, 0x1f, 0xe0, 0xd4, 0x03, 0xac, 0x02, 0x01, 0x0c, 0x30, 0x74,
-        0x25, 0x7b, 0xf7, 0x19, 0x4e, 0x40, 0x00, 0x00, 0x1a, 0x85, 0x4a, 0xda, 0x06, 0x4c,
-    ];
-
-    #[test]
-    fn version_1_page_loads_with_default_pickup_tuning() {
-        let mut image = [0xFF; CONFIG_IMAGE_LEN];
-        image[..VERSION_1_PAGE.len()].copy_from_slice(&VERSION_1_PAGE);
-        let config = Config::from_image(&image).expect("a version 1 page still loads");
-        assert_eq!(config.tag, 0x00C0_FFEE);
-        assert_eq!(config.role, Role::Motion);
-        assert_eq!(
-            config.settings,
-            Settings {
-                pickup_threshold_mg: 220,
-                still_ms: 7_000,
-                ..Settings::default()
-            }
-        );
-        assert_eq!(
-            config.epc.map(|e| e.as_bytes().to_vec()),
-            Some(std::vec![
-                0x30, 0x74, 0x25, 0x7B, 0xF7, 0x19, 0x4E, 0x40, 0x00, 0x00, 0x1A, 0x85
-            ])
-        );
-        assert_eq!(config.pickup, PickupTuning::default());
-    }
-
-    #[test]
-    fn pages_are_written_in_the_current_layout_and_unknown_layouts_refused() {
-        let mut image = garment_tag().to_image().unwrap();
-        assert_eq!(&image[..4], b"AIS\x02");
-        // A layout from a newer firmware is not guessed at, even with a
-        // valid CRC.
-        image[3] = 3;
-        let end = HEADER_LEN + usize::from(u16::from_le_bytes([image[4], image[5]]));
-        let crc = CRC32.checksum(&image[..end]);
-        image[end..end + CRC_LEN].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(Config::from_image(&image), Err(ConfigStatus::Corrupt));
-    }
-}
+mod tests;

@@ -166,7 +166,7 @@ impl EntranceCounter {
 
     /// True while a beam is blocked (for the heartbeat).
     pub fn is_blocked(&self) -> bool {
-        self.beams.iter().any(|b| b.blocked)
+        self.beams[0].blocked || self.beams[1].blocked
     }
 
     /// How many times since boot a beam was held broken past the blocked
@@ -184,6 +184,9 @@ impl EntranceCounter {
     /// Feeds both beams' levels at `now_ms` (`true` = broken), then reports
     /// what is due as [`EntranceCounter::poll`] does.
     pub fn sample(&mut self, now_ms: u64, beam_a: bool, beam_b: bool) -> Option<EntryCounts> {
+        // A change that settled before this one must be taken first: a
+        // caller that polled late would otherwise have it overwritten.
+        self.settle(now_ms);
         for (beam, raw) in self.beams.iter_mut().zip([beam_a, beam_b]) {
             if beam.raw != raw {
                 beam.raw = raw;
@@ -196,6 +199,17 @@ impl EntranceCounter {
     /// Settles beam changes that have held long enough, in the order they
     /// happened, and returns a finished period's counts when one is due.
     pub fn poll(&mut self, now_ms: u64) -> Option<EntryCounts> {
+        self.settle(now_ms);
+        self.check_blocked(now_ms);
+        if self.ready.is_none() {
+            self.finish_period(now_ms);
+        }
+        self.ready.take()
+    }
+
+    /// Applies the beam changes that have held long enough by `now_ms`, in
+    /// the order they happened.
+    fn settle(&mut self, now_ms: u64) {
         while let Some(side) = self.next_settled_edge(now_ms) {
             let beam = &mut self.beams[side.index()];
             let at = beam.raw_since;
@@ -209,46 +223,42 @@ impl EntranceCounter {
                 self.cleared(side, at);
             }
         }
-        self.check_blocked(now_ms);
-        if self.ready.is_none() {
-            self.finish_period(now_ms);
-        }
-        self.ready.take()
     }
 
     /// When [`EntranceCounter::poll`] may next have something to do.
     pub fn poll_timeout(&self) -> Option<u64> {
+        // Plain loops and a sentinel rather than iterator chains over
+        // `Option`s: half the code on a Cortex-M0. Times are milliseconds
+        // since boot, far from overflowing.
         let min_break = u64::from(self.settings.min_break_ms);
-        let settle = self
-            .beams
-            .iter()
-            .filter(|b| b.raw != b.level)
-            .map(|b| b.raw_since.saturating_add(min_break))
-            .min();
-        let block = self
-            .beams
-            .iter()
-            .filter(|b| b.level && !b.blocked)
-            .map(|b| {
-                b.raw_since
-                    .saturating_add(u64::from(self.settings.blocked_ms))
-            })
-            .min();
-        let report = (self.bucket.entered > 0 || self.bucket.exited > 0)
-            .then(|| self.period_end(self.bucket.index).saturating_add(min_break));
-        [settle, block, report].into_iter().flatten().min()
+        let mut due = u64::MAX;
+        for b in &self.beams {
+            if b.raw != b.level {
+                due = due.min(b.raw_since + min_break);
+            }
+            if b.level && !b.blocked {
+                due = due.min(b.raw_since + u64::from(self.settings.blocked_ms));
+            }
+        }
+        if self.bucket.entered > 0 || self.bucket.exited > 0 {
+            due = due.min(self.period_end(self.bucket.index) + min_break);
+        }
+        (due != u64::MAX).then_some(due)
     }
 
     /// The beam whose pending change settled first, if any has by `now_ms`.
     fn next_settled_edge(&self, now_ms: u64) -> Option<Side> {
         let min_break = u64::from(self.settings.min_break_ms);
-        [Side::Street, Side::Store]
-            .into_iter()
-            .filter(|side| {
-                let b = &self.beams[side.index()];
-                b.raw != b.level && now_ms.saturating_sub(b.raw_since) >= min_break
-            })
-            .min_by_key(|side| self.beams[side.index()].raw_since)
+        let mut first: Option<Side> = None;
+        for side in [Side::Street, Side::Store] {
+            let b = &self.beams[side.index()];
+            let settled = b.raw != b.level && b.raw_since + min_break <= now_ms;
+            // On a tie the street side goes first.
+            if settled && first.is_none_or(|f| b.raw_since < self.beams[f.index()].raw_since) {
+                first = Some(side);
+            }
+        }
+        first
     }
 
     fn broken(&mut self, side: Side) {
@@ -291,7 +301,7 @@ impl EntranceCounter {
 
     /// Counts one passage that ended at `at`, in the period it ended in.
     fn count(&mut self, from: Side, at: u64) {
-        let index = at / self.period();
+        let index = div_u64(at, self.period());
         if index > self.bucket.index {
             self.close_bucket();
             self.bucket.index = index;
@@ -307,11 +317,7 @@ impl EntranceCounter {
     fn check_blocked(&mut self, now_ms: u64) {
         let blocked_ms = u64::from(self.settings.blocked_ms);
         for beam in &mut self.beams {
-            if beam.level
-                && beam.raw
-                && !beam.blocked
-                && now_ms.saturating_sub(beam.raw_since) >= blocked_ms
-            {
+            if beam.level && beam.raw && !beam.blocked && beam.raw_since + blocked_ms <= now_ms {
                 beam.blocked = true;
                 self.blocked_episodes = self.blocked_episodes.saturating_add(1);
             }
@@ -321,10 +327,10 @@ impl EntranceCounter {
     /// Reports the bucket once its period is over and every change inside
     /// it has had time to settle.
     fn finish_period(&mut self, now_ms: u64) {
-        let settled = now_ms.saturating_sub(u64::from(self.settings.min_break_ms));
-        if settled >= self.period_end(self.bucket.index) {
+        let min_break = u64::from(self.settings.min_break_ms);
+        if now_ms >= self.period_end(self.bucket.index) + min_break {
             self.close_bucket();
-            self.bucket.index = settled / self.period();
+            self.bucket.index = div_u64(now_ms - min_break, self.period());
         }
     }
 
@@ -364,8 +370,24 @@ impl EntranceCounter {
     }
 
     fn period_end(&self, index: u64) -> u64 {
-        index.saturating_add(1).saturating_mul(self.period())
+        (index + 1) * self.period()
     }
+}
+
+/// `n / d` (`d > 0`) by shift and subtract. The library's 64-bit division
+/// costs a Cortex-M0+ about 900 bytes of flash; this costs a few dozen and
+/// runs once per passage or period, where its 64 steps do not matter.
+fn div_u64(n: u64, d: u64) -> u64 {
+    let mut quotient = 0;
+    let mut rest: u64 = 0;
+    for bit in (0..64).rev() {
+        rest = (rest << 1) | ((n >> bit) & 1);
+        if rest >= d {
+            rest -= d;
+            quotient |= 1 << bit;
+        }
+    }
+    quotient
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub mod tag;
 
 pub use config::{Config, ConfigError, Role, CONFIG_IMAGE_LEN};
 pub use dwell::{DwellDetector, DwellEvent};
+pub use entrance::{EntranceCounter, EntranceSettings, EntryCounts};
 pub use flash::{BootCounter, RamFlash};
 pub use outbox::Outbox;
 pub use pickup::{MotionEvent, PickupDetector, PickupTuning};

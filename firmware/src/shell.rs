@@ -7,7 +7,7 @@
 
 use crate::config::Config;
 use crate::tag::{DownlinkEffect, Tag};
-use protocol::{encode, EpcBytes, FrameDecoder, Message, MAX_ENCODED_LEN};
+use protocol::{encode, EpcBytes, FrameDecoder, MAX_ENCODED_LEN};
 
 /// How often the LED toggles while a technician's Identify is running.
 pub const BLINK_HALF_PERIOD_MS: u64 = 250;
@@ -19,6 +19,14 @@ pub enum Input {
     Accel([i16; 3]),
     /// The PIR's level changed or was sampled.
     Presence(bool),
+    /// An entrance counter's break-beams were sampled or one changed
+    /// (`true` = broken).
+    Beams {
+        /// Beam A, on the street side.
+        a: bool,
+        /// Beam B, on the store side.
+        b: bool,
+    },
     /// The UHF module read a garment.
     Epc {
         /// The garment's EPC.
@@ -79,6 +87,7 @@ impl<const N: usize> Shell<N> {
                 Input::Accel(accel) => self.tag.accel_sample(now, accel),
                 Input::Presence(present) => self.tag.presence_sample(now, present),
                 Input::Epc { epc, rssi } => self.tag.epc_read(now, epc, rssi),
+                Input::Beams { a, b } => self.tag.beam_sample(now, a, b),
             };
         }
         self.tag.set_battery_mv(board.battery_mv());
@@ -112,11 +121,9 @@ impl<const N: usize> Shell<N> {
             }
             // Garbage, corrupt frames and other tags' uplinks are skipped;
             // the decoder resynchronises at the next delimiter.
-            for frame in self.decoder.feed(&buf[..n]).flatten() {
-                if let Message::Downlink(downlink) = frame.message {
-                    if self.tag.handle_downlink(now, &downlink) == DownlinkEffect::Configured {
-                        board.store_config(self.tag.config());
-                    }
+            for downlink in self.decoder.feed_downlinks(&buf[..n]).flatten().flatten() {
+                if self.tag.handle_downlink(now, &downlink) == DownlinkEffect::Configured {
+                    board.store_config(self.tag.config());
                 }
             }
         }

@@ -6,6 +6,7 @@
 //! downlinks and `now_ms`, and asked what to send and when to wake up.
 
 use crate::config::{Config, Role};
+use crate::entrance::{EntranceCounter, EntryCounts};
 use crate::{DwellDetector, DwellEvent, MotionEvent, Outbox, PickupDetector, ReaderNode};
 use protocol::{
     ConfigStatus, Downlink, EpcBytes, FwVersion, ResetReason, Settings, TagEvent, Uplink,
@@ -42,6 +43,7 @@ enum Sensor {
     Motion(PickupDetector),
     Presence(DwellDetector),
     Reader(ReaderNode),
+    Entrance(EntranceCounter),
 }
 
 /// What a downlink did, so the shell can act on it.
@@ -69,6 +71,9 @@ pub struct Tag<const N: usize> {
     next_heartbeat: u64,
     battery_mv: u16,
     identify_until: u64,
+    /// Whether the last heartbeat said a break-beam was blocked (entrance
+    /// counters): a change brings the next heartbeat forward.
+    beam_blocked_reported: bool,
 }
 
 impl<const N: usize> Tag<N> {
@@ -79,6 +84,7 @@ impl<const N: usize> Tag<N> {
             Role::Motion => Sensor::Motion(PickupDetector::new(&config.settings, &config.pickup)),
             Role::Presence => Sensor::Presence(DwellDetector::new(&config.settings)),
             Role::Reader => Sensor::Reader(ReaderNode::new(&config.settings)),
+            Role::Entrance => Sensor::Entrance(EntranceCounter::new(config.entrance)),
         };
         let mut tag = Tag {
             config,
@@ -87,6 +93,7 @@ impl<const N: usize> Tag<N> {
             next_heartbeat: now_ms + heartbeat_ms(&config.settings),
             battery_mv: 0,
             identify_until: 0,
+            beam_blocked_reported: false,
         };
         let event = TagEvent::Boot {
             fw: FW_VERSION,
@@ -128,19 +135,42 @@ impl<const N: usize> Tag<N> {
         self.emit(now_ms, event)
     }
 
+    /// Feeds both break-beams' levels, `true` = broken (entrance counters;
+    /// ignored otherwise). Beam A is the street side, beam B the store side.
+    /// Returns the Entries event of a period that just closed, if any.
+    pub fn beam_sample(&mut self, now_ms: u64, beam_a: bool, beam_b: bool) -> Option<TagEvent> {
+        let Sensor::Entrance(counter) = &mut self.sensor else {
+            return None;
+        };
+        let counts = counter.sample(now_ms, beam_a, beam_b)?;
+        self.emit_entries(counts)
+    }
+
     /// The latest battery measurement, for the next heartbeat (0 until set).
     pub fn set_battery_mv(&mut self, battery_mv: u16) {
         self.battery_mv = battery_mv;
     }
 
     /// Runs the timers due at `now_ms` (a dwell ending or starting without a
-    /// new sample, the heartbeat) and returns the event queued, if any. Call
+    /// new sample, an entrance count period closing, the heartbeat) and returns the event queued, if any. Call
     /// until `None`; [`Tag::poll_transmit`] does so itself.
     pub fn poll(&mut self, now_ms: u64) -> Option<TagEvent> {
         if let Sensor::Presence(detector) = &mut self.sensor {
             if let Some(dwell) = detector.poll(now_ms) {
                 return self.emit(now_ms, dwell_event(dwell));
             }
+        }
+        let mut beam_blocked = None;
+        if let Sensor::Entrance(counter) = &mut self.sensor {
+            if let Some(counts) = counter.poll(now_ms) {
+                return self.emit_entries(counts);
+            }
+            beam_blocked = Some(counter.is_blocked());
+        }
+        if beam_blocked.is_some_and(|blocked| blocked != self.beam_blocked_reported) {
+            // A door propped open (or cleared again) is news now, not at
+            // the next scheduled heartbeat.
+            self.next_heartbeat = now_ms;
         }
         if now_ms >= self.next_heartbeat {
             // After a long sleep, one heartbeat, not a burst of missed ones.
@@ -151,10 +181,22 @@ impl<const N: usize> Tag<N> {
                 .outbox
                 .dropped()
                 .saturating_add(u32::from(self.outbox.is_full()));
-            let event = TagEvent::Heartbeat {
-                battery_mv: self.battery_mv,
-                fw: FW_VERSION,
-                dropped,
+            let battery_mv = self.battery_mv;
+            let event = match beam_blocked {
+                Some(beam_blocked) => {
+                    self.beam_blocked_reported = beam_blocked;
+                    TagEvent::EntranceHeartbeat {
+                        battery_mv,
+                        fw: FW_VERSION,
+                        dropped,
+                        beam_blocked,
+                    }
+                }
+                None => TagEvent::Heartbeat {
+                    battery_mv,
+                    fw: FW_VERSION,
+                    dropped,
+                },
             };
             return self.emit(now_ms, event);
         }
@@ -175,10 +217,13 @@ impl<const N: usize> Tag<N> {
         if let Some(at) = self.outbox.poll_timeout() {
             due = due.min(at);
         }
-        if let Sensor::Presence(detector) = &self.sensor {
-            if let Some(at) = detector.poll_timeout() {
-                due = due.min(at);
-            }
+        let sensor_due = match &self.sensor {
+            Sensor::Presence(detector) => detector.poll_timeout(),
+            Sensor::Entrance(counter) => counter.poll_timeout(),
+            Sensor::Motion(_) | Sensor::Reader(_) => None,
+        };
+        if let Some(at) = sensor_due {
+            due = due.min(at);
         }
         if self.identify_until > now_ms {
             due = due.min(self.identify_until);
@@ -240,6 +285,9 @@ impl<const N: usize> Tag<N> {
             Sensor::Motion(detector) => detector.update_settings(&settings),
             Sensor::Presence(detector) => detector.update_settings(&settings),
             Sensor::Reader(node) => node.update_settings(&settings),
+            // The counter's thresholds live in the config page only: the
+            // Configure downlink carries the shared `Settings`.
+            Sensor::Entrance(_) => {}
         }
         self.next_heartbeat = self.next_heartbeat.min(now_ms + heartbeat_ms(&settings));
     }
@@ -247,6 +295,17 @@ impl<const N: usize> Tag<N> {
     fn emit(&mut self, now_ms: u64, event: TagEvent) -> Option<TagEvent> {
         self.outbox.push(now_ms, event.clone());
         Some(event)
+    }
+
+    /// Queues a period's counts, dated at the period's start so the
+    /// gateway stamps the event there.
+    fn emit_entries(&mut self, counts: EntryCounts) -> Option<TagEvent> {
+        let event = TagEvent::Entries {
+            entered: counts.entered,
+            exited: counts.exited,
+            period_ms: counts.period_ms,
+        };
+        self.emit(counts.started_ms, event)
     }
 }
 

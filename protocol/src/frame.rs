@@ -128,6 +128,23 @@ pub enum TagEvent {
         /// The period's length.
         period_ms: u32,
     },
+    /// An entrance counter's heartbeat: [`TagEvent::Heartbeat`]'s health
+    /// plus whether a break-beam is blocked (a propped door, a pram left in
+    /// the way), during which nobody is counted. A variant of its own,
+    /// appended, rather than a field added to `Heartbeat`: frames from every
+    /// tag already in the field still decode, and only entrance counters
+    /// (which older gateways cannot use anyway) send it. Sent on schedule
+    /// and at once when a beam blocks or clears.
+    EntranceHeartbeat {
+        /// Supply voltage in millivolts.
+        battery_mv: u16,
+        /// The firmware now running.
+        fw: FwVersion,
+        /// Events dropped from a full outbox this boot.
+        dropped: u32,
+        /// A beam has been broken for longer than the blocked threshold.
+        beam_blocked: bool,
+    },
 }
 
 /// Messages from the gateway to the tags. Every downlink names its tag:

@@ -12,6 +12,7 @@ pub mod hq;
 pub mod http;
 pub mod metrics;
 pub mod mosquitto;
+pub mod mqtt_user;
 pub mod process;
 pub mod publisher;
 pub mod qemu;
@@ -28,6 +29,7 @@ pub use clickhouse::ClickHouse;
 pub use delivery::{assert_delivered, Faults};
 pub use hq::HqCollector;
 pub use mosquitto::{Mosquitto, MosquittoOptions, TlsFiles};
+pub use mqtt_user::MqttUser;
 pub use process::{
     aisle_bin, clear_ready_file, demo_store, stdout_of, wait_until, ChildGuard, GatewayArgs,
 };

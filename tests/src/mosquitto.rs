@@ -43,6 +43,9 @@ pub struct MosquittoOptions {
     /// Mosquitto's `message_size_limit`: a larger payload is not passed on.
     /// It is not announced; an MQTT 5 client gets PUBACK reason 0x95.
     pub message_size_limit: Option<u32>,
+    /// Mosquitto `acl_file` for the main listener (the observer listener
+    /// stays unrestricted).
+    pub acl_file: Option<PathBuf>,
 }
 
 impl Default for MosquittoOptions {
@@ -54,6 +57,7 @@ impl Default for MosquittoOptions {
             allow_anonymous: true,
             max_packet_size: None,
             message_size_limit: None,
+            acl_file: None,
         }
     }
 }
@@ -266,6 +270,9 @@ fn config_text(
     line(format!("allow_anonymous {}", opts.allow_anonymous));
     if let Some(pw) = &opts.password_file {
         line(format!("password_file {}", pw.display()));
+    }
+    if let Some(acl) = &opts.acl_file {
+        line(format!("acl_file {}", acl.display()));
     }
     if let Some(tls) = &opts.tls {
         line(format!("cafile {}", tls.ca.display()));

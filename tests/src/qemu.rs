@@ -27,7 +27,13 @@ pub fn image() -> PathBuf {
     let built = std::fs::metadata(&image)
         .and_then(|m| m.modified())
         .expect("image mtime");
-    for sources in ["firmware/src", "firmware/images/qemu/src", "protocol/src"] {
+    // The QEMU image links the nRF image's memory routines (mem.rs) too.
+    for sources in [
+        "firmware/src",
+        "firmware/images/qemu/src",
+        "firmware/images/nrf/src",
+        "protocol/src",
+    ] {
         assert!(
             newest_source(&root.join(sources)) <= built,
             "QEMU firmware image {} is older than {sources}: run scripts/firmware.sh",
@@ -41,6 +47,17 @@ pub fn image() -> PathBuf {
 /// semihosting (the image exits through it). The caller adds where the UART
 /// goes (`-serial ...`) and how to collect output.
 pub fn command(image: &Path) -> Command {
+    command_with_args(image, &[])
+}
+
+/// As [`command`], handing the image semihosting arguments: `entrance`
+/// plays the entrance counter's scenario instead of the garment's.
+pub fn command_with_args(image: &Path, args: &[&str]) -> Command {
+    let mut semihosting = "enable=on,target=native,arg=aisle-tag-qemu".to_string();
+    for arg in args {
+        semihosting.push_str(",arg=");
+        semihosting.push_str(arg);
+    }
     let mut qemu = Command::new("qemu-system-arm");
     qemu.args([
         "-cpu",
@@ -51,7 +68,7 @@ pub fn command(image: &Path) -> Command {
         "-monitor",
         "none",
     ])
-    .args(["-semihosting-config", "enable=on,target=native"])
+    .args(["-semihosting-config", &semihosting])
     .arg("-kernel")
     .arg(image);
     qemu

@@ -88,12 +88,19 @@ pub fn make_server_pki(dir: &Path) -> TlsFiles {
 
 /// A Mosquitto password file with one user (hashed by `mosquitto_passwd`).
 pub fn mosquitto_password_file(dir: &Path, user: &str, password: &str) -> PathBuf {
+    mosquitto_password_file_for(dir, &[(user, password)])
+}
+
+/// A Mosquitto password file with every `(user, password)` of `users`.
+pub fn mosquitto_password_file_for(dir: &Path, users: &[(&str, &str)]) -> PathBuf {
     let path = dir.join("mosquitto.passwd");
-    run(Command::new("mosquitto_passwd")
-        .arg("-b")
-        .arg("-c")
-        .arg(&path)
-        .arg(user)
-        .arg(password));
+    for (i, (user, password)) in users.iter().enumerate() {
+        let mut cmd = Command::new("mosquitto_passwd");
+        cmd.arg("-b");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        run(cmd.arg(&path).arg(user).arg(password));
+    }
     path
 }

@@ -9,6 +9,11 @@
 //! Heartbeats come every 10 s until, at 20 s, a scripted gateway downlink
 //! (firmware/images/qemu/src/gateway.rs) configures a 4 s period. Nobody
 //! acks, so the outbox retransmits.
+//!
+//! Started with `entrance`, the image is a door counter instead: its
+//! break-beams play firmware/images/qemu/src/doorway.rs and a scripted
+//! gateway (firmware/images/qemu/src/acks.rs) acks every uplink, except the
+//! first copy of each Entries event.
 
 use protocol::{
     ConfigStatus, EpcBytes, FrameDecoder, FwVersion, Message, ResetReason, TagEvent, Uplink,
@@ -25,10 +30,15 @@ const GARMENT_EPC: [u8; 12] = [
 
 /// Runs the image to its semihosting exit and returns the UART bytes.
 fn run_image() -> Vec<u8> {
+    run_image_with(&[])
+}
+
+/// As [`run_image`], with semihosting arguments for the image.
+fn run_image_with(args: &[&str]) -> Vec<u8> {
     let image = aisle_system_tests::qemu::image();
     let dir = tempfile::tempdir().expect("temp dir");
     let uart = dir.path().join("uart.bin");
-    let mut qemu = aisle_system_tests::qemu::command(&image)
+    let mut qemu = aisle_system_tests::qemu::command_with_args(&image, args)
         .arg("-serial")
         .arg(format!("file:{}", uart.display()))
         .stdout(Stdio::piped())
@@ -163,5 +173,99 @@ fn qemu_tag_retransmits_unacked_events_with_growing_age() {
     assert!(
         gaps.windows(2).all(|w| w[1] > w[0]),
         "backoff grows between retransmissions: {gaps:?}"
+    );
+}
+
+/// The entrance counter's identity (firmware/images/qemu/src/main.rs).
+const ENTRANCE_TAG_ID: u32 = 0x0E17_0001;
+
+#[test]
+fn qemu_entrance_counter_reports_each_periods_counts_once_acked() {
+    let uplinks = decode_all(&run_image_with(&["entrance"]));
+    assert!(
+        uplinks
+            .iter()
+            .all(|u| u.tag == ENTRANCE_TAG_ID && u.boot == 1),
+        "entrance tag id and first boot: {uplinks:?}"
+    );
+    let fw = FwVersion {
+        major: 0,
+        minor: 1,
+        patch: 0,
+    };
+    // Every copy of every event, in the order sent.
+    let copies = |seq: u16| uplinks.iter().filter(|u| u.seq == seq).count();
+    let mut events: BTreeMap<u16, &Uplink> = BTreeMap::new();
+    for uplink in &uplinks {
+        events.entry(uplink.seq).or_insert(uplink);
+    }
+
+    // doorway.rs: period 0 has two walking in, one out, a turn-back and a
+    // flicker; period 2 two in close together and one out; period 5 one
+    // in. Each is reported when its 20 s period is over and its last beam
+    // change has settled (40 ms), dated at the period's start.
+    let entries: Vec<_> = events
+        .values()
+        .filter(|u| matches!(u.event, TagEvent::Entries { .. }))
+        .collect();
+    let counts: Vec<_> = entries.iter().map(|u| (&u.event, u.age_ms)).collect();
+    let period = |entered, exited| TagEvent::Entries {
+        entered,
+        exited,
+        period_ms: 20_000,
+    };
+    assert_eq!(
+        counts,
+        [
+            (&period(2, 1), 20_040),
+            (&period(2, 1), 20_040),
+            (&period(1, 0), 20_040)
+        ],
+        "one Entries per period with people, none for the empty ones"
+    );
+    // The gateway dropped each first copy and acked the second: each
+    // Entries event went out exactly twice, the resend after the outbox's
+    // first backoff (2 s to 2.5 s), and never after the ack.
+    for entry in &entries {
+        let ages: Vec<u32> = uplinks
+            .iter()
+            .filter(|u| u.seq == entry.seq)
+            .map(|u| u.age_ms)
+            .collect();
+        assert_eq!(ages.len(), 2, "seq {}: sent {ages:?}", entry.seq);
+        assert!(
+            (2_000..=2_500).contains(&(ages[1] - ages[0])),
+            "seq {}: resent after {} ms",
+            entry.seq,
+            ages[1] - ages[0]
+        );
+    }
+    // Everything else was acked at its first sending.
+    for (seq, uplink) in &events {
+        if !matches!(uplink.event, TagEvent::Entries { .. }) {
+            assert_eq!(copies(*seq), 1, "{:?} sent more than once", uplink.event);
+        }
+    }
+
+    // Heartbeats every 30 s; the pram across beam A from 61 s is blocked
+    // at 81 s and reported then, and its removal at 95 s once settled.
+    let heartbeats: Vec<_> = events
+        .values()
+        .filter_map(|u| match u.event {
+            TagEvent::EntranceHeartbeat { beam_blocked, .. } => Some(beam_blocked),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(heartbeats, [false, false, true, false, false]);
+    assert!(events
+        .values()
+        .all(|u| !matches!(u.event, TagEvent::Heartbeat { .. })));
+    assert_eq!(
+        events[&0].event,
+        TagEvent::Boot {
+            fw,
+            reset_reason: ResetReason::PowerOn,
+            config: ConfigStatus::Loaded
+        }
     );
 }

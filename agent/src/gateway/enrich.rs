@@ -225,6 +225,7 @@ pub(crate) fn enrich(map: &StoreMap, u: &Uplink, received_at: UnixMillis) -> Out
         },
         TagEvent::Boot { .. }
         | TagEvent::Heartbeat { .. }
+        | TagEvent::EntranceHeartbeat { .. }
         | TagEvent::DwellStart
         | TagEvent::PutDown { .. }
         | TagEvent::Entries { .. } => Enriched::Health,

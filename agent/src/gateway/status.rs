@@ -297,6 +297,10 @@ pub(crate) struct TagHealth {
     pub(crate) dropped: Option<u32>,
     pub(crate) fw: Option<String>,
     pub(crate) reset_reason: Option<String>,
+    /// Entrance counters only: a break-beam is blocked (a propped door, a
+    /// pram), so nobody is being counted. Absent for other tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) beam_blocked: Option<bool>,
 }
 
 /// Tag health seen since the last publication on `…/tags`.
@@ -321,6 +325,7 @@ impl TagHealthBook {
             dropped: None,
             fw: None,
             reset_reason: None,
+            beam_blocked: None,
         });
         h.last_seen = h.last_seen.max(now);
         if boot > h.boot {
@@ -346,6 +351,25 @@ impl TagHealthBook {
             if boot == h.boot {
                 h.dropped = Some(h.dropped.unwrap_or(0).max(dropped));
             }
+        }
+    }
+
+    /// An entrance counter's heartbeat: the common health, and whether a
+    /// break-beam is blocked.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn entrance_heartbeat(
+        &mut self,
+        tag: u32,
+        boot: u32,
+        now: UnixMillis,
+        battery_mv: u16,
+        fw: FwVersion,
+        dropped: u32,
+        beam_blocked: bool,
+    ) {
+        self.heartbeat(tag, boot, now, battery_mv, fw, dropped);
+        if let Some(h) = self.tags.get_mut(&tag) {
+            h.beam_blocked = Some(beam_blocked);
         }
     }
 
@@ -397,6 +421,21 @@ mod tests {
             (2, Some(1), Some(2990))
         );
         assert!(book.take_changed(10).is_empty(), "nothing changed since");
+    }
+
+    #[test]
+    fn entrance_heartbeat_shows_a_blocked_beam_until_one_says_it_cleared() {
+        let mut book = TagHealthBook::default();
+        book.heartbeat(7, 1, UnixMillis(1000), 3000, FW, 0);
+        book.entrance_heartbeat(9, 1, UnixMillis(1000), 3300, FW, 0, true);
+        let tags = book.take_changed(10);
+        let blocked: Vec<_> = tags.iter().map(|h| (h.tag, h.beam_blocked)).collect();
+        assert_eq!(blocked, [(7, None), (9, Some(true))]);
+        let json = serde_json::to_value(&tags).unwrap();
+        assert_eq!(json[0].get("beam_blocked"), None, "not an entrance tag");
+        assert_eq!(json[1]["beam_blocked"], true);
+        book.entrance_heartbeat(9, 1, UnixMillis(2000), 3300, FW, 0, false);
+        assert_eq!(book.take_changed(10)[0].beam_blocked, Some(false));
     }
 
     #[tokio::test]

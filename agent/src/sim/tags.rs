@@ -14,7 +14,7 @@
 use super::motion::touches::{self, Lift};
 use super::motion::{Drive, Hanger, Scene, Sensor as Accelerometer};
 use super::shoppers::{Script, Span, SAMPLE_MS};
-use firmware::{BootInfo, Config, PickupTuning, Role, Tag};
+use firmware::{BootInfo, Config, EntranceSettings, PickupTuning, Role, Tag};
 use protocol::{ConfigStatus, Downlink, EpcBytes, ResetReason, Settings, TagEvent, Uplink};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -205,6 +205,7 @@ impl VirtualStore {
                     settings: settings(),
                     epc,
                     pickup: PickupTuning::default(),
+                    entrance: EntranceSettings::default(),
                 },
                 info,
             )

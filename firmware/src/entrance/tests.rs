@@ -264,3 +264,42 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn shift_and_subtract_division_agrees_with_the_library() {
+    let cases = [
+        (0, 1),
+        (59_999, 60_000),
+        (60_000, 60_000),
+        (u64::MAX, 1),
+        (u64::MAX, 60_000),
+        (u64::MAX, u64::from(u32::MAX)),
+        (1 << 63, 3),
+        (123_456_789_012, 7),
+    ];
+    for (n, d) in cases {
+        assert_eq!(super::div_u64(n, d), n / d, "{n} / {d}");
+    }
+}
+
+#[test]
+fn changes_fed_only_at_edges_without_polls_between_are_all_taken() {
+    // The close-together trace, fed only when a beam changes and never
+    // polled between: A's clear at 300 has settled by the time A breaks
+    // again at 400 and must not be overwritten by it.
+    let mut counter = EntranceCounter::new(EntranceSettings::default());
+    for (t, a, b) in [
+        (0, true, false),
+        (150, true, true),
+        (300, false, true),
+        (400, true, true),
+        (500, true, false),
+        (600, true, true),
+        (750, false, true),
+        (900, false, false),
+    ] {
+        assert_eq!(counter.sample(1_000 + t, a, b), None);
+    }
+    let report = counter.poll(PERIOD_MS + 40).expect("period 0 reported");
+    assert_eq!((report.entered, report.exited), (2, 0));
+}

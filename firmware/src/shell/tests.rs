@@ -1,7 +1,7 @@
 use super::*;
 use crate::config::Role;
 use crate::tag::BootInfo;
-use protocol::{ConfigStatus, Downlink, Frame, ResetReason, Settings, TagEvent, Uplink};
+use protocol::{ConfigStatus, Downlink, Frame, Message, ResetReason, Settings, TagEvent, Uplink};
 use std::collections::VecDeque;
 use std::vec::Vec;
 

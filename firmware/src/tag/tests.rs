@@ -1,6 +1,8 @@
 use super::*;
-use crate::PickupTuning;
+use crate::{EntranceSettings, PickupTuning};
 use std::vec::Vec;
+
+mod entrance;
 
 const ID: u32 = 0x0A15_1E01;
 
@@ -28,6 +30,7 @@ fn motion_tag() -> Tag<8> {
             settings: Settings::default(),
             epc: Some(epc()),
             pickup: PickupTuning::default(),
+            entrance: EntranceSettings::default(),
         },
         boot(),
     )

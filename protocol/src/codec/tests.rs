@@ -1,6 +1,6 @@
 use super::*;
 use crate::frame::{
-    ConfigStatus, Downlink, EpcBytes, FwVersion, ResetReason, Settings, TagEvent, Uplink,
+    ConfigStatus, Downlink, EpcBytes, FwVersion, Message, ResetReason, Settings, TagEvent, Uplink,
     EPC_MAX_BYTES,
 };
 use proptest::prelude::*;
@@ -55,6 +55,17 @@ fn every_variant() -> Vec<Frame> {
         uplink(TagEvent::EpcSeen {
             epc: epc(),
             rssi: -61
+        }),
+        uplink(TagEvent::Entries {
+            entered: 14,
+            exited: 9,
+            period_ms: 60_000
+        }),
+        uplink(TagEvent::EntranceHeartbeat {
+            battery_mv: 3300,
+            fw: FW,
+            dropped: 0,
+            beam_blocked: true
         }),
         Frame::downlink(Downlink::Ack {
             tag: 1234,
@@ -119,6 +130,58 @@ fn every_variant_round_trips() {
         );
         assert_eq!(decode_all(&mut decoder, &bytes), std::vec![Ok(frame)]);
     }
+}
+
+#[test]
+fn older_heartbeats_decode_as_before_beside_the_entrance_heartbeat() {
+    // postcard by hand: version 1, Message::Uplink (0), tag 1, boot 1, seq 0,
+    // age 0, then the event: Heartbeat is variant 1 (battery 3000 as varint
+    // B8 17, fw 0.1.0, dropped 0); EntranceHeartbeat, appended after
+    // Entries, is variant 8 with the same fields and a bool after them.
+    let head = [0x01, 0x00, 0x01, 0x01, 0x00, 0x00];
+    let fields = [0xB8, 0x17, 0x00, 0x01, 0x00, 0x00];
+    let fw = FwVersion {
+        major: 0,
+        minor: 1,
+        patch: 0,
+    };
+    let mut old = head.to_vec();
+    old.push(0x01);
+    old.extend_from_slice(&fields);
+    let mut new = head.to_vec();
+    new.push(0x08);
+    new.extend_from_slice(&fields);
+    new.push(0x01);
+    let with = |event| {
+        Frame::uplink(Uplink {
+            tag: 1,
+            boot: 1,
+            seq: 0,
+            age_ms: 0,
+            event,
+        })
+    };
+    let heartbeat = with(TagEvent::Heartbeat {
+        battery_mv: 3000,
+        fw,
+        dropped: 0,
+    });
+    let entrance = with(TagEvent::EntranceHeartbeat {
+        battery_mv: 3000,
+        fw,
+        dropped: 0,
+        beam_blocked: true,
+    });
+    let mut decoder = FrameDecoder::new();
+    assert_eq!(
+        decode_all(&mut decoder, &wire(&old)),
+        std::vec![Ok(heartbeat)]
+    );
+    assert_eq!(
+        decode_all(&mut decoder, &wire(&new)),
+        std::vec![Ok(entrance.clone())]
+    );
+    assert_eq!(encode_vec(&entrance), wire(&new));
 }
 
 #[test]
@@ -389,6 +452,21 @@ fn tag_event() -> impl Strategy<Value = TagEvent> {
         Just(TagEvent::DwellStart),
         any::<u32>().prop_map(|dwell_ms| TagEvent::DwellEnd { dwell_ms }),
         (epc_bytes(), any::<i8>()).prop_map(|(epc, rssi)| TagEvent::EpcSeen { epc, rssi }),
+        (any::<u16>(), any::<u16>(), any::<u32>()).prop_map(|(entered, exited, period_ms)| {
+            TagEvent::Entries {
+                entered,
+                exited,
+                period_ms,
+            }
+        }),
+        (any::<u16>(), fw(), any::<u32>(), any::<bool>()).prop_map(
+            |(battery_mv, fw, dropped, beam_blocked)| TagEvent::EntranceHeartbeat {
+                battery_mv,
+                fw,
+                dropped,
+                beam_blocked,
+            }
+        ),
     ]
 }
 
@@ -543,5 +621,58 @@ fn error_index_is_the_position_in_all() {
     assert_eq!(
         DecodeError::UnknownVersion(7).index(),
         DecodeError::UnknownVersion(0).index()
+    );
+}
+
+#[test]
+fn a_tag_decodes_downlinks_and_passes_over_uplinks_unparsed() {
+    let mut bytes = Vec::new();
+    let frames = every_variant();
+    for frame in &frames {
+        bytes.extend(encode_vec(frame));
+    }
+    // Line noise, then a frame whose CRC is broken.
+    bytes.extend([0x55, 0x13, 0x00]);
+    let mut bad = encode_vec(&frames[0]);
+    bad[3] ^= 0x20;
+    bytes.extend(bad);
+    let expected: Vec<Result<Option<Downlink>, DecodeError>> = frames
+        .iter()
+        .map(|f| match &f.message {
+            Message::Uplink(_) => Ok(None),
+            Message::Downlink(d) => Ok(Some(d.clone())),
+        })
+        .chain([Err(DecodeError::Framing), Err(DecodeError::Crc)])
+        .collect();
+    let mut decoder = FrameDecoder::new();
+    let got: Vec<_> = decoder.feed_downlinks(&bytes).collect();
+    assert_eq!(got, expected);
+    // The full decoder agrees on which packets are bad.
+    let full: Vec<_> = FrameDecoder::new()
+        .feed(&bytes)
+        .filter_map(Result::err)
+        .collect();
+    assert_eq!(full, [DecodeError::Framing, DecodeError::Crc]);
+}
+
+#[test]
+fn a_downlink_with_trailing_bytes_is_refused_by_the_tag_decoder() {
+    // version 1, Downlink (1), Ack (0), tag 1, boot 2, seq 3, then a stray
+    // byte: an uplink may be left unread, a downlink must end exactly.
+    let payload = [0x01, 0x01, 0x00, 0x01, 0x02, 0x03, 0x07];
+    let got: Vec<_> = FrameDecoder::new()
+        .feed_downlinks(&wire(&payload))
+        .collect();
+    assert_eq!(got, [Err(DecodeError::Deserialize)]);
+    let got: Vec<_> = FrameDecoder::new()
+        .feed_downlinks(&wire(&payload[..6]))
+        .collect();
+    assert_eq!(
+        got,
+        [Ok(Some(Downlink::Ack {
+            tag: 1,
+            boot: 2,
+            seq: 3
+        }))]
     );
 }

@@ -150,6 +150,20 @@ impl Writer {
                 fw,
                 dropped,
             } => book.heartbeat(u.tag, u.boot, now, *battery_mv, *fw, *dropped),
+            TagEvent::EntranceHeartbeat {
+                battery_mv,
+                fw,
+                dropped,
+                beam_blocked,
+            } => book.entrance_heartbeat(
+                u.tag,
+                u.boot,
+                now,
+                *battery_mv,
+                *fw,
+                *dropped,
+                *beam_blocked,
+            ),
             TagEvent::Boot {
                 fw, reset_reason, ..
             } => book.boot(u.tag, u.boot, now, *fw, *reset_reason),

@@ -28,4 +28,8 @@ pub mod pins {
     pub const ACCEL_INT1: u32 = 24;
     pub const I2C_SDA: u32 = 25;
     pub const I2C_SCL: u32 = 26;
+    /// Entrance counter: the street-side break-beam receiver's output.
+    pub const BEAM_A: u32 = 27;
+    /// Entrance counter: the store-side break-beam receiver's output.
+    pub const BEAM_B: u32 = 28;
 }

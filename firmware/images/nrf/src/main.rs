@@ -3,7 +3,8 @@
 //!
 //! One image serves every role; the config page decides. Motion tags read a
 //! LIS2DH12/LIS3DH on I²C and sleep on its wake-on-motion interrupt while
-//! the garment hangs still; presence tags wake on every PIR edge. The radio
+//! the garment hangs still; presence tags wake on every PIR edge, entrance
+//! counters on every edge of either break-beam. The radio
 //! is a modem on UART0 that carries frames transparently, like the gateway's
 //! receiver dongle, and listens only briefly after each transmission (see
 //! `uart`): a gateway holds a tag's downlinks until it next hears from it.
@@ -20,6 +21,7 @@ mod battery;
 mod clock;
 mod gpio;
 mod layout;
+mod mem;
 mod nvmc;
 mod reg;
 mod twi;
@@ -62,6 +64,11 @@ enum Sensor {
     },
     Pir {
         level: Option<bool>,
+    },
+    /// An entrance counter's two break-beams (A street side, B store side),
+    /// as last reported.
+    Beams {
+        levels: Option<(bool, bool)>,
     },
     None,
 }
@@ -128,6 +135,21 @@ impl Board for NrfBoard {
                 *level = Some(now_level);
                 gpio::wake_on_change(pins::PIR, now_level);
                 Some(Input::Presence(now_level))
+            }
+            Sensor::Beams { levels } => {
+                // The receivers pull their output low while the beam is
+                // broken.
+                let now_levels = (!gpio::read(pins::BEAM_A), !gpio::read(pins::BEAM_B));
+                if *levels == Some(now_levels) {
+                    return None;
+                }
+                *levels = Some(now_levels);
+                gpio::wake_on_change_pulled_up(pins::BEAM_A, !now_levels.0);
+                gpio::wake_on_change_pulled_up(pins::BEAM_B, !now_levels.1);
+                Some(Input::Beams {
+                    a: now_levels.0,
+                    b: now_levels.1,
+                })
             }
             Sensor::None => None,
         }
@@ -238,6 +260,12 @@ fn main() -> ! {
             Sensor::Pir { level: None }
         }
         Role::Reader => Sensor::None,
+        Role::Entrance => {
+            // Pull-ups on and input buffers connected before the first read.
+            gpio::wake_on_change_pulled_up(pins::BEAM_A, true);
+            gpio::wake_on_change_pulled_up(pins::BEAM_B, true);
+            Sensor::Beams { levels: None }
+        }
     };
     let mut board = NrfBoard {
         clock: clock::Clock::new(),

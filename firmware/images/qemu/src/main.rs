@@ -19,17 +19,27 @@
 //!
 //! The downlinks go through the protocol crate's no_std COBS decode, the
 //! same path the nRF image runs on an ARMv6-M core.
+//!
+//! Started with the semihosting argument `entrance`, the image is an
+//! entrance counter instead: its two break-beams play a door's traffic
+//! (see [`doorway`]) and a gateway acks what it hears (see [`acks`]).
 #![no_std]
 #![no_main]
 
+mod acks;
+mod doorway;
 mod gateway;
+// The nRF image's byte-loop memory routines, so the QEMU runs exercise them.
+#[path = "../../nrf/src/mem.rs"]
+mod mem;
 mod trace;
 mod uart;
 
 use cortex_m_rt::entry;
 use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
 use firmware::{
-    Board, BootCounter, BootInfo, Config, Input, PickupTuning, RamFlash, Role, Shell, Tag,
+    Board, BootCounter, BootInfo, Config, EntranceSettings, Input, PickupTuning, RamFlash, Role,
+    Shell, Tag,
 };
 use protocol::{ConfigStatus, EpcBytes, ResetReason, Settings};
 
@@ -40,6 +50,10 @@ const GARMENT_EPC: [u8; 12] = [
 ];
 /// Heartbeats every 10 s so a 40 s run shows several.
 const HEARTBEAT_S: u32 = 10;
+/// The entrance counter's identity and heartbeat period (its scenario runs
+/// 130 s). The system test expects these.
+const ENTRANCE_TAG_ID: u32 = 0x0E17_0001;
+const ENTRANCE_HEARTBEAT_S: u32 = 30;
 const BATTERY_MV: u16 = 3_000;
 
 /// Emulated flash: two boot-counter pages, then the config page.
@@ -55,11 +69,26 @@ const WAKE_THRESHOLD_MG: i32 = 160;
 /// Outbox capacity, as on the Cortex-M0+ production image.
 const OUTBOX_LEN: usize = 16;
 
+/// The tag's sensors and radio peer in each scenario. One lives for the
+/// whole run and there is no heap, so its size is its largest variant's.
+#[allow(clippy::large_enum_variant)]
+enum Scenario {
+    /// A garment tag: the scripted accelerometer; nobody acks.
+    Garment {
+        accel: trace::Accelerometer,
+        gateway: gateway::ScriptedGateway,
+    },
+    /// A door counter: the scripted break-beams and an acking gateway.
+    Entrance {
+        beams: doorway::Beams,
+        gateway: acks::AckingGateway,
+    },
+}
+
 struct QemuBoard {
     now: u64,
-    accel: trace::Accelerometer,
     flash: Flash,
-    gateway: gateway::ScriptedGateway,
+    scenario: Scenario,
 }
 
 impl Board for QemuBoard {
@@ -69,17 +98,28 @@ impl Board for QemuBoard {
 
     fn transmit(&mut self, frame: &[u8]) {
         uart::write(frame);
+        if let Scenario::Entrance { gateway, .. } = &mut self.scenario {
+            gateway.hear(self.now, frame);
+        }
     }
 
     fn receive(&mut self, buf: &mut [u8]) -> usize {
         match uart::read(buf) {
-            0 => self.gateway.receive(self.now, buf),
+            0 => match &mut self.scenario {
+                Scenario::Garment { gateway, .. } => gateway.receive(self.now, buf),
+                Scenario::Entrance { gateway, .. } => gateway.receive(self.now, buf),
+            },
             n => n,
         }
     }
 
     fn sense(&mut self, now_ms: u64) -> Option<Input> {
-        self.accel.sample(now_ms).map(Input::Accel)
+        match &mut self.scenario {
+            Scenario::Garment { accel, .. } => accel.sample(now_ms).map(Input::Accel),
+            Scenario::Entrance { beams, .. } => {
+                beams.sample(now_ms).map(|(a, b)| Input::Beams { a, b })
+            }
+        }
     }
 
     fn battery_mv(&mut self) -> u16 {
@@ -96,18 +136,27 @@ impl Board for QemuBoard {
     }
 
     fn sleep_until(&mut self, deadline_ms: u64, motion_resting: bool) {
-        // As on the nRF board: while the garment hangs still the MCU sleeps
-        // on the accelerometer's wake-on-motion interrupt; otherwise the
-        // next 25 Hz sample ends the sleep.
-        let deadline_ms = self
-            .gateway
-            .next_at()
-            .map_or(deadline_ms, |at| at.min(deadline_ms));
-        let wake = if motion_resting {
-            let motion = self.accel.wake_on_motion(deadline_ms, WAKE_THRESHOLD_MG);
-            motion.map_or(deadline_ms, |at| at.min(deadline_ms))
-        } else {
-            deadline_ms.min(self.accel.next_sample_at())
+        let wake = match &mut self.scenario {
+            Scenario::Garment { accel, gateway } => {
+                // As on the nRF board: while the garment hangs still the MCU
+                // sleeps on the accelerometer's wake-on-motion interrupt;
+                // otherwise the next 25 Hz sample ends the sleep.
+                let deadline_ms = gateway
+                    .next_at()
+                    .map_or(deadline_ms, |at| at.min(deadline_ms));
+                if motion_resting {
+                    let motion = accel.wake_on_motion(deadline_ms, WAKE_THRESHOLD_MG);
+                    motion.map_or(deadline_ms, |at| at.min(deadline_ms))
+                } else {
+                    deadline_ms.min(accel.next_sample_at())
+                }
+            }
+            // A beam edge wakes the MCU as on the nRF board, and so does
+            // an ack arriving.
+            Scenario::Entrance { beams, gateway } => [beams.next_at(), gateway.next_at()]
+                .into_iter()
+                .flatten()
+                .fold(deadline_ms, u64::min),
         };
         self.now = self.now.max(wake);
     }
@@ -116,31 +165,57 @@ impl Board for QemuBoard {
 #[entry]
 fn main() -> ! {
     uart::init();
+    let entrance = entrance_requested();
     let settings = Settings {
-        heartbeat_s: HEARTBEAT_S,
+        heartbeat_s: if entrance {
+            ENTRANCE_HEARTBEAT_S
+        } else {
+            HEARTBEAT_S
+        },
         ..Settings::default()
+    };
+    let (scenario, provisioned, end_ms) = if entrance {
+        let scenario = Scenario::Entrance {
+            beams: doorway::Beams::new(),
+            gateway: acks::AckingGateway::new(),
+        };
+        let config = Config {
+            entrance: EntranceSettings {
+                period_ms: doorway::PERIOD_MS,
+                ..EntranceSettings::default()
+            },
+            settings,
+            ..Config::fallback(ENTRANCE_TAG_ID, Role::Entrance)
+        };
+        (scenario, config, doorway::END_MS)
+    } else {
+        let scenario = Scenario::Garment {
+            accel: trace::Accelerometer::new(),
+            gateway: gateway::ScriptedGateway::new(TAG_ID, settings),
+        };
+        let config = Config {
+            tag: TAG_ID,
+            role: Role::Motion,
+            settings,
+            epc: EpcBytes::new(&GARMENT_EPC),
+            pickup: PickupTuning::default(),
+            entrance: EntranceSettings::default(),
+        };
+        (scenario, config, trace::END_MS)
     };
     let mut board = QemuBoard {
         now: 0,
-        accel: trace::Accelerometer::new(),
         flash: Flash::new(),
-        gateway: gateway::ScriptedGateway::new(TAG_ID, settings),
+        scenario,
     };
 
     // Provision the tag as a technician would, then boot through the same
     // config and boot-counter path as a real tag.
-    let provisioned = Config {
-        tag: TAG_ID,
-        role: Role::Motion,
-        settings,
-        epc: EpcBytes::new(&GARMENT_EPC),
-        pickup: PickupTuning::default(),
-    };
     board.store_config(&provisioned);
     let (config, config_status) = Config::load(
         &mut board.flash,
         CONFIG_OFFSET,
-        Config::fallback(TAG_ID, Role::Motion),
+        Config::fallback(provisioned.tag, Role::Motion),
     );
     if config_status != ConfigStatus::Loaded {
         fail("provisioned config page did not load");
@@ -155,17 +230,42 @@ fn main() -> ! {
         config_status,
     };
     let mut shell = Shell::new(Tag::<OUTBOX_LEN>::new(board.now, config, info));
-    while board.now < trace::END_MS {
+    while board.now < end_ms {
         shell.step(&mut board);
     }
     let (stored, _) = Config::load(&mut board.flash, CONFIG_OFFSET, provisioned);
-    if stored.settings.heartbeat_s != gateway::NEW_HEARTBEAT_S {
+    if entrance && stored != provisioned {
+        fail("the entrance thresholds did not round-trip through the config page");
+    }
+    if !entrance && stored.settings.heartbeat_s != gateway::NEW_HEARTBEAT_S {
         fail("the Configure downlink was not persisted to the config page");
     }
     debug::exit(EXIT_SUCCESS);
     loop {
         cortex_m::asm::wfi();
     }
+}
+
+/// Whether QEMU was started with the semihosting argument `entrance`
+/// (`-semihosting-config enable=on,arg=aisle-tag-qemu,arg=entrance`).
+fn entrance_requested() -> bool {
+    let mut cmdline = [0u8; 64];
+    let mut block = [cmdline.as_mut_ptr() as usize, cmdline.len()];
+    // SAFETY: SYS_GET_CMDLINE writes at most block[1] bytes into the
+    // buffer block[0] points to, and the length back into block[1].
+    // The block goes by raw pointer: through a shared reference the
+    // compiler may assume the host never writes the length back.
+    let failed = unsafe {
+        cortex_m_semihosting::syscall1(
+            cortex_m_semihosting::nr::GET_CMDLINE,
+            block.as_mut_ptr() as usize,
+        )
+    };
+    let len = block[1].min(cmdline.len());
+    failed == 0
+        && cmdline[..len]
+            .split(|&b| b == b' ')
+            .any(|word| word == b"entrance")
 }
 
 fn fail(reason: &str) -> ! {
