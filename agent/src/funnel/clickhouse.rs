@@ -53,6 +53,10 @@ pub fn report(
     let mut builder = FunnelBuilder::new(opts);
     let by_fixture = opts.by.contains(&Dimension::Fixture);
     count_exposures(store, filter, by_fixture, &mut builder)?;
+    // Online channels report only beside the stores' own channel.
+    if opts.by.contains(&Dimension::Channel) {
+        crate::online::store::add_to_report(store, filter, opts, &mut builder)?;
+    }
     scan_garments(store, filter, by_fixture, &mut builder)?;
     Ok(builder.finish())
 }

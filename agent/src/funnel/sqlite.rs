@@ -82,7 +82,7 @@ pub fn report(
     count_exposures(store, filter, opts, &mut builder)?;
     // Online channels report only beside the stores' own channel.
     if opts.by.contains(&Dimension::Channel) {
-        crate::online::store::add_to_report(store.connection(), filter, opts, &mut builder)?;
+        crate::online::store::add_to_report(store, filter, opts, &mut builder)?;
     }
     let ranges = store_ranges(store, filter)?;
     let path = store.path();
