@@ -23,13 +23,13 @@
 use aisle_agent::event_store::{Received, SqliteStore as EventStore};
 use aisle_agent::hq::validate::{validate, Verdict};
 use aisle_system_tests::{
-    clear_ready_file, http, wait_until, ChildGuard, Mosquitto, MosquittoOptions,
+    clear_ready_file, http, publish_stream, unknown_flag, wait_until, BenchArgs, ChildGuard,
+    Message, Mosquitto, MosquittoOptions,
 };
 use protocol::batch::{event_id, Batch, BatchEvent, SCHEMA_V1};
 use protocol::stage::StoreEventKind;
 use protocol::time::UnixMillis;
 use protocol::topics::{Topic, TopicKind};
-use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -136,22 +136,15 @@ fn options() -> Options {
         db: std::env::temp_dir().join("aisle-bench-hq.db"),
         batch: 500,
     };
-    let args: Vec<String> = std::env::args().collect();
-    let mut i = 1;
-    while i < args.len() {
-        let value = args.get(i + 1).cloned().unwrap_or_default();
-        match args[i].as_str() {
-            "--ingest-events" => opts.ingest_events = value.parse().expect("--ingest-events N"),
-            "--events" => opts.events = value.parse().expect("--events N"),
-            "--db" => opts.db = value.into(),
-            "--batch" => opts.batch = value.parse().expect("--batch N"),
-            // `cargo bench` adds `--bench`; nothing else is ours.
-            _ => {
-                i += 1;
-                continue;
-            }
+    let mut args = BenchArgs::from_env();
+    while let Some(flag) = args.next_flag() {
+        match flag.as_str() {
+            "--ingest-events" => opts.ingest_events = args.value(&flag),
+            "--events" => opts.events = args.value(&flag),
+            "--db" => opts.db = args.value::<String>(&flag).into(),
+            "--batch" => opts.batch = args.value(&flag),
+            other => unknown_flag(other),
         }
-        i += 2;
     }
     opts
 }
@@ -252,37 +245,14 @@ fn stop_collector(mut child: ChildGuard) {
 
 /// Publishes `count` events as batches at QoS 1; returns once all are acked.
 fn publish(broker: &Mosquitto, count: u64, batch: usize) {
-    let mut opts = MqttOptions::new("bench-gateways", "127.0.0.1", broker.port());
-    opts.set_max_packet_size(1 << 24, 1 << 24);
-    let (client, mut connection) = Client::new(opts, 64);
-    let batches = count.div_ceil(batch as u64);
-    let publisher = std::thread::spawn(move || {
-        let mut chain = Chain::new();
-        for _ in 0..batches {
-            let batch = chain.next_batch(batch);
-            let topic = Topic::new(&batch.store, TopicKind::Events).to_string();
-            client
-                .publish(
-                    topic,
-                    QoS::AtLeastOnce,
-                    false,
-                    serde_json::to_vec(&batch).unwrap(),
-                )
-                .unwrap();
-        }
-        client
+    let mut chain = Chain::new();
+    publish_stream(&broker.url(), count.div_ceil(batch as u64), move |_| {
+        let batch = chain.next_batch(batch);
+        Message::new(
+            Topic::new(&batch.store, TopicKind::Events).to_string(),
+            serde_json::to_vec(&batch).unwrap(),
+        )
     });
-    let mut acked = 0;
-    for event in connection.iter() {
-        if let Event::Incoming(Packet::PubAck(_)) = event.expect("bench publisher connection") {
-            acked += 1;
-            if acked == batches {
-                break;
-            }
-        }
-    }
-    let client = publisher.join().unwrap();
-    let _ = client.disconnect();
 }
 
 fn stored(db: &Path) -> u64 {

@@ -21,9 +21,10 @@
 //!    CPU-seconds per 100,000 events of the collectors and of ClickHouse.
 
 use aisle_agent::event_store::{ClickHouseStore, Credentials, Target};
-use aisle_system_tests::{wait_until, ClickHouse, Mosquitto};
+use aisle_system_tests::{
+    publish_stream, unknown_flag, wait_until, BenchArgs, ClickHouse, Message, Mosquitto,
+};
 use protocol::topics::{Topic, TopicKind};
-use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -51,22 +52,15 @@ fn options() -> Options {
         query: true,
         sqlite: false,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut number = || -> u64 {
-            args.next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("{arg} needs a number"))
-        };
-        match arg.as_str() {
-            "--events" => opts.events = number(),
-            "--ingest-events" => opts.ingest_events = number(),
+    let mut args = BenchArgs::from_env();
+    while let Some(flag) = args.next_flag() {
+        match flag.as_str() {
+            "--events" => opts.events = args.value(&flag),
+            "--ingest-events" => opts.ingest_events = args.value(&flag),
             "--no-ingest" => opts.ingest = false,
             "--no-query" => opts.query = false,
             "--sqlite" => opts.sqlite = true,
-            // cargo bench passes --bench to every bench program.
-            "--bench" => {}
-            other => panic!("unknown option {other}"),
+            other => unknown_flag(other),
         }
     }
     opts
@@ -314,47 +308,27 @@ fn stop(mut child: Child) {
 }
 
 fn publish(broker: &Mosquitto, count: u64, first_id: u64) {
-    let mut opts = MqttOptions::new("bench-publisher", "127.0.0.1", broker.port());
-    opts.set_max_packet_size(1 << 24, 1 << 24);
     let batches = count.div_ceil(BATCH as u64);
-    let (client, mut connection) = Client::new(opts, 64);
-    let publisher = std::thread::spawn(move || {
-        for b in 0..batches {
-            let store = format!("S{}", b % 200);
-            let events: Vec<serde_json::Value> = (0..BATCH as u64)
-                .map(|i| {
-                    let n = first_id + b * BATCH as u64 + i;
-                    let ts = protocol::time::UnixMillis(START_MS + (n as i64) * 1000);
-                    serde_json::json!({"id": format!("{store}-{n}"), "ts": ts.to_string(),
+    publish_stream(&broker.url(), batches, move |b| {
+        let store = format!("S{}", b % 200);
+        let events: Vec<serde_json::Value> = (0..BATCH as u64)
+            .map(|i| {
+                let n = first_id + b * BATCH as u64 + i;
+                let ts = protocol::time::UnixMillis(START_MS + (n as i64) * 1000);
+                serde_json::json!({"id": format!("{store}-{n}"), "ts": ts.to_string(),
                         "event": "item_pickup", "stage": "view", "tag": n % 100_000,
                         "gtin": format!("{}", 80_000_000_000_000u64 + n % SKUS),
                         "serial": (n / 5).to_string()})
-                })
-                .collect();
-            let payload = serde_json::json!({"schema": "aisle.batch.v1", "store": store,
+            })
+            .collect();
+        let payload = serde_json::json!({"schema": "aisle.batch.v1", "store": store,
                 "gateway": "gw", "batch_id": format!("b-{first_id}-{b}"),
                 "created_at": "2026-11-01T00:00:00Z", "events": events});
-            client
-                .publish(
-                    Topic::new(&store, TopicKind::Events).to_string(),
-                    QoS::AtLeastOnce,
-                    false,
-                    payload.to_string(),
-                )
-                .unwrap();
-        }
-        client
+        Message::new(
+            Topic::new(&store, TopicKind::Events).to_string(),
+            payload.to_string(),
+        )
     });
-    let mut acked = 0;
-    for event in connection.iter() {
-        if let Ok(Event::Incoming(Packet::PubAck(_))) = event {
-            acked += 1;
-            if acked == batches {
-                break;
-            }
-        }
-    }
-    publisher.join().unwrap().disconnect().unwrap();
 }
 
 fn bench_ingest(opts: &Options) {

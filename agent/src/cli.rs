@@ -1,11 +1,23 @@
 //! What every command's output and flags share: durations on the command
 //! line (`--window 30s`, `10m`, `2h`, `1d`, `500ms`) and back, the
-//! `--catalog` file, and the column layout of tables for people.
+//! `--catalog` file, the column layout of tables for people, and the
+//! runtime the long-running services (gateway, collector, dashboard) use.
 
 /// A duration that is not a positive whole number with a unit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not a duration: write a positive whole number and a unit: ms, s, m, h or d (e.g. 30s, 10m, 1h)")]
 pub struct BadDuration(pub String);
+
+/// The async runtime of a long-running service: the same two worker
+/// threads for each, whatever the machine's core count.
+pub fn service_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
 
 /// Parses a duration into milliseconds.
 pub fn parse_duration_ms(s: &str) -> Result<i64, BadDuration> {
@@ -27,15 +39,25 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, BadDuration> {
     }
 }
 
+/// Parses a duration (`--window 1h`).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, BadDuration> {
+    let ms = parse_duration_ms(s)?;
+    // Positive, as parse_duration_ms promises.
+    Ok(std::time::Duration::from_millis(
+        u64::try_from(ms).map_err(|_| BadDuration(s.to_string()))?,
+    ))
+}
+
 /// `1h`, `90s`, `1500ms`: the largest unit that divides the window.
-pub fn format_window(ms: i64) -> String {
+pub fn format_window(window: std::time::Duration) -> String {
+    let ms = window.as_millis();
     for (unit, size) in [
         ("d", 86_400_000),
         ("h", 3_600_000),
         ("m", 60_000),
         ("s", 1000),
     ] {
-        if ms != 0 && ms % size == 0 {
+        if ms != 0 && ms.is_multiple_of(size) {
             return format!("{}{unit}", ms / size);
         }
     }
@@ -128,10 +150,11 @@ mod layout_tests {
 
     #[test]
     fn formats_a_window_in_its_largest_whole_unit() {
-        assert_eq!(format_window(3_600_000), "1h");
-        assert_eq!(format_window(90_000), "90s");
-        assert_eq!(format_window(1500), "1500ms");
-        assert_eq!(format_window(172_800_000), "2d");
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(format_window(ms(3_600_000)), "1h");
+        assert_eq!(format_window(ms(90_000)), "90s");
+        assert_eq!(format_window(ms(1500)), "1500ms");
+        assert_eq!(format_window(ms(172_800_000)), "2d");
     }
 
     #[test]

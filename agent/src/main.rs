@@ -33,7 +33,7 @@ enum Command {
     CheckConfig(check_config::Args),
     /// Run the HQ collector: subscribe to all stores' events and store them.
     Hq(hq::Args),
-    /// Print the conversion funnel per SKU (or store, style, fixture, channel).
+    /// Print the conversion funnel per SKU (or store, style, fixture, zone, region, day, hour, channel), with visits and dwells.
     Funnel(funnel::Args),
     /// Serve HQ's dashboard: funnels, stores and the fleet, in a browser.
     #[cfg(feature = "dashboard")]

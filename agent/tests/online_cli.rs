@@ -64,6 +64,30 @@ fn aisle(args: &[&str]) -> Output {
         .expect("run aisle")
 }
 
+/// `aisle online import --db DB --format FORMAT --channel CHANNEL FILES…`.
+fn import(db: &str, format: &str, channel: &str, files: &[&str]) -> Output {
+    let mut args = vec![
+        "online",
+        "import",
+        "--db",
+        db,
+        "--format",
+        format,
+        "--channel",
+        channel,
+    ];
+    args.extend_from_slice(files);
+    aisle(&args)
+}
+
+/// The stderr of a run that must fail with a one-line error.
+fn one_line_error(out: Output) -> String {
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    err
+}
+
 fn export(db: &Path, extra: &[&str]) -> Vec<Value> {
     let mut args = vec!["export", "--db", db.to_str().unwrap()];
     args.extend_from_slice(extra);
@@ -253,17 +277,7 @@ fn import_reports_bad_lines_and_refuses_the_store_channel() {
     .unwrap();
     let db_arg = db.to_str().unwrap();
     let file = input.to_str().unwrap();
-    let out = aisle(&[
-        "online",
-        "import",
-        "--db",
-        db_arg,
-        "--format",
-        "youshu",
-        "--channel",
-        "mp",
-        file,
-    ]);
+    let out = import(db_arg, "youshu", "mp", &[file]);
     assert!(
         out.status.success(),
         "{}",
@@ -281,50 +295,14 @@ fn import_reports_bad_lines_and_refuses_the_store_channel() {
         "{report}"
     );
 
-    let store = aisle(&[
-        "online",
-        "import",
-        "--db",
-        db_arg,
-        "--format",
-        "youshu",
-        "--channel",
-        "store",
-        file,
-    ]);
-    assert!(!store.status.success());
-    let err = String::from_utf8(store.stderr).unwrap();
-    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    let err = one_line_error(import(db_arg, "youshu", "store", &[file]));
     assert!(err.contains("--channel store"), "{err}");
 
-    let clickhouse = aisle(&[
-        "online",
-        "import",
-        "--db",
-        "clickhouse://127.0.0.1:8123/aisle",
-        "--format",
-        "youshu",
-        "--channel",
-        "mp",
-        file,
-    ]);
-    assert!(!clickhouse.status.success());
-    let err = String::from_utf8(clickhouse.stderr).unwrap();
-    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    let clickhouse = "clickhouse://127.0.0.1:8123/aisle";
+    let err = one_line_error(import(clickhouse, "youshu", "mp", &[file]));
     assert!(err.contains("SQLite event store only"), "{err}");
 
-    let missing = aisle(&[
-        "online",
-        "import",
-        "--db",
-        db_arg,
-        "--format",
-        "ga4",
-        "--channel",
-        "web",
-        file,
-        "nowhere.ndjson",
-    ]);
+    let missing = import(db_arg, "ga4", "web", &[file, "nowhere.ndjson"]);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot open nowhere.ndjson"));
 }

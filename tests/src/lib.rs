@@ -5,6 +5,7 @@
 //! This crate owns how those parts are started, observed and faulted, so the
 //! tests read as the scenario they check and nothing else.
 
+pub mod bench_args;
 pub mod clickhouse;
 pub mod delivery;
 pub mod hq;
@@ -23,13 +24,16 @@ pub mod tags;
 pub mod tls;
 pub mod webdriver;
 
+pub use bench_args::{unknown_flag, BenchArgs};
 pub use clickhouse::ClickHouse;
 pub use delivery::{assert_delivered, Faults};
 pub use hq::HqCollector;
 pub use mosquitto::{Mosquitto, MosquittoOptions, TlsFiles};
 pub use mqtt_user::MqttUser;
-pub use process::{aisle_bin, clear_ready_file, wait_until, ChildGuard, GatewayArgs};
-pub use publisher::{publish, publish_and_vanish, Message};
+pub use process::{
+    aisle_bin, clear_ready_file, demo_store, stdout_of, wait_until, ChildGuard, GatewayArgs,
+};
+pub use publisher::{batch_json, publish, publish_and_vanish, publish_stream, Message};
 pub use rig::{GatewayRig, STEP};
 pub use serial_link::SerialLink;
 pub use store::StoreToml;

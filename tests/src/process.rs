@@ -44,6 +44,20 @@ pub fn clear_ready_file(path: &Path) {
         .unwrap_or_else(|e| panic!("cannot remove {}: {e}", path.display()));
 }
 
+/// Runs `cmd` (an `aisle` command a user would type) to the end and returns
+/// what it printed; a failure panics with the command and its stderr.
+pub fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("the command prints UTF-8")
+}
+
 /// The `aisle` binary under test.
 ///
 /// `AISLE_BIN` wins (the bench and CI may point at a release build).
@@ -320,7 +334,25 @@ pub struct GatewayArgs {
     pub extra: Vec<String>,
 }
 
+/// The demo store's config (`examples/store.toml`), which the simulator
+/// and the whole-system tests use.
+pub fn demo_store() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/store.toml")
+}
+
 impl GatewayArgs {
+    /// The demo store's gateway reading `receiver`, sending to
+    /// `broker_url`, with its spool and log in `dir`.
+    pub fn demo(broker_url: String, receiver: PathBuf, dir: &Path) -> GatewayArgs {
+        GatewayArgs {
+            broker: Some(broker_url),
+            receivers: vec![receiver],
+            spool: Some(dir.join("spool.sqlite")),
+            log: dir.join("gateway.log"),
+            ..GatewayArgs::new(&demo_store())
+        }
+    }
+
     /// Arguments for a gateway configured entirely by `config`, logging to
     /// `gateway.log` beside it.
     pub fn new(config: &Path) -> GatewayArgs {

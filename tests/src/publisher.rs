@@ -28,6 +28,15 @@ impl Message {
     }
 }
 
+/// A gateway batch of `events` (JSON objects as the wire contract has them)
+/// from store `store`'s gateway `gw-1`, as the payload HQ receives.
+pub fn batch_json(store: &str, batch_id: &str, events: Vec<serde_json::Value>) -> Vec<u8> {
+    serde_json::json!({"schema": "aisle.batch.v1", "store": store, "gateway": "gw-1",
+           "batch_id": batch_id, "created_at": "2026-11-20T10:00:01.000Z", "events": events})
+    .to_string()
+    .into_bytes()
+}
+
 fn options(url: &str) -> MqttOptions {
     let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
     // Tests run in parallel in one process: each publisher needs its own id.
@@ -53,6 +62,37 @@ pub fn publish(url: &str, messages: &[Message]) {
 /// link does: the broker publishes the will.
 pub fn publish_and_vanish(url: &str, messages: &[Message], will: Message) {
     publish_then(url, messages, Some(will), false);
+}
+
+/// Publishes `count` messages made one at a time by `make(n)` (n from 0)
+/// at QoS 1, returning once the broker has acked them all: for a backlog
+/// too large to hold in memory at once, as the HQ benches queue.
+pub fn publish_stream(
+    url: &str,
+    count: u64,
+    mut make: impl FnMut(u64) -> Message + Send + 'static,
+) {
+    let (client, mut connection) = Client::new(options(url), 64);
+    let publisher = std::thread::spawn(move || {
+        for n in 0..count {
+            let m = make(n);
+            client
+                .publish(m.topic, QoS::AtLeastOnce, m.retain, m.payload)
+                .unwrap();
+        }
+        client
+    });
+    let mut acked = 0;
+    let mut events = connection.iter();
+    while acked < count {
+        match events.next() {
+            Some(Ok(Event::Incoming(Packet::PubAck(_)))) => acked += 1,
+            Some(Ok(_)) => {}
+            Some(Err(err)) => panic!("stream publisher: {err}"),
+            None => panic!("stream publisher: the connection ended"),
+        }
+    }
+    let _ = publisher.join().unwrap().disconnect();
 }
 
 fn publish_then(url: &str, messages: &[Message], will: Option<Message>, disconnect: bool) {

@@ -8,7 +8,7 @@
 
 use aisle_system_tests::http;
 use aisle_system_tests::{
-    aisle_bin, publish, wait_until, Browser, ChildGuard, HqCollector, Message, Mosquitto,
+    aisle_bin, publish, stdout_of, wait_until, Browser, ChildGuard, HqCollector, Message, Mosquitto,
 };
 use protocol::time::UnixMillis;
 use protocol::topics::{Topic, TopicKind};
@@ -184,40 +184,29 @@ fn import_miniprogram(dir: &Path, db: &Path) {
     ];
     let file = dir.join("miniprogram.ndjson");
     std::fs::write(&file, lines.join("\n") + "\n").unwrap();
-    let out = Command::new(aisle_bin())
-        .args([
-            "online",
-            "import",
-            "--format",
-            "youshu",
-            "--channel",
-            "miniprogram",
-            "--db",
-        ])
-        .arg(db)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    stdout_of(
+        Command::new(aisle_bin())
+            .args([
+                "online",
+                "import",
+                "--format",
+                "youshu",
+                "--channel",
+                "miniprogram",
+                "--db",
+            ])
+            .arg(db)
+            .arg(&file),
     );
 }
 
 fn cli(db: &Path, args: &[&str]) -> String {
-    let out = Command::new(aisle_bin())
-        .args(["funnel", "--format", "json", "--db"])
-        .arg(db)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stdout_of(
+        Command::new(aisle_bin())
+            .args(["funnel", "--format", "json", "--db"])
+            .arg(db)
+            .args(args),
+    )
 }
 
 fn cli_rows(db: &Path, args: &[&str]) -> Vec<Value> {
@@ -368,12 +357,34 @@ fn key_of(dims: &'static [&'static str]) -> impl Fn(&Value) -> String {
     }
 }
 
-fn day_args(day: &str) -> (String, String) {
-    let start: UnixMillis = format!("{day}T00:00:00Z").parse().unwrap();
-    (
-        start.to_string(),
-        UnixMillis(start.0 + 86_400_000).to_string(),
-    )
+/// Table `#id` on the browser's page equals the CLI's rows keyed by `dims`.
+fn assert_table(
+    browser: &Browser,
+    id: &str,
+    cli: &[Value],
+    dims: &'static [&'static str],
+    what: &str,
+) {
+    assert_rows(&table(browser, id), cli, key_of(dims), what);
+}
+
+/// For each of `DAYS`, the row `pick` makes of `aisle funnel ARGS` over that
+/// day alone, with the day as its `day` key: what a daily trend shows.
+fn per_day(db: &Path, args: &[&str], pick: impl Fn(Vec<Value>) -> Value) -> Vec<Value> {
+    DAYS.iter()
+        .map(|day| {
+            let start: UnixMillis = format!("{day}T00:00:00Z").parse().unwrap();
+            let (from, to) = (
+                start.to_string(),
+                UnixMillis(start.0 + 86_400_000).to_string(),
+            );
+            let mut day_args = args.to_vec();
+            day_args.extend(["--from", &from, "--to", &to]);
+            let mut row = pick(cli_rows(db, &day_args));
+            row["day"] = json!(day);
+            row
+        })
+        .collect()
 }
 
 /// No console message at error level since the last check.
@@ -459,25 +470,13 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
             key_of(&["channel"]),
             "channel",
         );
-        let mut days = Vec::new();
-        for day in DAYS {
-            let (from, to) = day_args(day);
-            let rows = cli_rows(&db, &["--by", "store", "--from", &from, "--to", &to]);
-            let mut row = sum(&rows);
-            row["day"] = json!(day);
-            days.push(row);
-        }
-        assert_rows(&table(&browser, "days"), &days, key_of(&["day"]), "day");
-        assert_rows(
-            &table(&browser, "stores"),
-            &by_store,
-            key_of(&["store"]),
-            "store",
-        );
+        let days = per_day(&db, &["--by", "store"], |rows| sum(&rows));
+        assert_table(&browser, "days", &days, &["day"], "day");
+        assert_table(&browser, "stores", &by_store, &["store"], "store");
 
         // SKUs, with catalog names shown as text, never as markup.
         visit("/skus", "skus");
-        assert_rows(&table(&browser, "skus"), &by_sku, key_of(&["sku"]), "sku");
+        assert_table(&browser, "skus", &by_sku, &["sku"], "sku");
         let evil = browser.text("#skus tr[data-key=\"TS-RED-L\"] td.name");
         assert_eq!(evil, EVIL);
         assert_eq!(browser.execute("return document.images.length;"), 0);
@@ -489,64 +488,26 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
             .filter(|r| r["sku"] == "TS-RED-M")
             .cloned()
             .collect();
-        assert_rows(
-            &table(&browser, "sku-total"),
-            &total,
-            key_of(&["sku"]),
-            "SKU total",
-        );
+        assert_table(&browser, "sku-total", &total, &["sku"], "SKU total");
         let per_store: Vec<Value> = cli_rows(&db, &["--by", "sku,store", "--catalog", cat])
             .into_iter()
             .filter(|r| r["sku"] == "TS-RED-M")
             .collect();
-        assert_rows(
-            &table(&browser, "sku-stores"),
-            &per_store,
-            key_of(&["store"]),
-            "SKU store",
-        );
-        let mut sku_days = Vec::new();
-        for day in DAYS {
-            let (from, to) = day_args(day);
-            let mut row = cli_rows(
-                &db,
-                &[
-                    "--by",
-                    "sku",
-                    "--catalog",
-                    cat,
-                    "--from",
-                    &from,
-                    "--to",
-                    &to,
-                ],
-            )
-            .into_iter()
-            .find(|r| r["sku"] == "TS-RED-M")
-            .unwrap();
-            row["day"] = json!(day);
-            sku_days.push(row);
-        }
-        assert_rows(
-            &table(&browser, "days"),
-            &sku_days,
-            key_of(&["day"]),
-            "SKU day",
-        );
+        assert_table(&browser, "sku-stores", &per_store, &["store"], "SKU store");
+        let sku_days = per_day(&db, &["--by", "sku", "--catalog", cat], |rows| {
+            rows.into_iter().find(|r| r["sku"] == "TS-RED-M").unwrap()
+        });
+        assert_table(&browser, "days", &sku_days, &["day"], "SKU day");
 
         // Stores and their fixtures.
         visit("/stores", "stores");
-        assert_rows(
-            &table(&browser, "stores"),
-            &by_store,
-            key_of(&["store"]),
-            "store",
-        );
+        assert_table(&browser, "stores", &by_store, &["store"], "store");
         let fixtures = cli_rows(&db, &["--by", "store,fixture"]);
-        assert_rows(
-            &table(&browser, "fixtures"),
+        assert_table(
+            &browser,
+            "fixtures",
             &fixtures,
-            key_of(&["store", "fixture"]),
+            &["store", "fixture"],
             "fixture",
         );
 
@@ -592,7 +553,7 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
         browser.url().contains("store=S2").then_some(())
     });
     let s2 = cli_rows(&db, &["--by", "sku", "--catalog", cat, "--store", "S2"]);
-    assert_rows(&table(&browser, "skus"), &s2, key_of(&["sku"]), "S2 sku");
+    assert_table(&browser, "skus", &s2, &["sku"], "S2 sku");
     assert_quiet_console(&browser, "filtered SKUs");
 
     // Click a sort: pickups, largest first; the filter stays.

@@ -154,6 +154,26 @@ fn feed_until_a_commit_fails(rig: &GatewayRig, tags: &[u32], first_seq: u16) -> 
 }
 
 /// With the disk full, HQ down and the tags quiet, the gateway waits.
+/// A gateway whose spool lives on `disk`, reporting its status every
+/// second, started while HQ's broker is down.
+fn offline_gateway_spooling_on(disk: &Tmpfs) -> GatewayRig {
+    let mut rig = GatewayRig::new(|store| {
+        store.spool = disk.path().join("spool.sqlite");
+        store.status_interval_s = Some(1);
+    });
+    rig.broker.stop();
+    rig.start_gateway();
+    rig
+}
+
+/// None of `unacked` (events whose commit failed) has been acked since.
+fn assert_none_acked(rig: &GatewayRig, unacked: &HashSet<EventKey>) {
+    assert!(
+        unacked.is_disjoint(&rig.tags.acked()),
+        "events acked while the disk was still full"
+    );
+}
+
 fn assert_running_without_spinning(rig: &mut GatewayRig) {
     assert!(
         rig.gateway().is_running(),
@@ -225,12 +245,7 @@ fn assert_recovers_and_accounts_for_every_event(rig: &mut GatewayRig) {
 #[test]
 fn on_a_full_disk_acks_only_committed_events_and_recovers_once_space_is_freed() {
     let disk = Tmpfs::mount("4m");
-    let mut rig = GatewayRig::new(|store| {
-        store.spool = disk.path().join("spool.sqlite");
-        store.status_interval_s = Some(1);
-    });
-    rig.broker.stop();
-    rig.start_gateway();
+    let mut rig = offline_gateway_spooling_on(&disk);
     let tags: Vec<u32> = rig.store.garment_tags().collect();
     // A backlog, committed and acked while HQ is unreachable.
     rig.tags
@@ -256,10 +271,7 @@ fn on_a_full_disk_acks_only_committed_events_and_recovers_once_space_is_freed() 
         .wait_status("the gateway to read a frame on a full disk", STEP, |s| {
             s["received"].as_u64().unwrap_or(0) > received
         });
-    assert!(
-        unacked.is_disjoint(&rig.tags.acked()),
-        "events acked while the disk was still full"
-    );
+    assert_none_acked(&rig, &unacked);
 
     // Space freed: the tags' resent events are acked and delivered, and the
     // spool drains, without restarting anything.
@@ -271,12 +283,7 @@ fn on_a_full_disk_acks_only_committed_events_and_recovers_once_space_is_freed() 
 fn fills_the_disk_with_its_own_spool_and_recovers_once_the_disk_grows() {
     // A spool cap far above the disk: the spool itself fills it.
     let disk = Tmpfs::mount("1m");
-    let mut rig = GatewayRig::new(|store| {
-        store.spool = disk.path().join("spool.sqlite");
-        store.status_interval_s = Some(1);
-    });
-    rig.broker.stop();
-    rig.start_gateway();
+    let mut rig = offline_gateway_spooling_on(&disk);
     let tags: Vec<u32> = rig.store.garment_tags().collect();
     let unacked = feed_until_a_commit_fails(&rig, &tags, 0);
     assert_running_without_spinning(&mut rig);
@@ -287,10 +294,7 @@ fn fills_the_disk_with_its_own_spool_and_recovers_once_the_disk_grows() {
         .wait_status("status counting the failed commits", STEP, |s| {
             s["spool_errors"].as_u64().unwrap_or(0) > 0
         });
-    assert!(
-        unacked.is_disjoint(&rig.tags.acked()),
-        "events acked while the disk was still full"
-    );
+    assert_none_acked(&rig, &unacked);
 
     // Store IT grows the file system.
     disk.resize("8m");
@@ -303,12 +307,7 @@ fn deletes_delivered_events_from_a_disk_its_own_spool_filled_and_ingests_again()
     // disk never grows in this test. Room for the spool's 4 MiB disk
     // reserve and a few thousand events.
     let disk = Tmpfs::mount("8m");
-    let mut rig = GatewayRig::new(|store| {
-        store.spool = disk.path().join("spool.sqlite");
-        store.status_interval_s = Some(1);
-    });
-    rig.broker.stop();
-    rig.start_gateway();
+    let mut rig = offline_gateway_spooling_on(&disk);
     let tags: Vec<u32> = rig.store.garment_tags().collect();
     // Events of later commits may be acked once the disk-full drop made
     // room; the point here is what happens to the delivered ones.

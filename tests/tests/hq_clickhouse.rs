@@ -13,13 +13,14 @@
 
 use aisle_system_tests::clickhouse::{PASSWORD, USER};
 use aisle_system_tests::hq::spawn_subscribed;
-use aisle_system_tests::Message;
 use aisle_system_tests::{
-    aisle_bin, wait_until, ChildGuard, ClickHouse, GatewayArgs, Mosquitto, SerialLink,
+    aisle_bin, demo_store, stdout_of, wait_until, ChildGuard, ClickHouse, GatewayArgs, Mosquitto,
+    SerialLink,
 };
+use aisle_system_tests::{batch_json, Message};
 use protocol::topics::{Topic, TopicKind};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -33,13 +34,6 @@ fn pickup(store: &str, n: u32, ts: &str) -> Value {
            "stage": "view", "tag": n, "gtin": GTIN, "serial": n.to_string()})
 }
 
-fn batch(store: &str, batch_id: &str, events: Vec<Value>) -> Vec<u8> {
-    json!({"schema": "aisle.batch.v1", "store": store, "gateway": "gw-1", "batch_id": batch_id,
-           "created_at": "2026-11-20T10:00:01.000Z", "events": events})
-    .to_string()
-    .into_bytes()
-}
-
 fn topic(store: &str) -> String {
     Topic::new(store, TopicKind::Events).to_string()
 }
@@ -51,7 +45,7 @@ fn backlog() -> Vec<(String, Vec<u8>)> {
             let events = (0..25)
                 .map(|i| pickup("S1", b * 25 + i, "2026-11-20T10:00:00.000Z"))
                 .collect();
-            (topic("S1"), batch("S1", &format!("b-{b}"), events))
+            (topic("S1"), batch_json("S1", &format!("b-{b}"), events))
         })
         .collect()
 }
@@ -83,14 +77,8 @@ fn run_aisle(args: &[&str]) -> Output {
     Command::new(aisle_bin()).args(args).output().unwrap()
 }
 
-fn stdout_of(args: &[&str]) -> String {
-    let out = run_aisle(args);
-    assert!(
-        out.status.success(),
-        "aisle {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+fn aisle_stdout(args: &[&str]) -> String {
+    stdout_of(Command::new(aisle_bin()).args(args))
 }
 
 /// Asserts that `out` failed with exit 1 and one line on stderr holding
@@ -109,10 +97,6 @@ fn assert_one_line_failure(out: &Output, needles: &[&str]) {
 /// HQ's funnel window (the simulator needs at least 2m).
 const WINDOW: &str = "2m";
 const RUN_DEADLINE: Duration = Duration::from_secs(240);
-
-fn demo_store() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/store.toml")
-}
 
 fn spawn_hq(dir: &Path, broker: &Mosquitto, client_id: &str, db: &str) -> ChildGuard {
     let log_dir = dir.join(client_id);
@@ -136,13 +120,7 @@ fn a_simulated_store_gives_the_truth_and_every_report_equals_sqlites() {
         sqlite_db.to_str().unwrap(),
     );
     let link = SerialLink::open(dir.path());
-    let gateway_args = GatewayArgs {
-        broker: Some(broker.url()),
-        receivers: vec![link.gateway_path()],
-        spool: Some(dir.path().join("spool.sqlite")),
-        log: dir.path().join("gateway.log"),
-        ..GatewayArgs::new(&demo_store())
-    };
+    let gateway_args = GatewayArgs::demo(broker.url(), link.gateway_path(), dir.path());
     let _gateway = gateway_args.spawn();
     let truth_path = dir.path().join("truth.json");
     let mut cmd = Command::new(aisle_bin());
@@ -165,7 +143,7 @@ fn a_simulated_store_gives_the_truth_and_every_report_equals_sqlites() {
     let truth = std::fs::read_to_string(&truth_path).unwrap();
 
     let by_sku = |db: &str| {
-        stdout_of(&[
+        aisle_stdout(&[
             "funnel", "--format", "json", "--by", "sku", "--window", WINDOW, "--db", db,
         ])
     };
@@ -219,7 +197,7 @@ fn a_simulated_store_gives_the_truth_and_every_report_equals_sqlites() {
         let with = |db: &str| {
             let mut args = vec!["funnel", "--db", db];
             args.extend(variant.iter().copied());
-            stdout_of(&args)
+            aisle_stdout(&args)
         };
         assert_eq!(
             with(&ch_db),
@@ -243,7 +221,7 @@ fn assert_backlog_stored_once(server: &ClickHouse) {
          WHERE id LIKE 'S1-0000%' AND length(id) = 11)",
     );
     assert_eq!(expected_ids, 5000, "only the published ids");
-    let report: Value = serde_json::from_str(&stdout_of(&[
+    let report: Value = serde_json::from_str(&aisle_stdout(&[
         "funnel",
         "--format",
         "json",
@@ -319,26 +297,26 @@ fn repeated_overlapping_late_and_bad_batches_count_once_or_are_quarantined() {
     let _hq = spawn_subscribed(dir.path(), &broker.url(), &db, &[]);
     let today = "2026-11-20T10:00:00.000Z";
     let days_ago = "2026-11-16T09:00:00.000Z";
-    let first = batch(
+    let first = batch_json(
         "S1",
         "b-1",
         (1..=3).map(|n| pickup("S1", n, today)).collect(),
     );
-    let overlapping = batch(
+    let overlapping = batch_json(
         "S1",
         "b-2",
         (3..=5).map(|n| pickup("S1", n, today)).collect(),
     );
     // Sent after today's, about four days ago: an earlier month partition
     // is not needed for this, only an earlier time than what came before.
-    let late = batch(
+    let late = batch_json(
         "S1",
         "b-0",
         (6..=7).map(|n| pickup("S1", n, days_ago)).collect(),
     );
     let mut unknown_event = pickup("S1", 8, today);
     unknown_event["event"] = json!("item_browse");
-    let with_bad_event = batch("S1", "b-3", vec![pickup("S1", 9, today), unknown_event]);
+    let with_bad_event = batch_json("S1", "b-3", vec![pickup("S1", 9, today), unknown_event]);
     publish(
         &broker.url(),
         &[
@@ -350,7 +328,7 @@ fn repeated_overlapping_late_and_bad_batches_count_once_or_are_quarantined() {
             (topic("S1"), b"{not json".to_vec()),
             (
                 topic("S1"),
-                batch("S2", "b-wrong-store", vec![pickup("S2", 1, today)]),
+                batch_json("S2", "b-wrong-store", vec![pickup("S2", 1, today)]),
             ),
             (topic("S1"), with_bad_event),
         ],
@@ -401,9 +379,9 @@ fn repeated_overlapping_late_and_bad_batches_count_once_or_are_quarantined() {
         0
     );
     let report: Value =
-        serde_json::from_str(&stdout_of(&["funnel", "--format", "json", "--db", &db])).unwrap();
+        serde_json::from_str(&aisle_stdout(&["funnel", "--format", "json", "--db", &db])).unwrap();
     assert_eq!(report["rows"][0]["pickups"], 8, "{report}");
-    let late_only: Value = serde_json::from_str(&stdout_of(&[
+    let late_only: Value = serde_json::from_str(&aisle_stdout(&[
         "funnel",
         "--format",
         "json",
@@ -440,7 +418,7 @@ fn credentials_from_a_file_work_and_never_reach_the_log() {
         &broker.url(),
         &[(
             topic("S1"),
-            batch("S1", "b-1", vec![pickup("S1", 1, "2026-11-20T10:00:00Z")]),
+            batch_json("S1", "b-1", vec![pickup("S1", 1, "2026-11-20T10:00:00Z")]),
         )],
     );
     wait_until("the event stored", DEADLINE, || {
@@ -498,7 +476,7 @@ fn unreachable_wrong_credentials_and_unknown_schema_are_refused_with_one_line() 
     server.query("INSERT INTO future.aisle_schema VALUES (7, 0)");
     assert_one_line_failure(
         &hq(&server.url("future"), &[]),
-        &["schema version 7", "knows only version 1"],
+        &["schema version 7", "knows only version 2"],
     );
     assert_one_line_failure(
         &run_aisle(&["funnel", "--db", &server.url("future")]),

@@ -6,8 +6,8 @@
 //! The event store is read back with SQLite and with `aisle funnel`.
 
 use aisle_system_tests::{
-    aisle_bin, publish_and_vanish, tls, wait_until, HqCollector, Message, Mosquitto,
-    MosquittoOptions,
+    aisle_bin, batch_json, publish_and_vanish, stdout_of, tls, wait_until, HqCollector, Message,
+    Mosquitto, MosquittoOptions,
 };
 use protocol::topics::{Topic, TopicKind};
 use serde_json::{json, Value};
@@ -64,13 +64,6 @@ fn pickup(store: &str, n: u32) -> Value {
            "fixture": null, "zone": null, "duration_ms": null, "gtins": null})
 }
 
-fn batch(store: &str, batch_id: &str, events: Vec<Value>) -> Vec<u8> {
-    json!({"schema": "aisle.batch.v1", "store": store, "gateway": "gw-1", "batch_id": batch_id,
-           "created_at": "2026-11-20T10:00:01.000Z", "events": events})
-    .to_string()
-    .into_bytes()
-}
-
 fn topic(store: &str) -> String {
     Topic::new(store, TopicKind::Events).to_string()
 }
@@ -86,17 +79,12 @@ fn publish(url: &str, messages: &[(String, Vec<u8>)]) {
 }
 
 fn funnel_json(db: &Path) -> Value {
-    let out = Command::new(aisle_bin())
-        .args(["funnel", "--format", "json", "--db"])
-        .arg(db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = stdout_of(
+        Command::new(aisle_bin())
+            .args(["funnel", "--format", "json", "--db"])
+            .arg(db),
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_str(&out).unwrap()
 }
 
 #[test]
@@ -118,11 +106,11 @@ fn quarantines_bad_batches_and_bad_events_and_stores_the_rest() {
             ),
             (
                 topic("S1"),
-                batch("S2", "b-wrong-store", vec![pickup("S2", 1)]),
+                batch_json("S2", "b-wrong-store", vec![pickup("S2", 1)]),
             ),
             (
                 topic("S1"),
-                batch(
+                batch_json(
                     "S1",
                     "b-1",
                     vec![pickup("S1", 1), pickup("S1", 2), unknown_event],
@@ -166,9 +154,9 @@ fn duplicate_ids_across_batches_and_replayed_batches_count_once() {
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
     let hq = HqCollector::start(dir.path(), &broker.url(), &[]);
-    let first = batch("S1", "b-1", (1..=3).map(|n| pickup("S1", n)).collect());
-    let overlapping = batch("S1", "b-2", (3..=5).map(|n| pickup("S1", n)).collect());
-    let last = batch("S1", "b-3", vec![pickup("S1", 6)]);
+    let first = batch_json("S1", "b-1", (1..=3).map(|n| pickup("S1", n)).collect());
+    let overlapping = batch_json("S1", "b-2", (3..=5).map(|n| pickup("S1", n)).collect());
+    let last = batch_json("S1", "b-3", vec![pickup("S1", 6)]);
     publish(
         &broker.url(),
         &[
@@ -203,7 +191,7 @@ fn batches_queued_and_in_flight_across_a_kill_9_are_stored_exactly_once() {
         .map(|b| {
             (
                 topic("S1"),
-                batch(
+                batch_json(
                     "S1",
                     &format!("b-{b}"),
                     (0..25).map(|i| pickup("S1", b * 25 + i)).collect(),
@@ -278,7 +266,7 @@ fn connects_over_tls_with_a_password() {
     );
     publish(
         &broker.observer_url(),
-        &[(topic("S1"), batch("S1", "b-1", vec![pickup("S1", 1)]))],
+        &[(topic("S1"), batch_json("S1", "b-1", vec![pickup("S1", 1)]))],
     );
     hq.wait_events(1);
     assert!(
@@ -294,7 +282,7 @@ fn sigterm_stops_the_collector_cleanly() {
     let mut hq = HqCollector::start(dir.path(), &broker.url(), &[]);
     publish(
         &broker.url(),
-        &[(topic("S1"), batch("S1", "b-1", vec![pickup("S1", 1)]))],
+        &[(topic("S1"), batch_json("S1", "b-1", vec![pickup("S1", 1)]))],
     );
     hq.wait_events(1);
     hq.child.sigterm();

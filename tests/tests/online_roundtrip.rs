@@ -4,7 +4,7 @@
 //! into `aisle online import --format F --channel replay`, must give channel
 //! `replay` exactly the funnel of channel `store`, every SKU and figure.
 
-use aisle_system_tests::{aisle_bin, ChildGuard};
+use aisle_system_tests::{aisle_bin, stdout_of, ChildGuard};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -82,17 +82,12 @@ fn replay(db: &Path, format: &str) {
 /// The funnel's JSON rows keyed by `by` (which ends in `channel`), split into
 /// the `store` and `replay` channels with the channel key removed.
 fn channels(db: &Path, by: &str) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
-    let out = Command::new(aisle_bin())
-        .args(["funnel", "--format", "json", "--by", by, "--db"])
-        .arg(db)
-        .output()
-        .expect("run aisle funnel");
-    assert!(
-        out.status.success(),
-        "aisle funnel failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = stdout_of(
+        Command::new(aisle_bin())
+            .args(["funnel", "--format", "json", "--by", by, "--db"])
+            .arg(db),
     );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("JSON report");
     let (mut store, mut replay) = (Vec::new(), Vec::new());
     for row in doc["rows"].as_array().expect("rows") {
         let mut row = row.clone();

@@ -64,14 +64,7 @@ fn qemu_tag_pickup_reaches_hq_through_the_gateway() {
         file_exists(&path("gateway-tty"))
     });
 
-    let store = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/store.toml");
-    let gateway = GatewayArgs {
-        broker: Some(broker.url()),
-        receivers: vec![path("gateway-tty")],
-        spool: Some(path("spool.sqlite")),
-        log: path("gateway.log"),
-        ..GatewayArgs::new(&store)
-    };
+    let gateway = GatewayArgs::demo(broker.url(), path("gateway-tty"), dir.path());
     let _gateway = gateway.spawn();
 
     let pickups = wait_until("the QEMU tag's pickup at HQ", DEADLINE, || {

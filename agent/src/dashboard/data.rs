@@ -11,8 +11,10 @@ use crate::funnel::store;
 use crate::funnel::Catalog;
 use crate::funnel::{Dimension, FunnelOptions};
 use crate::hq::fleet::{self, GatewayState, TagAlarms, TagState};
+use protocol::time::UnixMillis;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// A day in milliseconds; days are UTC days until stores have time zones.
 pub(super) const DAY_MS: i64 = 86_400_000;
@@ -32,9 +34,9 @@ const CACHED_ROWS_MAX: usize = 50_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ReportKey {
     store: Option<String>,
-    from_ms: Option<i64>,
-    to_ms: Option<i64>,
-    window_ms: i64,
+    from: Option<UnixMillis>,
+    to: Option<UnixMillis>,
+    window: Duration,
     by: Vec<Dimension>,
     /// The store's change marker ([`EventStore::change_marker`]): rows are
     /// only ever added, so an unchanged marker means unchanged data.
@@ -81,15 +83,15 @@ impl Source {
         &self,
         store: &EventStore,
         filter: &EventFilter,
-        window_ms: i64,
+        window: Duration,
         by: Vec<Dimension>,
     ) -> Result<Arc<FunnelReport>, StoreError> {
         let last_event = store.change_marker()?;
         let key = ReportKey {
             store: filter.store.clone(),
-            from_ms: filter.from_ms,
-            to_ms: filter.to_ms,
-            window_ms,
+            from: filter.from,
+            to: filter.to,
+            window,
             by: by.clone(),
             last_event,
         };
@@ -104,9 +106,10 @@ impl Source {
             return Ok(report);
         }
         let opts = FunnelOptions {
-            window_ms,
+            window,
             by,
             catalog: self.catalog.clone(),
+            ..FunnelOptions::default()
         };
         let report = Arc::new(store::report(store, filter, &opts)?);
         if report.rows.len() <= CACHED_ROWS_MAX {
@@ -145,15 +148,16 @@ pub(super) fn stores(store: &EventStore) -> Result<Vec<String>, StoreError> {
 /// The UTC days the trend covers: from `filter`'s range, else the span of
 /// the events; at most the last [`MAX_DAYS`].
 pub(super) fn days(store: &EventStore, filter: &EventFilter) -> Result<Vec<i64>, StoreError> {
-    let (first, last) = match (filter.from_ms, filter.to_ms) {
+    let (from, to) = (filter.from.map(|t| t.0), filter.to.map(|t| t.0));
+    let (first, last) = match (from, to) {
         (Some(from), Some(to)) => (from, to - 1),
         _ => {
             let Some((min, max)) = store.event_span()? else {
                 return Ok(Vec::new());
             };
             (
-                filter.from_ms.unwrap_or(min).max(min),
-                filter.to_ms.map_or(max, |to| (to - 1).min(max)),
+                from.unwrap_or(min).max(min),
+                to.map_or(max, |to| (to - 1).min(max)),
             )
         }
     };
@@ -171,12 +175,8 @@ pub(super) fn days(store: &EventStore, filter: &EventFilter) -> Result<Vec<i64>,
 pub(super) fn day_filter(filter: &EventFilter, day_ms: i64) -> EventFilter {
     EventFilter {
         store: filter.store.clone(),
-        from_ms: Some(filter.from_ms.map_or(day_ms, |f| f.max(day_ms))),
-        to_ms: Some(
-            filter
-                .to_ms
-                .map_or(day_ms + DAY_MS, |t| t.min(day_ms + DAY_MS)),
-        ),
+        from: Some(UnixMillis(day_ms).max(filter.from.unwrap_or(UnixMillis(day_ms)))),
+        to: Some(UnixMillis(day_ms + DAY_MS).min(filter.to.unwrap_or(UnixMillis(day_ms + DAY_MS)))),
     }
 }
 
@@ -251,19 +251,39 @@ mod tests {
         let reader = src.open().unwrap();
         let filter = EventFilter::default();
         let first = src
-            .report(&reader, &filter, 3_600_000, vec![Dimension::Sku])
+            .report(
+                &reader,
+                &filter,
+                Duration::from_secs(3600),
+                vec![Dimension::Sku],
+            )
             .unwrap();
         let again = src
-            .report(&reader, &filter, 3_600_000, vec![Dimension::Sku])
+            .report(
+                &reader,
+                &filter,
+                Duration::from_secs(3600),
+                vec![Dimension::Sku],
+            )
             .unwrap();
         assert!(Arc::ptr_eq(&first, &again));
         let other_window = src
-            .report(&reader, &filter, 60_000, vec![Dimension::Sku])
+            .report(
+                &reader,
+                &filter,
+                Duration::from_secs(60),
+                vec![Dimension::Sku],
+            )
             .unwrap();
         assert!(!Arc::ptr_eq(&first, &other_window));
         ingest(&mut writer, "e2");
         let fresh = src
-            .report(&reader, &filter, 3_600_000, vec![Dimension::Sku])
+            .report(
+                &reader,
+                &filter,
+                Duration::from_secs(3600),
+                vec![Dimension::Sku],
+            )
             .unwrap();
         assert_eq!((first.rows[0].pickups, fresh.rows[0].pickups), (1, 2));
     }

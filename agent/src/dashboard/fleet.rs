@@ -3,7 +3,7 @@
 //! the tags that are silent, low on battery or dropping events.
 
 use super::data::{self, Source};
-use super::html::{escape, page, Ctx};
+use super::html::{escape, page, section, table_head, Ctx};
 use super::i18n::T;
 use crate::event_store::StoreError;
 use crate::hq::fleet::{GatewayState, TagAlarms, TagState};
@@ -114,20 +114,22 @@ pub(super) fn html(
     if fleet.gateways.is_empty() {
         let _ = write!(body, "<p class=\"note\">{}</p>", ctx.t(T::NoGateways));
     } else {
-        let _ = write!(
-            body,
-            "<table id=\"gateways\"><tr><th class=\"k\">{}</th><th class=\"k\">{}</th><th class=\"k\">{}</th>\
-             <th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            ctx.t(T::Store),
-            ctx.t(T::Gateway),
-            ctx.t(T::State),
-            ctx.t(T::Since),
-            ctx.t(T::LastStatus),
-            ctx.t(T::SpoolDepth),
-            ctx.t(T::OldestUndelivered),
-            ctx.t(T::DroppedAtCap),
-            ctx.t(T::BadFrames),
-        );
+        let (key, number) = (true, false);
+        body.push_str(&table_head(
+            "gateways",
+            &[
+                (ctx.t(T::Store), key),
+                (ctx.t(T::Gateway), key),
+                (ctx.t(T::State), key),
+                (ctx.t(T::Since), number),
+                (ctx.t(T::LastStatus), number),
+                (ctx.t(T::SpoolDepth), number),
+                (ctx.t(T::OldestUndelivered), number),
+                (ctx.t(T::DroppedAtCap), number),
+                (ctx.t(T::BadFrames), number),
+            ],
+            "",
+        ));
         for g in &fleet.gateways {
             let online = g.state == "online";
             let count = |v: Option<u64>| v.map_or("–".to_string(), |n| lang.count(n));
@@ -161,26 +163,29 @@ pub(super) fn html(
         }
         body.push_str("</table>");
     }
+    body.push_str(&section(ctx.t(T::Tags), ""));
     let _ = write!(
         body,
-        "<h2>{}</h2><p class=\"note\" id=\"tags-known\">{} {}</p>",
-        ctx.t(T::Tags),
+        "<p class=\"note\" id=\"tags-known\">{} {}</p>",
         lang.count(fleet.tags_known),
         ctx.t(T::TagsKnown)
     );
     if fleet.tags.is_empty() {
         let _ = write!(body, "<p class=\"note\">{}</p>", ctx.t(T::NoTagProblems));
     } else {
-        let _ = write!(
-            body,
-            "<table id=\"tags\"><tr><th class=\"k\">{}</th><th>{}</th><th class=\"k\">{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            ctx.t(T::Store),
-            ctx.t(T::Tag),
-            ctx.t(T::Problem),
-            ctx.t(T::LastSeen),
-            ctx.t(T::Battery),
-            ctx.t(T::Dropped),
-        );
+        let (key, number) = (true, false);
+        body.push_str(&table_head(
+            "tags",
+            &[
+                (ctx.t(T::Store), key),
+                (ctx.t(T::Tag), number),
+                (ctx.t(T::Problem), key),
+                (ctx.t(T::LastSeen), number),
+                (ctx.t(T::Battery), number),
+                (ctx.t(T::Dropped), number),
+            ],
+            "",
+        ));
         for t in &fleet.tags {
             let problems: Vec<&str> = limits
                 .problems(t, now_ms)

@@ -176,6 +176,26 @@ pub(super) fn filter_form(ctx: &Ctx, action: &str, stores: &[String], extra: &st
     out
 }
 
+/// A titled section of a page: the `<h2>` heading (a translated label, so
+/// already safe) followed by `html`, which the caller has escaped.
+pub(super) fn section(title: &str, html: &str) -> String {
+    format!("<h2>{title}</h2>{html}")
+}
+
+/// `<table id="{id}">` and its header row: a `<th>` per `(label, key)`
+/// column, key columns (text, left-aligned) marked `k`, then `more` header
+/// cells already in HTML. The caller adds the rows and `</table>`.
+pub(super) fn table_head(id: &str, columns: &[(&str, bool)], more: &str) -> String {
+    let mut out = format!("<table id=\"{id}\"><tr>");
+    for (label, key) in columns {
+        let class = if *key { " class=\"k\"" } else { "" };
+        let _ = write!(out, "<th{class}>{label}</th>");
+    }
+    out.push_str(more);
+    out.push_str("</tr>");
+    out
+}
+
 /// The day part of a `from`/`to` value, for a date field.
 fn date_only(value: &str) -> &str {
     value.get(..10).unwrap_or(value)

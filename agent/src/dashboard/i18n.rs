@@ -277,8 +277,8 @@ impl T {
             T::BadRequest => ("Bad request", "请求有误"),
             T::NotFound => ("Page not found", "页面不存在"),
             T::DaysNote => (
-                "Days are UTC days; each day's funnel counts the journeys within that day, as `aisle funnel --from DAY --to NEXT-DAY` does.",
-                "日期按 UTC 计；每日漏斗只计当日内的旅程，与 `aisle funnel --from 当日 --to 次日` 相同。",
+                "Days are UTC days; each day's funnel counts the journeys opened that day, to their window's end, as `aisle funnel --from DAY --to NEXT-DAY` does.",
+                "日期按 UTC 计；每日漏斗计当日开始的旅程（直至其时间窗结束），与 `aisle funnel --from 当日 --to 次日` 相同。",
             ),
             T::NotYet => (
                 "Online channels appear here once they are imported.",

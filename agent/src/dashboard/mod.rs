@@ -123,11 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         tag_heartbeat_s: args.tag_heartbeat_s,
         low_battery_mv: args.low_battery_mv,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::cli::service_runtime()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -518,7 +514,7 @@ async fn api_funnel(State(app): State<Shared>, RawQuery(raw): RawQuery) -> Respo
         let store = app.src.open()?;
         Ok(app
             .src
-            .report(&store, &q.filter(), q.window_ms(), by)?
+            .report(&store, &q.filter(), q.window(), by)?
             .to_json())
     })
     .await

@@ -6,7 +6,7 @@
 //! table) and shows what exists.
 
 use super::data::{self, Source};
-use super::html::{escape, filter_form, page, Ctx, FILTER_KEYS};
+use super::html::{escape, filter_form, page, section, table_head, Ctx, FILTER_KEYS};
 use super::i18n::T;
 use super::query::{Query, STORE_CHANNEL};
 use super::svg;
@@ -99,12 +99,11 @@ pub(super) fn daily(
         let day_filter = data::day_filter(&filter, day);
         let row = match sku {
             None => {
-                let report =
-                    src.report(store, &day_filter, q.window_ms(), vec![Dimension::Store])?;
+                let report = src.report(store, &day_filter, q.window(), vec![Dimension::Store])?;
                 data::total(&report.rows)
             }
             Some(code) => {
-                let report = src.report(store, &day_filter, q.window_ms(), vec![Dimension::Sku])?;
+                let report = src.report(store, &day_filter, q.window(), vec![Dimension::Sku])?;
                 report
                     .rows
                     .iter()
@@ -142,13 +141,12 @@ pub(super) fn trend(ctx: &Ctx, days: &[(i64, FunnelRow)]) -> String {
         ),
     ];
     let mut out = svg::lines(&labels, &series);
-    let _ = write!(
-        out,
-        "<p class=\"note\">{}</p><table id=\"days\"><tr><th class=\"k\">{}</th>{}</tr>",
-        ctx.t(T::DaysNote),
-        ctx.t(T::Day),
-        table::header(ctx, Figures::WithoutMedians, None)
-    );
+    let _ = write!(out, "<p class=\"note\">{}</p>", ctx.t(T::DaysNote));
+    out.push_str(&table_head(
+        "days",
+        &[(ctx.t(T::Day), true)],
+        &table::header(ctx, Figures::WithoutMedians, None),
+    ));
     for ((day, row), label) in days.iter().zip(&labels) {
         let _ = write!(
             out,
@@ -165,10 +163,10 @@ pub(super) fn trend(ctx: &Ctx, days: &[(i64, FunnelRow)]) -> String {
 /// The channel table: the stores' funnel beside each imported online
 /// channel, from rows keyed by channel last (`store` is what the tags saw).
 pub(super) fn channels(ctx: &Ctx, rows: &[FunnelRow]) -> String {
-    let mut out = format!(
-        "<table id=\"channels\"><tr><th class=\"k\">{}</th>{}</tr>",
-        ctx.t(T::Channel),
-        table::header(ctx, Figures::WithoutMedians, None),
+    let mut out = table_head(
+        "channels",
+        &[(ctx.t(T::Channel), true)],
+        &table::header(ctx, Figures::WithoutMedians, None),
     );
     let mut online = false;
     for row in rows {
@@ -197,37 +195,23 @@ pub(super) fn channels(ctx: &Ctx, rows: &[FunnelRow]) -> String {
 pub(super) fn overview(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreError> {
     let store = src.open()?;
     let stores = data::stores(&store)?;
-    let by_store = src.report(&store, &q.filter(), q.window_ms(), vec![Dimension::Store])?;
+    let by_store = src.report(&store, &q.filter(), q.window(), vec![Dimension::Store])?;
     let total = data::total(&by_store.rows);
-    let by_channel = src.report(&store, &q.filter(), q.window_ms(), vec![Dimension::Channel])?;
+    let by_channel = src.report(&store, &q.filter(), q.window(), vec![Dimension::Channel])?;
     let days = daily(src, &store, q, None)?;
     let mut body = format!("<h1>{}</h1>", ctx.t(T::Overview));
     body.push_str(&filter_form(ctx, "/", &stores, ""));
     body.push_str(&kpis(ctx, &total));
-    let _ = write!(
-        body,
-        "<h2>{}</h2>{}",
-        ctx.t(T::Funnel),
-        funnel_chart(ctx, &total)
-    );
-    let _ = write!(
-        body,
-        "<h2>{}</h2>{}",
+    body.push_str(&section(ctx.t(T::Funnel), &funnel_chart(ctx, &total)));
+    body.push_str(&section(
         ctx.t(T::PerChannel),
-        channels(ctx, &by_channel.rows)
-    );
-    let _ = write!(
-        body,
-        "<h2>{}</h2>{}",
-        ctx.t(T::DailyTrend),
-        trend(ctx, &days)
-    );
-    let _ = write!(
-        body,
-        "<h2>{}</h2>{}",
+        &channels(ctx, &by_channel.rows),
+    ));
+    body.push_str(&section(ctx.t(T::DailyTrend), &trend(ctx, &days)));
+    body.push_str(&section(
         ctx.t(T::PerStore),
-        store_table(ctx, &by_store.rows)
-    );
+        &store_table(ctx, &by_store.rows),
+    ));
     Ok(page(ctx, "/", "/", ctx.t(T::Overview), &body))
 }
 
@@ -237,10 +221,10 @@ fn store_table(ctx: &Ctx, rows: &[FunnelRow]) -> String {
         return format!("<p class=\"note\">{}</p>", ctx.t(T::NoData));
     }
     let max = table::maxima(rows);
-    let mut out = format!(
-        "<table id=\"stores\"><tr><th class=\"k\">{}</th>{}</tr>",
-        ctx.t(T::Store),
-        table::header(ctx, Figures::All, None)
+    let mut out = table_head(
+        "stores",
+        &[(ctx.t(T::Store), true)],
+        &table::header(ctx, Figures::All, None),
     );
     for row in rows {
         let id = row.dims[0].as_deref().unwrap_or("");
@@ -262,11 +246,11 @@ pub(super) fn stores(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, Store
     let store = src.open()?;
     let all = data::stores(&store)?;
     let filter = q.filter();
-    let by_store = src.report(&store, &filter, q.window_ms(), vec![Dimension::Store])?;
+    let by_store = src.report(&store, &filter, q.window(), vec![Dimension::Store])?;
     let by_fixture = src.report(
         &store,
         &filter,
-        q.window_ms(),
+        q.window(),
         vec![Dimension::Store, Dimension::Fixture],
     )?;
     let mut fixtures: Vec<&FunnelRow> = by_fixture.rows.iter().collect();
@@ -277,20 +261,16 @@ pub(super) fn stores(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, Store
     });
     let mut body = format!("<h1>{}</h1>", ctx.t(T::Stores));
     body.push_str(&filter_form(ctx, "/stores", &all, ""));
-    let _ = write!(
-        body,
-        "<h2>{}</h2>{}",
+    body.push_str(&section(
         ctx.t(T::PerStore),
-        store_table(ctx, &by_store.rows)
-    );
-    let _ = write!(
-        body,
-        "<h2>{}</h2><table id=\"fixtures\"><tr><th class=\"k\">{}</th><th class=\"k\">{}</th>{}</tr>",
-        ctx.t(T::Fixtures),
-        ctx.t(T::Store),
-        ctx.t(T::Fixture),
-        table::header(ctx, Figures::WithoutMedians, None)
-    );
+        &store_table(ctx, &by_store.rows),
+    ));
+    body.push_str(&section(ctx.t(T::Fixtures), ""));
+    body.push_str(&table_head(
+        "fixtures",
+        &[(ctx.t(T::Store), true), (ctx.t(T::Fixture), true)],
+        &table::header(ctx, Figures::WithoutMedians, None),
+    ));
     let max = table::maxima(fixtures.iter().copied());
     for row in fixtures {
         let shop = row.dims[0].as_deref().unwrap_or("");

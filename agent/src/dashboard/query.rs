@@ -7,10 +7,11 @@
 //! bookmarked URL never silently shows the unfiltered chain.
 
 use super::i18n::Lang;
-use crate::cli::parse_duration_ms;
+use crate::cli::parse_duration;
 use crate::event_store::EventFilter;
 use crate::funnel::Dimension;
 use protocol::time::UnixMillis;
+use std::time::Duration;
 
 /// The only channel there is until online channels are imported: what the
 /// stores' tags saw.
@@ -36,7 +37,7 @@ pub(super) struct Query {
     pub by: Option<Vec<Dimension>>,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
-    pub window_ms: Option<i64>,
+    pub window: Option<Duration>,
     pub store: Option<String>,
     pub lang: Option<Lang>,
     pub q: Option<String>,
@@ -46,7 +47,7 @@ pub(super) struct Query {
 }
 
 /// The journey window when none is given: `aisle funnel`'s default.
-pub(super) const DEFAULT_WINDOW_MS: i64 = 3_600_000;
+pub(super) const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
 
 impl Query {
     /// Parses `raw` (without the `?`), accepting only `allowed` keys.
@@ -84,8 +85,7 @@ impl Query {
                 "from" => query.from_ms = Some(time(value).map_err(bad)?),
                 "to" => query.to_ms = Some(time(value).map_err(bad)?),
                 "window" => {
-                    query.window_ms =
-                        Some(parse_duration_ms(value).map_err(|e| bad(e.to_string()))?)
+                    query.window = Some(parse_duration(value).map_err(|e| bad(e.to_string()))?)
                 }
                 "store" => query.store = Some(value.to_string()),
                 "channel" => {
@@ -129,13 +129,13 @@ impl Query {
     pub(super) fn filter(&self) -> EventFilter {
         EventFilter {
             store: self.store.clone(),
-            from_ms: self.from_ms,
-            to_ms: self.to_ms,
+            from: self.from_ms.map(UnixMillis),
+            to: self.to_ms.map(UnixMillis),
         }
     }
 
-    pub(super) fn window_ms(&self) -> i64 {
-        self.window_ms.unwrap_or(DEFAULT_WINDOW_MS)
+    pub(super) fn window(&self) -> Duration {
+        self.window.unwrap_or(DEFAULT_WINDOW)
     }
 }
 
@@ -167,7 +167,7 @@ mod tests {
         .unwrap();
         assert_eq!(q.by, Some(vec![Dimension::Sku, Dimension::Store]));
         assert_eq!(q.to_ms.unwrap() - q.from_ms.unwrap(), 86_400_000);
-        assert_eq!(q.window_ms(), 7_200_000);
+        assert_eq!(q.window(), Duration::from_secs(7200));
         assert_eq!(q.store.as_deref(), Some("S1"));
         assert_eq!(q.lang, Some(Lang::ZhCn));
         let blank = Query::parse(Some("from=&store="), ALL).unwrap();

@@ -3,7 +3,7 @@
 //! channel, per store and per day, and its median times between steps).
 
 use super::data::Source;
-use super::html::{escape, filter_form, page, Ctx, FILTER_KEYS};
+use super::html::{escape, filter_form, page, section, table_head, Ctx, FILTER_KEYS};
 use super::i18n::T;
 use super::pages::{channels, daily, funnel_chart, trend};
 use super::query::Query;
@@ -28,7 +28,7 @@ pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreEr
     } else {
         Dimension::Sku
     };
-    let report = src.report(&store, &q.filter(), q.window_ms(), vec![dim])?;
+    let report = src.report(&store, &q.filter(), q.window(), vec![dim])?;
     let needle = q.q.as_deref().map(str::to_lowercase);
     let mut rows: Vec<(&str, Option<&str>, &FunnelRow)> = report
         .rows
@@ -147,7 +147,7 @@ pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<Stri
     let stores = super::data::stores(&store)?;
     let filter = q.filter();
     let total = src
-        .report(&store, &filter, q.window_ms(), vec![Dimension::Sku])?
+        .report(&store, &filter, q.window(), vec![Dimension::Sku])?
         .rows
         .iter()
         .find(|r| r.dims[0].as_deref() == Some(code))
@@ -157,7 +157,7 @@ pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<Stri
         .report(
             &store,
             &filter,
-            q.window_ms(),
+            q.window(),
             vec![Dimension::Sku, Dimension::Store],
         )?
         .rows
@@ -169,7 +169,7 @@ pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<Stri
         .report(
             &store,
             &filter,
-            q.window_ms(),
+            q.window(),
             vec![Dimension::Sku, Dimension::Channel],
         )?
         .rows
@@ -189,28 +189,21 @@ pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<Stri
         escape(code)
     );
     body.push_str(&filter_form(ctx, "/sku", &stores, &hidden));
+    body.push_str(&section(ctx.t(T::Funnel), &funnel_chart(ctx, &total)));
     let _ = write!(
         body,
-        "<h2>{}</h2>{}<table id=\"sku-total\"><tr>{}</tr><tr data-key=\"{}\">{}</tr></table>",
-        ctx.t(T::Funnel),
-        funnel_chart(ctx, &total),
+        "<table id=\"sku-total\"><tr>{}</tr><tr data-key=\"{}\">{}</tr></table>",
         table::header(ctx, Figures::All, None),
         escape(code),
         table::cells(ctx, &total, Figures::All, None)
     );
-    let _ = write!(
-        body,
-        "<h2>{}</h2>{}",
-        ctx.t(T::PerChannel),
-        channels(ctx, &per_channel)
-    );
-    let _ = write!(
-        body,
-        "<h2>{}</h2><table id=\"sku-stores\"><tr><th class=\"k\">{}</th>{}</tr>",
-        ctx.t(T::PerStore),
-        ctx.t(T::Store),
-        table::header(ctx, Figures::All, None)
-    );
+    body.push_str(&section(ctx.t(T::PerChannel), &channels(ctx, &per_channel)));
+    body.push_str(&section(ctx.t(T::PerStore), ""));
+    body.push_str(&table_head(
+        "sku-stores",
+        &[(ctx.t(T::Store), true)],
+        &table::header(ctx, Figures::All, None),
+    ));
     let max = table::maxima(&per_store);
     for row in &per_store {
         let shop = row.dims[1].as_deref().unwrap_or("");
@@ -222,6 +215,6 @@ pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<Stri
         );
     }
     body.push_str("</table>");
-    let _ = write!(body, "<h2>{}</h2>{}", ctx.t(T::PerDay), trend(ctx, &days));
+    body.push_str(&section(ctx.t(T::PerDay), &trend(ctx, &days)));
     Ok(page(ctx, "/sku", "/skus", &title, &body))
 }

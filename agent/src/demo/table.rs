@@ -8,17 +8,18 @@ use crate::funnel::{Dimension, FunnelOptions};
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 /// HQ's funnel by SKU, as `aisle funnel --by sku` computes it; empty while
 /// the collector has not created its database yet.
-pub(super) fn hq_report(db: &Path, window_ms: u64) -> anyhow::Result<FunnelReport> {
+pub(super) fn hq_report(db: &Path, window: Duration) -> anyhow::Result<FunnelReport> {
     let opts = FunnelOptions {
-        window_ms: window_ms as i64,
+        window,
         by: vec![Dimension::Sku],
         ..FunnelOptions::default()
     };
     if !db.exists() {
-        return Ok(FunnelReport::new(opts.window_ms, opts.by, Vec::new()));
+        return Ok(FunnelReport::new(opts.window, opts.by, Vec::new()));
     }
     let events =
         EventStore::open_read_only(&Target::Sqlite(db.to_path_buf()), &Credentials::default())
@@ -140,7 +141,7 @@ pub(super) fn side_by_side(
     }
     let mut out = format!(
         "Funnel by SKU, window {}; each cell is HQ|truth\n",
-        crate::cli::format_window(truth.window_ms)
+        crate::cli::format_window(truth.window)
     );
     out.push_str(&crate::cli::align_columns(&lines, 2));
     out
@@ -149,6 +150,7 @@ pub(super) fn side_by_side(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn row(sku: &str, pickups: u64) -> FunnelRow {
         FunnelRow {
@@ -165,7 +167,7 @@ mod tests {
         let mut truth_row = row("a", 3);
         truth_row.median_s_view_to_try_on = Some(8);
         let truth = FunnelReport::new(
-            3_600_000,
+            Duration::from_secs(3600),
             vec![Dimension::Sku],
             vec![truth_row, row("b", 1)],
         );
@@ -196,7 +198,11 @@ mod tests {
         assert!(differences(&truth, &hq)
             .iter()
             .any(|d| d.starts_with("a: missing")));
-        let other_window = FunnelReport::new(60_000, truth.by.clone(), truth.rows.clone());
+        let other_window = FunnelReport::new(
+            Duration::from_secs(60),
+            truth.by.clone(),
+            truth.rows.clone(),
+        );
         assert_eq!(
             differences(&truth, &other_window).len(),
             2,
@@ -207,11 +213,15 @@ mod tests {
     #[test]
     fn shows_each_sku_once_with_hq_and_truth_in_every_cell() {
         let truth = FunnelReport::new(
-            3_600_000,
+            Duration::from_secs(3600),
             vec![Dimension::Sku],
             vec![row("a", 3), row("b", 1)],
         );
-        let hq = FunnelReport::new(3_600_000, vec![Dimension::Sku], vec![row("a", 2)]);
+        let hq = FunnelReport::new(
+            Duration::from_secs(3600),
+            vec![Dimension::Sku],
+            vec![row("a", 2)],
+        );
         let names = BTreeMap::from([("a".to_string(), "Linen shirt".to_string())]);
         let text = side_by_side(&truth, &hq, &names);
         let lines: Vec<&str> = text.lines().collect();

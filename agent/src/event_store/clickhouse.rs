@@ -2,9 +2,11 @@
 //! ClickHouse database that any number of collectors write at once.
 //!
 //! Tables (created by the first collector; docs/hq.md shows them):
-//! - `aisle_schema`: one row per collector start that created or checked
-//!   the schema, each with [`SCHEMA_VERSION`]. A database holding any other
-//!   version is refused, before anything is written.
+//! - `aisle_schema`: one row per schema version a collector created or
+//!   upgraded the database to. A database holding a version this build does
+//!   not know is refused, before anything is written; one of version 1 is
+//!   upgraded by the first collector that opens it (version 2 added
+//!   `events.count`).
 //! - `events`: every stored event, partitioned by month of its timestamp
 //!   and sorted by garment, so a garment's events sit together.
 //! - `exposures`: one row per (dwell, GTIN shown).
@@ -35,7 +37,11 @@ use row_binary::RowWriter;
 pub use http::Body;
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Versions a collector upgrades in place: version 2 only added a nullable
+/// column, which an `ALTER TABLE` adds without rewriting any part.
+const UPGRADABLE_VERSIONS: [u32; 1] = [1];
 
 /// ClickHouse's HTTP ports when the URL names none.
 const HTTP_PORT: u16 = 8123;
@@ -63,6 +69,8 @@ pub enum ClickHouseError {
     NotOurs(String),
     #[error("ClickHouse database {target} has aisle schema version {found}, but this aisle knows only version {SCHEMA_VERSION} (use the aisle release that wrote it, or another database)")]
     Version { target: String, found: String },
+    #[error("ClickHouse database {0} has aisle schema version 1 (start `aisle hq --db {0}` of this release once to upgrade it to {SCHEMA_VERSION})")]
+    NeedsUpgrade(String),
     #[error("ClickHouse at {server}: {message}")]
     Server { server: String, message: String },
     #[error("reading ClickHouse's answer: {0}")]
@@ -189,7 +197,7 @@ fn schema(db: &str) -> Vec<String> {
                 id String, store String, ts_ms Int64, event String, stage String, tag UInt32,
                 epc Nullable(String), gtin String, serial String, fixture Nullable(String),
                 zone Nullable(String), duration_ms Nullable(Int64), gateway String,
-                batch_id String, received_ms Int64
+                batch_id String, received_ms Int64, count Nullable(UInt32)
              ) ENGINE = MergeTree() PARTITION BY {PARTITION_BY_MONTH}
              ORDER BY (store, gtin, serial, ts_ms, id)"
         ),
@@ -216,7 +224,7 @@ fn schema(db: &str) -> Vec<String> {
 }
 
 const EVENT_COLUMNS: &str = "id, store, ts_ms, event, stage, tag, epc, gtin, serial, fixture, \
-    zone, duration_ms, gateway, batch_id, received_ms";
+    zone, duration_ms, gateway, batch_id, received_ms, count";
 const EXPOSURE_COLUMNS: &str = "store, gtin, event_id, fixture, ts_ms";
 const QUARANTINE_COLUMNS: &str =
     "received_ms, topic, store, batch_id, event_index, reason, payload";
@@ -239,12 +247,24 @@ impl ClickHouseStore {
         let db = &target.database;
         let tables = store.tables()?;
         if tables.iter().any(|t| t == "aisle_schema") {
-            store.check_version()?;
+            store.versions()?;
         } else if !tables.is_empty() {
             return Err(ClickHouseError::NotOurs(target.to_string()));
         }
         for statement in schema(db) {
             store.http.query(&statement)?;
+        }
+        // A version 1 table lacks the column; CREATE … IF NOT EXISTS left
+        // it as it was. (ADD COLUMN IF NOT EXISTS is newer than 18.16.)
+        let has_count = store.http.query(&format!(
+            "SELECT count() FROM system.columns WHERE database = {} AND table = 'events' \
+             AND name = 'count'",
+            quote(db)
+        ))?;
+        if has_count.trim() == "0" {
+            store.http.query(&format!(
+                "ALTER TABLE {db}.events ADD COLUMN count Nullable(UInt32)"
+            ))?;
         }
         let known: u64 = store
             .http
@@ -284,7 +304,9 @@ impl ClickHouseStore {
                 ClickHouseError::NotOurs(target.to_string())
             });
         }
-        store.check_version()?;
+        if !store.versions()?.contains(&SCHEMA_VERSION) {
+            return Err(ClickHouseError::NeedsUpgrade(target.to_string()));
+        }
         Ok(store)
     }
 
@@ -309,20 +331,26 @@ impl ClickHouseStore {
         Ok(text.lines().map(str::to_string).collect())
     }
 
-    /// Refuses a database that records any version but ours.
-    fn check_version(&self) -> Result<(), ClickHouseError> {
+    /// The versions the database records; refuses one that records any
+    /// version this build neither writes nor upgrades.
+    fn versions(&self) -> Result<Vec<u32>, ClickHouseError> {
         let db = &self.target.database;
         let found = self.http.query(&format!(
             "SELECT DISTINCT version FROM {db}.aisle_schema ORDER BY version FORMAT TabSeparated"
         ))?;
         let versions: Vec<&str> = found.lines().collect();
-        if versions.iter().any(|v| *v != SCHEMA_VERSION.to_string()) {
+        let known: Vec<u32> = versions
+            .iter()
+            .filter_map(|v| v.parse().ok())
+            .filter(|v| *v == SCHEMA_VERSION || UPGRADABLE_VERSIONS.contains(v))
+            .collect();
+        if known.len() != versions.len() {
             return Err(ClickHouseError::Version {
                 target: self.target.to_string(),
                 found: versions.join(", "),
             });
         }
-        Ok(())
+        Ok(known)
     }
 
     /// The database's name, for the funnel's queries.
@@ -395,6 +423,7 @@ impl ClickHouseStore {
                 events.string(&batch.gateway);
                 events.string(&batch.batch_id);
                 events.i64(received_ms);
+                events.nullable_u32(event.count);
                 counts.inserted += 1;
                 if event.event == StoreEventKind::FixtureDwell {
                     for gtin in event.gtins.iter().flatten() {

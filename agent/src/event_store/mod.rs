@@ -32,6 +32,7 @@ mod overview;
 pub mod sqlite;
 
 use crate::hq::validate::Verdict;
+use protocol::time::UnixMillis;
 use std::path::PathBuf;
 
 pub use clickhouse::{ClickHouseError, ClickHouseStore, ClickHouseTarget};
@@ -179,8 +180,8 @@ pub struct IngestCounts {
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     pub store: Option<String>,
-    pub from_ms: Option<i64>,
-    pub to_ms: Option<i64>,
+    pub from: Option<UnixMillis>,
+    pub to: Option<UnixMillis>,
 }
 
 /// The event store, whichever backend holds it.

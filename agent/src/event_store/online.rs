@@ -20,12 +20,14 @@ pub struct OnlineStepRow {
     pub store: Option<String>,
 }
 
-/// How many exposures of one SKU one channel has, for one store or none.
+/// How many exposures of one SKU one channel has, for one store or none,
+/// at one instant when the report is keyed by time (else at 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OnlineExposures {
     pub channel: String,
     pub store: Option<String>,
     pub sku: String,
+    pub ts_ms: i64,
     pub count: u64,
 }
 
@@ -59,10 +61,12 @@ pub trait OnlineSteps {
     type Error: Into<StoreError>;
 
     /// Every online exposure count that passes `filter` (on the step's
-    /// store and time), in no promised order.
+    /// store and time), grouped by instant too when `by_time`, in no
+    /// promised order.
     fn online_exposures(
         &self,
         filter: &EventFilter,
+        by_time: bool,
         each: &mut dyn FnMut(OnlineExposures),
     ) -> Result<(), Self::Error>;
 

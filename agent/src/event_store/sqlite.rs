@@ -16,11 +16,17 @@ use rusqlite::{params, Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 
 /// `PRAGMA user_version` of the schema below; bumped on any change.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
-/// Versions [`EventStore::open`] upgrades in place: every change since them
-/// only added tables and indexes, which applying the schema creates.
-const UPGRADABLE_VERSIONS: [i64; 1] = [1];
+/// Versions [`SqliteStore::open`] upgrades in place: version 2 added a
+/// table, which applying the schema creates; version 3 added a column and
+/// changed an index, which [`upgrade_to_3`] does first.
+const UPGRADABLE_VERSIONS: [i64; 2] = [1, 2];
+
+/// The condition of the partial index `events_by_garment` (item events
+/// only). A query that reads through the index repeats it word for word, so
+/// that SQLite can use the index.
+pub const ITEM_EVENTS: &str = "event NOT IN ('fixture_dwell', 'store_visits')";
 
 /// Page cache (negative: KiB). The garment index takes inserts all over its
 /// key range; SQLite's 2 MiB default makes each one a read from the OS.
@@ -57,6 +63,24 @@ fn tune_and_read_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
 }
 
+/// Brings a version 1 or 2 file's `events` to version 3 in one
+/// transaction: the `count` column (NULL on every stored event, none of
+/// which is a `store_visits`), and the garment index rebuilt with `zone`
+/// (applying the schema afterwards creates it and the new index).
+fn upgrade_to_3(conn: &Connection) -> rusqlite::Result<()> {
+    let has_count: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('events') WHERE name = 'count'",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut sql = String::from("BEGIN IMMEDIATE; DROP INDEX IF EXISTS events_by_garment;");
+    if !has_count {
+        sql.push_str(" ALTER TABLE events ADD COLUMN count INTEGER;");
+    }
+    sql.push_str(" COMMIT;");
+    conn.execute_batch(&sql)
+}
+
 /// The SQLite event store.
 pub struct SqliteStore {
     conn: Connection,
@@ -84,6 +108,9 @@ impl SqliteStore {
                 path: path.to_path_buf(),
                 found,
             });
+        }
+        if UPGRADABLE_VERSIONS.contains(&found) {
+            upgrade_to_3(&conn).map_err(open_err)?;
         }
         conn.execute_batch(SCHEMA).map_err(open_err)?;
         conn.execute_batch(crate::hq::fleet::SCHEMA)
@@ -154,8 +181,8 @@ impl SqliteStore {
         {
             let mut insert_event = tx.prepare_cached(
                 "INSERT OR IGNORE INTO events (id, store, ts_ms, event, stage, tag, epc, gtin, serial,
-                     fixture, zone, duration_ms, gateway, batch_id, received_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                     fixture, zone, duration_ms, count, gateway, batch_id, received_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?;
             let mut insert_exposure = tx.prepare_cached(
                 "INSERT OR IGNORE INTO exposures (store, gtin, event_id, fixture, ts_ms)
@@ -211,6 +238,7 @@ impl SqliteStore {
                         event
                             .duration_ms
                             .map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
+                        event.count,
                         batch.gateway,
                         batch.batch_id,
                         received_ms

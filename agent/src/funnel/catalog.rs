@@ -45,7 +45,7 @@ pub enum CatalogError {
 const HEADER: [&str; 6] = ["gtin", "sku", "style", "name", "colour", "size"];
 
 /// Splits one CSV record; `None` for an unterminated quote.
-fn split_record(line: &str) -> Option<Vec<String>> {
+pub(crate) fn split_record(line: &str) -> Option<Vec<String>> {
     let mut fields = Vec::new();
     let mut field = String::new();
     let mut chars = line.chars().peekable();

@@ -22,6 +22,20 @@ pub enum Dimension {
     /// Only a report keyed by channel includes online behaviours, so a
     /// store's pickups and a shop's product views are never summed.
     Channel,
+    /// The zone of the event (a dwell's or pickup's fixture's zone, the
+    /// fitting room, the checkout); for journeys, the opening pickup's.
+    Zone,
+    /// The store's region, city and brand from the store directory
+    /// (`--stores`); null for a store it does not list.
+    Region,
+    City,
+    Brand,
+    /// The store's local day (`2026-11-11`), ISO week (`2026-W46`) and hour
+    /// (`2026-11-11T14`), in its directory time zone (UTC without one). A
+    /// journey is in the period of the pickup that opened it.
+    Day,
+    Week,
+    Hour,
 }
 
 impl Dimension {
@@ -32,7 +46,50 @@ impl Dimension {
             Dimension::Style => "style",
             Dimension::Fixture => "fixture",
             Dimension::Channel => "channel",
+            Dimension::Zone => "zone",
+            Dimension::Region => "region",
+            Dimension::City => "city",
+            Dimension::Brand => "brand",
+            Dimension::Day => "day",
+            Dimension::Week => "week",
+            Dimension::Hour => "hour",
         }
+    }
+
+    /// Every dimension, in the order `--help` lists them.
+    pub const ALL: [Dimension; 12] = [
+        Dimension::Sku,
+        Dimension::Store,
+        Dimension::Style,
+        Dimension::Fixture,
+        Dimension::Channel,
+        Dimension::Zone,
+        Dimension::Region,
+        Dimension::City,
+        Dimension::Brand,
+        Dimension::Day,
+        Dimension::Week,
+        Dimension::Hour,
+    ];
+
+    /// A property of a whole store at a time (where it is, when): rows keyed
+    /// only by these can be put against the store's visits.
+    pub fn is_store_level(self) -> bool {
+        matches!(
+            self,
+            Dimension::Store
+                | Dimension::Region
+                | Dimension::City
+                | Dimension::Brand
+                | Dimension::Day
+                | Dimension::Week
+                | Dimension::Hour
+        )
+    }
+
+    /// Read from the store directory.
+    pub fn needs_directory(self) -> bool {
+        matches!(self, Dimension::Region | Dimension::City | Dimension::Brand)
     }
 }
 
@@ -42,12 +99,26 @@ impl fmt::Display for Dimension {
     }
 }
 
+/// Whether rows keyed `by` carry dwell figures: keyed by zone or fixture,
+/// and not by a garment (a dwell is at a fixture, not of one SKU).
+pub fn shows_dwells(by: &[Dimension]) -> bool {
+    by.iter()
+        .any(|d| matches!(d, Dimension::Zone | Dimension::Fixture))
+        && !by
+            .iter()
+            .any(|d| matches!(d, Dimension::Sku | Dimension::Style))
+}
+
+/// Whether rows keyed `by` carry visit figures: keyed only by store-level
+/// dimensions (a door count is of a store at a time).
+pub fn shows_visits(by: &[Dimension]) -> bool {
+    by.iter().all(|d| d.is_store_level())
+}
+
 /// A `--by` list that is not made of known dimensions.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ByError {
-    #[error(
-        "unknown dimension `{0}` (use sku, store, style, fixture or channel, comma separated)"
-    )]
+    #[error("unknown dimension `{0}` (use sku, store, style, fixture, channel, zone, region, city, brand, day, week or hour, comma separated)")]
     Unknown(String),
     #[error("dimension `{0}` is given twice")]
     Repeated(String),
@@ -57,13 +128,8 @@ pub enum ByError {
 pub fn parse_by(s: &str) -> Result<Vec<Dimension>, ByError> {
     let mut dims = Vec::new();
     for part in s.split(',').map(str::trim) {
-        let dim = match part {
-            "sku" => Dimension::Sku,
-            "store" => Dimension::Store,
-            "style" => Dimension::Style,
-            "fixture" => Dimension::Fixture,
-            "channel" => Dimension::Channel,
-            other => return Err(ByError::Unknown(other.to_string())),
+        let Some(dim) = Dimension::ALL.into_iter().find(|d| d.as_str() == part) else {
+            return Err(ByError::Unknown(part.to_string()));
         };
         if dims.contains(&dim) {
             return Err(ByError::Repeated(part.to_string()));

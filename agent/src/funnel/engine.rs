@@ -23,85 +23,96 @@
 //! - Exposures: each `fixture_dwell` counts one exposure for every GTIN in its
 //!   `gtins` list. A row that groups several SKUs (e.g. `--by store`) sums
 //!   the SKUs' exposures.
+//! - Time (`--by day|week|hour`, `--to`): a journey is in the period of the
+//!   pickup that opened it, whenever its later steps happen; raw counts,
+//!   exposures, dwells and visits are in their own.
+//! - Dwells are counted on rows keyed by zone or fixture (not by a garment
+//!   dimension), visits on rows keyed only by store-level dimensions
+//!   ([`Dimension::is_store_level`]).
 
 use super::catalog::Catalog;
 use super::dimension::Dimension;
+use super::directory::StoreDirectory;
 use super::report::{FunnelReport, FunnelRow};
+use super::rows::{Place, RowIndex};
 use protocol::stage::StoreEventKind;
-use std::collections::HashMap;
+use protocol::time::UnixMillis;
+use std::time::Duration;
 
-/// One store event as the funnel sees it.
-// The in-memory reference the tests check the database path against; the CLI
-// streams the database through `FunnelBuilder` instead.
+use super::dimension::{shows_dwells, shows_visits};
+use super::seconds::{between, window_end};
+pub use super::seconds::{median_duration_s, median_s, total_s};
+
 #[cfg(test)]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FunnelEvent {
-    pub store: String,
-    pub ts_ms: i64,
-    pub kind: StoreEventKind,
-    /// The garment's GTIN, on item events.
-    pub gtin: Option<String>,
-    /// The garment's serial, on item events.
-    pub serial: Option<String>,
-    /// The fixture: where a dwell happened, or an item event's fixture when
-    /// the gateway knows it.
-    pub fixture: Option<String>,
-    /// The GTINs on display, on `fixture_dwell`.
-    pub gtins: Vec<String>,
-}
+pub use super::reference::{compute, garment_order, FunnelEvent};
 
 /// What the report is keyed by, and the journey window.
 #[derive(Debug, Clone)]
 pub struct FunnelOptions {
     /// W: a journey opened at t is open for events with ts <= t + W.
-    pub window_ms: i64,
+    pub window: Duration,
     pub by: Vec<Dimension>,
     pub catalog: Catalog,
+    /// Regions, cities, brands and time zones of the stores (`--stores`).
+    pub stores: StoreDirectory,
 }
 
 impl Default for FunnelOptions {
     fn default() -> Self {
         FunnelOptions {
-            window_ms: 3_600_000,
+            window: Duration::from_secs(3600),
             by: vec![Dimension::Sku],
             catalog: Catalog::default(),
+            stores: StoreDirectory::default(),
         }
+    }
+}
+
+impl FunnelOptions {
+    /// Whether rows carry dwell figures: keyed by zone or fixture, and not
+    /// by a garment (a dwell is at a fixture, not of one SKU).
+    pub fn shows_dwells(&self) -> bool {
+        shows_dwells(&self.by)
+    }
+
+    /// Whether rows carry visit figures: keyed only by store-level
+    /// dimensions (a door count is of a store at a time, not of a SKU, a
+    /// fixture or a zone).
+    pub fn shows_visits(&self) -> bool {
+        shows_visits(&self.by)
     }
 }
 
 /// An item event of one garment, as [`FunnelBuilder::add_garment`] takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GarmentEvent {
-    pub ts_ms: i64,
+    pub ts: UnixMillis,
     /// `ItemPickup`, `ItemTryOn` or `ItemPurchase`; a dwell here is ignored.
     pub kind: StoreEventKind,
     pub fixture: Option<String>,
-}
-
-/// The order of a garment's events: by time, then by funnel step, then by
-/// fixture. Only the last matters for the result: of two pickups at the same
-/// instant, the one at the first-named fixture (none first) opens the journey.
-#[cfg(test)] // see `FunnelEvent`
-pub fn garment_order(a: &GarmentEvent, b: &GarmentEvent) -> std::cmp::Ordering {
-    (a.ts_ms, a.kind, &a.fixture).cmp(&(b.ts_ms, b.kind, &b.fixture))
+    pub zone: Option<String>,
 }
 
 /// The running totals of one report row.
 #[derive(Debug, Default)]
 struct Cell {
     row: FunnelRow,
-    view_to_try_on_ms: Vec<i64>,
-    try_on_to_purchase_ms: Vec<i64>,
+    view_to_try_on: Vec<Duration>,
+    try_on_to_purchase: Vec<Duration>,
+    dwells: u64,
+    dwell: Vec<Duration>,
+    visits: u64,
 }
 
 /// One journey while it is open.
 struct Journey {
-    opened_ms: i64,
-    /// The store and fixture of the step that opened it: its report row.
+    opened: UnixMillis,
+    /// Where the step that opened it happened: its report row.
     store: Option<String>,
     fixture: Option<String>,
-    try_on_ms: Option<i64>,
-    purchase_ms: Option<i64>,
+    zone: Option<String>,
+    try_on: Option<UnixMillis>,
+    purchase: Option<UnixMillis>,
 }
 
 /// The channel of everything the stores' tags saw (`--by channel`).
@@ -112,7 +123,7 @@ pub const STORE_CHANNEL: &str = "store";
 /// a paid order line (`ItemPurchase`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OnlineStep {
-    pub ts_ms: i64,
+    pub ts: UnixMillis,
     pub kind: StoreEventKind,
     /// The store the behaviour is attributed to, if any.
     pub store: Option<String>,
@@ -120,45 +131,103 @@ pub struct OnlineStep {
 
 /// A step of either kind of journey, as the scan reads it.
 struct Step<'e> {
-    ts_ms: i64,
+    ts: UnixMillis,
     kind: StoreEventKind,
     store: Option<&'e str>,
     fixture: Option<&'e str>,
+    zone: Option<&'e str>,
 }
 
-/// The last cell looked up: (channel, store, gtin, fixture) and its index.
-type LastCell = (
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    usize,
-);
-
-/// Accumulates report rows from exposures and garments fed in any order.
+/// Accumulates report rows from exposures, dwells, visits and garments fed
+/// in any order.
 pub struct FunnelBuilder<'o> {
     opts: &'o FunnelOptions,
+    /// `--to`: steps at or after it count nowhere and open nothing; they
+    /// are read only to finish the journeys opened before it.
+    until: Option<UnixMillis>,
     cells: Vec<Cell>,
-    index: HashMap<Vec<Option<String>>, usize>,
-    /// The last cell looked up: the database streams garments sorted by
-    /// store and GTIN, so most look-ups hit it.
-    last: Option<LastCell>,
+    rows: RowIndex<'o>,
 }
 
 impl<'o> FunnelBuilder<'o> {
     pub fn new(opts: &'o FunnelOptions) -> Self {
         FunnelBuilder {
             opts,
+            until: None,
             cells: Vec::new(),
-            index: HashMap::new(),
-            last: None,
+            rows: RowIndex::new(opts),
         }
     }
 
-    /// Counts `count` exposures of `gtin` at `fixture` in `store`.
-    pub fn add_exposures(&mut self, store: &str, gtin: &str, fixture: Option<&str>, count: u64) {
-        let cell = self.cell(STORE_CHANNEL, Some(store), Some(gtin), fixture);
+    /// A builder for a report up to `to` (exclusive): the readers feed it
+    /// item events up to `to` + W, and it counts only what is before `to`,
+    /// so a journey opened just before `to` keeps its later steps.
+    pub fn until(opts: &'o FunnelOptions, to: Option<UnixMillis>) -> Self {
+        FunnelBuilder {
+            until: to,
+            ..FunnelBuilder::new(opts)
+        }
+    }
+
+    /// Counts `count` exposures of `gtin` shown at `fixture` (in `zone`)
+    /// of `store` by dwells at `ts` (any instant when the report is not
+    /// keyed by time).
+    pub fn add_exposures(
+        &mut self,
+        store: &str,
+        gtin: &str,
+        fixture: Option<&str>,
+        zone: Option<&str>,
+        ts: UnixMillis,
+        count: u64,
+    ) {
+        let cell = self.cell(&Place {
+            channel: STORE_CHANNEL,
+            store: Some(store),
+            gtin: Some(gtin),
+            fixture,
+            zone,
+            ts,
+        });
         self.cells[cell].row.exposures += count;
+    }
+
+    /// Counts one dwell at `fixture` in `zone` of `store` (a row without
+    /// garment dimensions); its length, when it has one, goes into the
+    /// dwell median and total.
+    pub fn add_dwell(
+        &mut self,
+        store: &str,
+        fixture: Option<&str>,
+        zone: Option<&str>,
+        ts: UnixMillis,
+        duration: Option<Duration>,
+    ) {
+        let cell = self.cell(&Place {
+            channel: STORE_CHANNEL,
+            store: Some(store),
+            gtin: None,
+            fixture,
+            zone,
+            ts,
+        });
+        let cell = &mut self.cells[cell];
+        cell.dwells += 1;
+        cell.dwell.extend(duration);
+    }
+
+    /// Counts `count` people through a door of `store` in the period
+    /// starting at `ts`.
+    pub fn add_visits(&mut self, store: &str, ts: UnixMillis, count: u64) {
+        let cell = self.cell(&Place {
+            channel: STORE_CHANNEL,
+            store: Some(store),
+            gtin: None,
+            fixture: None,
+            zone: None,
+            ts,
+        });
+        self.cells[cell].visits += count;
     }
 
     /// Counts `count` online exposures of `sku` (a GTIN when the catalog
@@ -168,9 +237,17 @@ impl<'o> FunnelBuilder<'o> {
         channel: &str,
         store: Option<&str>,
         sku: &str,
+        ts: UnixMillis,
         count: u64,
     ) {
-        let cell = self.cell(channel, store, Some(sku), None);
+        let cell = self.cell(&Place {
+            channel,
+            store,
+            gtin: Some(sku),
+            fixture: None,
+            zone: None,
+            ts,
+        });
         self.cells[cell].row.exposures += count;
     }
 
@@ -181,10 +258,11 @@ impl<'o> FunnelBuilder<'o> {
             STORE_CHANNEL,
             gtin,
             events.iter().map(|e| Step {
-                ts_ms: e.ts_ms,
+                ts: e.ts,
                 kind: e.kind,
                 store: Some(store),
                 fixture: e.fixture.as_deref(),
+                zone: e.zone.as_deref(),
             }),
         );
     }
@@ -198,10 +276,11 @@ impl<'o> FunnelBuilder<'o> {
             channel,
             Some(sku),
             steps.iter().map(|s| Step {
-                ts_ms: s.ts_ms,
+                ts: s.ts,
                 kind: s.kind,
                 store: s.store.as_deref(),
                 fixture: None,
+                zone: None,
             }),
         );
     }
@@ -214,53 +293,66 @@ impl<'o> FunnelBuilder<'o> {
         gtin: Option<&str>,
         steps: impl Iterator<Item = Step<'e>>,
     ) {
-        let window = self.opts.window_ms;
+        let window = self.opts.window;
         let mut open: Option<Journey> = None;
         for step in steps {
             if open
                 .as_ref()
-                .is_some_and(|j| step.ts_ms > j.opened_ms.saturating_add(window))
+                .is_some_and(|j| step.ts > window_end(j.opened, window))
             {
                 if let Some(done) = open.take() {
                     self.close(channel, gtin, done);
                 }
             }
-            let cell = self.cell(channel, step.store, gtin, step.fixture);
-            let row = &mut self.cells[cell].row;
+            // Past `--to` a step only finishes an open journey.
+            let counted = self.until.is_none_or(|to| step.ts < to);
+            if counted {
+                let cell = self.cell(&Place {
+                    channel,
+                    store: step.store,
+                    gtin,
+                    fixture: step.fixture,
+                    zone: step.zone,
+                    ts: step.ts,
+                });
+                let row = &mut self.cells[cell].row;
+                match step.kind {
+                    StoreEventKind::ItemPickup => row.pickups += 1,
+                    StoreEventKind::ItemTryOn => row.try_ons += 1,
+                    StoreEventKind::ItemPurchase => row.purchases += 1,
+                    // Dwells and visits carry no garment: dwells are
+                    // counted as exposures and dwells, visits per store.
+                    StoreEventKind::FixtureDwell | StoreEventKind::StoreVisits => {}
+                }
+            }
             match step.kind {
-                StoreEventKind::ItemPickup => {
-                    row.pickups += 1;
-                    if open.is_none() {
-                        open = Some(Journey {
-                            opened_ms: step.ts_ms,
-                            store: step.store.map(str::to_string),
-                            fixture: step.fixture.map(str::to_string),
-                            try_on_ms: None,
-                            purchase_ms: None,
-                        });
-                    }
+                StoreEventKind::ItemPickup if counted && open.is_none() => {
+                    open = Some(Journey {
+                        opened: step.ts,
+                        store: step.store.map(str::to_string),
+                        fixture: step.fixture.map(str::to_string),
+                        zone: step.zone.map(str::to_string),
+                        try_on: None,
+                        purchase: None,
+                    });
                 }
                 StoreEventKind::ItemTryOn => {
-                    row.try_ons += 1;
                     if let Some(j) = open.as_mut() {
-                        if j.try_on_ms.is_none() && step.ts_ms > j.opened_ms {
-                            j.try_on_ms = Some(step.ts_ms);
+                        if j.try_on.is_none() && step.ts > j.opened {
+                            j.try_on = Some(step.ts);
                         }
                     }
                 }
                 StoreEventKind::ItemPurchase => {
-                    row.purchases += 1;
                     if let Some(j) = open.as_mut() {
-                        if let (Some(tried), None) = (j.try_on_ms, j.purchase_ms) {
-                            if step.ts_ms > tried {
-                                j.purchase_ms = Some(step.ts_ms);
+                        if let (Some(tried), None) = (j.try_on, j.purchase) {
+                            if step.ts > tried {
+                                j.purchase = Some(step.ts);
                             }
                         }
                     }
                 }
-                // Dwells and visits carry no garment: dwells are counted
-                // as exposures, visits per store.
-                StoreEventKind::FixtureDwell | StoreEventKind::StoreVisits => {}
+                _ => {}
             }
         }
         if let Some(done) = open {
@@ -269,85 +361,52 @@ impl<'o> FunnelBuilder<'o> {
     }
 
     fn close(&mut self, channel: &str, gtin: Option<&str>, journey: Journey) {
-        let cell = self.cell(
+        let cell = self.cell(&Place {
             channel,
-            journey.store.as_deref(),
+            store: journey.store.as_deref(),
             gtin,
-            journey.fixture.as_deref(),
-        );
+            fixture: journey.fixture.as_deref(),
+            zone: journey.zone.as_deref(),
+            ts: journey.opened,
+        });
         let cell = &mut self.cells[cell];
         cell.row.journeys += 1;
-        if let Some(tried) = journey.try_on_ms {
+        if let Some(tried) = journey.try_on {
             cell.row.journeys_try_on += 1;
-            cell.view_to_try_on_ms.push(tried - journey.opened_ms);
-            if let Some(bought) = journey.purchase_ms {
+            cell.view_to_try_on.push(between(journey.opened, tried));
+            if let Some(bought) = journey.purchase {
                 cell.row.journeys_purchase += 1;
-                cell.try_on_to_purchase_ms.push(bought - tried);
+                cell.try_on_to_purchase.push(between(tried, bought));
             }
         }
     }
 
-    /// The index of the row for an event of `gtin` at `fixture` in `store`,
-    /// seen through `channel`.
-    fn cell(
-        &mut self,
-        channel: &str,
-        store: Option<&str>,
-        gtin: Option<&str>,
-        fixture: Option<&str>,
-    ) -> usize {
-        // Only look at the fixture when the report is keyed by it.
-        let fixture = fixture.filter(|_| self.opts.by.contains(&Dimension::Fixture));
-        if let Some((c, s, g, f, cell)) = &self.last {
-            if c == channel
-                && s.as_deref() == store
-                && g.as_deref() == gtin
-                && f.as_deref() == fixture
-            {
-                return *cell;
+    /// The index of the row `place` counts in, made if new.
+    fn cell(&mut self, place: &Place<'_>) -> usize {
+        match self.rows.find(place) {
+            Ok(cell) => cell,
+            Err(key) => {
+                let cell = self.cells.len();
+                self.cells.push(Cell {
+                    row: FunnelRow {
+                        dims: key.clone(),
+                        ..FunnelRow::default()
+                    },
+                    ..Cell::default()
+                });
+                self.rows.insert(place, key, cell);
+                cell
             }
         }
-        let key: Vec<Option<String>> = self
-            .opts
-            .by
-            .iter()
-            .map(|dim| match dim {
-                Dimension::Sku => gtin.map(|g| self.opts.catalog.sku(g).to_string()),
-                Dimension::Store => store.map(str::to_string),
-                Dimension::Style => gtin
-                    .and_then(|g| self.opts.catalog.style(g))
-                    .map(str::to_string),
-                Dimension::Fixture => fixture.map(str::to_string),
-                Dimension::Channel => Some(channel.to_string()),
-            })
-            .collect();
-        let next = self.cells.len();
-        let cell = *self.index.entry(key.clone()).or_insert(next);
-        if cell == next {
-            self.cells.push(Cell {
-                row: FunnelRow {
-                    dims: key,
-                    ..FunnelRow::default()
-                },
-                ..Cell::default()
-            });
-        }
-        self.last = Some((
-            channel.to_string(),
-            store.map(str::to_string),
-            gtin.map(str::to_string),
-            fixture.map(str::to_string),
-            cell,
-        ));
-        cell
     }
 
     /// Adds everything `other` counted. Both must have been built with the
-    /// same options, over disjoint sets of garments and exposures.
+    /// same options, over disjoint sets of garments, exposures, dwells and
+    /// visits.
     pub fn absorb(&mut self, other: FunnelBuilder<'_>) {
         for cell in other.cells {
             let next = self.cells.len();
-            let index = *self.index.entry(cell.row.dims.clone()).or_insert(next);
+            let index = self.rows.get_or_insert(&cell.row.dims, next);
             if index == next {
                 self.cells.push(cell);
                 continue;
@@ -361,98 +420,39 @@ impl<'o> FunnelBuilder<'o> {
             row.journeys += theirs.journeys;
             row.journeys_try_on += theirs.journeys_try_on;
             row.journeys_purchase += theirs.journeys_purchase;
-            mine.view_to_try_on_ms.extend(cell.view_to_try_on_ms);
-            mine.try_on_to_purchase_ms
-                .extend(cell.try_on_to_purchase_ms);
+            mine.view_to_try_on.extend(cell.view_to_try_on);
+            mine.try_on_to_purchase.extend(cell.try_on_to_purchase);
+            mine.dwells += cell.dwells;
+            mine.dwell.extend(cell.dwell);
+            mine.visits += cell.visits;
         }
-        self.last = None;
     }
 
     /// The report: one row per distinct key, sorted by the dimensions.
     pub fn finish(self) -> FunnelReport {
+        let (dwells, visits) = (self.opts.shows_dwells(), self.opts.shows_visits());
+        // Online rows (keyed by a channel other than the stores') have
+        // neither: tags measure dwells, doors measure visits.
+        let channel = self.opts.by.iter().position(|d| *d == Dimension::Channel);
         let rows = self
             .cells
             .into_iter()
             .map(|mut cell| {
-                cell.row.median_s_view_to_try_on = median_s(&mut cell.view_to_try_on_ms);
-                cell.row.median_s_try_on_to_purchase = median_s(&mut cell.try_on_to_purchase_ms);
+                let row = &mut cell.row;
+                row.median_s_view_to_try_on = median_duration_s(&cell.view_to_try_on);
+                row.median_s_try_on_to_purchase = median_duration_s(&cell.try_on_to_purchase);
+                let online = channel.is_some_and(|i| row.dims[i].as_deref() != Some(STORE_CHANNEL));
+                if dwells && !online {
+                    row.dwells = Some(cell.dwells);
+                    row.dwell_s_median = median_duration_s(&cell.dwell);
+                    row.dwell_s_total = Some(total_s(&cell.dwell));
+                }
+                if visits && !online {
+                    row.visits = Some(cell.visits);
+                }
                 cell.row
             })
             .collect();
-        FunnelReport::new(self.opts.window_ms, self.opts.by.clone(), rows)
+        FunnelReport::new(self.opts.window, self.opts.by.clone(), rows)
     }
-}
-
-/// The median in whole seconds, `None` for no values.
-///
-/// The median of an even count is the mean of the middle two. It is rounded
-/// once, exactly (in integers, no float on the way), to the nearest second,
-/// half away from zero: 6 999 ms → 7 s, 7 500 ms → 8 s, 7 499 ms → 7 s, and
-/// the middle pair 1 000 ms and 1 999 ms (mean 1 499.5 ms) → 1 s. Steps take
-/// seconds to minutes, so milliseconds would only show the jitter of the
-/// clocks and links that stamped the events.
-pub fn median_s(values_ms: &mut [i64]) -> Option<i64> {
-    if values_ms.is_empty() {
-        return None;
-    }
-    values_ms.sort_unstable();
-    let mid = values_ms.len() / 2;
-    // Twice the median in milliseconds, so that an even count's mean of the
-    // middle two stays an integer.
-    let twice_ms = if values_ms.len() % 2 == 1 {
-        2 * i128::from(values_ms[mid])
-    } else {
-        i128::from(values_ms[mid - 1]) + i128::from(values_ms[mid])
-    };
-    let seconds = div_round_half_away_from_zero(twice_ms, 2_000);
-    // The median of i64 milliseconds, in seconds, always fits an i64.
-    Some(i64::try_from(seconds).unwrap_or(if seconds < 0 { i64::MIN } else { i64::MAX }))
-}
-
-/// `num / den` rounded to the nearest integer, halves away from zero;
-/// `den` is positive.
-fn div_round_half_away_from_zero(num: i128, den: i128) -> i128 {
-    let (quotient, remainder) = (num / den, num % den);
-    if 2 * remainder.abs() >= den {
-        quotient + num.signum()
-    } else {
-        quotient
-    }
-}
-
-/// The funnel report over `events`, which may come in any order.
-#[cfg(test)] // see `FunnelEvent`
-pub fn compute(
-    events: impl IntoIterator<Item = FunnelEvent>,
-    opts: &FunnelOptions,
-) -> FunnelReport {
-    type GarmentKey = (String, Option<String>, Option<String>);
-    let mut builder = FunnelBuilder::new(opts);
-    let mut garments: HashMap<GarmentKey, Vec<GarmentEvent>> = HashMap::new();
-    for event in events {
-        if event.kind == StoreEventKind::FixtureDwell {
-            // A GTIN listed twice on one dwell is one exposure, as in the
-            // database, whose exposures are keyed by (event, gtin).
-            let mut gtins = event.gtins;
-            gtins.sort_unstable();
-            gtins.dedup();
-            for gtin in &gtins {
-                builder.add_exposures(&event.store, gtin, event.fixture.as_deref(), 1);
-            }
-        } else {
-            garments
-                .entry((event.store, event.gtin, event.serial))
-                .or_default()
-                .push(GarmentEvent {
-                    ts_ms: event.ts_ms,
-                    kind: event.kind,
-                    fixture: event.fixture,
-                });
-        }
-    }
-    for ((store, gtin, _serial), mut events) in garments {
-        events.sort_by(garment_order);
-        builder.add_garment(&store, gtin.as_deref(), &events);
-    }
-    builder.finish()
 }

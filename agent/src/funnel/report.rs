@@ -6,8 +6,10 @@
 
 use super::dimension::Dimension;
 use std::fmt::Write as _;
+use std::time::Duration;
 
-/// The seven counts and two medians of one row, keyed by `dims`.
+/// The seven counts and two medians of one row, keyed by `dims`, and the
+/// visit and dwell figures on the rows that carry them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FunnelRow {
     /// One value per dimension of the report, in the report's order; `None`
@@ -28,6 +30,16 @@ pub struct FunnelRow {
     /// Median whole seconds from a journey's try-on to its purchase, over
     /// the journeys that reached purchase.
     pub median_s_try_on_to_purchase: Option<i64>,
+    /// People counted through the store's doors (the sum of `store_visits`
+    /// counts); `None` on rows not keyed only by store-level dimensions.
+    pub visits: Option<u64>,
+    /// Dwells (`fixture_dwell` events); `None` on rows not keyed by zone or
+    /// fixture, or keyed by a garment.
+    pub dwells: Option<u64>,
+    /// Median dwell length, whole seconds; `None` without dwells.
+    pub dwell_s_median: Option<i64>,
+    /// Total dwell length, whole seconds (rounded once, from the sum).
+    pub dwell_s_total: Option<i64>,
 }
 
 fn ratio(num: u64, den: u64) -> Option<f64> {
@@ -50,6 +62,48 @@ impl FunnelRow {
     /// journeys_purchase / journeys.
     pub fn view_to_purchase(&self) -> Option<f64> {
         ratio(self.journeys_purchase, self.journeys)
+    }
+
+    fn per_visit(&self, count: u64) -> Option<f64> {
+        self.visits.and_then(|visits| ratio(count, visits))
+    }
+    /// exposures / visits.
+    pub fn exposures_per_visit(&self) -> Option<f64> {
+        self.per_visit(self.exposures)
+    }
+    /// pickups / visits.
+    pub fn pickups_per_visit(&self) -> Option<f64> {
+        self.per_visit(self.pickups)
+    }
+    /// try_ons / visits.
+    pub fn try_ons_per_visit(&self) -> Option<f64> {
+        self.per_visit(self.try_ons)
+    }
+    /// purchases / visits.
+    pub fn purchases_per_visit(&self) -> Option<f64> {
+        self.per_visit(self.purchases)
+    }
+
+    fn per_visit_rates(&self) -> [(&'static str, Option<f64>); 4] {
+        [
+            ("exposures_per_visit", self.exposures_per_visit()),
+            ("pickups_per_visit", self.pickups_per_visit()),
+            ("try_ons_per_visit", self.try_ons_per_visit()),
+            ("purchases_per_visit", self.purchases_per_visit()),
+        ]
+    }
+
+    fn dwell_figures(&self) -> [(&'static str, Option<i64>); 3] {
+        let dwells = self.dwells.map(|d| i64::try_from(d).unwrap_or(i64::MAX));
+        [
+            ("dwells", dwells),
+            ("dwell_s_median", self.dwell_s_median),
+            ("dwell_s_total", self.dwell_s_total),
+        ]
+    }
+
+    fn visits_i64(&self) -> Option<i64> {
+        self.visits.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
     }
 
     fn counts(&self) -> [(&'static str, u64); 7] {
@@ -87,7 +141,8 @@ impl FunnelRow {
 /// A funnel report: the window, the dimensions and the sorted rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunnelReport {
-    pub window_ms: i64,
+    /// The journey window W.
+    pub window: Duration,
     pub by: Vec<Dimension>,
     pub rows: Vec<FunnelRow>,
 }
@@ -129,13 +184,9 @@ fn csv_field(out: &mut String, value: &str) {
 
 impl FunnelReport {
     /// A report with `rows` sorted by their dimensions, in the order of `by`.
-    pub fn new(window_ms: i64, by: Vec<Dimension>, mut rows: Vec<FunnelRow>) -> Self {
+    pub fn new(window: Duration, by: Vec<Dimension>, mut rows: Vec<FunnelRow>) -> Self {
         rows.sort_by(|a, b| a.dims.cmp(&b.dims));
-        FunnelReport {
-            window_ms,
-            by,
-            rows,
-        }
+        FunnelReport { window, by, rows }
     }
 
     /// `sku,store`: the `by` value as given on the command line.
@@ -149,18 +200,19 @@ impl FunnelReport {
 
     /// The window in seconds: an integer when whole, else a fraction.
     fn window_s_json(&self) -> String {
-        if self.window_ms % 1000 == 0 {
-            (self.window_ms / 1000).to_string()
+        if self.window.subsec_millis() == 0 {
+            self.window.as_secs().to_string()
         } else {
             let mut s = String::new();
-            json_f64(&mut s, Some(self.window_ms as f64 / 1000.0));
+            json_f64(&mut s, Some(self.window.as_secs_f64()));
             s
         }
     }
 
     /// The JSON document, keys in this order: `window_s`, `by`, `rows`; in
     /// each row the dimensions, the seven counts, the four rates, the two
-    /// medians (integers: whole seconds). One line, ending in a newline.
+    /// medians (integers: whole seconds), `visits` and the four per-visit
+    /// figures, the three dwell figures. One line, ending in a newline.
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(64 + self.rows.len() * 400);
         out.push_str("{\"window_s\": ");
@@ -197,6 +249,16 @@ impl FunnelReport {
                 key(&mut out, name);
                 json_int(&mut out, value);
             }
+            key(&mut out, "visits");
+            json_int(&mut out, row.visits_i64());
+            for (name, value) in row.per_visit_rates() {
+                key(&mut out, name);
+                json_f64(&mut out, value);
+            }
+            for (name, value) in row.dwell_figures() {
+                key(&mut out, name);
+                json_int(&mut out, value);
+            }
             out.push('}');
         }
         out.push_str("]}\n");
@@ -214,6 +276,9 @@ impl FunnelReport {
             .chain(FunnelRow::default().counts().map(|(n, _)| n))
             .chain(FunnelRow::default().rates().map(|(n, _)| n))
             .chain(FunnelRow::default().medians().map(|(n, _)| n))
+            .chain(["visits"])
+            .chain(FunnelRow::default().per_visit_rates().map(|(n, _)| n))
+            .chain(FunnelRow::default().dwell_figures().map(|(n, _)| n))
             .collect();
         out.push_str(&header.join(","));
         out.push('\n');
@@ -232,10 +297,17 @@ impl FunnelReport {
                 }
                 cells.push(cell);
             }
-            cells.extend(
-                row.medians()
-                    .map(|(_, m)| m.map_or(String::new(), |m| m.to_string())),
-            );
+            let int = |m: Option<i64>| m.map_or(String::new(), |m| m.to_string());
+            cells.extend(row.medians().map(|(_, m)| int(m)));
+            cells.push(int(row.visits_i64()));
+            for (_, value) in row.per_visit_rates() {
+                let mut cell = String::new();
+                if value.is_some() {
+                    json_f64(&mut cell, value);
+                }
+                cells.push(cell);
+            }
+            cells.extend(row.dwell_figures().map(|(_, m)| int(m)));
             out.push_str(&cells.join(","));
             out.push('\n');
         }
@@ -243,12 +315,15 @@ impl FunnelReport {
     }
 
     /// An aligned table for people: rates as percentages, medians in whole
-    /// seconds, `-` for null.
+    /// seconds, per-visit figures to two decimals, `-` for null. The visit
+    /// and dwell columns appear only in reports whose rows carry them.
     ///
     /// Keyed by channel, the table says what the counts are online too:
     /// `pickups|views` and `try_ons|carts` (docs/online.md).
     pub fn render_table(&self) -> String {
         let online = self.by.contains(&Dimension::Channel);
+        let visits = super::dimension::shows_visits(&self.by);
+        let dwells = super::dimension::shows_dwells(&self.by);
         let header: Vec<String> = self
             .by
             .iter()
@@ -271,6 +346,24 @@ impl FunnelReport {
                 ]
                 .map(String::from),
             )
+            .chain(
+                [
+                    "visits",
+                    "expo/visit",
+                    "pick/visit",
+                    "try/visit",
+                    "buy/visit",
+                ]
+                .into_iter()
+                .filter(|_| visits)
+                .map(String::from),
+            )
+            .chain(
+                ["dwells", "dwell_s_med", "dwell_s_total"]
+                    .into_iter()
+                    .filter(|_| dwells)
+                    .map(String::from),
+            )
             .collect();
         let dims = self.by.len();
         let mut lines: Vec<Vec<String>> = vec![header];
@@ -285,15 +378,23 @@ impl FunnelReport {
                 row.rates()
                     .map(|(_, r)| r.map_or("-".to_string(), |r| format!("{:.1}%", r * 100.0))),
             );
-            line.extend(
-                row.medians()
-                    .map(|(_, m)| m.map_or("-".to_string(), |m| m.to_string())),
-            );
+            let int = |m: Option<i64>| m.map_or("-".to_string(), |m| m.to_string());
+            line.extend(row.medians().map(|(_, m)| int(m)));
+            if visits {
+                line.push(int(row.visits_i64()));
+                line.extend(
+                    row.per_visit_rates()
+                        .map(|(_, r)| r.map_or("-".to_string(), |r| format!("{r:.2}"))),
+                );
+            }
+            if dwells {
+                line.extend(row.dwell_figures().map(|(_, m)| int(m)));
+            }
             lines.push(line);
         }
         let mut out = format!(
             "window {}, by {}\n",
-            crate::cli::format_window(self.window_ms),
+            crate::cli::format_window(self.window),
             self.by_label()
         );
         out.push_str(&crate::cli::align_columns(&lines, dims));

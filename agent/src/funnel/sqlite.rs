@@ -3,14 +3,18 @@
 //! Item events come off the covering index `events_by_garment` already
 //! sorted by garment and time, so each garment is scanned as soon as its
 //! last event is read and memory stays flat however many events there are.
-//! Exposures are counted by SQLite itself.
+//! Exposures are counted by SQLite itself; dwells and door counts come off
+//! their own covering index, `events_dwells_and_visits`.
 
 use super::dimension::Dimension;
 use super::engine::{FunnelBuilder, FunnelOptions, GarmentEvent};
 use super::report::FunnelReport;
+use crate::event_store::sqlite::ITEM_EVENTS;
 use crate::event_store::{DbError, EventFilter, SqliteStore};
 use protocol::stage::StoreEventKind;
+use protocol::time::UnixMillis;
 use rusqlite::types::{ToSql, ValueRef};
+use std::time::Duration;
 
 /// ` AND …` conditions for `filter` and their parameters, on any table with
 /// `store` and `ts_ms` columns (events, exposures, online steps).
@@ -21,13 +25,13 @@ pub(crate) fn filter_sql(filter: &EventFilter) -> (String, Vec<&dyn ToSql>) {
         sql.push_str(" AND store = ?");
         params.push(store);
     }
-    if let Some(from) = &filter.from_ms {
+    if let Some(from) = &filter.from {
         sql.push_str(" AND ts_ms >= ?");
-        params.push(from);
+        params.push(&from.0);
     }
-    if let Some(to) = &filter.to_ms {
+    if let Some(to) = &filter.to {
         sql.push_str(" AND ts_ms < ?");
-        params.push(to);
+        params.push(&to.0);
     }
     (sql, params)
 }
@@ -78,12 +82,20 @@ pub fn report(
     filter: &EventFilter,
     opts: &FunnelOptions,
 ) -> Result<FunnelReport, DbError> {
-    let mut builder = FunnelBuilder::new(opts);
+    let mut builder = FunnelBuilder::until(opts, filter.to);
     count_exposures(store, filter, opts, &mut builder)?;
+    if opts.shows_dwells() || opts.shows_visits() {
+        add_dwells_and_visits(store, filter, opts, &mut builder)?;
+    }
     // Online channels report only beside the stores' own channel.
     if opts.by.contains(&Dimension::Channel) {
         crate::online::store::add_to_report(store, filter, opts, &mut builder)?;
     }
+    // Journeys opened before `--to` are read to their window's end; only
+    // what is before `--to` counts.
+    let until = filter.to;
+    let items = super::store::journey_filter(filter, opts);
+    let filter = &items;
     let ranges = store_ranges(store, filter)?;
     let path = store.path();
     let parts: Vec<Result<FunnelBuilder<'_>, DbError>> = std::thread::scope(|scope| {
@@ -92,7 +104,7 @@ pub fn report(
             .map(|range| {
                 scope.spawn(move || {
                     let reader = SqliteStore::open_read_only(path)?;
-                    let mut part = FunnelBuilder::new(opts);
+                    let mut part = FunnelBuilder::until(opts, until);
                     scan_garments(&reader, filter, range, opts, &mut part)?;
                     Ok(part)
                 })
@@ -152,7 +164,12 @@ fn store_ranges(store: &SqliteStore, filter: &EventFilter) -> Result<Vec<StoreRa
     Ok(ranges)
 }
 
-/// Counts exposures per store and GTIN (and fixture, when keyed by it).
+/// The condition of the partial index `events_dwells_and_visits`, repeated
+/// word for word by the queries that read through it.
+const DWELLS_AND_VISITS: &str = "event IN ('fixture_dwell', 'store_visits')";
+
+/// Counts exposures per store and GTIN (and fixture, zone and instant, when
+/// keyed by them).
 fn count_exposures(
     store: &SqliteStore,
     filter: &EventFilter,
@@ -160,15 +177,28 @@ fn count_exposures(
     builder: &mut FunnelBuilder<'_>,
 ) -> Result<(), DbError> {
     let (cond, params) = filter_sql(filter);
-    // Grouping by fixture needs a sort; without it the groups follow the
-    // primary key and SQLite counts them in one pass.
-    let (fixture, group) = if opts.by.contains(&Dimension::Fixture) {
-        ("fixture", "store, gtin, fixture")
+    let has = |d| opts.by.contains(&d);
+    // Grouping by more than the primary key's prefix needs a sort; without
+    // it the groups follow the primary key and SQLite counts them in one
+    // pass. An exposure's zone is its dwell's.
+    let fixture = if has(Dimension::Fixture) {
+        "fixture"
     } else {
-        ("NULL", "store, gtin")
+        "NULL"
+    };
+    let zone = if has(Dimension::Zone) {
+        "(SELECT zone FROM events WHERE events.id = exposures.event_id)"
+    } else {
+        "NULL"
+    };
+    let ts = if super::store::keyed_by_time(opts) {
+        "ts_ms"
+    } else {
+        "0"
     };
     let mut exposures = store.connection().prepare(&format!(
-        "SELECT store, gtin, {fixture}, COUNT(*) FROM exposures WHERE 1{cond} GROUP BY {group}"
+        "SELECT store, gtin, {fixture} AS x_fixture, {zone} AS x_zone, {ts} AS x_ts, COUNT(*)
+         FROM exposures WHERE 1{cond} GROUP BY store, gtin, x_fixture, x_zone, x_ts"
     ))?;
     let mut rows = exposures.query(params.as_slice())?;
     while let Some(row) = rows.next()? {
@@ -179,10 +209,79 @@ fn count_exposures(
             shop,
             gtin,
             text(row.get_ref(2)?),
-            row.get::<_, i64>(3)? as u64,
+            text(row.get_ref(3)?),
+            UnixMillis(row.get(4)?),
+            u64::try_from(row.get::<_, i64>(5)?).unwrap_or(0),
         );
     }
     Ok(())
+}
+
+/// Counts dwells (on rows that show them) and door counts (on rows that
+/// show visits).
+fn add_dwells_and_visits(
+    store: &SqliteStore,
+    filter: &EventFilter,
+    opts: &FunnelOptions,
+    builder: &mut FunnelBuilder<'_>,
+) -> Result<(), DbError> {
+    let (cond, params) = filter_sql(filter);
+    let kinds = match (opts.shows_dwells(), opts.shows_visits()) {
+        (true, true) => DWELLS_AND_VISITS,
+        (true, false) => "event = 'fixture_dwell'",
+        _ => "event = 'store_visits'",
+    };
+    let mut events = store.connection().prepare(&format!(
+        "SELECT event, store, ts_ms, fixture, zone, duration_ms, count
+         FROM events INDEXED BY events_dwells_and_visits
+         WHERE {DWELLS_AND_VISITS} AND {kinds}{cond}"
+    ))?;
+    let mut rows = events.query(params.as_slice())?;
+    while let Some(row) = rows.next()? {
+        let Some(shop) = text(row.get_ref(1)?) else {
+            continue;
+        };
+        let ts = UnixMillis(row.get(2)?);
+        match bytes(row.get_ref(0)?) {
+            Some(b"fixture_dwell") => builder.add_dwell(
+                shop,
+                text(row.get_ref(3)?),
+                text(row.get_ref(4)?),
+                ts,
+                row.get::<_, Option<i64>>(5)?
+                    .and_then(|ms| u64::try_from(ms).ok())
+                    .map(Duration::from_millis),
+            ),
+            Some(b"store_visits") => {
+                let count: Option<i64> = row.get(6)?;
+                builder.add_visits(
+                    shop,
+                    ts,
+                    count.and_then(|c| u64::try_from(c).ok()).unwrap_or(0),
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// How many events each store has among those that pass `filter`.
+pub fn events_per_store(
+    store: &SqliteStore,
+    filter: &EventFilter,
+) -> Result<Vec<(String, u64)>, DbError> {
+    let (cond, params) = filter_sql(filter);
+    let mut stmt = store.connection().prepare(&format!(
+        "SELECT store, COUNT(*) FROM events WHERE 1{cond} GROUP BY store"
+    ))?;
+    let rows = stmt.query_map(params.as_slice(), |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+        ))
+    })?;
+    rows.collect::<Result<_, _>>().map_err(DbError::from)
 }
 
 /// Feeds every garment with item events in `range` to `builder`.
@@ -194,6 +293,7 @@ fn scan_garments(
     builder: &mut FunnelBuilder<'_>,
 ) -> Result<(), DbError> {
     let by_fixture = opts.by.contains(&Dimension::Fixture);
+    let by_zone = opts.by.contains(&Dimension::Zone);
     let (mut cond, mut params) = filter_sql(filter);
     if let Some(from) = &range.0 {
         cond.push_str(" AND store >= ?");
@@ -206,9 +306,10 @@ fn scan_garments(
     // The WHERE clause repeats the partial index's condition so SQLite can
     // use it; the ORDER BY is the index order, so no sort step is needed.
     let mut items = store.connection().prepare(&format!(
-        "SELECT store, gtin, serial, ts_ms, event, fixture FROM events INDEXED BY events_by_garment
-         WHERE event <> 'fixture_dwell'{cond}
-         ORDER BY store, gtin, serial, ts_ms, event, fixture"
+        "SELECT store, gtin, serial, ts_ms, event, fixture, zone
+         FROM events INDEXED BY events_by_garment
+         WHERE {ITEM_EVENTS}{cond}
+         ORDER BY store, gtin, serial, ts_ms, event, fixture, zone"
     ))?;
     let mut rows = items.query(params.as_slice())?;
     // Keys are compared as bytes and turned into text once per garment:
@@ -245,12 +346,17 @@ fn scan_garments(
             _ => continue,
         };
         events.push(GarmentEvent {
-            ts_ms: row.get(3)?,
+            ts: UnixMillis(row.get(3)?),
             kind,
             // Read only when the report needs it: it costs an allocation
             // per event.
             fixture: if by_fixture {
                 text(row.get_ref(5)?).map(str::to_string)
+            } else {
+                None
+            },
+            zone: if by_zone {
+                text(row.get_ref(6)?).map(str::to_string)
             } else {
                 None
             },

@@ -37,3 +37,39 @@ pub fn report(
         EventStore::ClickHouse(ch) => super::clickhouse::report(ch, filter, opts)?,
     })
 }
+
+/// The filter the item events (and online steps) of a report are read
+/// with: `--to` moved on by the window, so that a journey opened before
+/// `--to` keeps the steps it makes after it. The engine
+/// ([`FunnelBuilder::until`](super::engine::FunnelBuilder::until)) counts
+/// nothing at or after `--to` itself.
+pub fn journey_filter(filter: &EventFilter, opts: &FunnelOptions) -> EventFilter {
+    EventFilter {
+        to: filter
+            .to
+            .map(|to| super::seconds::window_end(to, opts.window)),
+        ..filter.clone()
+    }
+}
+
+/// Whether the report is keyed by a store's local day, week or hour.
+pub fn keyed_by_time(opts: &FunnelOptions) -> bool {
+    opts.by.iter().any(|d| {
+        matches!(
+            d,
+            super::Dimension::Day | super::Dimension::Week | super::Dimension::Hour
+        )
+    })
+}
+
+/// How many events each store has among those that pass `filter` (each
+/// event once, however often it was stored).
+pub fn events_per_store(
+    store: &EventStore,
+    filter: &EventFilter,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    Ok(match store {
+        EventStore::Sqlite(db) => super::sqlite::events_per_store(db, filter)?,
+        EventStore::ClickHouse(ch) => super::clickhouse::events_per_store(ch, filter)?,
+    })
+}

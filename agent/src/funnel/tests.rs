@@ -6,6 +6,8 @@ use super::engine::{self, compute, FunnelEvent, FunnelOptions};
 use super::report::{FunnelReport, FunnelRow};
 use super::Catalog;
 use protocol::stage::StoreEventKind::{self, FixtureDwell, ItemPickup, ItemPurchase, ItemTryOn};
+use protocol::time::UnixMillis;
+use std::time::Duration;
 
 const W: i64 = 3_600_000;
 const S: i64 = 1000;
@@ -16,12 +18,15 @@ const B: &str = "80614141123465";
 fn item(store: &str, gtin: &str, serial: &str, ts_ms: i64, kind: StoreEventKind) -> FunnelEvent {
     FunnelEvent {
         store: store.into(),
-        ts_ms,
+        ts: UnixMillis(ts_ms),
         kind,
         gtin: Some(gtin.into()),
         serial: Some(serial.into()),
         fixture: None,
         gtins: vec![],
+        zone: None,
+        duration: None,
+        count: None,
     }
 }
 
@@ -33,12 +38,15 @@ fn at_fixture(mut event: FunnelEvent, fixture: &str) -> FunnelEvent {
 fn dwell(store: &str, fixture: &str, ts_ms: i64, gtins: &[&str]) -> FunnelEvent {
     FunnelEvent {
         store: store.into(),
-        ts_ms,
+        ts: UnixMillis(ts_ms),
         kind: FixtureDwell,
         gtin: None,
         serial: None,
         fixture: Some(fixture.into()),
         gtins: gtins.iter().map(|g| g.to_string()).collect(),
+        zone: None,
+        duration: None,
+        count: None,
     }
 }
 
@@ -302,12 +310,12 @@ fn report_medians_are_whole_seconds_in_json_csv_and_table() {
     assert!(
         report
             .to_json()
-            .ends_with("\"median_s_view_to_try_on\": 8, \"median_s_try_on_to_purchase\": 29}]}\n"),
+            .contains("\"median_s_view_to_try_on\": 8, \"median_s_try_on_to_purchase\": 29, "),
         "{}",
         report.to_json()
     );
     assert!(
-        report.render_csv().ends_with(",8,29\n"),
+        report.render_csv().ends_with(",8,29,,,,,,,,\n"),
         "{}",
         report.render_csv()
     );
@@ -385,8 +393,13 @@ fn example_report() -> FunnelReport {
         journeys_purchase: 2,
         median_s_view_to_try_on: Some(13),
         median_s_try_on_to_purchase: None,
+        ..FunnelRow::default()
     };
-    FunnelReport::new(W, vec![Dimension::Sku, Dimension::Store], vec![row])
+    FunnelReport::new(
+        Duration::from_secs(3600),
+        vec![Dimension::Sku, Dimension::Store],
+        vec![row],
+    )
 }
 
 #[test]
@@ -396,7 +409,9 @@ fn json_has_the_documented_keys_in_order() {
         r#"{"sku": "80614141123458", "store": "S1", "exposures": 3, "pickups": 7, "try_ons": 4, "purchases": 3, "#,
         r#""journeys": 5, "journeys_try_on": 3, "journeys_purchase": 2, "#,
         r#""exposure_to_view": 2.3333333333333335, "view_to_try_on": 0.6, "try_on_to_purchase": 0.6666666666666666, "view_to_purchase": 0.4, "#,
-        r#""median_s_view_to_try_on": 13, "median_s_try_on_to_purchase": null}]}"#,
+        r#""median_s_view_to_try_on": 13, "median_s_try_on_to_purchase": null, "#,
+        r#""visits": null, "exposures_per_visit": null, "pickups_per_visit": null, "try_ons_per_visit": null, "purchases_per_visit": null, "#,
+        r#""dwells": null, "dwell_s_median": null, "dwell_s_total": null}]}"#,
         "\n"
     );
     assert_eq!(example_report().to_json(), expected);
@@ -413,12 +428,14 @@ fn csv_leaves_nulls_empty_and_quotes_commas() {
         Some(
             "sku,store,exposures,pickups,try_ons,purchases,journeys,journeys_try_on,journeys_purchase,\
              exposure_to_view,view_to_try_on,try_on_to_purchase,view_to_purchase,\
-             median_s_view_to_try_on,median_s_try_on_to_purchase"
+             median_s_view_to_try_on,median_s_try_on_to_purchase,\
+             visits,exposures_per_visit,pickups_per_visit,try_ons_per_visit,purchases_per_visit,\
+             dwells,dwell_s_median,dwell_s_total"
         )
     );
     assert_eq!(
         lines.next(),
-        Some("80614141123458,\"S,1\",3,7,4,3,5,3,2,2.3333333333333335,0.6,0.6666666666666666,0.4,13,")
+        Some("80614141123458,\"S,1\",3,7,4,3,5,3,2,2.3333333333333335,0.6,0.6666666666666666,0.4,13,,,,,,,,,")
     );
     assert_eq!(lines.next(), None);
 }
@@ -475,12 +492,13 @@ fn builders_over_disjoint_stores_absorb_into_the_whole() {
         let mut garment = Vec::new();
         for e in &part {
             if e.kind == FixtureDwell {
-                builder.add_exposures(&e.store, A, None, 1);
+                builder.add_exposures(&e.store, A, None, None, e.ts, 1);
             } else {
                 garment.push(engine::GarmentEvent {
-                    ts_ms: e.ts_ms,
+                    ts: e.ts,
                     kind: e.kind,
                     fixture: None,
+                    zone: None,
                 });
             }
         }

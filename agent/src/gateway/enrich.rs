@@ -2,8 +2,9 @@
 //!
 //! Pure logic, fed uplinks and the time they were received: [`Dedup`]
 //! remembers recent `(tag, boot, seq)` keys in bounded memory, [`StoreMap`]
-//! knows the store's fixtures, readers and garments, and [`enrich`] turns one
-//! uplink into a funnel event, a read without a stage, or tag health only.
+//! knows the store's fixtures, readers, entrances and garments, and
+//! [`enrich`] turns one uplink into a funnel event, a read without a stage,
+//! or tag health only.
 
 use crate::config::{ReaderKind, StoreConfig};
 use crate::epc;
@@ -83,6 +84,8 @@ pub(crate) struct StoreMap {
     store: String,
     fixtures: HashMap<u32, FixtureInfo>,
     readers: HashMap<u32, (ReaderKind, String)>,
+    /// Entrance counter tag → the door's zone.
+    entrances: HashMap<u32, String>,
     /// Garment tag → index of its home fixture's presence tag.
     garments: HashMap<u32, u32>,
 }
@@ -116,6 +119,11 @@ impl StoreMap {
                 .iter()
                 .map(|r| (r.tag, (r.kind, r.zone.clone())))
                 .collect(),
+            entrances: cfg
+                .entrances
+                .iter()
+                .map(|e| (e.tag, e.zone.clone()))
+                .collect(),
             garments: cfg
                 .garments
                 .iter()
@@ -127,15 +135,21 @@ impl StoreMap {
     /// Whether the config knows `tag`. A store may leave its garments out
     /// of the config (the EPC travels with each pickup); then an unlisted tag
     /// is presumed to be a garment's, and only counts as unknown when it
-    /// reports what only a fixture or a reader can (a dwell, a read).
+    /// reports what only a fixture, a reader or an entrance can (a dwell, a
+    /// read, people counts).
     fn knows(&self, tag: u32, event: &TagEvent) -> bool {
         self.fixtures.contains_key(&tag)
             || self.readers.contains_key(&tag)
+            || self.entrances.contains_key(&tag)
             || self.garments.contains_key(&tag)
             || (self.garments.is_empty()
                 && !matches!(
                     event,
-                    TagEvent::DwellStart | TagEvent::DwellEnd { .. } | TagEvent::EpcSeen { .. }
+                    TagEvent::DwellStart
+                        | TagEvent::DwellEnd { .. }
+                        | TagEvent::EpcSeen { .. }
+                        | TagEvent::Entries { .. }
+                        | TagEvent::EntranceHeartbeat { .. }
                 ))
     }
 }
@@ -156,7 +170,8 @@ pub(crate) enum Enriched {
     Funnel(BatchEvent),
     /// A garment read without a stage.
     Unrouted(UnroutedRead),
-    /// Boot, heartbeat, dwell start, put-down: tag health only.
+    /// Boot, heartbeat, dwell start, put-down, a period in which people
+    /// only left: tag health only.
     Health,
 }
 
@@ -223,6 +238,20 @@ pub(crate) fn enrich(map: &StoreMap, u: &Uplink, received_at: UnixMillis) -> Out
                 epc: epc::to_hex(epc.as_bytes()),
             }),
         },
+        // The visit stage counts people coming in. A period in which people
+        // only left adds nothing to any funnel count, so it is not sent: an
+        // event with a count of zero would only be rows for HQ to skip.
+        TagEvent::Entries {
+            entered, period_ms, ..
+        } if *entered > 0 => {
+            // age_ms dates the period's start: the visits are stamped there,
+            // as a dwell is stamped when the shopper arrived.
+            let mut e = event(StoreEventKind::StoreVisits, happened);
+            e.count = Some(u32::from(*entered));
+            e.duration_ms = Some(u64::from(*period_ms));
+            e.zone = map.entrances.get(&u.tag).cloned();
+            Enriched::Funnel(e)
+        }
         TagEvent::Boot { .. }
         | TagEvent::Heartbeat { .. }
         | TagEvent::EntranceHeartbeat { .. }

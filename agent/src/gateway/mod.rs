@@ -116,11 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let ready_file =
         ReadyFile::prepare(args.ready_file).context("cannot remove the old --ready-file")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::cli::service_runtime()?;
     runtime.block_on(async {
         // Installed before any task starts, so an early signal is not lost.
         let signals = shutdown::Signals::install().context("cannot install signal handlers")?;

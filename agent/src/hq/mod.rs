@@ -108,11 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let filters = collector::filters(args.share.as_deref());
     let ready_file = ReadyFile::prepare(args.ready_file.clone())
         .context("cannot remove the old --ready-file")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::cli::service_runtime()?;
     let started = UnixMillis::now();
     let stats = Arc::new(metrics::CollectorStats::default());
     runtime.block_on(async {

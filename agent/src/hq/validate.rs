@@ -197,15 +197,30 @@ fn check_fields(event: &BatchEvent) -> Result<(), String> {
             event.stage, event.event
         ));
     }
-    if event.event != StoreEventKind::FixtureDwell
-        && (event.gtin.is_none() || event.serial.is_none())
-    {
+    let item = matches!(
+        event.event,
+        StoreEventKind::ItemPickup | StoreEventKind::ItemTryOn | StoreEventKind::ItemPurchase
+    );
+    if item && (event.gtin.is_none() || event.serial.is_none()) {
         // The journey unit is a garment: without GTIN and serial the event
         // cannot be attributed, so it is kept visible here instead.
         return Err(format!(
             "{} without gtin and serial (EPC not an SGTIN?)",
             event.event
         ));
+    }
+    if event.event == StoreEventKind::StoreVisits {
+        // A count without its period (or a period without its count) cannot
+        // be put on a day or an hour, nor summed with other entrances'.
+        match (event.count, event.duration_ms) {
+            (None, _) => return Err("store_visits without a count".to_string()),
+            (_, None | Some(0)) => {
+                return Err(
+                    "store_visits without a counting period (duration_ms, above 0)".to_string(),
+                )
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

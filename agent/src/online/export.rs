@@ -161,8 +161,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let filter = EventFilter {
         store: args.store.clone(),
-        from_ms: args.from.map(|t| t.0),
-        to_ms: args.to.map(|t| t.0),
+        from: args.from,
+        to: args.to,
     };
     let read = read_store_events(&db, &filter, &catalog, &mut emit)
         .with_context(|| format!("reading {target}"));

@@ -7,6 +7,7 @@ use crate::event_store::online::{OnlineStepRow, OnlineSteps};
 use crate::event_store::EventFilter;
 use crate::funnel::engine::{FunnelBuilder, FunnelOptions, OnlineStep};
 use protocol::stage::{FunnelStage, StoreEventKind};
+use protocol::time::UnixMillis;
 
 /// The SKU a report row knows an online code by: the catalog's GTIN for
 /// the merchant's code, so it meets the stores' rows; else the code itself.
@@ -21,18 +22,23 @@ pub fn add_to_report<S: OnlineSteps>(
     opts: &FunnelOptions,
     builder: &mut FunnelBuilder<'_>,
 ) -> Result<(), S::Error> {
-    source.online_exposures(filter, &mut |e| {
+    // The store of an online step is the one it is attributed to.
+    let by_time = crate::funnel::store::keyed_by_time(opts);
+    source.online_exposures(filter, by_time, &mut |e| {
         builder.add_online_exposures(
             &e.channel,
             e.store.as_deref(),
             sku_key(opts, &e.sku),
+            UnixMillis(e.ts_ms),
             e.count,
         );
     })?;
 
+    // Journeys opened before `--to` are read to their window's end.
+    let journeys = crate::funnel::store::journey_filter(filter, opts);
     let mut current: Option<(String, String, String)> = None;
     let mut journey: Vec<OnlineStep> = Vec::new();
-    source.online_steps(filter, &mut |row: OnlineStepRow| {
+    source.online_steps(&journeys, &mut |row: OnlineStepRow| {
         let same = current
             .as_ref()
             .is_some_and(|(c, u, s)| *c == row.channel && *u == row.user && *s == row.sku);
@@ -52,7 +58,7 @@ pub fn add_to_report<S: OnlineSteps>(
             Ok(FunnelStage::Visit | FunnelStage::Exposure) | Err(_) => return,
         };
         journey.push(OnlineStep {
-            ts_ms: row.ts_ms,
+            ts: UnixMillis(row.ts_ms),
             kind,
             store: row.store,
         });

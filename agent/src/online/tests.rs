@@ -94,9 +94,10 @@ fn youshu_file(dir: &Path) -> PathBuf {
 
 fn funnel(db: &Path, by: &[Dimension], catalog: Catalog) -> FunnelReport {
     let opts = FunnelOptions {
-        window_ms: 3_600_000,
+        window: std::time::Duration::from_secs(3600),
         by: by.to_vec(),
         catalog,
+        ..FunnelOptions::default()
     };
     report(
         &EventStore::Sqlite(SqliteStore::open_read_only(db).unwrap()),
@@ -124,6 +125,7 @@ fn row(
         journeys_purchase,
         median_s_view_to_try_on,
         median_s_try_on_to_purchase,
+        ..FunnelRow::default()
     }
 }
 

@@ -47,6 +47,33 @@ impl Trace {
         self.now += PERIOD_MS;
     }
 
+    /// The events' kinds in order, without their times.
+    fn kinds(&self) -> Vec<MotionEvent> {
+        self.events.iter().map(|(_, e)| *e).collect()
+    }
+
+    /// Asserts the first event is a pickup.
+    fn assert_picked_up_first(&self) {
+        assert_eq!(
+            self.events.first().map(|e| e.1),
+            Some(MotionEvent::PickedUp),
+            "{:?}",
+            self.events
+        );
+    }
+
+    /// Asserts the events are one pickup then one put-down; returns the
+    /// hold time the put-down reports.
+    fn one_hold_ms(&self) -> u32 {
+        let kinds = self.kinds();
+        assert_eq!(kinds.len(), 2, "{kinds:?}");
+        assert_eq!(kinds[0], MotionEvent::PickedUp);
+        let MotionEvent::PutDown { held_ms } = kinds[1] else {
+            panic!("{kinds:?}")
+        };
+        held_ms
+    }
+
     /// A shopper turning the garment over: large, varying tilts.
     fn handle(&mut self, ms: u64) {
         let poses = [
@@ -150,12 +177,7 @@ fn gentle_lift_of_fifteen_degrees_is_a_pickup() {
     t.hold(HANGING, 2_000);
     // Eased off the rail and held at 15° (259 mg from rest) for 5 s.
     t.hold([259, 0, 966], 5_000);
-    assert_eq!(
-        t.events.first().map(|e| e.1),
-        Some(MotionEvent::PickedUp),
-        "{:?}",
-        t.events
-    );
+    t.assert_picked_up_first();
 }
 
 #[test]
@@ -167,12 +189,7 @@ fn steady_hand_does_not_end_a_hold_and_hanging_back_is_no_new_pickup() {
     t.hold([500, 0, 866], 8_000);
     let back_at = t.now;
     t.hold(HANGING, 7_000);
-    let kinds: Vec<_> = t.events.iter().map(|(_, e)| *e).collect();
-    assert_eq!(kinds.len(), 2, "{kinds:?}");
-    assert_eq!(kinds[0], MotionEvent::PickedUp);
-    let MotionEvent::PutDown { held_ms } = kinds[1] else {
-        panic!("{kinds:?}")
-    };
+    let held_ms = t.one_hold_ms();
     assert!(
         held_ms as u64 + PERIOD_MS >= back_at - lifted_at,
         "{held_ms}"
@@ -203,12 +220,7 @@ fn long_hold_is_one_pickup_and_one_put_down() {
     t.handle(30_000);
     t.hold([0, 20, 1_000], 6_000);
 
-    let kinds: Vec<_> = t.events.iter().map(|(_, e)| *e).collect();
-    assert_eq!(kinds.len(), 2, "{kinds:?}");
-    assert_eq!(kinds[0], MotionEvent::PickedUp);
-    let MotionEvent::PutDown { held_ms } = kinds[1] else {
-        panic!("{kinds:?}")
-    };
+    let held_ms = t.one_hold_ms();
     assert!(held_ms >= 62_000, "{held_ms}");
 }
 
@@ -232,7 +244,7 @@ fn garment_falling_off_its_hanger_is_not_a_pickup() {
     // put down after four times still_ms.
     t.handle(2_000);
     t.hold([0, 0, 1000], 21_000);
-    let kinds: Vec<_> = t.events.iter().map(|(_, e)| *e).collect();
+    let kinds = t.kinds();
     assert_eq!(kinds.first(), Some(&MotionEvent::PickedUp), "{kinds:?}");
     assert!(
         matches!(kinds.get(1), Some(MotionEvent::PutDown { .. })),
@@ -263,7 +275,7 @@ fn settings_out_of_range_are_clamped_not_trusted() {
     };
     t.hold(HANGING, 1_000);
     t.handle(2_000);
-    assert_eq!(t.events.first().map(|e| e.1), Some(MotionEvent::PickedUp));
+    t.assert_picked_up_first();
 }
 
 #[test]
@@ -280,12 +292,7 @@ fn slow_deliberate_lift_is_a_pickup_not_absorbed_into_rest() {
         );
     }
     t.hold([500, 0, 800], 3_000);
-    assert_eq!(
-        t.events.first().map(|e| e.1),
-        Some(MotionEvent::PickedUp),
-        "{:?}",
-        t.events
-    );
+    t.assert_picked_up_first();
 }
 
 #[test]

@@ -19,7 +19,9 @@ use aisle_agent::config::defaults::{
     BATCH_LINGER_MS, BATCH_MAX_BYTES, BATCH_MAX_EVENTS, BAUD as RECEIVER_BAUD,
 };
 use aisle_system_tests::tags::frame_bytes;
-use aisle_system_tests::{pickups, GatewayRig, Mosquitto, MosquittoOptions};
+use aisle_system_tests::{
+    pickups, unknown_flag, BenchArgs, GatewayRig, Mosquitto, MosquittoOptions,
+};
 use protocol::batch::event_id;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -44,20 +46,14 @@ fn parse_options() -> Options {
         rate: 2_000,
         seconds: 10,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .unwrap_or_else(|| panic!("{flag} needs a value"));
-        let n: usize = value
-            .parse()
-            .unwrap_or_else(|_| panic!("{flag} {value}: not a number"));
+    let mut args = BenchArgs::from_env();
+    while let Some(flag) = args.next_flag() {
         match flag.as_str() {
-            "--runs" => opts.runs = n,
-            "--events" => opts.events = n,
-            "--rate" => opts.rate = n as u32,
-            "--seconds" => opts.seconds = n as u32,
-            other => panic!("unknown option {other}; see the module docs"),
+            "--runs" => opts.runs = args.value(&flag),
+            "--events" => opts.events = args.value(&flag),
+            "--rate" => opts.rate = args.value(&flag),
+            "--seconds" => opts.seconds = args.value(&flag),
+            other => unknown_flag(other),
         }
     }
     opts

@@ -62,11 +62,11 @@ fn filter_sql(filter: &EventFilter) -> String {
     if let Some(store) = &filter.store {
         sql.push_str(&format!(" AND store = {}", quote(store)));
     }
-    if let Some(from) = filter.from_ms {
-        sql.push_str(&format!(" AND ts_ms >= {from}"));
+    if let Some(from) = filter.from {
+        sql.push_str(&format!(" AND ts_ms >= {}", from.0));
     }
-    if let Some(to) = filter.to_ms {
-        sql.push_str(&format!(" AND ts_ms < {to}"));
+    if let Some(to) = filter.to {
+        sql.push_str(&format!(" AND ts_ms < {}", to.0));
     }
     sql
 }
@@ -205,7 +205,7 @@ impl ClickHouseStore {
         let sql = format!(
             "SELECT store, gtin, serial, ts_ms, event, id FROM
                (SELECT DISTINCT store, gtin, serial, ts_ms, event, fixture, id
-                FROM {}.events WHERE event != 'fixture_dwell'{})
+                FROM {}.events WHERE event NOT IN ('fixture_dwell', 'store_visits'){})
              ORDER BY store, gtin, serial, ts_ms, event, fixture NULLS FIRST, id
              FORMAT RowBinary",
             self.database(),
@@ -234,14 +234,16 @@ impl OnlineSteps for ClickHouseStore {
     fn online_exposures(
         &self,
         filter: &EventFilter,
+        by_time: bool,
         each: &mut dyn FnMut(OnlineExposures),
     ) -> Result<(), ClickHouseError> {
         if !self.has_online_events()? {
             return Ok(());
         }
+        let ts = if by_time { "ts_ms" } else { "toInt64(0)" };
         let sql = format!(
-            "SELECT channel, store, sku, count() FROM {}
-             WHERE stage = 'exposure'{} GROUP BY channel, sku, store FORMAT RowBinary",
+            "SELECT channel, store, sku, {ts} AS x_ts, count() FROM {}
+             WHERE stage = 'exposure'{} GROUP BY channel, sku, store, x_ts FORMAT RowBinary",
             deduplicated(self.database()),
             filter_sql(filter)
         );
@@ -252,6 +254,7 @@ impl OnlineSteps for ClickHouseStore {
                     channel: r.string()?,
                     store: none_if_empty(r.string()?),
                     sku: r.string()?,
+                    ts_ms: r.i64()?,
                     count: r.u64()?,
                 })
             },

@@ -175,12 +175,12 @@ impl<R: BufRead> RowReader<R> {
         Ok(i64::from_le_bytes(self.exact::<8>()?))
     }
 
-    pub fn u64(&mut self) -> io::Result<u64> {
-        Ok(u64::from_le_bytes(self.exact::<8>()?))
-    }
-
     pub fn u32(&mut self) -> io::Result<u32> {
         Ok(u32::from_le_bytes(self.exact::<4>()?))
+    }
+
+    pub fn u64(&mut self) -> io::Result<u64> {
+        Ok(u64::from_le_bytes(self.exact::<8>()?))
     }
 
     pub fn u16(&mut self) -> io::Result<u16> {

@@ -6,10 +6,11 @@
 use super::*;
 use crate::event_store::{EventFilter, EventStore, SqliteStore, Target};
 use crate::funnel::{store::report, Catalog};
-use crate::funnel::{Dimension, FunnelOptions};
+use crate::funnel::{Dimension, FunnelOptions, StoreDirectory};
 use crate::hq::validate::validate;
 use aisle_system_tests::clickhouse::{PASSWORD, USER};
 use aisle_system_tests::ClickHouse;
+use protocol::time::UnixMillis;
 use protocol::topics::{Topic, TopicKind};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -17,6 +18,7 @@ use serde_json::{json, Value};
 
 const GTINS: [&str; 3] = ["80614141123458", "80614141123465", "80614141123472"];
 const FIXTURES: [&str; 2] = ["rack-1", "table-2"];
+const ZONES: [&str; 2] = ["denim", "knitwear"];
 /// 2026-11-20T10:00:00Z: events spread over days around it, so several
 /// month partitions are involved.
 const T0: i64 = 1_795_168_800_000;
@@ -38,11 +40,24 @@ fn payloads(seed: u64) -> Vec<(String, Vec<u8>)> {
             // Whole minutes over ±40 days, so ties are frequent.
             let ts = T0 + 60_000 * rng.gen_range(-57_600i64..57_600) / 40;
             let ts = ts - ts % 60_000;
+            let zone = match rng.gen_range(0..3) {
+                0 => Value::Null,
+                i => json!(ZONES[i - 1]),
+            };
+            if rng.gen_bool(0.05) {
+                // Door counts every few hours, some in the small hours
+                // where UTC and Shanghai days differ.
+                events.push(json!({"id": id, "ts": iso(ts), "event": "store_visits",
+                    "stage": "visit", "tag": 3, "zone": "main-door",
+                    "duration_ms": 900_000, "count": rng.gen_range(0..40)}));
+                continue;
+            }
             if rng.gen_bool(0.15) {
                 let shown = GTINS[rng.gen_range(0..3)];
                 events.push(json!({"id": id, "ts": iso(ts), "event": "fixture_dwell",
                     "stage": "exposure", "tag": 9, "fixture": FIXTURES[rng.gen_range(0..2)],
-                    "zone": "A", "duration_ms": 12000, "gtins": [shown, shown, GTINS[0]]}));
+                    "zone": zone, "duration_ms": rng.gen_range(500..90_000),
+                    "gtins": [shown, shown, GTINS[0]]}));
                 continue;
             }
             let (kind, stage) = match rng.gen_range(0..3) {
@@ -57,7 +72,7 @@ fn payloads(seed: u64) -> Vec<(String, Vec<u8>)> {
             events.push(
                 json!({"id": id, "ts": iso(T0 + (ts - T0) / 200), "event": kind,
                 "stage": stage, "tag": 7, "gtin": GTINS[rng.gen_range(0..3)],
-                "serial": rng.gen_range(0..12).to_string(), "fixture": fixture}),
+                "serial": rng.gen_range(0..12).to_string(), "fixture": fixture, "zone": zone}),
             );
         }
         events.push(
@@ -153,7 +168,19 @@ fn clickhouse_and_sqlite_fed_the_same_payloads_report_the_same_funnel() {
         vec![Dimension::Fixture],
         vec![Dimension::Store, Dimension::Fixture, Dimension::Sku],
         vec![Dimension::Style],
+        vec![Dimension::Zone],
+        vec![Dimension::Zone, Dimension::Hour],
+        vec![Dimension::Fixture, Dimension::Zone],
+        vec![Dimension::Region, Dimension::Day],
+        vec![Dimension::Store, Dimension::Week],
+        vec![Dimension::City, Dimension::Brand, Dimension::Hour],
+        vec![Dimension::Day, Dimension::Sku],
     ];
+    // S1 in Shanghai; S2 not listed (UTC, no region).
+    let stores = StoreDirectory::parse(
+        "store,name,region,city,brand,timezone\nS1,Nanjing Rd,East,Shanghai,Aisle,Asia/Shanghai\n",
+    )
+    .unwrap();
     let filters = [
         EventFilter::default(),
         EventFilter {
@@ -161,23 +188,32 @@ fn clickhouse_and_sqlite_fed_the_same_payloads_report_the_same_funnel() {
             ..EventFilter::default()
         },
         EventFilter {
-            from_ms: Some(T0 - 3_600_000),
-            to_ms: Some(T0 + 7_200_000),
+            from: Some(UnixMillis(T0 - 3_600_000)),
+            to: Some(UnixMillis(T0 + 7_200_000)),
             ..EventFilter::default()
         },
         EventFilter {
             store: Some("no-such-store".into()),
             ..EventFilter::default()
         },
+        // Through the item events' busiest minutes: journeys opened before
+        // `--to` finish after it.
+        EventFilter {
+            from: Some(UnixMillis(T0 - 180_000)),
+            to: Some(UnixMillis(T0 + 120_000)),
+            ..EventFilter::default()
+        },
     ];
-    let mut journeys = 0;
+    let (mut journeys, mut visits, mut dwells) = (0, 0, 0);
     for by in &bys {
         for window_ms in [60_000, 3_600_000, 86_400_000] {
+            let window = std::time::Duration::from_millis(window_ms);
             for filter in &filters {
                 let opts = FunnelOptions {
-                    window_ms,
+                    window,
                     by: by.clone(),
                     catalog: catalog(),
+                    stores: stores.clone(),
                 };
                 let from_sqlite = report(&sqlite, filter, &opts).unwrap();
                 let from_ch = report(&ch, filter, &opts).unwrap();
@@ -187,10 +223,13 @@ fn clickhouse_and_sqlite_fed_the_same_payloads_report_the_same_funnel() {
                     "--by {by:?} --window {window_ms} {filter:?}"
                 );
                 journeys += from_ch.rows.iter().map(|r| r.journeys).sum::<u64>();
+                visits += from_ch.rows.iter().filter_map(|r| r.visits).sum::<u64>();
+                dwells += from_ch.rows.iter().filter_map(|r| r.dwells).sum::<u64>();
             }
         }
     }
     assert!(journeys > 0, "the generated payloads make journeys");
+    assert!(visits > 0 && dwells > 0, "and door counts and dwells");
 }
 
 #[test]
@@ -201,14 +240,14 @@ fn a_database_with_an_unknown_schema_version_is_refused_and_left_as_it_is() {
         "CREATE TABLE future.aisle_schema (version UInt32, created_ms Int64) \
          ENGINE = MergeTree() ORDER BY version",
     );
-    server.query("INSERT INTO future.aisle_schema VALUES (2, 0)");
+    server.query("INSERT INTO future.aisle_schema VALUES (3, 0)");
     let target = Target::parse(&server.url("future")).unwrap();
     for result in [
         EventStore::open(&target, &Credentials::default()),
         EventStore::open_read_only(&target, &Credentials::default()),
     ] {
         let err = result.err().expect("refused").to_string();
-        assert!(err.contains("schema version 2"), "{err}");
+        assert!(err.contains("schema version 3"), "{err}");
         assert!(!err.contains('\n'), "one line: {err}");
     }
     assert_eq!(
@@ -294,4 +333,55 @@ fn a_store_filter_is_a_literal_whatever_it_holds() {
             "{store}"
         );
     }
+}
+
+#[test]
+fn a_version_1_database_is_upgraded_by_the_collector_and_then_stores_visit_counts() {
+    let server = ClickHouse::start();
+    // The tables of schema version 1, as that release created them.
+    server.query("CREATE DATABASE old");
+    server.query(
+        "CREATE TABLE old.aisle_schema (version UInt32, created_ms Int64) \
+         ENGINE = MergeTree() ORDER BY version",
+    );
+    server.query("INSERT INTO old.aisle_schema VALUES (1, 0)");
+    server.query(
+        "CREATE TABLE old.events (id String, store String, ts_ms Int64, event String, \
+         stage String, tag UInt32, epc Nullable(String), gtin String, serial String, \
+         fixture Nullable(String), zone Nullable(String), duration_ms Nullable(Int64), \
+         gateway String, batch_id String, received_ms Int64) ENGINE = MergeTree() \
+         PARTITION BY toYYYYMM(toDateTime(intDiv(ts_ms, 1000))) \
+         ORDER BY (store, gtin, serial, ts_ms, id)",
+    );
+    server.query(
+        "INSERT INTO old.events VALUES ('S1-1', 'S1', 1795168800000, 'item_pickup', 'view', \
+         7, NULL, '80614141123458', '1', NULL, NULL, NULL, 'gw-1', 'b-0', 1)",
+    );
+    let target = Target::parse(&server.url("old")).unwrap();
+    let err = EventStore::open_read_only(&target, &Credentials::default())
+        .err()
+        .expect("a reader asks for the upgrade")
+        .to_string();
+    assert!(
+        err.contains("schema version 1") && err.contains("aisle hq"),
+        "{err}"
+    );
+
+    let mut store = open(&server, "old");
+    let payload = json!({"schema": "aisle.batch.v1", "store": "S1", "gateway": "gw-1",
+        "batch_id": "b-1", "created_at": iso(T0), "events": [
+            {"id": "S1-v1", "ts": iso(T0), "event": "store_visits", "stage": "visit", "tag": 3,
+             "duration_ms": 900_000, "count": 17, "zone": "main-door"}]});
+    let topic = Topic::new("S1", TopicKind::Events).to_string();
+    let counts = ingest(&mut store, &topic, payload.to_string().as_bytes());
+    assert_eq!((counts.inserted, counts.quarantined_events), (1, 0));
+    assert_eq!(
+        server.query("SELECT id, count FROM old.events ORDER BY id FORMAT TabSeparated"),
+        "S1-1\t\\N\nS1-v1\t17\n"
+    );
+    assert_eq!(
+        server.query("SELECT DISTINCT version FROM old.aisle_schema ORDER BY version"),
+        "1\n2\n"
+    );
+    assert!(EventStore::open_read_only(&target, &Credentials::default()).is_ok());
 }

@@ -6,7 +6,7 @@ use super::super::online::{
     ExposureRow, ItemEventRow, OnlineExposures, OnlineStepRow, OnlineSteps,
 };
 use super::super::EventFilter;
-use super::{DbError, SqliteStore};
+use super::{DbError, SqliteStore, ITEM_EVENTS};
 use crate::funnel::sqlite::filter_sql;
 use crate::online::event::OnlineEvent;
 
@@ -83,7 +83,7 @@ impl SqliteStore {
         let (cond, params) = filter_sql(filter);
         let mut items = self.connection().prepare(&format!(
             "SELECT store, gtin, serial, ts_ms, event, id FROM events INDEXED BY events_by_garment
-             WHERE event <> 'fixture_dwell'{cond}
+             WHERE {ITEM_EVENTS}{cond}
              ORDER BY store, gtin, serial, ts_ms, event, fixture, id"
         ))?;
         let mut rows = items.query(params.as_slice())?;
@@ -113,22 +113,25 @@ impl OnlineSteps for SqliteStore {
     fn online_exposures(
         &self,
         filter: &EventFilter,
+        by_time: bool,
         each: &mut dyn FnMut(OnlineExposures),
     ) -> Result<(), DbError> {
-        // The store of an online step is the one it is attributed to.
         let (cond, params) = filter_sql(filter);
+        let ts = if by_time { "ts_ms" } else { "0" };
         let mut exposures = self.connection().prepare(&format!(
-            "SELECT channel, store, sku, COUNT(*) FROM online_events INDEXED BY online_exposures
-             WHERE stage = 'exposure'{cond} GROUP BY channel, sku, store"
+            "SELECT channel, store, sku, {ts} AS x_ts, COUNT(*) FROM online_events
+             INDEXED BY online_exposures
+             WHERE stage = 'exposure'{cond} GROUP BY channel, sku, store, x_ts"
         ))?;
         let mut rows = exposures.query(params.as_slice())?;
         while let Some(row) = rows.next()? {
-            let count: i64 = row.get(3)?;
+            let count: i64 = row.get(4)?;
             each(OnlineExposures {
                 channel: row.get(0)?,
                 store: row.get(1)?,
                 sku: row.get(2)?,
-                count: count as u64,
+                ts_ms: row.get(3)?,
+                count: u64::try_from(count).unwrap_or(0),
             });
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! The store overview (agent/src/event_store/overview.rs) off SQLite's
 //! indexes and rowids.
 
-use super::{DbError, SqliteStore};
+use super::{DbError, SqliteStore, ITEM_EVENTS};
 
 impl SqliteStore {
     /// Walks the two indexes led by the store one store at a time, so it
@@ -9,11 +9,9 @@ impl SqliteStore {
     pub fn stores(&self) -> Result<Vec<String>, DbError> {
         let conn = self.connection();
         let mut out: Vec<String> = Vec::new();
+        let items = format!("{ITEM_EVENTS} AND");
         for (table, condition) in [
-            (
-                "events INDEXED BY events_by_garment",
-                "event <> 'fixture_dwell' AND",
-            ),
+            ("events INDEXED BY events_by_garment", items.as_str()),
             ("exposures", ""),
         ] {
             let mut next = conn.prepare(&format!(

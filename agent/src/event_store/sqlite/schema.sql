@@ -1,5 +1,6 @@
--- The HQ event store (SQLite). PRAGMA user_version = 2 (version 2 added
--- online_events; a version 1 file is upgraded in place on open).
+-- The HQ event store (SQLite). PRAGMA user_version = 3 (version 2 added
+-- online_events; version 3 added events.count, zone to the garment index and
+-- the dwells-and-visits index; older files are upgraded in place on open).
 -- Documented in docs/hq.md; agent/src/event_store/sqlite.rs applies it.
 CREATE TABLE IF NOT EXISTS events (
     id          TEXT PRIMARY KEY,
@@ -14,6 +15,8 @@ CREATE TABLE IF NOT EXISTS events (
     fixture     TEXT,
     zone        TEXT,
     duration_ms INTEGER,
+    -- People through the entrance during the period, on store_visits.
+    count       INTEGER,
     gateway     TEXT NOT NULL,
     batch_id    TEXT NOT NULL,
     received_ms INTEGER NOT NULL
@@ -21,8 +24,13 @@ CREATE TABLE IF NOT EXISTS events (
 -- The funnel reads every garment's events in time order straight off this
 -- index: it covers the columns the funnel needs, so no table look-ups.
 CREATE INDEX IF NOT EXISTS events_by_garment
-    ON events (store, gtin, serial, ts_ms, event, fixture)
-    WHERE event <> 'fixture_dwell';
+    ON events (store, gtin, serial, ts_ms, event, fixture, zone)
+    WHERE event NOT IN ('fixture_dwell', 'store_visits');
+-- Dwells and entrance counts, read by store and time for the report's
+-- dwell and visit figures; covering, as above.
+CREATE INDEX IF NOT EXISTS events_dwells_and_visits
+    ON events (event, store, ts_ms, fixture, zone, duration_ms, count)
+    WHERE event IN ('fixture_dwell', 'store_visits');
 -- One row per (dwell, GTIN shown): the exposures of each SKU. Keyed by
 -- store and GTIN first so the funnel counts them in key order, no sort.
 CREATE TABLE IF NOT EXISTS exposures (

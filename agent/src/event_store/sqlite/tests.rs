@@ -234,24 +234,22 @@ fn the_funnel_read_from_sqlite_matches_the_hand_computed_one() {
             .collect();
         events.push(FunnelEvent {
             store: r.get(0).unwrap(),
-            ts_ms: r.get(1).unwrap(),
+            ts: protocol::time::UnixMillis(r.get(1).unwrap()),
             kind: r.get::<_, String>(2).unwrap().parse().unwrap(),
             gtin: r.get(3).unwrap(),
             serial: r.get(4).unwrap(),
             fixture: r.get(5).unwrap(),
             gtins,
+            zone: None,
+            duration: None,
+            count: None,
         });
     }
     assert_eq!(compute(events, &opts), from_db);
 
     // Filters: the late try-on is outside `--to`, and S2 has nothing.
     let to = EventFilter {
-        to_ms: Some(
-            "2026-11-20T11:00:00Z"
-                .parse::<protocol::time::UnixMillis>()
-                .unwrap()
-                .0,
-        ),
+        to: Some("2026-11-20T11:00:00Z".parse().unwrap()),
         ..EventFilter::default()
     };
     let cut = report(&store, &to, &opts).unwrap();
@@ -279,4 +277,77 @@ fn the_funnel_read_from_sqlite_matches_the_hand_computed_one() {
     .rows
     .is_empty());
     assert_eq!(count(&store, "SELECT COUNT(*) FROM exposures"), 2);
+}
+
+/// The `events` table and garment index of schema versions 1 and 2, as
+/// those releases created them.
+const EVENTS_V2: &str = "
+CREATE TABLE events (
+    id TEXT PRIMARY KEY, store TEXT NOT NULL, ts_ms INTEGER NOT NULL, event TEXT NOT NULL,
+    stage TEXT NOT NULL, tag INTEGER NOT NULL, epc TEXT, gtin TEXT, serial TEXT, fixture TEXT,
+    zone TEXT, duration_ms INTEGER, gateway TEXT NOT NULL, batch_id TEXT NOT NULL,
+    received_ms INTEGER NOT NULL
+);
+CREATE INDEX events_by_garment ON events (store, gtin, serial, ts_ms, event, fixture)
+    WHERE event <> 'fixture_dwell';
+INSERT INTO events VALUES ('S1-1', 'S1', 1795168800000, 'item_pickup', 'view', 7, NULL,
+    '80614141123458', '1', NULL, NULL, NULL, 'gw-1', 'b-0', 1);
+";
+
+fn visits(id: &str, ts: &str, count: u32) -> serde_json::Value {
+    json!({"id": id, "ts": ts, "event": "store_visits", "stage": "visit", "tag": 3,
+           "duration_ms": 900_000, "count": count, "zone": "main-door"})
+}
+
+#[test]
+fn version_1_and_2_files_are_upgraded_in_place_and_then_store_visit_counts() {
+    for version in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hq.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(EVENTS_V2).unwrap();
+            conn.pragma_update(None, "user_version", version).unwrap();
+        }
+        // A reader refuses the old file and says how to upgrade it.
+        let err = SqliteStore::open_read_only(&path)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("upgraded by opening it for writing"), "{err}");
+
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(count(&store, "PRAGMA user_version"), 3);
+        let counts = ingest(
+            &mut store,
+            &topic(),
+            &payload(
+                "b-1",
+                vec![
+                    visits("S1-v1", "2026-11-20T10:00:00Z", 17),
+                    event("S1-2", "2026-11-20T10:00:05Z", "item_try_on", "1"),
+                ],
+            ),
+        );
+        assert_eq!((counts.inserted, counts.quarantined_events), (2, 0));
+        assert_eq!(
+            count(&store, "SELECT count FROM events WHERE id = 'S1-v1'"),
+            17
+        );
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM events WHERE count IS NULL"),
+            2,
+            "the event stored before the upgrade and the try-on have no count"
+        );
+        drop(store);
+        // The upgraded file reads, through the rebuilt garment index: the
+        // old pickup and the new try-on 5 s later make one journey.
+        let reader = SqliteStore::open_read_only(&path).unwrap();
+        let report = report(&reader, &EventFilter::default(), &FunnelOptions::default()).unwrap();
+        assert_eq!(report.rows.len(), 1, "{report:?}");
+        assert_eq!(
+            (report.rows[0].journeys, report.rows[0].journeys_try_on),
+            (1, 1)
+        );
+    }
 }

@@ -23,6 +23,9 @@ zone = "fitting-room-1"
 tag = 2002
 kind = "checkout"
 zone = "till-1"
+[[entrances]]
+tag = 4001
+zone = "main-door"
 [[garments]]
 tag = 3001
 epc = "3074257BF7194E4000001A85"
@@ -206,6 +209,62 @@ fn health_events_are_not_funnel_events() {
             Enriched::Health
         );
     }
+}
+
+fn entries(entered: u16, exited: u16) -> TagEvent {
+    TagEvent::Entries {
+        entered,
+        exited,
+        period_ms: 60_000,
+    }
+}
+
+#[test]
+fn entries_become_visits_stamped_at_the_period_start_with_the_door_zone() {
+    // Received 70 s after the period began: 60 s of period, 10 s in the outbox.
+    let o = enrich(
+        &map(),
+        &up(4001, 70_000, entries(3, 5)),
+        UnixMillis(1_000_000),
+    );
+    assert!(!o.unknown_tag);
+    let e = funnel(o);
+    assert_eq!(
+        (e.event, e.stage),
+        (StoreEventKind::StoreVisits, FunnelStage::Visit)
+    );
+    assert_eq!(e.ts, UnixMillis(930_000));
+    assert_eq!((e.count, e.duration_ms), (Some(3), Some(60_000)));
+    assert_eq!(e.zone.as_deref(), Some("main-door"));
+    assert_eq!(
+        (e.fixture, e.gtin, e.epc, e.gtins),
+        (None, None, None, None)
+    );
+    assert_eq!(e.id, "S1-00000fa1-00000002-0009");
+}
+
+#[test]
+fn a_period_in_which_people_only_left_is_health_only() {
+    let o = enrich(&map(), &up(4001, 0, entries(0, 4)), UnixMillis(1));
+    assert_eq!(o.enriched, Enriched::Health);
+    assert!(!o.unknown_tag);
+}
+
+#[test]
+fn entries_from_an_unknown_tag_are_visits_without_a_zone_and_flagged() {
+    let o = enrich(&map(), &up(4999, 0, entries(2, 0)), UnixMillis(50_000));
+    assert!(o.unknown_tag);
+    let e = funnel(o);
+    assert_eq!(
+        (e.event, e.count, e.zone),
+        (StoreEventKind::StoreVisits, Some(2), None)
+    );
+    // Without [[garments]], an unlisted tag is presumed a garment's, but a
+    // garment cannot count people.
+    let no_garments = STORE.split("[[garments]]").next().unwrap();
+    let bare = StoreMap::new(&config::parse(Path::new("t.toml"), no_garments).unwrap());
+    assert!(enrich(&bare, &up(4999, 0, entries(2, 0)), UnixMillis(1)).unknown_tag);
+    assert!(!enrich(&bare, &up(4001, 0, entries(2, 0)), UnixMillis(1)).unknown_tag);
 }
 
 #[test]

@@ -12,7 +12,7 @@
 use super::{NewEvent, Spool};
 use crate::gateway::enrich::{enrich, Dedup, Enriched, EventKey, StoreMap, UnroutedRead};
 use crate::gateway::messages::{PortMsg, SpoolMsg};
-use crate::gateway::status::{Stats, TagHealthBook};
+use crate::gateway::status::{EntriesPeriod, Stats, TagHealthBook};
 use protocol::time::UnixMillis;
 use protocol::{TagEvent, Uplink};
 use std::collections::HashSet;
@@ -161,6 +161,20 @@ impl Writer {
             TagEvent::Boot {
                 fw, reset_reason, ..
             } => book.boot(u.tag, u.boot, now, *fw, *reset_reason),
+            TagEvent::Entries {
+                entered,
+                exited,
+                period_ms,
+            } => {
+                let period = EntriesPeriod {
+                    // The uplink's age dates the period's start.
+                    start: UnixMillis(now.0 - i64::from(u.age_ms)),
+                    period_ms: *period_ms,
+                    entered: *entered,
+                    exited: *exited,
+                };
+                book.entries(u.tag, u.boot, now, period);
+            }
             _ => {
                 book.seen(u.tag, u.boot, now);
             }

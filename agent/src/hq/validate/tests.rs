@@ -151,3 +151,61 @@ fn quarantines_a_mismatched_stage_in_an_otherwise_well_formed_batch() {
         batch.bad_events[0].raw
     );
 }
+
+fn visits(id: &str, count: serde_json::Value, period: serde_json::Value) -> serde_json::Value {
+    json!({"id": id, "ts": "2026-11-20T10:00:00.000Z", "event": "store_visits", "stage": "visit",
+           "tag": 3, "epc": null, "gtin": null, "serial": null, "duration_ms": period,
+           "count": count, "fixture": null, "zone": "main-door", "gtins": null})
+}
+
+#[test]
+fn keeps_a_store_visits_count_without_a_garment() {
+    let batch = accepted(validate(
+        &topic(),
+        &batch("S1", vec![visits("S1-v1", json!(12), json!(900_000))]),
+    ));
+    assert_eq!(batch.bad_events, vec![]);
+    assert_eq!(
+        (batch.events[0].count, batch.events[0].duration_ms),
+        (Some(12), Some(900_000))
+    );
+}
+
+#[test]
+fn quarantines_store_visits_without_a_count_or_a_period_and_keeps_the_rest() {
+    let batch = accepted(validate(
+        &topic(),
+        &batch(
+            "S1",
+            vec![
+                visits("S1-v1", json!(null), json!(900_000)),
+                pickup("S1-1"),
+                visits("S1-v2", json!(4), json!(null)),
+                visits("S1-v3", json!(4), json!(0)),
+                visits("S1-v4", json!(0), json!(60_000)),
+            ],
+        ),
+    ));
+    // A count of 0 is a quiet period, not a missing one.
+    let kept: Vec<&str> = batch.events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(kept, ["S1-1", "S1-v4"]);
+    let bad: Vec<(usize, &str)> = batch
+        .bad_events
+        .iter()
+        .map(|b| (b.index, b.reason.as_str()))
+        .collect();
+    assert_eq!(
+        bad,
+        [
+            (0, "store_visits without a count"),
+            (
+                2,
+                "store_visits without a counting period (duration_ms, above 0)"
+            ),
+            (
+                3,
+                "store_visits without a counting period (duration_ms, above 0)"
+            ),
+        ]
+    );
+}

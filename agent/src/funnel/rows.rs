@@ -1,0 +1,181 @@
+//! Which report row an event counts in: its key under `--by`, looked up in
+//! the rows built so far.
+//!
+//! The readers stream events sorted by store and garment, so most look-ups
+//! ask for the row of the event before; that one is compared field by field
+//! without building a key. Time dimensions compare the event's local hour
+//! or day slot ([`calendar::slot`]), so an hour's events share one look-up.
+
+use super::calendar::{self, Grain};
+use super::dimension::Dimension;
+use super::engine::FunnelOptions;
+use jiff::tz::TimeZone;
+use protocol::time::UnixMillis;
+use std::collections::HashMap;
+
+/// Everything a row key can be made of, for one event.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Place<'e> {
+    pub(super) channel: &'e str,
+    pub(super) store: Option<&'e str>,
+    pub(super) gtin: Option<&'e str>,
+    pub(super) fixture: Option<&'e str>,
+    pub(super) zone: Option<&'e str>,
+    /// The instant that places it in time: the event's own, or for a
+    /// journey its opening pickup's.
+    pub(super) ts: UnixMillis,
+}
+
+/// The fields the last look-up compared, and its row.
+#[derive(Debug, Default)]
+struct Last {
+    channel: String,
+    store: Option<String>,
+    gtin: Option<String>,
+    fixture: Option<String>,
+    zone: Option<String>,
+    slot: Option<i64>,
+    row: usize,
+}
+
+/// Row keys → row indexes, for one report.
+pub(super) struct RowIndex<'o> {
+    opts: &'o FunnelOptions,
+    by_fixture: bool,
+    by_zone: bool,
+    /// The finest time dimension of the report, if it has one.
+    grain: Option<Grain>,
+    index: HashMap<Vec<Option<String>>, usize>,
+    last: Option<Last>,
+    /// The time zone of the last store placed in time.
+    zone_of: Option<(Option<String>, &'o TimeZone)>,
+}
+
+impl<'o> RowIndex<'o> {
+    pub(super) fn new(opts: &'o FunnelOptions) -> Self {
+        let has = |d| opts.by.contains(&d);
+        let grain = if has(Dimension::Hour) {
+            Some(Grain::Hour)
+        } else if has(Dimension::Day) || has(Dimension::Week) {
+            Some(Grain::Day)
+        } else {
+            None
+        };
+        RowIndex {
+            opts,
+            by_fixture: has(Dimension::Fixture),
+            by_zone: has(Dimension::Zone),
+            grain,
+            index: HashMap::new(),
+            last: None,
+            zone_of: None,
+        }
+    }
+
+    /// The local time slot of `place`, when the report is keyed by time.
+    fn slot(&mut self, place: &Place<'_>) -> Option<i64> {
+        let grain = self.grain?;
+        let zone = match &self.zone_of {
+            Some((store, zone)) if store.as_deref() == place.store => *zone,
+            _ => {
+                let zone = self.opts.stores.time_zone(place.store);
+                self.zone_of = Some((place.store.map(str::to_string), zone));
+                zone
+            }
+        };
+        Some(calendar::slot(zone, place.ts, grain))
+    }
+
+    /// The row of `place`: `Ok(index)` of an existing row, or `Err(key)`
+    /// for a new one, which the caller pushes and then [`Self::insert`]s.
+    pub(super) fn find(&mut self, place: &Place<'_>) -> Result<usize, Vec<Option<String>>> {
+        let fixture = place.fixture.filter(|_| self.by_fixture);
+        let zone = place.zone.filter(|_| self.by_zone);
+        let slot = self.slot(place);
+        if let Some(last) = &self.last {
+            if last.channel == place.channel
+                && last.store.as_deref() == place.store
+                && last.gtin.as_deref() == place.gtin
+                && last.fixture.as_deref() == fixture
+                && last.zone.as_deref() == zone
+                && last.slot == slot
+            {
+                return Ok(last.row);
+            }
+        }
+        let key = self.key(place, fixture, zone, slot);
+        match self.index.get(&key) {
+            Some(&row) => {
+                self.remember(place, fixture, zone, slot, row);
+                Ok(row)
+            }
+            None => Err(key),
+        }
+    }
+
+    /// Records that `place`'s new row, keyed `key`, is at `row`.
+    pub(super) fn insert(&mut self, place: &Place<'_>, key: Vec<Option<String>>, row: usize) {
+        self.index.insert(key, row);
+        let fixture = place.fixture.filter(|_| self.by_fixture);
+        let zone = place.zone.filter(|_| self.by_zone);
+        let slot = self.slot(place);
+        self.remember(place, fixture, zone, slot, row);
+    }
+
+    /// The row of an already-built key (when merging builders).
+    pub(super) fn get_or_insert(&mut self, key: &[Option<String>], next: usize) -> usize {
+        self.last = None;
+        *self.index.entry(key.to_vec()).or_insert(next)
+    }
+
+    fn remember(
+        &mut self,
+        place: &Place<'_>,
+        fixture: Option<&str>,
+        zone: Option<&str>,
+        slot: Option<i64>,
+        row: usize,
+    ) {
+        self.last = Some(Last {
+            channel: place.channel.to_string(),
+            store: place.store.map(str::to_string),
+            gtin: place.gtin.map(str::to_string),
+            fixture: fixture.map(str::to_string),
+            zone: zone.map(str::to_string),
+            slot,
+            row,
+        });
+    }
+
+    fn key(
+        &self,
+        place: &Place<'_>,
+        fixture: Option<&str>,
+        zone: Option<&str>,
+        slot: Option<i64>,
+    ) -> Vec<Option<String>> {
+        let opts = self.opts;
+        let listed = place.store.and_then(|s| opts.stores.get(s));
+        let grain = self.grain.unwrap_or(Grain::Day);
+        opts.by
+            .iter()
+            .map(|dim| match dim {
+                Dimension::Sku => place.gtin.map(|g| opts.catalog.sku(g).to_string()),
+                Dimension::Store => place.store.map(str::to_string),
+                Dimension::Style => place
+                    .gtin
+                    .and_then(|g| opts.catalog.style(g))
+                    .map(str::to_string),
+                Dimension::Fixture => fixture.map(str::to_string),
+                Dimension::Channel => Some(place.channel.to_string()),
+                Dimension::Zone => zone.map(str::to_string),
+                Dimension::Region => listed.and_then(|s| s.region.clone()),
+                Dimension::City => listed.and_then(|s| s.city.clone()),
+                Dimension::Brand => listed.and_then(|s| s.brand.clone()),
+                Dimension::Day => slot.map(|s| calendar::day_label(s, grain)),
+                Dimension::Week => slot.map(|s| calendar::week_label(s, grain)),
+                Dimension::Hour => slot.map(calendar::hour_label),
+            })
+            .collect()
+    }
+}
