@@ -309,19 +309,37 @@ fn funnel_export_fleet_and_dashboard_on_clickhouse_equal_sqlites_for_the_same_da
         assert_eq!(mp[figure], want, "{figure} in {mp}");
     }
 
+    // Every grouping of the online rows, by instant too, and a `--to` that
+    // cuts u1's journey (its purchase falls after it, within the window).
+    let narrowed = [
+        "--from",
+        "2026-11-20T09:30:00Z",
+        "--to",
+        "2026-11-20T10:07:00Z",
+    ];
     for by in [
         "channel",
         "sku,channel",
         "store,channel",
         "sku,store,channel",
+        "day,channel",
+        "hour,sku,channel",
     ] {
-        for format in ["table", "json", "csv"] {
-            let args = |db: &str| {
-                stdout_of(&[
-                    "funnel", "--db", db, "--window", "1h", "--by", by, "--format", format,
-                ])
-            };
-            assert_eq!(args(&ch), args(sqlite_db), "--by {by} --format {format}");
+        for range in [&[][..], &narrowed[..]] {
+            for format in ["table", "json", "csv"] {
+                let report = |db: &str| {
+                    let mut args = vec![
+                        "funnel", "--db", db, "--window", "1h", "--by", by, "--format", format,
+                    ];
+                    args.extend_from_slice(range);
+                    stdout_of(&args)
+                };
+                assert_eq!(
+                    report(&ch),
+                    report(sqlite_db),
+                    "--by {by} {range:?} --format {format}"
+                );
+            }
         }
     }
     let dashboards = [
