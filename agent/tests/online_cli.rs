@@ -302,7 +302,10 @@ fn import_reports_bad_lines_and_refuses_the_store_channel() {
     // (nothing listens on port 1) is named in one line.
     let clickhouse = "clickhouse://127.0.0.1:1/aisle";
     let err = one_line_error(import(clickhouse, "youshu", "mp", &[file]));
-    assert!(err.contains("cannot reach ClickHouse at 127.0.0.1:1"), "{err}");
+    assert!(
+        err.contains("cannot reach ClickHouse at 127.0.0.1:1"),
+        "{err}"
+    );
 
     let missing = import(db_arg, "ga4", "web", &[file, "nowhere.ndjson"]);
     assert!(!missing.status.success());

@@ -406,6 +406,31 @@ fn funnel_export_fleet_and_dashboard_on_clickhouse_equal_sqlites_for_the_same_da
     };
     assert_eq!(without_clocks(&fleet[0]), without_clocks(&fleet[1]));
 
+    // A report the dashboard keeps is dropped once another step is stored:
+    // u3 views A, a third journey of `mp`.
+    let more = dir.path().join("more.ndjson");
+    std::fs::write(
+        &more,
+        format!(
+            "{}\n",
+            youshu("browse_sku_page", "u3", "TS-A", "11:00:00", None)
+        ),
+    )
+    .unwrap();
+    for db in [ch.as_str(), sqlite_db] {
+        import(db, &more);
+    }
+    let path = "/api/funnel?by=channel&window=1h";
+    let after: Value = serde_json::from_str(&dashboards[0].get(path)).unwrap();
+    let mp = after["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["channel"] == "mp")
+        .unwrap_or_else(|| panic!("no mp row: {after}"));
+    assert_eq!(mp["journeys"], 3, "{after}");
+    assert_eq!(dashboards[0].get(path), dashboards[1].get(path));
+
     for format in ["youshu", "ga4"] {
         let export = |db: &str| stdout_of(&["export", "--db", db, "--format", format]);
         let (from_ch, from_sqlite) = (export(&ch), export(sqlite_db));

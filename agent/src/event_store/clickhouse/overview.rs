@@ -1,7 +1,7 @@
 //! The store overview (agent/src/event_store/overview.rs) from ClickHouse.
 
 use super::row_binary::RowReader;
-use super::{ClickHouseError, ClickHouseStore};
+use super::{quote, ClickHouseError, ClickHouseStore};
 
 impl ClickHouseStore {
     /// The stores in the events and exposures, from the first column of
@@ -35,16 +35,20 @@ impl ClickHouseStore {
         Ok(span)
     }
 
-    /// The row counts of the events and the online steps, repeats included:
-    /// every write adds rows, and counting them reads only part metadata.
+    /// For the events and the online steps, the sum over partitions of
+    /// the highest insert block number: every `INSERT` raises its
+    /// partition's, a background merge keeps it (so a
+    /// `ReplacingMergeTree` shrinking by merges does not look like older
+    /// data), and it is read from part metadata, not from the rows.
     pub fn change_marker(&self) -> Result<(i64, i64), ClickHouseError> {
-        let db = self.database();
-        let events = self.count(&format!("SELECT count() FROM {db}.events"))?;
-        let online = if self.tables()?.iter().any(|t| t == "online_events") {
-            self.count(&format!("SELECT count() FROM {db}.online_events"))?
-        } else {
-            0
+        let marker = |table: &str| {
+            self.count(&format!(
+                "SELECT sum(m) FROM (SELECT max(max_block_number) AS m FROM system.parts
+                 WHERE database = {} AND table = {} AND active GROUP BY partition)",
+                quote(self.database()),
+                quote(table)
+            ))
         };
-        Ok((events as i64, online as i64))
+        Ok((marker("events")? as i64, marker("online_events")? as i64))
     }
 }
