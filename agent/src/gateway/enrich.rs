@@ -9,8 +9,10 @@
 use crate::config::{ReaderKind, StoreConfig};
 use crate::epc;
 use protocol::batch::{event_id, BatchEvent};
+use protocol::frame::EpcBytes;
 use protocol::time::UnixMillis;
 use protocol::{StoreEventKind, TagEvent, Uplink};
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Names one tag event forever.
@@ -33,9 +35,10 @@ impl EventKey {
 
 /// Keys remembered for dedup. A tag retransmits only what sits in its small
 /// outbox, so duplicates arrive within seconds of the original; 64 Ki keys
-/// cover minutes of a busy store in about 2 MiB. An older duplicate that
-/// slips past is still caught by the spool's unique key while undelivered,
-/// and by HQ's insert-by-id after that.
+/// cover minutes of a busy store in about 2 MiB. The gateway seeds them at
+/// start with the newest events in the spool, whose acks a restart may have
+/// lost. An older duplicate that slips past is spooled and sent again, and
+/// HQ's insert-by-id stores it once.
 pub(crate) const DEDUP_CAPACITY: usize = 65_536;
 
 /// Bounded set of event keys already committed, oldest forgotten first.
@@ -73,6 +76,19 @@ impl Dedup {
     }
 }
 
+/// EPCs whose names [`StoreMap`] remembers: a store's garments are picked
+/// up again and again, and decoding an SGTIN cost as much as serialising the
+/// whole event. A few thousand garments fit; beyond, it starts over.
+const EPC_MEMO_CAPACITY: usize = 8_192;
+
+/// What an EPC is called in a batch: its hex, and its GTIN and serial when
+/// it is an SGTIN.
+#[derive(Clone)]
+struct EpcNames {
+    hex: String,
+    gtin_serial: Option<(String, String)>,
+}
+
 struct FixtureInfo {
     id: String,
     zone: String,
@@ -88,6 +104,8 @@ pub(crate) struct StoreMap {
     entrances: HashMap<u32, String>,
     /// Garment tag → index of its home fixture's presence tag.
     garments: HashMap<u32, u32>,
+    /// Decoded EPCs (the writer thread owns the map, so no lock).
+    epcs: RefCell<HashMap<EpcBytes, EpcNames>>,
 }
 
 impl StoreMap {
@@ -129,7 +147,25 @@ impl StoreMap {
                 .iter()
                 .filter_map(|g| presence_of.get(g.fixture.as_str()).map(|&p| (g.tag, p)))
                 .collect(),
+            epcs: RefCell::default(),
         }
+    }
+
+    /// The names of `epc`, decoded once while it stays remembered.
+    fn epc_names(&self, epc: &EpcBytes) -> EpcNames {
+        let mut memo = self.epcs.borrow_mut();
+        if let Some(names) = memo.get(epc) {
+            return names.clone();
+        }
+        if memo.len() >= EPC_MEMO_CAPACITY {
+            memo.clear();
+        }
+        let names = EpcNames {
+            hex: epc::to_hex(epc.as_bytes()),
+            gtin_serial: epc::gtin_and_serial(epc.as_bytes()),
+        };
+        memo.insert(*epc, names.clone());
+        names
     }
 
     /// Whether the config knows `tag`. A store may leave its garments out
@@ -191,9 +227,10 @@ pub(crate) fn enrich(map: &StoreMap, u: &Uplink, received_at: UnixMillis) -> Out
     let event = |kind: StoreEventKind, ts: UnixMillis| {
         BatchEvent::new(event_id(&map.store, u.tag, u.boot, u.seq), ts, kind, u.tag)
     };
-    let with_epc = |mut e: BatchEvent, epc: &[u8]| {
-        e.epc = Some(epc::to_hex(epc));
-        if let Some((gtin, serial)) = epc::gtin_and_serial(epc) {
+    let with_epc = |mut e: BatchEvent, epc: &EpcBytes| {
+        let names = map.epc_names(epc);
+        e.epc = Some(names.hex);
+        if let Some((gtin, serial)) = names.gtin_serial {
             e.gtin = Some(gtin);
             e.serial = Some(serial);
         }
@@ -215,7 +252,7 @@ pub(crate) fn enrich(map: &StoreMap, u: &Uplink, received_at: UnixMillis) -> Out
             Enriched::Funnel(e)
         }
         TagEvent::PickedUp { epc } => {
-            let mut e = with_epc(event(StoreEventKind::ItemPickup, happened), epc.as_bytes());
+            let mut e = with_epc(event(StoreEventKind::ItemPickup, happened), epc);
             if let Some(f) = map.garments.get(&u.tag).and_then(|p| map.fixtures.get(p)) {
                 e.fixture = Some(f.id.clone());
                 e.zone = Some(f.zone.clone());
@@ -228,7 +265,7 @@ pub(crate) fn enrich(map: &StoreMap, u: &Uplink, received_at: UnixMillis) -> Out
                     ReaderKind::FittingRoom => StoreEventKind::ItemTryOn,
                     ReaderKind::Checkout => StoreEventKind::ItemPurchase,
                 };
-                let mut e = with_epc(event(kind, happened), epc.as_bytes());
+                let mut e = with_epc(event(kind, happened), epc);
                 e.zone = Some(zone.clone());
                 Enriched::Funnel(e)
             }

@@ -283,3 +283,36 @@ fn dedup_forgets_the_oldest_key_beyond_capacity() {
     assert!(!d.contains(&k(1)));
     assert!(d.contains(&k(2)) && d.contains(&k(3)));
 }
+
+#[test]
+fn each_epc_keeps_its_own_names_while_remembered_and_after_the_memo_refills() {
+    let map = map();
+    let pickup = |epc| {
+        funnel(enrich(
+            &map,
+            &up(3001, 0, TagEvent::PickedUp { epc }),
+            UnixMillis(1),
+        ))
+    };
+    let names = |e: BatchEvent| (e.epc, e.gtin, e.serial);
+    let sgtin = (
+        Some("3074257BF7194E4000001A85".to_owned()),
+        Some("80614141123458".to_owned()),
+        Some("6789".to_owned()),
+    );
+    assert_eq!(names(pickup(epc())), sgtin);
+    let other = EpcBytes::new(&[0xE2, 0x00, 0x12]).unwrap();
+    assert_eq!(
+        names(pickup(other)),
+        (Some("E20012".to_owned()), None, None)
+    );
+    assert_eq!(names(pickup(epc())), sgtin, "remembered");
+    // More distinct EPCs than the memo holds: it starts over, and still
+    // names each EPC by its own bytes.
+    for i in 0..=EPC_MEMO_CAPACITY as u32 {
+        let raw = EpcBytes::new(&i.to_be_bytes()).unwrap();
+        let hex = format!("{i:08X}");
+        assert_eq!(names(pickup(raw)).0, Some(hex));
+    }
+    assert_eq!(names(pickup(epc())), sgtin, "decoded again");
+}
