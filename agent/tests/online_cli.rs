@@ -298,9 +298,14 @@ fn import_reports_bad_lines_and_refuses_the_store_channel() {
     let err = one_line_error(import(db_arg, "youshu", "store", &[file]));
     assert!(err.contains("--channel store"), "{err}");
 
-    let clickhouse = "clickhouse://127.0.0.1:8123/aisle";
+    // ClickHouse is an event store like SQLite; one that cannot be reached
+    // (nothing listens on port 1) is named in one line.
+    let clickhouse = "clickhouse://127.0.0.1:1/aisle";
     let err = one_line_error(import(clickhouse, "youshu", "mp", &[file]));
-    assert!(err.contains("SQLite event store only"), "{err}");
+    assert!(
+        err.contains("cannot reach ClickHouse at 127.0.0.1:1"),
+        "{err}"
+    );
 
     let missing = import(db_arg, "ga4", "web", &[file, "nowhere.ndjson"]);
     assert!(!missing.status.success());

@@ -5,17 +5,14 @@
 //! Pages never count anything themselves: a total is the sum of the
 //! engine's per-store rows, a day is the engine run over that day.
 
-use crate::event_store::sqlite::ITEM_EVENTS;
-use crate::event_store::EventFilter;
-use crate::event_store::{DbError, SqliteStore as EventStore};
+use crate::event_store::{Credentials, EventFilter, EventStore, StoreError, Target};
 use crate::funnel::report::{FunnelReport, FunnelRow};
-use crate::funnel::sqlite as store;
+use crate::funnel::store;
 use crate::funnel::Catalog;
 use crate::funnel::{Dimension, FunnelOptions};
 use crate::hq::fleet::{self, GatewayState, TagAlarms, TagState};
 use protocol::time::UnixMillis;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,15 +38,15 @@ struct ReportKey {
     to: Option<UnixMillis>,
     window: Duration,
     by: Vec<Dimension>,
-    /// The last rowid of the stores' events and of the online steps: both
-    /// are only ever added, each with a higher rowid, so unchanged values
-    /// mean unchanged data.
+    /// The store's change marker ([`EventStore::change_marker`]): rows are
+    /// only ever added, so an unchanged marker means unchanged data.
     last_event: (i64, i64),
 }
 
-/// The database and the catalog the dashboard serves.
+/// The event store and the catalog the dashboard serves.
 pub(super) struct Source {
-    pub db: PathBuf,
+    pub db: Target,
+    credentials: Credentials,
     pub catalog: Catalog,
     /// SKU code → product name, from the catalog.
     names: HashMap<String, String>,
@@ -58,7 +55,7 @@ pub(super) struct Source {
 }
 
 impl Source {
-    pub(super) fn new(db: PathBuf, catalog: Catalog) -> Source {
+    pub(super) fn new(db: Target, credentials: Credentials, catalog: Catalog) -> Source {
         let mut names = HashMap::new();
         for (_, item) in catalog.items() {
             names
@@ -67,6 +64,7 @@ impl Source {
         }
         Source {
             db,
+            credentials,
             catalog,
             names,
             cache: Mutex::new(Vec::new()),
@@ -74,8 +72,8 @@ impl Source {
     }
 
     /// Opens the store for one request; a page that cannot open it says so.
-    pub(super) fn open(&self) -> Result<EventStore, DbError> {
-        EventStore::open_read_only(&self.db)
+    pub(super) fn open(&self) -> Result<EventStore, StoreError> {
+        EventStore::open_read_only(&self.db, &self.credentials)
     }
 
     /// The funnel report `aisle funnel --by BY` gives for `filter`: the
@@ -87,13 +85,8 @@ impl Source {
         filter: &EventFilter,
         window: Duration,
         by: Vec<Dimension>,
-    ) -> Result<Arc<FunnelReport>, DbError> {
-        let last_event: (i64, i64) = store.connection().query_row(
-            "SELECT (SELECT COALESCE(MAX(rowid), 0) FROM events),
-                    (SELECT COALESCE(MAX(rowid), 0) FROM online_events)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+    ) -> Result<Arc<FunnelReport>, StoreError> {
+        let last_event = store.change_marker()?;
         let key = ReportKey {
             store: filter.store.clone(),
             from: filter.from,
@@ -147,44 +140,19 @@ impl Source {
     }
 }
 
-/// Every store with events or exposures, in order. Walks the two indexes
-/// led by the store one store at a time, so it costs a look-up per store,
-/// not a scan of the events.
-pub(super) fn stores(store: &EventStore) -> Result<Vec<String>, DbError> {
-    let conn = store.connection();
-    let mut out: Vec<String> = Vec::new();
-    let items = format!("{ITEM_EVENTS} AND");
-    for (table, condition) in [
-        ("events INDEXED BY events_by_garment", items.as_str()),
-        ("exposures", ""),
-    ] {
-        let mut next = conn.prepare(&format!(
-            "SELECT MIN(store) FROM {table} WHERE {condition} store > ?1"
-        ))?;
-        let mut after = String::new();
-        while let Some(shop) = next.query_row([&after], |r| r.get::<_, Option<String>>(0))? {
-            out.push(shop.clone());
-            after = shop;
-        }
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
+/// Every store with events or exposures, in order.
+pub(super) fn stores(store: &EventStore) -> Result<Vec<String>, StoreError> {
+    store.stores()
 }
 
 /// The UTC days the trend covers: from `filter`'s range, else the span of
 /// the events; at most the last [`MAX_DAYS`].
-pub(super) fn days(store: &EventStore, filter: &EventFilter) -> Result<Vec<i64>, DbError> {
+pub(super) fn days(store: &EventStore, filter: &EventFilter) -> Result<Vec<i64>, StoreError> {
     let (from, to) = (filter.from.map(|t| t.0), filter.to.map(|t| t.0));
     let (first, last) = match (from, to) {
         (Some(from), Some(to)) => (from, to - 1),
         _ => {
-            let (min, max): (Option<i64>, Option<i64>) = store.connection().query_row(
-                "SELECT MIN(ts_ms), MAX(ts_ms) FROM events",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            let (Some(min), Some(max)) = (min, max) else {
+            let Some((min, max)) = store.event_span()? else {
                 return Ok(Vec::new());
             };
             (
@@ -234,9 +202,9 @@ pub(super) struct Fleet {
     pub tags: Vec<TagState>,
 }
 
-pub(super) fn fleet(store: &EventStore, alarms: TagAlarms) -> Result<Fleet, DbError> {
-    let gateways = fleet::gateways(store.connection())?;
-    let (tags_known, tags) = fleet::tags_needing_attention(store.connection(), alarms)?;
+pub(super) fn fleet(store: &EventStore, alarms: TagAlarms) -> Result<Fleet, StoreError> {
+    let gateways = fleet::gateways(store)?;
+    let (tags_known, tags) = fleet::tags_needing_attention(store, alarms)?;
     Ok(Fleet {
         gateways,
         tags_known,
@@ -276,9 +244,10 @@ mod tests {
     fn a_report_is_reused_only_until_another_event_is_stored() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hq.db");
-        let mut writer = EventStore::open(&path).unwrap();
+        let target = Target::Sqlite(path);
+        let mut writer = EventStore::open(&target, &Credentials::default()).unwrap();
         ingest(&mut writer, "e1");
-        let src = Source::new(path, Catalog::default());
+        let src = Source::new(target, Credentials::default(), Catalog::default());
         let reader = src.open().unwrap();
         let filter = EventFilter::default();
         let first = src

@@ -5,7 +5,7 @@
 use super::data::{self, Source};
 use super::html::{escape, page, section, table_head, Ctx};
 use super::i18n::T;
-use crate::event_store::DbError;
+use crate::event_store::StoreError;
 use crate::hq::fleet::{GatewayState, TagAlarms, TagState};
 use protocol::time::UnixMillis;
 use serde_json::{json, Value};
@@ -57,7 +57,7 @@ fn bad_frames(status: &Value) -> Option<u64> {
 
 /// `/api/fleet`: `{"at", "gateways": [...], "tags_known", "tags": [...]}`,
 /// times in RFC 3339, each gateway's latest status document as sent.
-pub(super) fn json(src: &Source, limits: TagLimits, now_ms: i64) -> Result<String, DbError> {
+pub(super) fn json(src: &Source, limits: TagLimits, now_ms: i64) -> Result<String, StoreError> {
     let store = src.open()?;
     let fleet = data::fleet(&store, limits.alarms(now_ms))?;
     let gateways: Vec<Value> = fleet
@@ -106,7 +106,7 @@ pub(super) fn html(
     ctx: &Ctx,
     limits: TagLimits,
     now_ms: i64,
-) -> Result<String, DbError> {
+) -> Result<String, StoreError> {
     let store = src.open()?;
     let fleet = data::fleet(&store, limits.alarms(now_ms))?;
     let lang = ctx.lang;

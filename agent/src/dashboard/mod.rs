@@ -22,7 +22,7 @@ mod skus;
 mod svg;
 mod table;
 
-use crate::event_store::DbError;
+use crate::event_store::{Credentials, DbArgs, StoreError, Target};
 use crate::funnel::Catalog;
 use crate::funnel::Dimension;
 use anyhow::Context;
@@ -54,12 +54,13 @@ const MIN_TOKEN_LEN: usize = 16;
 #[command(after_help = "Examples:\n  \
     aisle dashboard --db /var/lib/aisle/hq.db                 # http://127.0.0.1:8080/\n  \
     aisle dashboard --db hq.db --catalog catalog.csv \\\n    \
-    --listen 0.0.0.0:8080 --auth-token-file /etc/aisle/dashboard.token\n\n\
+    --listen 0.0.0.0:8080 --auth-token-file /etc/aisle/dashboard.token\n  \
+    aisle dashboard --db clickhouse://ch1:8123/aisle --db-user aisle \\\n    \
+    --db-password-file /etc/aisle/ch.password\n\n\
     Reference: docs/dashboard.md")]
 pub struct Args {
-    /// The collector's SQLite database.
-    #[arg(long)]
-    db: PathBuf,
+    #[command(flatten)]
+    db: DbArgs,
     /// Catalog CSV (gtin,sku,style,name,colour,size) for SKU codes, names and styles.
     #[arg(long)]
     catalog: Option<PathBuf>,
@@ -80,7 +81,8 @@ pub struct Args {
 
 /// What the server needs: where the data is, and who may read it.
 pub struct Config {
-    pub db: PathBuf,
+    pub db: Target,
+    pub credentials: Credentials,
     pub catalog: Catalog,
     pub token: Option<String>,
     pub tag_heartbeat_s: u32,
@@ -91,7 +93,8 @@ impl Config {
     /// Defaults for a database on this machine (the demo's).
     pub fn local(db: PathBuf) -> Config {
         Config {
-            db,
+            db: Target::Sqlite(db),
+            credentials: Credentials::default(),
             catalog: Catalog::default(),
             token: None,
             tag_heartbeat_s: protocol::frame::Settings::default().heartbeat_s,
@@ -111,8 +114,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let catalog = crate::cli::load_catalog(args.catalog.as_deref())?;
+    let (db, credentials) = args.db.resolve()?;
     let config = Config {
-        db: args.db,
+        db,
+        credentials,
         catalog,
         token,
         tag_heartbeat_s: args.tag_heartbeat_s,
@@ -153,8 +158,9 @@ pub async fn serve(
     let addr = listener
         .local_addr()
         .context("the listener has no address")?;
+    let database = config.db.to_string();
     let app = Arc::new(App {
-        src: Source::new(config.db.clone(), config.catalog),
+        src: Source::new(config.db, config.credentials, config.catalog),
         limits: TagLimits {
             heartbeat_ms: i64::from(config.tag_heartbeat_s) * 1000,
             low_battery_mv: config.low_battery_mv,
@@ -172,10 +178,7 @@ pub async fn serve(
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), authorize))
         .with_state(app);
-    println!(
-        "aisle dashboard: http://{addr}/ (database {})",
-        config.db.display()
-    );
+    println!("aisle dashboard: http://{addr}/ (database {})", database);
     use std::io::Write;
     let _ = std::io::stdout().flush();
     tracing::debug!(%addr, "dashboard listening");
@@ -292,7 +295,7 @@ fn text_response(status: StatusCode, content_type: &'static str, body: String) -
 /// Why a request could not be answered.
 enum Failure {
     Bad(String),
-    Db(DbError),
+    Db(StoreError),
 }
 
 impl From<BadQuery> for Failure {
@@ -301,8 +304,8 @@ impl From<BadQuery> for Failure {
     }
 }
 
-impl From<DbError> for Failure {
-    fn from(e: DbError) -> Self {
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
         Failure::Db(e)
     }
 }

@@ -11,7 +11,7 @@ use super::i18n::T;
 use super::query::{Query, STORE_CHANNEL};
 use super::svg;
 use super::table::{self, Figures};
-use crate::event_store::{DbError, SqliteStore as EventStore};
+use crate::event_store::{EventStore, StoreError};
 use crate::funnel::report::FunnelRow;
 use crate::funnel::Dimension;
 use std::fmt::Write as _;
@@ -92,7 +92,7 @@ pub(super) fn daily(
     store: &EventStore,
     q: &Query,
     sku: Option<&str>,
-) -> Result<Vec<(i64, FunnelRow)>, DbError> {
+) -> Result<Vec<(i64, FunnelRow)>, StoreError> {
     let filter = q.filter();
     let mut out = Vec::new();
     for day in data::days(store, &filter)? {
@@ -192,7 +192,7 @@ pub(super) fn channels(ctx: &Ctx, rows: &[FunnelRow]) -> String {
 
 /// `/`: the chain's funnel (or one store's), beside each channel, with
 /// rates, the daily trend and the stores.
-pub(super) fn overview(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, DbError> {
+pub(super) fn overview(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreError> {
     let store = src.open()?;
     let stores = data::stores(&store)?;
     let by_store = src.report(&store, &q.filter(), q.window(), vec![Dimension::Store])?;
@@ -242,7 +242,7 @@ fn store_table(ctx: &Ctx, rows: &[FunnelRow]) -> String {
 
 /// `/stores`: every store's funnel; the fixtures (of the chosen store, or
 /// all) ranked by exposures and then pickups.
-pub(super) fn stores(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, DbError> {
+pub(super) fn stores(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreError> {
     let store = src.open()?;
     let all = data::stores(&store)?;
     let filter = q.filter();

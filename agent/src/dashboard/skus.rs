@@ -8,7 +8,7 @@ use super::i18n::T;
 use super::pages::{channels, daily, funnel_chart, trend};
 use super::query::Query;
 use super::table::{self, Figures, Sort};
-use crate::event_store::DbError;
+use crate::event_store::StoreError;
 use crate::funnel::report::FunnelRow;
 use crate::funnel::Dimension;
 use std::fmt::Write as _;
@@ -19,7 +19,7 @@ const LIST_KEYS: [&str; 8] = ["from", "to", "store", "window", "lang", "by", "q"
 /// `/skus`: one row per SKU (`by=style`: per style), filtered by `q` on the
 /// code or the catalog name, sorted by `sort` (a JSON field name, or `sku`
 /// or `name`) in `dir`.
-pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, DbError> {
+pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreError> {
     let by_style = matches!(q.by.as_deref(), Some([Dimension::Style]));
     let store = src.open()?;
     let stores = super::data::stores(&store)?;
@@ -142,7 +142,7 @@ pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, DbError
 /// `/sku?code=…`: one SKU's funnel, per channel, per store and per day,
 /// with its medians. An unknown code shows an empty funnel, not an error:
 /// a SKU may simply have had no events in the range.
-pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<String, DbError> {
+pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<String, StoreError> {
     let store = src.open()?;
     let stores = super::data::stores(&store)?;
     let filter = q.filter();

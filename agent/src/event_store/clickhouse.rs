@@ -12,13 +12,20 @@
 //! - `exposures`: one row per (dwell, GTIN shown).
 //! - `quarantine`: rejected payloads and events, with the reason and the
 //!   raw bytes.
+//! - `online_events`: the online channels' imported steps
+//!   (clickhouse/online.rs).
+//! - `fleet_gateways`, `fleet_tags`: each store's latest status and each
+//!   tag's latest health (clickhouse/fleet.rs).
 //!
 //! Tables are plain `MergeTree`s: an event delivered twice (a redelivery
 //! after a collector died before its ack, a batch two collectors both took)
 //! is stored twice, and every query de-duplicates by event id when it reads,
 //! so a count never depends on whether ClickHouse has merged parts yet.
 
+mod fleet;
 mod http;
+mod online;
+mod overview;
 pub mod row_binary;
 
 use super::{Credentials, IngestCounts, Received, TargetError};
@@ -209,7 +216,11 @@ fn schema(db: &str) -> Vec<String> {
              PARTITION BY toYYYYMM(toDateTime(intDiv(received_ms, 1000)))
              ORDER BY received_ms"
         ),
+        online::schema(db),
     ]
+    .into_iter()
+    .chain(fleet::schema(db))
+    .collect()
 }
 
 const EVENT_COLUMNS: &str = "id, store, ts_ms, event, stage, tag, epc, gtin, serial, fixture, \

@@ -27,6 +27,8 @@
 //! raw bytes, in a quarantine table.
 
 pub mod clickhouse;
+pub mod online;
+mod overview;
 pub mod sqlite;
 
 use crate::hq::validate::Verdict;

@@ -6,6 +6,9 @@
 //! redelivery, a gateway replay, events re-batched after a restart) changes
 //! nothing the second time.
 
+mod online;
+mod overview;
+
 use super::{IngestCounts, Received};
 use crate::hq::validate::{ValidBatch, Verdict};
 use protocol::stage::StoreEventKind;

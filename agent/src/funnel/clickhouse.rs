@@ -58,6 +58,10 @@ pub fn report(
     if opts.shows_dwells() || opts.shows_visits() {
         add_dwells_and_visits(store, filter, opts, &mut builder)?;
     }
+    // Online channels report only beside the stores' own channel.
+    if opts.by.contains(&Dimension::Channel) {
+        crate::online::store::add_to_report(store, filter, opts, &mut builder)?;
+    }
     scan_garments(store, filter, opts, &mut builder)?;
     Ok(builder.finish())
 }

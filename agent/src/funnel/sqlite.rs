@@ -89,7 +89,7 @@ pub fn report(
     }
     // Online channels report only beside the stores' own channel.
     if opts.by.contains(&Dimension::Channel) {
-        crate::online::store::add_to_report(store.connection(), filter, opts, &mut builder)?;
+        crate::online::store::add_to_report(store, filter, opts, &mut builder)?;
     }
     // Journeys opened before `--to` are read to their window's end; only
     // what is before `--to` counts.

@@ -7,7 +7,7 @@
 //! say which stores are offline and since when, and which tags need a visit.
 //! A payload that cannot be read is quarantined like a bad batch.
 
-use crate::event_store::{DbError, EventStore, SqliteStore};
+use crate::event_store::{DbError, EventStore, SqliteStore, StoreError};
 use protocol::time::UnixMillis;
 use protocol::topics::{Topic, TopicKind};
 use rusqlite::{params, Connection};
@@ -36,40 +36,40 @@ pub fn fleet_topic(topic: &str) -> Option<(FleetTopic, &str)> {
 
 /// The fields of a status document HQ relies on; the rest is kept as sent.
 #[derive(Deserialize)]
-struct StatusFields {
-    state: String,
+pub(crate) struct StatusFields {
+    pub(crate) state: String,
     store: Option<String>,
-    gateway: Option<String>,
-    at: Option<UnixMillis>,
+    pub(crate) gateway: Option<String>,
+    pub(crate) at: Option<UnixMillis>,
 }
 
 #[derive(Deserialize)]
-struct TagsMessage {
+pub(crate) struct TagsMessage {
     store: Option<String>,
-    gateway: Option<String>,
-    tags: Vec<TagHealthIn>,
+    pub(crate) gateway: Option<String>,
+    pub(crate) tags: Vec<TagHealthIn>,
 }
 
 /// One tag's health as the gateway publishes it (docs/gateway.md).
 #[derive(Deserialize)]
-struct TagHealthIn {
-    tag: u32,
-    last_seen: UnixMillis,
-    boot: u32,
-    battery_mv: Option<u16>,
-    dropped: Option<u32>,
-    fw: Option<String>,
-    reset_reason: Option<String>,
+pub(crate) struct TagHealthIn {
+    pub(crate) tag: u32,
+    pub(crate) last_seen: UnixMillis,
+    pub(crate) boot: u32,
+    pub(crate) battery_mv: Option<u16>,
+    pub(crate) dropped: Option<u32>,
+    pub(crate) fw: Option<String>,
+    pub(crate) reset_reason: Option<String>,
 }
 
 /// A fleet message read and checked, ready to store.
-enum FleetUpdate {
+pub(crate) enum FleetUpdate {
     Status { fields: StatusFields, doc: String },
     Tags(TagsMessage),
 }
 
 /// Reads a fleet message from `store`'s topic, or says why it cannot.
-fn parse(kind: FleetTopic, store: &str, payload: &[u8]) -> Result<FleetUpdate, String> {
+pub(crate) fn parse(kind: FleetTopic, store: &str, payload: &[u8]) -> Result<FleetUpdate, String> {
     let text = std::str::from_utf8(payload).map_err(|_| "payload is not UTF-8".to_string())?;
     let (update, claimed) = match kind {
         FleetTopic::Status => {
@@ -116,24 +116,18 @@ pub struct FleetCounts {
 /// on other topics are ignored. When this returns `Ok`, everything is
 /// committed and may be acked.
 ///
-/// The fleet tables live in the SQLite event store. A ClickHouse event
-/// store does not keep them yet: there the messages are acked and only
-/// logged, and the dashboard's fleet page needs a SQLite `--db`.
+/// Both backends keep the same: SQLite updates its rows in place,
+/// ClickHouse adds versioned rows that reads collapse
+/// (agent/src/event_store/clickhouse/fleet.rs).
 pub fn record(
     store: &mut EventStore,
     received: &[FleetReceived<'_>],
     received_ms: i64,
-) -> Result<FleetCounts, DbError> {
-    match store {
-        EventStore::Sqlite(db) => record_sqlite(db, received, received_ms),
-        EventStore::ClickHouse(_) => {
-            tracing::debug!(
-                messages = received.len(),
-                "fleet status not kept: the ClickHouse event store has no fleet tables"
-            );
-            Ok(FleetCounts::default())
-        }
-    }
+) -> Result<FleetCounts, StoreError> {
+    Ok(match store {
+        EventStore::Sqlite(db) => record_sqlite(db, received, received_ms)?,
+        EventStore::ClickHouse(ch) => ch.record_fleet(received, received_ms)?,
+    })
 }
 
 fn record_sqlite(
@@ -268,7 +262,14 @@ fn has_fleet(conn: &Connection) -> Result<bool, DbError> {
 }
 
 /// Every store's gateway, by store id.
-pub fn gateways(conn: &Connection) -> Result<Vec<GatewayState>, DbError> {
+pub fn gateways(store: &EventStore) -> Result<Vec<GatewayState>, StoreError> {
+    Ok(match store {
+        EventStore::Sqlite(db) => gateways_sqlite(db.connection())?,
+        EventStore::ClickHouse(ch) => ch.fleet_gateways()?,
+    })
+}
+
+fn gateways_sqlite(conn: &Connection) -> Result<Vec<GatewayState>, DbError> {
     if !has_fleet(conn)? {
         return Ok(Vec::new());
     }
@@ -301,9 +302,16 @@ pub struct TagAlarms {
 /// How many tags HQ knows, and those that are silent, low on battery or
 /// dropping events, by store and tag id.
 pub fn tags_needing_attention(
-    conn: &Connection,
+    store: &EventStore,
     alarms: TagAlarms,
-) -> Result<(u64, Vec<TagState>), DbError> {
+) -> Result<(u64, Vec<TagState>), StoreError> {
+    Ok(match store {
+        EventStore::Sqlite(db) => tags_sqlite(db.connection(), alarms)?,
+        EventStore::ClickHouse(ch) => ch.fleet_tags_needing_attention(alarms)?,
+    })
+}
+
+fn tags_sqlite(conn: &Connection, alarms: TagAlarms) -> Result<(u64, Vec<TagState>), DbError> {
     if !has_fleet(conn)? {
         return Ok((0, Vec::new()));
     }
@@ -332,114 +340,4 @@ pub fn tags_needing_attention(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The SQLite connection of a store made by [`store`].
-    fn conn(store: &EventStore) -> &Connection {
-        match store {
-            EventStore::Sqlite(db) => db.connection(),
-            EventStore::ClickHouse(_) => unreachable!("the tests' store is SQLite"),
-        }
-    }
-
-    fn store() -> (tempfile::TempDir, EventStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = EventStore::Sqlite(SqliteStore::open(&dir.path().join("hq.db")).unwrap());
-        (dir, store)
-    }
-
-    fn put(store: &mut EventStore, topic: &str, payload: &str, now: i64) -> FleetCounts {
-        record(
-            store,
-            &[FleetReceived {
-                topic,
-                payload: payload.as_bytes(),
-            }],
-            now,
-        )
-        .unwrap()
-    }
-
-    const ONLINE: &str = r#"{"state":"online","store":"S1","gateway":"gw-1","at":"2026-11-20T10:00:00.000Z","spool_depth":3}"#;
-    const WILL: &str =
-        r#"{"state":"offline","store":"S1","gateway":"gw-1","reason":"connection lost"}"#;
-
-    #[test]
-    fn keeps_the_latest_status_and_since_when_its_state_holds() {
-        let (_dir, mut store) = store();
-        put(&mut store, "aisle/v1/stores/S1/status", ONLINE, 1_000);
-        put(&mut store, "aisle/v1/stores/S1/status", ONLINE, 2_000);
-        let gw = &gateways(conn(&store)).unwrap()[0];
-        assert_eq!((gw.state.as_str(), gw.since_ms), ("online", 1_000));
-        assert_eq!(gw.status["spool_depth"], 3);
-        put(&mut store, "aisle/v1/stores/S1/status", WILL, 5_000);
-        let gw = &gateways(conn(&store)).unwrap()[0];
-        assert_eq!(
-            (gw.state.as_str(), gw.since_ms, gw.status_ms),
-            ("offline", 5_000, 5_000)
-        );
-        assert_eq!(gw.gateway.as_deref(), Some("gw-1"));
-    }
-
-    #[test]
-    fn an_older_tag_sighting_never_replaces_a_newer_one() {
-        let (_dir, mut store) = store();
-        let tags = |seen: &str, mv: u16| {
-            format!(
-                r#"{{"store":"S1","gateway":"gw-1","at":"{seen}","tags":[{{"tag":7,"last_seen":"{seen}","boot":1,"battery_mv":{mv},"dropped":0,"fw":"1.0.0","reset_reason":null}}]}}"#
-            )
-        };
-        put(
-            &mut store,
-            "aisle/v1/stores/S1/tags",
-            &tags("2026-11-20T10:00:00Z", 2900),
-            1,
-        );
-        put(
-            &mut store,
-            "aisle/v1/stores/S1/tags",
-            &tags("2026-11-20T09:00:00Z", 2100),
-            2,
-        );
-        let alarms = TagAlarms {
-            silent_before_ms: 0,
-            low_battery_mv: 2400,
-        };
-        let (known, attention) = tags_needing_attention(conn(&store), alarms).unwrap();
-        assert_eq!((known, attention.len()), (1, 0));
-        put(
-            &mut store,
-            "aisle/v1/stores/S1/tags",
-            &tags("2026-11-20T11:00:00Z", 2100),
-            3,
-        );
-        let (_, attention) = tags_needing_attention(conn(&store), alarms).unwrap();
-        assert_eq!(attention[0].battery_mv, Some(2100));
-    }
-
-    #[test]
-    fn quarantines_unreadable_and_misaddressed_fleet_messages() {
-        let (_dir, mut store) = store();
-        let counts = put(&mut store, "aisle/v1/stores/S2/status", ONLINE, 1);
-        assert_eq!(counts.quarantined, 1);
-        let counts = put(&mut store, "aisle/v1/stores/S1/tags", "{not json", 1);
-        assert_eq!(counts.quarantined, 1);
-        assert_eq!(store.quarantine_count().unwrap(), 2);
-        assert!(gateways(conn(&store)).unwrap().is_empty());
-    }
-
-    #[test]
-    fn only_status_and_tags_topics_are_fleet_topics() {
-        assert_eq!(
-            fleet_topic("aisle/v1/stores/S1/status"),
-            Some((FleetTopic::Status, "S1"))
-        );
-        assert_eq!(
-            fleet_topic("aisle/v1/stores/S1/tags"),
-            Some((FleetTopic::Tags, "S1"))
-        );
-        assert_eq!(fleet_topic("aisle/v1/stores/S1/events"), None);
-        assert_eq!(fleet_topic("aisle/v1/stores//status"), None);
-    }
-}
+mod tests;

@@ -10,8 +10,8 @@
 //! `chan_shop_id` / `location_id`.
 
 use super::Format;
-use crate::event_store::sqlite::ITEM_EVENTS;
-use crate::event_store::{DbArgs, DbError, EventFilter, SqliteStore};
+use crate::event_store::online::{ExposureRow, ItemEventRow};
+use crate::event_store::{DbArgs, EventFilter, EventStore, StoreError};
 use crate::funnel::Catalog;
 use anyhow::Context;
 use protocol::time::UnixMillis;
@@ -124,8 +124,8 @@ pub fn pseudonym(parts: &[&str]) -> String {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let catalog = crate::cli::load_catalog(args.catalog.as_deref())?;
-    let path = super::sqlite_path(&args.db)?;
-    let db = SqliteStore::open_read_only(&path)?;
+    let (target, credentials) = args.db.resolve()?;
+    let db = EventStore::open_read_only(&target, &credentials)?;
     let sink: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(
             std::fs::File::create(path)
@@ -164,8 +164,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         from: args.from,
         to: args.to,
     };
-    let read = read_store_events(db.connection(), &filter, &catalog, &mut emit)
-        .with_context(|| format!("reading {}", path.display()));
+    let read = read_store_events(&db, &filter, &catalog, &mut emit)
+        .with_context(|| format!("reading {target}"));
     read?;
     if let Some(e) = write_error {
         return Err(e).context("writing the export");
@@ -178,25 +178,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// Streams every exposure (one behaviour per dwell, listing its SKUs) and
 /// every item event that passes `filter` to `emit`.
 fn read_store_events(
-    conn: &rusqlite::Connection,
+    db: &EventStore,
     filter: &EventFilter,
     catalog: &Catalog,
     emit: &mut impl FnMut(StoreBehaviour),
-) -> Result<(), DbError> {
-    let (cond, params) = crate::funnel::sqlite::filter_sql(filter);
-    let mut dwells = conn.prepare(&format!(
-        "SELECT store, event_id, ts_ms, gtin FROM exposures WHERE 1{cond}
-         ORDER BY store, event_id, gtin"
-    ))?;
-    let mut rows = dwells.query(params.as_slice())?;
+) -> Result<(), StoreError> {
+    // A dwell's GTINs arrive together: one behaviour lists them all.
     let mut pending: Option<StoreBehaviour> = None;
-    while let Some(row) = rows.next()? {
-        let (store, event_id, ts_ms, gtin): (String, String, i64, String) =
-            (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+    db.exposure_rows(filter, &mut |row: ExposureRow| {
         if let Some(dwell) = pending.as_mut() {
-            if dwell.store == store && dwell.event_id == event_id {
-                dwell.products.push(Product::new(catalog, &gtin));
-                continue;
+            if dwell.store == row.store && dwell.event_id == row.event_id {
+                dwell.products.push(Product::new(catalog, &row.gtin));
+                return;
             }
         }
         if let Some(done) = pending.take() {
@@ -204,46 +197,31 @@ fn read_store_events(
         }
         pending = Some(StoreBehaviour {
             step: StoreStep::Exposure,
-            ts_ms,
-            user: pseudonym(&[&store, "dwell", &event_id]),
-            store,
-            event_id,
-            products: vec![Product::new(catalog, &gtin)],
+            ts_ms: row.ts_ms,
+            user: pseudonym(&[&row.store, "dwell", &row.event_id]),
+            products: vec![Product::new(catalog, &row.gtin)],
+            store: row.store,
+            event_id: row.event_id,
         });
-    }
+    })?;
     if let Some(done) = pending {
         emit(done);
     }
 
-    // Garment by garment off the funnel's own index: no sort, flat memory.
-    let mut items = conn.prepare(&format!(
-        "SELECT store, gtin, serial, ts_ms, event, id FROM events INDEXED BY events_by_garment
-         WHERE {ITEM_EVENTS}{cond}
-         ORDER BY store, gtin, serial, ts_ms, event, fixture"
-    ))?;
-    let mut rows = items.query(params.as_slice())?;
-    while let Some(row) = rows.next()? {
-        let (store, gtin, serial): (String, Option<String>, Option<String>) =
-            (row.get(0)?, row.get(1)?, row.get(2)?);
-        // The collector stores item events only with both; a row without
-        // them was written by another hand and names no garment.
-        let (Some(gtin), Some(serial)) = (gtin, serial) else {
-            continue;
-        };
-        let step = match row.get::<_, String>(4)?.as_str() {
+    db.item_event_rows(filter, &mut |row: ItemEventRow| {
+        let step = match row.event.as_str() {
             "item_pickup" => StoreStep::View,
             "item_try_on" => StoreStep::AddToCart,
             "item_purchase" => StoreStep::Purchase,
-            _ => continue,
+            _ => return,
         };
         emit(StoreBehaviour {
             step,
-            ts_ms: row.get(3)?,
-            user: pseudonym(&[&store, &gtin, &serial]),
-            store,
-            event_id: row.get(5)?,
-            products: vec![Product::new(catalog, &gtin)],
+            ts_ms: row.ts_ms,
+            user: pseudonym(&[&row.store, &row.gtin, &row.serial]),
+            products: vec![Product::new(catalog, &row.gtin)],
+            store: row.store,
+            event_id: row.id,
         });
-    }
-    Ok(())
+    })
 }

@@ -10,7 +10,7 @@
 use super::event::{OnlineEvent, Rejection};
 use super::youshu::UserKey;
 use super::Format;
-use crate::event_store::{DbArgs, SqliteStore};
+use crate::event_store::{DbArgs, EventStore};
 use anyhow::Context;
 use flate2::read::MultiGzDecoder;
 use std::collections::BTreeMap;
@@ -141,7 +141,7 @@ fn lines_of(input: Box<dyn Read>) -> std::io::Result<Box<dyn BufRead>> {
 
 /// The importer's state across files.
 struct Importer<'a> {
-    db: &'a SqliteStore,
+    db: &'a mut EventStore,
     format: Format,
     channel: &'a str,
     user_key: UserKey,
@@ -202,7 +202,7 @@ impl Importer<'_> {
     }
 
     fn flush(&mut self) -> anyhow::Result<()> {
-        self.report.stored += super::store::insert(self.db.connection(), &self.pending)?;
+        self.report.stored += self.db.insert_online(&self.pending)?;
         self.pending.clear();
         Ok(())
     }
@@ -261,7 +261,7 @@ fn skip_line(lines: &mut dyn BufRead) -> std::io::Result<()> {
 
 /// Imports `files` into `db` as `channel`'s steps in `format`.
 pub fn import(
-    db: &SqliteStore,
+    db: &mut EventStore,
     format: Format,
     channel: &str,
     user_key: UserKey,
@@ -297,8 +297,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     for path in args.files.iter().filter(|p| p.as_os_str() != "-") {
         std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
     }
-    let db = SqliteStore::open(&super::sqlite_path(&args.db)?)?;
-    let report = import(&db, args.format, channel, args.user_id, &args.files)?;
+    let (target, credentials) = args.db.resolve()?;
+    let mut db = EventStore::open(&target, &credentials)?;
+    let report = import(&mut db, args.format, channel, args.user_id, &args.files)?;
     print!("{}", report.render());
     Ok(ExitCode::SUCCESS)
 }

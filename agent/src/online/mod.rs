@@ -15,21 +15,7 @@ pub mod youshu;
 #[cfg(test)]
 mod tests;
 
-use crate::event_store::{DbArgs, Target};
-use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// The SQLite file `--db` names. Online steps live in the SQLite event
-/// store only: a ClickHouse `--db` is refused with a clear line rather than
-/// half served.
-fn sqlite_path(db: &DbArgs) -> anyhow::Result<PathBuf> {
-    match db.resolve()?.0 {
-        Target::Sqlite(path) => Ok(path),
-        Target::ClickHouse(ch) => anyhow::bail!(
-            "--db {ch}: online channels are kept in the SQLite event store only; give a SQLite file"
-        ),
-    }
-}
 
 /// The tracking formats aisle reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -130,8 +130,8 @@ fn row(
 }
 
 fn run_import(db: &Path, format: Format, files: &[PathBuf]) -> ImportReport {
-    let store = SqliteStore::open(db).unwrap();
-    import(&store, format, "mp", UserKey::OpenId, files).unwrap()
+    let mut store = EventStore::Sqlite(SqliteStore::open(db).unwrap());
+    import(&mut store, format, "mp", UserKey::OpenId, files).unwrap()
 }
 
 fn shown(report: &ImportReport, reason: Rejection) -> (u64, Vec<String>) {
@@ -233,8 +233,11 @@ fn gzipped_input_and_union_ids_are_read_too() {
     encoder.write_all(&std::fs::read(&plain).unwrap()).unwrap();
     encoder.finish().unwrap();
     let db = dir.path().join("hq.db");
-    let store = SqliteStore::open(&db).unwrap();
-    let report = import(&store, Format::Youshu, "mp", UserKey::UnionId, &[gz]).unwrap();
+    let mut store = EventStore::Sqlite(SqliteStore::open(&db).unwrap());
+    let report = import(&mut store, Format::Youshu, "mp", UserKey::UnionId, &[gz]).unwrap();
+    let EventStore::Sqlite(store) = store else {
+        unreachable!("opened as SQLite")
+    };
     assert_eq!(
         (report.lines, report.stored, report.rejected.total()),
         (24, 14, 7)

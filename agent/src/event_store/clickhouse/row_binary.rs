@@ -64,6 +64,20 @@ impl RowWriter {
         }
     }
 
+    pub fn u64(&mut self, n: u64) {
+        self.buf.extend_from_slice(&n.to_le_bytes());
+    }
+
+    pub fn nullable_u16(&mut self, n: Option<u16>) {
+        match n {
+            None => self.buf.push(1),
+            Some(n) => {
+                self.buf.push(0);
+                self.buf.extend_from_slice(&n.to_le_bytes());
+            }
+        }
+    }
+
     pub fn nullable_u32(&mut self, n: Option<u32>) {
         match n {
             None => self.buf.push(1),
@@ -167,6 +181,19 @@ impl<R: BufRead> RowReader<R> {
 
     pub fn u64(&mut self) -> io::Result<u64> {
         Ok(u64::from_le_bytes(self.exact::<8>()?))
+    }
+
+    pub fn u16(&mut self) -> io::Result<u16> {
+        Ok(u16::from_le_bytes(self.exact::<2>()?))
+    }
+
+    /// A `Nullable(String)`.
+    pub fn nullable_string(&mut self) -> io::Result<Option<String>> {
+        Ok(if self.not_null()? {
+            Some(self.string()?)
+        } else {
+            None
+        })
     }
 }
 

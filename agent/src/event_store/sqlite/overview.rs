@@ -1,0 +1,50 @@
+//! The store overview (agent/src/event_store/overview.rs) off SQLite's
+//! indexes and rowids.
+
+use super::{DbError, SqliteStore, ITEM_EVENTS};
+
+impl SqliteStore {
+    /// Walks the two indexes led by the store one store at a time, so it
+    /// costs a look-up per store, not a scan of the events.
+    pub fn stores(&self) -> Result<Vec<String>, DbError> {
+        let conn = self.connection();
+        let mut out: Vec<String> = Vec::new();
+        let items = format!("{ITEM_EVENTS} AND");
+        for (table, condition) in [
+            ("events INDEXED BY events_by_garment", items.as_str()),
+            ("exposures", ""),
+        ] {
+            let mut next = conn.prepare(&format!(
+                "SELECT MIN(store) FROM {table} WHERE {condition} store > ?1"
+            ))?;
+            let mut after = String::new();
+            while let Some(shop) = next.query_row([&after], |r| r.get::<_, Option<String>>(0))? {
+                out.push(shop.clone());
+                after = shop;
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    pub fn event_span(&self) -> Result<Option<(i64, i64)>, DbError> {
+        let (min, max): (Option<i64>, Option<i64>) =
+            self.connection()
+                .query_row("SELECT MIN(ts_ms), MAX(ts_ms) FROM events", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+        Ok(min.zip(max))
+    }
+
+    /// The last rowid of the stores' events and of the online steps: each
+    /// added row has a higher one.
+    pub fn change_marker(&self) -> Result<(i64, i64), DbError> {
+        Ok(self.connection().query_row(
+            "SELECT (SELECT COALESCE(MAX(rowid), 0) FROM events),
+                    (SELECT COALESCE(MAX(rowid), 0) FROM online_events)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+}
