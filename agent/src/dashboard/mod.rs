@@ -19,12 +19,15 @@ mod i18n;
 mod pages;
 mod query;
 mod skus;
+mod stores;
 mod svg;
 mod table;
 
 use crate::event_store::DbError;
 use crate::funnel::Catalog;
+use crate::funnel::report::FunnelReport;
 use crate::funnel::Dimension;
+use crate::funnel::StoreDirectory;
 use anyhow::Context;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -53,7 +56,7 @@ const MIN_TOKEN_LEN: usize = 16;
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     aisle dashboard --db /var/lib/aisle/hq.db                 # http://127.0.0.1:8080/\n  \
-    aisle dashboard --db hq.db --catalog catalog.csv \\\n    \
+    aisle dashboard --db hq.db --catalog catalog.csv --stores stores.csv \\\n    \
     --listen 0.0.0.0:8080 --auth-token-file /etc/aisle/dashboard.token\n\n\
     Reference: docs/dashboard.md")]
 pub struct Args {
@@ -63,6 +66,11 @@ pub struct Args {
     /// Catalog CSV (gtin,sku,style,name,colour,size) for SKU codes, names and styles.
     #[arg(long)]
     catalog: Option<PathBuf>,
+    /// Store directory CSV (store,name,region,city,brand,timezone) for
+    /// regions, cities, brands and each store's local days and hours, as
+    /// `aisle funnel --stores` reads it.
+    #[arg(long, value_name = "FILE")]
+    stores: Option<PathBuf>,
     /// Address to listen on. Anything but loopback needs --auth-token-file.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -82,6 +90,7 @@ pub struct Args {
 pub struct Config {
     pub db: PathBuf,
     pub catalog: Catalog,
+    pub stores: StoreDirectory,
     pub token: Option<String>,
     pub tag_heartbeat_s: u32,
     pub low_battery_mv: u16,
@@ -93,6 +102,7 @@ impl Config {
         Config {
             db,
             catalog: Catalog::default(),
+            stores: StoreDirectory::default(),
             token: None,
             tag_heartbeat_s: protocol::frame::Settings::default().heartbeat_s,
             low_battery_mv: LOW_BATTERY_MV,
@@ -111,9 +121,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let catalog = crate::cli::load_catalog(args.catalog.as_deref())?;
+    let stores = crate::funnel::load_stores(args.stores.as_deref())?;
     let config = Config {
         db: args.db,
         catalog,
+        stores,
         token,
         tag_heartbeat_s: args.tag_heartbeat_s,
         low_battery_mv: args.low_battery_mv,
@@ -154,7 +166,7 @@ pub async fn serve(
         .local_addr()
         .context("the listener has no address")?;
     let app = Arc::new(App {
-        src: Source::new(config.db.clone(), config.catalog),
+        src: Source::new(config.db.clone(), config.catalog, config.stores),
         limits: TagLimits {
             heartbeat_ms: i64::from(config.tag_heartbeat_s) * 1000,
             low_battery_mv: config.low_battery_mv,
@@ -165,7 +177,7 @@ pub async fn serve(
         .route("/", get(overview))
         .route("/skus", get(sku_list))
         .route("/sku", get(sku_page))
-        .route("/stores", get(stores))
+        .route("/stores", get(stores_page))
         .route("/fleet", get(fleet_page))
         .route("/api/funnel", get(api_funnel))
         .route("/api/fleet", get(api_fleet))
@@ -341,7 +353,7 @@ async fn render_page(
         }
     };
     let rendered = tokio::task::spawn_blocking(move || {
-        let result = render(&app, &ctx, &query);
+        let result = check(&app, &query).and_then(|()| render(&app, &ctx, &query));
         (ctx, result)
     })
     .await;
@@ -387,12 +399,7 @@ async fn sku_list(
     render_page(app, headers, raw, SKU_LIST_KEYS, |app, ctx, q| {
         match q.by.as_deref() {
             None | Some([Dimension::Sku]) => {}
-            Some([Dimension::Style]) if app.src.has_catalog() => {}
-            Some([Dimension::Style]) => {
-                return Err(Failure::Bad(
-                    "`by`: styles need a catalog (start the dashboard with --catalog FILE)".into(),
-                ))
-            }
+            Some([Dimension::Style]) => {}
             Some(_) => return Err(Failure::Bad("`by`: this page shows sku or style".into())),
         }
         if let Some(sort) = q.sort.as_deref() {
@@ -421,13 +428,13 @@ async fn sku_page(
     .await
 }
 
-async fn stores(
+async fn stores_page(
     State(app): State<Shared>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
     render_page(app, headers, raw, PAGE_KEYS, |app, ctx, q| {
-        Ok(pages::stores(&app.src, ctx, q)?)
+        Ok(stores::page_html(&app.src, ctx, q)?)
     })
     .await
 }
@@ -458,6 +465,34 @@ async fn not_found(headers: HeaderMap) -> Response {
     )
 }
 
+/// Refuses what the query asks of data the dashboard was not given: a
+/// style without a catalog, a region, city or brand without a store
+/// directory (as `aisle funnel` does), a channel the event store lacks.
+fn check(app: &App, q: &Query) -> Result<(), Failure> {
+    for dim in q.by.iter().flatten() {
+        if *dim == Dimension::Style && !app.src.has_catalog() {
+            return Err(Failure::Bad(
+                "`by`: style needs a catalog (start the dashboard with --catalog FILE)".into(),
+            ));
+        }
+        if dim.needs_directory() && app.src.stores.is_empty() {
+            return Err(Failure::Bad(format!(
+                "`by`: {dim} needs a store directory (start the dashboard with --stores FILE, a CSV: store,name,region,city,brand,timezone)"
+            )));
+        }
+    }
+    if let Some(channel) = &q.channel {
+        let known = data::channels(&app.src.open()?)?;
+        if !known.contains(channel) {
+            return Err(Failure::Bad(format!(
+                "`channel`: unknown channel `{channel}` (this event store has {})",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Runs an API call on a blocking thread; failures are one line of text.
 async fn api(
     app: Shared,
@@ -475,7 +510,9 @@ async fn api(
             )
         }
     };
-    match tokio::task::spawn_blocking(move || answer(&app, &query)).await {
+    match tokio::task::spawn_blocking(move || check(&app, &query).and_then(|()| answer(&app, &query)))
+        .await
+    {
         Ok(Ok(json)) => text_response(StatusCode::OK, "application/json", json),
         Ok(Err(Failure::Bad(message))) => text_response(
             StatusCode::BAD_REQUEST,
@@ -503,16 +540,9 @@ async fn api(
 async fn api_funnel(State(app): State<Shared>, RawQuery(raw): RawQuery) -> Response {
     api(app, raw, API_FUNNEL_KEYS, |app, q| {
         let by = q.by.clone().unwrap_or_else(|| vec![Dimension::Sku]);
-        if by.contains(&Dimension::Style) && !app.src.has_catalog() {
-            return Err(Failure::Bad(
-                "`by`: style needs a catalog (start the dashboard with --catalog FILE)".into(),
-            ));
-        }
         let store = app.src.open()?;
-        Ok(app
-            .src
-            .report(&store, &q.filter(), q.window(), by)?
-            .to_json())
+        let rows = app.src.rows(&store, q, by.clone())?;
+        Ok(FunnelReport::new(q.window(), by, rows).to_json())
     })
     .await
 }
