@@ -86,10 +86,9 @@ fn event_batches() -> (Vec<Message>, usize) {
         let mut events = Vec::new();
         for (d, day) in DAYS.iter().enumerate() {
             for k in 0..(60 + 5 * s + 10 * d) {
-                for (fixture, zone, gtins) in [
-                    ("rack-1", "front", vec![A, B]),
-                    ("rack-2", "back", vec![C]),
-                ] {
+                for (fixture, zone, gtins) in
+                    [("rack-1", "front", vec![A, B]), ("rack-2", "back", vec![C])]
+                {
                     // Dwells of different lengths, so medians and totals
                     // differ between zones.
                     let duration_ms = 5_000 + 1_000 * ((k as u64 * 7 + zone.len() as u64) % 40);
@@ -103,8 +102,10 @@ fn event_batches() -> (Vec<Message>, usize) {
             // UTC, and two before midnight UTC (the next morning in
             // Shanghai, so S1's local day and UTC day differ).
             let mut visits = |id: String, ts: String, count: usize| {
-                events.push(json!({"id": id, "ts": ts, "event": "store_visits", "stage": "visit",
-                    "tag": 3, "zone": "main-door", "duration_ms": 900_000, "count": count}));
+                events.push(
+                    json!({"id": id, "ts": ts, "event": "store_visits", "stage": "visit",
+                    "tag": 3, "zone": "main-door", "duration_ms": 900_000, "count": count}),
+                );
             };
             for q in 0..12 {
                 let id = format!("{store}-{d}-visits-{q}");
@@ -587,7 +588,11 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
             .collect();
         let mut by_dwell = zones.clone();
         by_dwell.sort_by_key(|r| std::cmp::Reverse(r["dwell_s_total"].as_i64()));
-        assert_eq!(ranked, key_rows(&by_dwell, &["zone"]), "zones by total dwell");
+        assert_eq!(
+            ranked,
+            key_rows(&by_dwell, &["zone"]),
+            "zones by total dwell"
+        );
         let fixtures = cli_rows(&db, &["--by", "store,fixture"]);
         assert_table(
             &browser,
@@ -712,7 +717,12 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
     let cli_reversed = Command::new(aisle_bin())
         .args(["funnel", "--db"])
         .arg(&db)
-        .args(["--from", "2026-11-21T00:00:00Z", "--to", "2026-11-20T00:00:00Z"])
+        .args([
+            "--from",
+            "2026-11-21T00:00:00Z",
+            "--to",
+            "2026-11-20T00:00:00Z",
+        ])
         .output()
         .unwrap();
     assert!(!cli_reversed.status.success());

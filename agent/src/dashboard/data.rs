@@ -5,6 +5,7 @@
 //! Pages never count anything themselves: a figure is a row of the
 //! engine's report, and a day is a row keyed by the engine's `day`.
 
+use super::query::{Query, STORE_CHANNEL};
 use crate::event_store::sqlite::ITEM_EVENTS;
 use crate::event_store::EventFilter;
 use crate::event_store::{DbError, SqliteStore as EventStore};
@@ -14,7 +15,6 @@ use crate::funnel::Catalog;
 use crate::funnel::StoreDirectory;
 use crate::funnel::{Dimension, FunnelOptions};
 use crate::hq::fleet::{self, GatewayState, TagAlarms, TagState};
-use super::query::{Query, STORE_CHANNEL};
 use protocol::time::UnixMillis;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -202,7 +202,10 @@ impl Source {
     ) -> Result<Vec<FunnelRow>, DbError> {
         let channel = q.channel.as_deref().filter(|c| *c != STORE_CHANNEL);
         let Some(channel) = channel else {
-            return Ok(self.report(store, &q.filter(), q.window(), by)?.rows.clone());
+            return Ok(self
+                .report(store, &q.filter(), q.window(), by)?
+                .rows
+                .clone());
         };
         let appended = !by.contains(&Dimension::Channel);
         let mut keyed = by;

@@ -7,11 +7,12 @@
 //! server binds to loopback unless it is given a token to demand.
 //! Reference: docs/dashboard.md.
 //!
-//! This file is the server: its routes, their access check and their
-//! responses, kept together so every page's path, parameters and status
-//! codes can be read in one place; what a page shows lives in the modules
+//! This file is the server: its routes and their responses, kept together
+//! so every page's path, parameters and status codes can be read in one
+//! place; the token check is in `auth`, what a page shows in the modules
 //! below.
 
+mod auth;
 mod data;
 mod fleet;
 mod html;
@@ -24,8 +25,8 @@ mod svg;
 mod table;
 
 use crate::event_store::DbError;
-use crate::funnel::Catalog;
 use crate::funnel::report::FunnelReport;
+use crate::funnel::Catalog;
 use crate::funnel::Dimension;
 use crate::funnel::StoreDirectory;
 use anyhow::Context;
@@ -112,7 +113,7 @@ impl Config {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let token = match &args.auth_token_file {
-        Some(path) => Some(read_token(path)?),
+        Some(path) => Some(auth::read_token(path)?),
         None if !args.listen.ip().is_loopback() => anyhow::bail!(
             "--listen {} is reachable from other machines: give --auth-token-file FILE \
              (a token of at least {MIN_TOKEN_LEN} characters), or listen on 127.0.0.1",
@@ -139,19 +140,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         serve(listener, config, shutdown).await
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read --auth-token-file {}", path.display()))?;
-    let token = text.trim_end_matches(['\n', '\r']).to_string();
-    if token.len() < MIN_TOKEN_LEN || token.contains(char::is_whitespace) {
-        anyhow::bail!(
-            "--auth-token-file {}: the token must be at least {MIN_TOKEN_LEN} characters, without spaces",
-            path.display()
-        );
-    }
-    Ok(token)
 }
 
 /// Serves the dashboard on `listener` until `shutdown` completes. Prints
@@ -182,7 +170,10 @@ pub async fn serve(
         .route("/api/funnel", get(api_funnel))
         .route("/api/fleet", get(api_fleet))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(app.clone(), authorize))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            auth::authorize,
+        ))
         .with_state(app);
     println!(
         "aisle dashboard: http://{addr}/ (database {})",
@@ -204,56 +195,6 @@ struct App {
 }
 
 type Shared = Arc<App>;
-
-/// Refuses requests without the token, when there is one.
-async fn authorize(
-    State(app): State<Shared>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let Some(token) = &app.token else {
-        return next.run(request).await;
-    };
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(presented_token);
-    if given.is_some_and(|g| same(g.as_bytes(), token.as_bytes())) {
-        return next.run(request).await;
-    }
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        "this dashboard needs its token: `Authorization: Bearer TOKEN`, or basic auth with the token as password\n",
-    )
-        .into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"aisle dashboard\", charset=\"UTF-8\""),
-    );
-    response
-}
-
-/// The token in an `Authorization` header: a bearer token, or the password
-/// of basic auth (any user name).
-fn presented_token(value: &str) -> Option<String> {
-    use base64::Engine as _;
-    if let Some(token) = value.strip_prefix("Bearer ") {
-        return Some(token.trim().to_string());
-    }
-    let encoded = value.strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    text.split_once(':')
-        .map(|(_, password)| password.to_string())
-}
-
-/// Compares secrets in time independent of where they differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 /// The page language: `lang=` if given, else the browser's.
 fn language(query: Option<&Query>, headers: &HeaderMap) -> Lang {
@@ -510,8 +451,10 @@ async fn api(
             )
         }
     };
-    match tokio::task::spawn_blocking(move || check(&app, &query).and_then(|()| answer(&app, &query)))
-        .await
+    match tokio::task::spawn_blocking(move || {
+        check(&app, &query).and_then(|()| answer(&app, &query))
+    })
+    .await
     {
         Ok(Ok(json)) => text_response(StatusCode::OK, "application/json", json),
         Ok(Err(Failure::Bad(message))) => text_response(
@@ -552,22 +495,4 @@ async fn api_fleet(State(app): State<Shared>, RawQuery(raw): RawQuery) -> Respon
         Ok(fleet::json(&app.src, app.limits, UnixMillis::now().0)?)
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_a_bearer_token_or_a_basic_auth_password() {
-        assert_eq!(presented_token("Bearer abc").as_deref(), Some("abc"));
-        // "hq:s3cret" in base64.
-        assert_eq!(
-            presented_token("Basic aHE6czNjcmV0").as_deref(),
-            Some("s3cret")
-        );
-        assert_eq!(presented_token("Basic !!"), None);
-        assert_eq!(presented_token("Digest x"), None);
-        assert!(same(b"abc", b"abc") && !same(b"abc", b"abd") && !same(b"abc", b"ab"));
-    }
 }

@@ -105,7 +105,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let (Some(from), Some(to)) = (args.from, args.to) {
         if to <= from {
-            anyhow::bail!("--to {to} must be after --from {from} (the range is from inclusive, to exclusive)");
+            anyhow::bail!(
+                "--to {to} must be after --from {from} (the range is from inclusive, to exclusive)"
+            );
         }
     }
     let catalog = crate::cli::load_catalog(args.catalog.as_deref())?;
