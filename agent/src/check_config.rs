@@ -18,12 +18,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match config::load(&args.file) {
         Ok(c) => {
             println!(
-                "{}: OK (store {}, {} receivers, {} fixtures, {} readers, {} SKUs, {} garments)",
+                "{}: OK (store {}, {} receivers, {} fixtures, {} readers, {} entrances, {} SKUs, {} garments)",
                 args.file.display(),
                 c.store,
                 c.receivers.len(),
                 c.fixtures.len(),
                 c.readers.len(),
+                c.entrances.len(),
                 c.skus.len(),
                 c.garments.len()
             );

@@ -1,5 +1,5 @@
 //! The store config (`store.toml`): what a gateway reads, where it ships
-//! events, and the store's map of fixtures, readers and garments.
+//! events, and the store's map of fixtures, readers, entrances and garments.
 //!
 //! [`load`] parses and validates in one step and reports every problem with
 //! file:line:column and a hint, so `aisle check-config` and `aisle gateway`
@@ -41,6 +41,8 @@ pub struct StoreConfig {
     pub fixtures: Vec<Fixture>,
     #[serde(default)]
     pub readers: Vec<Reader>,
+    #[serde(default)]
+    pub entrances: Vec<Entrance>,
     #[serde(default)]
     pub skus: Vec<Sku>,
     #[serde(default)]
@@ -175,6 +177,16 @@ pub enum ReaderKind {
 pub struct Reader {
     pub tag: u32,
     pub kind: ReaderKind,
+    pub zone: String,
+}
+
+/// A door with an entrance counter: a tag whose two break-beams count the
+/// people walking in and out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entrance {
+    pub tag: u32,
+    /// Where the door is, e.g. `main-door`: visits are reported per zone.
     pub zone: String,
 }
 

@@ -64,7 +64,7 @@ fn demo_store_example_is_valid() {
     let (ok, out, err) = check(&example);
     assert!(ok, "examples/store.toml rejected:\n{err}");
     assert!(
-        out.contains("OK (store DEMO-1, 1 receivers, 4 fixtures, 2 readers, 8 SKUs, 36 garments)"),
+        out.contains("OK (store DEMO-1, 1 receivers, 4 fixtures, 2 readers, 1 entrances, 8 SKUs, 36 garments)"),
         "{out}"
     );
 }
@@ -105,6 +105,22 @@ fn tag_id_used_twice_is_rejected() {
         "19:7",
         "tag id 1001 is used twice (first at line 15)",
     );
+}
+
+#[test]
+fn entrance_tag_that_is_a_fixtures_presence_tag_is_rejected() {
+    let text = format!("{BASE}\n[[entrances]]\ntag = 1001\nzone = \"main-door\"\n");
+    assert_rejected_at(
+        &text,
+        "19:7",
+        "tag id 1001 is used twice (first at line 15)",
+    );
+}
+
+#[test]
+fn entrance_without_a_zone_is_rejected() {
+    let text = format!("{BASE}\n[[entrances]]\ntag = 4001\nzone = \"\"\n");
+    assert_rejected_at(&text, "20:8", "entrance zone is empty");
 }
 
 #[test]

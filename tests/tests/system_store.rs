@@ -1,9 +1,11 @@
 //! The whole store on one machine, every part its own process: `aisle
 //! simulate` acting as the store's receivers on a pty pair, `aisle gateway`
 //! on the other end, a real Mosquitto, `aisle hq` writing SQLite. What HQ's
-//! `aisle funnel` reports must equal the simulator's ground truth, computed
-//! from what its shoppers did, in a clean run and through crashes, a broker
-//! restart and a faulty serial link.
+//! `aisle funnel` reports, by SKU, store, zone and fixture, must equal the
+//! simulator's ground truth, computed from what its shoppers did, in a clean
+//! run and through crashes, a broker restart and a faulty serial link; the
+//! entrance's counts reach HQ as `store_visits` events of its zone, adding
+//! up to the people who came in.
 
 use aisle_system_tests::{
     aisle_bin, demo_store, stdout_of, wait_until, ChildGuard, GatewayArgs, HqCollector, Mosquitto,
@@ -18,6 +20,10 @@ use tempfile::TempDir;
 const WINDOW: &str = "2m";
 /// Shopping time of a run: long enough for journeys through the checkout.
 const SHOPPING: &str = "40s";
+/// The groupings whose truth the simulator writes and HQ's funnel must
+/// equal: per SKU, per store (with the entrance's visits), per zone and per
+/// fixture (with the dwells).
+const GROUPINGS: [&str; 4] = ["sku", "store", "zone", "fixture"];
 /// How long the simulator waits for the last acks after shopping: two of a
 /// tag's longest retransmission gaps (64 s plus 25 % jitter), because on the
 /// faulty link an event can lose several attempts in a row and reach them.
@@ -64,28 +70,37 @@ impl Store {
         self.dir.path().join(name)
     }
 
-    /// Starts `aisle simulate` on the link's device end.
+    /// The truth file of one grouping.
+    fn truth_path(&self, by: &str) -> PathBuf {
+        self.path(&format!("truth-by-{by}.json"))
+    }
+
+    /// Starts `aisle simulate` on the link's device end, writing the truth
+    /// of every grouping.
     fn simulate(&self, seed: u64, extra: &[&str]) -> ChildGuard {
         let mut cmd = Command::new(aisle_bin());
         cmd.arg("simulate")
             .arg("--config")
             .arg(demo_store())
             .arg("--port")
-            .arg(self.link.device_path())
-            .arg("--truth")
-            .arg(self.path("truth.json"))
-            .args([
-                "--seed",
-                &seed.to_string(),
-                "--duration",
-                SHOPPING,
-                "--window",
-                WINDOW,
-                "--ack-timeout",
-                ACK_TIMEOUT,
-            ])
-            .args(extra)
-            .env("RUST_LOG", "info");
+            .arg(self.link.device_path());
+        for by in GROUPINGS {
+            cmd.arg("--truth")
+                .arg(self.truth_path(by))
+                .args(["--truth-by", by]);
+        }
+        cmd.args([
+            "--seed",
+            &seed.to_string(),
+            "--duration",
+            SHOPPING,
+            "--window",
+            WINDOW,
+            "--ack-timeout",
+            ACK_TIMEOUT,
+        ])
+        .args(extra)
+        .env("RUST_LOG", "info");
         ChildGuard::spawn("aisle simulate", &mut cmd, &self.path("simulate.log"))
     }
 
@@ -97,19 +112,33 @@ impl Store {
             .unwrap_or(0)
     }
 
-    /// `aisle funnel --format json --by sku --window W` on HQ's database.
-    fn funnel(&self) -> String {
+    /// HQ's `store_visits` events: (stage, zone, count) of each.
+    fn hq_visit_events(&self) -> Vec<(String, Option<String>, Option<u64>)> {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+        let db = rusqlite::Connection::open_with_flags(&self.hq.db, flags).expect("HQ's database");
+        let mut query = db
+            .prepare("SELECT stage, zone, count FROM events WHERE event = 'store_visits'")
+            .expect("query visits");
+        query
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .expect("read visits")
+            .collect::<Result<_, _>>()
+            .expect("read visits")
+    }
+
+    /// `aisle funnel --format json --by BY --window W` on HQ's database.
+    fn funnel(&self, by: &str) -> String {
         stdout_of(
             Command::new(aisle_bin())
                 .args([
-                    "funnel", "--format", "json", "--by", "sku", "--window", WINDOW, "--db",
+                    "funnel", "--format", "json", "--by", by, "--window", WINDOW, "--db",
                 ])
                 .arg(&self.hq.db),
         )
     }
 
     /// Waits for the simulator to exit 0 (every event acked by the gateway),
-    /// then for HQ's funnel to equal the truth.
+    /// then for HQ's funnel to equal the truth in every grouping.
     fn assert_hq_matches_truth(&self, sim: &mut ChildGuard) {
         let status = sim.wait_exit(RUN_DEADLINE);
         assert!(
@@ -117,8 +146,36 @@ impl Store {
             "aisle simulate failed ({status}):\n{}",
             sim.log_tail()
         );
-        let truth = std::fs::read_to_string(self.path("truth.json"))
-            .expect("the simulator wrote its truth");
+        for by in GROUPINGS {
+            self.assert_hq_matches_truth_by(by);
+        }
+        // The demo store's one entrance counted people in several periods;
+        // each period with arrivals is one event of the door's zone, and
+        // their counts add up to the people the truth saw come in.
+        let truth: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(self.truth_path("store")).expect("the truth by store"),
+        )
+        .expect("the truth is JSON");
+        let came_in = truth["rows"][0]["visits"]
+            .as_u64()
+            .expect("visits by store");
+        assert!(came_in > 0, "nobody came in: {truth}");
+        let visits = self.hq_visit_events();
+        assert!(visits.len() > 1, "visits at HQ: {visits:?}");
+        let mut counted = 0;
+        for (stage, zone, count) in &visits {
+            assert_eq!(
+                (stage.as_str(), zone.as_deref()),
+                ("visit", Some("main-door"))
+            );
+            counted += count.expect("a store_visits event has its count");
+        }
+        assert_eq!(counted, came_in, "store_visits counts at HQ: {visits:?}");
+    }
+
+    fn assert_hq_matches_truth_by(&self, by: &str) {
+        let truth =
+            std::fs::read_to_string(self.truth_path(by)).expect("the simulator wrote its truth");
         let doc: serde_json::Value = serde_json::from_str(&truth).expect("the truth is JSON");
         let sold: u64 = doc["rows"]
             .as_array()
@@ -133,13 +190,13 @@ impl Store {
         // Byte for byte, whole-second medians included: no tolerance.
         let mut last = String::new();
         let matched = wait_until_or(DELIVERY_DEADLINE, || {
-            last = self.funnel();
+            last = self.funnel(by);
             (last == truth).then_some(())
         });
         if matched.is_none() {
             assert_eq!(
                 last, truth,
-                "HQ's funnel (left) differs from the ground truth (right)\nHQ:    {last}truth: {truth}"
+                "HQ's funnel by {by} (left) differs from the ground truth (right)\nHQ:    {last}truth: {truth}"
             );
         }
     }

@@ -62,6 +62,79 @@ fn tag_used_by_a_fixture_and_a_reader_is_rejected() {
     );
 }
 
+const ENTRANCE: &str = "[[entrances]]\ntag = 7\nzone = \"main-door\"\n";
+
+#[test]
+fn entrance_is_parsed_with_its_zone() {
+    let c = parse(Path::new("store.toml"), &format!("{MINIMAL}{ENTRANCE}")).unwrap();
+    assert_eq!(c.entrances.len(), 1);
+    assert_eq!(
+        (c.entrances[0].tag, c.entrances[0].zone.as_str()),
+        (7, "main-door")
+    );
+}
+
+#[test]
+fn entrance_tag_that_is_a_fixtures_presence_tag_is_rejected() {
+    let text =
+        format!("{MINIMAL}[[fixtures]]\nid = \"F1\"\nzone = \"a\"\npresence_tag = 7\n{ENTRANCE}");
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!((errs[0].line, errs[0].column), (11, 7));
+    assert!(
+        errs[0]
+            .message
+            .contains("tag id 7 is used twice (first at line 9)"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn entrance_tag_that_is_a_reader_or_a_garment_is_rejected() {
+    let reader =
+        format!("{MINIMAL}[[readers]]\ntag = 7\nkind = \"checkout\"\nzone = \"till\"\n{ENTRANCE}");
+    let errs = errors(&reader);
+    assert_eq!((errs[0].line, errs[0].column), (11, 7), "{errs:?}");
+    assert!(errs[0].message.contains("first at line 7"), "{}", errs[0]);
+    let garment = format!(
+        "{MINIMAL}{ENTRANCE}[[fixtures]]\nid = \"F1\"\nzone = \"a\"\npresence_tag = 1\ngtins = [\"80614141123458\"]\n[[garments]]\ntag = 7\nepc = \"3074257BF7194E4000001A85\"\nfixture = \"F1\"\n"
+    );
+    let errs = errors(&garment);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!((errs[0].line, errs[0].column), (15, 7));
+    assert!(
+        errs[0]
+            .message
+            .contains("tag id 7 is used twice (first at line 7)"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn duplicate_entrance_tags_are_rejected() {
+    let errs = errors(&format!("{MINIMAL}{ENTRANCE}{ENTRANCE}"));
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!((errs[0].line, errs[0].column), (10, 7));
+    assert!(
+        errs[0]
+            .message
+            .contains("tag id 7 is used twice (first at line 7)"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn entrance_with_an_empty_zone_is_rejected() {
+    let errs = errors(&format!("{MINIMAL}{}", ENTRANCE.replace("main-door", "")));
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!((errs[0].line, errs[0].column), (8, 8));
+    assert_eq!(errs[0].message, "entrance zone is empty");
+    assert!(errs[0].help.contains("main-door"), "{}", errs[0]);
+}
+
 #[test]
 fn store_id_outside_the_topic_charset_is_rejected() {
     let errs = errors(&MINIMAL.replace("\"S1\"", "\"S 1/#\""));

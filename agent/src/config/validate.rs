@@ -311,7 +311,7 @@ impl Validator<'_> {
                 v.error(
                     &path,
                     format!("tag id {tag} is used twice (first at line {line})"),
-                    "each tag id belongs to one fixture, reader or garment; fix one of them",
+                    "each tag id belongs to one fixture, reader, entrance or garment; fix one of them",
                 );
             } else {
                 tags.insert(tag, path);
@@ -352,6 +352,16 @@ impl Validator<'_> {
                     &[N("readers"), I(i), N("zone")],
                     "reader zone is empty".into(),
                     "name the fitting room or checkout, e.g. \"fitting-room-1\"",
+                );
+            }
+        }
+        for (i, e) in c.entrances.iter().enumerate() {
+            claim(self, e.tag, vec![N("entrances"), I(i), N("tag")]);
+            if e.zone.is_empty() {
+                self.error(
+                    &[N("entrances"), I(i), N("zone")],
+                    "entrance zone is empty".into(),
+                    "name the door, e.g. \"main-door\"",
                 );
             }
         }

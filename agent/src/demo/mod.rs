@@ -14,7 +14,8 @@
 mod broker;
 mod table;
 
-use crate::cli::parse_duration_ms;
+use crate::cli::parse_duration;
+use crate::funnel::Dimension;
 use crate::sim::{self, DriveOptions, Progress};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -26,8 +27,8 @@ use tokio::sync::watch;
 #[derive(clap::Args)]
 pub struct Args {
     /// Shopping time of the simulated store.
-    #[arg(long, default_value = "45s", value_parser = parse_duration_ms)]
-    duration: i64,
+    #[arg(long, default_value = "45s", value_parser = parse_duration)]
+    duration: Duration,
     /// Seed of the shopper model: the same seed gives the same shoppers.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -51,7 +52,7 @@ pub struct Args {
 /// The demo store, built in so the demo runs from the binary alone.
 const STORE_TOML: &str = include_str!("../../../examples/store.toml");
 /// HQ's default funnel window.
-const WINDOW_MS: u64 = 3_600_000;
+const WINDOW: Duration = Duration::from_secs(3_600);
 /// From the simulator's last ack to HQ's tables: a batch's linger, publish
 /// and the collector's commit take well under a second; this is for a
 /// loaded machine.
@@ -95,11 +96,12 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     let plan = sim::plan(
         &store_toml,
         args.seed,
-        args.duration as u64,
-        WINDOW_MS,
+        args.duration,
+        WINDOW,
         args.shoppers_per_min,
     )?;
-    sim::write_truth(&dir.join("truth.json"), &plan.truth)?;
+    let truth = plan.truth.report(&[Dimension::Sku]);
+    sim::write_truth(&dir.join("truth.json"), &truth)?;
 
     let port = broker::free_port()?;
     let broker_log = dir.join("broker.log");
@@ -127,7 +129,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     println!(
         "  store    {} shoppers over {} s, seed {}, receiver on {gateway_tty}",
         plan.script.shoppers,
-        args.duration / 1000,
+        args.duration.as_secs(),
         args.seed
     );
     println!("  files    {}", dir.display());
@@ -188,7 +190,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     let opts = DriveOptions {
         faults: Default::default(),
         seed: args.seed,
-        ack_timeout_ms: 60_000,
+        ack_timeout: Duration::from_secs(60),
         log_progress: false,
     };
     let driven = sim::drive(receiver, &plan, opts, progress_tx).await;
@@ -229,15 +231,16 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
 /// Waits until HQ's funnel equals the truth (or the deadline), then prints
 /// both and the verdict. `Ok(true)` when they match.
 async fn settle_and_compare(plan: &sim::Plan, hq_db: &Path) -> anyhow::Result<bool> {
+    let truth = plan.truth.report(&[Dimension::Sku]);
     let start = tokio::time::Instant::now();
-    let mut hq = table::hq_report(hq_db, WINDOW_MS)?;
-    while !table::differences(&plan.truth, &hq).is_empty() && start.elapsed() < DELIVERY_DEADLINE {
+    let mut hq = table::hq_report(hq_db, WINDOW)?;
+    while !table::differences(&truth, &hq).is_empty() && start.elapsed() < DELIVERY_DEADLINE {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        hq = table::hq_report(hq_db, WINDOW_MS)?;
+        hq = table::hq_report(hq_db, WINDOW)?;
     }
-    let differences = table::differences(&plan.truth, &hq);
+    let differences = table::differences(&truth, &hq);
     println!();
-    print!("{}", table::side_by_side(&plan.truth, &hq, &skus_by_gtin()));
+    print!("{}", table::side_by_side(&truth, &hq, &skus_by_gtin()));
     println!();
     if differences.is_empty() {
         println!("MATCH: HQ's funnel equals the ground truth (the same `aisle funnel --format json` bytes).");

@@ -8,12 +8,13 @@ use crate::funnel::{Dimension, FunnelOptions};
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 /// HQ's funnel by SKU, as `aisle funnel --by sku` computes it; empty while
 /// the collector has not created its database yet.
-pub(super) fn hq_report(db: &Path, window_ms: u64) -> anyhow::Result<FunnelReport> {
+pub(super) fn hq_report(db: &Path, window: Duration) -> anyhow::Result<FunnelReport> {
     let opts = FunnelOptions {
-        window: std::time::Duration::from_millis(window_ms),
+        window,
         by: vec![Dimension::Sku],
         ..FunnelOptions::default()
     };

@@ -193,10 +193,19 @@ pub async fn serve(
         port_txs.push(tx);
         port_rxs.push(rx);
     }
+    // Events already spooled count as seen: their acks may not have
+    // reached the tags before the gateway stopped.
+    let mut dedup = enrich::Dedup::new(enrich::DEDUP_CAPACITY);
+    for key in spool
+        .recent_keys(enrich::DEDUP_CAPACITY)
+        .context("cannot read the spool's recent events")?
+    {
+        dedup.remember(key);
+    }
     let writer = Writer {
         spool,
         map: enrich::StoreMap::new(&cfg),
-        dedup: enrich::Dedup::new(enrich::DEDUP_CAPACITY),
+        dedup,
         stats: stats.clone(),
         tags: tags.clone(),
         ports: port_txs,

@@ -286,10 +286,23 @@ pub(crate) struct TagHealth {
     pub(crate) dropped: Option<u32>,
     pub(crate) fw: Option<String>,
     pub(crate) reset_reason: Option<String>,
+    /// Entrance counters only: the latest counting period, the one place
+    /// a period in which people only left shows. Absent for other tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) entries: Option<EntriesPeriod>,
     /// Entrance counters only: a break-beam is blocked (a propped door, a
     /// pram), so nobody is being counted. Absent for other tags.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) beam_blocked: Option<bool>,
+}
+
+/// One counting period of an entrance, as its tag reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct EntriesPeriod {
+    pub(crate) start: UnixMillis,
+    pub(crate) period_ms: u32,
+    pub(crate) entered: u16,
+    pub(crate) exited: u16,
 }
 
 /// Tag health seen since the last publication on `…/tags`.
@@ -314,6 +327,7 @@ impl TagHealthBook {
             dropped: None,
             fw: None,
             reset_reason: None,
+            entries: None,
             beam_blocked: None,
         });
         h.last_seen = h.last_seen.max(now);
@@ -376,6 +390,16 @@ impl TagHealthBook {
         }
     }
 
+    /// Notes an entrance's counts for one period; an older period heard
+    /// late (a retransmission) does not replace a newer one.
+    pub(crate) fn entries(&mut self, tag: u32, boot: u32, now: UnixMillis, period: EntriesPeriod) {
+        if let Some(h) = self.seen(tag, boot, now) {
+            if h.entries.is_none_or(|e| e.start <= period.start) {
+                h.entries = Some(period);
+            }
+        }
+    }
+
     /// The tags that changed since the last call, at most `max`.
     pub(crate) fn take_changed(&mut self, max: usize) -> Vec<TagHealth> {
         let ids: Vec<u32> = self.changed.iter().copied().take(max).collect();
@@ -389,86 +413,4 @@ impl TagHealthBook {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const FW: FwVersion = FwVersion {
-        major: 1,
-        minor: 2,
-        patch: 3,
-    };
-
-    #[test]
-    fn heartbeat_drop_count_resets_on_a_new_boot() {
-        let mut book = TagHealthBook::default();
-        book.heartbeat(7, 1, UnixMillis(1000), 3000, FW, 5);
-        book.heartbeat(7, 2, UnixMillis(2000), 2990, FW, 1);
-        let tags = book.take_changed(10);
-        assert_eq!(tags.len(), 1);
-        assert_eq!(
-            (tags[0].boot, tags[0].dropped, tags[0].battery_mv),
-            (2, Some(1), Some(2990))
-        );
-        assert!(book.take_changed(10).is_empty(), "nothing changed since");
-    }
-
-    #[test]
-    fn entrance_heartbeat_shows_a_blocked_beam_until_one_says_it_cleared() {
-        let mut book = TagHealthBook::default();
-        book.heartbeat(7, 1, UnixMillis(1000), 3000, FW, 0);
-        book.entrance_heartbeat(9, 1, UnixMillis(1000), 3300, FW, 0, true);
-        let tags = book.take_changed(10);
-        let blocked: Vec<_> = tags.iter().map(|h| (h.tag, h.beam_blocked)).collect();
-        assert_eq!(blocked, [(7, None), (9, Some(true))]);
-        let json = serde_json::to_value(&tags).unwrap();
-        assert_eq!(json[0].get("beam_blocked"), None, "not an entrance tag");
-        assert_eq!(json[1]["beam_blocked"], true);
-        book.entrance_heartbeat(9, 1, UnixMillis(2000), 3300, FW, 0, false);
-        assert_eq!(book.take_changed(10)[0].beam_blocked, Some(false));
-    }
-
-    #[tokio::test]
-    async fn ready_once_connected_with_every_receiver_open() {
-        let stats = std::sync::Arc::new(Stats::new(&["/dev/a".into(), "/dev/b".into()]));
-        let waiting = tokio::spawn({
-            let stats = stats.clone();
-            async move { stats.ready().await }
-        });
-        stats.receiver(0, |r| r.state = "open");
-        stats.set_broker_connected(true);
-        assert!(!stats.is_ready(), "receiver b is not open yet");
-        stats.receiver(1, |r| r.state = "open");
-        tokio::time::timeout(std::time::Duration::from_secs(10), waiting)
-            .await
-            .expect("ready() resolves once the last receiver opens")
-            .unwrap();
-        stats.set_broker_connected(false);
-        assert!(!stats.is_ready(), "not ready without the broker");
-    }
-
-    #[test]
-    fn unknown_tags_are_counted_once_per_id() {
-        let stats = Stats::new(&[]);
-        for tag in [5, 5, 6] {
-            stats.unknown_tag(tag);
-        }
-        let doc = stats.snapshot("online", "S1", "gw", UnixMillis(0), 1, UnixMillis(0));
-        assert_eq!((doc.unknown_tags, doc.unknown_tag_events), (2, 3));
-        assert_eq!(doc.unknown_tag_ids, vec![5, 6]);
-    }
-
-    #[test]
-    fn unknown_tags_beyond_the_listed_ids_are_still_counted_once_per_id() {
-        let stats = Stats::new(&[]);
-        let tags = 1000..1000 + UNKNOWN_IDS_LISTED as u32 + 10;
-        for _ in 0..3 {
-            for tag in tags.clone() {
-                stats.unknown_tag(tag);
-            }
-        }
-        let doc = stats.snapshot("online", "S1", "gw", UnixMillis(0), 1, UnixMillis(0));
-        assert_eq!(doc.unknown_tags, tags.len() as u64);
-        assert_eq!(doc.unknown_tag_events, 3 * tags.len() as u64);
-        assert_eq!(doc.unknown_tag_ids.len(), UNKNOWN_IDS_LISTED);
-    }
-}
+mod tests;

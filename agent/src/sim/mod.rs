@@ -3,11 +3,14 @@
 //!
 //! Following the data: a seeded shopper model ([`shoppers`]) writes a script
 //! of physical facts for a store read from `store.toml` ([`store`]); the
-//! firmware's own tags turn it into sensor traces and frames ([`tags`]);
+//! firmware's own tags turn it into sensor traces and frames ([`tags`],
+//! with the entrance's beams drawn by [`door`]);
 //! frames cross an optionally faulty link ([`link`]) to the serial port
 //! ([`port`]); [`truth`] renders what HQ should report. This module is the
 //! real-time shell that drives them.
 
+pub mod clock;
+pub mod door;
 pub mod link;
 pub mod motion;
 pub mod port;
@@ -16,8 +19,9 @@ pub mod store;
 pub mod tags;
 pub mod truth;
 
-use crate::cli::parse_duration_ms;
+use crate::cli::parse_duration;
 use crate::funnel::report::FunnelReport;
+use crate::funnel::Dimension;
 use anyhow::Context;
 use link::{FaultInjector, FaultStats, Faults};
 use protocol::{encode, Frame, MAX_ENCODED_LEN};
@@ -28,6 +32,7 @@ use std::time::Duration;
 use tags::{TagIds, TagStats, VirtualStore};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
+use truth::Truth;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,19 +43,25 @@ pub struct Args {
     #[arg(long)]
     port: PathBuf,
     /// Where to write the ground-truth funnel, as `aisle funnel --format
-    /// json --by sku --window W` should print it.
-    #[arg(long)]
-    truth: PathBuf,
+    /// json --by LIST --window W` should print it. Repeat it with
+    /// `--truth-by` to write the truth grouped several ways.
+    #[arg(long, required = true)]
+    truth: Vec<PathBuf>,
+    /// How the truth at the same position among the `--truth`s is grouped:
+    /// `aisle funnel --by` dimensions, comma separated (sku, store, zone, fixture,
+    /// channel). Every truth is by sku when none is given.
+    #[arg(long, value_name = "LIST")]
+    truth_by: Vec<String>,
     /// Seed of the shopper model: the same seed, store and options give the
     /// same shoppers.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Shopping time; the run then waits for the gateway's last acks.
-    #[arg(long, default_value = "40s", value_parser = parse_duration_ms)]
-    duration: i64,
+    #[arg(long, default_value = "40s", value_parser = parse_duration)]
+    duration: Duration,
     /// HQ's funnel window W (as `aisle funnel --window`); at least 2m.
-    #[arg(long, default_value = "1h", value_parser = parse_duration_ms)]
-    window: i64,
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    window: Duration,
     /// Mean arrival rate of shoppers.
     #[arg(long, default_value_t = 30.0)]
     shoppers_per_min: f64,
@@ -58,8 +69,8 @@ pub struct Args {
     /// event before giving up. The default outlasts a tag's longest
     /// retransmission gap (the outbox's 64 s cap plus 25 % jitter), so a tag
     /// whose last attempts were lost gets another before the run fails.
-    #[arg(long, default_value = "90s", value_parser = parse_duration_ms)]
-    ack_timeout: i64,
+    #[arg(long, default_value = "90s", value_parser = parse_duration)]
+    ack_timeout: Duration,
     /// Faults on the link, per frame: e.g.
     /// `flip=0.05,garbage=0.05,duplicate=0.1,drop=0.02,drop-ack=0.2`.
     /// None by default.
@@ -73,29 +84,53 @@ pub struct Plan {
     pub script: Script,
     pub timing: Timing,
     pub shopping_ms: u64,
-    /// What HQ should report.
-    pub truth: FunnelReport,
+    /// What HQ should report, to be grouped as asked.
+    pub truth: Truth,
+}
+
+impl Plan {
+    /// When the last event of the day has been produced: a dwell ends once
+    /// the gap tolerance has passed, and an entrance reports the counts of
+    /// the period of the last passage once that period is over (and the
+    /// beams' debounce has let the counter close it, at the next sample).
+    fn settled_ms(&self) -> u64 {
+        let dwells = self.shopping_ms + self.timing.dwell_gap_ms;
+        let settings = tags::entrance_settings();
+        let period = u64::from(settings.period_ms);
+        let last_passage = self
+            .script
+            .door
+            .iter()
+            .flatten()
+            .map(|c| c.span().end)
+            .max();
+        let counted = last_passage.map_or(0, |end| {
+            (end / period + 1) * period + u64::from(settings.min_break_ms) + SAMPLE_MS
+        });
+        dwells.max(counted) + 500
+    }
 }
 
 /// Plans a day in the store of `config_path`.
 pub fn plan(
     config_path: &Path,
     seed: u64,
-    shopping_ms: u64,
-    window_ms: u64,
+    shopping: Duration,
+    window: Duration,
     shoppers_per_min: f64,
 ) -> anyhow::Result<Plan> {
+    let (shopping_ms, window_ms) = (clock::sim_ms(shopping), clock::sim_ms(window));
     if window_ms < shoppers::MIN_WINDOW_MS {
         anyhow::bail!(
             "--window {}: the simulator needs a window of at least 2m, so every journey it makes fits in half of it",
-            crate::cli::format_window(std::time::Duration::from_millis(window_ms))
+            crate::cli::format_window(window)
         );
     }
     if !(shoppers_per_min.is_finite() && shoppers_per_min >= 0.0) {
         anyhow::bail!("--shoppers-per-min {shoppers_per_min}: give a rate of 0 or more");
     }
     let cfg = crate::config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (layout, ids) = store::from_config(&cfg)
+    let (layout, ids, names) = store::from_config(&cfg)
         .with_context(|| format!("simulating {}", config_path.display()))?;
     let timing = Timing::from(&tags::settings());
     let params = Params {
@@ -105,7 +140,7 @@ pub fn plan(
         shoppers_per_min,
     };
     let script = shoppers::generate(&layout, &timing, &params);
-    let truth = truth::report(&layout, &script, &timing, window_ms);
+    let truth = truth::truth(&layout, &names, &script, &timing, window_ms);
     Ok(Plan {
         ids,
         script,
@@ -121,7 +156,8 @@ pub struct DriveOptions {
     pub faults: Faults,
     /// Seeds sensor noise and faults.
     pub seed: u64,
-    pub ack_timeout_ms: u64,
+    /// How long after shopping the gateway may take to ack every event.
+    pub ack_timeout: Duration,
     /// Log progress every few seconds (off when the caller shows it).
     pub log_progress: bool,
 }
@@ -142,7 +178,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Runs the planned day in real time on `port`: samples the sensors every
 /// [`SAMPLE_MS`], sends what the tags send, applies the gateway's acks.
 /// Returns once shopping is over and every event is acked; fails after
-/// `ack_timeout_ms` more without that.
+/// `ack_timeout` more without that.
 pub async fn drive<P>(
     port: P,
     plan: &Plan,
@@ -154,16 +190,14 @@ where
 {
     // A fresh boot number per run, as a real tag's persisted counter, so a
     // second run never reuses the event ids of the first.
-    let boot = (protocol::time::UnixMillis::now().0 / 1000) as u32;
+    let boot = clock::fresh_boot(protocol::time::UnixMillis::now());
     let mut store = VirtualStore::boot(&plan.ids, plan.script.clone(), boot, opts.seed);
     let mut link = FaultInjector::new(opts.faults, opts.seed);
     let (mut writer, mut downlinks, _reader) = port::split(port);
-    // Events can still appear after shopping ends: a dwell ends once the
-    // gap tolerance has passed.
-    let settled_ms = plan.shopping_ms + plan.timing.dwell_gap_ms + 500;
-    let give_up_ms = settled_ms + opts.ack_timeout_ms;
-    let start = tokio::time::Instant::now();
-    let now_ms = || start.elapsed().as_millis() as u64;
+    let settled_ms = plan.settled_ms();
+    let give_up_ms = settled_ms + clock::sim_ms(opts.ack_timeout);
+    let clock = clock::SimClock::start();
+    let now_ms = || clock.now_ms();
     let mut tick = tokio::time::interval(Duration::from_millis(SAMPLE_MS));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_log = 0;
@@ -244,26 +278,56 @@ pub fn write_truth(path: &Path, truth: &FunnelReport) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write the truth to {}", path.display()))
 }
 
+/// Each `--truth` with its grouping.
+fn truths(args: &Args) -> anyhow::Result<Vec<(PathBuf, Vec<Dimension>)>> {
+    if !args.truth_by.is_empty() && args.truth_by.len() != args.truth.len() {
+        anyhow::bail!(
+            "{} --truth-by for {} --truth: give one grouping per truth file, or none for all by sku",
+            args.truth_by.len(),
+            args.truth.len()
+        );
+    }
+    args.truth
+        .iter()
+        .enumerate()
+        .map(|(i, path)| {
+            let list = args.truth_by.get(i).map_or("sku", String::as_str);
+            let by = crate::funnel::dimension::parse_by(list)
+                .with_context(|| format!("--truth-by {list}"))?;
+            if let Some(d) = by.iter().find(|d| !truth::DIMENSIONS.contains(d)) {
+                anyhow::bail!(
+                    "--truth-by {list}: the simulator's truth cannot be grouped by {d} (it has no catalog, store directory nor local clock); use sku, store, zone, fixture or channel"
+                );
+            }
+            Ok((path.clone(), by))
+        })
+        .collect()
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let truths = truths(&args)?;
     let plan = plan(
         &args.config,
         args.seed,
-        args.duration as u64,
-        args.window as u64,
+        args.duration,
+        args.window,
         args.shoppers_per_min,
     )?;
-    write_truth(&args.truth, &plan.truth)?;
+    for (path, by) in &truths {
+        write_truth(path, &plan.truth.report(by))?;
+    }
     tracing::info!(
         shoppers = plan.script.shoppers,
+        visits = plan.script.visits.iter().map(|v| v.people).sum::<u64>(),
         journeys = plan.script.journeys.len(),
         dwells = plan.script.dwells.len(),
-        truth = %args.truth.display(),
+        truth = %truths[0].0.display(),
         "store planned"
     );
     let opts = DriveOptions {
         faults: args.faults,
         seed: args.seed,
-        ack_timeout_ms: args.ack_timeout as u64,
+        ack_timeout: args.ack_timeout,
         log_progress: true,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

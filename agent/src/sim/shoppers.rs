@@ -1,18 +1,21 @@
 //! The seeded shopper model: who walks into the simulated store, where they
-//! linger, what they brush against, lift, try on and buy.
+//! linger, what they brush against, lift, try on and buy, and who only
+//! looks in at the door.
 //!
-//! The output is a [`Script`]: a timeline of physical facts (presence in front
-//! of each fixture, each garment held, brushed or pushed along the rail by a
+//! The output is a [`Script`]: a timeline of physical facts (people in the
+//! entrance's beams, presence in front of each fixture, each garment held, brushed or pushed along the rail by a
 //! browsing shopper, each garment inside a
 //! fitting room or at a checkout) that the virtual tags turn into sensor
 //! traces, plus the model's own bookkeeping of counted dwells and garment
-//! journeys, from which the ground truth is computed. Pure and deterministic:
+//! journeys and visits, from which the ground truth is computed. Pure and deterministic:
 //! the same store, timing, parameters and seed give the same script, and
 //! nothing here reads a clock. Times are milliseconds since the simulation
 //! started.
 //!
 //! Every fact is kept unambiguous, so that neither the tags' detectors nor
 //! HQ's funnel can see it two ways:
+//! - passages through a door keep [`super::door::DOOR_GAP_MS`] from one
+//!   another, each beam change lasting two samples;
 //! - dwells last at least 1.5× the tags' minimum dwell, pass-bys at most half
 //!   of it; PIR drop-outs inside a dwell are at most a third of the gap
 //!   tolerance; visits to one fixture are separated by several gap tolerances;
@@ -27,6 +30,7 @@
 //!   the last step of the previous one, so HQ's windowed funnel (window W)
 //!   cannot depend on millisecond timing.
 
+use super::door::{self, Crossing, Passage};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use shopper::Shopper;
@@ -83,6 +87,8 @@ pub struct Layout {
     pub garments: Vec<GarmentLayout>,
     /// Zone readers, in config order.
     pub readers: Vec<ReaderKind>,
+    /// How many entrances (doors with a people counter) the store has.
+    pub entrances: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -185,6 +191,17 @@ impl Journey {
     }
 }
 
+/// People who came into the store through one entrance together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Visit {
+    /// Index into the store's entrances.
+    pub entrance: usize,
+    /// When they stepped into the door.
+    pub at: u64,
+    /// One, or two for a pair.
+    pub people: u64,
+}
+
 /// A dwell long enough to count as an exposure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dwell {
@@ -195,6 +212,8 @@ pub struct Dwell {
 /// Everything that physically happened in the simulated store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
+    /// Per entrance, everyone who passed its beams, in time order.
+    pub door: Vec<Vec<Crossing>>,
     /// Per fixture, the stretches someone stood in front of it (what a PIR sees).
     pub presence: Vec<Vec<Span>>,
     /// Per garment, the stretches it was in a shopper's hands.
@@ -208,8 +227,10 @@ pub struct Script {
     pub dwells: Vec<Dwell>,
     /// Bookkeeping: every garment journey.
     pub journeys: Vec<Journey>,
-    /// Shoppers who did something (those whose visit did not fit the shopping
-    /// time are turned away at the door and not counted).
+    /// Bookkeeping: everyone who came in through an entrance.
+    pub visits: Vec<Visit>,
+    /// Shoppers who came in or did something (those whose visit did not fit
+    /// the shopping time are turned away at the door and not counted).
     pub shoppers: usize,
     /// Each SKU's pace, by GTIN.
     pub paces: BTreeMap<String, Pace>,
@@ -217,7 +238,11 @@ pub struct Script {
 
 /// Nothing happens in the first second, while the tags boot.
 const WARMUP_MS: u64 = 1_000;
-/// Paces are whole seconds in these ranges. The shortest pace to the
+/// Paces are whole seconds from these lists. Each list holds seconds of one
+/// parity, so the median of a row that mixes SKUs (by store, zone or
+/// fixture), the mean of its middle two when they are even in number, is a
+/// whole second too, never a half that the link's milliseconds of jitter
+/// could round either way. The shortest pace to the
 /// fitting room exceeds the longest dwell after a lift plus the walk, and the
 /// shortest to the checkout the longest spread of try-ons plus the walk, so a
 /// shopper is never late for their SKU's pace.
@@ -229,8 +254,8 @@ const WARMUP_MS: u64 = 1_000;
 /// the detection latency. To the checkout: try-ons spread over at most
 /// 3.1 s (1.1 s of lifts, 2 s of paces), then at most 3 s in the room and
 /// 2.5 s of walk: 8.6 s.
-const VIEW_TO_TRY_ON_S: std::ops::RangeInclusive<u64> = 8..=10;
-const TRY_ON_TO_PURCHASE_S: std::ops::RangeInclusive<u64> = 9..=11;
+const VIEW_TO_TRY_ON_S: [u64; 2] = [8, 10];
+const TRY_ON_TO_PURCHASE_S: [u64; 2] = [9, 11];
 
 /// The shortest funnel window the model supports: a journey (a dwell with
 /// lifts, the paces to the fitting room and the checkout, the put-down time)
@@ -245,8 +270,8 @@ pub fn paces(layout: &Layout, rng: &mut ChaCha8Rng) -> BTreeMap<String, Pace> {
         .into_iter()
         .map(|gtin| {
             let pace = Pace {
-                view_to_try_on_ms: rng.gen_range(VIEW_TO_TRY_ON_S) * 1_000,
-                try_on_to_purchase_ms: rng.gen_range(TRY_ON_TO_PURCHASE_S) * 1_000,
+                view_to_try_on_ms: VIEW_TO_TRY_ON_S[rng.gen_range(0..2)] * 1_000,
+                try_on_to_purchase_ms: TRY_ON_TO_PURCHASE_S[rng.gen_range(0..2)] * 1_000,
             };
             (gtin.clone(), pace)
         })
@@ -258,6 +283,7 @@ pub fn generate(layout: &Layout, timing: &Timing, params: &Params) -> Script {
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let paces = paces(layout, &mut rng);
     let mut script = Script {
+        door: vec![Vec::new(); layout.entrances],
         presence: vec![Vec::new(); layout.fixtures.len()],
         held: vec![Vec::new(); layout.garments.len()],
         brushes: vec![Vec::new(); layout.garments.len()],
@@ -265,6 +291,7 @@ pub fn generate(layout: &Layout, timing: &Timing, params: &Params) -> Script {
         reads: Vec::new(),
         dwells: Vec::new(),
         journeys: Vec::new(),
+        visits: Vec::new(),
         shoppers: 0,
         paces: paces.clone(),
     };
@@ -295,9 +322,28 @@ pub fn generate(layout: &Layout, timing: &Timing, params: &Params) -> Script {
                 draft.commit(&mut script);
             }
         }
+        // Now and then someone on the street steps into the door and
+        // thinks better of it.
+        if layout.entrances > 0 && rng.gen_bool(TURN_BACK) {
+            let entrance = rng.gen_range(0..layout.entrances);
+            let door = &mut script.door[entrance];
+            let length = Passage::TurnBack.length_ms();
+            let slot = door::free_slot(door.iter().map(Crossing::span), at, length, 10_000);
+            if let Some(start) = slot.filter(|s| s + length <= params.shopping_ms) {
+                let crossing = Crossing {
+                    start,
+                    passage: Passage::TurnBack,
+                };
+                let i = door.partition_point(|c| c.start < start);
+                door.insert(i, crossing);
+            }
+        }
     }
     script
 }
+
+/// Chance that someone turns back at the door, per shopper arriving.
+const TURN_BACK: f64 = 0.15;
 
 mod shopper;
 

@@ -1,9 +1,11 @@
 //! The simulated store, read from the same `store.toml` the gateway uses:
-//! its fixtures, zone readers and garments become the model's layout and
-//! the virtual tags' ids and EPCs; `[[skus]]` gives the propensities.
+//! its entrances, fixtures, zone readers and garments become the model's
+//! layout, the virtual tags' ids and EPCs, and the names the truth groups
+//! by; `[[skus]]` gives the propensities.
 
 use super::shoppers::{FixtureLayout, GarmentLayout, Layout, Propensity, ReaderKind};
 use super::tags::TagIds;
+use super::truth::Names;
 use crate::config::{self, StoreConfig};
 
 /// Why a valid store config cannot be simulated.
@@ -21,8 +23,9 @@ pub enum StoreError {
     UnknownFixture { tag: u32, fixture: String },
 }
 
-/// The model's layout and the tags' identities, index-aligned.
-pub fn from_config(cfg: &StoreConfig) -> Result<(Layout, TagIds), StoreError> {
+/// The model's layout, the tags' identities and the names on HQ's events,
+/// index-aligned.
+pub fn from_config(cfg: &StoreConfig) -> Result<(Layout, TagIds, Names), StoreError> {
     if cfg.fixtures.is_empty() {
         return Err(StoreError::NoFixtures);
     }
@@ -70,14 +73,27 @@ pub fn from_config(cfg: &StoreConfig) -> Result<(Layout, TagIds), StoreError> {
         garments: garment_ids,
         fixtures: cfg.fixtures.iter().map(|f| f.presence_tag).collect(),
         readers: cfg.readers.iter().map(|r| r.tag).collect(),
+        entrances: cfg.entrances.iter().map(|e| e.tag).collect(),
+    };
+    let names = Names {
+        store: cfg.store.clone(),
+        fixtures: cfg
+            .fixtures
+            .iter()
+            .map(|f| (f.id.clone(), f.zone.clone()))
+            .collect(),
+        readers: cfg.readers.iter().map(|r| r.zone.clone()).collect(),
+        entrances: cfg.entrances.iter().map(|e| e.zone.clone()).collect(),
     };
     Ok((
         Layout {
             fixtures,
             garments,
             readers,
+            entrances: cfg.entrances.len(),
         },
         ids,
+        names,
     ))
 }
 
@@ -103,7 +119,16 @@ mod tests {
     fn the_demo_store_becomes_a_layout_with_its_propensities() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/store.toml");
         let cfg = config::load(&path).expect("examples/store.toml loads");
-        let (layout, ids) = from_config(&cfg).unwrap();
+        let (layout, ids, names) = from_config(&cfg).unwrap();
+        assert_eq!(
+            (layout.entrances, ids.entrances.as_slice()),
+            (1, &[4001][..])
+        );
+        assert_eq!(names.entrances, ["main-door"]);
+        assert_eq!(
+            names.fixtures[0],
+            ("F1".to_owned(), "womens-tops".to_owned())
+        );
         assert_eq!(layout.fixtures.len(), cfg.fixtures.len());
         assert_eq!(layout.garments.len(), cfg.garments.len());
         assert_eq!(ids.garments.len(), cfg.garments.len());

@@ -1,16 +1,18 @@
-//! The virtual tags: one firmware [`Tag`] per garment, fixture and zone
-//! reader, fed synthetic sensor traces of the [`Script`].
+//! The virtual tags: one firmware [`Tag`] per garment, fixture, zone reader
+//! and entrance, fed synthetic sensor traces of the [`Script`].
 //!
 //! The tags are the firmware crate's own code, so a brush or a push along
 //! the rail is filtered by the real pickup detector, a pass-by by the real
-//! dwell detector, a fitting room full of reads by the real reader node, and
-//! every frame, ack and retransmission is the real outbox at work. A
-//! garment's accelerometer plays the physical models of [`super::motion`]:
+//! dwell detector, a fitting room full of reads by the real reader node,
+//! people in the door's beams by the real entrance counter, and every
+//! frame, ack and retransmission is the real outbox at work. A garment's
+//! accelerometer plays the physical models of [`super::motion`]:
 //! each garment has its own hanger and sensor, and every lift, brush and
 //! browse of the script is rendered once, at boot, into the samples the tag
 //! will read. Pure: fed the simulation time, it samples every [`SAMPLE_MS`]
 //! and never reads a clock.
 
+use super::door;
 use super::motion::touches::{self, Lift};
 use super::motion::{Drive, Hanger, Scene, Sensor as Accelerometer};
 use super::shoppers::{Script, Span, SAMPLE_MS};
@@ -39,6 +41,16 @@ pub fn settings() -> Settings {
     }
 }
 
+/// The entrance counters' thresholds in the simulated store: the firmware's
+/// debounce and blocked time, with periods of 10 s so that a run of tens of
+/// seconds reports several.
+pub fn entrance_settings() -> EntranceSettings {
+    EntranceSettings {
+        period_ms: 10_000,
+        ..EntranceSettings::default()
+    }
+}
+
 /// The tag ids and EPCs of the store, index-aligned with the model's
 /// [`super::shoppers::Layout`].
 #[derive(Debug, Clone)]
@@ -46,6 +58,7 @@ pub struct TagIds {
     pub garments: Vec<(u32, EpcBytes)>,
     pub fixtures: Vec<u32>,
     pub readers: Vec<u32>,
+    pub entrances: Vec<u32>,
 }
 
 /// How long after a lift begins the tags report it, with [`settings`] and
@@ -152,6 +165,10 @@ enum Sensor {
     Reader {
         reader: usize,
     },
+    /// Index into the script's doors.
+    Entrance {
+        entrance: usize,
+    },
 }
 
 struct VirtualTag {
@@ -205,7 +222,7 @@ impl VirtualStore {
                     settings: settings(),
                     epc,
                     pickup: PickupTuning::default(),
-                    entrance: EntranceSettings::default(),
+                    entrance: entrance_settings(),
                 },
                 info,
             )
@@ -227,6 +244,12 @@ impl VirtualStore {
             tags.push(VirtualTag {
                 tag: new_tag(id, Role::Reader, None),
                 sensor: Sensor::Reader { reader },
+            });
+        }
+        for (entrance, &id) in ids.entrances.iter().enumerate() {
+            tags.push(VirtualTag {
+                tag: new_tag(id, Role::Entrance, None),
+                sensor: Sensor::Entrance { entrance },
             });
         }
         let mut reads = vec![Vec::new(); ids.readers.len()];
@@ -283,6 +306,10 @@ impl VirtualStore {
             Sensor::Presence { fixture } => {
                 let present = self.script.presence[fixture].iter().any(|p| p.contains(t));
                 events.extend(self.tags[i].tag.presence_sample(t, present));
+            }
+            Sensor::Entrance { entrance } => {
+                let (a, b) = door::beams_at(&self.script.door[entrance], t);
+                events.extend(self.tags[i].tag.beam_sample(t, a, b));
             }
             Sensor::Reader { reader } => {
                 for &(garment, span) in &self.reads[reader] {
@@ -346,10 +373,11 @@ impl VirtualStore {
 
 /// Whether an event becomes a funnel event at the gateway.
 fn is_funnel(event: &TagEvent) -> bool {
-    matches!(
-        event,
-        TagEvent::DwellEnd { .. } | TagEvent::PickedUp { .. } | TagEvent::EpcSeen { .. }
-    )
+    match event {
+        TagEvent::DwellEnd { .. } | TagEvent::PickedUp { .. } | TagEvent::EpcSeen { .. } => true,
+        TagEvent::Entries { entered, .. } => *entered > 0,
+        _ => false,
+    }
 }
 
 #[cfg(test)]

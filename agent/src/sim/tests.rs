@@ -11,14 +11,15 @@ fn demo_store() -> PathBuf {
 
 /// A quiet store: nobody shops, so the tags only boot.
 fn quiet_plan() -> Plan {
-    plan(&demo_store(), 1, 1_000, shoppers::MIN_WINDOW_MS, 0.0).unwrap()
+    let window = clock::span(shoppers::MIN_WINDOW_MS);
+    plan(&demo_store(), 1, Duration::from_secs(1), window, 0.0).unwrap()
 }
 
-fn options(faults: Faults, ack_timeout_ms: u64) -> DriveOptions {
+fn options(faults: Faults, ack_timeout: Duration) -> DriveOptions {
     DriveOptions {
         faults,
         seed: 3,
-        ack_timeout_ms,
+        ack_timeout,
         log_progress: false,
     }
 }
@@ -76,14 +77,22 @@ async fn returns_once_shopping_is_over_and_every_event_is_acked() {
     // Each event's first ack is lost: the outbox sends it again 2 s on.
     tokio::spawn(gateway(gateway_end, Acks::Retransmissions));
     let (progress, _) = watch::channel(Progress::default());
-    let done = drive(sim_end, &plan, options(Faults::default(), 10_000), progress)
-        .await
-        .expect("every event acked");
+    let done = drive(
+        sim_end,
+        &plan,
+        options(Faults::default(), Duration::from_secs(10)),
+        progress,
+    )
+    .await
+    .expect("every event acked");
     assert_eq!(done.unacked, 0);
     assert_eq!(done.tags.acked, done.tags.events, "{done:?}");
     assert_eq!(
         done.tags.events,
-        (plan.ids.garments.len() + plan.ids.fixtures.len() + plan.ids.readers.len()) as u64,
+        (plan.ids.garments.len()
+            + plan.ids.fixtures.len()
+            + plan.ids.readers.len()
+            + plan.ids.entrances.len()) as u64,
         "one Boot per tag"
     );
     assert_eq!(
@@ -100,9 +109,14 @@ async fn gives_up_with_a_reason_when_nobody_acks() {
     let (sim_end, gateway_end) = tokio_serial::SerialStream::pair().unwrap();
     tokio::spawn(gateway(gateway_end, Acks::None));
     let (progress, _) = watch::channel(Progress::default());
-    let err = drive(sim_end, &plan, options(Faults::default(), 2_000), progress)
-        .await
-        .expect_err("nothing was acked");
+    let err = drive(
+        sim_end,
+        &plan,
+        options(Faults::default(), Duration::from_secs(2)),
+        progress,
+    )
+    .await
+    .expect_err("nothing was acked");
     let message = err.to_string();
     assert!(
         message.contains("events still unacked") && message.contains("aisle gateway"),

@@ -1,177 +1,289 @@
-//! The ground-truth funnel: the per-SKU report HQ should print, computed from
-//! what the simulated shoppers physically did (the model's bookkeeping),
-//! never from frames or events.
+//! The ground-truth funnel: the report HQ should print, computed from what
+//! the simulated shoppers physically did (the model's bookkeeping), never
+//! from frames or events.
 //!
 //! Because the model keeps the gap rule (see [`super::shoppers`]), each
 //! bookkept journey is exactly one HQ journey, so the counts follow directly.
 //! Times are those at which the tags report each step: a pickup
 //! [`Timing::pickup_latency_ms`] after the lift began (within a spread
 //! HQ's whole-second medians cannot see), a try-on or purchase at the
-//! garment's first read in the zone. The report is rendered by HQ's own
-//! [`FunnelReport`], so the truth file has the same bytes as `aisle funnel
-//! --format json --by sku` when HQ saw the same funnel.
+//! garment's first read in the zone.
+//!
+//! [`Truth`] keeps each counted fact with the names HQ will see on its
+//! event (the store, the SKU, the fixture and zone the gateway stamps), so
+//! it can be grouped by any dimension `aisle funnel --by` offers on the
+//! simulator's data. The report is rendered by HQ's own [`FunnelReport`],
+//! so the truth file has the same bytes as `aisle funnel --format json`
+//! when HQ saw the same funnel.
 
+use super::clock;
 use super::shoppers::{Layout, Script, Timing};
-use crate::funnel::engine::median_s;
+use crate::funnel::dimension::{shows_dwells, shows_visits};
 use crate::funnel::report::{FunnelReport, FunnelRow};
+use crate::funnel::seconds::{median_duration_s, total_s};
 use crate::funnel::Dimension;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-/// One SKU's row while it is being counted.
-#[derive(Default)]
-struct Sku {
-    row: FunnelRow,
-    view_to_try_on_ms: Vec<i64>,
-    try_on_to_purchase_ms: Vec<i64>,
+/// The names HQ sees on the simulated store's events, index-aligned with
+/// the model's [`Layout`].
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    pub store: String,
+    /// Each fixture's id and zone.
+    pub fixtures: Vec<(String, String)>,
+    /// Each zone reader's zone.
+    pub readers: Vec<String>,
+    /// Each entrance's zone.
+    pub entrances: Vec<String>,
 }
 
-/// The funnel by SKU with window `window_ms`. A SKU is listed when anything
-/// happened to it, as at HQ, which only learns of a SKU through an event
-/// naming it.
-pub fn report(layout: &Layout, script: &Script, timing: &Timing, window_ms: u64) -> FunnelReport {
-    let mut skus: BTreeMap<&str, Sku> = BTreeMap::new();
+/// The dimensions the truth can be grouped by: those whose values the
+/// simulator knows without a catalog.
+pub const DIMENSIONS: [Dimension; 5] = [
+    Dimension::Sku,
+    Dimension::Store,
+    Dimension::Fixture,
+    Dimension::Zone,
+    Dimension::Channel,
+];
+
+/// What one counted fact adds to its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Count {
+    Exposure,
+    Pickup,
+    TryOn,
+    Purchase,
+    /// A journey, with its steps' gaps when it reached them.
+    Journey {
+        to_try_on: Option<Duration>,
+        to_purchase: Option<Duration>,
+    },
+    /// A dwell of this many milliseconds, as the presence tag measures it.
+    Dwell(Duration),
+    /// People who came in through an entrance.
+    Visits(u64),
+}
+
+/// One counted fact and the names on the event HQ gets for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fact {
+    gtin: Option<String>,
+    fixture: Option<String>,
+    /// The zone on the event: the fixture's, the reader's or the entrance's.
+    zone: Option<String>,
+    count: Count,
+}
+
+/// The ground truth of one simulated day, ready to be grouped.
+#[derive(Debug, Clone)]
+pub struct Truth {
+    /// HQ's funnel window W.
+    window: Duration,
+    store: String,
+    facts: Vec<Fact>,
+}
+
+/// Counts the facts of `script` with the names in `names`.
+pub fn truth(
+    layout: &Layout,
+    names: &Names,
+    script: &Script,
+    timing: &Timing,
+    window_ms: u64,
+) -> Truth {
+    let mut facts: Vec<Fact> = Vec::new();
+    let fixture = |f: usize| names.fixtures.get(f).cloned().unzip();
+    let reader_zone = |garment: usize, at: u64| {
+        let read = script
+            .reads
+            .iter()
+            .find(|r| r.garment == garment && r.span.start == at)?;
+        names.readers.get(read.reader).cloned()
+    };
     for dwell in &script.dwells {
+        let (id, zone) = fixture(dwell.fixture);
+        // The tag's dwell runs from the first sample with someone in front
+        // of the fixture to the first without: the span, to the sample.
+        facts.push(Fact {
+            gtin: None,
+            fixture: id.clone(),
+            zone: zone.clone(),
+            count: Count::Dwell(clock::span(dwell.span.end - dwell.span.start)),
+        });
         for gtin in &layout.fixtures[dwell.fixture].gtins {
-            skus.entry(gtin).or_default().row.exposures += 1;
+            facts.push(Fact {
+                gtin: Some(gtin.clone()),
+                fixture: id.clone(),
+                zone: zone.clone(),
+                count: Count::Exposure,
+            });
         }
     }
     for journey in &script.journeys {
-        let sku = skus
-            .entry(&layout.garments[journey.garment].gtin)
-            .or_default();
-        let row = &mut sku.row;
-        row.pickups += journey.lifts.len() as u64;
-        row.journeys += 1;
-        row.try_ons += u64::from(journey.try_on.is_some());
-        row.purchases += u64::from(journey.purchase.is_some());
-        let viewed = journey.lifts[0] + timing.pickup_latency_ms;
-        if let Some(tried) = journey.try_on {
-            row.journeys_try_on += 1;
-            sku.view_to_try_on_ms.push(ms(tried - viewed));
-            // Funnel steps are ordered: a purchase without a try-on is
-            // counted as a purchase but does not complete the journey.
-            if let Some(bought) = journey.purchase {
-                row.journeys_purchase += 1;
-                sku.try_on_to_purchase_ms.push(ms(bought - tried));
+        let garment = &layout.garments[journey.garment];
+        // A pickup carries its garment's home fixture and zone; a zone read
+        // carries its reader's zone and no fixture.
+        let (home, home_zone) = fixture(garment.fixture);
+        let at = |fixture: &Option<String>, zone: Option<String>, count| Fact {
+            gtin: Some(garment.gtin.clone()),
+            fixture: fixture.clone(),
+            zone,
+            count,
+        };
+        for _ in &journey.lifts {
+            facts.push(at(&home, home_zone.clone(), Count::Pickup));
+        }
+        for (step, count) in [
+            (journey.try_on, Count::TryOn),
+            (journey.purchase, Count::Purchase),
+        ] {
+            if let Some(t) = step {
+                facts.push(at(&None, reader_zone(journey.garment, t), count));
             }
         }
+        let viewed = journey.lifts[0] + timing.pickup_latency_ms;
+        let to_try_on = journey.try_on.map(|tried| clock::span(tried - viewed));
+        // Funnel steps are ordered: a purchase without a try-on is counted
+        // as a purchase but does not complete the journey.
+        let to_purchase = journey
+            .try_on
+            .zip(journey.purchase)
+            .map(|(tried, bought)| clock::span(bought - tried));
+        let count = Count::Journey {
+            to_try_on,
+            to_purchase,
+        };
+        facts.push(at(&home, home_zone.clone(), count));
     }
-    let rows = skus
-        .into_iter()
-        .map(|(gtin, mut sku)| FunnelRow {
-            dims: vec![Some(gtin.to_string())],
-            median_s_view_to_try_on: median_s(&mut sku.view_to_try_on_ms),
-            median_s_try_on_to_purchase: median_s(&mut sku.try_on_to_purchase_ms),
-            ..sku.row
-        })
-        .collect();
-    FunnelReport::new(
-        std::time::Duration::from_millis(window_ms),
-        vec![Dimension::Sku],
-        rows,
-    )
+    for visit in &script.visits {
+        facts.push(Fact {
+            gtin: None,
+            fixture: None,
+            zone: names.entrances.get(visit.entrance).cloned(),
+            count: Count::Visits(visit.people),
+        });
+    }
+    Truth {
+        window: clock::span(window_ms),
+        store: names.store.clone(),
+        facts,
+    }
 }
 
-/// Step gaps are seconds, far inside `i64`.
-fn ms(gap: u64) -> i64 {
-    i64::try_from(gap).unwrap_or(i64::MAX)
+/// One row while it is being counted.
+#[derive(Default)]
+struct Row {
+    row: FunnelRow,
+    view_to_try_on: Vec<Duration>,
+    try_on_to_purchase: Vec<Duration>,
+    dwells: u64,
+    dwell: Vec<Duration>,
+    visits: u64,
+}
+
+impl Truth {
+    /// People who came into the store, by entrance zone (`None` for an
+    /// entrance the names do not know): what the counts of HQ's
+    /// `store_visits` events should add up to.
+    pub fn visits_by_zone(&self) -> BTreeMap<Option<String>, u64> {
+        let mut visits = BTreeMap::new();
+        for fact in &self.facts {
+            if let Count::Visits(people) = fact.count {
+                *visits.entry(fact.zone.clone()).or_default() += people;
+            }
+        }
+        visits
+    }
+
+    /// The funnel grouped by `by` (dimensions of [`DIMENSIONS`]). A row is
+    /// listed when anything happened in it, as at HQ, which only learns of a
+    /// SKU or fixture through an event naming it. Visits and dwells count,
+    /// and make rows, only where HQ's report shows them: visits on rows
+    /// keyed by the store alone, dwells on rows keyed by zone or fixture
+    /// and no SKU.
+    pub fn report(&self, by: &[Dimension]) -> FunnelReport {
+        let (dwells, visits) = (shows_dwells(by), shows_visits(by));
+        let mut rows: BTreeMap<Vec<Option<String>>, Row> = BTreeMap::new();
+        for fact in &self.facts {
+            match fact.count {
+                Count::Visits(_) if !visits => continue,
+                Count::Dwell(_) if !dwells => continue,
+                _ => {}
+            }
+            let key = by
+                .iter()
+                .map(|dim| match dim {
+                    Dimension::Sku => fact.gtin.clone(),
+                    Dimension::Store => Some(self.store.clone()),
+                    Dimension::Fixture => fact.fixture.clone(),
+                    Dimension::Zone => fact.zone.clone(),
+                    Dimension::Channel => Some(crate::funnel::engine::STORE_CHANNEL.to_owned()),
+                    // Refused by the command line: the simulator has no
+                    // catalog nor store directory, and its clock is not a
+                    // store's local time.
+                    Dimension::Style
+                    | Dimension::Region
+                    | Dimension::City
+                    | Dimension::Brand
+                    | Dimension::Day
+                    | Dimension::Week
+                    | Dimension::Hour => None,
+                })
+                .collect();
+            let r = rows.entry(key).or_default();
+            match fact.count {
+                Count::Exposure => r.row.exposures += 1,
+                Count::Pickup => r.row.pickups += 1,
+                Count::TryOn => r.row.try_ons += 1,
+                Count::Purchase => r.row.purchases += 1,
+                Count::Journey {
+                    to_try_on,
+                    to_purchase,
+                } => {
+                    r.row.journeys += 1;
+                    if let Some(gap) = to_try_on {
+                        r.row.journeys_try_on += 1;
+                        r.view_to_try_on.push(gap);
+                    }
+                    if let Some(gap) = to_purchase {
+                        r.row.journeys_purchase += 1;
+                        r.try_on_to_purchase.push(gap);
+                    }
+                }
+                Count::Dwell(length) => {
+                    r.dwells += 1;
+                    r.dwell.push(length);
+                }
+                Count::Visits(people) => r.visits += people,
+            }
+        }
+        let rows = rows
+            .into_iter()
+            .map(|(dims, r)| FunnelRow {
+                dims,
+                median_s_view_to_try_on: median_duration_s(&r.view_to_try_on),
+                median_s_try_on_to_purchase: median_duration_s(&r.try_on_to_purchase),
+                visits: visits.then_some(r.visits),
+                dwells: dwells.then_some(r.dwells),
+                dwell_s_median: if dwells {
+                    median_duration_s(&r.dwell)
+                } else {
+                    None
+                },
+                dwell_s_total: dwells.then(|| total_s(&r.dwell)),
+                ..r.row
+            })
+            .collect();
+        FunnelReport::new(self.window, by.to_vec(), rows)
+    }
+}
+
+/// The funnel by SKU with window `window_ms`.
+pub fn report(layout: &Layout, script: &Script, timing: &Timing, window_ms: u64) -> FunnelReport {
+    truth(layout, &Names::default(), script, timing, window_ms).report(&[Dimension::Sku])
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sim::shoppers::{
-        Dwell, FixtureLayout, GarmentLayout, Journey, Pace, Propensity, Span,
-    };
-
-    /// Two fixtures sharing SKU "b"; one garment each of "a" and "b".
-    fn layout() -> Layout {
-        let fixture = |gtins: &[&str]| FixtureLayout {
-            gtins: gtins.iter().map(|g| g.to_string()).collect(),
-        };
-        let garment = |fixture, gtin: &str| GarmentLayout {
-            fixture,
-            gtin: gtin.into(),
-            propensity: Propensity::default(),
-        };
-        Layout {
-            fixtures: vec![fixture(&["a", "b"]), fixture(&["b", "c"])],
-            garments: vec![garment(0, "a"), garment(1, "b")],
-            readers: Vec::new(),
-        }
-    }
-
-    fn journey(
-        garment: usize,
-        lifts: &[u64],
-        try_on: Option<u64>,
-        purchase: Option<u64>,
-    ) -> Journey {
-        Journey {
-            garment,
-            lifts: lifts.to_vec(),
-            try_on,
-            purchase,
-            released: 0,
-        }
-    }
-
-    #[test]
-    fn counts_exposures_journeys_and_ordered_steps_per_sku() {
-        let timing = Timing {
-            dwell_min_ms: 0,
-            dwell_gap_ms: 0,
-            still_ms: 0,
-
-            pickup_latency_ms: 150,
-        };
-        let dwell = |fixture| Dwell {
-            fixture,
-            span: Span::new(0, 1),
-        };
-        let script = Script {
-            presence: Vec::new(),
-            held: Vec::new(),
-            brushes: Vec::new(),
-            browses: Vec::new(),
-            reads: Vec::new(),
-            dwells: vec![dwell(0), dwell(1), dwell(1)],
-            journeys: vec![
-                // Re-lifted, tried on 10 s after the detected pickup, bought 12 s later.
-                journey(0, &[1_000, 6_000], Some(11_150), Some(23_150)),
-                // Bought without a try-on: a purchase, but not a completed journey.
-                journey(0, &[500_000], None, Some(520_000)),
-                journey(1, &[1_000], Some(15_150), None),
-                journey(1, &[600_000], Some(608_150), None),
-            ],
-            shoppers: 3,
-            paces: BTreeMap::<String, Pace>::new(),
-        };
-        let report = report(&layout(), &script, &timing, 120_000);
-        let expected = [
-            ("a", [1, 3, 1, 2, 2, 1, 1], Some(10), Some(12)),
-            ("b", [3, 2, 2, 0, 2, 2, 0], Some(11), None),
-            ("c", [2, 0, 0, 0, 0, 0, 0], None, None),
-        ];
-        assert_eq!(report.rows.len(), expected.len());
-        for (row, (gtin, counts, to_try_on, to_buy)) in report.rows.iter().zip(expected) {
-            assert_eq!(row.dims, vec![Some(gtin.to_string())]);
-            let got = [
-                row.exposures,
-                row.pickups,
-                row.try_ons,
-                row.purchases,
-                row.journeys,
-                row.journeys_try_on,
-                row.journeys_purchase,
-            ];
-            assert_eq!(got, counts, "{gtin}");
-            assert_eq!(
-                (row.median_s_view_to_try_on, row.median_s_try_on_to_purchase),
-                (to_try_on, to_buy),
-                "{gtin}"
-            );
-        }
-        assert!(report.to_json().starts_with("{\"window_s\": 120, \"by\": \"sku\", \"rows\": [{\"sku\": \"a\", \"exposures\": 1, \"pickups\": 3,"));
-    }
-}
+mod tests;

@@ -274,6 +274,10 @@ fn schema_rejects_other_versions_and_malformed_values() {
 fn event_ids_are_deterministic_and_distinct() {
     // 1234 = 0x4d2, 42 = 0x2a.
     assert_eq!(event_id("S1", 1234, 7, 42), "S1-000004d2-00000007-002a");
+    assert_eq!(
+        event_id("S-é", u32::MAX, 0xabcd_ef01, 0xbeef),
+        "S-é-ffffffff-abcdef01-beef"
+    );
     assert_eq!(event_id("S1", 1234, 7, 42), event_id("S1", 1234, 7, 42));
     let mut seen = BTreeSet::new();
     for store in ["S1", "S1-", "S", "1-S1"] {

@@ -23,6 +23,9 @@ zone = "fitting-room-1"
 tag = 2002
 kind = "checkout"
 zone = "till-1"
+[[entrances]]
+tag = 4001
+zone = "main-door"
 [[garments]]
 tag = 3001
 epc = "3074257BF7194E4000001A85"
@@ -208,6 +211,62 @@ fn health_events_are_not_funnel_events() {
     }
 }
 
+fn entries(entered: u16, exited: u16) -> TagEvent {
+    TagEvent::Entries {
+        entered,
+        exited,
+        period_ms: 60_000,
+    }
+}
+
+#[test]
+fn entries_become_visits_stamped_at_the_period_start_with_the_door_zone() {
+    // Received 70 s after the period began: 60 s of period, 10 s in the outbox.
+    let o = enrich(
+        &map(),
+        &up(4001, 70_000, entries(3, 5)),
+        UnixMillis(1_000_000),
+    );
+    assert!(!o.unknown_tag);
+    let e = funnel(o);
+    assert_eq!(
+        (e.event, e.stage),
+        (StoreEventKind::StoreVisits, FunnelStage::Visit)
+    );
+    assert_eq!(e.ts, UnixMillis(930_000));
+    assert_eq!((e.count, e.duration_ms), (Some(3), Some(60_000)));
+    assert_eq!(e.zone.as_deref(), Some("main-door"));
+    assert_eq!(
+        (e.fixture, e.gtin, e.epc, e.gtins),
+        (None, None, None, None)
+    );
+    assert_eq!(e.id, "S1-00000fa1-00000002-0009");
+}
+
+#[test]
+fn a_period_in_which_people_only_left_is_health_only() {
+    let o = enrich(&map(), &up(4001, 0, entries(0, 4)), UnixMillis(1));
+    assert_eq!(o.enriched, Enriched::Health);
+    assert!(!o.unknown_tag);
+}
+
+#[test]
+fn entries_from_an_unknown_tag_are_visits_without_a_zone_and_flagged() {
+    let o = enrich(&map(), &up(4999, 0, entries(2, 0)), UnixMillis(50_000));
+    assert!(o.unknown_tag);
+    let e = funnel(o);
+    assert_eq!(
+        (e.event, e.count, e.zone),
+        (StoreEventKind::StoreVisits, Some(2), None)
+    );
+    // Without [[garments]], an unlisted tag is presumed a garment's, but a
+    // garment cannot count people.
+    let no_garments = STORE.split("[[garments]]").next().unwrap();
+    let bare = StoreMap::new(&config::parse(Path::new("t.toml"), no_garments).unwrap());
+    assert!(enrich(&bare, &up(4999, 0, entries(2, 0)), UnixMillis(1)).unknown_tag);
+    assert!(!enrich(&bare, &up(4001, 0, entries(2, 0)), UnixMillis(1)).unknown_tag);
+}
+
 #[test]
 fn dedup_forgets_the_oldest_key_beyond_capacity() {
     let mut d = Dedup::new(2);
@@ -223,4 +282,37 @@ fn dedup_forgets_the_oldest_key_beyond_capacity() {
     d.remember(k(3));
     assert!(!d.contains(&k(1)));
     assert!(d.contains(&k(2)) && d.contains(&k(3)));
+}
+
+#[test]
+fn each_epc_keeps_its_own_names_while_remembered_and_after_the_memo_refills() {
+    let map = map();
+    let pickup = |epc| {
+        funnel(enrich(
+            &map,
+            &up(3001, 0, TagEvent::PickedUp { epc }),
+            UnixMillis(1),
+        ))
+    };
+    let names = |e: BatchEvent| (e.epc, e.gtin, e.serial);
+    let sgtin = (
+        Some("3074257BF7194E4000001A85".to_owned()),
+        Some("80614141123458".to_owned()),
+        Some("6789".to_owned()),
+    );
+    assert_eq!(names(pickup(epc())), sgtin);
+    let other = EpcBytes::new(&[0xE2, 0x00, 0x12]).unwrap();
+    assert_eq!(
+        names(pickup(other)),
+        (Some("E20012".to_owned()), None, None)
+    );
+    assert_eq!(names(pickup(epc())), sgtin, "remembered");
+    // More distinct EPCs than the memo holds: it starts over, and still
+    // names each EPC by its own bytes.
+    for i in 0..=EPC_MEMO_CAPACITY as u32 {
+        let raw = EpcBytes::new(&i.to_be_bytes()).unwrap();
+        let hex = format!("{i:08X}");
+        assert_eq!(names(pickup(raw)).0, Some(hex));
+    }
+    assert_eq!(names(pickup(epc())), sgtin, "decoded again");
 }

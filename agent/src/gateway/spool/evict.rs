@@ -99,7 +99,7 @@ impl Spool {
 /// Returns (events dropped, bytes freed).
 pub(super) fn drop_oldest(tx: &rusqlite::Transaction, want: u64) -> rusqlite::Result<(u64, u64)> {
     let mut select =
-        tx.prepare_cached("SELECT id, LENGTH(body) FROM events ORDER BY id LIMIT 1024")?;
+        tx.prepare_cached("SELECT id, OCTET_LENGTH(body) FROM events ORDER BY id LIMIT 1024")?;
     let mut delete = tx.prepare_cached("DELETE FROM events WHERE id <= ?1")?;
     let (mut dropped, mut freed) = (0u64, 0u64);
     while freed < want {

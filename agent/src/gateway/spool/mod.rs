@@ -80,7 +80,8 @@ pub(crate) struct NewEvent {
 /// What one append did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Appended {
-    /// New rows (a key already in the spool is ignored).
+    /// New rows (in a spool created with a unique key, a key already in
+    /// it is ignored).
     pub inserted: u64,
     /// Oldest undelivered events dropped to stay under the cap.
     pub dropped: u64,
@@ -127,6 +128,28 @@ impl Spool {
             )
             .optional()
             .map_err(|e| sqlite_err(&self.path, e))
+    }
+
+    /// The keys of the newest `limit` events in the spool, oldest first:
+    /// what the writer's dedup remembers at start, so a tag resending an
+    /// event whose ack a restart lost is not spooled twice.
+    pub(crate) fn recent_keys(&self, limit: usize) -> Result<Vec<EventKey>, SpoolError> {
+        let read = || -> rusqlite::Result<Vec<EventKey>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT tag, boot, seq FROM
+                   (SELECT id, tag, boot, seq FROM events ORDER BY id DESC LIMIT ?1)
+                 ORDER BY id",
+            )?;
+            let keys = stmt.query_map([limit as i64], |r| {
+                Ok(EventKey {
+                    tag: r.get(0)?,
+                    boot: r.get(1)?,
+                    seq: r.get(2)?,
+                })
+            })?;
+            keys.collect()
+        };
+        read().map_err(|e| sqlite_err(&self.path, e))
     }
 
     /// The highest spool id ever used (0 for a new spool).

@@ -8,6 +8,12 @@ use super::{Spool, SpoolError, ROW_OVERHEAD};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
+/// `events` has no unique key on `(tag, boot, seq)`: such an index is
+/// written in the tags' order, not the spool's, so every append and delete
+/// touched a page of it at random, and it cost a fifth of the gateway's CPU.
+/// The writer's [`crate::gateway::enrich::Dedup`] (seeded from the spool at
+/// start) catches repeats, and HQ stores events by id. Spools created
+/// before keep their key, which `INSERT OR IGNORE` still honours.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -15,8 +21,7 @@ CREATE TABLE IF NOT EXISTS events (
     boot INTEGER NOT NULL,
     seq INTEGER NOT NULL,
     spooled_at INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    UNIQUE (tag, boot, seq)
+    body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS unrouted (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -120,7 +125,7 @@ impl Spool {
         // is readable before the gateway promises anything.
         let (depth, body_bytes): (i64, i64) = conn
             .query_row(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM events",
+                "SELECT COUNT(*), COALESCE(SUM(OCTET_LENGTH(body)), 0) FROM events",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )

@@ -62,13 +62,17 @@ fn committed_events_survive_reopen_in_order() {
 }
 
 #[test]
-fn same_event_twice_is_stored_once() {
+fn recent_keys_are_the_newest_events_oldest_first() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = open(&dir.path().join("s.sqlite"), 1 << 20);
-    s.append(&[event(1, 10)], &[]).unwrap();
-    let again = s.append(&[event(1, 10), event(2, 10)], &[]).unwrap();
-    assert_eq!(again.inserted, 1);
-    assert_eq!(s.depth(), 2);
+    let path = dir.path().join("s.sqlite");
+    let mut s = open(&path, 1 << 20);
+    s.append(&[event(1, 10), event(2, 10), event(3, 10)], &[])
+        .unwrap();
+    s.delete_range(&[(1, 1)]).unwrap();
+    let s = open(&path, 1 << 20);
+    let seqs = |keys: Vec<EventKey>| keys.iter().map(|k| k.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(s.recent_keys(10).unwrap()), vec![2, 3]);
+    assert_eq!(seqs(s.recent_keys(1).unwrap()), vec![3]);
 }
 
 #[test]
@@ -201,4 +205,31 @@ fn spool_damaged_inside_is_moved_aside_at_the_next_start() {
         "a damaged spool must not be used"
     );
     assert_eq!(s.depth(), 0);
+}
+
+#[test]
+fn one_commit_deletes_delivered_ranges_then_appends_within_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let row = |e: &NewEvent| e.body.len() as u64 + ROW_OVERHEAD;
+    let first: Vec<_> = (1..=3).map(|i| event(i, 100)).collect();
+    // Room for exactly three rows: the new two fit only because the
+    // delivered two are deleted first, in the same commit.
+    let mut s = open(&dir.path().join("s.sqlite"), first.iter().map(row).sum());
+    s.append(&first, &[]).unwrap();
+    let next = [event(4, 100), event(5, 100)];
+    let done = s.append_and_delete(&next, &[], &[(1, 2)]).unwrap();
+    assert_eq!(
+        done,
+        Appended {
+            inserted: 2,
+            dropped: 0
+        }
+    );
+    assert_eq!(s.depth(), 3);
+    assert_eq!(
+        s.bytes(),
+        row(&first[2]) + next.iter().map(row).sum::<u64>()
+    );
+    let f = s.fetch(0, 10, 1 << 20).unwrap().unwrap();
+    assert_eq!((f.first, f.last, f.count), (3, 5, 3));
 }

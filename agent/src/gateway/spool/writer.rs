@@ -12,7 +12,7 @@
 use super::{NewEvent, Spool};
 use crate::gateway::enrich::{enrich, Dedup, Enriched, EventKey, StoreMap, UnroutedRead};
 use crate::gateway::messages::{PortMsg, SpoolMsg};
-use crate::gateway::status::{Stats, TagHealthBook};
+use crate::gateway::status::{EntriesPeriod, Stats, TagHealthBook};
 use protocol::time::UnixMillis;
 use protocol::{TagEvent, Uplink};
 use std::collections::HashSet;
@@ -161,6 +161,20 @@ impl Writer {
             TagEvent::Boot {
                 fw, reset_reason, ..
             } => book.boot(u.tag, u.boot, now, *fw, *reset_reason),
+            TagEvent::Entries {
+                entered,
+                exited,
+                period_ms,
+            } => {
+                let period = EntriesPeriod {
+                    // The uplink's age dates the period's start.
+                    start: UnixMillis(now.0 - i64::from(u.age_ms)),
+                    period_ms: *period_ms,
+                    entered: *entered,
+                    exited: *exited,
+                };
+                book.entries(u.tag, u.boot, now, period);
+            }
             _ => {
                 book.seen(u.tag, u.boot, now);
             }
@@ -175,11 +189,20 @@ impl Writer {
         last_error_log: &mut Option<Instant>,
         undeleted: &mut Vec<(i64, i64)>,
     ) -> bool {
+        // Delivered ranges whose delete failed before are retried too.
+        let retrying = !undeleted.is_empty();
+        g.delivered.append(undeleted);
         let durable = if g.events.is_empty() && g.unrouted.is_empty() {
             true
         } else {
-            match self.spool.append(&g.events, &g.unrouted) {
+            // The group's deletes share its commit (one log write, one
+            // fsync); if that fails they are tried alone below.
+            match self
+                .spool
+                .append_and_delete(&g.events, &g.unrouted, &g.delivered)
+            {
                 Ok(done) => {
+                    g.delivered.clear();
                     self.stats.spooled.fetch_add(done.inserted, Relaxed);
                     if done.dropped > 0 {
                         self.stats.dropped_at_cap.fetch_add(done.dropped, Relaxed);
@@ -246,8 +269,6 @@ impl Writer {
                 }
             }
         }
-        let retrying = !undeleted.is_empty();
-        g.delivered.append(undeleted);
         if !g.delivered.is_empty() {
             if let Err(e) = self.spool.delete_range(&g.delivered) {
                 // Kept and retried with the next commit; until then the rows

@@ -1,5 +1,5 @@
-//! One shopper's day in the store: the visits, lifts, brushes, fitting
-//! room and checkout, planned against the facts other shoppers already
+//! One shopper's day in the store: in through the door, the visits, lifts,
+//! brushes, fitting room and checkout, and out again, planned against the facts other shoppers already
 //! left in the script and kept only if they fit (see the rules in
 //! [`super`]).
 //!
@@ -8,8 +8,10 @@
 //! overlap another shopper's), and read best in one place.
 
 use super::{
-    Dwell, Journey, Layout, Pace, Params, ReaderKind, Script, Span, Timing, ZoneRead, SAMPLE_MS,
+    Dwell, Journey, Layout, Pace, Params, ReaderKind, Script, Span, Timing, Visit, ZoneRead,
+    SAMPLE_MS,
 };
+use crate::sim::door::{Crossing, Passage};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -34,12 +36,20 @@ const BRUSH: f64 = 0.5;
 const BROWSE: f64 = 0.5;
 /// Chance a PIR drops out briefly in the middle of a dwell.
 const DROPOUT: f64 = 0.3;
+/// Chance a shopper comes with a companion, the two passing the door close
+/// together (the companion touches nothing).
+const PAIR: f64 = 0.2;
+/// Chance a shopper who came in through a door only looks around and
+/// leaves without going to any fixture.
+const JUST_LOOKING: f64 = 0.15;
 /// Most garments one shopper lifts at one fixture.
 const MAX_LIFTS_PER_VISIT: usize = 2;
 /// Brushes and browses stay this far from other touches and lifts of the
 /// same garment: the swing they start has died down by then (the virtual
 /// tags render 6 s of it), so each touch starts from a hanging garment.
 pub(super) const BRUSH_CLEARANCE_MS: u64 = 7_000;
+
+mod entrance;
 
 /// A multiple of [`SAMPLE_MS`] between `lo` and `hi` (inclusive).
 fn ms(rng: &mut ChaCha8Rng, lo: u64, hi: u64) -> u64 {
@@ -60,6 +70,8 @@ pub(super) struct Shopper<'a> {
     /// False once the shopper could not keep a SKU's pace (the paces are
     /// chosen so this does not happen; such a shopper would be dropped).
     pub(super) feasible: bool,
+    /// True once a door stayed busy for longer than the shopper waits.
+    door_busy: bool,
     presence: Vec<(usize, Span)>,
     held: Vec<(usize, Span)>,
     brushes: Vec<(usize, u64)>,
@@ -67,6 +79,9 @@ pub(super) struct Shopper<'a> {
     reads: Vec<ZoneRead>,
     dwells: Vec<Dwell>,
     journeys: Vec<Journey>,
+    /// Passages through an entrance: (entrance, crossing).
+    crossings: Vec<(usize, Crossing)>,
+    visits: Vec<Visit>,
 }
 
 /// What a shopper means to do with a garment they lift.
@@ -112,6 +127,7 @@ impl<'a> Shopper<'a> {
             paces,
             world,
             feasible: true,
+            door_busy: false,
             presence: Vec::new(),
             held: Vec::new(),
             brushes: Vec::new(),
@@ -119,6 +135,8 @@ impl<'a> Shopper<'a> {
             reads: Vec::new(),
             dwells: Vec::new(),
             journeys: Vec::new(),
+            crossings: Vec::new(),
+            visits: Vec::new(),
         }
     }
 
@@ -127,8 +145,16 @@ impl<'a> Shopper<'a> {
     /// stops browsing, which keeps each journey well inside W/2.
     pub(super) fn walk(mut self, rng: &mut ChaCha8Rng, arrival: u64) -> Draft {
         let mut t = arrival;
+        let door = self.walk_in(rng, &mut t);
+        let just_looking = door.is_some() && rng.gen_bool(JUST_LOOKING);
+        let fixtures = if just_looking {
+            t += ms(rng, 3_000, 8_000);
+            0
+        } else {
+            rng.gen_range(1..=3)
+        };
         let mut carried = Vec::new();
-        for _ in 0..rng.gen_range(1..=3) {
+        for _ in 0..fixtures {
             // Near closing time shoppers only browse what still fits.
             if t + LONGEST_VISIT_MS > self.params.shopping_ms {
                 break;
@@ -220,8 +246,14 @@ impl<'a> Shopper<'a> {
         for c in put_back.into_iter().chain(to_buy) {
             self.release(&c, back_at);
         }
+        if let Some((entrance, pair)) = door {
+            let out = if pair { Passage::PairOut } else { Passage::Out };
+            let at = back_at + ms(rng, 1_000, 2_000);
+            self.pass(entrance, out, at);
+        }
         Draft {
             feasible: self.feasible,
+            door_busy: self.door_busy,
             presence: self.presence,
             held: self.held,
             brushes: self.brushes,
@@ -229,6 +261,8 @@ impl<'a> Shopper<'a> {
             reads: self.reads,
             dwells: self.dwells,
             journeys: self.journeys,
+            crossings: self.crossings,
+            visits: self.visits,
         }
     }
 
@@ -510,6 +544,7 @@ impl<'a> Shopper<'a> {
 /// One shopper's facts, not yet part of the script.
 pub(super) struct Draft {
     pub(super) feasible: bool,
+    door_busy: bool,
     presence: Vec<(usize, Span)>,
     held: Vec<(usize, Span)>,
     brushes: Vec<(usize, u64)>,
@@ -517,11 +552,13 @@ pub(super) struct Draft {
     reads: Vec<ZoneRead>,
     dwells: Vec<Dwell>,
     journeys: Vec<Journey>,
+    crossings: Vec<(usize, Crossing)>,
+    visits: Vec<Visit>,
 }
 
 impl Draft {
-    /// Whether the visit ends within the shopping time and every journey
-    /// within W/2 of its first lift.
+    /// Whether the visit ends within the shopping time, every journey
+    /// within W/2 of its first lift, and the doors let the shopper through.
     pub(super) fn fits(&self, timing: &Timing, params: &Params) -> bool {
         let last = self
             .presence
@@ -529,19 +566,26 @@ impl Draft {
             .map(|(_, s)| s.end)
             .chain(self.held.iter().map(|(_, s)| s.end + timing.still_ms))
             .chain(self.reads.iter().map(|r| r.span.end))
+            .chain(self.crossings.iter().map(|(_, c)| c.span().end))
             .max();
         let in_time = last.is_none_or(|l| l <= params.shopping_ms);
         let journeys_short = self
             .journeys
             .iter()
             .all(|j| j.released + timing.still_ms - j.lifts[0] <= params.window_ms / 2);
-        self.feasible && in_time && journeys_short
+        self.feasible && !self.door_busy && in_time && journeys_short
     }
 
     pub(super) fn commit(self, script: &mut Script) {
-        if self.presence.is_empty() {
+        if self.presence.is_empty() && self.crossings.is_empty() {
             return;
         }
+        for (e, c) in self.crossings {
+            let door = &mut script.door[e];
+            let at = door.partition_point(|x| x.start < c.start);
+            door.insert(at, c);
+        }
+        script.visits.extend(self.visits);
         for (f, s) in self.presence {
             insert_sorted(&mut script.presence[f], s);
         }

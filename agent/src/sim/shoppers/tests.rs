@@ -38,6 +38,7 @@ fn layout(propensity: impl Fn(usize) -> Propensity) -> Layout {
         fixtures,
         garments,
         readers: vec![ReaderKind::FittingRoom, ReaderKind::Checkout],
+        entrances: 1,
     }
 }
 
@@ -107,6 +108,74 @@ fn a_busy_day_exercises_every_behaviour() {
     ] {
         assert!(n > 0, "no {what} in a busy day");
     }
+}
+
+#[test]
+fn the_door_sees_everyone_who_came_in_go_out_and_keeps_passages_apart() {
+    use crate::sim::door::{Passage, DOOR_GAP_MS};
+    for seed in 0..3 {
+        let (_, script) = busy_day(seed);
+        let door = &script.door[0];
+        let count = |p: Passage| door.iter().filter(|c| c.passage == p).count();
+        let (pairs, turn_backs) = (count(Passage::PairIn), count(Passage::TurnBack));
+        assert!(
+            pairs > 0 && turn_backs > 0,
+            "seed {seed}: {pairs} pairs, {turn_backs} turn-backs"
+        );
+        // Everyone who came in left, as they came (alone or in a pair).
+        assert_eq!(count(Passage::In), count(Passage::Out), "seed {seed}");
+        assert_eq!(pairs, count(Passage::PairOut), "seed {seed}");
+        let came_in: u64 = door.iter().map(|c| c.passage.entered()).sum();
+        let visits: u64 = script.visits.iter().map(|v| v.people).sum();
+        assert_eq!(
+            came_in, visits,
+            "seed {seed}: every passage in is a bookkept visit"
+        );
+        assert_eq!(
+            script.visits.len(),
+            script.shoppers,
+            "seed {seed}: every shopper came in"
+        );
+        for w in door.windows(2) {
+            assert!(
+                w[0].span().end + DOOR_GAP_MS <= w[1].start,
+                "seed {seed}: passages at {} and {} too close",
+                w[0].start,
+                w[1].start
+            );
+        }
+    }
+}
+
+#[test]
+fn some_shoppers_leave_without_touching_anything() {
+    // A quiet hour, so that shoppers are rarely in the store together.
+    let params = Params {
+        seed: 2,
+        shopping_ms: 60 * 60_000,
+        window_ms: W,
+        shoppers_per_min: 0.5,
+    };
+    let script = generate(&layout(|_| Propensity::default()), &timing(), &params);
+    // A shopper who touched nothing left no presence, hold or read between
+    // walking in and walking out.
+    let untouched = script
+        .visits
+        .iter()
+        .filter(|v| {
+            let out = script.door[0]
+                .iter()
+                .find(|c| c.start > v.at && c.passage.exited() == v.people)
+                .map_or(u64::MAX, |c| c.start);
+            let inside = Span::new(v.at, out);
+            !script
+                .presence
+                .iter()
+                .flatten()
+                .any(|p| inside.contains(p.start))
+        })
+        .count();
+    assert!(untouched > 0, "every shopper went to a fixture");
 }
 
 #[test]
@@ -419,6 +488,19 @@ fn every_time_falls_on_a_sample() {
         assert_eq!((s.start % SAMPLE_MS, s.end % SAMPLE_MS), (0, 0), "{s:?}");
     }
     assert!(script.brushes.iter().flatten().all(|b| b % SAMPLE_MS == 0));
+}
+
+#[test]
+fn paces_of_one_kind_share_a_parity_so_mixed_medians_are_whole_seconds() {
+    let (_, script) = busy_day(4);
+    for (gtin, pace) in &script.paces {
+        assert_eq!(pace.view_to_try_on_ms % 2_000, 0, "{gtin}: {pace:?}");
+        assert_eq!(
+            pace.try_on_to_purchase_ms % 2_000,
+            1_000,
+            "{gtin}: {pace:?}"
+        );
+    }
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 const W: u64 = 120_000;
 
 /// Four fixtures with two SKUs each and four garments per SKU, a fitting
-/// room and a checkout.
+/// room, a checkout and an entrance.
 fn store() -> (Layout, TagIds) {
     let gtin = |sku: usize| format!("sku{sku}");
     let fixtures = (0..4)
@@ -37,6 +37,7 @@ fn store() -> (Layout, TagIds) {
         fixtures,
         garments,
         readers: vec![ReaderKind::FittingRoom, ReaderKind::Checkout],
+        entrances: 1,
     };
     let ids = TagIds {
         garments: (0..32u8)
@@ -49,6 +50,7 @@ fn store() -> (Layout, TagIds) {
             .collect(),
         fixtures: (0..4).map(|f| 1000 + f).collect(),
         readers: vec![2000, 2001],
+        entrances: vec![4000],
     };
     (layout, ids)
 }
@@ -61,6 +63,11 @@ struct Gateway<'a> {
     ids: &'a TagIds,
     seen: HashSet<(u32, u32, u16)>,
     events: Vec<FunnelEvent>,
+    /// People the entrance counted in and out, and its reports of a period
+    /// with arrivals (each becomes one `store_visits` event).
+    entered: u64,
+    exited: u64,
+    visit_events: u64,
 }
 
 impl Gateway<'_> {
@@ -105,6 +112,15 @@ impl Gateway<'_> {
                 }
             }
             TagEvent::PickedUp { epc } => item(StoreEventKind::ItemPickup, epc),
+            TagEvent::Entries {
+                entered, exited, ..
+            } => {
+                assert!(self.ids.entrances.contains(&u.tag));
+                self.entered += u64::from(*entered);
+                self.exited += u64::from(*exited);
+                self.visit_events += u64::from(*entered > 0);
+                return;
+            }
             TagEvent::EpcSeen { epc, .. } => {
                 let reader = self.ids.readers.iter().position(|&r| r == u.tag).unwrap();
                 match self.layout.readers[reader] {
@@ -121,6 +137,10 @@ impl Gateway<'_> {
 struct Day {
     truth: FunnelReport,
     seen: FunnelReport,
+    /// People who came in, as the shoppers did and as the entrance counted.
+    visits: u64,
+    entered: u64,
+    exited: u64,
     store: VirtualStore,
 }
 
@@ -144,12 +164,16 @@ fn run_day(seed: u64, minutes: u64, mut ack: impl FnMut(&Uplink) -> bool) -> Day
         "the day has browses"
     );
     let truth = truth::report(&layout, &script, &timing, W);
+    let visits = script.visits.iter().map(|v| v.people).sum();
     let mut store = VirtualStore::boot(&ids, script, 1, seed);
     let mut gateway = Gateway {
         layout: &layout,
         ids: &ids,
         seen: HashSet::new(),
         events: Vec::new(),
+        entered: 0,
+        exited: 0,
+        visit_events: 0,
     };
     let mut now = 0;
     while now < params.shopping_ms + 70_000 {
@@ -174,9 +198,16 @@ fn run_day(seed: u64, minutes: u64, mut ack: impl FnMut(&Uplink) -> bool) -> Day
         by: vec![Dimension::Sku],
         ..FunnelOptions::default()
     };
+    assert!(
+        visits == 0 || gateway.visit_events > 1,
+        "a day's visits span several counting periods"
+    );
     Day {
         truth,
         seen: compute(gateway.events, &opts),
+        visits,
+        entered: gateway.entered,
+        exited: gateway.exited,
         store,
     }
 }
@@ -195,6 +226,13 @@ fn the_tags_report_exactly_what_the_shoppers_did() {
             "seed {seed}: nothing sold"
         );
         assert_eq!(day.seen, day.truth, "seed {seed}");
+        assert!(day.visits > 0, "seed {seed}: nobody came in");
+        // Everyone who came in also left before the day ended.
+        assert_eq!(
+            (day.entered, day.exited),
+            (day.visits, day.visits),
+            "seed {seed}"
+        );
         assert_eq!((day.store.unacked(), day.store.dropped()), (0, 0));
     }
 }
@@ -229,6 +267,7 @@ fn without_acks_the_outbox_keeps_every_event_until_full() {
 /// along the rail at `browses`.
 fn one_garment(held: Vec<Span>, brushes: Vec<u64>, browses: Vec<u64>) -> Script {
     Script {
+        door: Vec::new(),
         presence: Vec::new(),
         held: vec![held],
         brushes: vec![brushes],
@@ -236,6 +275,7 @@ fn one_garment(held: Vec<Span>, brushes: Vec<u64>, browses: Vec<u64>) -> Script 
         reads: Vec::new(),
         dwells: Vec::new(),
         journeys: Vec::new(),
+        visits: Vec::new(),
         shoppers: 0,
         paces: Default::default(),
     }
