@@ -175,7 +175,7 @@ fn visits_chart(ctx: &Ctx, rows: &[FunnelRow], label: impl Fn(&str) -> String) -
         .collect();
     let series = [(
         ctx.t(T::Visits),
-        svg::STAGE_COLOURS[0],
+        svg::VISITS_COLOUR,
         rows.iter().map(|r| r.visits.unwrap_or(0)).collect(),
     )];
     svg::lines(&labels, &series)
