@@ -1,8 +1,9 @@
 //! MQTT connection options shared by the store gateway and the HQ collector.
 //!
 //! One [`BrokerConfig`] (the `[broker]` table of a config file, or built from
-//! command-line flags) becomes `rumqttc::MqttOptions` through [`mqtt_options`]:
-//! `mqtt://` is plain TCP, `mqtts://` is TLS with rustls. The password lives in
+//! command-line flags) becomes MQTT 3.1.1 options through [`mqtt_options`]
+//! (the HQ collector) or MQTT 5 options through [`mqtt5_options`] (the
+//! gateway's uplink): `mqtt://` is plain TCP, `mqtts://` is TLS with rustls. The password lives in
 //! a file so it never appears in a config file, a process list or a log.
 
 use anyhow::Context;
@@ -139,41 +140,42 @@ fn read_file(what: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read the broker {what} {}", path.display()))
 }
 
-/// Builds connection options for `cfg`. `default_client_id` is used when the
-/// config names none. The session is always clean: callers keep their own
-/// durable record of what is unacknowledged (see docs/design.md, "The durability
-/// contract"), so a broker-side session would only add duplicates.
-pub fn mqtt_options(
-    cfg: &BrokerConfig,
-    default_client_id: &str,
-) -> anyhow::Result<rumqttc::MqttOptions> {
-    let url = BrokerUrl::parse(&cfg.url)?;
-    let client_id = cfg.client_id.as_deref().unwrap_or(default_client_id);
-    let mut opts = rumqttc::MqttOptions::new(client_id, url.host.clone(), url.port);
-    opts.set_keep_alive(Duration::from_secs(cfg.keep_alive_s.max(5)));
-    opts.set_clean_session(true);
+/// What both MQTT versions' options are built from: where to connect, as
+/// whom, and over which transport.
+struct Connect {
+    client_id: String,
+    host: String,
+    port: u16,
+    keep_alive: Duration,
+    credentials: Option<(String, String)>,
+    transport: rumqttc::Transport,
+}
 
-    match (&cfg.username, &cfg.password_file) {
+/// Reads `cfg` (and the files it names) into a [`Connect`].
+fn connect(cfg: &BrokerConfig, default_client_id: &str) -> anyhow::Result<Connect> {
+    let url = BrokerUrl::parse(&cfg.url)?;
+    let credentials = match (&cfg.username, &cfg.password_file) {
         (Some(user), Some(file)) => {
             let raw = read_file("password file", file)?;
             let password = String::from_utf8(raw).with_context(|| {
                 format!("the broker password file {} is not UTF-8", file.display())
             })?;
-            opts.set_credentials(user.clone(), password.trim_end_matches(['\r', '\n']));
+            Some((
+                user.clone(),
+                password.trim_end_matches(['\r', '\n']).to_owned(),
+            ))
         }
-        (Some(user), None) => {
-            opts.set_credentials(user.clone(), "");
-        }
+        (Some(user), None) => Some((user.clone(), String::new())),
         (None, Some(file)) => {
             anyhow::bail!(
                 "broker password_file {} is set but username is not; add username",
                 file.display()
             )
         }
-        (None, None) => {}
-    }
+        (None, None) => None,
+    };
 
-    if url.tls {
+    let transport = if url.tls {
         let ca_path = cfg
             .ca_file
             .as_deref()
@@ -187,18 +189,68 @@ pub fn mqtt_options(
             (None, None) => None,
             _ => anyhow::bail!("broker cert_file and key_file must be given together"),
         };
-        let tls = rumqttc::TlsConfiguration::Simple {
+        rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Simple {
             ca,
             alpn: None,
             client_auth,
-        };
-        opts.set_transport(rumqttc::Transport::tls_with_config(tls));
+        })
     } else if cfg.ca_file.is_some() || cfg.cert_file.is_some() || cfg.key_file.is_some() {
         anyhow::bail!(
             "broker TLS files are set but the URL {} is not mqtts://; use mqtts:// or drop them",
             cfg.url
         );
+    } else {
+        rumqttc::Transport::Tcp
+    };
+    Ok(Connect {
+        client_id: cfg
+            .client_id
+            .clone()
+            .unwrap_or_else(|| default_client_id.to_owned()),
+        host: url.host,
+        port: url.port,
+        keep_alive: Duration::from_secs(cfg.keep_alive_s.max(5)),
+        credentials,
+        transport,
+    })
+}
+
+/// Builds MQTT 3.1.1 connection options for `cfg` (the HQ collector's).
+/// `default_client_id` is used when the config names none. The session is
+/// always clean: callers keep their own durable record of what is
+/// unacknowledged (see docs/design.md, "The durability contract"), so a
+/// broker-side session would only add duplicates.
+pub fn mqtt_options(
+    cfg: &BrokerConfig,
+    default_client_id: &str,
+) -> anyhow::Result<rumqttc::MqttOptions> {
+    let c = connect(cfg, default_client_id)?;
+    let mut opts = rumqttc::MqttOptions::new(c.client_id, c.host, c.port);
+    opts.set_keep_alive(c.keep_alive);
+    opts.set_clean_session(true);
+    if let Some((user, password)) = c.credentials {
+        opts.set_credentials(user, password);
     }
+    opts.set_transport(c.transport);
+    Ok(opts)
+}
+
+/// Builds MQTT 5 connection options for `cfg` (the gateway's uplink), with
+/// the same login, transport and clean start as [`mqtt_options`]. MQTT 5 is
+/// what lets a broker say a publish was too large (a PUBACK reason code, a
+/// Maximum Packet Size in its CONNACK) instead of dropping it unseen.
+pub fn mqtt5_options(
+    cfg: &BrokerConfig,
+    default_client_id: &str,
+) -> anyhow::Result<rumqttc::v5::MqttOptions> {
+    let c = connect(cfg, default_client_id)?;
+    let mut opts = rumqttc::v5::MqttOptions::new(c.client_id, c.host, c.port);
+    opts.set_keep_alive(c.keep_alive);
+    opts.set_clean_start(true);
+    if let Some((user, password)) = c.credentials {
+        opts.set_credentials(user, password);
+    }
+    opts.set_transport(c.transport);
     Ok(opts)
 }
 
@@ -245,14 +297,21 @@ mod tests {
         assert_eq!(BrokerUrl::parse("mqtt://u:p@h"), Err(UrlError::Extra));
     }
 
-    #[test]
-    fn password_is_read_from_its_file_without_the_newline() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("pw");
-        std::fs::write(&file, "s3cret\n").unwrap();
+    /// A plain broker config logging in as `store` with a password file in
+    /// `dir` holding `password_text`.
+    fn login_as_store(dir: &Path, password_text: &str) -> BrokerConfig {
+        let file = dir.join("pw");
+        std::fs::write(&file, password_text).unwrap();
         let mut cfg = BrokerConfig::from_url("mqtt://localhost");
         cfg.username = Some("store".into());
         cfg.password_file = Some(file);
+        cfg
+    }
+
+    #[test]
+    fn password_is_read_from_its_file_without_the_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = login_as_store(dir.path(), "s3cret\n");
         let opts = mqtt_options(&cfg, "id").unwrap();
         let login = opts.credentials().unwrap();
         assert_eq!(
@@ -260,6 +319,21 @@ mod tests {
             ("store", "s3cret")
         );
         assert_eq!(opts.client_id(), "id");
+    }
+
+    #[test]
+    fn mqtt5_options_carry_the_same_login_and_client_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = login_as_store(dir.path(), "s3cret\r\n");
+        cfg.client_id = Some("gw-1".into());
+        let opts = mqtt5_options(&cfg, "default").unwrap();
+        let login = opts.credentials().unwrap();
+        assert_eq!(
+            (login.username.as_str(), login.password.as_str()),
+            ("store", "s3cret")
+        );
+        assert_eq!(opts.client_id(), "gw-1");
+        assert_eq!(opts.keep_alive(), Duration::from_secs(DEFAULT_KEEP_ALIVE_S));
     }
 
     #[test]

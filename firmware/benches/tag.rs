@@ -26,6 +26,18 @@ fn epc() -> EpcBytes {
     .unwrap()
 }
 
+/// Garment tag 7 with the default thresholds.
+fn motion_config() -> Config {
+    Config {
+        tag: 7,
+        role: Role::Motion,
+        settings: Settings::default(),
+        epc: Some(epc()),
+        pickup: PickupTuning::default(),
+        entrance: EntranceSettings::default(),
+    }
+}
+
 /// A minute of a garment's life at 25 Hz: hanging, handled for 10 s, hung back.
 fn accel(i: u64) -> [i16; 3] {
     let noise = ((i * 7_919) % 17) as i16 - 8;
@@ -36,14 +48,7 @@ fn accel(i: u64) -> [i16; 3] {
 }
 
 fn motion_tag_minute(c: &mut Criterion) {
-    let config = Config {
-        tag: 7,
-        role: Role::Motion,
-        settings: Settings::default(),
-        epc: Some(epc()),
-        pickup: PickupTuning::default(),
-        entrance: EntranceSettings::default(),
-    };
+    let config = motion_config();
     let mut group = c.benchmark_group("motion_tag");
     group.throughput(Throughput::Elements(SAMPLES));
     group.bench_function("minute_at_25hz_with_acks", |b| {
@@ -68,14 +73,7 @@ fn motion_tag_minute(c: &mut Criterion) {
 }
 
 fn config_page(c: &mut Criterion) {
-    let config = Config {
-        tag: 7,
-        role: Role::Motion,
-        settings: Settings::default(),
-        epc: Some(epc()),
-        pickup: PickupTuning::default(),
-        entrance: EntranceSettings::default(),
-    };
+    let config = motion_config();
     let image = config.to_image().unwrap();
     c.bench_function("config_page_parse", |b| {
         b.iter(|| Config::from_image(black_box(&image)))

@@ -33,7 +33,9 @@ pub use mqtt_user::MqttUser;
 pub use process::{
     aisle_bin, clear_ready_file, demo_store, stdout_of, wait_until, ChildGuard, GatewayArgs,
 };
-pub use publisher::{batch_json, publish, publish_and_vanish, publish_stream, Message};
+pub use publisher::{
+    batch_json, publish, publish_and_vanish, publish_pairs, publish_stream, Message,
+};
 pub use rig::{GatewayRig, STEP};
 pub use serial_link::SerialLink;
 pub use store::StoreToml;

@@ -40,6 +40,9 @@ pub struct MosquittoOptions {
     /// Mosquitto's `max_packet_size`: a client sending a larger packet is
     /// disconnected. `None` keeps Mosquitto's default (no limit).
     pub max_packet_size: Option<u32>,
+    /// Mosquitto's `message_size_limit`: a larger payload is not passed on.
+    /// It is not announced; an MQTT 5 client gets PUBACK reason 0x95.
+    pub message_size_limit: Option<u32>,
     /// Mosquitto `acl_file` for the main listener (the observer listener
     /// stays unrestricted).
     pub acl_file: Option<PathBuf>,
@@ -53,6 +56,7 @@ impl Default for MosquittoOptions {
             password_file: None,
             allow_anonymous: true,
             max_packet_size: None,
+            message_size_limit: None,
             acl_file: None,
         }
     }
@@ -250,6 +254,9 @@ fn config_text(
     line("max_queued_messages 0".into());
     if let Some(bytes) = opts.max_packet_size {
         line(format!("max_packet_size {bytes}"));
+    }
+    if let Some(bytes) = opts.message_size_limit {
+        line(format!("message_size_limit {bytes}"));
     }
     line("log_dest stderr".into());
     line("log_type error".into());

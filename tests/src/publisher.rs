@@ -57,6 +57,15 @@ pub fn publish(url: &str, messages: &[Message]) {
     publish_then(url, messages, None, true);
 }
 
+/// Publishes each (topic, payload) pair like [`publish`].
+pub fn publish_pairs(url: &str, pairs: &[(String, Vec<u8>)]) {
+    let messages: Vec<Message> = pairs
+        .iter()
+        .map(|(topic, payload)| Message::new(topic.clone(), payload.clone()))
+        .collect();
+    publish(url, &messages);
+}
+
 /// Publishes `messages` with `will` as the connection's last will, then
 /// drops the connection without a DISCONNECT, as a gateway that loses its
 /// link does: the broker publishes the will.

@@ -39,6 +39,8 @@ pub struct StoreToml {
     pub shutdown_grace_s: Option<f64>,
     /// `[metrics] listen`, e.g. `127.0.0.1:9464`.
     pub metrics_listen: Option<String>,
+    /// The GTINs fixture F1 shows, which its dwell events carry.
+    pub fixture_gtins: Vec<String>,
 }
 
 impl StoreToml {
@@ -60,6 +62,7 @@ impl StoreToml {
             status_interval_s: None,
             shutdown_grace_s: None,
             metrics_listen: None,
+            fixture_gtins: vec![TEST_GTIN.to_owned()],
         }
     }
 
@@ -103,9 +106,11 @@ impl StoreToml {
         if let Some(listen) = &self.metrics_listen {
             let _ = writeln!(t, "\n[metrics]\nlisten = {}", toml_string(listen));
         }
+        let gtins: Vec<String> = self.fixture_gtins.iter().map(|g| toml_string(g)).collect();
         let _ = writeln!(
             t,
-            "\n[[fixtures]]\nid = \"F1\"\nzone = \"womens-tops\"\npresence_tag = {PRESENCE_TAG}\ngtins = [\"{TEST_GTIN}\"]"
+            "\n[[fixtures]]\nid = \"F1\"\nzone = \"womens-tops\"\npresence_tag = {PRESENCE_TAG}\ngtins = [{}]",
+            gtins.join(", ")
         );
         let _ = writeln!(t, "\n[[readers]]\ntag = {FITTING_ROOM_TAG}\nkind = \"fitting_room\"\nzone = \"fitting-room-1\"");
         let _ = writeln!(

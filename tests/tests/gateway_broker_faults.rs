@@ -1,9 +1,18 @@
-//! HQ's broker going away: the gateway keeps acking tags from its spool and
-//! sends everything once the broker is back.
+//! HQ's broker going away, or refusing what is sent: the gateway keeps
+//! acking tags from its spool, sends everything once the broker is back,
+//! fits batches to the broker's limits, and moves an event no broker limit
+//! lets through to its dead-letter table, never losing it silently.
 
 use aisle_system_tests::delivery::ids_of;
 use aisle_system_tests::mosquitto::{Mosquitto, MosquittoOptions};
-use aisle_system_tests::{assert_delivered, pickups, wait_until, Faults, GatewayRig, STEP};
+use aisle_system_tests::store::PRESENCE_TAG;
+use aisle_system_tests::tags::{key_of, TEST_GTIN};
+use aisle_system_tests::{
+    assert_delivered, dwell_end, pickups, wait_until, Faults, GatewayRig, STEP,
+};
+use protocol::batch::event_id;
+use protocol::epc::gtin_check_digit;
+use std::collections::HashSet;
 use std::thread;
 
 /// Rounds of 4 pickups per garment the tags send while the fault happens.
@@ -79,24 +88,144 @@ fn resends_unacked_batches_after_the_broker_restarts_mid_stream() {
 }
 
 #[test]
-fn shrinks_batches_the_broker_refuses_as_too_large_and_delivers_each_event_once() {
+fn keeps_batches_under_the_brokers_maximum_packet_size_and_delivers_each_event_once() {
     // Far below the 64 KiB batches the store config allows: Mosquitto
-    // drops the connection of a client sending a larger packet.
+    // announces the limit in its CONNACK and drops a client that exceeds it.
     let broker = Mosquitto::start_with(MosquittoOptions {
         max_packet_size: Some(4096),
         ..MosquittoOptions::default()
     });
     let mut rig = GatewayRig::with_broker(broker, |_| {});
-    // Spooled while HQ is away, the backlog leaves in full-size batches.
+    // Spooled while HQ is away, the backlog would leave in full-size batches.
     rig.broker.stop();
     rig.start_gateway();
     let events = pickups(rig.store.garment_tags(), 1, 0..40);
     rig.tags.deliver(&events, STEP);
     rig.broker.start_again();
     assert_delivered(rig.store_id(), &rig.tags, &rig.sub, Faults::None, STEP);
+    let largest = rig
+        .sub
+        .batches()
+        .iter()
+        .map(|b| b.payload_len)
+        .max()
+        .expect("batches");
+    assert!(largest < 4096, "a batch of {largest} bytes went out");
+    assert!(
+        rig.sub.batches().len() > 1,
+        "the backlog went in one batch; the limit was never tested"
+    );
+    assert!(
+        !rig.broker.log().contains("oversize packet"),
+        "the broker had to drop the gateway:\n{}",
+        rig.broker.log()
+    );
+}
+
+/// Fixture GTINs enough that one dwell event's JSON is larger than
+/// [`MESSAGE_SIZE_LIMIT`] on its own, while a pickup is a tenth of it: the
+/// garments' own GTIN and 399 more.
+fn many_gtins() -> Vec<String> {
+    let more = (0..399u64).map(|n| {
+        let first13 = format!("{:013}", 8_061_414_100_000 + n);
+        let check = gtin_check_digit(&first13).expect("13 digits");
+        format!("{first13}{check}")
+    });
+    std::iter::once(TEST_GTIN.to_owned()).chain(more).collect()
+}
+
+/// Mosquitto's `message_size_limit` in these tests: above the gateway's
+/// status document, a few pickups per batch.
+const MESSAGE_SIZE_LIMIT: u32 = 4_000;
+
+#[test]
+fn splits_batches_over_the_brokers_message_size_limit_and_loses_nothing() {
+    let broker = Mosquitto::start_with(MosquittoOptions {
+        message_size_limit: Some(MESSAGE_SIZE_LIMIT),
+        ..MosquittoOptions::default()
+    });
+    let mut rig = GatewayRig::with_broker(broker, |store| store.status_interval_s = Some(1));
+    rig.broker.stop();
+    rig.start_gateway();
+    let events = pickups(rig.store.garment_tags(), 1, 0..40);
+    rig.tags.deliver(&events, STEP);
+    rig.broker.start_again();
+    // Each refusal costs a reconnect (the client cannot read the broker's
+    // PUBACK reason and drops the connection), resending what was in flight.
+    assert_delivered(
+        rig.store_id(),
+        &rig.tags,
+        &rig.sub,
+        Faults::Resends(8),
+        STEP,
+    );
+    let status = rig.sub.wait_status("a status after delivery", STEP, |s| {
+        s["spool_depth"] == 0 && s["batches_refused"].as_u64() > Some(0)
+    });
+    assert_eq!(status["dead_letters"], 0, "nothing was too large: {status}");
     let log = rig.gateway().log_text();
     assert!(
-        log.contains("sending smaller batches"),
+        log.contains("go again in smaller batches"),
         "the gateway never said why batches shrank:\n{log}"
+    );
+}
+
+#[test]
+fn moves_an_event_too_large_for_the_broker_to_the_dead_letter_table() {
+    let broker = Mosquitto::start_with(MosquittoOptions {
+        message_size_limit: Some(MESSAGE_SIZE_LIMIT),
+        ..MosquittoOptions::default()
+    });
+    let mut rig = GatewayRig::with_broker(broker, |store| {
+        store.status_interval_s = Some(1);
+        store.fixture_gtins = many_gtins();
+    });
+    rig.start_gateway();
+    let mut events = pickups(rig.store.garment_tags(), 1, 0..2);
+    let dwell = dwell_end(PRESENCE_TAG, 1, 0, 9_000);
+    events.push(dwell.clone());
+    events.extend(pickups(rig.store.garment_tags(), 1, 2..4));
+    rig.tags.deliver(&events, STEP);
+    let dwell_id = event_id(rig.store_id(), PRESENCE_TAG, 1, 0);
+
+    // Every pickup arrives; the dwell event is reported and kept, not lost.
+    let pickup_ids: HashSet<String> = ids_of(
+        rig.store_id(),
+        &events.iter().filter(|u| **u != dwell).map(key_of).collect(),
+    );
+    rig.sub.wait_for_ids(&pickup_ids, STEP);
+    let status = rig
+        .sub
+        .wait_status("the dead letter in the status", STEP, |s| {
+            s["dead_letters"] == 1 && s["spool_depth"] == 0
+        });
+    assert!(status["batches_refused"].as_u64() > Some(0), "{status}");
+    rig.sub.barrier(STEP);
+    assert!(!rig.sub.has(&dwell_id), "the broker never took it");
+    let spool = rusqlite::Connection::open_with_flags(
+        &rig.store.spool,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let kept: Vec<(String, String)> = spool
+        .prepare("SELECT body, reason FROM dead_letter")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let body: serde_json::Value = serde_json::from_str(&kept[0].0).unwrap();
+    assert_eq!(body["id"], dwell_id.as_str());
+    assert_eq!(body["gtins"].as_array().map(Vec::len), Some(400));
+    assert!(
+        kept[0].1.contains("larger than the broker"),
+        "{}",
+        kept[0].1
+    );
+    let log = rig.gateway().log_text();
+    assert!(
+        log.contains("dead_letter"),
+        "the gateway never said where the event went:\n{log}"
     );
 }

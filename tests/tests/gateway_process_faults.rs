@@ -1,7 +1,10 @@
 //! The gateway process dying: a SIGKILL (power cut) loses nothing that was
-//! acked to a tag, because acks follow the spool commit.
+//! acked to a tag, because acks follow the spool commit; and HQ learns of
+//! it from the gateway's last will.
 
-use aisle_system_tests::{assert_delivered, pickups, wait_until, Faults, GatewayRig, STEP};
+use aisle_system_tests::{
+    assert_delivered, pickups, wait_until, Faults, GatewayRig, Subscriber, STEP,
+};
 use std::thread;
 
 /// Power cuts per run: each lands at a random point of the commit/ack
@@ -87,4 +90,21 @@ fn sigterm_with_the_broker_down_exits_zero_and_keeps_events_for_the_next_start()
     rig.broker.start_again();
     rig.start_gateway();
     assert_delivered(rig.store_id(), &rig.tags, &rig.sub, Faults::None, STEP);
+}
+
+#[test]
+fn a_gateway_that_vanishes_leaves_its_last_will_as_the_retained_status() {
+    let mut rig = GatewayRig::new(|_| {});
+    rig.start_gateway();
+    rig.sub
+        .wait_status("an online status", STEP, |s| s["state"] == "online");
+    rig.gateway().kill9();
+    let will = rig.sub.wait_status("the last will", STEP, |s| {
+        s["state"] == "offline" && s["reason"] == "connection lost"
+    });
+    assert_eq!(will["store"], rig.store_id(), "{will}");
+    // Retained: an observer connecting now is told the same.
+    let late = Subscriber::connect(&rig.broker.observer_url());
+    let retained = late.wait_status("the retained status", STEP, |_| true);
+    assert_eq!(retained["reason"], "connection lost", "{retained}");
 }

@@ -17,7 +17,7 @@ use aisle_system_tests::{
     aisle_bin, demo_store, stdout_of, wait_until, ChildGuard, ClickHouse, GatewayArgs, Mosquitto,
     SerialLink,
 };
-use aisle_system_tests::{batch_json, Message};
+use aisle_system_tests::{batch_json, publish_pairs};
 use protocol::topics::{Topic, TopicKind};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -48,16 +48,6 @@ fn backlog() -> Vec<(String, Vec<u8>)> {
             (topic("S1"), batch_json("S1", &format!("b-{b}"), events))
         })
         .collect()
-}
-
-/// Publishes each (topic, payload) at QoS 1 and returns once the broker has
-/// acked them all.
-fn publish(url: &str, messages: &[(String, Vec<u8>)]) {
-    let messages: Vec<Message> = messages
-        .iter()
-        .map(|(topic, payload)| Message::new(topic.clone(), payload.clone()))
-        .collect();
-    aisle_system_tests::publish(url, &messages);
 }
 
 /// A number ClickHouse answers, 0 while the table does not exist.
@@ -252,13 +242,13 @@ fn two_collectors_in_a_group_one_killed_and_restarted_store_every_event_once() {
     let mut a = start("hq-a");
     let _b = start("hq-b");
     let batches = backlog();
-    publish(&broker.url(), &batches[..100]);
+    publish_pairs(&broker.url(), &batches[..100]);
     wait_until("some events stored", DEADLINE, || {
         (distinct_events(&server) > 0).then_some(())
     });
     a.kill9();
     // Queued by the broker, for the survivor and for hq-a's session.
-    publish(&broker.url(), &batches[100..]);
+    publish_pairs(&broker.url(), &batches[100..]);
     let _a = start("hq-a");
     assert_backlog_stored_once(&server);
 }
@@ -270,13 +260,13 @@ fn clickhouse_down_for_20_s_during_ingest_loses_and_doubles_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let hq = spawn_subscribed(dir.path(), &broker.url(), &server.url("aisle"), &[]);
     let batches = backlog();
-    publish(&broker.url(), &batches[..100]);
+    publish_pairs(&broker.url(), &batches[..100]);
     wait_until("some events stored", DEADLINE, || {
         (distinct_events(&server) > 0).then_some(())
     });
     server.stop();
     let down = Instant::now();
-    publish(&broker.url(), &batches[100..]);
+    publish_pairs(&broker.url(), &batches[100..]);
     wait_until("the collector to hold back its acks", DEADLINE, || {
         hq.log_text()
             .contains("cannot commit batches; retrying")
@@ -317,7 +307,7 @@ fn repeated_overlapping_late_and_bad_batches_count_once_or_are_quarantined() {
     let mut unknown_event = pickup("S1", 8, today);
     unknown_event["event"] = json!("item_browse");
     let with_bad_event = batch_json("S1", "b-3", vec![pickup("S1", 9, today), unknown_event]);
-    publish(
+    publish_pairs(
         &broker.url(),
         &[
             (topic("S1"), first.clone()),
@@ -414,7 +404,7 @@ fn credentials_from_a_file_work_and_never_reach_the_log() {
             password_file.to_str().unwrap(),
         ],
     );
-    publish(
+    publish_pairs(
         &broker.url(),
         &[(
             topic("S1"),

@@ -6,8 +6,8 @@
 //! The event store is read back with SQLite and with `aisle funnel`.
 
 use aisle_system_tests::{
-    aisle_bin, batch_json, publish_and_vanish, stdout_of, tls, wait_until, HqCollector, Message,
-    Mosquitto, MosquittoOptions,
+    aisle_bin, batch_json, publish_and_vanish, publish_pairs, stdout_of, tls, wait_until,
+    HqCollector, Message, Mosquitto, MosquittoOptions,
 };
 use protocol::topics::{Topic, TopicKind};
 use serde_json::{json, Value};
@@ -68,16 +68,6 @@ fn topic(store: &str) -> String {
     Topic::new(store, TopicKind::Events).to_string()
 }
 
-/// Publishes each (topic, payload) at QoS 1 and returns once the broker has
-/// acked them all.
-fn publish(url: &str, messages: &[(String, Vec<u8>)]) {
-    let messages: Vec<Message> = messages
-        .iter()
-        .map(|(topic, payload)| Message::new(topic.clone(), payload.clone()))
-        .collect();
-    aisle_system_tests::publish(url, &messages);
-}
-
 fn funnel_json(db: &Path) -> Value {
     let out = stdout_of(
         Command::new(aisle_bin())
@@ -94,7 +84,7 @@ fn quarantines_bad_batches_and_bad_events_and_stores_the_rest() {
     let hq = HqCollector::start(dir.path(), &broker.url(), &[]);
     let mut unknown_event = pickup("S1", 3);
     unknown_event["event"] = json!("item_browse");
-    publish(
+    publish_pairs(
         &broker.url(),
         &[
             (topic("S1"), b"{not json".to_vec()),
@@ -157,7 +147,7 @@ fn duplicate_ids_across_batches_and_replayed_batches_count_once() {
     let first = batch_json("S1", "b-1", (1..=3).map(|n| pickup("S1", n)).collect());
     let overlapping = batch_json("S1", "b-2", (3..=5).map(|n| pickup("S1", n)).collect());
     let last = batch_json("S1", "b-3", vec![pickup("S1", 6)]);
-    publish(
+    publish_pairs(
         &broker.url(),
         &[
             (topic("S1"), first.clone()),
@@ -199,7 +189,7 @@ fn batches_queued_and_in_flight_across_a_kill_9_are_stored_exactly_once() {
             )
         })
         .collect();
-    publish(&broker.url(), &batches[..100]);
+    publish_pairs(&broker.url(), &batches[..100]);
     // Kill it while it is part-way through the first hundred batches (or
     // just after): whatever it had not acked, the broker still holds.
     wait_until("some events stored", DEADLINE, || {
@@ -207,7 +197,7 @@ fn batches_queued_and_in_flight_across_a_kill_9_are_stored_exactly_once() {
     });
     hq.child.kill9();
     // These are queued by the broker for the collector's persistent session.
-    publish(&broker.url(), &batches[100..]);
+    publish_pairs(&broker.url(), &batches[100..]);
     let restarted = HqCollector::start(dir.path(), &broker.url(), &[]);
     restarted.wait_events(5000);
     let stored = ids(&restarted.db);
@@ -264,7 +254,7 @@ fn connects_over_tls_with_a_password() {
             pki.ca.to_str().unwrap(),
         ],
     );
-    publish(
+    publish_pairs(
         &broker.observer_url(),
         &[(topic("S1"), batch_json("S1", "b-1", vec![pickup("S1", 1)]))],
     );
@@ -280,7 +270,7 @@ fn sigterm_stops_the_collector_cleanly() {
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
     let mut hq = HqCollector::start(dir.path(), &broker.url(), &[]);
-    publish(
+    publish_pairs(
         &broker.url(),
         &[(topic("S1"), batch_json("S1", "b-1", vec![pickup("S1", 1)]))],
     );

@@ -43,10 +43,10 @@ pub struct Args {
     /// (http://127.0.0.1:8080/, or a free port if 8080 is taken) until Ctrl-C.
     #[arg(long)]
     dashboard: bool,
-    /// Internal: run only the demo's broker on this port (the demo starts
-    /// itself this way as a child process).
-    #[arg(long, hide = true)]
-    serve_broker: Option<u16>,
+    /// Internal: run only the demo's broker on these two ports, MQTT 3.1.1
+    /// then MQTT 5 (the demo starts itself this way as a child process).
+    #[arg(long, hide = true, num_args = 2)]
+    serve_broker: Option<Vec<u16>>,
 }
 
 /// The demo store, built in so the demo runs from the binary alone.
@@ -63,8 +63,8 @@ const START_DEADLINE: Duration = Duration::from_secs(20);
 const PROGRESS_EVERY: Duration = Duration::from_secs(3);
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let Some(port) = args.serve_broker {
-        broker::serve(port)?;
+    if let Some(ports) = args.serve_broker {
+        broker::serve(ports[0], ports[1])?;
         return Ok(ExitCode::SUCCESS);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -103,19 +103,26 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     let truth = plan.truth.report(&[Dimension::Sku]);
     sim::write_truth(&dir.join("truth.json"), &truth)?;
 
-    let port = broker::free_port()?;
+    let (port, port_v5) = broker::free_ports()?;
     let broker_log = dir.join("broker.log");
     let mut broker_process = spawn(
         "the broker",
-        &["demo", "--serve-broker", &port.to_string()],
+        &[
+            "demo",
+            "--serve-broker",
+            &port.to_string(),
+            &port_v5.to_string(),
+        ],
         &broker_log,
     )?;
     wait_for("the broker to listen", START_DEADLINE, || {
-        broker::is_listening(port)
+        broker::is_listening(port) && broker::is_listening(port_v5)
     })
     .await
     .map_err(|e| anyhow::anyhow!("{e}:\n{}", tail(&broker_log)))?;
+    // HQ's collector speaks MQTT 3.1.1, the gateway MQTT 5.
     let url = format!("mqtt://127.0.0.1:{port}");
+    let url_v5 = format!("mqtt://127.0.0.1:{port_v5}");
     // The receiver: one end for the simulator, the other for the gateway.
     // This process keeps the gateway's end open too, so the simulator's end
     // never sees a hang-up while the gateway starts.
@@ -169,7 +176,7 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
             "--config",
             &store_toml.to_string_lossy(),
             "--broker",
-            &url,
+            &url_v5,
             "--receiver",
             &gateway_tty,
             "--spool",

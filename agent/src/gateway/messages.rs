@@ -21,6 +21,13 @@ pub(crate) enum SpoolMsg {
     Flush { port: usize },
     /// The broker acknowledged the batch of spool ids `first..=last`.
     Delivered { first: i64, last: i64 },
+    /// The broker will never take spool ids `first..=last` (`reason` says
+    /// why): move them to the dead-letter table.
+    Quarantine {
+        first: i64,
+        last: i64,
+        reason: &'static str,
+    },
 }
 
 /// Messages from the writer to a receiver task.

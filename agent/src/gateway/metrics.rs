@@ -81,6 +81,16 @@ fn exposition(doc: &StatusDoc, started: UnixMillis, broker_connected: bool) -> E
         doc.batches_delivered,
     );
     e.counter(
+        "aisle_gateway_batches_refused_total",
+        "Batches the broker refused or that exceeded its packet limit; their events stayed in the spool.",
+        doc.batches_refused,
+    );
+    e.gauge(
+        "aisle_gateway_dead_letters",
+        "Events in the spool's dead_letter table: too large for the broker, not delivered.",
+        doc.dead_letters as i64,
+    );
+    e.counter(
         "aisle_gateway_events_dropped_at_cap_total",
         "Undelivered events dropped because the spool reached its byte cap.",
         doc.dropped_at_cap,

@@ -21,12 +21,13 @@ pub(crate) mod status;
 pub(crate) mod uplink;
 
 use crate::config::{self, defaults, StoreConfig};
-use crate::mqtt::mqtt_options;
+use crate::mqtt::mqtt5_options;
 use crate::ready::ReadyFile;
 use anyhow::Context;
 use protocol::time::UnixMillis;
 use protocol::topics::{Topic, TopicKind};
-use rumqttc::{LastWill, QoS};
+use rumqttc::v5::mqttbytes::v5::LastWill;
+use rumqttc::v5::mqttbytes::QoS;
 use spool::writer::Writer;
 use spool::{Spool, SpoolReader};
 use std::future::Future;
@@ -159,6 +160,14 @@ pub async fn serve(
         );
     }
     tracing::info!(path = %cfg.spool.path.display(), depth = spool.depth(), bytes = spool.bytes(), "spool open");
+    let dead_letters = spool.dead_letters().context("cannot read the spool")?;
+    stats.dead_letters.store(dead_letters, Relaxed);
+    if dead_letters > 0 {
+        tracing::warn!(
+            events = dead_letters,
+            "the spool's dead_letter table holds events the broker refused as too large; see docs/gateway.md"
+        );
+    }
     if let Some(free) = report.short_of_space {
         tracing::warn!(
             free_bytes = free,
@@ -168,21 +177,18 @@ pub async fn serve(
     }
 
     let reader = SpoolReader::open(&cfg.spool.path).context("cannot open the spool for reading")?;
-    let mut opts = mqtt_options(&cfg.broker, &cfg.default_client_id())?;
+    let mut opts = mqtt5_options(&cfg.broker, &cfg.default_client_id())?;
     opts.set_last_will(LastWill::new(
         Topic::new(&cfg.store, TopicKind::Status).to_string(),
         status::last_will(&cfg.store, &gateway),
         QoS::AtLeastOnce,
         true,
+        None,
     ));
     // rumqttc's own window sits above ours so status and tag publishes
-    // never wait behind batches.
-    opts.set_inflight((uplink::MAX_INFLIGHT_BATCHES + 8) as u16);
-    opts.set_max_packet_size(
-        cfg.batch.max_bytes + 64 * 1024,
-        cfg.batch.max_bytes + 64 * 1024,
-    );
-    let mqtt = rumqttc::AsyncClient::new(opts, 64);
+    // never wait behind batches (a broker's Receive Maximum may lower it).
+    opts.set_outgoing_inflight_upper_limit((uplink::MAX_INFLIGHT_BATCHES + 8) as u16);
+    let mqtt = rumqttc::v5::AsyncClient::new(opts, 64);
 
     let (spool_tx, spool_rx) = mpsc::channel(SPOOL_QUEUE);
     let (head_tx, head_rx) = watch::channel(0i64);

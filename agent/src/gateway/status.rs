@@ -43,6 +43,12 @@ pub(crate) struct Stats {
     /// Failed spool commits (e.g. disk full); those events were not acked.
     pub(crate) spool_errors: AtomicU64,
     pub(crate) batches_delivered: AtomicU64,
+    /// Batches the broker refused (a failure reason code, or too large for
+    /// its packet limit); their events stayed in the spool.
+    pub(crate) batches_refused: AtomicU64,
+    /// Events in the spool's dead-letter table: single events the broker
+    /// will never take, moved aside, not delivered.
+    pub(crate) dead_letters: AtomicU64,
     pub(crate) spool_depth: AtomicU64,
     pub(crate) spool_bytes: AtomicU64,
     /// Spool time (unix ms) of the oldest undelivered event; 0 when empty.
@@ -185,6 +191,8 @@ impl Stats {
             spooled: self.spooled.load(Relaxed),
             delivered: self.delivered.load(Relaxed),
             batches_delivered: self.batches_delivered.load(Relaxed),
+            batches_refused: self.batches_refused.load(Relaxed),
+            dead_letters: self.dead_letters.load(Relaxed),
             dropped_at_cap: self.dropped_at_cap.load(Relaxed),
             spool_depth: self.spool_depth.load(Relaxed),
             spool_bytes: self.spool_bytes.load(Relaxed),
@@ -216,7 +224,7 @@ impl Stats {
 
     /// Counters whose change is worth an immediate status publication:
     /// anything store IT must act on.
-    pub(crate) fn alarm_fingerprint(&self) -> (u64, u64, u64, u64, u64, Vec<&'static str>) {
+    pub(crate) fn alarm_fingerprint(&self) -> (u64, u64, u64, u64, u64, u64, Vec<&'static str>) {
         let receivers = self
             .receivers
             .lock()
@@ -234,6 +242,7 @@ impl Stats {
                 .len() as u64,
             self.spool_resets.load(Relaxed),
             self.spool_errors.load(Relaxed),
+            self.dead_letters.load(Relaxed),
             receivers,
         )
     }
@@ -253,6 +262,8 @@ pub(crate) struct StatusDoc {
     pub(crate) spooled: u64,
     pub(crate) delivered: u64,
     pub(crate) batches_delivered: u64,
+    pub(crate) batches_refused: u64,
+    pub(crate) dead_letters: u64,
     pub(crate) dropped_at_cap: u64,
     pub(crate) spool_depth: u64,
     pub(crate) spool_bytes: u64,

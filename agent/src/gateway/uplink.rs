@@ -12,13 +12,15 @@
 //! [`batch_payload`]); `task` is the shell that drives it.
 
 mod delivery;
+mod jitter;
+mod refusal;
 mod task;
 
 pub(crate) use task::{run, Uplink};
 
 use protocol::batch::SCHEMA_V1;
 use protocol::time::UnixMillis;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Batches awaiting their PUBACK at once: enough to keep a long WAN link
@@ -31,6 +33,8 @@ pub(crate) struct BatchRef {
     pub first: i64,
     pub last: i64,
     pub count: usize,
+    /// Bytes of its events' JSON, for halving a batch the broker refused.
+    pub bytes: usize,
     pub id: String,
 }
 
@@ -45,11 +49,13 @@ pub(crate) enum Sent {
 /// Maps rumqttc packet ids back to batches. rumqttc assigns the packet id
 /// when it takes a request off its queue and reports it as
 /// `Outgoing::Publish(pkid)`, in request order; so requests are queued here
-/// and matched to packet ids as those events arrive.
+/// and matched to packet ids as those events arrive. Written publishes are
+/// kept in the order they went out, so the oldest unacknowledged one is
+/// known when a broker refuses a packet without naming it.
 #[derive(Debug, Default)]
 pub(crate) struct InFlight {
     requested: VecDeque<Sent>,
-    by_pkid: HashMap<u16, BatchRef>,
+    written: VecDeque<(u16, Sent)>,
 }
 
 impl InFlight {
@@ -60,39 +66,54 @@ impl InFlight {
 
     /// The client wrote the oldest requested publish with packet id `pkid`.
     pub(crate) fn outgoing(&mut self, pkid: u16) {
-        if let Some(Sent::Batch(b)) = self.requested.pop_front() {
-            self.by_pkid.insert(pkid, b);
+        if let Some(sent) = self.requested.pop_front() {
+            self.written.push_back((pkid, sent));
         }
     }
 
-    /// The broker acknowledged `pkid`: the batch it carried, if any.
+    /// The broker answered `pkid` (acknowledged or refused it): the batch
+    /// it carried, if any.
     pub(crate) fn acked(&mut self, pkid: u16) -> Option<BatchRef> {
-        self.by_pkid.remove(&pkid)
+        let at = self.written.iter().position(|(p, _)| *p == pkid)?;
+        match self.written.remove(at) {
+            Some((_, Sent::Batch(b))) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The packet id of the oldest publish written and not yet answered.
+    pub(crate) fn first_unanswered(&self) -> Option<u16> {
+        self.written.front().map(|(pkid, _)| *pkid)
     }
 
     /// The oldest batch written to the connection and not yet acknowledged.
     pub(crate) fn oldest_written(&self) -> Option<&BatchRef> {
-        self.by_pkid.values().min_by_key(|b| b.first)
+        self.written
+            .iter()
+            .filter_map(|(_, s)| match s {
+                Sent::Batch(b) => Some(b),
+                Sent::Other => None,
+            })
+            .min_by_key(|b| b.first)
     }
 
     /// Batches requested or written but not yet acknowledged.
     pub(crate) fn batches(&self) -> usize {
-        self.by_pkid.len()
-            + self
-                .requested
-                .iter()
-                .filter(|s| matches!(s, Sent::Batch(_)))
-                .count()
+        self.requested
+            .iter()
+            .chain(self.written.iter().map(|(_, s)| s))
+            .filter(|s| matches!(s, Sent::Batch(_)))
+            .count()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.requested.is_empty() && self.by_pkid.is_empty()
+        self.requested.is_empty() && self.written.is_empty()
     }
 
     /// A new connection: nothing of the old one will be acknowledged.
     pub(crate) fn reset(&mut self) {
         self.requested.clear();
-        self.by_pkid.clear();
+        self.written.clear();
     }
 }
 
@@ -170,12 +191,13 @@ mod tests {
             first,
             last: first + 9,
             count: 10,
+            bytes: 1_000,
             id: format!("b{first}"),
         })
     }
 
-    #[test]
-    fn packet_ids_map_to_batches_in_request_order_skipping_other_publishes() {
+    /// A batch, a status and a batch, written as packets 7, 8 and 9.
+    fn batch_status_batch_written() -> InFlight {
         let mut f = InFlight::default();
         f.requested(batch(1));
         f.requested(Sent::Other);
@@ -183,11 +205,28 @@ mod tests {
         f.outgoing(7);
         f.outgoing(8);
         f.outgoing(9);
+        f
+    }
+
+    #[test]
+    fn packet_ids_map_to_batches_in_request_order_skipping_other_publishes() {
+        let mut f = batch_status_batch_written();
         assert_eq!(f.batches(), 2);
         assert_eq!(f.acked(8), None, "status publish carries no batch");
         assert_eq!(f.acked(9).map(|b| b.first), Some(11));
         assert_eq!(f.acked(7).map(|b| b.first), Some(1));
         assert!(f.is_empty());
+    }
+
+    #[test]
+    fn the_first_unanswered_publish_is_the_oldest_written_of_any_kind() {
+        let mut f = batch_status_batch_written();
+        assert_eq!(f.first_unanswered(), Some(7));
+        f.acked(7);
+        assert_eq!(f.first_unanswered(), Some(8), "a status publish counts");
+        f.acked(8);
+        assert_eq!(f.first_unanswered(), Some(9));
+        assert_eq!(f.oldest_written().map(|b| b.first), Some(11));
     }
 
     #[test]

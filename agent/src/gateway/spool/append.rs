@@ -46,7 +46,7 @@ impl Spool {
             .map_err(|e| sqlite_err(&self.path, e))?;
         let mut deleted = (0, 0);
         let result = (|| -> rusqlite::Result<()> {
-            deleted = delete_ranges(&tx, delivered)?;
+            deleted = delete_rows(&tx, delivered)?;
             {
                 let mut insert = tx.prepare_cached(
                     "INSERT OR IGNORE INTO events (tag, boot, seq, spooled_at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -110,8 +110,13 @@ impl Spool {
             .conn
             .transaction()
             .map_err(|e| sqlite_err(&self.path, e))?;
-        let (rows, bytes) = delete_ranges(&tx, ranges).map_err(|e| sqlite_err(&self.path, e))?;
+        let removed = delete_rows(&tx, ranges).map_err(|e| sqlite_err(&self.path, e))?;
         tx.commit().map_err(|e| sqlite_err(&self.path, e))?;
+        self.forget(removed)
+    }
+
+    /// Takes rows a committed transaction removed off the running totals.
+    pub(super) fn forget(&mut self, (rows, bytes): (u64, u64)) -> Result<u64, SpoolError> {
         self.depth = self.depth.saturating_sub(rows);
         self.bytes = self.bytes.saturating_sub(bytes);
         if self.depth == 0 {
@@ -126,7 +131,10 @@ impl Spool {
 /// dropped at the cap, or deleted with an earlier range, are simply not
 /// there any more. `RETURNING` reads each row's length as it is deleted,
 /// so the rows are walked once.
-fn delete_ranges(tx: &Transaction, ranges: &[(i64, i64)]) -> rusqlite::Result<(u64, u64)> {
+pub(super) fn delete_rows(
+    tx: &Transaction<'_>,
+    ranges: &[(i64, i64)],
+) -> rusqlite::Result<(u64, u64)> {
     if ranges.is_empty() {
         return Ok((0, 0));
     }

@@ -7,12 +7,14 @@
 //! the uplink walks the spool with a cursor and deletes delivered ranges.
 //!
 //! `open` opens the file or replaces a damaged one, `append` holds the
-//! two writes (append, delete delivered), `reader` the uplink's batch
+//! two writes (append, delete delivered), `dead_letter` moves aside events
+//! the broker will never take, `reader` the uplink's batch
 //! reads, `evict` the room-making at the cap or on a full disk, with
 //! `reserve` keeping deletes possible on a disk the spool filled;
 //! [`writer`] is the thread that owns the spool.
 
 mod append;
+mod dead_letter;
 mod evict;
 mod open;
 mod reader;

@@ -52,6 +52,7 @@ struct Group {
     /// Acks per port, sent after the commit.
     acks: Vec<Vec<EventKey>>,
     delivered: Vec<(i64, i64)>,
+    quarantine: Vec<(i64, i64, &'static str)>,
     /// Ports that asked to be told once their events are committed.
     flushes: Vec<usize>,
 }
@@ -95,6 +96,11 @@ impl Writer {
                 }
             }
             SpoolMsg::Delivered { first, last } => g.delivered.push((first, last)),
+            SpoolMsg::Quarantine {
+                first,
+                last,
+                reason,
+            } => g.quarantine.push((first, last, reason)),
             SpoolMsg::Flush { port } => g.flushes.push(port),
         }
     }
@@ -279,6 +285,9 @@ impl Writer {
                 *undeleted = g.delivered;
             }
         }
+        for (first, last, reason) in g.quarantine {
+            self.quarantine(first, last, reason);
+        }
         self.publish_gauges();
         for port in g.flushes {
             if let Some(tx) = self.ports.get(port) {
@@ -288,6 +297,26 @@ impl Writer {
             }
         }
         true
+    }
+
+    /// Moves events the broker will never take to the dead-letter table.
+    /// On failure they stay queued: the broker refuses them again and they
+    /// come back here.
+    fn quarantine(&mut self, first: i64, last: i64, reason: &str) {
+        match self
+            .spool
+            .quarantine(first, last, reason, UnixMillis::now().0)
+        {
+            Ok(0) => {}
+            Ok(n) => {
+                self.stats.dead_letters.fetch_add(n, Relaxed);
+                tracing::error!(first, last, events = n, reason, "moved events the broker will not take to the spool's dead_letter table; they are not delivered (see docs/gateway.md)");
+            }
+            Err(e) => {
+                self.stats.spool_errors.fetch_add(1, Relaxed);
+                tracing::error!(error = %e, first, last, "cannot move refused events to the dead_letter table; they stay queued");
+            }
+        }
     }
 
     fn publish_gauges(&self) {

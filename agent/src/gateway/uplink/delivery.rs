@@ -9,11 +9,18 @@
 //! left. A broker that drops the connection every time the same batch goes
 //! out (one larger than its maximum packet size) gets smaller batches.
 //!
+//! A batch the broker refuses is never taken for delivered: batches stay
+//! under the Maximum Packet Size its CONNACK announces; one refused as too
+//! large is sent again in halves; a single event too large for the broker
+//! is moved to the spool's dead-letter table (see docs/gateway.md); one
+//! refused for another reason is sent again after a backoff.
+//!
 //! Like the tag's `Outbox` (`firmware/src/outbox.rs`), it is driven from
 //! outside: fed `on_connack`, `on_puback`, `on_error(now)`, asked what to do
 //! with `poll_publish(now)` and when to wake with `poll_timeout`. It never
 //! reads a clock or touches a socket; [`super::task`] is the shell that does.
 
+use super::jitter::Jitter;
 use super::{BatchRef, BatchTrigger, InFlight, Sent, MAX_INFLIGHT_BATCHES};
 use std::time::{Duration, Instant};
 
@@ -33,43 +40,6 @@ const LOSSES_BEFORE_SHRINK: u32 = 2;
 /// seconds of reconnects.
 const SHRINK_FACTOR: usize = 4;
 
-/// A small deterministic generator for reconnect jitter (SplitMix64): the
-/// gateway seeds it randomly, tests with a fixed seed.
-#[derive(Debug, Clone)]
-pub(super) struct Jitter(u64);
-
-impl Jitter {
-    /// The same delays for the same seed.
-    pub(super) fn seeded(seed: u64) -> Self {
-        Jitter(seed)
-    }
-
-    /// A seed different per process, from std's randomly keyed hasher:
-    /// randomness enough for spreading retries.
-    pub(super) fn from_entropy() -> Self {
-        use std::hash::{BuildHasher, Hasher};
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u32(std::process::id());
-        Jitter::seeded(hasher.finish())
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// `base` plus up to half of it again: thousands of stores cut off by
-    /// one HQ broker outage must not all retry in the same instant when it
-    /// comes back.
-    pub(super) fn spread(&mut self, base: Duration) -> Duration {
-        let per_mille = (self.next() % 1000) as u32;
-        base + base * per_mille / 2000
-    }
-}
-
 /// A batch to read from the spool: events after spool id `after`, at most
 /// `max_events` of them whose JSON fits in `max_bytes` (always at least one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +47,28 @@ pub(super) struct Fetch {
     pub after: i64,
     pub max_events: usize,
     pub max_bytes: usize,
+}
+
+/// Why the broker did not take a publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// Larger than the broker accepts (reason code 0x95).
+    TooLarge,
+    /// Any other failure reason (not authorised, quota exceeded…).
+    Other,
+}
+
+/// What becomes of a batch the broker refused or could not take; in every
+/// case its events stay in the spool until one of these resolves them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// Sent again in smaller batches of at most `max_bytes` of events.
+    Split { batch: BatchRef, max_bytes: usize },
+    /// One event the broker will never take: move it to the dead-letter
+    /// table, where an operator can see it.
+    Quarantine(BatchRef),
+    /// Sent again, from its first event, no sooner than `retry_at`.
+    Retry { batch: BatchRef, retry_at: Instant },
 }
 
 /// What a failed or lost connection means, for the log.
@@ -121,6 +113,15 @@ pub(super) struct Delivery {
     /// The oldest written, unacked batch when connections were lost, and
     /// how many losses in a row found it so.
     suspect: Option<(i64, u32)>,
+    /// Bytes a batch's packet adds to its events' JSON (MQTT header, topic,
+    /// batch envelope), to fit batches under the broker's limit.
+    packet_overhead: usize,
+    /// The Maximum Packet Size of the broker's last CONNACK, if it set one.
+    broker_max_packet: Option<usize>,
+    /// No batch goes before this, after a refusal for a reason other than
+    /// size; and the backoff the next such refusal waits.
+    hold_until: Option<Instant>,
+    refusal_backoff: Duration,
 }
 
 impl Delivery {
@@ -148,6 +149,28 @@ impl Delivery {
             draining: false,
             ingest_done: false,
             suspect: None,
+            packet_overhead: 0,
+            broker_max_packet: None,
+            hold_until: None,
+            refusal_backoff: MIN_RECONNECT,
+        }
+    }
+
+    /// Counts `bytes` per batch packet on top of its events' JSON.
+    pub(super) fn with_packet_overhead(mut self, bytes: usize) -> Self {
+        self.packet_overhead = bytes;
+        self
+    }
+
+    /// The bytes of event JSON a batch may carry now: the configured budget
+    /// (or what refusals cut it to), below the broker's packet limit.
+    fn budget(&self) -> usize {
+        match self.broker_max_packet {
+            Some(max) => self
+                .max_bytes
+                .min(max.saturating_sub(self.packet_overhead))
+                .max(1),
+            None => self.max_bytes,
         }
     }
 
@@ -167,9 +190,11 @@ impl Delivery {
         }
     }
 
-    /// The broker accepted the connection: resend everything undelivered,
-    /// from the oldest.
-    pub(super) fn on_connack(&mut self) {
+    /// The broker accepted the connection, announcing `max_packet` (its
+    /// Maximum Packet Size) or no limit: resend everything undelivered,
+    /// from the oldest, in batches that fit.
+    pub(super) fn on_connack(&mut self, max_packet: Option<u32>) {
+        self.broker_max_packet = max_packet.map(|m| m as usize);
         self.link = Link::Up;
         self.backoff = MIN_RECONNECT;
         self.inflight.reset();
@@ -235,7 +260,83 @@ impl Delivery {
         if self.suspect.is_some_and(|(first, _)| first == batch.first) {
             self.suspect = None;
         }
+        self.refusal_backoff = MIN_RECONNECT;
         Some(batch)
+    }
+
+    /// The broker refused `pkid` at `now`: what becomes of the batch it
+    /// carried (`None` for a status or tag health publish). The batch is
+    /// not delivered: its events stay in the spool.
+    pub(super) fn on_refused(&mut self, pkid: u16, why: Refusal, now: Instant) -> Option<Verdict> {
+        let batch = self.inflight.acked(pkid)?;
+        if self.suspect.is_some_and(|(first, _)| first == batch.first) {
+            self.suspect = None;
+        }
+        Some(self.refused(batch, why, now))
+    }
+
+    /// The broker refused a publish as too large without saying which (it
+    /// closed the connection, or sent a reason the client could not read):
+    /// brokers answer in order, so it is the oldest one not yet answered.
+    /// Call before [`Delivery::on_error`] for the lost connection.
+    pub(super) fn on_oldest_refused(&mut self, now: Instant) -> Option<Verdict> {
+        let pkid = self.inflight.first_unanswered()?;
+        self.on_refused(pkid, Refusal::TooLarge, now)
+    }
+
+    fn refused(&mut self, batch: BatchRef, why: Refusal, now: Instant) -> Verdict {
+        if why == Refusal::TooLarge && batch.count <= 1 {
+            return Verdict::Quarantine(batch);
+        }
+        // From its first event again; events of later batches on the wire
+        // may go twice (HQ ignores repeats).
+        self.cursor = self.cursor.min(batch.first - 1);
+        match why {
+            Refusal::TooLarge => {
+                self.max_bytes = self.max_bytes.min(batch.bytes / 2).max(1);
+                Verdict::Split {
+                    batch,
+                    max_bytes: self.budget(),
+                }
+            }
+            Refusal::Other => {
+                let retry_at = now + self.jitter.spread(self.refusal_backoff);
+                self.refusal_backoff = (self.refusal_backoff * 2).min(MAX_RECONNECT);
+                self.hold_until = Some(retry_at);
+                Verdict::Retry { batch, retry_at }
+            }
+        }
+    }
+
+    /// Whether `batch`, fetched for [`Delivery::poll_publish`], fits the
+    /// broker's packet limit as the `packet_bytes` it came to. If not, it
+    /// is not sent: `Split` (fetch again, smaller) or, for one event,
+    /// `Quarantine`, and the batch is passed over.
+    pub(super) fn check_fit(
+        &mut self,
+        batch: BatchRef,
+        packet_bytes: usize,
+    ) -> Result<BatchRef, Verdict> {
+        let Some(max) = self.broker_max_packet.filter(|max| packet_bytes > *max) else {
+            return Ok(batch);
+        };
+        if batch.count <= 1 {
+            self.cursor = self.cursor.max(batch.last);
+            if self.cursor >= self.head {
+                self.trigger.caught_up();
+            }
+            return Err(Verdict::Quarantine(batch));
+        }
+        // The envelope took more than estimated: cut the budget by the excess.
+        self.max_bytes = self
+            .budget()
+            .saturating_sub(packet_bytes - max)
+            .min(batch.bytes.saturating_sub(1))
+            .max(1);
+        Err(Verdict::Split {
+            batch,
+            max_bytes: self.budget(),
+        })
     }
 
     /// The spool committed up to spool id `head`.
@@ -268,9 +369,13 @@ impl Delivery {
     /// to the client, or [`Delivery::on_nothing_fetched`]; if the client
     /// refuses it, stop asking until the next wake-up.
     pub(super) fn poll_publish(&mut self, now: Instant) -> Option<Fetch> {
-        if !self.is_connected() || self.inflight.batches() >= MAX_INFLIGHT_BATCHES {
+        if !self.is_connected()
+            || self.inflight.batches() >= MAX_INFLIGHT_BATCHES
+            || self.hold_until.is_some_and(|t| now < t)
+        {
             return None;
         }
+        self.hold_until = None;
         if !self
             .trigger
             .ready(self.head - self.cursor, now, self.draining)
@@ -280,7 +385,7 @@ impl Delivery {
         Some(Fetch {
             after: self.cursor,
             max_events: self.max_events,
-            max_bytes: self.max_bytes,
+            max_bytes: self.budget(),
         })
     }
 
@@ -305,7 +410,13 @@ impl Delivery {
     pub(super) fn poll_timeout(&self) -> Option<Instant> {
         match self.link {
             Link::Down { retry_at, .. } => retry_at,
-            Link::Up if self.inflight.batches() < MAX_INFLIGHT_BATCHES => self.trigger.deadline(),
+            Link::Up if self.inflight.batches() < MAX_INFLIGHT_BATCHES => {
+                match (self.trigger.deadline(), self.hold_until) {
+                    (Some(linger), Some(hold)) => Some(linger.max(hold)),
+                    (linger, None) => linger,
+                    (None, hold) => hold,
+                }
+            }
             Link::Up => None,
         }
     }

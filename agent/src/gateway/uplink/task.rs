@@ -1,14 +1,17 @@
 //! The uplink task: the shell around [`Delivery`]. It drives the rumqttc
-//! event loop, reads batches from the spool when the state machine asks,
-//! publishes them with status and tag health, and reports PUBACKed batches
-//! back to the spool writer.
+//! MQTT 5 event loop, reads batches from the spool when the state machine
+//! asks, publishes them with status and tag health, reports PUBACKed
+//! batches back to the spool writer, and hands it the events the broker
+//! will never take for its dead-letter table.
 //!
 //! Publishes are requested only while connected, in this same task as the
 //! event loop: when a connection fails, rumqttc moves queued requests to its
 //! pending list and the next clean-session ConnAck clears it, so after every
 //! ConnAck nothing old is queued and the in-flight map can start empty.
 
-use super::delivery::{Delivery, Jitter};
+use super::delivery::{Delivery, Refusal};
+use super::jitter::Jitter;
+use super::refusal::{publish_packet_len, refused_as_too_large, settle};
 use super::{batch_payload, envelope_overhead, BatchRef};
 use crate::config::BatchConfig;
 use crate::gateway::messages::SpoolMsg;
@@ -17,7 +20,10 @@ use crate::gateway::spool::SpoolReader;
 use crate::gateway::status::{Stats, TagHealthBook};
 use protocol::time::UnixMillis;
 use protocol::topics::{Topic, TopicKind};
-use rumqttc::{AsyncClient, Event, EventLoop, Incoming, Outgoing, QoS};
+use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::{AsyncClient, Event, EventLoop};
+use rumqttc::Outgoing;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -73,12 +79,17 @@ pub(crate) async fn run(
         .max_bytes
         .saturating_sub(envelope_overhead(&up.store, &up.gateway))
         .max(1);
+    // The batch envelope and the PUBLISH around it, with room for the
+    // length field to grow: what a packet adds to its events' JSON.
+    let packet_overhead =
+        envelope_overhead(&up.store, &up.gateway) + publish_packet_len(&topics.events, 0) + 3;
     let mut delivery = Delivery::new(
         up.batch.max_events,
         fetch_bytes,
         Duration::from_millis(up.batch.linger_ms),
         Jitter::from_entropy(),
-    );
+    )
+    .with_packet_overhead(packet_overhead);
     let mut status_tick = tokio::time::interval(up.status_interval);
     let mut alarm_tick = tokio::time::interval(Duration::from_secs(1));
     let mut last_alarm = up.stats.alarm_fingerprint();
@@ -109,6 +120,7 @@ pub(crate) async fn run(
                 first: b.first,
                 last: b.last,
                 count: b.count,
+                bytes: b.events_json.len(),
                 id: format!("{}-{}-{}", up.gateway, created_at.0, b.first),
             };
             let payload = batch_payload(
@@ -118,6 +130,20 @@ pub(crate) async fn run(
                 created_at,
                 &b.events_json,
             );
+            let packet = publish_packet_len(&topics.events, payload.len());
+            let batch = match delivery.check_fit(batch, packet) {
+                Ok(batch) => batch,
+                Err(verdict) => {
+                    tracing::error!(
+                        bytes = packet,
+                        "a batch is larger than the broker's Maximum Packet Size; not sent"
+                    );
+                    if !settle(verdict, &up, &spool).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
             let span = tracing::debug_span!("batch", id = %batch.id, events = batch.count, bytes = payload.len());
             match client.try_publish(&topics.events, QoS::AtLeastOnce, false, payload) {
                 Ok(()) => {
@@ -147,27 +173,32 @@ pub(crate) async fn run(
         let deadline = shutdown.deadline();
         tokio::select! {
             ev = eventloop.poll(), if poll_now => match ev {
-                Ok(Event::Incoming(Incoming::ConnAck(_))) => {
-                    delivery.on_connack();
-                    up.stats.set_broker_connected(true);
-                    tracing::info!(depth = up.stats.spool_depth.load(Relaxed), "broker connected; sending the spool from its oldest undelivered event");
-                    publish_status(&client, &mut delivery, &up, &topics, "online");
-                    last_status = Instant::now();
+                Ok(ev) => {
+                    if !on_event(ev, &mut delivery, &up, &client, &topics, &spool, &mut last_status).await {
+                        return;
+                    }
                 }
-                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => delivery.on_outgoing(pkid),
-                Ok(Event::Incoming(Incoming::PubAck(ack))) => {
-                    if let Some(b) = delivery.on_puback(ack.pkid) {
-                        up.stats.delivered.fetch_add(b.count as u64, Relaxed);
-                        up.stats.batches_delivered.fetch_add(1, Relaxed);
-                        tracing::debug!(batch = %b.id, events = b.count, "batch delivered");
-                        if spool.send(SpoolMsg::Delivered { first: b.first, last: b.last }).await.is_err() {
+                Err(e) => {
+                    // What rumqttc read before the failure (acks of earlier
+                    // publishes) is true: take it before judging the loss.
+                    let read: Vec<Event> = eventloop.state.events.drain(..).collect();
+                    for ev in read {
+                        if !on_event(ev, &mut delivery, &up, &client, &topics, &spool, &mut last_status).await {
                             return;
                         }
                     }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    let outage = delivery.on_error(std::time::Instant::now());
+                    let now = std::time::Instant::now();
+                    if refused_as_too_large(&e) {
+                        match delivery.on_oldest_refused(now) {
+                            Some(verdict) => {
+                                if !settle(verdict, &up, &spool).await {
+                                    return;
+                                }
+                            }
+                            None => tracing::warn!(error = %e, "the broker refused a status or tag health message as too large"),
+                        }
+                    }
+                    let outage = delivery.on_error(now);
                     up.stats.set_broker_connected(false);
                     if outage.was_connected {
                         tracing::warn!(error = %e, "broker connection lost; unacked batches stay in the spool and are resent on reconnect");
@@ -213,6 +244,70 @@ pub(crate) async fn run(
     if delivery.is_connected() {
         say_goodbye(&client, &mut eventloop, &mut delivery, &up, &topics).await;
     }
+}
+
+/// Acts on one event of the MQTT connection; `false` once the spool writer
+/// is gone.
+async fn on_event(
+    ev: Event,
+    delivery: &mut Delivery,
+    up: &Uplink,
+    client: &AsyncClient,
+    topics: &Topics,
+    spool: &mpsc::Sender<SpoolMsg>,
+    last_status: &mut Instant,
+) -> bool {
+    match ev {
+        Event::Incoming(Packet::ConnAck(ack)) => {
+            let max_packet = ack.properties.as_ref().and_then(|p| p.max_packet_size);
+            delivery.on_connack(max_packet);
+            up.stats.set_broker_connected(true);
+            tracing::info!(
+                depth = up.stats.spool_depth.load(Relaxed),
+                max_packet,
+                "broker connected; sending the spool from its oldest undelivered event"
+            );
+            publish_status(client, delivery, up, topics, "online");
+            *last_status = Instant::now();
+        }
+        Event::Outgoing(Outgoing::Publish(pkid)) => delivery.on_outgoing(pkid),
+        Event::Incoming(Packet::PubAck(ack))
+            if matches!(
+                ack.reason,
+                PubAckReason::Success | PubAckReason::NoMatchingSubscribers
+            ) =>
+        {
+            if let Some(b) = delivery.on_puback(ack.pkid) {
+                up.stats.delivered.fetch_add(b.count as u64, Relaxed);
+                up.stats.batches_delivered.fetch_add(1, Relaxed);
+                tracing::debug!(batch = %b.id, events = b.count, "batch delivered");
+                if spool
+                    .send(SpoolMsg::Delivered {
+                        first: b.first,
+                        last: b.last,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return false;
+                }
+            }
+        }
+        Event::Incoming(Packet::PubAck(ack)) => {
+            let now = std::time::Instant::now();
+            match delivery.on_refused(ack.pkid, Refusal::Other, now) {
+                Some(verdict) => {
+                    tracing::error!(reason = ?ack.reason, "the broker refused a batch");
+                    return settle(verdict, up, spool).await;
+                }
+                None => {
+                    tracing::warn!(reason = ?ack.reason, "the broker refused a status or tag health message")
+                }
+            }
+        }
+        _ => {}
+    }
+    true
 }
 
 fn publish_status(

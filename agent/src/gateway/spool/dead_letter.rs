@@ -1,0 +1,48 @@
+//! The dead-letter table: events the broker will never take (a single
+//! event larger than it accepts) are moved out of the queue, with the
+//! reason and the time, so they neither block delivery nor vanish. They
+//! stay until an operator deals with them (docs/gateway.md, "Events the
+//! broker refuses").
+
+use super::append::delete_rows;
+use super::{sqlite_err, Spool, SpoolError};
+use rusqlite::params;
+
+impl Spool {
+    /// Moves spool ids `first..=last` from the queue to `dead_letter` in one
+    /// transaction, so each event is in exactly one of them. Moving ids
+    /// already moved does nothing. Returns the events moved.
+    pub(crate) fn quarantine(
+        &mut self,
+        first: i64,
+        last: i64,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<u64, SpoolError> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sqlite_err(&self.path, e))?;
+        let removed = (|| {
+            tx.execute(
+                "INSERT OR IGNORE INTO dead_letter (id, tag, boot, seq, spooled_at, body, reason, moved_at)
+                 SELECT id, tag, boot, seq, spooled_at, body, ?3, ?4 FROM events WHERE id BETWEEN ?1 AND ?2",
+                params![first, last, reason, now_ms],
+            )?;
+            delete_rows(&tx, &[(first, last)])
+        })()
+        .map_err(|e| sqlite_err(&self.path, e))?;
+        tx.commit().map_err(|e| sqlite_err(&self.path, e))?;
+        self.forget(removed)
+    }
+
+    /// Events in the dead-letter table.
+    pub(crate) fn dead_letters(&self) -> Result<u64, SpoolError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM dead_letter", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(|e| sqlite_err(&self.path, e))
+    }
+}
