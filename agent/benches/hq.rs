@@ -15,10 +15,11 @@
 //!    `EventStore::ingest`, without the broker, then the real `aisle funnel`
 //!    binary is timed, three runs each of `--by sku` and `--by sku,store`.
 //!    A file that already holds N events is reused.
-//! 3. Dashboard: `aisle dashboard` over the same database; the SKU page
+//! 3. Dashboard: `aisle dashboard` over the same database; the SKU list
 //!    (5,000 rows) timed on its first view (the report computed) and on
-//!    repeat views (the report kept until an event is added), then the
-//!    Overview (one report per store and one per day of the trend).
+//!    repeat views (the report kept until an event is added), one SKU's
+//!    page on its first view (its per-store, per-channel and per-day
+//!    reports), then the Overview (the per-store and per-day reports).
 
 use aisle_agent::event_store::{Received, SqliteStore as EventStore};
 use aisle_agent::hq::validate::{validate, Verdict};
@@ -367,6 +368,7 @@ fn time_dashboard(opts: &Options) {
         .and_then(|rest| rest.split('/').next())
         .unwrap_or_else(|| panic!("no address in `{line}`"))
         .to_string();
+    let sku_page = format!("/sku?code={}", gtin(SKUS / 2));
     for (what, path) in [
         ("first view", "/skus"),
         ("repeat view", "/skus"),
@@ -374,6 +376,7 @@ fn time_dashboard(opts: &Options) {
             "repeat view, sorted by pickups",
             "/skus?sort=pickups&dir=desc",
         ),
+        ("SKU page, first view", sku_page.as_str()),
         ("overview, first view", "/"),
     ] {
         let started = Instant::now();

@@ -5,6 +5,9 @@
 //! `aisle funnel --format json` for the same parameters; the console must
 //! stay free of errors; a filter and a sort are clicked; each page is saved
 //! as a screenshot under target/tmp/dashboard-screenshots/ for review.
+//! The dashboard reads a store directory (S1 in Shanghai, S2 in UTC), so
+//! its days and hours are the stores' local ones, as `aisle funnel
+//! --stores` reports them.
 
 use aisle_system_tests::http;
 use aisle_system_tests::{
@@ -41,6 +44,21 @@ fn catalog(dir: &Path) -> PathBuf {
     path
 }
 
+/// S1 in Shanghai (UTC+8), so its local days and hours differ from UTC's;
+/// S2 in UTC, in another region.
+fn directory(dir: &Path) -> PathBuf {
+    let path = dir.join("stores.csv");
+    std::fs::write(
+        &path,
+        "store,name,region,city,brand,timezone
+         S1,Jing'an,East,Shanghai,aisle,Asia/Shanghai
+         S2,Soho,West,London,aisle,UTC
+",
+    )
+    .unwrap();
+    path
+}
+
 fn at(day: &str, offset_s: i64) -> String {
     let start: UnixMillis = format!("{day}T09:00:00Z").parse().unwrap();
     UnixMillis(start.0 + offset_s * 1000).to_string()
@@ -68,12 +86,34 @@ fn event_batches() -> (Vec<Message>, usize) {
         let mut events = Vec::new();
         for (d, day) in DAYS.iter().enumerate() {
             for k in 0..(60 + 5 * s + 10 * d) {
-                for (fixture, gtins) in [("rack-1", vec![A, B]), ("rack-2", vec![C])] {
+                for (fixture, zone, gtins) in
+                    [("rack-1", "front", vec![A, B]), ("rack-2", "back", vec![C])]
+                {
+                    // Dwells of different lengths, so medians and totals
+                    // differ between zones.
+                    let duration_ms = 5_000 + 1_000 * ((k as u64 * 7 + zone.len() as u64) % 40);
                     events.push(json!({"id": format!("{store}-{d}-dwell-{fixture}-{k}"),
                         "ts": at(day, k as i64 * 60), "event": "fixture_dwell", "stage": "exposure",
                         "tag": 9, "epc": null, "gtin": null, "serial": null, "fixture": fixture,
-                        "zone": null, "duration_ms": 20_000, "gtins": gtins}));
+                        "zone": zone, "duration_ms": duration_ms, "gtins": gtins}));
                 }
+            }
+            // The entrance counter: a count per quarter hour from 09:00
+            // UTC, and two before midnight UTC (the next morning in
+            // Shanghai, so S1's local day and UTC day differ).
+            let mut visits = |id: String, ts: String, count: usize| {
+                events.push(
+                    json!({"id": id, "ts": ts, "event": "store_visits", "stage": "visit",
+                    "tag": 3, "zone": "main-door", "duration_ms": 900_000, "count": count}),
+                );
+            };
+            for q in 0..12 {
+                let id = format!("{store}-{d}-visits-{q}");
+                visits(id, at(day, q * 900), 5 + 3 * s + 2 * d + q as usize % 4);
+            }
+            for q in 0..2 {
+                let id = format!("{store}-{d}-visits-late-{q}");
+                visits(id, at(day, 14 * 3600 + 1800 + q * 900), 1 + s + q as usize);
             }
             for (g, gtin) in [A, B, C].iter().enumerate() {
                 let garments = 20 + 13 * g as u32 + 7 * s as u32 + 5 * d as u32;
@@ -269,6 +309,19 @@ fn assert_figure(shown: &str, expected: &Value, what: &str) {
         );
         return;
     }
+    if expected.is_f64() {
+        // A figure per visit, shown to two decimals.
+        let shown: f64 = shown
+            .replace(',', "")
+            .parse()
+            .unwrap_or_else(|_| panic!("{what}: `{shown}`"));
+        let expected = expected.as_f64().unwrap();
+        assert!(
+            (shown - expected).abs() <= 0.005 + 1e-9,
+            "{what}: page {shown}, CLI {expected}"
+        );
+        return;
+    }
     let digits: String = shown.chars().filter(char::is_ascii_digit).collect();
     assert_eq!(
         digits.parse::<i64>().ok(),
@@ -319,6 +372,7 @@ fn sum(rows: &[Value]) -> Value {
         "journeys",
         "journeys_try_on",
         "journeys_purchase",
+        "visits",
     ];
     let mut total = serde_json::Map::new();
     for field in fields {
@@ -357,6 +411,11 @@ fn key_of(dims: &'static [&'static str]) -> impl Fn(&Value) -> String {
     }
 }
 
+/// The keys of `rows`, in order, as the pages write them.
+fn key_rows(rows: &[Value], dims: &'static [&'static str]) -> Vec<String> {
+    rows.iter().map(key_of(dims)).collect()
+}
+
 /// Table `#id` on the browser's page equals the CLI's rows keyed by `dims`.
 fn assert_table(
     browser: &Browser,
@@ -366,25 +425,6 @@ fn assert_table(
     what: &str,
 ) {
     assert_rows(&table(browser, id), cli, key_of(dims), what);
-}
-
-/// For each of `DAYS`, the row `pick` makes of `aisle funnel ARGS` over that
-/// day alone, with the day as its `day` key: what a daily trend shows.
-fn per_day(db: &Path, args: &[&str], pick: impl Fn(Vec<Value>) -> Value) -> Vec<Value> {
-    DAYS.iter()
-        .map(|day| {
-            let start: UnixMillis = format!("{day}T00:00:00Z").parse().unwrap();
-            let (from, to) = (
-                start.to_string(),
-                UnixMillis(start.0 + 86_400_000).to_string(),
-            );
-            let mut day_args = args.to_vec();
-            day_args.extend(["--from", &from, "--to", &to]);
-            let mut row = pick(cli_rows(db, &day_args));
-            row["day"] = json!(day);
-            row
-        })
-        .collect()
 }
 
 /// No console message at error level since the last check.
@@ -414,6 +454,8 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
     let db = hq.db.clone();
     let catalog = catalog(dir.path());
     let cat = catalog.to_str().unwrap();
+    let directory = directory(dir.path());
+    let stores = directory.to_str().unwrap();
     import_miniprogram(dir.path(), &db);
     let dashboard = Dashboard::start(
         dir.path(),
@@ -423,6 +465,8 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
             db.to_str().unwrap(),
             "--catalog",
             cat,
+            "--stores",
+            stores,
             "--listen",
             "127.0.0.1:0",
         ],
@@ -470,7 +514,7 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
             key_of(&["channel"]),
             "channel",
         );
-        let days = per_day(&db, &["--by", "store"], |rows| sum(&rows));
+        let days = cli_rows(&db, &["--by", "day", "--stores", stores]);
         assert_table(&browser, "days", &days, &["day"], "day");
         assert_table(&browser, "stores", &by_store, &["store"], "store");
 
@@ -494,14 +538,61 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
             .filter(|r| r["sku"] == "TS-RED-M")
             .collect();
         assert_table(&browser, "sku-stores", &per_store, &["store"], "SKU store");
-        let sku_days = per_day(&db, &["--by", "sku", "--catalog", cat], |rows| {
-            rows.into_iter().find(|r| r["sku"] == "TS-RED-M").unwrap()
-        });
+        let sku_days: Vec<Value> = cli_rows(
+            &db,
+            &["--by", "sku,day", "--catalog", cat, "--stores", stores],
+        )
+        .into_iter()
+        .filter(|r| r["sku"] == "TS-RED-M")
+        .collect();
         assert_table(&browser, "days", &sku_days, &["day"], "SKU day");
 
-        // Stores and their fixtures.
+        // Stores: visits per store, region, local day and hour; zones by
+        // dwell; fixtures.
         visit("/stores", "stores");
         assert_table(&browser, "stores", &by_store, &["store"], "store");
+        let with_stores = |by: &str| cli_rows(&db, &["--by", by, "--stores", stores]);
+        assert_table(
+            &browser,
+            "regions",
+            &with_stores("region"),
+            &["region"],
+            "region",
+        );
+        let store_days = with_stores("store,day");
+        assert_table(
+            &browser,
+            "store-days",
+            &store_days,
+            &["store", "day"],
+            "store day",
+        );
+        // S1's late counts fall on the next Shanghai day: three local days.
+        let s1_days: Vec<&Value> = store_days.iter().filter(|r| r["store"] == "S1").collect();
+        assert_eq!(s1_days.len(), 3, "S1's local days: {s1_days:?}");
+        assert_table(
+            &browser,
+            "store-hours",
+            &with_stores("store,hour"),
+            &["store", "hour"],
+            "store hour",
+        );
+        let zones = with_stores("zone");
+        assert_table(&browser, "zones", &zones, &["zone"], "zone");
+        let ranked: Vec<String> = browser
+            .execute("return Array.from(document.querySelectorAll('#zones tr[data-key]')).map(t => t.dataset.key);")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect();
+        let mut by_dwell = zones.clone();
+        by_dwell.sort_by_key(|r| std::cmp::Reverse(r["dwell_s_total"].as_i64()));
+        assert_eq!(
+            ranked,
+            key_rows(&by_dwell, &["zone"]),
+            "zones by total dwell"
+        );
         let fixtures = cli_rows(&db, &["--by", "store,fixture"]);
         assert_table(
             &browser,
@@ -586,12 +677,71 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
     assert!(browser.url().contains("store=S2") && browser.url().contains("sort=pickups"));
     assert_quiet_console(&browser, "switched language");
 
+    // The channel filter: the online channel's SKUs, the rows of `--by
+    // sku,channel` of that channel; the filter stays on the links.
+    browser.goto(&dashboard.url("/skus?lang=en"));
+    browser.click("#channel-filter option[value=miniprogram]");
+    browser.click("#apply");
+    wait_until("the online channel's page", DEADLINE, || {
+        browser.url().contains("channel=miniprogram").then_some(())
+    });
+    let online: Vec<Value> = cli_rows(&db, &["--by", "sku,channel", "--catalog", cat])
+        .into_iter()
+        .filter(|r| r["channel"] == "miniprogram")
+        .collect();
+    assert!(!online.is_empty());
+    assert_table(&browser, "skus", &online, &["sku"], "miniprogram sku");
+    assert_quiet_console(&browser, "online channel");
+    browser.click("#skus tr[data-key=TS-RED-M] a");
+    wait_until("the SKU page of the channel", DEADLINE, || {
+        browser.url().contains("code=TS-RED-M").then_some(())
+    });
+    assert!(browser.url().contains("channel=miniprogram"));
+    let tee: Vec<Value> = online
+        .iter()
+        .filter(|r| r["sku"] == "TS-RED-M")
+        .cloned()
+        .collect();
+    assert_table(&browser, "sku-total", &tee, &["sku"], "miniprogram SKU");
+    let unknown = http::get(&dashboard.addr, "/skus?channel=tmall");
+    assert_eq!(unknown.status, 400);
+    assert!(unknown.text().contains("miniprogram"));
+
+    // A range whose end is not after its start: refused alike by the API
+    // and the CLI, never an empty report that reads as "nothing sold".
+    let reversed = http::get(
+        &dashboard.addr,
+        "/api/funnel?from=2026-11-21T00:00:00Z&to=2026-11-20T00:00:00Z",
+    );
+    assert_eq!(reversed.status, 400);
+    let cli_reversed = Command::new(aisle_bin())
+        .args(["funnel", "--db"])
+        .arg(&db)
+        .args([
+            "--from",
+            "2026-11-21T00:00:00Z",
+            "--to",
+            "2026-11-20T00:00:00Z",
+        ])
+        .output()
+        .unwrap();
+    assert!(!cli_reversed.status.success());
+    assert!(String::from_utf8_lossy(&cli_reversed.stderr).contains("must be after --from"));
+
     // The API is the CLI, byte for byte.
     for (query, args) in [
         ("", vec!["--catalog", cat]),
         (
             "?by=sku,store&window=2h",
             vec!["--by", "sku,store", "--window", "2h", "--catalog", cat],
+        ),
+        (
+            "?by=region,hour",
+            vec!["--by", "region,hour", "--stores", stores],
+        ),
+        (
+            "?by=zone&store=S1",
+            vec!["--by", "zone", "--store", "S1", "--stores", stores],
         ),
         (
             "?by=style&store=S1&from=2026-11-21T00:00:00Z&channel=store",

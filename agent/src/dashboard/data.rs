@@ -2,13 +2,15 @@
 //! funnel (always through the same report function as `aisle funnel`), the
 //! stores and days there are, and the fleet.
 //!
-//! Pages never count anything themselves: a total is the sum of the
-//! engine's per-store rows, a day is the engine run over that day.
+//! Pages never count anything themselves: a figure is a row of the
+//! engine's report, and a day is a row keyed by the engine's `day`.
 
+use super::query::{Query, STORE_CHANNEL};
 use crate::event_store::{Credentials, EventFilter, EventStore, StoreError, Target};
 use crate::funnel::report::{FunnelReport, FunnelRow};
 use crate::funnel::store;
 use crate::funnel::Catalog;
+use crate::funnel::StoreDirectory;
 use crate::funnel::{Dimension, FunnelOptions};
 use crate::hq::fleet::{self, GatewayState, TagAlarms, TagState};
 use protocol::time::UnixMillis;
@@ -16,11 +18,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// A day in milliseconds; days are UTC days until stores have time zones.
-pub(super) const DAY_MS: i64 = 86_400_000;
-/// The most days a trend shows: the last month of the range. Each day is a
-/// pass of the engine over the range's events.
-pub(super) const MAX_DAYS: i64 = 31;
+/// The most days a trend shows: the last month of the range.
+pub(super) const MAX_DAYS: usize = 31;
 
 /// Reports kept for repeat views. Each costs a pass over the events; the
 /// morning's analysts open the same few pages, and a report stays right
@@ -48,6 +47,8 @@ pub(super) struct Source {
     pub db: Target,
     credentials: Credentials,
     pub catalog: Catalog,
+    /// The store directory (`--stores`): regions, cities, brands, time zones.
+    pub stores: StoreDirectory,
     /// SKU code → product name, from the catalog.
     names: HashMap<String, String>,
     /// Recent reports, most recent last.
@@ -55,7 +56,12 @@ pub(super) struct Source {
 }
 
 impl Source {
-    pub(super) fn new(db: Target, credentials: Credentials, catalog: Catalog) -> Source {
+    pub(super) fn new(
+        db: Target,
+        credentials: Credentials,
+        catalog: Catalog,
+        stores: StoreDirectory,
+    ) -> Source {
         let mut names = HashMap::new();
         for (_, item) in catalog.items() {
             names
@@ -66,6 +72,7 @@ impl Source {
             db,
             credentials,
             catalog,
+            stores,
             names,
             cache: Mutex::new(Vec::new()),
         }
@@ -109,7 +116,7 @@ impl Source {
             window,
             by,
             catalog: self.catalog.clone(),
-            ..FunnelOptions::default()
+            stores: self.stores.clone(),
         };
         let report = Arc::new(store::report(store, filter, &opts)?);
         if report.rows.len() <= CACHED_ROWS_MAX {
@@ -145,42 +152,63 @@ pub(super) fn stores(store: &EventStore) -> Result<Vec<String>, StoreError> {
     store.stores()
 }
 
-/// The UTC days the trend covers: from `filter`'s range, else the span of
-/// the events; at most the last [`MAX_DAYS`].
-pub(super) fn days(store: &EventStore, filter: &EventFilter) -> Result<Vec<i64>, StoreError> {
-    let (from, to) = (filter.from.map(|t| t.0), filter.to.map(|t| t.0));
-    let (first, last) = match (from, to) {
-        (Some(from), Some(to)) => (from, to - 1),
-        _ => {
-            let Some((min, max)) = store.event_span()? else {
-                return Ok(Vec::new());
-            };
-            (
-                from.unwrap_or(min).max(min),
-                to.map_or(max, |to| (to - 1).min(max)),
-            )
+/// The channels a page can be filtered by: `store` (what the tags saw) and
+/// every online channel imported into the store, in order.
+pub(super) fn channels(store: &EventStore) -> Result<Vec<String>, StoreError> {
+    let mut out = vec![STORE_CHANNEL.to_string()];
+    out.extend(
+        store
+            .online_channels()?
+            .into_iter()
+            .filter(|c| c != STORE_CHANNEL),
+    );
+    Ok(out)
+}
+
+impl Source {
+    /// The rows of `aisle funnel --by BY` for the query's filters; with an
+    /// online `channel=`, the rows of `--by BY,channel` of that channel,
+    /// without the channel column (`store` is what `--by BY` already shows).
+    pub(super) fn rows(
+        &self,
+        store: &EventStore,
+        q: &Query,
+        by: Vec<Dimension>,
+    ) -> Result<Vec<FunnelRow>, StoreError> {
+        let channel = q.channel.as_deref().filter(|c| *c != STORE_CHANNEL);
+        let Some(channel) = channel else {
+            return Ok(self
+                .report(store, &q.filter(), q.window(), by)?
+                .rows
+                .clone());
+        };
+        let appended = !by.contains(&Dimension::Channel);
+        let mut keyed = by;
+        if appended {
+            keyed.push(Dimension::Channel);
         }
-    };
-    if last < first {
-        return Ok(Vec::new());
+        let at = keyed
+            .iter()
+            .position(|d| *d == Dimension::Channel)
+            .unwrap_or_default();
+        let report = self.report(store, &q.filter(), q.window(), keyed)?;
+        Ok(report
+            .rows
+            .iter()
+            .filter(|r| r.dims[at].as_deref() == Some(channel))
+            .map(|r| {
+                let mut row = r.clone();
+                if appended {
+                    row.dims.remove(at);
+                }
+                row
+            })
+            .collect())
     }
-    let first_day = first
-        .div_euclid(DAY_MS)
-        .max(last.div_euclid(DAY_MS) - MAX_DAYS + 1);
-    let last_day = last.div_euclid(DAY_MS);
-    Ok((first_day..=last_day).map(|d| d * DAY_MS).collect())
 }
 
-/// `filter` narrowed to the UTC day starting at `day_ms`.
-pub(super) fn day_filter(filter: &EventFilter, day_ms: i64) -> EventFilter {
-    EventFilter {
-        store: filter.store.clone(),
-        from: Some(UnixMillis(day_ms).max(filter.from.unwrap_or(UnixMillis(day_ms)))),
-        to: Some(UnixMillis(day_ms + DAY_MS).min(filter.to.unwrap_or(UnixMillis(day_ms + DAY_MS)))),
-    }
-}
-
-/// The sum of the counts of `rows` (medians do not add up and stay empty).
+/// The sum of the counts and visits of `rows` (medians do not add up and
+/// stay empty).
 pub(super) fn total<'a>(rows: impl IntoIterator<Item = &'a FunnelRow>) -> FunnelRow {
     let mut sum = FunnelRow::default();
     for row in rows {
@@ -191,6 +219,9 @@ pub(super) fn total<'a>(rows: impl IntoIterator<Item = &'a FunnelRow>) -> Funnel
         sum.journeys += row.journeys;
         sum.journeys_try_on += row.journeys_try_on;
         sum.journeys_purchase += row.journeys_purchase;
+        if let Some(visits) = row.visits {
+            sum.visits = Some(sum.visits.unwrap_or(0) + visits);
+        }
     }
     sum
 }
@@ -247,7 +278,12 @@ mod tests {
         let target = Target::Sqlite(path);
         let mut writer = EventStore::open(&target, &Credentials::default()).unwrap();
         ingest(&mut writer, "e1");
-        let src = Source::new(target, Credentials::default(), Catalog::default());
+        let src = Source::new(
+            target,
+            Credentials::default(),
+            Catalog::default(),
+            StoreDirectory::default(),
+        );
         let reader = src.open().unwrap();
         let filter = EventFilter::default();
         let first = src

@@ -73,7 +73,7 @@ const NAV: [(&str, T); 4] = [
 ];
 
 /// The filters a page's links carry to the other pages.
-pub(super) const FILTER_KEYS: [&str; 5] = ["from", "to", "store", "window", "lang"];
+pub(super) const FILTER_KEYS: [&str; 6] = ["from", "to", "store", "window", "channel", "lang"];
 
 const STYLE: &str = "body{font-family:system-ui,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:0;color:#1d2330;background:#f6f7f9}\
 header{background:#1d2330;color:#fff;padding:10px 20px;display:flex;gap:18px;align-items:center;flex-wrap:wrap}\
@@ -133,9 +133,16 @@ pub(super) fn page(ctx: &Ctx, path: &str, active: &str, title: &str, body: &str)
     out
 }
 
-/// The filter form: the range, the store (from `stores`), the window, and
+/// The filter form: the range, the store (from `stores`), the window, the
+/// channel (from `channels`, when there is more than the stores' own), and
 /// `extra` fields a page adds (already HTML). Submitting keeps the language.
-pub(super) fn filter_form(ctx: &Ctx, action: &str, stores: &[String], extra: &str) -> String {
+pub(super) fn filter_form(
+    ctx: &Ctx,
+    action: &str,
+    stores: &[String],
+    channels: &[String],
+    extra: &str,
+) -> String {
     let mut out = format!(
         "<form class=\"filters\" method=\"get\" action=\"{}\">",
         escape(action)
@@ -164,9 +171,35 @@ pub(super) fn filter_form(ctx: &Ctx, action: &str, stores: &[String], extra: &st
             s = escape(store)
         );
     }
+    out.push_str("</select></label>");
+    if channels.len() > 1 {
+        let _ = write!(
+            out,
+            "<label>{}<select name=\"channel\" id=\"channel-filter\">",
+            ctx.t(T::Channel)
+        );
+        for channel in channels {
+            let selected = if ctx.value("channel") == channel {
+                " selected"
+            } else {
+                ""
+            };
+            let label = if channel == super::query::STORE_CHANNEL {
+                ctx.t(T::InStore).to_string()
+            } else {
+                escape(channel)
+            };
+            let _ = write!(
+                out,
+                "<option value=\"{}\"{selected}>{label}</option>",
+                escape(channel)
+            );
+        }
+        out.push_str("</select></label>");
+    }
     let _ = write!(
         out,
-        "</select></label><label>{window}<input name=\"window\" size=\"5\" placeholder=\"1h\" value=\"{wv}\"></label>\
+        "<label>{window}<input name=\"window\" size=\"5\" placeholder=\"1h\" value=\"{wv}\"></label>\
          {extra}<input type=\"hidden\" name=\"lang\" value=\"{lang}\"><button type=\"submit\" id=\"apply\">{apply}</button></form>",
         window = ctx.t(T::Window),
         wv = escape(ctx.value("window")),

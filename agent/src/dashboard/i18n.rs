@@ -82,6 +82,11 @@ impl Lang {
         r.map_or_else(|| "–".to_string(), |r| format!("{:.1}%", r * 100.0))
     }
 
+    /// A figure per visit, to two decimals (both locales write `1.25`).
+    pub(super) fn per_visit(self, r: f64) -> String {
+        format!("{r:.2}")
+    }
+
     /// A median in whole seconds; a dash when there is none.
     pub(super) fn seconds(self, s: Option<i64>) -> String {
         match (s, self) {
@@ -202,6 +207,22 @@ pub(super) enum T {
     DaysNote,
     NotYet,
     OnlineMeaning,
+    Visits,
+    ExposuresPerVisit,
+    PickupsPerVisit,
+    TryOnsPerVisit,
+    PurchasesPerVisit,
+    Dwells,
+    DwellMedian,
+    DwellTotal,
+    Region,
+    Hour,
+    Zone,
+    Zones,
+    PerRegion,
+    VisitsByDay,
+    VisitsByHour,
+    VisitsNote,
 }
 
 impl T {
@@ -240,7 +261,7 @@ impl T {
             T::Name => ("Name", "名称"),
             T::Funnel => ("Funnel", "漏斗"),
             T::DailyTrend => ("Daily trend", "每日趋势"),
-            T::Day => ("Day (UTC)", "日期（UTC）"),
+            T::Day => ("Day (store time)", "日期（门店当地）"),
             T::PerStore => ("Per store", "分门店"),
             T::PerDay => ("Per day", "分日"),
             T::PerChannel => ("Per channel", "分渠道"),
@@ -277,8 +298,8 @@ impl T {
             T::BadRequest => ("Bad request", "请求有误"),
             T::NotFound => ("Page not found", "页面不存在"),
             T::DaysNote => (
-                "Days are UTC days; each day's funnel counts the journeys opened that day, to their window's end, as `aisle funnel --from DAY --to NEXT-DAY` does.",
-                "日期按 UTC 计；每日漏斗计当日开始的旅程（直至其时间窗结束），与 `aisle funnel --from 当日 --to 次日` 相同。",
+                "Days are each store's local days (its time zone in the store directory, else UTC); a day counts the journeys opened that day, to their window's end, as `aisle funnel --by day` does.",
+                "日期按各门店当地时间计（门店目录中的时区，未列出则按 UTC）；每日计当日开始的旅程（直至其时间窗结束），与 `aisle funnel --by day` 相同。",
             ),
             T::NotYet => (
                 "Online channels appear here once they are imported.",
@@ -287,6 +308,25 @@ impl T {
             T::OnlineMeaning => (
                 "On an online channel's row, pickups are product views and try-ons are add-to-carts.",
                 "线上渠道一行中，拿起即商品浏览，试穿即加购。",
+            ),
+            T::Visits => ("Visits", "进店人次"),
+            T::ExposuresPerVisit => ("Exposures per visit", "每次进店曝光"),
+            T::PickupsPerVisit => ("Pickups per visit", "每次进店拿起"),
+            T::TryOnsPerVisit => ("Try-ons per visit", "每次进店试穿"),
+            T::PurchasesPerVisit => ("Purchases per visit", "每次进店购买"),
+            T::Dwells => ("Dwells", "停留次数"),
+            T::DwellMedian => ("Median dwell", "停留中位时长"),
+            T::DwellTotal => ("Total dwell", "停留总时长"),
+            T::Region => ("Region", "大区"),
+            T::Hour => ("Hour (store time)", "小时（门店当地）"),
+            T::Zone => ("Zone", "店内区域"),
+            T::Zones => ("Zones by dwell", "店内区域（按停留时长）"),
+            T::PerRegion => ("Per region", "分大区"),
+            T::VisitsByDay => ("Visits by day", "每日进店"),
+            T::VisitsByHour => ("Visits by hour", "每小时进店"),
+            T::VisitsNote => (
+                "Visits are counted by the stores' entrance counters; a store without one counts 0, and its figures per visit stay empty.",
+                "进店人次来自门店入口计数器；没有计数器的门店计为 0，其每次进店指标为空。",
             ),
         };
         match lang {

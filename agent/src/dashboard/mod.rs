@@ -7,11 +7,12 @@
 //! server binds to loopback unless it is given a token to demand.
 //! Reference: docs/dashboard.md.
 //!
-//! This file is the server: its routes, their access check and their
-//! responses, kept together so every page's path, parameters and status
-//! codes can be read in one place; what a page shows lives in the modules
+//! This file is the server: its routes and their responses, kept together
+//! so every page's path, parameters and status codes can be read in one
+//! place; the token check is in `auth`, what a page shows in the modules
 //! below.
 
+mod auth;
 mod data;
 mod fleet;
 mod html;
@@ -19,12 +20,15 @@ mod i18n;
 mod pages;
 mod query;
 mod skus;
+mod stores;
 mod svg;
 mod table;
 
 use crate::event_store::{Credentials, DbArgs, StoreError, Target};
+use crate::funnel::report::FunnelReport;
 use crate::funnel::Catalog;
 use crate::funnel::Dimension;
+use crate::funnel::StoreDirectory;
 use anyhow::Context;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -53,7 +57,7 @@ const MIN_TOKEN_LEN: usize = 16;
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     aisle dashboard --db /var/lib/aisle/hq.db                 # http://127.0.0.1:8080/\n  \
-    aisle dashboard --db hq.db --catalog catalog.csv \\\n    \
+    aisle dashboard --db hq.db --catalog catalog.csv --stores stores.csv \\\n    \
     --listen 0.0.0.0:8080 --auth-token-file /etc/aisle/dashboard.token\n  \
     aisle dashboard --db clickhouse://ch1:8123/aisle --db-user aisle \\\n    \
     --db-password-file /etc/aisle/ch.password\n\n\
@@ -64,6 +68,11 @@ pub struct Args {
     /// Catalog CSV (gtin,sku,style,name,colour,size) for SKU codes, names and styles.
     #[arg(long)]
     catalog: Option<PathBuf>,
+    /// Store directory CSV (store,name,region,city,brand,timezone) for
+    /// regions, cities, brands and each store's local days and hours, as
+    /// `aisle funnel --stores` reads it.
+    #[arg(long, value_name = "FILE")]
+    stores: Option<PathBuf>,
     /// Address to listen on. Anything but loopback needs --auth-token-file.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -84,6 +93,7 @@ pub struct Config {
     pub db: Target,
     pub credentials: Credentials,
     pub catalog: Catalog,
+    pub stores: StoreDirectory,
     pub token: Option<String>,
     pub tag_heartbeat_s: u32,
     pub low_battery_mv: u16,
@@ -96,6 +106,7 @@ impl Config {
             db: Target::Sqlite(db),
             credentials: Credentials::default(),
             catalog: Catalog::default(),
+            stores: StoreDirectory::default(),
             token: None,
             tag_heartbeat_s: protocol::frame::Settings::default().heartbeat_s,
             low_battery_mv: LOW_BATTERY_MV,
@@ -105,7 +116,7 @@ impl Config {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let token = match &args.auth_token_file {
-        Some(path) => Some(read_token(path)?),
+        Some(path) => Some(auth::read_token(path)?),
         None if !args.listen.ip().is_loopback() => anyhow::bail!(
             "--listen {} is reachable from other machines: give --auth-token-file FILE \
              (a token of at least {MIN_TOKEN_LEN} characters), or listen on 127.0.0.1",
@@ -114,11 +125,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let catalog = crate::cli::load_catalog(args.catalog.as_deref())?;
+    let stores = crate::funnel::load_stores(args.stores.as_deref())?;
     let (db, credentials) = args.db.resolve()?;
     let config = Config {
         db,
         credentials,
         catalog,
+        stores,
         token,
         tag_heartbeat_s: args.tag_heartbeat_s,
         low_battery_mv: args.low_battery_mv,
@@ -134,19 +147,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read --auth-token-file {}", path.display()))?;
-    let token = text.trim_end_matches(['\n', '\r']).to_string();
-    if token.len() < MIN_TOKEN_LEN || token.contains(char::is_whitespace) {
-        anyhow::bail!(
-            "--auth-token-file {}: the token must be at least {MIN_TOKEN_LEN} characters, without spaces",
-            path.display()
-        );
-    }
-    Ok(token)
-}
-
 /// Serves the dashboard on `listener` until `shutdown` completes. Prints
 /// the address on stdout once listening (the line people and scripts wait
 /// for).
@@ -160,7 +160,7 @@ pub async fn serve(
         .context("the listener has no address")?;
     let database = config.db.to_string();
     let app = Arc::new(App {
-        src: Source::new(config.db, config.credentials, config.catalog),
+        src: Source::new(config.db, config.credentials, config.catalog, config.stores),
         limits: TagLimits {
             heartbeat_ms: i64::from(config.tag_heartbeat_s) * 1000,
             low_battery_mv: config.low_battery_mv,
@@ -171,12 +171,15 @@ pub async fn serve(
         .route("/", get(overview))
         .route("/skus", get(sku_list))
         .route("/sku", get(sku_page))
-        .route("/stores", get(stores))
+        .route("/stores", get(stores_page))
         .route("/fleet", get(fleet_page))
         .route("/api/funnel", get(api_funnel))
         .route("/api/fleet", get(api_fleet))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(app.clone(), authorize))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            auth::authorize,
+        ))
         .with_state(app);
     println!("aisle dashboard: http://{addr}/ (database {})", database);
     use std::io::Write;
@@ -195,56 +198,6 @@ struct App {
 }
 
 type Shared = Arc<App>;
-
-/// Refuses requests without the token, when there is one.
-async fn authorize(
-    State(app): State<Shared>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let Some(token) = &app.token else {
-        return next.run(request).await;
-    };
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(presented_token);
-    if given.is_some_and(|g| same(g.as_bytes(), token.as_bytes())) {
-        return next.run(request).await;
-    }
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        "this dashboard needs its token: `Authorization: Bearer TOKEN`, or basic auth with the token as password\n",
-    )
-        .into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"aisle dashboard\", charset=\"UTF-8\""),
-    );
-    response
-}
-
-/// The token in an `Authorization` header: a bearer token, or the password
-/// of basic auth (any user name).
-fn presented_token(value: &str) -> Option<String> {
-    use base64::Engine as _;
-    if let Some(token) = value.strip_prefix("Bearer ") {
-        return Some(token.trim().to_string());
-    }
-    let encoded = value.strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    text.split_once(':')
-        .map(|(_, password)| password.to_string())
-}
-
-/// Compares secrets in time independent of where they differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 /// The page language: `lang=` if given, else the browser's.
 fn language(query: Option<&Query>, headers: &HeaderMap) -> Lang {
@@ -344,7 +297,7 @@ async fn render_page(
         }
     };
     let rendered = tokio::task::spawn_blocking(move || {
-        let result = render(&app, &ctx, &query);
+        let result = check(&app, &query).and_then(|()| render(&app, &ctx, &query));
         (ctx, result)
     })
     .await;
@@ -390,12 +343,7 @@ async fn sku_list(
     render_page(app, headers, raw, SKU_LIST_KEYS, |app, ctx, q| {
         match q.by.as_deref() {
             None | Some([Dimension::Sku]) => {}
-            Some([Dimension::Style]) if app.src.has_catalog() => {}
-            Some([Dimension::Style]) => {
-                return Err(Failure::Bad(
-                    "`by`: styles need a catalog (start the dashboard with --catalog FILE)".into(),
-                ))
-            }
+            Some([Dimension::Style]) => {}
             Some(_) => return Err(Failure::Bad("`by`: this page shows sku or style".into())),
         }
         if let Some(sort) = q.sort.as_deref() {
@@ -424,13 +372,13 @@ async fn sku_page(
     .await
 }
 
-async fn stores(
+async fn stores_page(
     State(app): State<Shared>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
     render_page(app, headers, raw, PAGE_KEYS, |app, ctx, q| {
-        Ok(pages::stores(&app.src, ctx, q)?)
+        Ok(stores::page_html(&app.src, ctx, q)?)
     })
     .await
 }
@@ -461,6 +409,34 @@ async fn not_found(headers: HeaderMap) -> Response {
     )
 }
 
+/// Refuses what the query asks of data the dashboard was not given: a
+/// style without a catalog, a region, city or brand without a store
+/// directory (as `aisle funnel` does), a channel the event store lacks.
+fn check(app: &App, q: &Query) -> Result<(), Failure> {
+    for dim in q.by.iter().flatten() {
+        if *dim == Dimension::Style && !app.src.has_catalog() {
+            return Err(Failure::Bad(
+                "`by`: style needs a catalog (start the dashboard with --catalog FILE)".into(),
+            ));
+        }
+        if dim.needs_directory() && app.src.stores.is_empty() {
+            return Err(Failure::Bad(format!(
+                "`by`: {dim} needs a store directory (start the dashboard with --stores FILE, a CSV: store,name,region,city,brand,timezone)"
+            )));
+        }
+    }
+    if let Some(channel) = &q.channel {
+        let known = data::channels(&app.src.open()?)?;
+        if !known.contains(channel) {
+            return Err(Failure::Bad(format!(
+                "`channel`: unknown channel `{channel}` (this event store has {})",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Runs an API call on a blocking thread; failures are one line of text.
 async fn api(
     app: Shared,
@@ -478,7 +454,11 @@ async fn api(
             )
         }
     };
-    match tokio::task::spawn_blocking(move || answer(&app, &query)).await {
+    match tokio::task::spawn_blocking(move || {
+        check(&app, &query).and_then(|()| answer(&app, &query))
+    })
+    .await
+    {
         Ok(Ok(json)) => text_response(StatusCode::OK, "application/json", json),
         Ok(Err(Failure::Bad(message))) => text_response(
             StatusCode::BAD_REQUEST,
@@ -506,16 +486,9 @@ async fn api(
 async fn api_funnel(State(app): State<Shared>, RawQuery(raw): RawQuery) -> Response {
     api(app, raw, API_FUNNEL_KEYS, |app, q| {
         let by = q.by.clone().unwrap_or_else(|| vec![Dimension::Sku]);
-        if by.contains(&Dimension::Style) && !app.src.has_catalog() {
-            return Err(Failure::Bad(
-                "`by`: style needs a catalog (start the dashboard with --catalog FILE)".into(),
-            ));
-        }
         let store = app.src.open()?;
-        Ok(app
-            .src
-            .report(&store, &q.filter(), q.window(), by)?
-            .to_json())
+        let rows = app.src.rows(&store, q, by.clone())?;
+        Ok(FunnelReport::new(q.window(), by, rows).to_json())
     })
     .await
 }
@@ -525,22 +498,4 @@ async fn api_fleet(State(app): State<Shared>, RawQuery(raw): RawQuery) -> Respon
         Ok(fleet::json(&app.src, app.limits, UnixMillis::now().0)?)
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_a_bearer_token_or_a_basic_auth_password() {
-        assert_eq!(presented_token("Bearer abc").as_deref(), Some("abc"));
-        // "hq:s3cret" in base64.
-        assert_eq!(
-            presented_token("Basic aHE6czNjcmV0").as_deref(),
-            Some("s3cret")
-        );
-        assert_eq!(presented_token("Basic !!"), None);
-        assert_eq!(presented_token("Digest x"), None);
-        assert!(same(b"abc", b"abc") && !same(b"abc", b"abd") && !same(b"abc", b"ab"));
-    }
 }

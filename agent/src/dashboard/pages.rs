@@ -19,6 +19,14 @@ use std::fmt::Write as _;
 /// The headline figures of a funnel as cards, named like the JSON fields.
 fn kpis(ctx: &Ctx, row: &FunnelRow) -> String {
     let mut out = String::from("<div class=\"kpis\" id=\"kpis\">");
+    if let Some(visits) = row.visits.filter(|v| *v > 0) {
+        let _ = write!(
+            out,
+            "<div class=\"kpi\" data-field=\"visits\">{}<b>{}</b></div>",
+            ctx.t(T::Visits),
+            ctx.lang.count(visits)
+        );
+    }
     let counts = [
         ("exposures", T::Exposures, row.exposures),
         ("pickups", T::Pickups, row.pickups),
@@ -68,61 +76,65 @@ fn kpis(ctx: &Ctx, row: &FunnelRow) -> String {
     out
 }
 
-/// The funnel chart of a row: exposure → pickup → journeys reaching try-on
-/// → journeys reaching purchase.
+/// The funnel chart of a row: visits (where counted) → exposure → pickup →
+/// journeys reaching try-on → journeys reaching purchase.
 pub(super) fn funnel_chart(ctx: &Ctx, row: &FunnelRow) -> String {
-    let stages = [
+    // Without an entrance counter there is nothing to draw the funnel from.
+    let visits = row.visits.filter(|v| *v > 0).map(|v| (T::Visits, v));
+    let stages = visits.into_iter().chain([
         (T::Exposures, row.exposures),
         (T::Pickups, row.pickups),
         (T::Journeys, row.journeys),
         (T::JourneysTryOn, row.journeys_try_on),
         (T::JourneysPurchase, row.journeys_purchase),
-    ];
+    ]);
     let stages: Vec<(&str, u64, String)> = stages
-        .iter()
-        .map(|(label, n)| (ctx.t(*label), *n, ctx.lang.count(*n)))
+        .map(|(label, n)| (ctx.t(label), n, ctx.lang.count(n)))
         .collect();
     svg::funnel(&stages)
 }
 
-/// One engine pass per day of the range, as totals of per-store rows; with
-/// `sku`, that SKU's row only.
+/// The daily trend: rows keyed by the engine's `day` (each store's local
+/// day), from one pass over the range; with `sku`, that SKU's rows. The
+/// last [`data::MAX_DAYS`] days with any figure.
 pub(super) fn daily(
     src: &Source,
     store: &EventStore,
     q: &Query,
     sku: Option<&str>,
-) -> Result<Vec<(i64, FunnelRow)>, StoreError> {
-    let filter = q.filter();
-    let mut out = Vec::new();
-    for day in data::days(store, &filter)? {
-        let day_filter = data::day_filter(&filter, day);
-        let row = match sku {
-            None => {
-                let report = src.report(store, &day_filter, q.window(), vec![Dimension::Store])?;
-                data::total(&report.rows)
-            }
-            Some(code) => {
-                let report = src.report(store, &day_filter, q.window(), vec![Dimension::Sku])?;
-                report
-                    .rows
-                    .iter()
-                    .find(|r| r.dims[0].as_deref() == Some(code))
-                    .cloned()
-                    .unwrap_or_default()
-            }
-        };
-        out.push((day, row));
+) -> Result<Vec<(String, FunnelRow)>, StoreError> {
+    let mut days: Vec<(String, FunnelRow)> = match sku {
+        None => src
+            .rows(store, q, vec![Dimension::Day])?
+            .into_iter()
+            .map(|row| (row.dims[0].clone().unwrap_or_default(), row))
+            .collect(),
+        Some(code) => src
+            .rows(store, q, vec![Dimension::Sku, Dimension::Day])?
+            .into_iter()
+            .filter(|row| row.dims[0].as_deref() == Some(code))
+            .map(|row| (row.dims[1].clone().unwrap_or_default(), row))
+            .collect(),
+    };
+    let older = days.len().saturating_sub(data::MAX_DAYS);
+    days.drain(..older);
+    Ok(days)
+}
+
+/// A `day` value (`2026-11-20`) as the page's language writes it.
+pub(super) fn day_label(ctx: &Ctx, day: &str) -> String {
+    match format!("{day}T00:00:00Z").parse::<protocol::time::UnixMillis>() {
+        Ok(ms) => ctx.lang.day(ms.0),
+        Err(_) => day.to_string(),
     }
-    Ok(out)
 }
 
 /// The daily trend as a chart and a table (`id="days"`, one row per day).
-pub(super) fn trend(ctx: &Ctx, days: &[(i64, FunnelRow)]) -> String {
+pub(super) fn trend(ctx: &Ctx, days: &[(String, FunnelRow)]) -> String {
     if days.is_empty() {
         return format!("<p class=\"note\">{}</p>", ctx.t(T::NoEvents));
     }
-    let labels: Vec<String> = days.iter().map(|(d, _)| ctx.lang.day(*d)).collect();
+    let labels: Vec<String> = days.iter().map(|(d, _)| day_label(ctx, d)).collect();
     let series = [
         (
             ctx.t(T::Pickups),
@@ -151,7 +163,7 @@ pub(super) fn trend(ctx: &Ctx, days: &[(i64, FunnelRow)]) -> String {
         let _ = write!(
             out,
             "<tr data-key=\"{}\"><td class=\"k\">{}</td>{}</tr>",
-            &protocol::time::UnixMillis(*day).to_string()[..10],
+            escape(day),
             escape(label),
             table::cells(ctx, row, Figures::WithoutMedians, None)
         );
@@ -190,17 +202,18 @@ pub(super) fn channels(ctx: &Ctx, rows: &[FunnelRow]) -> String {
     out
 }
 
-/// `/`: the chain's funnel (or one store's), beside each channel, with
-/// rates, the daily trend and the stores.
+/// `/`: the chain's funnel (or one store's, or one channel's), beside each
+/// channel, with rates, the daily trend and the stores.
 pub(super) fn overview(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreError> {
     let store = src.open()?;
     let stores = data::stores(&store)?;
-    let by_store = src.report(&store, &q.filter(), q.window(), vec![Dimension::Store])?;
-    let total = data::total(&by_store.rows);
+    let channel_list = data::channels(&store)?;
+    let by_store = src.rows(&store, q, vec![Dimension::Store])?;
+    let total = data::total(&by_store);
     let by_channel = src.report(&store, &q.filter(), q.window(), vec![Dimension::Channel])?;
     let days = daily(src, &store, q, None)?;
     let mut body = format!("<h1>{}</h1>", ctx.t(T::Overview));
-    body.push_str(&filter_form(ctx, "/", &stores, ""));
+    body.push_str(&filter_form(ctx, "/", &stores, &channel_list, ""));
     body.push_str(&kpis(ctx, &total));
     body.push_str(&section(ctx.t(T::Funnel), &funnel_chart(ctx, &total)));
     body.push_str(&section(
@@ -208,15 +221,12 @@ pub(super) fn overview(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, Sto
         &channels(ctx, &by_channel.rows),
     ));
     body.push_str(&section(ctx.t(T::DailyTrend), &trend(ctx, &days)));
-    body.push_str(&section(
-        ctx.t(T::PerStore),
-        &store_table(ctx, &by_store.rows),
-    ));
+    body.push_str(&section(ctx.t(T::PerStore), &store_table(ctx, &by_store)));
     Ok(page(ctx, "/", "/", ctx.t(T::Overview), &body))
 }
 
 /// One row per store (`id="stores"`), each linking to its Stores page.
-fn store_table(ctx: &Ctx, rows: &[FunnelRow]) -> String {
+pub(super) fn store_table(ctx: &Ctx, rows: &[FunnelRow]) -> String {
     if rows.is_empty() {
         return format!("<p class=\"note\">{}</p>", ctx.t(T::NoData));
     }
@@ -224,66 +234,19 @@ fn store_table(ctx: &Ctx, rows: &[FunnelRow]) -> String {
     let mut out = table_head(
         "stores",
         &[(ctx.t(T::Store), true)],
-        &table::header(ctx, Figures::All, None),
+        &(table::header(ctx, Figures::All, None) + &table::extra_header(ctx, &table::VISIT_FIELDS)),
     );
     for row in rows {
         let id = row.dims[0].as_deref().unwrap_or("");
         let _ = write!(
             out,
-            "<tr data-key=\"{k}\"><td class=\"k\"><a href=\"{href}\">{k}</a></td>{}</tr>",
+            "<tr data-key=\"{k}\"><td class=\"k\"><a href=\"{href}\">{k}</a></td>{}{}</tr>",
             table::cells(ctx, row, Figures::All, Some(&max)),
+            table::visit_cells(ctx, row),
             k = escape(id),
             href = ctx.link("/stores", &FILTER_KEYS, &[("store", id)]),
         );
     }
     out.push_str("</table>");
     out
-}
-
-/// `/stores`: every store's funnel; the fixtures (of the chosen store, or
-/// all) ranked by exposures and then pickups.
-pub(super) fn stores(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreError> {
-    let store = src.open()?;
-    let all = data::stores(&store)?;
-    let filter = q.filter();
-    let by_store = src.report(&store, &filter, q.window(), vec![Dimension::Store])?;
-    let by_fixture = src.report(
-        &store,
-        &filter,
-        q.window(),
-        vec![Dimension::Store, Dimension::Fixture],
-    )?;
-    let mut fixtures: Vec<&FunnelRow> = by_fixture.rows.iter().collect();
-    fixtures.sort_by(|a, b| {
-        (b.exposures, b.pickups)
-            .cmp(&(a.exposures, a.pickups))
-            .then_with(|| a.dims.cmp(&b.dims))
-    });
-    let mut body = format!("<h1>{}</h1>", ctx.t(T::Stores));
-    body.push_str(&filter_form(ctx, "/stores", &all, ""));
-    body.push_str(&section(
-        ctx.t(T::PerStore),
-        &store_table(ctx, &by_store.rows),
-    ));
-    body.push_str(&section(ctx.t(T::Fixtures), ""));
-    body.push_str(&table_head(
-        "fixtures",
-        &[(ctx.t(T::Store), true), (ctx.t(T::Fixture), true)],
-        &table::header(ctx, Figures::WithoutMedians, None),
-    ));
-    let max = table::maxima(fixtures.iter().copied());
-    for row in fixtures {
-        let shop = row.dims[0].as_deref().unwrap_or("");
-        let fixture = row.dims[1].as_deref().unwrap_or("–");
-        let _ = write!(
-            body,
-            "<tr data-key=\"{}\"><td class=\"k\">{}</td><td class=\"k\">{}</td>{}</tr>",
-            escape(&format!("{shop}/{fixture}")),
-            escape(shop),
-            escape(fixture),
-            table::cells(ctx, row, Figures::WithoutMedians, Some(&max))
-        );
-    }
-    body.push_str("</table>");
-    Ok(page(ctx, "/stores", "/stores", ctx.t(T::Stores), &body))
 }

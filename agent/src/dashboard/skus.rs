@@ -14,7 +14,9 @@ use crate::funnel::Dimension;
 use std::fmt::Write as _;
 
 /// The keys the SKU list's links keep.
-const LIST_KEYS: [&str; 8] = ["from", "to", "store", "window", "lang", "by", "q", "sort"];
+const LIST_KEYS: [&str; 9] = [
+    "from", "to", "store", "window", "channel", "lang", "by", "q", "sort",
+];
 
 /// `/skus`: one row per SKU (`by=style`: per style), filtered by `q` on the
 /// code or the catalog name, sorted by `sort` (a JSON field name, or `sku`
@@ -23,15 +25,15 @@ pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreEr
     let by_style = matches!(q.by.as_deref(), Some([Dimension::Style]));
     let store = src.open()?;
     let stores = super::data::stores(&store)?;
+    let channel_list = super::data::channels(&store)?;
     let dim = if by_style {
         Dimension::Style
     } else {
         Dimension::Sku
     };
-    let report = src.report(&store, &q.filter(), q.window(), vec![dim])?;
+    let report = src.rows(&store, q, vec![dim])?;
     let needle = q.q.as_deref().map(str::to_lowercase);
     let mut rows: Vec<(&str, Option<&str>, &FunnelRow)> = report
-        .rows
         .iter()
         .map(|row| {
             let code = row.dims[0].as_deref().unwrap_or("–");
@@ -78,7 +80,7 @@ pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreEr
         qv = escape(ctx.value("q")),
         by = dim.as_str(),
     );
-    body.push_str(&filter_form(ctx, "/skus", &stores, &extra));
+    body.push_str(&filter_form(ctx, "/skus", &stores, &channel_list, &extra));
     if rows.is_empty() {
         let _ = write!(body, "<p class=\"note\">{}</p>", ctx.t(T::NoData));
         return Ok(page(ctx, "/skus", "/skus", ctx.t(title), &body));
@@ -145,22 +147,15 @@ pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreEr
 pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<String, StoreError> {
     let store = src.open()?;
     let stores = super::data::stores(&store)?;
-    let filter = q.filter();
+    let channel_list = super::data::channels(&store)?;
     let total = src
-        .report(&store, &filter, q.window(), vec![Dimension::Sku])?
-        .rows
+        .rows(&store, q, vec![Dimension::Sku])?
         .iter()
         .find(|r| r.dims[0].as_deref() == Some(code))
         .cloned()
         .unwrap_or_default();
     let per_store: Vec<FunnelRow> = src
-        .report(
-            &store,
-            &filter,
-            q.window(),
-            vec![Dimension::Sku, Dimension::Store],
-        )?
-        .rows
+        .rows(&store, q, vec![Dimension::Sku, Dimension::Store])?
         .iter()
         .filter(|r| r.dims[0].as_deref() == Some(code))
         .cloned()
@@ -168,7 +163,7 @@ pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<Stri
     let per_channel: Vec<FunnelRow> = src
         .report(
             &store,
-            &filter,
+            &q.filter(),
             q.window(),
             vec![Dimension::Sku, Dimension::Channel],
         )?
@@ -188,7 +183,7 @@ pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<Stri
         "<input type=\"hidden\" name=\"code\" value=\"{}\">",
         escape(code)
     );
-    body.push_str(&filter_form(ctx, "/sku", &stores, &hidden));
+    body.push_str(&filter_form(ctx, "/sku", &stores, &channel_list, &hidden));
     body.push_str(&section(ctx.t(T::Funnel), &funnel_chart(ctx, &total)));
     let _ = write!(
         body,

@@ -11,9 +11,12 @@ use std::fmt::Write as _;
 
 /// The stage colours, from exposure to purchase; distinguishable in print.
 pub(super) const STAGE_COLOURS: [&str; 5] = ["#9db4d6", "#4c78a8", "#f58518", "#e45756", "#54a24b"];
+/// The colour of visits, the stage before exposure where doors are counted.
+pub(super) const VISITS_COLOUR: &str = "#79706e";
 
 /// A funnel: one bar per stage, widths proportional to the largest value,
-/// each labelled with its name and formatted value.
+/// each labelled with its name and formatted value. The last five stages
+/// are exposure to purchase; a stage before them is visits.
 pub(super) fn funnel(stages: &[(&str, u64, String)]) -> String {
     const WIDTH: f64 = 640.0;
     const LABEL: f64 = 190.0;
@@ -26,7 +29,11 @@ pub(super) fn funnel(stages: &[(&str, u64, String)]) -> String {
     for (i, (label, value, shown)) in stages.iter().enumerate() {
         let y = 4.0 + ROW * i as f64;
         let w = ((WIDTH - LABEL - 90.0) * (*value as f64) / max).max(1.0);
-        let colour = STAGE_COLOURS[i % STAGE_COLOURS.len()];
+        let before = stages.len().saturating_sub(STAGE_COLOURS.len());
+        let colour = match i.checked_sub(before) {
+            Some(stage) => STAGE_COLOURS[stage],
+            None => VISITS_COLOUR,
+        };
         let _ = write!(
             out,
             "<text x=\"0\" y=\"{ty}\" font-size=\"14\">{label}</text>\

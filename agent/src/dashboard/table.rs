@@ -170,3 +170,62 @@ pub(super) fn maxima<'a>(rows: impl IntoIterator<Item = &'a FunnelRow>) -> Funne
     }
     max
 }
+
+/// The visit figures of store-level rows, in their JSON order.
+pub(super) const VISIT_FIELDS: [(&str, T); 5] = [
+    ("visits", T::Visits),
+    ("exposures_per_visit", T::ExposuresPerVisit),
+    ("pickups_per_visit", T::PickupsPerVisit),
+    ("try_ons_per_visit", T::TryOnsPerVisit),
+    ("purchases_per_visit", T::PurchasesPerVisit),
+];
+
+/// The dwell figures of zone and fixture rows, in their JSON order.
+pub(super) const DWELL_FIELDS: [(&str, T); 3] = [
+    ("dwells", T::Dwells),
+    ("dwell_s_median", T::DwellMedian),
+    ("dwell_s_total", T::DwellTotal),
+];
+
+/// Header cells for `fields` (from [`VISIT_FIELDS`] or [`DWELL_FIELDS`]).
+pub(super) fn extra_header(ctx: &Ctx, fields: &[(&str, T)]) -> String {
+    fields
+        .iter()
+        .map(|(_, label)| format!("<th>{}</th>", ctx.t(*label)))
+        .collect()
+}
+
+/// The visit figures of `row`: a dash where the row has none (no entrance
+/// counter reported, or no visits to divide by).
+pub(super) fn visit_cells(ctx: &Ctx, row: &FunnelRow) -> String {
+    let values = [
+        row.visits.map(|v| ctx.lang.count(v)),
+        row.exposures_per_visit().map(|r| ctx.lang.per_visit(r)),
+        row.pickups_per_visit().map(|r| ctx.lang.per_visit(r)),
+        row.try_ons_per_visit().map(|r| ctx.lang.per_visit(r)),
+        row.purchases_per_visit().map(|r| ctx.lang.per_visit(r)),
+    ];
+    extra_cells(&VISIT_FIELDS, values)
+}
+
+/// The dwell figures of `row`.
+pub(super) fn dwell_cells(ctx: &Ctx, row: &FunnelRow) -> String {
+    let values = [
+        row.dwells.map(|d| ctx.lang.count(d)),
+        row.dwell_s_median.map(|s| ctx.lang.seconds(Some(s))),
+        row.dwell_s_total.map(|s| ctx.lang.seconds(Some(s))),
+    ];
+    extra_cells(&DWELL_FIELDS, values)
+}
+
+fn extra_cells<const N: usize>(fields: &[(&str, T); N], values: [Option<String>; N]) -> String {
+    let mut out = String::new();
+    for ((field, _), value) in fields.iter().zip(values) {
+        let _ = write!(
+            out,
+            "<td data-field=\"{field}\"><span class=\"v\">{}</span></td>",
+            escape(value.as_deref().unwrap_or("–"))
+        );
+    }
+    out
+}

@@ -22,6 +22,14 @@ impl EventStore {
         })
     }
 
+    /// The online channels imported into the store, in order.
+    pub fn online_channels(&self) -> Result<Vec<String>, StoreError> {
+        Ok(match self {
+            EventStore::Sqlite(db) => db.online_channels()?,
+            EventStore::ClickHouse(ch) => ch.online_channels()?,
+        })
+    }
+
     /// A value that changes whenever a store's event or an online step is
     /// added: both backends only ever add rows.
     pub fn change_marker(&self) -> Result<(i64, i64), StoreError> {

@@ -79,8 +79,9 @@ pub struct Args {
     format: String,
 }
 
-/// The directory named by `--stores`, or an empty one without the flag.
-fn load_stores(path: Option<&std::path::Path>) -> anyhow::Result<StoreDirectory> {
+/// The directory named by `--stores`, or an empty one without the flag
+/// (`aisle funnel` and `aisle dashboard` read it alike).
+pub fn load_stores(path: Option<&std::path::Path>) -> anyhow::Result<StoreDirectory> {
     let Some(path) = path else {
         return Ok(StoreDirectory::default());
     };
@@ -99,6 +100,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if args.stores.is_none() {
             anyhow::bail!(
                 "--by {dim} needs --stores FILE (a CSV: store,name,region,city,brand,timezone)"
+            );
+        }
+    }
+    if let (Some(from), Some(to)) = (args.from, args.to) {
+        if to <= from {
+            anyhow::bail!(
+                "--to {to} must be after --from {from} (the range is from inclusive, to exclusive)"
             );
         }
     }

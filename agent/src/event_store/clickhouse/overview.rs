@@ -22,6 +22,19 @@ impl ClickHouseStore {
         Ok(out)
     }
 
+    pub fn online_channels(&self) -> Result<Vec<String>, ClickHouseError> {
+        let mut out = Vec::new();
+        self.read_rows(
+            &format!(
+                "SELECT DISTINCT channel FROM {}.online_events ORDER BY channel FORMAT RowBinary",
+                self.database()
+            ),
+            |r: &mut RowReader<_>| r.string(),
+            &mut |c| out.push(c),
+        )?;
+        Ok(out)
+    }
+
     pub fn event_span(&self) -> Result<Option<(i64, i64)>, ClickHouseError> {
         let mut span = None;
         self.read_rows(

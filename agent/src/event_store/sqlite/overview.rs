@@ -37,6 +37,14 @@ impl SqliteStore {
         Ok(min.zip(max))
     }
 
+    pub fn online_channels(&self) -> Result<Vec<String>, DbError> {
+        let mut query = self
+            .connection()
+            .prepare("SELECT DISTINCT channel FROM online_events ORDER BY channel")?;
+        let channels = query.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(channels.collect::<Result<_, _>>()?)
+    }
+
     /// The last rowid of the stores' events and of the online steps: each
     /// added row has a higher one.
     pub fn change_marker(&self) -> Result<(i64, i64), DbError> {
