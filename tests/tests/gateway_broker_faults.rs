@@ -150,8 +150,11 @@ fn splits_batches_over_the_brokers_message_size_limit_and_loses_nothing() {
     let events = pickups(rig.store.garment_tags(), 1, 0..40);
     rig.tags.deliver(&events, STEP);
     rig.broker.start_again();
-    // Each refusal costs a reconnect (the client cannot read the broker's
-    // PUBACK reason and drops the connection), resending what was in flight.
+    // Mosquitto answers an oversized publish with PUBACK 0x95 and drops the
+    // connection; the client cannot read that PUBACK reason, and whether
+    // the refusal or the dropped link reaches the gateway first is a race.
+    // Either way the gateway shrinks its batches, resending what was in
+    // flight, and loses nothing.
     assert_delivered(
         rig.store_id(),
         &rig.tags,
@@ -159,13 +162,13 @@ fn splits_batches_over_the_brokers_message_size_limit_and_loses_nothing() {
         Faults::Resends(8),
         STEP,
     );
-    let status = rig.sub.wait_status("a status after delivery", STEP, |s| {
-        s["spool_depth"] == 0 && s["batches_refused"].as_u64() > Some(0)
-    });
+    let status = rig
+        .sub
+        .wait_status("a status after delivery", STEP, |s| s["spool_depth"] == 0);
     assert_eq!(status["dead_letters"], 0, "nothing was too large: {status}");
     let log = rig.gateway().log_text();
     assert!(
-        log.contains("go again in smaller batches"),
+        log.contains("go again in smaller batches") || log.contains("sending smaller batches"),
         "the gateway never said why batches shrank:\n{log}"
     );
 }
