@@ -30,12 +30,28 @@ fn demo_ends_with_hq_matching_the_ground_truth() {
         text.contains("each cell is HQ|truth"),
         "the table is printed:\n{text}"
     );
+    // The door counted people, and HQ's visits are the truth's.
+    let visits = text
+        .lines()
+        .find_map(|l| l.strip_prefix("DEMO-1: visits "))
+        .unwrap_or_else(|| panic!("no visits line for the demo store:\n{text}"));
+    let (hq, truth) = visits
+        .split(';')
+        .next()
+        .and_then(|v| v.split_once('|'))
+        .unwrap_or_else(|| panic!("visits are not HQ|truth: {visits}"));
+    assert_eq!(hq, truth, "{visits}");
+    assert!(
+        hq.parse::<u64>().is_ok_and(|n| n > 0),
+        "the demo's door counted nobody: {visits}"
+    );
     for log in [
         "broker.log",
         "hq.log",
         "gateway.log",
         "truth.json",
         "hq.sqlite",
+        "stores.csv",
     ] {
         assert!(
             dir.path().join("run").join(log).exists(),
@@ -88,6 +104,20 @@ fn demo_dashboard_serves_the_runs_hq_until_interrupted() {
         .output()
         .unwrap();
     assert_eq!(api.text(), String::from_utf8_lossy(&cli.stdout));
+    // It knows the demo store's directory: regions as `aisle funnel
+    // --stores` reports them.
+    let api = http::get(&addr, "/api/funnel?by=region");
+    assert_eq!(api.status, 200, "{}", api.text());
+    let cli = Command::new(aisle_bin())
+        .args(["funnel", "--by", "region", "--format", "json", "--db"])
+        .arg(run.join("hq.sqlite"))
+        .arg("--stores")
+        .arg(run.join("stores.csv"))
+        .output()
+        .unwrap();
+    assert!(cli.status.success(), "{cli:?}");
+    assert_eq!(api.text(), String::from_utf8_lossy(&cli.stdout));
+    assert!(api.text().contains("East China"), "{}", api.text());
     let fleet: serde_json::Value =
         serde_json::from_slice(&http::get(&addr, "/api/fleet").body).unwrap();
     assert_eq!(fleet["gateways"][0]["gateway"], "gw-demo-1", "{fleet}");

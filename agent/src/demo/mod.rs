@@ -15,6 +15,7 @@ mod broker;
 mod table;
 
 use crate::cli::parse_duration;
+use crate::funnel::report::FunnelReport;
 use crate::funnel::Dimension;
 use crate::sim::{self, DriveOptions, Progress};
 use anyhow::Context;
@@ -51,6 +52,9 @@ pub struct Args {
 
 /// The demo store, built in so the demo runs from the binary alone.
 const STORE_TOML: &str = include_str!("../../../examples/store.toml");
+/// The demo store in a store directory (`aisle funnel --stores`): its
+/// region, city, brand and time zone.
+const STORES_CSV: &str = include_str!("../../../examples/stores.csv");
 /// HQ's default funnel window.
 const WINDOW: Duration = Duration::from_secs(3_600);
 /// From the simulator's last ack to HQ's tables: a batch's linger, publish
@@ -93,6 +97,9 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
     let store_toml = dir.join("store.toml");
     std::fs::write(&store_toml, STORE_TOML)
         .with_context(|| format!("cannot write {}", store_toml.display()))?;
+    let stores_csv = dir.join("stores.csv");
+    std::fs::write(&stores_csv, STORES_CSV)
+        .with_context(|| format!("cannot write {}", stores_csv.display()))?;
     let plan = sim::plan(
         &store_toml,
         args.seed,
@@ -238,16 +245,31 @@ async fn demo(args: Args) -> anyhow::Result<ExitCode> {
 /// Waits until HQ's funnel equals the truth (or the deadline), then prints
 /// both and the verdict. `Ok(true)` when they match.
 async fn settle_and_compare(plan: &sim::Plan, hq_db: &Path) -> anyhow::Result<bool> {
-    let truth = plan.truth.report(&[Dimension::Sku]);
+    let by_sku = plan.truth.report(&[Dimension::Sku]);
+    let by_store = plan.truth.report(&[Dimension::Store]);
+    let hq_reports = || -> anyhow::Result<_> {
+        Ok((
+            table::hq_report(hq_db, WINDOW, vec![Dimension::Sku])?,
+            table::hq_report(hq_db, WINDOW, vec![Dimension::Store])?,
+        ))
+    };
+    let differences = |(sku, store): &(FunnelReport, FunnelReport)| {
+        let mut out = table::differences(&by_sku, sku);
+        out.extend(table::differences(&by_store, store));
+        out
+    };
     let start = tokio::time::Instant::now();
-    let mut hq = table::hq_report(hq_db, WINDOW)?;
-    while !table::differences(&truth, &hq).is_empty() && start.elapsed() < DELIVERY_DEADLINE {
+    let mut hq = hq_reports()?;
+    while !differences(&hq).is_empty() && start.elapsed() < DELIVERY_DEADLINE {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        hq = table::hq_report(hq_db, WINDOW)?;
+        hq = hq_reports()?;
     }
-    let differences = table::differences(&truth, &hq);
+    let differences = differences(&hq);
     println!();
-    print!("{}", table::side_by_side(&truth, &hq, &skus_by_gtin()));
+    print!("{}", table::side_by_side(&by_sku, &hq.0, &skus_by_gtin()));
+    println!();
+    println!("People through the door (entrance counter), each figure HQ|truth:");
+    print!("{}", table::visits_by_store(&by_store, &hq.1));
     println!();
     if differences.is_empty() {
         println!("MATCH: HQ's funnel equals the ground truth (the same `aisle funnel --format json` bytes).");
@@ -274,6 +296,8 @@ async fn serve_dashboard(hq_db: &Path) -> anyhow::Result<()> {
     };
     let mut config = crate::dashboard::Config::local(hq_db.to_path_buf());
     config.catalog = demo_catalog()?;
+    config.stores = crate::funnel::StoreDirectory::parse(STORES_CSV)
+        .context("the demo store's directory (examples/stores.csv)")?;
     println!();
     println!("HQ's dashboard over this run's database (Ctrl-C to stop):");
     let shutdown = crate::hq::shutdown_signal()?;

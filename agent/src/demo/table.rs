@@ -10,12 +10,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-/// HQ's funnel by SKU, as `aisle funnel --by sku` computes it; empty while
+/// HQ's funnel by `by`, as `aisle funnel --by …` computes it; empty while
 /// the collector has not created its database yet.
-pub(super) fn hq_report(db: &Path, window: Duration) -> anyhow::Result<FunnelReport> {
+pub(super) fn hq_report(
+    db: &Path,
+    window: Duration,
+    by: Vec<Dimension>,
+) -> anyhow::Result<FunnelReport> {
     let opts = FunnelOptions {
         window,
-        by: vec![Dimension::Sku],
+        by,
         ..FunnelOptions::default()
     };
     if !db.exists() {
@@ -64,6 +68,43 @@ pub(super) fn differences(truth: &FunnelReport, hq: &FunnelReport) -> Vec<String
     );
     out.push(format!("HQ JSON:    {}", hq_json.trim_end()));
     out.push(format!("truth JSON: {}", truth_json.trim_end()));
+    out
+}
+
+/// One line per store: the people the door counted and what they did per
+/// visit, every figure `HQ|truth`.
+pub(super) fn visits_by_store(truth: &FunnelReport, hq: &FunnelReport) -> String {
+    let store_of = |row: &FunnelRow| row.dims.first().cloned().flatten().unwrap_or_default();
+    let mut stores: Vec<String> = truth.rows.iter().chain(&hq.rows).map(store_of).collect();
+    stores.sort();
+    stores.dedup();
+    let find = |report: &FunnelReport, store: &str| {
+        report
+            .rows
+            .iter()
+            .find(|r| store_of(r) == store)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let count = |v: Option<u64>| v.map_or("–".to_string(), |v| v.to_string());
+    let ratio = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2}"));
+    let mut out = String::new();
+    for store in stores {
+        let (h, t) = (find(hq, &store), find(truth, &store));
+        out.push_str(&format!(
+            "{store}: visits {}|{}; per visit: exposures {}|{}, pickups {}|{}, try-ons {}|{}, purchases {}|{}\n",
+            count(h.visits),
+            count(t.visits),
+            ratio(h.exposures_per_visit()),
+            ratio(t.exposures_per_visit()),
+            ratio(h.pickups_per_visit()),
+            ratio(t.pickups_per_visit()),
+            ratio(h.try_ons_per_visit()),
+            ratio(t.try_ons_per_visit()),
+            ratio(h.purchases_per_visit()),
+            ratio(t.purchases_per_visit()),
+        ));
+    }
     out
 }
 
