@@ -180,7 +180,9 @@ fn count_exposures(
     let has = |d| opts.by.contains(&d);
     // Grouping by more than the primary key's prefix needs a sort; without
     // it the groups follow the primary key and SQLite counts them in one
-    // pass. An exposure's zone is its dwell's.
+    // pass. SQLite does not see that a constant column groups nothing (it
+    // sorts all the exposures), so only the real ones are grouped by. An
+    // exposure's zone is its dwell's.
     let fixture = if has(Dimension::Fixture) {
         "fixture"
     } else {
@@ -196,9 +198,16 @@ fn count_exposures(
     } else {
         "0"
     };
+    let mut group = String::from("store, gtin");
+    for (column, expr) in [("x_fixture", fixture), ("x_zone", zone), ("x_ts", ts)] {
+        if !matches!(expr, "NULL" | "0") {
+            group.push_str(", ");
+            group.push_str(column);
+        }
+    }
     let mut exposures = store.connection().prepare(&format!(
         "SELECT store, gtin, {fixture} AS x_fixture, {zone} AS x_zone, {ts} AS x_ts, COUNT(*)
-         FROM exposures WHERE 1{cond} GROUP BY store, gtin, x_fixture, x_zone, x_ts"
+         FROM exposures WHERE 1{cond} GROUP BY {group}"
     ))?;
     let mut rows = exposures.query(params.as_slice())?;
     while let Some(row) = rows.next()? {
