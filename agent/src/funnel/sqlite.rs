@@ -1,17 +1,16 @@
 //! Reads the SQLite event store into the funnel engine.
 //!
-//! Item events come off the covering index `events_by_garment` already
-//! sorted by garment and time, so each garment is scanned as soon as its
-//! last event is read and memory stays flat however many events there are.
+//! Item events come off the table `garment_steps` already sorted by garment
+//! and time, so each garment is scanned as soon as its last event is read
+//! and memory stays flat however many events there are.
 //! Exposures are counted by SQLite itself; dwells and door counts come off
 //! their own covering index, `events_dwells_and_visits`.
 
 use super::dimension::Dimension;
 use super::engine::{FunnelBuilder, FunnelOptions, GarmentEvent};
 use super::report::FunnelReport;
-use crate::event_store::sqlite::ITEM_EVENTS;
+use crate::event_store::sqlite::garments::{step_kind, StoredKey};
 use crate::event_store::{DbError, EventFilter, SqliteStore};
-use protocol::stage::StoreEventKind;
 use protocol::time::UnixMillis;
 use rusqlite::types::{ToSql, ValueRef};
 use std::time::Duration;
@@ -36,8 +35,8 @@ pub(crate) fn filter_sql(filter: &EventFilter) -> (String, Vec<&dyn ToSql>) {
     (sql, params)
 }
 
-/// A garment's (store, gtin, serial) as stored.
-type GarmentKey = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
+/// A garment's (store, GTIN, serial) as stored.
+type GarmentKey = (Vec<u8>, StoredKey, StoredKey);
 
 fn bytes(value: ValueRef<'_>) -> Option<&[u8]> {
     match value {
@@ -46,19 +45,24 @@ fn bytes(value: ValueRef<'_>) -> Option<&[u8]> {
     }
 }
 
-/// Scans one garment; a key that is not UTF-8 was not written by the
-/// collector and is skipped.
-fn add_garment(builder: &mut FunnelBuilder<'_>, key: &GarmentKey, events: &[GarmentEvent]) {
-    let (Ok(shop), gtin) = (
-        std::str::from_utf8(&key.0),
-        key.1.as_deref().map(std::str::from_utf8),
-    ) else {
-        return;
-    };
-    match gtin {
-        Some(Ok(gtin)) => builder.add_garment(shop, Some(gtin), events),
-        None => builder.add_garment(shop, None, events),
-        Some(Err(_)) => {}
+/// Scans one garment, its events put in the engine's order first; a key
+/// that is not UTF-8 was not written by the collector and is skipped.
+fn add_garment(builder: &mut FunnelBuilder<'_>, key: &GarmentKey, events: &mut [GarmentEvent]) {
+    // The table orders a garment's events by time and step, then by the
+    // order they were stored in; the engine breaks the remaining ties by
+    // fixture and zone (they decide which pickup opens a journey).
+    if events
+        .windows(2)
+        .any(|w| (w[0].ts, w[0].kind) == (w[1].ts, w[1].kind))
+    {
+        events.sort_by(|a, b| {
+            (a.ts, a.kind, &a.fixture, &a.zone).cmp(&(b.ts, b.kind, &b.fixture, &b.zone))
+        });
+    }
+    let mut digits = [0u8; 14];
+    let gtin = key.1.gtin_text(&mut digits).map(std::str::from_utf8);
+    if let (Ok(shop), Some(Ok(gtin))) = (std::str::from_utf8(&key.0), gtin) {
+        builder.add_garment(shop, Some(gtin), events);
     }
 }
 
@@ -312,47 +316,43 @@ fn scan_garments(
         cond.push_str(" AND store < ?");
         params.push(to);
     }
-    // The WHERE clause repeats the partial index's condition so SQLite can
-    // use it; the ORDER BY is the index order, so no sort step is needed.
+    // The ORDER BY is the table's key, so no sort step is needed.
     let mut items = store.connection().prepare(&format!(
-        "SELECT store, gtin, serial, ts_ms, event, fixture, zone
-         FROM events INDEXED BY events_by_garment
-         WHERE {ITEM_EVENTS}{cond}
-         ORDER BY store, gtin, serial, ts_ms, event, fixture, zone"
+        "SELECT store, gtin, serial, ts_ms, step, fixture, zone FROM garment_steps
+         WHERE 1{cond} ORDER BY store, gtin, serial, ts_ms, step, event"
     ))?;
     let mut rows = items.query(params.as_slice())?;
-    // Keys are compared as bytes and turned into text once per garment:
-    // UTF-8 checks on every row of every key column cost more than the
-    // journey logic.
+    // Keys are compared as stored (bytes, integers) and turned into text
+    // once per garment: UTF-8 checks on every row of every key column cost
+    // more than the journey logic.
     let mut current: Option<GarmentKey> = None;
     let mut events: Vec<GarmentEvent> = Vec::new();
     while let Some(row) = rows.next()? {
         let Some(shop) = bytes(row.get_ref(0)?) else {
             continue;
         };
-        let gtin = bytes(row.get_ref(1)?);
-        let serial = bytes(row.get_ref(2)?);
-        let same = current.as_ref().is_some_and(|(s, g, n)| {
-            s.as_slice() == shop && g.as_deref() == gtin && n.as_deref() == serial
-        });
+        let (gtin, serial) = (row.get_ref(1)?, row.get_ref(2)?);
+        let same = current
+            .as_ref()
+            .is_some_and(|(s, g, n)| n.is(serial) && g.is(gtin) && s.as_slice() == shop);
         if !same {
             if let Some(key) = current.take() {
-                add_garment(builder, &key, &events);
+                add_garment(builder, &key, &mut events);
             }
             events.clear();
-            current = Some((
-                shop.to_vec(),
-                gtin.map(<[u8]>::to_vec),
-                serial.map(<[u8]>::to_vec),
-            ));
+            let (Some(gtin), Some(serial)) = (StoredKey::of(gtin), StoredKey::of(serial)) else {
+                continue;
+            };
+            current = Some((shop.to_vec(), gtin, serial));
         }
-        let kind = match bytes(row.get_ref(4)?) {
-            Some(b"item_pickup") => StoreEventKind::ItemPickup,
-            Some(b"item_try_on") => StoreEventKind::ItemTryOn,
-            Some(b"item_purchase") => StoreEventKind::ItemPurchase,
-            // The collector stores only validated names; anything else was
+        let code = match row.get_ref(4)? {
+            ValueRef::Integer(code) => step_kind(code),
+            _ => None,
+        };
+        let Some(kind) = code else {
+            // The collector stores only the three steps; anything else was
             // written by another hand and is not a funnel step.
-            _ => continue,
+            continue;
         };
         events.push(GarmentEvent {
             ts: UnixMillis(row.get(3)?),
@@ -372,7 +372,7 @@ fn scan_garments(
         });
     }
     if let Some(key) = current {
-        add_garment(builder, &key, &events);
+        add_garment(builder, &key, &mut events);
     }
     Ok(())
 }

@@ -1,22 +1,17 @@
 //! The store overview (agent/src/event_store/overview.rs) off SQLite's
 //! indexes and rowids.
 
-use super::{DbError, SqliteStore, ITEM_EVENTS};
+use super::{DbError, SqliteStore};
 
 impl SqliteStore {
-    /// Walks the two indexes led by the store one store at a time, so it
+    /// Walks the two tables keyed by store first one store at a time, so it
     /// costs a look-up per store, not a scan of the events.
     pub fn stores(&self) -> Result<Vec<String>, DbError> {
         let conn = self.connection();
         let mut out: Vec<String> = Vec::new();
-        let items = format!("{ITEM_EVENTS} AND");
-        for (table, condition) in [
-            ("events INDEXED BY events_by_garment", items.as_str()),
-            ("exposures", ""),
-        ] {
-            let mut next = conn.prepare(&format!(
-                "SELECT MIN(store) FROM {table} WHERE {condition} store > ?1"
-            ))?;
+        for table in ["garment_steps", "exposures"] {
+            let mut next =
+                conn.prepare(&format!("SELECT MIN(store) FROM {table} WHERE store > ?1"))?;
             let mut after = String::new();
             while let Some(shop) = next.query_row([&after], |r| r.get::<_, Option<String>>(0))? {
                 out.push(shop.clone());
