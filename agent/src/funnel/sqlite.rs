@@ -101,16 +101,36 @@ pub fn report(
     let items = super::store::journey_filter(filter, opts);
     let filter = &items;
     let ranges = store_ranges(store, filter)?;
+    let parts = in_parallel(store, &ranges, |reader, range| {
+        let mut part = FunnelBuilder::until(opts, until);
+        scan_garments(reader, filter, range, opts, &mut part)?;
+        Ok(part)
+    })?;
+    for part in parts {
+        builder.absorb(part);
+    }
+    Ok(builder.finish())
+}
+
+/// `[from, to)` over store ids; `None` is open-ended.
+type StoreRange = (Option<String>, Option<String>);
+
+/// Runs `read` once per range, each on a thread with a read-only
+/// connection of its own, and collects their builders in range order.
+fn in_parallel<'o>(
+    store: &SqliteStore,
+    ranges: &[StoreRange],
+    read: impl Fn(&SqliteStore, &StoreRange) -> Result<FunnelBuilder<'o>, DbError> + Sync,
+) -> Result<Vec<FunnelBuilder<'o>>, DbError> {
     let path = store.path();
-    let parts: Vec<Result<FunnelBuilder<'_>, DbError>> = std::thread::scope(|scope| {
+    let read = &read;
+    let parts: Vec<Result<FunnelBuilder<'o>, DbError>> = std::thread::scope(|scope| {
         let readers: Vec<_> = ranges
             .iter()
             .map(|range| {
                 scope.spawn(move || {
                     let reader = SqliteStore::open_read_only(path)?;
-                    let mut part = FunnelBuilder::until(opts, until);
-                    scan_garments(&reader, filter, range, opts, &mut part)?;
-                    Ok(part)
+                    read(&reader, range)
                 })
             })
             .collect();
@@ -123,14 +143,20 @@ pub fn report(
             })
             .collect()
     });
-    for part in parts {
-        builder.absorb(part?);
-    }
-    Ok(builder.finish())
+    parts.into_iter().collect()
 }
 
-/// `[from, to)` over store ids; `None` is open-ended.
-type StoreRange = (Option<String>, Option<String>);
+/// ` AND …` conditions keeping the rows of stores in `range`.
+fn range_sql<'r>(range: &'r StoreRange, cond: &mut String, params: &mut Vec<&'r dyn ToSql>) {
+    if let Some(from) = &range.0 {
+        cond.push_str(" AND store >= ?");
+        params.push(from);
+    }
+    if let Some(to) = &range.1 {
+        cond.push_str(" AND store < ?");
+        params.push(to);
+    }
+}
 
 /// Up to [`READERS`] store ranges of roughly equal event counts, from the
 /// stores of rows sampled evenly over the table.
@@ -173,14 +199,36 @@ fn store_ranges(store: &SqliteStore, filter: &EventFilter) -> Result<Vec<StoreRa
 const DWELLS_AND_VISITS: &str = "event IN ('fixture_dwell', 'store_visits')";
 
 /// Counts exposures per store and GTIN (and fixture, zone and instant, when
-/// keyed by them).
+/// keyed by them), the store ranges on [`READERS`] threads: there are
+/// several exposures a dwell, as many as item events.
 fn count_exposures(
     store: &SqliteStore,
     filter: &EventFilter,
     opts: &FunnelOptions,
     builder: &mut FunnelBuilder<'_>,
 ) -> Result<(), DbError> {
-    let (cond, params) = filter_sql(filter);
+    let ranges = store_ranges(store, filter)?;
+    let parts = in_parallel(store, &ranges, |reader, range| {
+        let mut part = FunnelBuilder::new(opts);
+        count_exposures_in(reader, filter, range, opts, &mut part)?;
+        Ok(part)
+    })?;
+    for part in parts {
+        builder.absorb(part);
+    }
+    Ok(())
+}
+
+/// Counts the exposures of the stores in `range`.
+fn count_exposures_in(
+    store: &SqliteStore,
+    filter: &EventFilter,
+    range: &StoreRange,
+    opts: &FunnelOptions,
+    builder: &mut FunnelBuilder<'_>,
+) -> Result<(), DbError> {
+    let (mut cond, mut params) = filter_sql(filter);
+    range_sql(range, &mut cond, &mut params);
     let has = |d| opts.by.contains(&d);
     // Grouping by more than the primary key's prefix needs a sort; without
     // it the groups follow the primary key and SQLite counts them in one
@@ -308,14 +356,7 @@ fn scan_garments(
     let by_fixture = opts.by.contains(&Dimension::Fixture);
     let by_zone = opts.by.contains(&Dimension::Zone);
     let (mut cond, mut params) = filter_sql(filter);
-    if let Some(from) = &range.0 {
-        cond.push_str(" AND store >= ?");
-        params.push(from);
-    }
-    if let Some(to) = &range.1 {
-        cond.push_str(" AND store < ?");
-        params.push(to);
-    }
+    range_sql(range, &mut cond, &mut params);
     // The ORDER BY is the table's key, so no sort step is needed.
     let mut items = store.connection().prepare(&format!(
         "SELECT store, gtin, serial, ts_ms, step, fixture, zone FROM garment_steps
