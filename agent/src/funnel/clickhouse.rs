@@ -23,7 +23,7 @@
 
 use super::dimension::Dimension;
 use super::engine::{FunnelBuilder, FunnelOptions, GarmentEvent};
-use super::report::FunnelReport;
+use super::store::FunnelSource;
 use crate::event_store::clickhouse::row_binary::RowReader;
 use crate::event_store::clickhouse::{quote, Body};
 use crate::event_store::{ClickHouseError, ClickHouseStore, EventFilter};
@@ -32,8 +32,9 @@ use protocol::time::UnixMillis;
 use std::io;
 use std::time::Duration;
 
-/// ` AND …` conditions for `filter`.
-fn filter_sql(filter: &EventFilter) -> String {
+/// ` AND …` conditions for `filter`, on any table with `store` and `ts_ms`
+/// columns (events, exposures, online events).
+pub(crate) fn filter_sql(filter: &EventFilter) -> String {
     let mut sql = String::new();
     if let Some(store) = &filter.store {
         sql.push_str(&format!(" AND store = {}", quote(store)));
@@ -47,23 +48,33 @@ fn filter_sql(filter: &EventFilter) -> String {
     sql
 }
 
-/// The funnel report over the events in `store` that pass `filter`.
-pub fn report(
-    store: &ClickHouseStore,
-    filter: &EventFilter,
-    opts: &FunnelOptions,
-) -> Result<FunnelReport, ClickHouseError> {
-    let mut builder = FunnelBuilder::until(opts, filter.to);
-    count_exposures(store, filter, opts, &mut builder)?;
-    if opts.shows_dwells() || opts.shows_visits() {
-        add_dwells_and_visits(store, filter, opts, &mut builder)?;
+impl FunnelSource for ClickHouseStore {
+    fn add_exposures(
+        &self,
+        filter: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), ClickHouseError> {
+        count_exposures(self, filter, opts, builder)
     }
-    // Online channels report only beside the stores' own channel.
-    if opts.by.contains(&Dimension::Channel) {
-        crate::online::store::add_to_report(store, filter, opts, &mut builder)?;
+
+    fn add_dwells_and_visits(
+        &self,
+        filter: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), ClickHouseError> {
+        add_dwells_and_visits(self, filter, opts, builder)
     }
-    scan_garments(store, filter, opts, &mut builder)?;
-    Ok(builder.finish())
+
+    fn add_garments(
+        &self,
+        journeys: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), ClickHouseError> {
+        scan_garments(self, journeys, opts, builder)
+    }
 }
 
 /// What the report is keyed by that the queries must carry.
@@ -83,9 +94,8 @@ impl Keys {
     }
 }
 
-/// The SQL of both queries, for the bench to time beside ClickHouse's own
-/// funnel: exposures, then garments.
-pub fn queries(database: &str, filter: &EventFilter, opts: &FunnelOptions) -> [String; 2] {
+/// The exposure counts that pass `filter`, one row per report cell.
+fn exposures_sql(database: &str, filter: &EventFilter, opts: &FunnelOptions) -> String {
     let keys = Keys::of(opts);
     let cond = filter_sql(filter);
     // An exposure is a (dwell, GTIN) pair: counting distinct dwell ids
@@ -94,7 +104,7 @@ pub fn queries(database: &str, filter: &EventFilter, opts: &FunnelOptions) -> [S
     let none = "CAST(NULL AS Nullable(String))";
     let fixture = if keys.fixture { "fixture" } else { none };
     let ts = if keys.time { "ts_ms" } else { "toInt64(0)" };
-    let exposures = if keys.zone {
+    if keys.zone {
         // The zone is the dwell's: joined from its event, once per id.
         format!(
             "SELECT store, gtin, {fixture} AS x_fixture, zone, {ts} AS x_ts, uniqExact(event_id)
@@ -110,7 +120,13 @@ pub fn queries(database: &str, filter: &EventFilter, opts: &FunnelOptions) -> [S
                 uniqExact(event_id) FROM {database}.exposures
              WHERE 1{cond} GROUP BY store, gtin, x_fixture, x_ts FORMAT RowBinary"
         )
-    };
+    }
+}
+
+/// Every garment with item events that pass `journeys`, one row each, its
+/// events in one sorted array.
+fn garments_sql(database: &str, journeys: &EventFilter, opts: &FunnelOptions) -> String {
+    let keys = Keys::of(opts);
     // The step as a number (anything else, 3, is not a step), and the
     // fixture and zone split into a "present" flag and their text so that
     // none sorts first, as in SQLite.
@@ -123,14 +139,12 @@ pub fn queries(database: &str, filter: &EventFilter, opts: &FunnelOptions) -> [S
     if keys.zone {
         event.push_str(", isNotNull(zone), ifNull(zone, '')");
     }
-    // Journeys opened before `--to` are read to their window's end.
-    let cond = filter_sql(&super::store::journey_filter(filter, opts));
-    let garments = format!(
+    let cond = filter_sql(journeys);
+    format!(
         "SELECT store, gtin, arraySort(groupArray(({event}, cityHash64(id)))) FROM {database}.events
          WHERE event NOT IN ('fixture_dwell', 'store_visits'){cond}
          GROUP BY store, gtin, serial FORMAT RowBinary"
-    );
-    [exposures, garments]
+    )
 }
 
 /// A decoding failure, with whatever ClickHouse appended to the stream
@@ -156,7 +170,7 @@ fn count_exposures(
     opts: &FunnelOptions,
     builder: &mut FunnelBuilder<'_>,
 ) -> Result<(), ClickHouseError> {
-    let [sql, _] = queries(store.database(), filter, opts);
+    let sql = exposures_sql(store.database(), filter, opts);
     let mut rows = RowReader::new(store.stream(&sql)?);
     let mut read = |rows: &mut RowReader<Body>| -> io::Result<()> {
         while !rows.at_end()? {
@@ -245,12 +259,12 @@ pub fn events_per_store(
 
 fn scan_garments(
     store: &ClickHouseStore,
-    filter: &EventFilter,
+    journeys: &EventFilter,
     opts: &FunnelOptions,
     builder: &mut FunnelBuilder<'_>,
 ) -> Result<(), ClickHouseError> {
     let keys = Keys::of(opts);
-    let [_, sql] = queries(store.database(), filter, opts);
+    let sql = garments_sql(store.database(), journeys, opts);
     let mut rows = RowReader::new(store.stream(&sql)?);
     let mut events: Vec<GarmentEvent> = Vec::new();
     // A flag and a text, for a nullable key read as two sortable columns.

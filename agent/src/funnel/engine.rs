@@ -169,6 +169,12 @@ impl<'o> FunnelBuilder<'o> {
         }
     }
 
+    /// An empty builder with this one's options and `--to`, for a reader
+    /// thread to fill and [`absorb`](Self::absorb) back.
+    pub fn part(&self) -> FunnelBuilder<'o> {
+        FunnelBuilder::until(self.opts, self.until)
+    }
+
     /// Counts `count` exposures of `gtin` shown at `fixture` (in `zone`)
     /// of `store` by dwells at `ts` (any instant when the report is not
     /// keyed by time).
