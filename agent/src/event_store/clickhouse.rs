@@ -35,8 +35,10 @@ pub mod row_binary;
 mod schema;
 mod target;
 
-use super::Credentials;
+use super::{Credentials, EventFilter};
 use http::Http;
+use row_binary::RowReader;
+use std::io;
 
 pub use http::Body;
 pub use schema::SCHEMA_VERSION;
@@ -83,6 +85,30 @@ pub fn quote(s: &str) -> String {
     out
 }
 
+/// ` AND …` conditions for `filter`, on any table with `store` and `ts_ms`
+/// columns (events, exposures, online events).
+pub(crate) fn filter_sql(filter: &EventFilter) -> String {
+    let mut sql = String::new();
+    if let Some(store) = &filter.store {
+        sql.push_str(&format!(" AND store = {}", quote(store)));
+    }
+    if let Some(from) = filter.from {
+        sql.push_str(&format!(" AND ts_ms >= {}", from.0));
+    }
+    if let Some(to) = filter.to {
+        sql.push_str(&format!(" AND ts_ms < {}", to.0));
+    }
+    sql
+}
+
+/// A decoding failure, with whatever ClickHouse appended to the stream
+/// (a query that fails after its first rows ends with the exception text).
+fn broken(rows: &mut RowReader<Body>, err: io::Error) -> ClickHouseError {
+    let rest = rows.rest();
+    let rest = rest.lines().find(|l| l.contains("Exception")).unwrap_or("");
+    ClickHouseError::Read(format!("{err} {rest}").trim().to_string())
+}
+
 /// The ClickHouse event store.
 pub struct ClickHouseStore {
     http: Http,
@@ -111,6 +137,37 @@ impl ClickHouseStore {
     /// Runs a query and streams its answer.
     pub fn stream(&self, sql: &str) -> Result<Body, ClickHouseError> {
         self.http.stream(sql)
+    }
+
+    /// Runs `sql` (ending in `FORMAT RowBinary`) and hands the answer to
+    /// `row` a row at a time, until the end; `row` reads one whole row.
+    pub(crate) fn read_each(
+        &self,
+        sql: &str,
+        mut row: impl FnMut(&mut RowReader<Body>) -> io::Result<()>,
+    ) -> Result<(), ClickHouseError> {
+        let mut rows = RowReader::new(self.stream(sql)?);
+        let mut read = |rows: &mut RowReader<Body>| -> io::Result<()> {
+            while !rows.at_end()? {
+                row(rows)?;
+            }
+            Ok(())
+        };
+        read(&mut rows).map_err(|err| broken(&mut rows, err))
+    }
+
+    /// Runs `sql` (ending in `FORMAT RowBinary`) and hands its rows, read
+    /// by `row`, to `each`.
+    pub(crate) fn read_rows<T>(
+        &self,
+        sql: &str,
+        row: impl Fn(&mut RowReader<Body>) -> io::Result<T>,
+        each: &mut dyn FnMut(T),
+    ) -> Result<(), ClickHouseError> {
+        self.read_each(sql, |rows| {
+            each(row(rows)?);
+            Ok(())
+        })
     }
 
     /// How many distinct events are stored.
