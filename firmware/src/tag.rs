@@ -255,6 +255,8 @@ impl<const N: usize> Tag<N> {
                     until_ms: self.identify_until,
                 }
             }
+            // Numbered commands arrive with the confirming firmware.
+            Downlink::Command { .. } => DownlinkEffect::Ignored,
         }
     }
 

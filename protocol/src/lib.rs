@@ -20,8 +20,8 @@ pub mod batch;
 
 pub use codec::{encode, DecodeError, EncodeError, FrameDecoder, MAX_ENCODED_LEN};
 pub use frame::{
-    ConfigStatus, Downlink, EpcBytes, Frame, FwVersion, Message, ResetReason, Settings, TagEvent,
-    Uplink, PROTOCOL_VERSION,
+    Command, CommandOutcome, ConfigStatus, Downlink, EpcBytes, Frame, FwVersion, Message,
+    PatchError, ResetReason, Settings, SettingsPatch, TagEvent, Uplink, PROTOCOL_VERSION,
 };
 pub use stage::{FunnelStage, StoreEventKind};
 pub use topics::{Filter, Topic, TopicKind};
