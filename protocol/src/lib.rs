@@ -11,6 +11,7 @@ pub mod codec;
 #[cfg(feature = "std")]
 pub mod epc;
 pub mod frame;
+pub mod postcard_reader;
 pub mod stage;
 pub mod time;
 pub mod topics;
@@ -23,5 +24,6 @@ pub use frame::{
     Command, CommandOutcome, ConfigStatus, Downlink, EpcBytes, Frame, FwVersion, Message,
     PatchError, ResetReason, Settings, SettingsPatch, TagEvent, Uplink, PROTOCOL_VERSION,
 };
+pub use postcard_reader::PostcardReader;
 pub use stage::{FunnelStage, StoreEventKind};
 pub use topics::{Filter, Topic, TopicKind};
