@@ -22,7 +22,8 @@ pub mod batch;
 pub use codec::{encode, DecodeError, EncodeError, FrameDecoder, MAX_ENCODED_LEN};
 pub use frame::{
     Command, CommandOutcome, ConfigStatus, Downlink, EpcBytes, Frame, FwVersion, Message,
-    PatchError, ResetReason, Settings, SettingsPatch, TagEvent, Uplink, PROTOCOL_VERSION,
+    PatchError, ResetReason, Settings, SettingsPatch, TagEvent, Uplink, FIRST_FW_WITH_COMMANDS,
+    PROTOCOL_VERSION,
 };
 pub use postcard_reader::PostcardReader;
 pub use stage::{FunnelStage, StoreEventKind};
