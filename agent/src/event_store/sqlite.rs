@@ -28,7 +28,7 @@ const UPGRADABLE_VERSIONS: [i64; 3] = [1, 2, 3];
 /// Item events (pickups, try-ons, purchases) among `events`.
 pub const ITEM_EVENTS: &str = "event NOT IN ('fixture_dwell', 'store_visits')";
 
-/// Page cache (negative: KiB). The garment index takes inserts all over its
+/// Page cache (negative: KiB). The garment steps take inserts all over their
 /// key range; SQLite's 2 MiB default makes each one a read from the OS.
 const CACHE_KIB: i64 = -65_536;
 
@@ -168,7 +168,7 @@ impl SqliteStore {
             });
         }
         // Map the file instead of copying pages through read(2): the
-        // funnel reads the whole garment index.
+        // funnel reads every garment step.
         conn.pragma_update(None, "mmap_size", MMAP_BYTES)
             .map_err(open_err)?;
         Ok(SqliteStore {

@@ -74,7 +74,7 @@ fn text(value: ValueRef<'_>) -> Option<&str> {
 }
 
 /// Reader threads. A garment never spans two stores, so splitting the
-/// garment index into store ranges gives each thread whole garments; the
+/// garment steps into store ranges gives each thread whole garments; the
 /// machines this runs on have at least two cores.
 const READERS: usize = 2;
 /// Rows sampled to choose the store ranges.

@@ -340,7 +340,7 @@ fn version_1_and_2_files_are_upgraded_in_place_and_then_store_visit_counts() {
             "the event stored before the upgrade and the try-on have no count"
         );
         drop(store);
-        // The upgraded file reads, through the rebuilt garment index: the
+        // The upgraded file reads, through its garment steps: the
         // old pickup and the new try-on 5 s later make one journey.
         let reader = SqliteStore::open_read_only(&path).unwrap();
         let report = report(&reader, &EventFilter::default(), &FunnelOptions::default()).unwrap();
