@@ -37,7 +37,7 @@ mod target;
 
 use super::{Credentials, EventFilter};
 use http::Http;
-use row_binary::RowReader;
+use row_binary::{RowReader, RowWriter};
 use std::io;
 
 pub use http::Body;
@@ -168,6 +168,25 @@ impl ClickHouseStore {
             each(row(rows)?);
             Ok(())
         })
+    }
+
+    /// Inserts each table's encoded rows, in the order given; a table with
+    /// no rows costs no round trip. `columns` lists the rows' columns in
+    /// their encoding order.
+    pub(crate) fn insert_rows(
+        &self,
+        tables: &[(&str, &str, &RowWriter)],
+    ) -> Result<(), ClickHouseError> {
+        let db = &self.target.database;
+        for (table, columns, rows) in tables {
+            if !rows.buf.is_empty() {
+                self.http.insert(
+                    &format!("INSERT INTO {db}.{table} ({columns}) FORMAT RowBinary"),
+                    &rows.buf,
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// How many distinct events are stored.
