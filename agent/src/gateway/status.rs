@@ -53,6 +53,9 @@ pub(crate) struct Stats {
     pub(crate) spool_bytes: AtomicU64,
     /// Spool time (unix ms) of the oldest undelivered event; 0 when empty.
     pub(crate) oldest_undelivered_ms: AtomicI64,
+    /// Commands to tags by outcome: queued, confirmed, expired, refused
+    /// (by the gateway or the tag, or applied but not persisted).
+    commands: [AtomicU64; 4],
     broker_connected: AtomicBool,
     /// Signalled whenever readiness may have changed.
     changes: Changes,
@@ -104,6 +107,19 @@ impl Stats {
             })
             .collect();
         stats
+    }
+
+    /// Counts a command's state change.
+    pub(crate) fn command_update(&self, u: &super::commands::CommandUpdate) {
+        use super::commands::CommandState as S;
+        let i = match u.state {
+            S::Queued => 0,
+            S::Confirmed => 1,
+            S::Expired => 2,
+            S::Refused | S::RejectedByTag | S::NotPersisted => 3,
+            S::Delivered => return,
+        };
+        self.commands[i].fetch_add(1, Relaxed);
     }
 
     pub(crate) fn bad_frame(&self, e: &DecodeError) {
@@ -214,6 +230,11 @@ impl Stats {
             acks_dropped: self.acks_dropped.load(Relaxed),
             spool_resets: self.spool_resets.load(Relaxed),
             spool_errors: self.spool_errors.load(Relaxed),
+            commands: ["queued", "confirmed", "expired", "refused"]
+                .into_iter()
+                .zip(&self.commands)
+                .map(|(k, n)| (k, n.load(Relaxed)))
+                .collect(),
             receivers: self
                 .receivers
                 .lock()
@@ -278,6 +299,8 @@ pub(crate) struct StatusDoc {
     pub(crate) acks_dropped: u64,
     pub(crate) spool_resets: u64,
     pub(crate) spool_errors: u64,
+    /// Commands to tags, by outcome.
+    pub(crate) commands: BTreeMap<&'static str, u64>,
     pub(crate) receivers: Vec<ReceiverStatus>,
 }
 

@@ -14,7 +14,10 @@ use super::jitter::Jitter;
 use super::refusal::{publish_packet_len, refused_as_too_large, settle};
 use super::{batch_payload, envelope_overhead, BatchRef};
 use crate::config::BatchConfig;
+use crate::gateway::commands::control::Desk;
+use crate::gateway::commands::{request, CommandUpdate, Enqueue, Source};
 use crate::gateway::messages::SpoolMsg;
+use std::collections::VecDeque;
 use crate::gateway::shutdown::Shutdown;
 use crate::gateway::spool::SpoolReader;
 use crate::gateway::status::{Stats, TagHealthBook};
@@ -35,6 +38,10 @@ use tracing::Instrument;
 /// often; the periodic status covers everything else.
 const ALARM_MIN_INTERVAL: Duration = Duration::from_secs(5);
 
+/// Command updates kept while the broker is away; the oldest go first
+/// beyond (the spool and the log keep every state).
+const UNPUBLISHED_COMMAND_UPDATES: usize = 256;
+
 /// Tag health goes out with the periodic status, changed tags only, in
 /// messages of at most this many tags.
 const TAGS_PER_MESSAGE: usize = 500;
@@ -49,12 +56,15 @@ pub(crate) struct Uplink {
     pub started: UnixMillis,
     pub stats: Arc<Stats>,
     pub tags: Arc<Mutex<TagHealthBook>>,
+    /// Where HQ's commands go, and their updates come from.
+    pub desk: Desk,
 }
 
 struct Topics {
     events: String,
     status: String,
     tags: String,
+    commands: String,
 }
 
 /// Runs until shutdown has drained the spool (or its deadline passed).
@@ -73,7 +83,10 @@ pub(crate) async fn run(
         events: topic(TopicKind::Events),
         status: topic(TopicKind::Status),
         tags: topic(TopicKind::Tags),
+        commands: topic(TopicKind::Commands),
     };
+    let mut updates = up.desk.updates.subscribe();
+    let mut unpublished = VecDeque::new();
     let fetch_bytes = up
         .batch
         .max_bytes
@@ -174,8 +187,20 @@ pub(crate) async fn run(
         tokio::select! {
             ev = eventloop.poll(), if poll_now => match ev {
                 Ok(ev) => {
+                    if let Event::Incoming(Packet::Publish(p)) = &ev {
+                        on_hq_command(&String::from_utf8_lossy(&p.topic), &p.payload, &topics, &up).await;
+                    }
+                    let connack = matches!(ev, Event::Incoming(Packet::ConnAck(_)));
                     if !on_event(ev, &mut delivery, &up, &client, &topics, &spool, &mut last_status).await {
                         return;
+                    }
+                    if connack {
+                        // A clean session forgets subscriptions: subscribe
+                        // again on every connection, to this store's topic only.
+                        if let Err(e) = client.try_subscribe(&topics.commands, QoS::AtLeastOnce) {
+                            tracing::warn!(error = %e, "cannot subscribe to HQ's commands");
+                        }
+                        publish_commands(&client, &mut delivery, &up, &topics, &mut unpublished);
                     }
                 }
                 Err(e) => {
@@ -211,6 +236,23 @@ pub(crate) async fn run(
                 }
             },
             _ = sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
+            update = updates.recv() => {
+                match update {
+                    Ok(u) => {
+                        if unpublished.len() == UNPUBLISHED_COMMAND_UPDATES {
+                            unpublished.pop_front();
+                        }
+                        unpublished.push_back(u);
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "command updates not published on the tags topic");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {}
+                }
+                if delivery.is_connected() {
+                    publish_commands(&client, &mut delivery, &up, &topics, &mut unpublished);
+                }
+            }
             changed = head.changed() => {
                 if changed.is_err() {
                     return;
@@ -333,6 +375,77 @@ fn publish_status(
         .is_ok()
     {
         delivery.on_other_requested();
+    }
+}
+
+/// A message on the commands topic: checked and queued, or refused with
+/// the reason published on the tags topic. Only this store's topic is
+/// subscribed; any other is refused all the same.
+async fn on_hq_command(topic: &str, payload: &[u8], topics: &Topics, up: &Uplink) {
+    let now = UnixMillis::now();
+    let hq = |id: Option<String>| Source::Hq {
+        id: id.unwrap_or_default(),
+    };
+    let checked = if topic != topics.commands {
+        Err(CommandUpdate::refused(
+            hq(None),
+            None,
+            None,
+            format!("a command on {topic}, not this store's {}", topics.commands),
+            now,
+        ))
+    } else {
+        match request::from_hq(payload, &up.store) {
+            Err((reason, id, tag)) => Err(CommandUpdate::refused(hq(id), tag, None, reason, now)),
+            Ok(req) => {
+                let source = hq(req.id.clone());
+                up.desk.directory.check(&req, source.clone(), now).map_err(|reason| {
+                    CommandUpdate::refused(source, Some(req.tag), request::kind_of(&req), reason, now)
+                })
+            }
+        }
+    };
+    match checked {
+        Ok(command) => {
+            let _ = up
+                .desk
+                .spool
+                .send(SpoolMsg::Command(Enqueue { command, reply: None }))
+                .await;
+        }
+        Err(refusal) => {
+            up.stats.command_update(&refusal);
+            tracing::warn!(reason = refusal.reason.as_deref().unwrap_or(""), "refused a command from HQ");
+            let _ = up.desk.updates.send(refusal);
+        }
+    }
+}
+
+/// Publishes command updates on the tags topic, one message each (they
+/// are rare, and each is news to someone waiting).
+fn publish_commands(
+    client: &AsyncClient,
+    delivery: &mut Delivery,
+    up: &Uplink,
+    topics: &Topics,
+    unpublished: &mut VecDeque<CommandUpdate>,
+) {
+    while let Some(u) = unpublished.front() {
+        let doc = serde_json::json!({
+            "store": up.store,
+            "gateway": up.gateway,
+            "at": UnixMillis::now(),
+            "tags": [],
+            "commands": [u.to_json()],
+        });
+        if client
+            .try_publish(&topics.tags, QoS::AtLeastOnce, false, doc.to_string())
+            .is_err()
+        {
+            return;
+        }
+        delivery.on_other_requested();
+        unpublished.pop_front();
     }
 }
 
