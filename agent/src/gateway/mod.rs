@@ -345,7 +345,7 @@ pub async fn serve(
 
 /// The command queue as the spool left it: commands accepted and not
 /// finished, and the HQ ids already taken.
-fn restore_commands(spool: &Spool) -> anyhow::Result<commands::queue::CommandQueue> {
+pub(crate) fn restore_commands(spool: &Spool) -> anyhow::Result<commands::queue::CommandQueue> {
     let stored = spool
         .stored_commands()
         .context("cannot read the spool's commands")?;

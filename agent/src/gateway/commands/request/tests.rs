@@ -11,6 +11,7 @@ path = "/var/lib/aisle/spool.sqlite"
 id = "F1"
 zone = "tops"
 presence_tag = 1001
+gtins = ["80614141123458"]
 [[readers]]
 tag = 2001
 kind = "fitting_room"
