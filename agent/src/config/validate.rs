@@ -276,8 +276,16 @@ impl Validator<'_> {
             &[N("spool"), N("path")]
         };
         let len = path.as_os_str().len();
-        if c.control.socket.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
-            self.error(at, "control socket path is empty".into(), "remove the key to use control.sock beside the spool, or give a path");
+        if c.control
+            .socket
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            self.error(
+                at,
+                "control socket path is empty".into(),
+                "remove the key to use control.sock beside the spool, or give a path",
+            );
         } else if len > defaults::MAX_SOCKET_PATH {
             self.error(
                 at,
@@ -285,7 +293,11 @@ impl Validator<'_> {
                 "set [control] socket to a shorter path, e.g. /run/aisle/control.sock",
             );
         } else if path == c.spool.path {
-            self.error(at, "the control socket path is the spool file's".into(), "give [control] socket a path of its own");
+            self.error(
+                at,
+                "the control socket path is the spool file's".into(),
+                "give [control] socket a path of its own",
+            );
         }
     }
 

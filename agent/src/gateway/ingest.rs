@@ -297,7 +297,10 @@ async fn write_downlinks(port: &mut (impl AsyncWrite + Unpin), downlinks: &[Down
     })
     .await;
     if !matches!(written, Ok(Ok(()))) {
-        tracing::debug!(commands = downlinks.len(), "commands not written; sent again after the next uplink");
+        tracing::debug!(
+            commands = downlinks.len(),
+            "commands not written; sent again after the next uplink"
+        );
     }
 }
 

@@ -364,7 +364,10 @@ pub(crate) fn restore_commands(spool: &Spool) -> anyhow::Result<commands::queue:
 const EXPIRY_CHECK: Duration = Duration::from_secs(1);
 
 /// Asks the writer to end expired commands, until shutdown.
-async fn expire_commands(spool: mpsc::Sender<messages::SpoolMsg>, mut shutdown: shutdown::Shutdown) {
+async fn expire_commands(
+    spool: mpsc::Sender<messages::SpoolMsg>,
+    mut shutdown: shutdown::Shutdown,
+) {
     let mut tick = tokio::time::interval(EXPIRY_CHECK);
     loop {
         tokio::select! {

@@ -57,6 +57,8 @@ pub(crate) struct Stats {
     /// (by the gateway or the tag, or applied but not persisted).
     commands: [AtomicU64; 4],
     broker_connected: AtomicBool,
+    /// The broker answered this connection's subscription to HQ's commands.
+    commands_subscribed: AtomicBool,
     /// Signalled whenever readiness may have changed.
     changes: Changes,
     bad_frames: [AtomicU64; DecodeError::ALL.len()],
@@ -157,6 +159,15 @@ impl Stats {
     /// Records whether the uplink holds a broker connection.
     pub(crate) fn set_broker_connected(&self, connected: bool) {
         self.broker_connected.store(connected, Relaxed);
+        if !connected {
+            self.commands_subscribed.store(false, Relaxed);
+        }
+        self.changes.0.send_replace(());
+    }
+
+    /// Records that the broker answered the subscription to HQ's commands.
+    pub(crate) fn set_commands_subscribed(&self) {
+        self.commands_subscribed.store(true, Relaxed);
         self.changes.0.send_replace(());
     }
 
@@ -165,9 +176,11 @@ impl Stats {
         self.broker_connected.load(Relaxed)
     }
 
-    /// Ready: connected to the broker, and every receiver open.
+    /// Ready: connected to the broker, its answer to the commands
+    /// subscription in, and every receiver open.
     pub(crate) fn is_ready(&self) -> bool {
         self.broker_connected.load(Relaxed)
+            && self.commands_subscribed.load(Relaxed)
             && self
                 .receivers
                 .lock()

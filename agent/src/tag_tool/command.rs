@@ -120,7 +120,10 @@ fn send(file: &Path, req: &CommandRequest) -> anyhow::Result<ExitCode> {
         Ok(cfg) => cfg,
         Err(errors) => {
             eprintln!("{errors}");
-            eprintln!("aisle: the config is invalid; fix it (check with `aisle check-config {}`)", file.display());
+            eprintln!(
+                "aisle: the config is invalid; fix it (check with `aisle check-config {}`)",
+                file.display()
+            );
             return Ok(ExitCode::from(EXIT_BAD_CONFIG));
         }
     };

@@ -51,7 +51,12 @@ pub(crate) fn bind(path: &Path) -> anyhow::Result<UnixListener> {
 }
 
 /// Serves connections until shutdown, then removes the socket.
-pub(crate) async fn serve(listener: UnixListener, path: PathBuf, desk: Desk, mut shutdown: Shutdown) {
+pub(crate) async fn serve(
+    listener: UnixListener,
+    path: PathBuf,
+    desk: Desk,
+    mut shutdown: Shutdown,
+) {
     loop {
         tokio::select! {
             _ = shutdown.requested() => break,
@@ -79,9 +84,21 @@ async fn connection(stream: UnixStream, desk: Desk, mut shutdown: Shutdown) {
         Ok(_) => match serde_json::from_str::<CommandRequest>(&line) {
             Ok(req) => match desk.directory.check(&req, Source::Local, now) {
                 Ok(command) => Ok(command),
-                Err(reason) => Err(CommandUpdate::refused(Source::Local, Some(req.tag), kind_of(&req), reason, now)),
+                Err(reason) => Err(CommandUpdate::refused(
+                    Source::Local,
+                    Some(req.tag),
+                    kind_of(&req),
+                    reason,
+                    now,
+                )),
             },
-            Err(e) => Err(CommandUpdate::refused(Source::Local, None, None, format!("malformed request: {e}"), now)),
+            Err(e) => Err(CommandUpdate::refused(
+                Source::Local,
+                None,
+                None,
+                format!("malformed request: {e}"),
+                now,
+            )),
         },
         Err(e) => {
             tracing::debug!(error = %e, "control client left before its request");
@@ -100,7 +117,10 @@ async fn connection(stream: UnixStream, desk: Desk, mut shutdown: Shutdown) {
     // Subscribed before queueing, so no update of this command is missed.
     let mut updates = desk.updates.subscribe();
     let (reply, queued) = oneshot::channel();
-    let enqueue = SpoolMsg::Command(Enqueue { command, reply: Some(reply) });
+    let enqueue = SpoolMsg::Command(Enqueue {
+        command,
+        reply: Some(reply),
+    });
     if desk.spool.send(enqueue).await.is_err() {
         return;
     }
@@ -121,14 +141,20 @@ async fn connection(stream: UnixStream, desk: Desk, mut shutdown: Shutdown) {
             }
             Ok(_) => {}
             Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "a control client fell behind the command updates");
+                tracing::warn!(
+                    missed = n,
+                    "a control client fell behind the command updates"
+                );
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }
 }
 
-async fn send(write: &mut tokio::net::unix::OwnedWriteHalf, u: &CommandUpdate) -> std::io::Result<()> {
+async fn send(
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+    u: &CommandUpdate,
+) -> std::io::Result<()> {
     let mut line = u.to_json().to_string();
     line.push('\n');
     write.write_all(line.as_bytes()).await

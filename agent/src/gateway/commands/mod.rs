@@ -131,7 +131,8 @@ impl CommandUpdate {
     pub(crate) fn to_json(&self) -> serde_json::Value {
         let (source, hq_id) = match &self.source {
             Source::Local => ("local", None),
-            Source::Hq { id } => ("hq", Some(id.as_str())),
+            // A command too malformed to name its id has an empty one.
+            Source::Hq { id } => ("hq", Some(id.as_str()).filter(|id| !id.is_empty())),
         };
         serde_json::json!({
             "command": self.id,

@@ -180,8 +180,12 @@ fn patch(req: &CommandRequest, role: Role) -> Result<SettingsPatch, String> {
                 role.settings().join(", ")
             ));
         }
-        let value = u32::try_from(value)
-            .map_err(|_| format!("{name}={value}: value above the largest allowed, {}", u32::MAX))?;
+        let value = u32::try_from(value).map_err(|_| {
+            format!(
+                "{name}={value}: value above the largest allowed, {}",
+                u32::MAX
+            )
+        })?;
         patch
             .set(name, value)
             .map_err(|e| format!("{name}={value}: {e}"))?;
@@ -233,13 +237,25 @@ pub(crate) fn from_hq(
     })?;
     let who = (req.id.clone(), Some(req.tag));
     let Some(id) = req.id.as_deref().filter(|id| !id.is_empty()) else {
-        return Err(("malformed command: missing field `id` (HQ's id for the command)".into(), who.0, who.1));
+        return Err((
+            "malformed command: missing field `id` (HQ's id for the command)".into(),
+            who.0,
+            who.1,
+        ));
     };
     if id.len() > 128 {
-        return Err(("malformed command: `id` is longer than 128 characters".into(), None, who.1));
+        return Err((
+            "malformed command: `id` is longer than 128 characters".into(),
+            None,
+            who.1,
+        ));
     }
     match req.store.as_deref() {
-        None => Err(("malformed command: missing field `store`".into(), who.0, who.1)),
+        None => Err((
+            "malformed command: missing field `store`".into(),
+            who.0,
+            who.1,
+        )),
         Some(s) if s != store => Err((
             format!("command for store {s:?} arrived on store {store:?}'s topic; not taken"),
             who.0,

@@ -24,7 +24,11 @@ pub(crate) struct StoredCommands {
 
 impl Spool {
     /// Commits `c` as `queued` and returns its row id.
-    pub(crate) fn insert_command(&mut self, c: &NewCommand, now: UnixMillis) -> Result<i64, SpoolError> {
+    pub(crate) fn insert_command(
+        &mut self,
+        c: &NewCommand,
+        now: UnixMillis,
+    ) -> Result<i64, SpoolError> {
         let hq_id = match &c.source {
             Source::Local => None,
             Source::Hq { id } => Some(id.as_str()),

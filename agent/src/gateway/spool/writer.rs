@@ -181,13 +181,13 @@ impl Writer {
             } => {
                 self.commands.note_firmware(u.tag, *fw);
                 book.entrance_heartbeat(
-                u.tag,
-                u.boot,
-                now,
-                *battery_mv,
-                *fw,
-                *dropped,
-                *beam_blocked,
+                    u.tag,
+                    u.boot,
+                    now,
+                    *battery_mv,
+                    *fw,
+                    *dropped,
+                    *beam_blocked,
                 )
             }
             TagEvent::Boot {

@@ -17,16 +17,16 @@ use crate::config::BatchConfig;
 use crate::gateway::commands::control::Desk;
 use crate::gateway::commands::{request, CommandUpdate, Enqueue, Source};
 use crate::gateway::messages::SpoolMsg;
-use std::collections::VecDeque;
 use crate::gateway::shutdown::Shutdown;
 use crate::gateway::spool::SpoolReader;
 use crate::gateway::status::{Stats, TagHealthBook};
 use protocol::time::UnixMillis;
 use protocol::topics::{Topic, TopicKind};
-use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason};
+use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, SubscribeReasonCode};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event, EventLoop};
 use rumqttc::Outgoing;
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -313,6 +313,17 @@ async fn on_event(
             *last_status = Instant::now();
         }
         Event::Outgoing(Outgoing::Publish(pkid)) => delivery.on_outgoing(pkid),
+        Event::Incoming(Packet::SubAck(ack)) => {
+            if ack
+                .return_codes
+                .iter()
+                .any(|c| !matches!(c, SubscribeReasonCode::Success(_)))
+            {
+                // Events still flow; only HQ's commands cannot arrive.
+                tracing::error!(topic = %topics.commands, codes = ?ack.return_codes, "the broker refused the subscription to HQ's commands; check its ACL (docs/gateway.md, \"Broker security\")");
+            }
+            up.stats.set_commands_subscribed();
+        }
         Event::Incoming(Packet::PubAck(ack))
             if matches!(
                 ack.reason,
@@ -399,9 +410,18 @@ async fn on_hq_command(topic: &str, payload: &[u8], topics: &Topics, up: &Uplink
             Err((reason, id, tag)) => Err(CommandUpdate::refused(hq(id), tag, None, reason, now)),
             Ok(req) => {
                 let source = hq(req.id.clone());
-                up.desk.directory.check(&req, source.clone(), now).map_err(|reason| {
-                    CommandUpdate::refused(source, Some(req.tag), request::kind_of(&req), reason, now)
-                })
+                up.desk
+                    .directory
+                    .check(&req, source.clone(), now)
+                    .map_err(|reason| {
+                        CommandUpdate::refused(
+                            source,
+                            Some(req.tag),
+                            request::kind_of(&req),
+                            reason,
+                            now,
+                        )
+                    })
             }
         }
     };
@@ -410,12 +430,18 @@ async fn on_hq_command(topic: &str, payload: &[u8], topics: &Topics, up: &Uplink
             let _ = up
                 .desk
                 .spool
-                .send(SpoolMsg::Command(Enqueue { command, reply: None }))
+                .send(SpoolMsg::Command(Enqueue {
+                    command,
+                    reply: None,
+                }))
                 .await;
         }
         Err(refusal) => {
             up.stats.command_update(&refusal);
-            tracing::warn!(reason = refusal.reason.as_deref().unwrap_or(""), "refused a command from HQ");
+            tracing::warn!(
+                reason = refusal.reason.as_deref().unwrap_or(""),
+                "refused a command from HQ"
+            );
             let _ = up.desk.updates.send(refusal);
         }
     }

@@ -34,7 +34,10 @@ fn configure(seq: i64, tag: u32, expires_at: i64) -> Pending {
 }
 
 fn states(updates: &[CommandUpdate]) -> Vec<(i64, CommandState, bool)> {
-    updates.iter().map(|u| (u.seq, u.state, u.is_final)).collect()
+    updates
+        .iter()
+        .map(|u| (u.seq, u.state, u.is_final))
+        .collect()
 }
 
 #[test]
@@ -52,22 +55,35 @@ fn sends_the_oldest_command_after_each_uplink_until_confirmed() {
             command: Command::Identify { duration_ms: 5_000 }
         })
     );
-    assert_eq!(states(&first.updates), [(7, CommandState::Delivered, false)]);
+    assert_eq!(
+        states(&first.updates),
+        [(7, CommandState::Delivered, false)]
+    );
 
     // Not confirmed yet: sent again, without a second `delivered`.
     let again = q.on_heard(TAG, at(200));
-    assert!(matches!(again.downlink, Some(Downlink::Command { id: 7, .. })));
+    assert!(matches!(
+        again.downlink,
+        Some(Downlink::Command { id: 7, .. })
+    ));
     assert!(again.updates.is_empty());
 
     let done = q.on_done(TAG, 7, CommandOutcome::Applied, at(300)).unwrap();
-    assert_eq!((done.seq, done.state, done.is_final), (7, CommandState::Confirmed, true));
+    assert_eq!(
+        (done.seq, done.state, done.is_final),
+        (7, CommandState::Confirmed, true)
+    );
     // A repeated confirmation finds nothing.
     assert_eq!(q.on_done(TAG, 7, CommandOutcome::Applied, at(310)), None);
 
     let next = q.on_heard(TAG, at(400));
     assert!(matches!(
         next.downlink,
-        Some(Downlink::Command { id: 8, command: Command::Configure { .. }, .. })
+        Some(Downlink::Command {
+            id: 8,
+            command: Command::Configure { .. },
+            ..
+        })
     ));
 }
 
@@ -77,7 +93,10 @@ fn other_tags_get_nothing_and_a_confirmation_must_name_tag_and_id() {
     q.insert(identify(7, TAG, 10_000));
     assert_eq!(q.on_heard(TAG + 1, at(100)), Heard::default());
     q.on_heard(TAG, at(100));
-    assert_eq!(q.on_done(TAG + 1, 7, CommandOutcome::Applied, at(200)), None);
+    assert_eq!(
+        q.on_done(TAG + 1, 7, CommandOutcome::Applied, at(200)),
+        None
+    );
     assert_eq!(q.on_done(TAG, 8, CommandOutcome::Applied, at(200)), None);
     assert_eq!(q.len(), 1);
 }
@@ -108,7 +127,11 @@ fn expires_commands_at_their_expiry_whether_sent_or_not() {
     assert!(q.expire(at(999)).is_empty());
     let first = q.expire(at(1_000));
     assert_eq!(states(&first), [(1, CommandState::Expired, true)]);
-    assert!(first[0].reason.as_deref().unwrap().contains("did not confirm"));
+    assert!(first[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("did not confirm"));
     // An expired command is never sent, even before the expiry check.
     assert_eq!(q.on_heard(TAG + 1, at(2_000)).downlink, None);
     let second = q.expire(at(2_000));
@@ -131,7 +154,11 @@ fn an_old_tag_gets_the_unnumbered_identify_and_no_configure() {
         })
     );
     assert_eq!(states(&first.updates), [(1, CommandState::Delivered, true)]);
-    assert!(first.updates[0].reason.as_deref().unwrap().contains("cannot confirm"));
+    assert!(first.updates[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("cannot confirm"));
     let second = q.on_heard(TAG, at(20));
     assert_eq!(second.downlink, None);
     assert_eq!(states(&second.updates), [(2, CommandState::Refused, true)]);
@@ -144,7 +171,10 @@ fn a_tag_that_upgraded_gets_numbered_commands() {
     q.note_firmware(TAG, OLD_FW);
     q.note_firmware(TAG, NEW_FW);
     q.insert(identify(1, TAG, 10_000));
-    assert!(matches!(q.on_heard(TAG, at(10)).downlink, Some(Downlink::Command { .. })));
+    assert!(matches!(
+        q.on_heard(TAG, at(10)).downlink,
+        Some(Downlink::Command { .. })
+    ));
 }
 
 #[test]

@@ -51,7 +51,10 @@ fn refuses_a_tag_not_in_the_config_naming_the_file() {
         ..CommandRequest::default()
     };
     let err = check(&req).unwrap_err();
-    assert!(err.starts_with("tag 9999 is not in /etc/aisle/store.toml"), "{err}");
+    assert!(
+        err.starts_with("tag 9999 is not in /etc/aisle/store.toml"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -62,7 +65,12 @@ fn an_identify_defaults_to_a_minute_and_a_quarter_hour_expiry() {
         ..CommandRequest::default()
     };
     let c = check(&req).unwrap();
-    assert_eq!(c.command, Command::Identify { duration_ms: 60_000 });
+    assert_eq!(
+        c.command,
+        Command::Identify {
+            duration_ms: 60_000
+        }
+    );
     assert_eq!(c.expires_at, UnixMillis(1_000 + 15 * 60 * 1_000));
 }
 
@@ -92,12 +100,28 @@ fn a_configure_sets_only_the_named_settings() {
 #[test]
 fn refuses_settings_the_role_does_not_use_unknown_names_and_bad_values() {
     let cases: [(u32, &[(&str, u64)], &str); 7] = [
-        (1001, &[("pickup_k", 3)], "presence tag, which does not use pickup_k"),
-        (4001, &[("dwell_min_ms", 3)], "entrance counter, which does not use dwell_min_ms"),
+        (
+            1001,
+            &[("pickup_k", 3)],
+            "presence tag, which does not use pickup_k",
+        ),
+        (
+            4001,
+            &[("dwell_min_ms", 3)],
+            "entrance counter, which does not use dwell_min_ms",
+        ),
         (3001, &[("pickup_kk", 3)], "unknown setting \"pickup_kk\""),
-        (3001, &[("pickup_k", 300)], "value above the largest allowed, 255"),
+        (
+            3001,
+            &[("pickup_k", 300)],
+            "value above the largest allowed, 255",
+        ),
         (3001, &[("pickup_m", 33)], "at most 32 samples"),
-        (3001, &[("pickup_k", 5), ("pickup_m", 4)], "pickup_k=5 is above pickup_m=4"),
+        (
+            3001,
+            &[("pickup_k", 5), ("pickup_m", 4)],
+            "pickup_k=5 is above pickup_m=4",
+        ),
         (3001, &[], "at least one setting"),
     ];
     for (tag, settings, want) in cases {
@@ -117,11 +141,20 @@ fn hq_commands_need_their_id_and_this_store() {
     assert!(why.contains("store \"S2\""), "{why}");
     assert_eq!((id.as_deref(), tag), (Some("c-2"), Some(3001)));
     let no_id = br#"{"store":"S1","tag":3001,"command":"identify"}"#;
-    assert!(from_hq(no_id, "S1").unwrap_err().0.contains("missing field `id`"));
+    assert!(from_hq(no_id, "S1")
+        .unwrap_err()
+        .0
+        .contains("missing field `id`"));
     let no_store = br#"{"id":"c-3","tag":3001,"command":"identify"}"#;
-    assert!(from_hq(no_store, "S1").unwrap_err().0.contains("missing field `store`"));
+    assert!(from_hq(no_store, "S1")
+        .unwrap_err()
+        .0
+        .contains("missing field `store`"));
     let (why, id, _) = from_hq(br#"{"id":"c-4","tag":"x"}"#, "S1").unwrap_err();
     assert!(why.starts_with("malformed command"), "{why}");
     assert_eq!(id.as_deref(), Some("c-4"));
-    assert!(from_hq(b"not json", "S1").unwrap_err().0.starts_with("malformed command"));
+    assert!(from_hq(b"not json", "S1")
+        .unwrap_err()
+        .0
+        .starts_with("malformed command"));
 }

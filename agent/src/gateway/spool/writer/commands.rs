@@ -31,7 +31,11 @@ impl Writer {
         };
         let update = match self.commands.admit(c.tag, hq_id) {
             Admission::Duplicate => {
-                tracing::info!(hq_id, tag = c.tag, "HQ sent a command again; it is queued once");
+                tracing::info!(
+                    hq_id,
+                    tag = c.tag,
+                    "HQ sent a command again; it is queued once"
+                );
                 return;
             }
             Admission::Full(reason) => refuse(reason),
@@ -81,7 +85,11 @@ impl Writer {
     /// After a group's acks went out: takes the committed confirmations,
     /// then sends each tag heard its oldest waiting command, on the port it
     /// was heard on.
-    pub(super) fn after_acks(&mut self, done: Vec<(u32, u16, CommandOutcome)>, heard: Vec<(usize, u32)>) {
+    pub(super) fn after_acks(
+        &mut self,
+        done: Vec<(u32, u16, CommandOutcome)>,
+        heard: Vec<(usize, u32)>,
+    ) {
         let now = UnixMillis::now();
         for (tag, id, outcome) in done {
             match self.commands.on_done(tag, id, outcome, now) {
@@ -108,9 +116,16 @@ impl Writer {
             }
         }
         for (port, downlinks) in per_port.into_iter().enumerate() {
-            if !downlinks.is_empty() && self.ports[port].try_send(PortMsg::Commands(downlinks)).is_err() {
+            if !downlinks.is_empty()
+                && self.ports[port]
+                    .try_send(PortMsg::Commands(downlinks))
+                    .is_err()
+            {
                 // Sent again after the tag's next uplink.
-                tracing::debug!(port, "receiver not draining; commands wait for the next uplink");
+                tracing::debug!(
+                    port,
+                    "receiver not draining; commands wait for the next uplink"
+                );
             }
         }
     }

@@ -39,7 +39,10 @@ fn start() -> Harness {
 /// with the command queue the spool holds, and its command updates.
 fn start_in(
     dir: tempfile::TempDir,
-) -> (Harness, tokio::sync::broadcast::Receiver<crate::gateway::commands::CommandUpdate>) {
+) -> (
+    Harness,
+    tokio::sync::broadcast::Receiver<crate::gateway::commands::CommandUpdate>,
+) {
     let path = dir.path().join("spool.sqlite");
     let cfg = config::parse(Path::new("t.toml"), STORE).unwrap();
     let (spool, _) = Spool::open(&path, 1 << 20, 0).unwrap();
@@ -265,7 +268,8 @@ fn a_queued_command_survives_a_restart_and_goes_out_after_the_tags_next_ack() {
     use crate::gateway::commands::CommandState;
     let fw = crate::gateway::commands::queue::FIRST_CONFIRMING_FW;
     let (h, mut updates) = start_in(tempfile::tempdir().unwrap());
-    h.tx.blocking_send(SpoolMsg::Command(identify_for(1001))).unwrap();
+    h.tx.blocking_send(SpoolMsg::Command(identify_for(1001)))
+        .unwrap();
     assert_eq!(updates.blocking_recv().unwrap().state, CommandState::Queued);
     let dir = h.stop_keeping_spool();
 
@@ -276,7 +280,10 @@ fn a_queued_command_survives_a_restart_and_goes_out_after_the_tags_next_ack() {
         [protocol::Downlink::Command { tag: 1001, id, .. }] => *id,
         other => panic!("expected one command for tag 1001, got {other:?}"),
     };
-    assert_eq!(updates.blocking_recv().unwrap().state, CommandState::Delivered);
+    assert_eq!(
+        updates.blocking_recv().unwrap().state,
+        CommandState::Delivered
+    );
     h.send(vec![Uplink {
         tag: 1001,
         boot: 1,
