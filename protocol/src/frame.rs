@@ -403,6 +403,17 @@ impl Default for Settings {
     }
 }
 
+/// The first tag firmware that carries out [`Downlink::Command`] and
+/// confirms it with [`TagEvent::CommandDone`]. Older tags drop the command
+/// as an undecodable frame; the gateway reads a tag's version from its
+/// Boot and Heartbeat events and can only report a command to an older
+/// tag as delivered, never as done.
+pub const FIRST_FW_WITH_COMMANDS: FwVersion = FwVersion {
+    major: 0,
+    minor: 2,
+    patch: 0,
+};
+
 /// Firmware version, `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FwVersion {

@@ -11,6 +11,7 @@ pub mod codec;
 #[cfg(feature = "std")]
 pub mod epc;
 pub mod frame;
+pub mod postcard_reader;
 pub mod stage;
 pub mod time;
 pub mod topics;
@@ -21,7 +22,9 @@ pub mod batch;
 pub use codec::{encode, DecodeError, EncodeError, FrameDecoder, MAX_ENCODED_LEN};
 pub use frame::{
     Command, CommandOutcome, ConfigStatus, Downlink, EpcBytes, Frame, FwVersion, Message,
-    PatchError, ResetReason, Settings, SettingsPatch, TagEvent, Uplink, PROTOCOL_VERSION,
+    PatchError, ResetReason, Settings, SettingsPatch, TagEvent, Uplink, FIRST_FW_WITH_COMMANDS,
+    PROTOCOL_VERSION,
 };
+pub use postcard_reader::PostcardReader;
 pub use stage::{FunnelStage, StoreEventKind};
 pub use topics::{Filter, Topic, TopicKind};

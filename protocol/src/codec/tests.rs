@@ -131,7 +131,7 @@ fn decode_all(decoder: &mut FrameDecoder, bytes: &[u8]) -> Vec<Result<Frame, Dec
 }
 
 /// Wraps hand-made payload bytes the way `encode` does: CRC, COBS, delimiter.
-fn wire(payload: &[u8]) -> Vec<u8> {
+pub(crate) fn wire(payload: &[u8]) -> Vec<u8> {
     let mut raw = payload.to_vec();
     raw.extend_from_slice(&checksum(payload).to_le_bytes());
     let mut out = std::vec![0u8; raw.len() + raw.len() / 254 + 2];
@@ -585,7 +585,7 @@ fn tag_event() -> impl Strategy<Value = TagEvent> {
     ]
 }
 
-fn settings() -> impl Strategy<Value = Settings> {
+pub(crate) fn settings() -> impl Strategy<Value = Settings> {
     (any::<(u16, u8, u8)>(), any::<(u32, u32, u32, u32, u32)>()).prop_map(
         |(
             (pickup_threshold_mg, pickup_k, pickup_m),
@@ -609,6 +609,26 @@ fn patch() -> impl Strategy<Value = SettingsPatch> {
     (any::<u8>(), settings()).prop_map(|(mask, values)| SettingsPatch { mask, values })
 }
 
+/// Any downlink, of every variant.
+pub(crate) fn downlink() -> impl Strategy<Value = Downlink> {
+    prop_oneof![
+        any::<(u32, u32, u16)>().prop_map(|(tag, boot, seq)| Downlink::Ack { tag, boot, seq }),
+        (any::<u32>(), settings())
+            .prop_map(|(tag, settings)| Downlink::Configure { tag, settings }),
+        any::<(u32, u32)>().prop_map(|(tag, duration_ms)| Downlink::Identify { tag, duration_ms }),
+        (any::<(u32, u16, u32)>()).prop_map(|(tag, id, duration_ms)| Downlink::Command {
+            tag,
+            id,
+            command: Command::Identify { duration_ms },
+        }),
+        (any::<(u32, u16)>(), patch()).prop_map(|((tag, id), changes)| Downlink::Command {
+            tag,
+            id,
+            command: Command::Configure { changes },
+        }),
+    ]
+}
+
 fn frame() -> impl Strategy<Value = Frame> {
     let uplink = (
         any::<u32>(),
@@ -626,23 +646,7 @@ fn frame() -> impl Strategy<Value = Frame> {
                 event,
             })
         });
-    let downlink = prop_oneof![
-        any::<(u32, u32, u16)>().prop_map(|(tag, boot, seq)| Downlink::Ack { tag, boot, seq }),
-        (any::<u32>(), settings())
-            .prop_map(|(tag, settings)| Downlink::Configure { tag, settings }),
-        any::<(u32, u32)>().prop_map(|(tag, duration_ms)| Downlink::Identify { tag, duration_ms }),
-        (any::<(u32, u16, u32)>()).prop_map(|(tag, id, duration_ms)| Downlink::Command {
-            tag,
-            id,
-            command: Command::Identify { duration_ms },
-        }),
-        (any::<(u32, u16)>(), patch()).prop_map(|((tag, id), changes)| Downlink::Command {
-            tag,
-            id,
-            command: Command::Configure { changes },
-        }),
-    ]
-    .prop_map(Frame::downlink);
+    let downlink = downlink().prop_map(Frame::downlink);
     prop_oneof![uplink, downlink]
 }
 
