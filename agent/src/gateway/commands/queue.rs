@@ -28,11 +28,7 @@ pub(crate) const HQ_IDS_REMEMBERED: usize = 1_024;
 /// The first firmware that confirms numbered commands. Older tags drop
 /// [`Downlink::Command`] as an undecodable frame: they get the unnumbered
 /// Identify, and nothing that needs a confirmation.
-pub(crate) const FIRST_CONFIRMING_FW: FwVersion = FwVersion {
-    major: 0,
-    minor: 2,
-    patch: 0,
-};
+pub(crate) const FIRST_CONFIRMING_FW: FwVersion = protocol::FIRST_FW_WITH_COMMANDS;
 
 /// One accepted command, waiting for its tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
