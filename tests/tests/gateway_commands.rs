@@ -366,7 +366,7 @@ fn hq_commands_are_taken_once_from_the_stores_own_topic_and_bad_ones_refused() {
             ),
             Message::new(
                 own,
-                format!(r#"{{"id":"hq-unknown","store":"S1","tag":9999,"command":"identify"}}"#),
+                r#"{"id":"hq-unknown","store":"S1","tag":9999,"command":"identify"}"#,
             ),
             Message::new(own, "{not json"),
         ],

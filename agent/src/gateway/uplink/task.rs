@@ -9,13 +9,13 @@
 //! pending list and the next clean-session ConnAck clears it, so after every
 //! ConnAck nothing old is queued and the in-flight map can start empty.
 
+use super::commands::{on_hq_command, publish_commands};
 use super::delivery::{Delivery, Refusal};
 use super::jitter::Jitter;
 use super::refusal::{publish_packet_len, refused_as_too_large, settle};
 use super::{batch_payload, envelope_overhead, BatchRef};
 use crate::config::BatchConfig;
 use crate::gateway::commands::control::Desk;
-use crate::gateway::commands::{request, CommandUpdate, Enqueue, Source};
 use crate::gateway::messages::SpoolMsg;
 use crate::gateway::shutdown::Shutdown;
 use crate::gateway::spool::SpoolReader;
@@ -38,10 +38,6 @@ use tracing::Instrument;
 /// often; the periodic status covers everything else.
 const ALARM_MIN_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Command updates kept while the broker is away; the oldest go first
-/// beyond (the spool and the log keep every state).
-const UNPUBLISHED_COMMAND_UPDATES: usize = 256;
-
 /// Tag health goes out with the periodic status, changed tags only, in
 /// messages of at most this many tags.
 const TAGS_PER_MESSAGE: usize = 500;
@@ -60,11 +56,11 @@ pub(crate) struct Uplink {
     pub desk: Desk,
 }
 
-struct Topics {
-    events: String,
-    status: String,
-    tags: String,
-    commands: String,
+pub(super) struct Topics {
+    pub(super) events: String,
+    pub(super) status: String,
+    pub(super) tags: String,
+    pub(super) commands: String,
 }
 
 /// Runs until shutdown has drained the spool (or its deadline passed).
@@ -238,12 +234,7 @@ pub(crate) async fn run(
             _ = sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
             update = updates.recv() => {
                 match update {
-                    Ok(u) => {
-                        if unpublished.len() == UNPUBLISHED_COMMAND_UPDATES {
-                            unpublished.pop_front();
-                        }
-                        unpublished.push_back(u);
-                    }
+                    Ok(u) => super::commands::keep(&mut unpublished, u),
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "command updates not published on the tags topic");
                     }
@@ -386,92 +377,6 @@ fn publish_status(
         .is_ok()
     {
         delivery.on_other_requested();
-    }
-}
-
-/// A message on the commands topic: checked and queued, or refused with
-/// the reason published on the tags topic. Only this store's topic is
-/// subscribed; any other is refused all the same.
-async fn on_hq_command(topic: &str, payload: &[u8], topics: &Topics, up: &Uplink) {
-    let now = UnixMillis::now();
-    let hq = |id: Option<String>| Source::Hq {
-        id: id.unwrap_or_default(),
-    };
-    let checked = if topic != topics.commands {
-        Err(CommandUpdate::refused(
-            hq(None),
-            None,
-            None,
-            format!("a command on {topic}, not this store's {}", topics.commands),
-            now,
-        ))
-    } else {
-        match request::from_hq(payload, &up.store) {
-            Err((reason, id, tag)) => Err(CommandUpdate::refused(hq(id), tag, None, reason, now)),
-            Ok(req) => {
-                let source = hq(req.id.clone());
-                up.desk
-                    .directory
-                    .check(&req, source.clone(), now)
-                    .map_err(|reason| {
-                        CommandUpdate::refused(
-                            source,
-                            Some(req.tag),
-                            request::kind_of(&req),
-                            reason,
-                            now,
-                        )
-                    })
-            }
-        }
-    };
-    match checked {
-        Ok(command) => {
-            let _ = up
-                .desk
-                .spool
-                .send(SpoolMsg::Command(Enqueue {
-                    command,
-                    reply: None,
-                }))
-                .await;
-        }
-        Err(refusal) => {
-            up.stats.command_update(&refusal);
-            tracing::warn!(
-                reason = refusal.reason.as_deref().unwrap_or(""),
-                "refused a command from HQ"
-            );
-            let _ = up.desk.updates.send(refusal);
-        }
-    }
-}
-
-/// Publishes command updates on the tags topic, one message each (they
-/// are rare, and each is news to someone waiting).
-fn publish_commands(
-    client: &AsyncClient,
-    delivery: &mut Delivery,
-    up: &Uplink,
-    topics: &Topics,
-    unpublished: &mut VecDeque<CommandUpdate>,
-) {
-    while let Some(u) = unpublished.front() {
-        let doc = serde_json::json!({
-            "store": up.store,
-            "gateway": up.gateway,
-            "at": UnixMillis::now(),
-            "tags": [],
-            "commands": [u.to_json()],
-        });
-        if client
-            .try_publish(&topics.tags, QoS::AtLeastOnce, false, doc.to_string())
-            .is_err()
-        {
-            return;
-        }
-        delivery.on_other_requested();
-        unpublished.pop_front();
     }
 }
 

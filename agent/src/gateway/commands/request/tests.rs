@@ -97,9 +97,12 @@ fn a_configure_sets_only_the_named_settings() {
     assert_eq!((changes.values.pickup_k, changes.values.pickup_m), (4, 8));
 }
 
+/// A tag, the settings asked for it, and what the refusal must say.
+type Case = (u32, &'static [(&'static str, u64)], &'static str);
+
 #[test]
 fn refuses_settings_the_role_does_not_use_unknown_names_and_bad_values() {
-    let cases: [(u32, &[(&str, u64)], &str); 7] = [
+    let cases: [Case; 7] = [
         (
             1001,
             &[("pickup_k", 3)],
