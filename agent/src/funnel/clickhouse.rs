@@ -32,11 +32,28 @@ use protocol::time::UnixMillis;
 use std::io;
 use std::time::Duration;
 
-/// ` AND …` conditions for `filter`.
+/// ` AND …` conditions for `filter` on events and exposures.
 fn filter_sql(filter: &EventFilter) -> String {
+    conditions(filter, "gtin")
+}
+
+/// ` AND …` conditions for `filter` on a table whose item column is
+/// `item` (`gtin` for the stores' events, `sku` for online steps).
+pub(crate) fn conditions(filter: &EventFilter, item: &str) -> String {
     let mut sql = String::new();
     if let Some(store) = &filter.store {
         sql.push_str(&format!(" AND store = {}", quote(store)));
+    }
+    for (column, values) in [("store", &filter.stores), (item, &filter.gtins)] {
+        match values.as_deref() {
+            None => {}
+            // `IN ()` is not ClickHouse SQL.
+            Some([]) => sql.push_str(" AND 0"),
+            Some(values) => {
+                let list: Vec<String> = values.iter().map(|v| quote(v)).collect();
+                sql.push_str(&format!(" AND {column} IN ({})", list.join(", ")));
+            }
+        }
     }
     if let Some(from) = filter.from {
         sql.push_str(&format!(" AND ts_ms >= {}", from.0));
@@ -55,7 +72,8 @@ pub fn report(
 ) -> Result<FunnelReport, ClickHouseError> {
     let mut builder = FunnelBuilder::until(opts, filter.to);
     count_exposures(store, filter, opts, &mut builder)?;
-    if opts.shows_dwells() || opts.shows_visits() {
+    // Dwells and door counts are of no item: a report of some items has none.
+    if (opts.shows_dwells() || opts.shows_visits()) && filter.gtins.is_none() {
         add_dwells_and_visits(store, filter, opts, &mut builder)?;
     }
     // Online channels report only beside the stores' own channel.

@@ -14,16 +14,33 @@ use crate::event_store::{DbError, EventFilter, SqliteStore};
 use protocol::stage::StoreEventKind;
 use protocol::time::UnixMillis;
 use rusqlite::types::{ToSql, ValueRef};
+use std::fmt::Write as _;
 use std::time::Duration;
 
-/// ` AND …` conditions for `filter` and their parameters, on any table with
-/// `store` and `ts_ms` columns (events, exposures, online steps).
+/// ` AND …` conditions for `filter` and their parameters, on a table with
+/// `store`, `gtin` and `ts_ms` columns (events, exposures).
 pub(crate) fn filter_sql(filter: &EventFilter) -> (String, Vec<&dyn ToSql>) {
+    conditions(filter, "gtin")
+}
+
+/// The same for online steps, whose item is the merchant's code in `sku`.
+pub(crate) fn online_filter_sql(filter: &EventFilter) -> (String, Vec<&dyn ToSql>) {
+    conditions(filter, "sku")
+}
+
+fn conditions<'a>(filter: &'a EventFilter, item: &str) -> (String, Vec<&'a dyn ToSql>) {
     let mut sql = String::new();
     let mut params: Vec<&dyn ToSql> = Vec::new();
     if let Some(store) = &filter.store {
         sql.push_str(" AND store = ?");
         params.push(store);
+    }
+    for (column, values) in [("store", &filter.stores), (item, &filter.gtins)] {
+        if let Some(values) = values {
+            let marks = vec!["?"; values.len()].join(", ");
+            let _ = write!(sql, " AND {column} IN ({marks})");
+            params.extend(values.iter().map(|v| v as &dyn ToSql));
+        }
     }
     if let Some(from) = &filter.from {
         sql.push_str(" AND ts_ms >= ?");
@@ -83,8 +100,10 @@ pub fn report(
     opts: &FunnelOptions,
 ) -> Result<FunnelReport, DbError> {
     let mut builder = FunnelBuilder::until(opts, filter.to);
-    count_exposures(store, filter, opts, &mut builder)?;
-    if opts.shows_dwells() || opts.shows_visits() {
+    let seek = seekable(store, filter)?;
+    count_exposures(store, &seek, opts, &mut builder)?;
+    // Dwells and door counts are of no item: a report of some items has none.
+    if (opts.shows_dwells() || opts.shows_visits()) && filter.gtins.is_none() {
         add_dwells_and_visits(store, filter, opts, &mut builder)?;
     }
     // Online channels report only beside the stores' own channel.
@@ -94,7 +113,7 @@ pub fn report(
     // Journeys opened before `--to` are read to their window's end; only
     // what is before `--to` counts.
     let until = filter.to;
-    let items = super::store::journey_filter(filter, opts);
+    let items = super::store::journey_filter(&seek, opts);
     let filter = &items;
     let ranges = store_ranges(store, filter)?;
     let path = store.path();
@@ -123,6 +142,19 @@ pub fn report(
         builder.absorb(part?);
     }
     Ok(builder.finish())
+}
+
+/// `filter` with every store named when it asks for some items of all
+/// stores: the garment index and the exposures' key lead with the store,
+/// and SQLite seeks to an item in them only when the store is named, so a
+/// SKU's report reads that SKU's rows, not the whole index. (Online steps
+/// need no store and are read with `filter` itself.)
+fn seekable(store: &SqliteStore, filter: &EventFilter) -> Result<EventFilter, DbError> {
+    let mut seek = filter.clone();
+    if filter.gtins.is_some() && filter.store.is_none() && filter.stores.is_none() {
+        seek.stores = Some(store.stores()?);
+    }
+    Ok(seek)
 }
 
 /// `[from, to)` over store ids; `None` is open-ended.
@@ -166,7 +198,7 @@ fn store_ranges(store: &SqliteStore, filter: &EventFilter) -> Result<Vec<StoreRa
 
 /// The condition of the partial index `events_dwells_and_visits`, repeated
 /// word for word by the queries that read through it.
-const DWELLS_AND_VISITS: &str = "event IN ('fixture_dwell', 'store_visits')";
+pub(crate) const DWELLS_AND_VISITS: &str = "event IN ('fixture_dwell', 'store_visits')";
 
 /// Counts exposures per store and GTIN (and fixture, zone and instant, when
 /// keyed by them).

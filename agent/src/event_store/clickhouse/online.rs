@@ -14,7 +14,8 @@ use super::super::online::{
 };
 use super::super::EventFilter;
 use super::row_binary::{RowReader, RowWriter};
-use super::{quote, Body, ClickHouseError, ClickHouseStore};
+use super::{Body, ClickHouseError, ClickHouseStore};
+use crate::funnel::clickhouse::conditions;
 use crate::online::event::OnlineEvent;
 use std::collections::HashSet;
 use std::io;
@@ -56,19 +57,14 @@ fn deduplicated(db: &str) -> String {
     )
 }
 
-/// ` AND …` conditions for `filter`.
+/// ` AND …` conditions for `filter` on the stores' events and exposures.
 fn filter_sql(filter: &EventFilter) -> String {
-    let mut sql = String::new();
-    if let Some(store) = &filter.store {
-        sql.push_str(&format!(" AND store = {}", quote(store)));
-    }
-    if let Some(from) = filter.from {
-        sql.push_str(&format!(" AND ts_ms >= {}", from.0));
-    }
-    if let Some(to) = filter.to {
-        sql.push_str(&format!(" AND ts_ms < {}", to.0));
-    }
-    sql
+    conditions(filter, "gtin")
+}
+
+/// The same on online steps, whose item is the merchant's code in `sku`.
+fn online_filter_sql(filter: &EventFilter) -> String {
+    conditions(filter, "sku")
 }
 
 /// '' is how the table says "none".
@@ -245,7 +241,7 @@ impl OnlineSteps for ClickHouseStore {
             "SELECT channel, store, sku, {ts} AS x_ts, count() FROM {}
              WHERE stage = 'exposure'{} GROUP BY channel, sku, store, x_ts FORMAT RowBinary",
             deduplicated(self.database()),
-            filter_sql(filter)
+            online_filter_sql(filter)
         );
         self.read_rows(
             &sql,
@@ -276,7 +272,7 @@ impl OnlineSteps for ClickHouseStore {
              WHERE stage != 'exposure'{}
              ORDER BY channel, user, sku, ts_ms, stage, store FORMAT RowBinary",
             deduplicated(self.database()),
-            filter_sql(filter)
+            online_filter_sql(filter)
         );
         self.read_rows(
             &sql,
