@@ -112,10 +112,16 @@ pub(super) fn page(ctx: &Ctx, path: &str, active: &str, title: &str, body: &str)
         } else {
             ""
         };
+        // The fleet is not filtered: it takes the language only.
+        let keep: &[&str] = if href == "/fleet" {
+            &["lang"]
+        } else {
+            &FILTER_KEYS
+        };
         let _ = write!(
             out,
             "<a href=\"{}\"{class}>{}</a>",
-            ctx.link(href, &FILTER_KEYS, &[]),
+            ctx.link(href, keep, &[]),
             ctx.t(label)
         );
     }

@@ -271,3 +271,39 @@ pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<Stri
     body.push_str(&section(ctx.t(T::PerDay), &trend(ctx, &days)));
     Ok(page(ctx, "/sku", "/skus", &title, &body))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::i18n::Lang;
+    use super::*;
+
+    #[test]
+    fn a_middle_page_links_to_its_neighbours_keeping_the_filters_and_the_sort() {
+        let ctx = Ctx {
+            lang: Lang::En,
+            pairs: [
+                ("store", "S1"),
+                ("page", "2"),
+                ("sort", "pickups"),
+                ("dir", "desc"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .to_vec(),
+        };
+        let middle = pager(&ctx, 2, 3, 200, 200, 450);
+        assert!(middle.contains("rows 201–400 / 450"), "{middle}");
+        assert!(
+            middle.contains(
+                "id=\"previous\" href=\"/skus?store=S1&amp;sort=pickups&amp;dir=desc&amp;page=1\""
+            ),
+            "{middle}"
+        );
+        assert!(middle.contains(
+            "id=\"next\" href=\"/skus?store=S1&amp;sort=pickups&amp;dir=desc&amp;page=3\""
+        ));
+        let last = pager(&ctx, 3, 3, 400, 50, 450);
+        assert!(last.contains("rows 401–450 / 450") && !last.contains("id=\"next\""));
+        let only = pager(&ctx, 1, 1, 0, 3, 3);
+        assert!(!only.contains("<a "), "{only}");
+    }
+}

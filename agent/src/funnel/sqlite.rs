@@ -100,6 +100,14 @@ pub fn report(
     opts: &FunnelOptions,
 ) -> Result<FunnelReport, DbError> {
     let mut builder = FunnelBuilder::until(opts, filter.to);
+    // No store or no item selects nothing; SQLite finds no plan for an
+    // index read under `IN ()`.
+    if [&filter.stores, &filter.gtins]
+        .iter()
+        .any(|set| set.as_ref().is_some_and(Vec::is_empty))
+    {
+        return Ok(builder.finish());
+    }
     let seek = seekable(store, filter)?;
     count_exposures(store, &seek, opts, &mut builder)?;
     // Dwells and door counts are of no item: a report of some items has none.

@@ -270,7 +270,7 @@ fn the_funnel_read_from_sqlite_matches_the_hand_computed_one() {
         &s2,
         &FunnelOptions {
             by: vec![Dimension::Store],
-            ..opts
+            ..opts.clone()
         }
     )
     .unwrap()
