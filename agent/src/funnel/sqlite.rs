@@ -8,7 +8,7 @@
 
 use super::dimension::Dimension;
 use super::engine::{FunnelBuilder, FunnelOptions, GarmentEvent};
-use super::report::FunnelReport;
+use super::store::FunnelSource;
 use crate::event_store::sqlite::ITEM_EVENTS;
 use crate::event_store::{DbError, EventFilter, SqliteStore};
 use protocol::stage::StoreEventKind;
@@ -93,63 +93,62 @@ const READERS: usize = 2;
 /// Rows sampled to choose the store ranges.
 const SPLIT_SAMPLES: i64 = 64;
 
-/// The funnel report over the events in `store` that pass `filter`.
-pub fn report(
-    store: &SqliteStore,
-    filter: &EventFilter,
-    opts: &FunnelOptions,
-) -> Result<FunnelReport, DbError> {
-    let mut builder = FunnelBuilder::until(opts, filter.to);
-    // No store or no item selects nothing; SQLite finds no plan for an
-    // index read under `IN ()`.
-    if [&filter.stores, &filter.gtins]
-        .iter()
-        .any(|set| set.as_ref().is_some_and(Vec::is_empty))
-    {
-        return Ok(builder.finish());
+impl FunnelSource for SqliteStore {
+    fn add_exposures(
+        &self,
+        filter: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), DbError> {
+        count_exposures(self, &seekable(self, filter)?, opts, builder)
     }
-    let seek = seekable(store, filter)?;
-    count_exposures(store, &seek, opts, &mut builder)?;
-    // Dwells and door counts are of no item: a report of some items has none.
-    if (opts.shows_dwells() || opts.shows_visits()) && filter.gtins.is_none() {
-        add_dwells_and_visits(store, filter, opts, &mut builder)?;
+
+    fn add_dwells_and_visits(
+        &self,
+        filter: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), DbError> {
+        add_dwells_and_visits(self, filter, opts, builder)
     }
-    // Online channels report only beside the stores' own channel.
-    if opts.by.contains(&Dimension::Channel) {
-        crate::online::store::add_to_report(store, filter, opts, &mut builder)?;
-    }
-    // Journeys opened before `--to` are read to their window's end; only
-    // what is before `--to` counts.
-    let until = filter.to;
-    let items = super::store::journey_filter(&seek, opts);
-    let filter = &items;
-    let ranges = store_ranges(store, filter)?;
-    let path = store.path();
-    let parts: Vec<Result<FunnelBuilder<'_>, DbError>> = std::thread::scope(|scope| {
-        let readers: Vec<_> = ranges
-            .iter()
-            .map(|range| {
-                scope.spawn(move || {
-                    let reader = SqliteStore::open_read_only(path)?;
-                    let mut part = FunnelBuilder::until(opts, until);
-                    scan_garments(&reader, filter, range, opts, &mut part)?;
-                    Ok(part)
+
+    /// Each reader thread scans whole garments of its own store range into
+    /// a builder of its own; the parts are absorbed in range order.
+    fn add_garments(
+        &self,
+        journeys: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), DbError> {
+        let journeys = &seekable(self, journeys)?;
+        let ranges = store_ranges(self, journeys)?;
+        let path = self.path();
+        let parts: Vec<Result<FunnelBuilder<'_>, DbError>> = std::thread::scope(|scope| {
+            let readers: Vec<_> = ranges
+                .iter()
+                .map(|range| {
+                    let mut part = builder.part();
+                    scope.spawn(move || {
+                        let reader = SqliteStore::open_read_only(path)?;
+                        scan_garments(&reader, journeys, range, opts, &mut part)?;
+                        Ok(part)
+                    })
                 })
-            })
-            .collect();
-        readers
-            .into_iter()
-            .map(|reader| {
-                reader
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    for part in parts {
-        builder.absorb(part?);
+                .collect();
+            readers
+                .into_iter()
+                .map(|reader| {
+                    reader
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        for part in parts {
+            builder.absorb(part?);
+        }
+        Ok(())
     }
-    Ok(builder.finish())
 }
 
 /// `filter` with every store named when it asks for some items of all
