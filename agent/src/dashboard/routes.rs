@@ -100,12 +100,19 @@ impl From<StoreError> for Failure {
 }
 
 /// The filters every funnel page takes.
-const PAGE_KEYS: &[&str] = &["from", "to", "store", "window", "channel", "lang"];
-const SKU_LIST_KEYS: &[&str] = &[
-    "from", "to", "store", "window", "channel", "lang", "by", "q", "sort", "dir",
+const PAGE_KEYS: &[&str] = &[
+    "from", "to", "store", "region", "brand", "window", "channel", "lang",
 ];
-const SKU_KEYS: &[&str] = &["from", "to", "store", "window", "channel", "lang", "code"];
-const API_FUNNEL_KEYS: &[&str] = &["by", "from", "to", "window", "store", "channel"];
+const SKU_LIST_KEYS: &[&str] = &[
+    "from", "to", "store", "region", "brand", "window", "channel", "lang", "by", "q", "sort",
+    "dir", "page",
+];
+const SKU_KEYS: &[&str] = &[
+    "from", "to", "store", "region", "brand", "window", "channel", "lang", "code",
+];
+const API_FUNNEL_KEYS: &[&str] = &[
+    "by", "from", "to", "window", "store", "region", "brand", "sku", "channel",
+];
 
 type Render = fn(&App, &Ctx, &Query) -> Result<String, Failure>;
 
@@ -133,7 +140,8 @@ async fn render_page(
         }
     };
     let rendered = tokio::task::spawn_blocking(move || {
-        let result = check(&app, &query).and_then(|()| render(&app, &ctx, &query));
+        let mut query = query;
+        let result = check(&app, &mut query).and_then(|()| render(&app, &ctx, &query));
         (ctx, result)
     })
     .await;
@@ -247,8 +255,17 @@ async fn not_found(headers: HeaderMap) -> Response {
 
 /// Refuses what the query asks of data the dashboard was not given: a
 /// style without a catalog, a region, city or brand without a store
-/// directory (as `aisle funnel` does), a channel the event store lacks.
-fn check(app: &App, q: &Query) -> Result<(), Failure> {
+/// directory (as `aisle funnel` does), a channel the event store lacks;
+/// then resolves its region, brand and SKUs into stores and GTINs.
+fn check(app: &App, q: &mut Query) -> Result<(), Failure> {
+    for (key, value) in [("region", &q.region), ("brand", &q.brand)] {
+        if value.is_some() && app.src.stores.is_empty() {
+            return Err(Failure::Bad(format!(
+                "`{key}` needs a store directory (start the dashboard with --stores FILE, a CSV: store,name,region,city,brand,timezone)"
+            )));
+        }
+    }
+    q.resolve(&app.src.stores, &app.src.catalog)?;
     for dim in q.by.iter().flatten() {
         if *dim == Dimension::Style && !app.src.has_catalog() {
             return Err(Failure::Bad(
@@ -291,7 +308,8 @@ async fn api(
         }
     };
     match tokio::task::spawn_blocking(move || {
-        check(&app, &query).and_then(|()| answer(&app, &query))
+        let mut query = query;
+        check(&app, &mut query).and_then(|()| answer(&app, &query))
     })
     .await
     {

@@ -1,7 +1,7 @@
 //! The Stores page: each store's funnel and visits, the regions (with a
 //! store directory), visits by the stores' local day and hour with the
-//! figures per visit, the zones ranked by dwell, and the fixtures by
-//! exposures and pickups.
+//! figures per visit, per store and per region, the zones ranked by
+//! dwell, and the fixtures by exposures and pickups.
 //!
 //! Every table is rows of one engine report, keyed as `aisle funnel --by`
 //! names in the table's `data-by`, so each figure can be checked against
@@ -23,11 +23,10 @@ use std::fmt::Write as _;
 /// and by hour, the zones by dwell, the fixtures by exposures and pickups.
 pub(super) fn page_html(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreError> {
     let store = src.open()?;
-    let all = data::stores(&store)?;
-    let channels = data::channels(&store)?;
+    let choices = src.choices(&store)?;
     let by_store = src.rows(&store, q, vec![Dimension::Store])?;
     let mut body = format!("<h1>{}</h1>", ctx.t(T::Stores));
-    body.push_str(&filter_form(ctx, "/stores", &all, &channels, ""));
+    body.push_str(&filter_form(ctx, "/stores", &choices, ""));
     body.push_str(&section(ctx.t(T::PerStore), &store_table(ctx, &by_store)));
     let _ = write!(body, "<p class=\"note\">{}</p>", ctx.t(T::VisitsNote));
     if !src.stores.is_empty() {
@@ -70,6 +69,25 @@ pub(super) fn page_html(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, St
         Extra::Visits,
     ));
     body.push_str(&section(ctx.t(T::VisitsByHour), &html));
+
+    if !src.stores.is_empty() {
+        for (dim, id, title, column) in [
+            (Dimension::Day, "region-days", T::RegionDays, T::Day),
+            (Dimension::Hour, "region-hours", T::RegionHours, T::Hour),
+        ] {
+            let rows = src.rows(&store, q, vec![Dimension::Region, dim])?;
+            let mut html = region_chart(ctx, &rows, dim);
+            html.push_str(&keyed_table(
+                ctx,
+                id,
+                &format!("region,{dim}"),
+                &[T::Region, column],
+                &rows,
+                Extra::Visits,
+            ));
+            body.push_str(&section(ctx.t(title), &html));
+        }
+    }
 
     let mut zones = src.rows(&store, q, vec![Dimension::Zone])?;
     zones.sort_by(|a, b| {
@@ -188,5 +206,45 @@ fn visits_chart(ctx: &Ctx, rows: &[FunnelRow], label: impl Fn(&str) -> String) -
         svg::VISITS_COLOUR,
         rows.iter().map(|r| r.visits.unwrap_or(0)).collect(),
     )];
+    svg::lines(&labels, &series)
+}
+
+/// Visits of each region (rows keyed `region,{day|hour}`) over the periods
+/// as one line per region; nothing when no row has visits.
+fn region_chart(ctx: &Ctx, rows: &[FunnelRow], period: Dimension) -> String {
+    if rows.iter().all(|r| r.visits.is_none_or(|v| v == 0)) {
+        return String::new();
+    }
+    let key = |r: &FunnelRow, i: usize| r.dims[i].clone().unwrap_or_else(|| "–".to_string());
+    let mut periods: Vec<String> = rows.iter().map(|r| key(r, 1)).collect();
+    periods.sort();
+    periods.dedup();
+    let periods = &periods[periods.len().saturating_sub(data::MAX_DAYS * 24)..];
+    let mut regions: Vec<String> = rows.iter().map(|r| key(r, 0)).collect();
+    regions.sort();
+    regions.dedup();
+    let labels: Vec<String> = periods
+        .iter()
+        .map(|p| match period {
+            Dimension::Day => day_label(ctx, p),
+            _ => p.replace('T', " ") + "h",
+        })
+        .collect();
+    let series: Vec<(&str, &str, Vec<u64>)> = regions
+        .iter()
+        .zip(svg::SERIES_COLOURS.iter().cycle())
+        .map(|(region, colour)| {
+            let visits = periods
+                .iter()
+                .map(|p| {
+                    rows.iter()
+                        .find(|r| key(r, 0) == *region && key(r, 1) == *p)
+                        .and_then(|r| r.visits)
+                        .unwrap_or(0)
+                })
+                .collect();
+            (region.as_str(), *colour, visits)
+        })
+        .collect();
     svg::lines(&labels, &series)
 }

@@ -37,7 +37,7 @@ mod target;
 
 use super::{Credentials, EventFilter};
 use http::Http;
-use row_binary::RowReader;
+use row_binary::{RowReader, RowWriter};
 use std::io;
 
 pub use http::Body;
@@ -85,12 +85,32 @@ pub fn quote(s: &str) -> String {
     out
 }
 
-/// ` AND …` conditions for `filter`, on any table with `store` and `ts_ms`
-/// columns (events, exposures, online events).
+/// ` AND …` conditions for `filter`, on a table with `store`, `gtin` and
+/// `ts_ms` columns (events, exposures).
 pub(crate) fn filter_sql(filter: &EventFilter) -> String {
+    conditions(filter, "gtin")
+}
+
+/// The same on online steps, whose item is the merchant's code in `sku`.
+pub(crate) fn online_filter_sql(filter: &EventFilter) -> String {
+    conditions(filter, "sku")
+}
+
+fn conditions(filter: &EventFilter, item: &str) -> String {
     let mut sql = String::new();
     if let Some(store) = &filter.store {
         sql.push_str(&format!(" AND store = {}", quote(store)));
+    }
+    for (column, values) in [("store", &filter.stores), (item, &filter.gtins)] {
+        match values.as_deref() {
+            None => {}
+            // `IN ()` is not ClickHouse SQL.
+            Some([]) => sql.push_str(" AND 0"),
+            Some(values) => {
+                let list: Vec<String> = values.iter().map(|v| quote(v)).collect();
+                sql.push_str(&format!(" AND {column} IN ({})", list.join(", ")));
+            }
+        }
     }
     if let Some(from) = filter.from {
         sql.push_str(&format!(" AND ts_ms >= {}", from.0));
@@ -168,6 +188,25 @@ impl ClickHouseStore {
             each(row(rows)?);
             Ok(())
         })
+    }
+
+    /// Inserts each table's encoded rows, in the order given; a table with
+    /// no rows costs no round trip. `columns` lists the rows' columns in
+    /// their encoding order.
+    pub(crate) fn insert_rows(
+        &self,
+        tables: &[(&str, &str, &RowWriter)],
+    ) -> Result<(), ClickHouseError> {
+        let db = &self.target.database;
+        for (table, columns, rows) in tables {
+            if !rows.buf.is_empty() {
+                self.http.insert(
+                    &format!("INSERT INTO {db}.{table} ({columns}) FORMAT RowBinary"),
+                    &rows.buf,
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// How many distinct events are stored.

@@ -126,6 +126,11 @@ impl StoreDirectory {
         self.stores.get(store)
     }
 
+    /// Every store, by id, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &StoreInfo)> {
+        self.stores.iter().map(|(id, info)| (id.as_str(), info))
+    }
+
     /// Whether the directory lists `store`.
     pub fn contains(&self, store: &str) -> bool {
         self.stores.contains_key(store)

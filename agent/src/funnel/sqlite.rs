@@ -9,20 +9,37 @@
 use super::dimension::Dimension;
 use super::engine::{FunnelBuilder, FunnelOptions, GarmentEvent};
 use super::store::FunnelSource;
-use crate::event_store::sqlite::garments::{step_kind, StoredKey};
+use crate::event_store::sqlite::garments::{gtin_value, step_kind, StoredKey};
 use crate::event_store::{DbError, EventFilter, SqliteStore};
 use protocol::time::UnixMillis;
 use rusqlite::types::{ToSql, ValueRef};
+use std::fmt::Write as _;
 use std::time::Duration;
 
-/// ` AND …` conditions for `filter` and their parameters, on any table with
-/// `store` and `ts_ms` columns (events, exposures, online steps).
+/// ` AND …` conditions for `filter` and their parameters, on a table with
+/// `store`, `gtin` and `ts_ms` columns (events, exposures).
 pub(crate) fn filter_sql(filter: &EventFilter) -> (String, Vec<&dyn ToSql>) {
+    conditions(filter, "gtin")
+}
+
+/// The same for online steps, whose item is the merchant's code in `sku`.
+pub(crate) fn online_filter_sql(filter: &EventFilter) -> (String, Vec<&dyn ToSql>) {
+    conditions(filter, "sku")
+}
+
+fn conditions<'a>(filter: &'a EventFilter, item: &str) -> (String, Vec<&'a dyn ToSql>) {
     let mut sql = String::new();
     let mut params: Vec<&dyn ToSql> = Vec::new();
     if let Some(store) = &filter.store {
         sql.push_str(" AND store = ?");
         params.push(store);
+    }
+    for (column, values) in [("store", &filter.stores), (item, &filter.gtins)] {
+        if let Some(values) = values {
+            let marks = vec!["?"; values.len()].join(", ");
+            let _ = write!(sql, " AND {column} IN ({marks})");
+            params.extend(values.iter().map(|v| v as &dyn ToSql));
+        }
     }
     if let Some(from) = &filter.from {
         sql.push_str(" AND ts_ms >= ?");
@@ -87,7 +104,7 @@ impl FunnelSource for SqliteStore {
         opts: &FunnelOptions,
         builder: &mut FunnelBuilder<'_>,
     ) -> Result<(), DbError> {
-        count_exposures(self, filter, opts, builder)
+        count_exposures(self, &seekable(self, filter)?, opts, builder)
     }
 
     fn add_dwells_and_visits(
@@ -107,6 +124,7 @@ impl FunnelSource for SqliteStore {
         opts: &FunnelOptions,
         builder: &mut FunnelBuilder<'_>,
     ) -> Result<(), DbError> {
+        let journeys = &seekable(self, journeys)?;
         let ranges = store_ranges(self, journeys)?;
         let template = &*builder;
         let parts = in_parallel(self, &ranges, |reader, range| {
@@ -119,6 +137,19 @@ impl FunnelSource for SqliteStore {
         }
         Ok(())
     }
+}
+
+/// `filter` with every store named when it asks for some items of all
+/// stores: the garment steps' and the exposures' keys lead with the store,
+/// and SQLite seeks to an item in them only when the store is named, so a
+/// SKU's report reads that SKU's rows, not the whole index. (Online steps
+/// need no store and are read with `filter` itself.)
+fn seekable(store: &SqliteStore, filter: &EventFilter) -> Result<EventFilter, DbError> {
+    let mut seek = filter.clone();
+    if filter.gtins.is_some() && filter.store.is_none() && filter.stores.is_none() {
+        seek.stores = Some(store.stores()?);
+    }
+    Ok(seek)
 }
 
 /// `[from, to)` over store ids; `None` is open-ended.
@@ -205,7 +236,7 @@ fn store_ranges(store: &SqliteStore, filter: &EventFilter) -> Result<Vec<StoreRa
 
 /// The condition of the partial index `events_dwells_and_visits`, repeated
 /// word for word by the queries that read through it.
-const DWELLS_AND_VISITS: &str = "event IN ('fixture_dwell', 'store_visits')";
+pub(crate) const DWELLS_AND_VISITS: &str = "event IN ('fixture_dwell', 'store_visits')";
 
 /// Counts exposures per store and GTIN (and fixture, zone and instant, when
 /// keyed by them), the store ranges on [`READERS`] threads: there are
@@ -364,7 +395,24 @@ fn scan_garments(
 ) -> Result<(), DbError> {
     let by_fixture = opts.by.contains(&Dimension::Fixture);
     let by_zone = opts.by.contains(&Dimension::Zone);
-    let (mut cond, mut params) = filter_sql(filter);
+    // `garment_steps` holds a GTIN-14 as an integer: the GTINs asked for
+    // are matched in that form.
+    let unkeyed = EventFilter {
+        gtins: None,
+        ..filter.clone()
+    };
+    let keys: Vec<rusqlite::types::Value> = filter
+        .gtins
+        .iter()
+        .flatten()
+        .map(|gtin| gtin_value(gtin))
+        .collect();
+    let (mut cond, mut params) = filter_sql(&unkeyed);
+    if filter.gtins.is_some() {
+        let marks = vec!["?"; keys.len()].join(", ");
+        let _ = write!(cond, " AND gtin IN ({marks})");
+        params.extend(keys.iter().map(|k| k as &dyn ToSql));
+    }
     range_sql(range, &mut cond, &mut params);
     // The ORDER BY is the table's key, so no sort step is needed.
     let mut items = store.connection().prepare(&format!(

@@ -87,19 +87,11 @@ impl ClickHouseStore {
                 }
             }
         }
-        let db = &self.target.database;
-        for (table, columns, rows) in [
+        self.insert_rows(&[
             ("quarantine", QUARANTINE_COLUMNS, &quarantine),
             ("exposures", EXPOSURE_COLUMNS, &exposures),
             ("events", EVENT_COLUMNS, &events),
-        ] {
-            if !rows.buf.is_empty() {
-                self.http.insert(
-                    &format!("INSERT INTO {db}.{table} ({columns}) FORMAT RowBinary"),
-                    &rows.buf,
-                )?;
-            }
-        }
+        ])?;
         Ok(counts)
     }
 }

@@ -14,7 +14,7 @@ use super::super::online::{
 };
 use super::super::EventFilter;
 use super::row_binary::RowWriter;
-use super::{filter_sql, ClickHouseError, ClickHouseStore};
+use super::{filter_sql, online_filter_sql, ClickHouseError, ClickHouseStore};
 use crate::online::event::OnlineEvent;
 use std::collections::HashSet;
 
@@ -203,7 +203,7 @@ impl OnlineSteps for ClickHouseStore {
             "SELECT channel, store, sku, {ts} AS x_ts, count() FROM {}
              WHERE stage = 'exposure'{} GROUP BY channel, sku, store, x_ts FORMAT RowBinary",
             deduplicated(self.database()),
-            filter_sql(filter)
+            online_filter_sql(filter)
         );
         self.read_rows(
             &sql,
@@ -234,7 +234,7 @@ impl OnlineSteps for ClickHouseStore {
              WHERE stage != 'exposure'{}
              ORDER BY channel, user, sku, ts_ms, stage, store FORMAT RowBinary",
             deduplicated(self.database()),
-            filter_sql(filter)
+            online_filter_sql(filter)
         );
         self.read_rows(
             &sql,

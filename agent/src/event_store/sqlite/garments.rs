@@ -52,6 +52,15 @@ pub(crate) fn gtin_key(gtin: &str) -> ToSqlOutput<'_> {
     }
 }
 
+/// [`gtin_key`] as an owned value, for a query's parameters.
+pub(crate) fn gtin_value(gtin: &str) -> Value {
+    match gtin_key(gtin) {
+        ToSqlOutput::Owned(value) => value,
+        ToSqlOutput::Borrowed(value) => value.into(),
+        _ => Value::Text(gtin.to_string()),
+    }
+}
+
 /// How `serial` is stored in `garment_steps`.
 pub(crate) fn serial_key(serial: &str) -> ToSqlOutput<'_> {
     let canonical = all_digits(serial)

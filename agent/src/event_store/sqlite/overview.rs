@@ -2,16 +2,34 @@
 //! indexes and rowids.
 
 use super::{DbError, SqliteStore};
+use crate::funnel::sqlite::DWELLS_AND_VISITS;
 
 impl SqliteStore {
-    /// Walks the two tables keyed by store first one store at a time, so it
-    /// costs a look-up per store, not a scan of the events.
+    /// Walks the tables and indexes that hold the store one store at a
+    /// time, so it costs a look-up per store, not a scan of the events.
     pub fn stores(&self) -> Result<Vec<String>, DbError> {
         let conn = self.connection();
         let mut out: Vec<String> = Vec::new();
-        for table in ["garment_steps", "exposures"] {
-            let mut next =
-                conn.prepare(&format!("SELECT MIN(store) FROM {table} WHERE store > ?1"))?;
+        // A store whose only events are door counts or dwells is a store
+        // too: read off the dwells-and-visits index, one kind at a time so
+        // each step is a seek on (event, store).
+        let others = |kind| format!("{DWELLS_AND_VISITS} AND event = '{kind}' AND");
+        let (visits, dwells) = (others("store_visits"), others("fixture_dwell"));
+        for (table, condition) in [
+            ("garment_steps", ""),
+            (
+                "events INDEXED BY events_dwells_and_visits",
+                visits.as_str(),
+            ),
+            (
+                "events INDEXED BY events_dwells_and_visits",
+                dwells.as_str(),
+            ),
+            ("exposures", ""),
+        ] {
+            let mut next = conn.prepare(&format!(
+                "SELECT MIN(store) FROM {table} WHERE {condition} store > ?1"
+            ))?;
             let mut after = String::new();
             while let Some(shop) = next.query_row([&after], |r| r.get::<_, Option<String>>(0))? {
                 out.push(shop.clone());

@@ -270,12 +270,43 @@ fn the_funnel_read_from_sqlite_matches_the_hand_computed_one() {
         &s2,
         &FunnelOptions {
             by: vec![Dimension::Store],
-            ..opts
+            ..opts.clone()
         }
     )
     .unwrap()
     .rows
     .is_empty());
+
+    // Some items only (`--sku`): A's report is A's row of the whole one;
+    // B has its exposure and nothing else. Some stores only (`--region`):
+    // S1's are everything, no store's are nothing.
+    let only = |gtins: &[&str], stores: Option<Vec<String>>| {
+        let filter = EventFilter {
+            gtins: Some(gtins.iter().map(|g| g.to_string()).collect()),
+            stores,
+            ..EventFilter::default()
+        };
+        report(&store, &filter, &opts).unwrap().rows
+    };
+    let a = from_db
+        .rows
+        .iter()
+        .find(|r| r.dims == vec![Some(A.to_string())]);
+    assert_eq!(only(&[A], None), vec![a.unwrap().clone()]);
+    let b = only(&["80614141123465"], None);
+    assert_eq!((b.len(), b[0].exposures, b[0].pickups), (1, 1, 0));
+    assert_eq!(only(&[A], Some(vec!["S1".into()])), only(&[A], None));
+    assert!(only(&[A], Some(vec![])).is_empty());
+    assert!(only(&[], None).is_empty());
+    let everywhere = |stores: Vec<String>| {
+        let filter = EventFilter {
+            stores: Some(stores),
+            ..EventFilter::default()
+        };
+        report(&store, &filter, &opts).unwrap()
+    };
+    assert_eq!(everywhere(vec!["S1".into(), "S9".into()]), from_db);
+    assert!(everywhere(vec!["S2".into()]).rows.is_empty());
     assert_eq!(count(&store, "SELECT COUNT(*) FROM exposures"), 2);
 }
 
@@ -597,4 +628,34 @@ fn of_two_pickups_at_one_instant_the_first_named_fixture_opens_the_journey() {
             (Some("rack-b".to_string()), 1, 0)
         ]
     );
+}
+
+#[test]
+fn a_report_of_some_gtins_finds_them_in_their_stored_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
+    let mut other = event("S1-2", "2026-11-20T10:00:00Z", "item_pickup", "2");
+    other["gtin"] = json!("00614141123452");
+    let mut odd = event("S1-3", "2026-11-20T10:00:00Z", "item_pickup", "3");
+    odd["gtin"] = json!("SKU-x");
+    ingest(
+        &mut store,
+        &topic(),
+        &payload(
+            "b-1",
+            vec![
+                event("S1-1", "2026-11-20T10:00:00Z", "item_pickup", "1"),
+                other,
+                odd,
+            ],
+        ),
+    );
+    let some = EventFilter {
+        gtins: Some(vec!["00614141123452".to_string(), "SKU-x".to_string()]),
+        ..EventFilter::default()
+    };
+    let report = report(&store, &some, &FunnelOptions::default()).unwrap();
+    assert_eq!(report.rows.len(), 2, "{report:?}");
+    assert_eq!(sku_row(&report, "00614141123452"), (1, 0, 1, 0));
+    assert_eq!(sku_row(&report, "SKU-x"), (1, 0, 1, 0));
 }
