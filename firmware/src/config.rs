@@ -257,6 +257,61 @@ pub enum StoreError<E: core::fmt::Debug> {
     Flash(E),
 }
 
+/// Shortest heartbeat period a numbered Configure may set. A few hundred
+/// tags share one radio channel; a heartbeat every few seconds from each
+/// would crowd out their events.
+pub const MIN_HEARTBEAT_S: u32 = 10;
+
+/// Why [`validate`] refused thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidSettings {
+    /// `pickup_threshold_mg` is 0: every sample would count as moving.
+    ZeroPickupThreshold,
+    /// `pickup_k` is 0, or above `pickup_m`: a pickup could never (or
+    /// would always) be called.
+    PickupKOutsideWindow,
+    /// `pickup_m` is 0, or wider than the detector's window
+    /// ([`crate::pickup::MAX_WINDOW`] samples).
+    PickupWindowTooWide,
+    /// `still_ms`, `dwell_min_ms`, `dwell_gap_ms` or `reader_visit_ms` is
+    /// 0: every still sample would end a hold, every presence start a
+    /// dwell, every gap split one, every read be reported.
+    ZeroPeriod,
+    /// `heartbeat_s` is below [`MIN_HEARTBEAT_S`].
+    HeartbeatTooShort,
+}
+
+/// The rules thresholds set by a numbered Configure command must follow;
+/// the tag refuses the command (`InvalidSettings`) and changes nothing
+/// otherwise. One place for them, documented in docs/firmware.md. The
+/// unnumbered Configure of older gateways is not checked, as before.
+pub fn validate(settings: &Settings) -> Result<(), InvalidSettings> {
+    let s = settings;
+    if s.pickup_threshold_mg == 0 {
+        return Err(InvalidSettings::ZeroPickupThreshold);
+    }
+    if s.pickup_m == 0 || s.pickup_m > crate::pickup::MAX_WINDOW {
+        return Err(InvalidSettings::PickupWindowTooWide);
+    }
+    if s.pickup_k == 0 || s.pickup_k > s.pickup_m {
+        return Err(InvalidSettings::PickupKOutsideWindow);
+    }
+    if [
+        s.still_ms,
+        s.dwell_min_ms,
+        s.dwell_gap_ms,
+        s.reader_visit_ms,
+    ]
+    .contains(&0)
+    {
+        return Err(InvalidSettings::ZeroPeriod);
+    }
+    if s.heartbeat_s < MIN_HEARTBEAT_S {
+        return Err(InvalidSettings::HeartbeatTooShort);
+    }
+    Ok(())
+}
+
 mod postcard_layout;
 
 #[cfg(test)]

@@ -21,12 +21,12 @@ pub mod reader;
 pub mod shell;
 pub mod tag;
 
-pub use config::{Config, ConfigError, Role, CONFIG_IMAGE_LEN};
+pub use config::{validate, Config, ConfigError, InvalidSettings, Role, CONFIG_IMAGE_LEN};
 pub use dwell::{DwellDetector, DwellEvent};
 pub use entrance::{EntranceCounter, EntranceSettings, EntryCounts};
 pub use flash::{BootCounter, RamFlash};
 pub use outbox::Outbox;
 pub use pickup::{MotionEvent, PickupDetector, PickupTuning};
 pub use reader::ReaderNode;
-pub use shell::{Board, Input, Shell};
+pub use shell::{Board, Input, Shell, StoreFailed};
 pub use tag::{BootInfo, DownlinkEffect, Tag, FW_VERSION};

@@ -50,13 +50,19 @@ pub trait Board {
     fn battery_mv(&mut self) -> u16;
     /// Turns the identify LED on or off.
     fn set_led(&mut self, on: bool);
-    /// Persists a config changed by a `Configure` downlink.
-    fn store_config(&mut self, config: &Config);
+    /// Persists a config changed by a `Configure` downlink or command;
+    /// `Err` when the config page could not be written.
+    fn store_config(&mut self, config: &Config) -> Result<(), StoreFailed>;
     /// Sleeps until `deadline_ms` or an interrupt (a sensor, a link byte).
     /// `motion_resting` says a motion tag's garment hangs still, so the
     /// board may stop sampling and arm wake-on-motion instead.
     fn sleep_until(&mut self, deadline_ms: u64, motion_resting: bool);
 }
+
+/// The config page could not be written (the flash refused the erase or
+/// the write); a numbered Configure is then confirmed as `NotPersisted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreFailed;
 
 /// A tag with an outbox of `N` events, and its link decoder.
 pub struct Shell<const N: usize> {
@@ -122,8 +128,17 @@ impl<const N: usize> Shell<N> {
             // Garbage, corrupt frames and other tags' uplinks are skipped;
             // the decoder resynchronises at the next delimiter.
             for downlink in self.decoder.feed_downlinks(&buf[..n]).flatten().flatten() {
-                if self.tag.handle_downlink(now, &downlink) == DownlinkEffect::Configured {
-                    board.store_config(self.tag.config());
+                match self.tag.handle_downlink(now, &downlink) {
+                    // An older gateway's unnumbered Configure: nobody to
+                    // tell; the next boot's Boot event shows the page.
+                    DownlinkEffect::Configured => {
+                        let _ = board.store_config(self.tag.config());
+                    }
+                    DownlinkEffect::ConfiguredByCommand { id } => {
+                        let stored = board.store_config(self.tag.config()).is_ok();
+                        self.tag.config_stored(now, id, stored);
+                    }
+                    _ => {}
                 }
             }
         }

@@ -5,11 +5,12 @@
 //! instantiates per virtual tag. Like the pieces it holds, it is fed samples,
 //! downlinks and `now_ms`, and asked what to send and when to wake up.
 
-use crate::config::{Config, Role};
+use crate::config::{self, Config, Role};
 use crate::entrance::{EntranceCounter, EntryCounts};
 use crate::{DwellDetector, DwellEvent, MotionEvent, Outbox, PickupDetector, ReaderNode};
 use protocol::{
-    ConfigStatus, Downlink, EpcBytes, FwVersion, ResetReason, Settings, TagEvent, Uplink,
+    Command, CommandOutcome, ConfigStatus, Downlink, EpcBytes, FwVersion, ResetReason, Settings,
+    TagEvent, Uplink,
 };
 
 /// This firmware's version, from the crate's version.
@@ -53,8 +54,19 @@ pub enum DownlinkEffect {
     Ignored,
     /// An event was released from the outbox.
     Acked,
-    /// Thresholds changed: the shell should persist [`Tag::config`].
+    /// Thresholds changed by an unnumbered `Configure`: the shell should
+    /// persist [`Tag::config`].
     Configured,
+    /// Thresholds changed by the numbered command `id`: the shell should
+    /// persist [`Tag::config`] and report whether it could with
+    /// [`Tag::config_stored`], which queues the confirmation.
+    ConfiguredByCommand {
+        /// The command's number.
+        id: u16,
+    },
+    /// A numbered command was refused, or repeated one already done: its
+    /// confirmation is queued and the shell has nothing to do.
+    Confirmed,
     /// Blink the LED until `until_ms`.
     Identify {
         /// When to stop blinking, in the tag's time.
@@ -74,6 +86,12 @@ pub struct Tag<const N: usize> {
     /// Whether the last heartbeat said a break-beam was blocked (entrance
     /// counters): a change brings the next heartbeat forward.
     beam_blocked_reported: bool,
+    /// The last numbered command done and its outcome. The gateway resends
+    /// a command until its confirmation arrives and sends one command at a
+    /// time, so a repeat of this id is re-confirmed, not re-applied. RAM
+    /// only: after a reboot a resent Configure is applied again, which
+    /// leaves the same thresholds.
+    last_command: Option<(u16, CommandOutcome)>,
 }
 
 impl<const N: usize> Tag<N> {
@@ -94,6 +112,7 @@ impl<const N: usize> Tag<N> {
             battery_mv: 0,
             identify_until: 0,
             beam_blocked_reported: false,
+            last_command: None,
         };
         let event = TagEvent::Boot {
             fw: FW_VERSION,
@@ -249,13 +268,23 @@ impl<const N: usize> Tag<N> {
                 self.configure(now_ms, settings);
                 DownlinkEffect::Configured
             }
-            Downlink::Identify { duration_ms, .. } => {
-                self.identify_until = now_ms + u64::from(duration_ms.min(MAX_IDENTIFY_MS));
-                DownlinkEffect::Identify {
-                    until_ms: self.identify_until,
-                }
-            }
+            Downlink::Identify { duration_ms, .. } => self.identify(now_ms, duration_ms),
+            Downlink::Command { id, command, .. } => self.command(now_ms, id, command),
         }
+    }
+
+    /// Reports whether the shell could persist the thresholds the numbered
+    /// command `id` set (after [`DownlinkEffect::ConfiguredByCommand`]) and
+    /// queues its confirmation: `Applied`, or `NotPersisted` when the
+    /// config page could not be written (the thresholds stay in force
+    /// until the next boot).
+    pub fn config_stored(&mut self, now_ms: u64, id: u16, stored: bool) {
+        let outcome = if stored {
+            CommandOutcome::Applied
+        } else {
+            CommandOutcome::NotPersisted
+        };
+        self.confirm(now_ms, id, outcome);
     }
 
     /// Whether the LED should be blinking for a technician at `now_ms`.
@@ -277,6 +306,52 @@ impl<const N: usize> Tag<N> {
     /// The events not yet acked.
     pub fn outbox(&self) -> &Outbox<N> {
         &self.outbox
+    }
+
+    fn identify(&mut self, now_ms: u64, duration_ms: u32) -> DownlinkEffect {
+        self.identify_until = now_ms + u64::from(duration_ms.min(MAX_IDENTIFY_MS));
+        DownlinkEffect::Identify {
+            until_ms: self.identify_until,
+        }
+    }
+
+    /// Carries out a numbered command, or re-confirms a repeat of the last
+    /// one. A Configure's new thresholds are checked by
+    /// [`config::validate`] first; refused, nothing changes.
+    fn command(&mut self, now_ms: u64, id: u16, command: Command) -> DownlinkEffect {
+        if let Some((last, outcome)) = self.last_command {
+            if last == id {
+                self.confirm(now_ms, id, outcome);
+                return DownlinkEffect::Confirmed;
+            }
+        }
+        match command {
+            Command::Identify { duration_ms } => {
+                let effect = self.identify(now_ms, duration_ms);
+                self.confirm(now_ms, id, CommandOutcome::Applied);
+                effect
+            }
+            Command::Configure { changes } => {
+                let settings = changes.apply(self.config.settings);
+                if config::validate(&settings).is_err() {
+                    self.confirm(now_ms, id, CommandOutcome::InvalidSettings);
+                    return DownlinkEffect::Confirmed;
+                }
+                self.configure(now_ms, settings);
+                // Done; the outcome is final once the shell says whether
+                // the config page took it.
+                self.last_command = Some((id, CommandOutcome::Applied));
+                DownlinkEffect::ConfiguredByCommand { id }
+            }
+        }
+    }
+
+    /// Queues the confirmation of command `id`, retransmitted like every
+    /// event until the gateway acks it.
+    fn confirm(&mut self, now_ms: u64, id: u16, outcome: CommandOutcome) {
+        self.last_command = Some((id, outcome));
+        self.outbox
+            .push(now_ms, TagEvent::CommandDone { id, outcome });
     }
 
     fn configure(&mut self, now_ms: u64, settings: Settings) {

@@ -11,6 +11,7 @@ pub mod codec;
 #[cfg(feature = "std")]
 pub mod epc;
 pub mod frame;
+pub mod postcard_reader;
 pub mod stage;
 pub mod time;
 pub mod topics;
@@ -20,8 +21,10 @@ pub mod batch;
 
 pub use codec::{encode, DecodeError, EncodeError, FrameDecoder, MAX_ENCODED_LEN};
 pub use frame::{
-    ConfigStatus, Downlink, EpcBytes, Frame, FwVersion, Message, ResetReason, Settings, TagEvent,
-    Uplink, PROTOCOL_VERSION,
+    Command, CommandOutcome, ConfigStatus, Downlink, EpcBytes, Frame, FwVersion, Message,
+    PatchError, ResetReason, Settings, SettingsPatch, TagEvent, Uplink, FIRST_FW_WITH_COMMANDS,
+    PROTOCOL_VERSION,
 };
+pub use postcard_reader::PostcardReader;
 pub use stage::{FunnelStage, StoreEventKind};
 pub use topics::{Filter, Topic, TopicKind};

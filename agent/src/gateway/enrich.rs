@@ -294,7 +294,8 @@ pub(crate) fn enrich(map: &StoreMap, u: &Uplink, received_at: UnixMillis) -> Out
         | TagEvent::EntranceHeartbeat { .. }
         | TagEvent::DwellStart
         | TagEvent::PutDown { .. }
-        | TagEvent::Entries { .. } => Enriched::Health,
+        | TagEvent::Entries { .. }
+        | TagEvent::CommandDone { .. } => Enriched::Health,
     };
     Outcome {
         enriched,

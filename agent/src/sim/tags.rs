@@ -16,7 +16,7 @@ use super::door;
 use super::motion::touches::{self, Lift};
 use super::motion::{Drive, Hanger, Scene, Sensor as Accelerometer};
 use super::shoppers::{Script, Span, SAMPLE_MS};
-use firmware::{BootInfo, Config, EntranceSettings, PickupTuning, Role, Tag};
+use firmware::{BootInfo, Config, DownlinkEffect, EntranceSettings, PickupTuning, Role, Tag};
 use protocol::{ConfigStatus, Downlink, EpcBytes, ResetReason, Settings, TagEvent, Uplink};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -343,13 +343,21 @@ impl VirtualStore {
     }
 
     /// Delivers a downlink to the tag it names (the radio is a broadcast
-    /// medium; the others would ignore it).
+    /// medium; the others would ignore it). A numbered command is carried
+    /// out as on a real tag and its confirmation queued; a virtual tag's
+    /// config page is its memory, so a Configure is always persisted.
     pub fn handle_downlink(&mut self, now_ms: u64, downlink: &Downlink) {
-        if let Some(&i) = self.by_id.get(&downlink.tag()) {
-            if self.tags[i].tag.handle_downlink(now_ms, downlink) == firmware::DownlinkEffect::Acked
-            {
-                self.stats.acked += 1;
-            }
+        let Some(&i) = self.by_id.get(&downlink.tag()) else {
+            return;
+        };
+        let tag = &mut self.tags[i].tag;
+        match tag.handle_downlink(now_ms, downlink) {
+            DownlinkEffect::Acked => self.stats.acked += 1,
+            DownlinkEffect::ConfiguredByCommand { id } => tag.config_stored(now_ms, id, true),
+            DownlinkEffect::Ignored
+            | DownlinkEffect::Configured
+            | DownlinkEffect::Confirmed
+            | DownlinkEffect::Identify { .. } => {}
         }
     }
 

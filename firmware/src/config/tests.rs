@@ -253,3 +253,38 @@ mod postcard_equivalence {
         }
     }
 }
+
+#[test]
+fn default_thresholds_are_valid() {
+    assert_eq!(validate(&Settings::default()), Ok(()));
+}
+
+#[test]
+fn each_rule_refuses_what_would_break_a_detector() {
+    let with = |change: fn(&mut Settings)| {
+        let mut s = Settings::default();
+        change(&mut s);
+        validate(&s)
+    };
+    use InvalidSettings::*;
+    assert_eq!(
+        with(|s| s.pickup_threshold_mg = 0),
+        Err(ZeroPickupThreshold)
+    );
+    assert_eq!(with(|s| s.pickup_k = 0), Err(PickupKOutsideWindow));
+    assert_eq!(with(|s| s.pickup_k = 7), Err(PickupKOutsideWindow));
+    assert_eq!(with(|s| s.pickup_k = 6), Ok(()));
+    assert_eq!(with(|s| s.pickup_m = 0), Err(PickupWindowTooWide));
+    assert_eq!(
+        with(|s| (s.pickup_k, s.pickup_m) = (32, 32)),
+        Ok(()),
+        "the detector's whole 32-sample window"
+    );
+    assert_eq!(with(|s| s.pickup_m = 33), Err(PickupWindowTooWide));
+    assert_eq!(with(|s| s.still_ms = 0), Err(ZeroPeriod));
+    assert_eq!(with(|s| s.dwell_min_ms = 0), Err(ZeroPeriod));
+    assert_eq!(with(|s| s.dwell_gap_ms = 0), Err(ZeroPeriod));
+    assert_eq!(with(|s| s.reader_visit_ms = 0), Err(ZeroPeriod));
+    assert_eq!(with(|s| s.heartbeat_s = 9), Err(HeartbeatTooShort));
+    assert_eq!(with(|s| s.heartbeat_s = 10), Ok(()));
+}

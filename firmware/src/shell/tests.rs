@@ -1,7 +1,10 @@
 use super::*;
 use crate::config::Role;
 use crate::tag::BootInfo;
-use protocol::{ConfigStatus, Downlink, Frame, Message, ResetReason, Settings, TagEvent, Uplink};
+use protocol::{
+    Command, CommandOutcome, ConfigStatus, Downlink, Frame, Message, ResetReason, Settings,
+    SettingsPatch, TagEvent, Uplink,
+};
 use std::collections::VecDeque;
 use std::vec::Vec;
 
@@ -18,6 +21,8 @@ struct FakeBoard {
     decoder: FrameDecoder,
     led_on: Vec<u64>,
     stored: Vec<Config>,
+    /// The config page refuses writes (a worn-out flash page).
+    store_fails: bool,
     wake_at: Option<u64>,
 }
 
@@ -50,8 +55,12 @@ impl Board for FakeBoard {
             self.led_on.push(self.now);
         }
     }
-    fn store_config(&mut self, config: &Config) {
+    fn store_config(&mut self, config: &Config) -> Result<(), StoreFailed> {
+        if self.store_fails {
+            return Err(StoreFailed);
+        }
         self.stored.push(*config);
+        Ok(())
     }
     fn sleep_until(&mut self, deadline_ms: u64, _motion_resting: bool) {
         self.wake_at = Some(deadline_ms);
@@ -143,4 +152,73 @@ fn identify_blinks_the_led_and_wakes_to_toggle_it() {
     );
     // On for half of each 500 ms period: several separate blinks.
     assert!(board.led_on.len() >= 3, "{:?}", board.led_on);
+}
+
+fn dwell_min_command(id: u16, dwell_min_ms: u32) -> Downlink {
+    let mut changes = SettingsPatch::default();
+    changes.set("dwell_min_ms", dwell_min_ms).unwrap();
+    Downlink::Command {
+        tag: ID,
+        id,
+        command: Command::Configure { changes },
+    }
+}
+
+fn confirmations(board: &FakeBoard) -> Vec<TagEvent> {
+    board
+        .sent
+        .iter()
+        .filter(|u| matches!(u.event, TagEvent::CommandDone { .. }))
+        .map(|u| u.event.clone())
+        .collect()
+}
+
+#[test]
+fn a_configure_command_is_persisted_then_confirmed_over_the_link() {
+    let mut board = FakeBoard::default();
+    let mut shell = presence_shell();
+    board.downlink(dwell_min_command(41, 1_000));
+    shell.step(&mut board);
+    assert_eq!(board.stored.len(), 1);
+    assert_eq!(board.stored[0].settings.dwell_min_ms, 1_000);
+    assert_eq!(
+        confirmations(&board),
+        [TagEvent::CommandDone {
+            id: 41,
+            outcome: CommandOutcome::Applied
+        }]
+    );
+    // The gateway did not hear the confirmation and resends: confirmed
+    // again, the page not written again.
+    board.downlink(dwell_min_command(41, 1_000));
+    board.now = 100;
+    shell.step(&mut board);
+    assert_eq!(board.stored.len(), 1);
+    // Retransmissions repeat a seq; a second confirmation is a new event.
+    let events: std::collections::BTreeSet<_> = board
+        .sent
+        .iter()
+        .filter(|u| matches!(u.event, TagEvent::CommandDone { id: 41, .. }))
+        .map(|u| u.seq)
+        .collect();
+    assert_eq!(events.len(), 2, "two confirmation events: {events:?}");
+}
+
+#[test]
+fn a_configure_command_the_page_refuses_is_confirmed_not_persisted() {
+    let mut board = FakeBoard {
+        store_fails: true,
+        ..FakeBoard::default()
+    };
+    let mut shell = presence_shell();
+    board.downlink(dwell_min_command(42, 1_000));
+    shell.step(&mut board);
+    assert_eq!(
+        confirmations(&board),
+        [TagEvent::CommandDone {
+            id: 42,
+            outcome: CommandOutcome::NotPersisted
+        }]
+    );
+    assert_eq!(shell.tag().config().settings.dwell_min_ms, 1_000);
 }

@@ -2,6 +2,7 @@ use super::*;
 use crate::{EntranceSettings, PickupTuning};
 use std::vec::Vec;
 
+mod commands;
 mod entrance;
 
 const ID: u32 = 0x0A15_1E01;

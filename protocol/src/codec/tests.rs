@@ -1,7 +1,7 @@
 use super::*;
 use crate::frame::{
-    ConfigStatus, Downlink, EpcBytes, FwVersion, Message, ResetReason, Settings, TagEvent, Uplink,
-    EPC_MAX_BYTES,
+    Command, CommandOutcome, ConfigStatus, Downlink, EpcBytes, FwVersion, Message, PatchError,
+    ResetReason, Settings, SettingsPatch, TagEvent, Uplink, EPC_MAX_BYTES,
 };
 use proptest::prelude::*;
 
@@ -80,6 +80,29 @@ fn every_variant() -> Vec<Frame> {
             tag: 1234,
             duration_ms: 10_000
         }),
+        uplink(TagEvent::CommandDone {
+            id: 513,
+            outcome: CommandOutcome::InvalidSettings
+        }),
+        Frame::downlink(Downlink::Command {
+            tag: 1234,
+            id: 513,
+            command: Command::Identify {
+                duration_ms: 60_000
+            }
+        }),
+        Frame::downlink(Downlink::Command {
+            tag: 1234,
+            id: 514,
+            command: Command::Configure {
+                changes: {
+                    let mut patch = SettingsPatch::default();
+                    patch.set("pickup_threshold_mg", 200).unwrap();
+                    patch.set("heartbeat_s", 60).unwrap();
+                    patch
+                }
+            }
+        }),
     ]
 }
 
@@ -108,7 +131,7 @@ fn decode_all(decoder: &mut FrameDecoder, bytes: &[u8]) -> Vec<Result<Frame, Dec
 }
 
 /// Wraps hand-made payload bytes the way `encode` does: CRC, COBS, delimiter.
-fn wire(payload: &[u8]) -> Vec<u8> {
+pub(crate) fn wire(payload: &[u8]) -> Vec<u8> {
     let mut raw = payload.to_vec();
     raw.extend_from_slice(&checksum(payload).to_le_bytes());
     let mut out = std::vec![0u8; raw.len() + raw.len() / 254 + 2];
@@ -182,6 +205,90 @@ fn older_heartbeats_decode_as_before_beside_the_entrance_heartbeat() {
         std::vec![Ok(entrance.clone())]
     );
     assert_eq!(encode_vec(&entrance), wire(&new));
+}
+
+#[test]
+fn numbered_commands_and_their_confirmation_are_appended_variants() {
+    // postcard by hand. The downlink: version 1, Message::Downlink (1),
+    // Downlink::Command is variant 3 after Ack, Configure and Identify; tag
+    // 1234 as varint D2 09, id 5, Command::Identify (0), 10 000 ms as varint
+    // 90 4E. The uplink: version 1, Message::Uplink (0), tag 1, boot 1,
+    // seq 0, age 0, TagEvent::CommandDone is variant 9 after
+    // EntranceHeartbeat; id 5, CommandOutcome::Applied (0).
+    let downlink = [0x01, 0x01, 0x03, 0xD2, 0x09, 0x05, 0x00, 0x90, 0x4E];
+    let uplink = [0x01, 0x00, 0x01, 0x01, 0x00, 0x00, 0x09, 0x05, 0x00];
+    let identify = Frame::downlink(Downlink::Command {
+        tag: 1234,
+        id: 5,
+        command: Command::Identify {
+            duration_ms: 10_000,
+        },
+    });
+    let done = Frame::uplink(Uplink {
+        tag: 1,
+        boot: 1,
+        seq: 0,
+        age_ms: 0,
+        event: TagEvent::CommandDone {
+            id: 5,
+            outcome: CommandOutcome::Applied,
+        },
+    });
+    assert_eq!(encode_vec(&identify), wire(&downlink));
+    assert_eq!(encode_vec(&done), wire(&uplink));
+    let mut decoder = FrameDecoder::new();
+    assert_eq!(
+        decode_all(&mut decoder, &wire(&downlink)),
+        std::vec![Ok(identify)]
+    );
+    assert_eq!(
+        decode_all(&mut decoder, &wire(&uplink)),
+        std::vec![Ok(done)]
+    );
+}
+
+#[test]
+fn a_patch_changes_only_the_thresholds_it_names() {
+    let before = Settings::default();
+    let mut patch = SettingsPatch::default();
+    patch.set("pickup_k", 3).unwrap();
+    patch.set("still_ms", 9_000).unwrap();
+    let after = patch.apply(before);
+    assert_eq!(after.pickup_k, 3);
+    assert_eq!(after.still_ms, 9_000);
+    assert_eq!(
+        Settings {
+            pickup_k: before.pickup_k,
+            still_ms: before.still_ms,
+            ..after
+        },
+        before
+    );
+    assert_eq!(SettingsPatch::default().apply(before), before);
+}
+
+#[test]
+fn a_patch_refuses_unknown_names_and_values_too_large_for_the_field() {
+    let mut patch = SettingsPatch::default();
+    assert_eq!(patch.set("pickup_q", 1), Err(PatchError::UnknownSetting));
+    assert_eq!(
+        patch.set("pickup_k", 256),
+        Err(PatchError::OutOfRange { max: 255 })
+    );
+    assert_eq!(
+        patch.set("pickup_threshold_mg", 65_536),
+        Err(PatchError::OutOfRange { max: 65_535 })
+    );
+    assert_eq!(
+        patch,
+        SettingsPatch::default(),
+        "a refused value changes nothing"
+    );
+    for (bit, name) in SettingsPatch::FIELDS.iter().enumerate() {
+        let mut one = SettingsPatch::default();
+        one.set(name, 1).unwrap();
+        assert_eq!(one.mask, 1 << bit, "{name}");
+    }
 }
 
 #[test]
@@ -467,10 +574,18 @@ fn tag_event() -> impl Strategy<Value = TagEvent> {
                 beam_blocked,
             }
         ),
+        (any::<u16>(), 0..3u8).prop_map(|(id, outcome)| TagEvent::CommandDone {
+            id,
+            outcome: [
+                CommandOutcome::Applied,
+                CommandOutcome::InvalidSettings,
+                CommandOutcome::NotPersisted
+            ][usize::from(outcome)],
+        }),
     ]
 }
 
-fn settings() -> impl Strategy<Value = Settings> {
+pub(crate) fn settings() -> impl Strategy<Value = Settings> {
     (any::<(u16, u8, u8)>(), any::<(u32, u32, u32, u32, u32)>()).prop_map(
         |(
             (pickup_threshold_mg, pickup_k, pickup_m),
@@ -490,6 +605,30 @@ fn settings() -> impl Strategy<Value = Settings> {
     )
 }
 
+fn patch() -> impl Strategy<Value = SettingsPatch> {
+    (any::<u8>(), settings()).prop_map(|(mask, values)| SettingsPatch { mask, values })
+}
+
+/// Any downlink, of every variant.
+pub(crate) fn downlink() -> impl Strategy<Value = Downlink> {
+    prop_oneof![
+        any::<(u32, u32, u16)>().prop_map(|(tag, boot, seq)| Downlink::Ack { tag, boot, seq }),
+        (any::<u32>(), settings())
+            .prop_map(|(tag, settings)| Downlink::Configure { tag, settings }),
+        any::<(u32, u32)>().prop_map(|(tag, duration_ms)| Downlink::Identify { tag, duration_ms }),
+        (any::<(u32, u16, u32)>()).prop_map(|(tag, id, duration_ms)| Downlink::Command {
+            tag,
+            id,
+            command: Command::Identify { duration_ms },
+        }),
+        (any::<(u32, u16)>(), patch()).prop_map(|((tag, id), changes)| Downlink::Command {
+            tag,
+            id,
+            command: Command::Configure { changes },
+        }),
+    ]
+}
+
 fn frame() -> impl Strategy<Value = Frame> {
     let uplink = (
         any::<u32>(),
@@ -507,13 +646,7 @@ fn frame() -> impl Strategy<Value = Frame> {
                 event,
             })
         });
-    let downlink = prop_oneof![
-        any::<(u32, u32, u16)>().prop_map(|(tag, boot, seq)| Downlink::Ack { tag, boot, seq }),
-        (any::<u32>(), settings())
-            .prop_map(|(tag, settings)| Downlink::Configure { tag, settings }),
-        any::<(u32, u32)>().prop_map(|(tag, duration_ms)| Downlink::Identify { tag, duration_ms }),
-    ]
-    .prop_map(Frame::downlink);
+    let downlink = downlink().prop_map(Frame::downlink);
     prop_oneof![uplink, downlink]
 }
 

@@ -329,3 +329,61 @@ fn store_brushes_and_browses_are_not_pickups() {
         assert_eq!(pickups(&garment, 18_000, &mut rng), Vec::<u64>::new());
     }
 }
+
+#[test]
+fn a_virtual_tag_carries_out_numbered_commands_and_confirms_them() {
+    let garment = 3000;
+    let ids = TagIds {
+        garments: vec![(garment, EpcBytes::new(&[0x30, 0x74, 1, 2]).unwrap())],
+        fixtures: Vec::new(),
+        readers: Vec::new(),
+        entrances: Vec::new(),
+    };
+    let script = one_garment(Vec::new(), Vec::new(), Vec::new());
+    let mut store = VirtualStore::boot(&ids, script, 1, 9);
+    store.advance(0);
+    let boot = store.poll_transmit(0);
+    assert!(matches!(
+        boot[..],
+        [Uplink {
+            event: TagEvent::Boot { .. },
+            ..
+        }]
+    ));
+    let mut changes = protocol::SettingsPatch::default();
+    changes.set("pickup_threshold_mg", 400).unwrap();
+    let commands = [
+        (5, protocol::Command::Configure { changes }),
+        (6, protocol::Command::Identify { duration_ms: 3_000 }),
+    ];
+    for (id, command) in commands {
+        store.handle_downlink(
+            100,
+            &Downlink::Command {
+                tag: garment,
+                id,
+                command,
+            },
+        );
+    }
+    // A tag the store does not have: nobody answers.
+    store.handle_downlink(
+        100,
+        &Downlink::Command {
+            tag: garment + 1,
+            id: 7,
+            command: protocol::Command::Identify { duration_ms: 1 },
+        },
+    );
+    let done: Vec<_> = store
+        .poll_transmit(100)
+        .into_iter()
+        .filter(|u| matches!(u.event, TagEvent::CommandDone { .. }))
+        .map(|u| (u.tag, u.event))
+        .collect();
+    let applied = |id| TagEvent::CommandDone {
+        id,
+        outcome: protocol::CommandOutcome::Applied,
+    };
+    assert_eq!(done, [(garment, applied(5)), (garment, applied(6))]);
+}

@@ -29,7 +29,7 @@ mod uart;
 
 use cortex_m_rt::entry;
 use firmware::lis2dh::{Address, DataRate, Lis2dh};
-use firmware::{Board, BootCounter, BootInfo, Config, Input, Role, Shell, Tag};
+use firmware::{Board, BootCounter, BootInfo, Config, Input, Role, Shell, StoreFailed, Tag};
 use layout::pins;
 use protocol::ResetReason;
 
@@ -171,13 +171,15 @@ impl Board for NrfBoard {
         gpio::set(pins::LED, on);
     }
 
-    fn store_config(&mut self, config: &Config) {
-        // A failed write leaves the previous page or a blank one; the next
-        // boot reports which, so nothing is hidden.
-        let _ = config.store(&mut self.flash, layout::CONFIG_PAGE);
+    fn store_config(&mut self, config: &Config) -> Result<(), StoreFailed> {
         if let Sensor::Accelerometer { threshold_mg, .. } = &mut self.sensor {
             *threshold_mg = config.settings.pickup_threshold_mg;
         }
+        // A failed write leaves the previous page or a blank one; the next
+        // boot reports which, and a numbered command says NotPersisted.
+        config
+            .store(&mut self.flash, layout::CONFIG_PAGE)
+            .map_err(|_| StoreFailed)
     }
 
     fn sleep_until(&mut self, deadline_ms: u64, motion_resting: bool) {

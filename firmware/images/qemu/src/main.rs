@@ -23,10 +23,17 @@
 //! Started with the semihosting argument `entrance`, the image is an
 //! entrance counter instead: its two break-beams play a door's traffic
 //! (see [`doorway`]) and a gateway acks what it hears (see [`acks`]).
+//!
+//! Started with `commands`, the garment tag plays the same trace but takes
+//! its downlinks from the system test over UART0: numbered commands, which
+//! it confirms, sent while the tag listens after its Boot uplink (see
+//! [`commands`]). The image checks at the end that the config in force is
+//! the one persisted.
 #![no_std]
 #![no_main]
 
 mod acks;
+mod commands;
 mod doorway;
 mod gateway;
 // The nRF image's byte-loop memory routines, so the QEMU runs exercise them.
@@ -39,7 +46,7 @@ use cortex_m_rt::entry;
 use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
 use firmware::{
     Board, BootCounter, BootInfo, Config, EntranceSettings, Input, PickupTuning, RamFlash, Role,
-    Shell, Tag,
+    Shell, StoreFailed, Tag,
 };
 use protocol::{ConfigStatus, EpcBytes, ResetReason, Settings};
 
@@ -78,6 +85,12 @@ enum Scenario {
         accel: trace::Accelerometer,
         gateway: gateway::ScriptedGateway,
     },
+    /// A garment tag: the scripted accelerometer; the test's commands
+    /// over the UART.
+    Commanded {
+        accel: trace::Accelerometer,
+        gateway: commands::UartGateway,
+    },
     /// A door counter: the scripted break-beams and an acking gateway.
     Entrance {
         beams: doorway::Beams,
@@ -104,10 +117,14 @@ impl Board for QemuBoard {
     }
 
     fn receive(&mut self, buf: &mut [u8]) -> usize {
+        if let Scenario::Commanded { gateway, .. } = &mut self.scenario {
+            return gateway.receive(self.now, buf);
+        }
         match uart::read(buf) {
             0 => match &mut self.scenario {
                 Scenario::Garment { gateway, .. } => gateway.receive(self.now, buf),
                 Scenario::Entrance { gateway, .. } => gateway.receive(self.now, buf),
+                Scenario::Commanded { .. } => 0,
             },
             n => n,
         }
@@ -115,7 +132,9 @@ impl Board for QemuBoard {
 
     fn sense(&mut self, now_ms: u64) -> Option<Input> {
         match &mut self.scenario {
-            Scenario::Garment { accel, .. } => accel.sample(now_ms).map(Input::Accel),
+            Scenario::Garment { accel, .. } | Scenario::Commanded { accel, .. } => {
+                accel.sample(now_ms).map(Input::Accel)
+            }
             Scenario::Entrance { beams, .. } => {
                 beams.sample(now_ms).map(|(a, b)| Input::Beams { a, b })
             }
@@ -129,27 +148,25 @@ impl Board for QemuBoard {
     /// The evaluation board's LED is not emulated.
     fn set_led(&mut self, _on: bool) {}
 
-    fn store_config(&mut self, config: &Config) {
-        if config.store(&mut self.flash, CONFIG_OFFSET).is_err() {
-            fail("config page could not be stored");
-        }
+    fn store_config(&mut self, config: &Config) -> Result<(), StoreFailed> {
+        config
+            .store(&mut self.flash, CONFIG_OFFSET)
+            .map_err(|_| StoreFailed)
     }
 
     fn sleep_until(&mut self, deadline_ms: u64, motion_resting: bool) {
         let wake = match &mut self.scenario {
             Scenario::Garment { accel, gateway } => {
-                // As on the nRF board: while the garment hangs still the MCU
-                // sleeps on the accelerometer's wake-on-motion interrupt;
-                // otherwise the next 25 Hz sample ends the sleep.
                 let deadline_ms = gateway
                     .next_at()
                     .map_or(deadline_ms, |at| at.min(deadline_ms));
-                if motion_resting {
-                    let motion = accel.wake_on_motion(deadline_ms, WAKE_THRESHOLD_MG);
-                    motion.map_or(deadline_ms, |at| at.min(deadline_ms))
-                } else {
-                    deadline_ms.min(accel.next_sample_at())
-                }
+                garment_wake(accel, deadline_ms, motion_resting)
+            }
+            Scenario::Commanded { accel, gateway } => {
+                let deadline_ms = gateway
+                    .next_at()
+                    .map_or(deadline_ms, |at| at.min(deadline_ms));
+                garment_wake(accel, deadline_ms, motion_resting)
             }
             // A beam edge wakes the MCU as on the nRF board, and so does
             // an ack arriving.
@@ -162,10 +179,23 @@ impl Board for QemuBoard {
     }
 }
 
+/// When a garment tag wakes. As on the nRF board: while the garment hangs
+/// still the MCU sleeps on the accelerometer's wake-on-motion interrupt;
+/// otherwise the next 25 Hz sample ends the sleep.
+fn garment_wake(accel: &mut trace::Accelerometer, deadline_ms: u64, motion_resting: bool) -> u64 {
+    if motion_resting {
+        let motion = accel.wake_on_motion(deadline_ms, WAKE_THRESHOLD_MG);
+        motion.map_or(deadline_ms, |at| at.min(deadline_ms))
+    } else {
+        deadline_ms.min(accel.next_sample_at())
+    }
+}
+
 #[entry]
 fn main() -> ! {
     uart::init();
-    let entrance = entrance_requested();
+    let entrance = requested(b"entrance");
+    let commanded = requested(b"commands");
     let settings = Settings {
         heartbeat_s: if entrance {
             ENTRANCE_HEARTBEAT_S
@@ -189,9 +219,17 @@ fn main() -> ! {
         };
         (scenario, config, doorway::END_MS)
     } else {
-        let scenario = Scenario::Garment {
-            accel: trace::Accelerometer::new(),
-            gateway: gateway::ScriptedGateway::new(TAG_ID, settings),
+        let accel = trace::Accelerometer::new();
+        let scenario = if commanded {
+            Scenario::Commanded {
+                accel,
+                gateway: commands::UartGateway::new(),
+            }
+        } else {
+            Scenario::Garment {
+                accel,
+                gateway: gateway::ScriptedGateway::new(TAG_ID, settings),
+            }
         };
         let config = Config {
             tag: TAG_ID,
@@ -211,7 +249,9 @@ fn main() -> ! {
 
     // Provision the tag as a technician would, then boot through the same
     // config and boot-counter path as a real tag.
-    board.store_config(&provisioned);
+    if board.store_config(&provisioned).is_err() {
+        fail("config page could not be stored");
+    }
     let (config, config_status) = Config::load(
         &mut board.flash,
         CONFIG_OFFSET,
@@ -237,7 +277,10 @@ fn main() -> ! {
     if entrance && stored != provisioned {
         fail("the entrance thresholds did not round-trip through the config page");
     }
-    if !entrance && stored.settings.heartbeat_s != gateway::NEW_HEARTBEAT_S {
+    if commanded && stored != *shell.tag().config() {
+        fail("the commanded config in force is not the one persisted");
+    }
+    if !entrance && !commanded && stored.settings.heartbeat_s != gateway::NEW_HEARTBEAT_S {
         fail("the Configure downlink was not persisted to the config page");
     }
     debug::exit(EXIT_SUCCESS);
@@ -246,9 +289,9 @@ fn main() -> ! {
     }
 }
 
-/// Whether QEMU was started with the semihosting argument `entrance`
-/// (`-semihosting-config enable=on,arg=aisle-tag-qemu,arg=entrance`).
-fn entrance_requested() -> bool {
+/// Whether QEMU was started with the semihosting argument `word`, e.g.
+/// `entrance` (`-semihosting-config enable=on,arg=aisle-tag-qemu,arg=entrance`).
+fn requested(word: &[u8]) -> bool {
     let mut cmdline = [0u8; 64];
     let mut block = [cmdline.as_mut_ptr() as usize, cmdline.len()];
     // SAFETY: SYS_GET_CMDLINE writes at most block[1] bytes into the
@@ -265,7 +308,7 @@ fn entrance_requested() -> bool {
     failed == 0
         && cmdline[..len]
             .split(|&b| b == b' ')
-            .any(|word| word == b"entrance")
+            .any(|arg| arg == word)
 }
 
 fn fail(reason: &str) -> ! {
