@@ -159,9 +159,19 @@ impl Spool {
                     row.get_ref(2)?.as_str()?,
                 )
                 .map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Blob, Box::new(e))
+                    rusqlite::Error::FromSqlConversionFailure(
+                        1,
+                        rusqlite::types::Type::Blob,
+                        Box::new(e),
+                    )
                 })?;
-                newest_first.extend(entries.iter().rev().map(|e| e.key).take(limit - newest_first.len()));
+                newest_first.extend(
+                    entries
+                        .iter()
+                        .rev()
+                        .map(|e| e.key)
+                        .take(limit - newest_first.len()),
+                );
             }
             newest_first.reverse();
             Ok(newest_first)

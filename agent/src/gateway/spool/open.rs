@@ -202,13 +202,18 @@ impl Spool {
                 let meta = row.get_ref(4).and_then(|v| Ok(v.as_blob()?)).map_err(err)?;
                 let body = row.get_ref(5).and_then(|v| Ok(v.as_str()?)).map_err(err)?;
                 let chunk = Chunk::decode(id, meta, body).map_err(|e| corrupt(e.to_string()))?;
-                let (first, events, counted): (i64, i64, i64) =
-                    (row.get(1).map_err(err)?, row.get(2).map_err(err)?, row.get(3).map_err(err)?);
+                let (first, events, counted): (i64, i64, i64) = (
+                    row.get(1).map_err(err)?,
+                    row.get(2).map_err(err)?,
+                    row.get(3).map_err(err)?,
+                );
                 if first != chunk.first()
                     || events as usize != chunk.entries.len()
                     || counted as u64 != chunk.counted()
                 {
-                    return Err(corrupt(format!("chunk {id}: totals do not match its events")));
+                    return Err(corrupt(format!(
+                        "chunk {id}: totals do not match its events"
+                    )));
                 }
                 depth += chunk.entries.len() as u64;
                 bytes += chunk.counted();

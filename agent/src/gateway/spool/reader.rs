@@ -60,7 +60,9 @@ fn fetch_rows(
         let entries = chunk::entries(id, row.get_ref(1)?.as_blob()?, body)
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, Type::Blob, Box::new(e)))?;
         let start = entries.partition_point(|e| e.pos <= after);
-        let (taken, mut json_len) = out.as_ref().map_or((0, 0), |f| (f.count, f.events_json.len()));
+        let (taken, mut json_len) = out
+            .as_ref()
+            .map_or((0, 0), |f| (f.count, f.events_json.len()));
         let mut end = start;
         while end < entries.len() {
             let n = taken + (end - start);

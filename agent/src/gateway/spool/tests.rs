@@ -406,25 +406,32 @@ fn a_spool_in_the_old_layout_opens_with_every_event_in_order() {
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch(LAYOUT_0).unwrap();
         let mut insert = conn
-            .prepare("INSERT INTO events (tag, boot, seq, spooled_at, body) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .prepare(
+                "INSERT INTO events (tag, boot, seq, spooled_at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
             .unwrap();
         for e in &events {
             insert
-                .execute(rusqlite::params![e.key.tag, e.key.boot, e.key.seq, e.spooled_at, e.body])
+                .execute(rusqlite::params![
+                    e.key.tag,
+                    e.key.boot,
+                    e.key.seq,
+                    e.spooled_at,
+                    e.body
+                ])
                 .unwrap();
         }
-        conn.execute(
-            "DELETE FROM events WHERE id <= 100 OR id > 6100",
-            [],
-        )
-        .unwrap();
+        conn.execute("DELETE FROM events WHERE id <= 100 OR id > 6100", [])
+            .unwrap();
     }
     let mut s = open(&path, 1 << 30);
     let kept = &events[100..6_100];
     assert_eq!(s.depth(), 6_000);
     assert_eq!(
         s.bytes(),
-        kept.iter().map(|e| e.body.len() as u64 + ROW_OVERHEAD).sum::<u64>()
+        kept.iter()
+            .map(|e| e.body.len() as u64 + ROW_OVERHEAD)
+            .sum::<u64>()
     );
     assert_eq!(queued(&s), (101..=6_100).collect::<Vec<i64>>());
     assert_eq!(s.oldest_spooled_at().unwrap(), Some(1_101));
@@ -484,7 +491,8 @@ fn an_upgrade_cut_short_by_a_crash_carries_on_at_the_next_start() {
             rusqlite::params![chunk.counted() as i64, chunk.meta(), chunk.body],
         )
         .unwrap();
-        conn.execute("DELETE FROM events WHERE id <= 4", []).unwrap();
+        conn.execute("DELETE FROM events WHERE id <= 4", [])
+            .unwrap();
     }
     let s = open(&path, 1 << 30);
     assert_eq!(queued(&s), (1..=10).collect::<Vec<i64>>());

@@ -85,8 +85,10 @@ impl Harness {
 
     fn rows(&self) -> i64 {
         let conn = Connection::open(&self.path).unwrap();
-        conn.query_row("SELECT COALESCE(SUM(events), 0) FROM chunks", [], |r| r.get(0))
-            .unwrap()
+        conn.query_row("SELECT COALESCE(SUM(events), 0) FROM chunks", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
     }
 
     fn stop(self) {
