@@ -153,7 +153,7 @@ impl Chunk {
 /// body with a comma between each two events.
 pub(super) fn entries(id: i64, meta: &[u8], body: &str) -> Result<Vec<Entry>, BadChunk> {
     let bad = |what| BadChunk { id, what };
-    if meta.is_empty() || meta.len() % RECORD != 0 {
+    if meta.is_empty() || !meta.len().is_multiple_of(RECORD) {
         return Err(bad("event records cut short"));
     }
     let mut entries = Vec::with_capacity(meta.len() / RECORD);
