@@ -16,10 +16,11 @@
 //!    binary is timed, three runs each of `--by sku` and `--by sku,store`.
 //!    A file that already holds N events is reused.
 //! 3. Dashboard: `aisle dashboard` over the same database; the SKU list
-//!    (5,000 rows) timed on its first view (the report computed) and on
-//!    repeat views (the report kept until an event is added), one SKU's
-//!    page on its first view (its per-store, per-channel and per-day
-//!    reports), then the Overview (the per-store and per-day reports).
+//!    (5,000 rows, 200 a page) timed on its first view (the report
+//!    computed) and on repeat views (the report kept until an event is
+//!    added), one SKU's page on its first view (its per-store, per-channel
+//!    and per-day reports of that SKU's rows only), then the Overview (the
+//!    per-store and per-day reports).
 
 use aisle_agent::event_store::{Received, SqliteStore as EventStore};
 use aisle_agent::hq::validate::{validate, Verdict};
@@ -376,6 +377,7 @@ fn time_dashboard(opts: &Options) {
             "repeat view, sorted by pickups",
             "/skus?sort=pickups&dir=desc",
         ),
+        ("repeat view, page 2", "/skus?sort=pickups&dir=desc&page=2"),
         ("SKU page, first view", sku_page.as_str()),
         ("overview, first view", "/"),
     ] {

@@ -50,6 +50,9 @@ pub struct StoreConfig {
     /// The Prometheus endpoint; absent means no metrics are served.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
+    /// The local control socket for commands to tags.
+    #[serde(default)]
+    pub control: ControlConfig,
 }
 
 fn default_grace() -> f64 {
@@ -66,6 +69,18 @@ impl StoreConfig {
         self.gateway
             .clone()
             .unwrap_or_else(|| format!("gw-{}", self.store))
+    }
+
+    /// The control socket's path: `[control] socket`, or
+    /// `control.sock` beside the spool file.
+    pub fn control_socket(&self) -> PathBuf {
+        self.control.socket.clone().unwrap_or_else(|| {
+            self.spool
+                .path
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(defaults::CONTROL_SOCKET_NAME)
+        })
     }
 
     /// The MQTT client id used when `[broker] client_id` is absent.
@@ -133,6 +148,16 @@ impl Default for BatchConfig {
             linger_ms: default_linger(),
         }
     }
+}
+
+/// Where `aisle tag identify|configure` reach the gateway on its box.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlConfig {
+    /// The Unix socket's path; absent means `control.sock` beside the
+    /// spool file.
+    #[serde(default)]
+    pub socket: Option<PathBuf>,
 }
 
 /// Where the gateway serves Prometheus metrics.

@@ -51,7 +51,7 @@ enum Command {
     /// Decode or encode a garment's EPC (SGTIN-96 / SGTIN-198).
     #[command(subcommand)]
     Epc(epc_tool::Command),
-    /// Technicians' tag tools: write a tag's config page image, show what one holds, or replay a recorded trace through its detector.
+    /// Technicians' tag tools: find a tag (identify) or change its thresholds (configure) through the gateway, write or show a config page image, replay a trace.
     #[command(subcommand)]
     Tag(tag_tool::Command),
 }

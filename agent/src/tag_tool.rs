@@ -1,10 +1,13 @@
 //! `aisle tag`: the technicians' tag tools. `aisle tag config` writes the
 //! config page image a tag boots from (its id, role, thresholds and, on a
 //! garment tag, the garment's EPC); `aisle tag show` reads one back; `aisle
-//! tag replay` runs a tag's detector over a recorded trace ([`replay`]). The
+//! tag replay` runs a tag's detector over a recorded trace ([`replay`]);
+//! `aisle tag identify|configure` command a tag through the gateway
+//! ([`command`]). The
 //! page format is the firmware's own (`firmware::Config`), so what the tool
 //! writes is exactly what the tag parses.
 
+pub mod command;
 pub mod replay;
 
 use crate::epc::{garment_from_hex, to_hex, GarmentEpcError};
@@ -43,6 +46,12 @@ pub enum Command {
         aisle tag replay --role motion --page tag.page garment.csv --json"
     )]
     Replay(ReplayArgs),
+    /// Make a tag blink its LED so a technician can find it, through the
+    /// gateway on this box.
+    Identify(command::IdentifyArgs),
+    /// Change some of a tag's thresholds over the air, through the gateway
+    /// on this box; the tag keeps its other settings.
+    Configure(command::ConfigureArgs),
 }
 
 #[derive(clap::Args)]
@@ -129,6 +138,8 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Config(args) => write_page(args),
         Command::Show { page } => show_page(&page),
         Command::Replay(args) => replay_trace(&args),
+        Command::Identify(args) => command::identify(args),
+        Command::Configure(args) => command::configure(args),
     }
 }
 

@@ -10,7 +10,8 @@ use tokio::sync::oneshot;
 #[test]
 fn serves_in_process_until_its_shutdown_future_completes() {
     let rig = GatewayRig::new(|_| {});
-    let cfg = config::load(&rig.args.config).expect("the rig's store.toml is valid");
+    let config_file = rig.args.config.clone();
+    let cfg = config::load(&config_file).expect("the rig's store.toml is valid");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -23,7 +24,7 @@ fn serves_in_process_until_its_shutdown_future_completes() {
         let shutdown = async {
             let _ = stop_rx.await;
         };
-        let result = runtime.block_on(gateway::serve(cfg, shutdown, ready_tx));
+        let result = runtime.block_on(gateway::serve(cfg, &config_file, shutdown, ready_tx));
         let _ = done_tx.send(result.map_err(|e| format!("{e:#}")));
     });
 

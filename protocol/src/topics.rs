@@ -25,7 +25,7 @@ pub enum TopicKind {
     /// Tag health (last seen, battery, events a tag dropped), gateway → HQ.
     Tags,
     /// Technicians' commands for a store's tags (identify, configure),
-    /// HQ → gateway. Reserved: no gateway subscribes to it yet.
+    /// HQ → gateway; each gateway subscribes to its own store's only.
     Commands,
 }
 

@@ -342,11 +342,86 @@ fn funnel_export_fleet_and_dashboard_on_clickhouse_equal_sqlites_for_the_same_da
             }
         }
     }
+    // Some SKUs only (`--sku`), on either backend: the stores' GTIN A, the
+    // mini-program's code TS-A, both; and the stores of a region.
+    let directory = dir.path().join("stores.csv");
+    std::fs::write(
+        &directory,
+        "store,name,region,city,brand,timezone\nS1,,East,,aisle,\n",
+    )
+    .unwrap();
+    let directory = directory.to_str().unwrap();
+    let filters: [&[&str]; 5] = [
+        &["--sku", GTIN_A],
+        &["--sku", "TS-A"],
+        &["--sku", GTIN_A, "--sku", "TS-A", "--sku", GTIN_B],
+        &["--region", "East", "--stores", directory],
+        &["--sku", GTIN_B, "--brand", "aisle", "--stores", directory],
+    ];
+    for filter in filters {
+        for by in ["sku", "sku,channel", "store,channel", "day,sku,channel"] {
+            let report = |db: &str| {
+                let mut args = vec!["funnel", "--db", db, "--by", by, "--format", "json"];
+                args.extend_from_slice(filter);
+                stdout_of(&args)
+            };
+            assert_eq!(report(&ch), report(sqlite_db), "--by {by} {filter:?}");
+        }
+    }
+    // By hand: A's one garment, picked up, tried on and bought, on the
+    // dwell that showed it; TS-A online: 1 exposure, u1's journey to
+    // purchase.
+    let only = |sku: &str| -> Value {
+        serde_json::from_str(&stdout_of(&[
+            "funnel",
+            "--db",
+            &ch,
+            "--by",
+            "sku,channel",
+            "--sku",
+            sku,
+            "--format",
+            "json",
+        ]))
+        .unwrap()
+    };
+    let a = only(GTIN_A);
+    let rows = a["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{a}");
+    for (figure, want) in [
+        ("exposures", 1),
+        ("pickups", 1),
+        ("try_ons", 1),
+        ("purchases", 1),
+    ] {
+        assert_eq!(rows[0][figure], want, "{figure} in {a}");
+    }
+    assert_eq!(rows[0]["channel"], "store");
+    let online = only("TS-A");
+    let rows = online["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{online}");
+    assert_eq!(
+        (
+            &rows[0]["channel"],
+            &rows[0]["exposures"],
+            &rows[0]["journeys_purchase"]
+        ),
+        (&json!("mp"), &json!(1), &json!(1)),
+        "{online}"
+    );
+
     let dashboards = [
         Dashboard::start(dir.path(), "dashboard-ch", &ch),
         Dashboard::start(dir.path(), "dashboard-sqlite", sqlite_db),
     ];
-    for by in ["channel", "sku,channel", "store,channel", "sku"] {
+    let some_skus = format!("sku,channel&sku=TS-A&sku={GTIN_B}");
+    for by in [
+        "channel",
+        "sku,channel",
+        "store,channel",
+        "sku",
+        some_skus.as_str(),
+    ] {
         let path = format!("/api/funnel?by={by}&window=1h");
         assert_eq!(
             dashboards[0].get(&path),

@@ -45,14 +45,16 @@ fn catalog(dir: &Path) -> PathBuf {
 }
 
 /// S1 in Shanghai (UTC+8), so its local days and hours differ from UTC's;
-/// S2 in UTC, in another region.
+/// S2 in UTC, in another region and of another brand; S3 beside S1, with
+/// an entrance counter and nothing else yet.
 fn directory(dir: &Path) -> PathBuf {
     let path = dir.join("stores.csv");
     std::fs::write(
         &path,
         "store,name,region,city,brand,timezone
          S1,Jing'an,East,Shanghai,aisle,Asia/Shanghai
-         S2,Soho,West,London,aisle,UTC
+         S2,Soho,West,London,aisle outlet,UTC
+         S3,Pudong,East,Shanghai,aisle,Asia/Shanghai
 ",
     )
     .unwrap();
@@ -158,6 +160,21 @@ fn event_batches() -> (Vec<Message>, usize) {
             ));
         }
     }
+    // S3 has only its door counts: a store all the same.
+    let visits: Vec<Value> = (0..6)
+        .map(|q| {
+            json!({"id": format!("S3-visits-{q}"), "ts": at(DAYS[0], q * 900),
+                "event": "store_visits", "stage": "visit", "tag": 4, "zone": "main-door",
+                "duration_ms": 900_000, "count": 2 + q})
+        })
+        .collect();
+    total += visits.len();
+    let batch = json!({"schema": "aisle.batch.v1", "store": "S3", "gateway": "gw-S3",
+        "batch_id": "S3-b0", "created_at": "2026-11-21T12:00:00.000Z", "events": visits});
+    messages.push(Message::new(
+        Topic::new("S3", TopicKind::Events).to_string(),
+        batch.to_string(),
+    ));
     (messages, total)
 }
 
@@ -593,6 +610,20 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
             key_rows(&by_dwell, &["zone"]),
             "zones by total dwell"
         );
+        // Per region, by local day and by hour.
+        let periods: [(&str, &str, &'static [&'static str]); 2] = [
+            ("region-days", "region,day", &["region", "day"]),
+            ("region-hours", "region,hour", &["region", "hour"]),
+        ];
+        for (id, by, dims) in periods {
+            let rows = with_stores(by);
+            assert!(
+                rows.iter()
+                    .any(|r| r["region"] == "East" && r["visits"].as_u64() > Some(0)),
+                "{by}: {rows:?}"
+            );
+            assert_table(&browser, id, &rows, dims, by);
+        }
         let fixtures = cli_rows(&db, &["--by", "store,fixture"]);
         assert_table(
             &browser,
@@ -635,6 +666,63 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
             .collect();
         assert_eq!(tags, ["S1/9", "S1/11"]);
     }
+
+    // The store menu lists S3, which has only door counts.
+    browser.goto(&dashboard.url("/skus?lang=en"));
+    let menu = browser.execute(
+        "return Array.from(document.querySelectorAll('#store-filter option')).map(o => o.value);",
+    );
+    assert_eq!(menu, json!(["", "S1", "S2", "S3"]));
+
+    // Click the region filter, then add a brand: the SKU list is `aisle
+    // funnel --region` and `--brand` over the same directory.
+    browser.click("#region-filter option[value=East]");
+    browser.click("#apply");
+    wait_until("the region's page", DEADLINE, || {
+        browser.url().contains("region=East").then_some(())
+    });
+    let with_dir = ["--by", "sku", "--catalog", cat, "--stores", stores];
+    let east = cli_rows(&db, &[&with_dir[..], &["--region", "East"]].concat());
+    assert!(
+        !east.is_empty() && east != by_sku,
+        "East is S1 and S3: {east:?}"
+    );
+    assert_table(&browser, "skus", &east, &["sku"], "East sku");
+    browser.screenshot(&shots.join("skus-region-en.png"));
+    assert_quiet_console(&browser, "region filter");
+    browser.click("#brand-filter option[value='aisle outlet']");
+    browser.click("#apply");
+    wait_until("the brand's page", DEADLINE, || {
+        browser.url().contains("brand=aisle+outlet").then_some(())
+    });
+    // No store is in East and of the outlet brand.
+    assert!(cli_rows(
+        &db,
+        &[
+            &with_dir[..],
+            &["--region", "East", "--brand", "aisle outlet"]
+        ]
+        .concat()
+    )
+    .is_empty());
+    assert_eq!(
+        browser.execute("return document.querySelectorAll('#skus').length;"),
+        0
+    );
+    browser.goto(&dashboard.url("/skus?lang=zh-CN&brand=aisle%20outlet"));
+    let outlet = cli_rows(&db, &[&with_dir[..], &["--brand", "aisle outlet"]].concat());
+    assert_eq!(
+        outlet,
+        cli_rows(&db, &["--by", "sku", "--catalog", cat, "--store", "S2"])
+    );
+    assert_table(&browser, "skus", &outlet, &["sku"], "outlet sku");
+    let pager = browser.execute(
+        "const p = document.querySelector('#pager'); return [p.dataset.page, p.dataset.pages, p.dataset.rows];",
+    );
+    assert_eq!(pager, json!(["1", "1", outlet.len().to_string()]));
+    let unknown = http::get(&dashboard.addr, "/skus?region=North");
+    assert_eq!(unknown.status, 400);
+    assert!(unknown.text().contains("East, West"), "{}", unknown.text());
 
     // Click a filter: store S2 on the SKU list.
     browser.goto(&dashboard.url("/skus?lang=en"));
@@ -738,6 +826,27 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
         (
             "?by=region,hour",
             vec!["--by", "region,hour", "--stores", stores],
+        ),
+        (
+            "?by=sku,store&sku=TS-RED-M&sku=80614141123472&region=East",
+            vec![
+                "--by",
+                "sku,store",
+                "--sku",
+                "TS-RED-M",
+                "--sku",
+                C,
+                "--region",
+                "East",
+                "--catalog",
+                cat,
+                "--stores",
+                stores,
+            ],
+        ),
+        (
+            "?by=store,day&brand=aisle",
+            vec!["--by", "store,day", "--brand", "aisle", "--stores", stores],
         ),
         (
             "?by=zone&store=S1",

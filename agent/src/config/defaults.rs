@@ -38,3 +38,10 @@ pub const BATCH_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=128 * 1024
 pub const BATCH_LINGER_MS: u64 = 200;
 /// Longest accepted `[batch] linger_ms`.
 pub const MAX_BATCH_LINGER_MS: u64 = 60_000;
+
+/// The control socket's file name beside the spool when `[control] socket`
+/// is absent: the spool's directory already belongs to the service's user
+/// and group (`/var/lib/aisle`, mode 0750).
+pub const CONTROL_SOCKET_NAME: &str = "control.sock";
+/// The longest Unix socket path Linux accepts (`sun_path` less its NUL).
+pub const MAX_SOCKET_PATH: usize = 107;

@@ -210,3 +210,28 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn the_control_socket_defaults_to_beside_the_spool() {
+    let c = parse(Path::new("store.toml"), MINIMAL).unwrap();
+    assert_eq!(c.control_socket(), Path::new("/tmp/control.sock"));
+    let text = format!("{MINIMAL}[control]\nsocket = \"/run/aisle/control.sock\"\n");
+    let c = parse(Path::new("store.toml"), &text).unwrap();
+    assert_eq!(c.control_socket(), Path::new("/run/aisle/control.sock"));
+}
+
+#[test]
+fn a_control_socket_path_too_long_for_a_unix_socket_points_at_its_key() {
+    let long = format!("/run/{}/control.sock", "a".repeat(100));
+    let text = format!("{MINIMAL}[control]\nsocket = \"{long}\"\n");
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    // Line 7 of the file: `socket = …` under `[control]`.
+    assert_eq!(errs[0].line, 7, "{errs:?}");
+    assert!(
+        errs[0].message.contains("longer than a Unix socket allows"),
+        "{errs:?}"
+    );
+    let text = format!("{MINIMAL}[control]\nsocket = \"/tmp/spool.sqlite\"\n");
+    assert!(errors(&text)[0].message.contains("is the spool file's"));
+}

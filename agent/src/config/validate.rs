@@ -189,6 +189,7 @@ impl Validator<'_> {
             );
         }
         self.check_batch(&c.batch);
+        self.check_control(c);
         if let Some(m) = &c.metrics {
             if m.listen_addr().is_err() {
                 self.error(
@@ -261,6 +262,41 @@ impl Validator<'_> {
                 &[N("broker"), N(key)],
                 "cert_file and key_file must be given together".into(),
                 "add the missing one, or remove both",
+            );
+        }
+    }
+
+    /// The control socket's path must fit a Unix socket address and not be
+    /// the spool's.
+    fn check_control(&mut self, c: &StoreConfig) {
+        let path = c.control_socket();
+        let at: &[Key] = if c.control.socket.is_some() {
+            &[N("control"), N("socket")]
+        } else {
+            &[N("spool"), N("path")]
+        };
+        let len = path.as_os_str().len();
+        if c.control
+            .socket
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            self.error(
+                at,
+                "control socket path is empty".into(),
+                "remove the key to use control.sock beside the spool, or give a path",
+            );
+        } else if len > defaults::MAX_SOCKET_PATH {
+            self.error(
+                at,
+                format!("the control socket path {} is {len} bytes, longer than a Unix socket allows ({})", path.display(), defaults::MAX_SOCKET_PATH),
+                "set [control] socket to a shorter path, e.g. /run/aisle/control.sock",
+            );
+        } else if path == c.spool.path {
+            self.error(
+                at,
+                "the control socket path is the spool file's".into(),
+                "give [control] socket a path of its own",
             );
         }
     }

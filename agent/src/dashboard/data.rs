@@ -7,13 +7,13 @@
 
 use super::query::{Query, STORE_CHANNEL};
 use crate::event_store::{Credentials, EventFilter, EventStore, StoreError, Target};
+use crate::funnel::directory::StoreInfo;
 use crate::funnel::report::{FunnelReport, FunnelRow};
 use crate::funnel::store;
 use crate::funnel::Catalog;
 use crate::funnel::StoreDirectory;
 use crate::funnel::{Dimension, FunnelOptions};
 use crate::hq::fleet::{self, GatewayState, TagAlarms, TagState};
-use protocol::time::UnixMillis;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,9 +32,7 @@ const CACHED_ROWS_MAX: usize = 50_000;
 /// What a report depends on: its parameters and the store's contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ReportKey {
-    store: Option<String>,
-    from: Option<UnixMillis>,
-    to: Option<UnixMillis>,
+    filter: EventFilter,
     window: Duration,
     by: Vec<Dimension>,
     /// The store's change marker ([`EventStore::change_marker`]): rows are
@@ -95,9 +93,7 @@ impl Source {
     ) -> Result<Arc<FunnelReport>, StoreError> {
         let last_event = store.change_marker()?;
         let key = ReportKey {
-            store: filter.store.clone(),
-            from: filter.from,
-            to: filter.to,
+            filter: filter.clone(),
             window,
             by: by.clone(),
             last_event,
@@ -147,9 +143,34 @@ impl Source {
     }
 }
 
-/// Every store with events or exposures, in order.
-pub(super) fn stores(store: &EventStore) -> Result<Vec<String>, StoreError> {
-    store.stores()
+/// What the filter form offers: every store with events, the channels,
+/// and the store directory's regions and brands.
+pub(super) struct Choices {
+    pub stores: Vec<String>,
+    pub channels: Vec<String>,
+    pub regions: Vec<String>,
+    pub brands: Vec<String>,
+}
+
+impl Source {
+    pub(super) fn choices(&self, store: &EventStore) -> Result<Choices, StoreError> {
+        let distinct = |field: fn(&StoreInfo) -> &Option<String>| {
+            let mut values: Vec<String> = self
+                .stores
+                .iter()
+                .filter_map(|(_, info)| field(info).clone())
+                .collect();
+            values.sort();
+            values.dedup();
+            values
+        };
+        Ok(Choices {
+            stores: store.stores()?,
+            channels: channels(store)?,
+            regions: distinct(|info| &info.region),
+            brands: distinct(|info| &info.brand),
+        })
+    }
 }
 
 /// The channels a page can be filtered by: `store` (what the tags saw) and

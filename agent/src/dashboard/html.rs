@@ -3,6 +3,7 @@
 //! filter form. Styles are inline in the page: nothing is fetched from
 //! anywhere, not even from this server.
 
+use super::data::Choices;
 use super::i18n::{Lang, T};
 use std::fmt::Write as _;
 
@@ -73,7 +74,9 @@ const NAV: [(&str, T); 4] = [
 ];
 
 /// The filters a page's links carry to the other pages.
-pub(super) const FILTER_KEYS: [&str; 6] = ["from", "to", "store", "window", "channel", "lang"];
+pub(super) const FILTER_KEYS: [&str; 8] = [
+    "from", "to", "store", "region", "brand", "window", "channel", "lang",
+];
 
 const STYLE: &str = "body{font-family:system-ui,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:0;color:#1d2330;background:#f6f7f9}\
 header{background:#1d2330;color:#fff;padding:10px 20px;display:flex;gap:18px;align-items:center;flex-wrap:wrap}\
@@ -109,10 +112,16 @@ pub(super) fn page(ctx: &Ctx, path: &str, active: &str, title: &str, body: &str)
         } else {
             ""
         };
+        // The fleet is not filtered: it takes the language only.
+        let keep: &[&str] = if href == "/fleet" {
+            &["lang"]
+        } else {
+            &FILTER_KEYS
+        };
         let _ = write!(
             out,
             "<a href=\"{}\"{class}>{}</a>",
-            ctx.link(href, &FILTER_KEYS, &[]),
+            ctx.link(href, keep, &[]),
             ctx.t(label)
         );
     }
@@ -133,16 +142,11 @@ pub(super) fn page(ctx: &Ctx, path: &str, active: &str, title: &str, body: &str)
     out
 }
 
-/// The filter form: the range, the store (from `stores`), the window, the
-/// channel (from `channels`, when there is more than the stores' own), and
-/// `extra` fields a page adds (already HTML). Submitting keeps the language.
-pub(super) fn filter_form(
-    ctx: &Ctx,
-    action: &str,
-    stores: &[String],
-    channels: &[String],
-    extra: &str,
-) -> String {
+/// The filter form: the range, the store, the region and brand (with a
+/// store directory), the window, the channel (when there is more than the
+/// stores' own), and `extra` fields a page adds (already HTML).
+/// Submitting keeps the language.
+pub(super) fn filter_form(ctx: &Ctx, action: &str, choices: &Choices, extra: &str) -> String {
     let mut out = format!(
         "<form class=\"filters\" method=\"get\" action=\"{}\">",
         escape(action)
@@ -150,35 +154,39 @@ pub(super) fn filter_form(
     let _ = write!(
         out,
         "<label>{from}<input type=\"date\" name=\"from\" value=\"{fv}\"></label>\
-         <label>{until}<input type=\"date\" name=\"to\" value=\"{tv}\"></label>\
-         <label>{store}<select name=\"store\" id=\"store-filter\"><option value=\"\">{all}</option>",
+         <label>{until}<input type=\"date\" name=\"to\" value=\"{tv}\"></label>",
         from = ctx.t(T::From),
         until = ctx.t(T::Until),
-        store = ctx.t(T::Store),
-        all = ctx.t(T::AllStores),
         fv = escape(date_only(ctx.value("from"))),
         tv = escape(date_only(ctx.value("to"))),
     );
-    for store in stores {
-        let selected = if ctx.value("store") == store {
-            " selected"
-        } else {
-            ""
-        };
-        let _ = write!(
-            out,
-            "<option value=\"{s}\"{selected}>{s}</option>",
-            s = escape(store)
-        );
+    let all = ctx.t(T::All);
+    out.push_str(&select(
+        ctx,
+        "store",
+        ctx.t(T::Store),
+        ctx.t(T::AllStores),
+        &choices.stores,
+    ));
+    if !choices.regions.is_empty() {
+        out.push_str(&select(
+            ctx,
+            "region",
+            ctx.t(T::Region),
+            all,
+            &choices.regions,
+        ));
     }
-    out.push_str("</select></label>");
-    if channels.len() > 1 {
+    if !choices.brands.is_empty() {
+        out.push_str(&select(ctx, "brand", ctx.t(T::Brand), all, &choices.brands));
+    }
+    if choices.channels.len() > 1 {
         let _ = write!(
             out,
             "<label>{}<select name=\"channel\" id=\"channel-filter\">",
             ctx.t(T::Channel)
         );
-        for channel in channels {
+        for channel in &choices.channels {
             let selected = if ctx.value("channel") == channel {
                 " selected"
             } else {
@@ -206,6 +214,28 @@ pub(super) fn filter_form(
         lang = ctx.lang.code(),
         apply = ctx.t(T::Apply),
     );
+    out
+}
+
+/// A `<select name="{name}" id="{name}-filter">` of `values`, the first
+/// option (`any`) meaning no filter; the current value selected.
+fn select(ctx: &Ctx, name: &str, label: &str, any: &str, values: &[String]) -> String {
+    let mut out = format!(
+        "<label>{label}<select name=\"{name}\" id=\"{name}-filter\"><option value=\"\">{any}</option>"
+    );
+    for value in values {
+        let selected = if ctx.value(name) == value {
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            "<option value=\"{v}\"{selected}>{v}</option>",
+            v = escape(value)
+        );
+    }
+    out.push_str("</select></label>");
     out
 }
 

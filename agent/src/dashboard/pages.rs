@@ -206,14 +206,13 @@ pub(super) fn channels(ctx: &Ctx, rows: &[FunnelRow]) -> String {
 /// channel, with rates, the daily trend and the stores.
 pub(super) fn overview(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreError> {
     let store = src.open()?;
-    let stores = data::stores(&store)?;
-    let channel_list = data::channels(&store)?;
+    let choices = src.choices(&store)?;
     let by_store = src.rows(&store, q, vec![Dimension::Store])?;
     let total = data::total(&by_store);
     let by_channel = src.report(&store, &q.filter(), q.window(), vec![Dimension::Channel])?;
     let days = daily(src, &store, q, None)?;
     let mut body = format!("<h1>{}</h1>", ctx.t(T::Overview));
-    body.push_str(&filter_form(ctx, "/", &stores, &channel_list, ""));
+    body.push_str(&filter_form(ctx, "/", &choices, ""));
     body.push_str(&kpis(ctx, &total));
     body.push_str(&section(ctx.t(T::Funnel), &funnel_chart(ctx, &total)));
     body.push_str(&section(

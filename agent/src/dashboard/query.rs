@@ -1,6 +1,7 @@
 //! Query strings: the filters every page and `/api/funnel` share with
-//! `aisle funnel` (`by`, `from`, `to`, `window`, `store`, `channel`) plus
-//! the pages' own (`lang`, `q`, `sort`, `dir`, `code`).
+//! `aisle funnel` (`by`, `from`, `to`, `window`, `store`, `region`,
+//! `brand`, `sku`, `channel`) plus the pages' own (`lang`, `q`, `sort`,
+//! `dir`, `code`, `page`).
 //!
 //! Each route names the keys it takes; any other key, a repeated key or a
 //! bad value is refused with one line saying what was wrong, so a typo in a
@@ -9,7 +10,7 @@
 use super::i18n::Lang;
 use crate::cli::parse_duration;
 use crate::event_store::EventFilter;
-use crate::funnel::Dimension;
+use crate::funnel::{store, Catalog, Dimension, StoreDirectory};
 use protocol::time::UnixMillis;
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ pub(super) const STORE_CHANNEL: &str = "store";
 pub(super) enum BadQuery {
     #[error("unknown query parameter `{key}` (this page takes: {allowed})")]
     Unknown { key: String, allowed: String },
-    #[error("query parameter `{0}` is given twice")]
+    #[error("query parameter `{0}` is given twice (only `sku` may be repeated)")]
     Repeated(String),
     #[error("`{key}`: {reason}")]
     Value { key: String, reason: String },
@@ -39,6 +40,16 @@ pub(super) struct Query {
     pub to_ms: Option<i64>,
     pub window: Option<Duration>,
     pub store: Option<String>,
+    /// A region and a brand of the store directory (`aisle funnel
+    /// --region`, `--brand`).
+    pub region: Option<String>,
+    pub brand: Option<String>,
+    /// SKU codes (`aisle funnel --sku`, repeatable as `sku=A&sku=B`).
+    pub skus: Vec<String>,
+    /// The stores of `region` and `brand` and the GTINs of `skus`, as the
+    /// store directory and the catalog resolve them (`resolve`).
+    pub stores: Option<Vec<String>>,
+    pub gtins: Option<Vec<String>>,
     /// `store` or an online channel; whether the event store has it is
     /// checked against the store (see `data::channels`).
     pub channel: Option<String>,
@@ -47,6 +58,8 @@ pub(super) struct Query {
     pub sort: Option<String>,
     pub descending: bool,
     pub code: Option<String>,
+    /// The page of a long table, from 1.
+    pub page: Option<usize>,
 }
 
 /// The journey window when none is given: `aisle funnel`'s default.
@@ -66,7 +79,7 @@ impl Query {
                     allowed: allowed.join(", "),
                 });
             };
-            if seen.contains(&known) {
+            if seen.contains(&known) && known != "sku" {
                 return Err(BadQuery::Repeated(key.clone()));
             }
             seen.push(known);
@@ -108,6 +121,20 @@ impl Query {
                     }
                 }
                 "code" => query.code = Some(value.to_string()),
+                "region" => query.region = Some(value.to_string()),
+                "brand" => query.brand = Some(value.to_string()),
+                "sku" => query.skus.push(value.to_string()),
+                "page" => {
+                    query.page = Some(
+                        value
+                            .parse::<usize>()
+                            .ok()
+                            .filter(|p| *p >= 1)
+                            .ok_or_else(|| {
+                                bad(format!("`{value}` is not a page number (1, 2, …)"))
+                            })?,
+                    )
+                }
                 _ => unreachable!("every allowed key is handled above"),
             }
         }
@@ -122,10 +149,34 @@ impl Query {
         Ok(query)
     }
 
-    /// The events this query covers.
+    /// Resolves `region`, `brand` and `sku` against the store directory
+    /// and the catalog, as `aisle funnel` does; a region or brand no store
+    /// has is refused.
+    pub(super) fn resolve(
+        &mut self,
+        directory: &StoreDirectory,
+        catalog: &Catalog,
+    ) -> Result<(), BadQuery> {
+        let key = if self.region.is_some() {
+            "region"
+        } else {
+            "brand"
+        };
+        self.stores = store::stores_of(directory, self.region.as_deref(), self.brand.as_deref())
+            .map_err(|reason| BadQuery::Value {
+                key: key.to_string(),
+                reason,
+            })?;
+        self.gtins = store::gtins_of(catalog, &self.skus);
+        Ok(())
+    }
+
+    /// The events this query covers (after [`Query::resolve`]).
     pub(super) fn filter(&self) -> EventFilter {
         EventFilter {
             store: self.store.clone(),
+            stores: self.stores.clone(),
+            gtins: self.gtins.clone(),
             from: self.from_ms.map(UnixMillis),
             to: self.to_ms.map(UnixMillis),
         }
@@ -153,7 +204,9 @@ fn time(value: &str) -> Result<i64, String> {
 mod tests {
     use super::*;
 
-    const ALL: &[&str] = &["by", "from", "to", "window", "store", "channel", "lang"];
+    const ALL: &[&str] = &[
+        "by", "from", "to", "window", "store", "region", "brand", "sku", "channel", "lang", "page",
+    ];
 
     #[test]
     fn reads_the_funnel_parameters_like_the_command_line() {
@@ -168,6 +221,13 @@ mod tests {
         assert_eq!(q.store.as_deref(), Some("S1"));
         assert_eq!(q.channel.as_deref(), Some("store"));
         assert_eq!(q.lang, Some(Lang::ZhCn));
+        let skus = Query::parse(Some("sku=A&sku=B%20C&region=East&brand=b&page=3"), ALL).unwrap();
+        assert_eq!(skus.skus, ["A", "B C"]);
+        assert_eq!(
+            (skus.region.as_deref(), skus.brand.as_deref()),
+            (Some("East"), Some("b"))
+        );
+        assert_eq!(skus.page, Some(3));
         let blank = Query::parse(Some("from=&store="), ALL).unwrap();
         assert_eq!((blank.from_ms, blank.store), (None, None));
     }
@@ -178,8 +238,9 @@ mod tests {
         assert!(err("stor=S1").starts_with("unknown query parameter `stor`"));
         assert_eq!(
             err("store=a&store=b"),
-            "query parameter `store` is given twice"
+            "query parameter `store` is given twice (only `sku` may be repeated)"
         );
+        assert!(err("page=0").starts_with("`page`: `0` is not a page number"));
         assert!(err("window=1x").starts_with("`window`: `1x` is not a duration"));
         assert!(err("by=colour").contains("unknown dimension `colour`"));
         assert_eq!(

@@ -14,18 +14,26 @@ use crate::funnel::Dimension;
 use std::fmt::Write as _;
 
 /// The keys the SKU list's links keep.
-const LIST_KEYS: [&str; 9] = [
-    "from", "to", "store", "window", "channel", "lang", "by", "q", "sort",
+const LIST_KEYS: [&str; 11] = [
+    "from", "to", "store", "region", "brand", "window", "channel", "lang", "by", "q", "sort",
 ];
+/// The keys a page link of the list keeps: the list's and the direction.
+const PAGE_LINK_KEYS: [&str; 12] = [
+    "from", "to", "store", "region", "brand", "window", "channel", "lang", "by", "q", "sort", "dir",
+];
+/// Rows per page of the list: a chain's catalog has thousands of SKUs, and
+/// a page of them all weighs megabytes before it is read. Search and sort
+/// run over every row on the server, so a page is a slice of the whole
+/// sorted list.
+pub(super) const PAGE_ROWS: usize = 200;
 
 /// `/skus`: one row per SKU (`by=style`: per style), filtered by `q` on the
 /// code or the catalog name, sorted by `sort` (a JSON field name, or `sku`
-/// or `name`) in `dir`.
+/// or `name`) in `dir`, [`PAGE_ROWS`] at a time (`page`).
 pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreError> {
     let by_style = matches!(q.by.as_deref(), Some([Dimension::Style]));
     let store = src.open()?;
-    let stores = super::data::stores(&store)?;
-    let channel_list = super::data::channels(&store)?;
+    let choices = src.choices(&store)?;
     let dim = if by_style {
         Dimension::Style
     } else {
@@ -80,7 +88,7 @@ pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreEr
         qv = escape(ctx.value("q")),
         by = dim.as_str(),
     );
-    body.push_str(&filter_form(ctx, "/skus", &stores, &channel_list, &extra));
+    body.push_str(&filter_form(ctx, "/skus", &choices, &extra));
     if rows.is_empty() {
         let _ = write!(body, "<p class=\"note\">{}</p>", ctx.t(T::NoData));
         return Ok(page(ctx, "/skus", "/skus", ctx.t(title), &body));
@@ -114,8 +122,14 @@ pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreEr
         },
         table::header(ctx, Figures::All, Some(&sorting))
     );
+    // Bars are scaled to the whole list, so a page's bars compare with the
+    // next page's.
     let max = table::maxima(rows.iter().map(|r| r.2));
-    for (code, name, row) in &rows {
+    let pages = rows.len().div_ceil(PAGE_ROWS);
+    let current = q.page.unwrap_or(1).min(pages);
+    let first = (current - 1) * PAGE_ROWS;
+    let shown = &rows[first..rows.len().min(first + PAGE_ROWS)];
+    for (code, name, row) in shown {
         let key = if by_style {
             escape(code)
         } else {
@@ -138,7 +152,46 @@ pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreEr
         );
     }
     body.push_str("</table>");
+    body.push_str(&pager(ctx, current, pages, first, shown.len(), rows.len()));
     Ok(page(ctx, "/skus", "/skus", ctx.t(title), &body))
+}
+
+/// Where the page is in the list (`rows 201–400 of 5,000`) and links to the
+/// pages before and after it.
+fn pager(
+    ctx: &Ctx,
+    current: usize,
+    pages: usize,
+    first: usize,
+    shown: usize,
+    all: usize,
+) -> String {
+    let mut out = format!(
+        "<p class=\"pager\" id=\"pager\" data-page=\"{current}\" data-pages=\"{pages}\" data-rows=\"{all}\">{} {}–{} / {}",
+        ctx.t(T::Rows),
+        ctx.lang.count((first + 1) as u64),
+        ctx.lang.count((first + shown) as u64),
+        ctx.lang.count(all as u64),
+    );
+    for (id, label, to) in [
+        (
+            "previous",
+            T::Previous,
+            current.checked_sub(1).filter(|p| *p >= 1),
+        ),
+        ("next", T::Next, Some(current + 1).filter(|p| *p <= pages)),
+    ] {
+        if let Some(to) = to {
+            let _ = write!(
+                out,
+                " <a id=\"{id}\" href=\"{}\">{}</a>",
+                ctx.link("/skus", &PAGE_LINK_KEYS, &[("page", &to.to_string())]),
+                ctx.t(label)
+            );
+        }
+    }
+    out.push_str("</p>");
+    out
 }
 
 /// `/sku?code=…`: one SKU's funnel, per channel, per store and per day,
@@ -146,8 +199,13 @@ pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreEr
 /// a SKU may simply have had no events in the range.
 pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<String, StoreError> {
     let store = src.open()?;
-    let stores = super::data::stores(&store)?;
-    let channel_list = super::data::channels(&store)?;
+    let choices = src.choices(&store)?;
+    // Every report below reads this SKU's items only (`aisle funnel
+    // --sku`), not the chain's; its rows are the SKU's rows of the whole
+    // chain's report.
+    let mut q = q.clone();
+    q.gtins = crate::funnel::store::gtins_of(&src.catalog, &[code.to_string()]);
+    let q = &q;
     let total = src
         .rows(&store, q, vec![Dimension::Sku])?
         .iter()
@@ -183,7 +241,7 @@ pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<Stri
         "<input type=\"hidden\" name=\"code\" value=\"{}\">",
         escape(code)
     );
-    body.push_str(&filter_form(ctx, "/sku", &stores, &channel_list, &hidden));
+    body.push_str(&filter_form(ctx, "/sku", &choices, &hidden));
     body.push_str(&section(ctx.t(T::Funnel), &funnel_chart(ctx, &total)));
     let _ = write!(
         body,
@@ -212,4 +270,40 @@ pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<Stri
     body.push_str("</table>");
     body.push_str(&section(ctx.t(T::PerDay), &trend(ctx, &days)));
     Ok(page(ctx, "/sku", "/skus", &title, &body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::i18n::Lang;
+    use super::*;
+
+    #[test]
+    fn a_middle_page_links_to_its_neighbours_keeping_the_filters_and_the_sort() {
+        let ctx = Ctx {
+            lang: Lang::En,
+            pairs: [
+                ("store", "S1"),
+                ("page", "2"),
+                ("sort", "pickups"),
+                ("dir", "desc"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .to_vec(),
+        };
+        let middle = pager(&ctx, 2, 3, 200, 200, 450);
+        assert!(middle.contains("rows 201–400 / 450"), "{middle}");
+        assert!(
+            middle.contains(
+                "id=\"previous\" href=\"/skus?store=S1&amp;sort=pickups&amp;dir=desc&amp;page=1\""
+            ),
+            "{middle}"
+        );
+        assert!(middle.contains(
+            "id=\"next\" href=\"/skus?store=S1&amp;sort=pickups&amp;dir=desc&amp;page=3\""
+        ));
+        let last = pager(&ctx, 3, 3, 400, 50, 450);
+        assert!(last.contains("rows 401–450 / 450") && !last.contains("id=\"next\""));
+        let only = pager(&ctx, 1, 1, 0, 3, 3);
+        assert!(!only.contains("<a "), "{only}");
+    }
 }

@@ -1,7 +1,7 @@
 //! The Stores page: each store's funnel and visits, the regions (with a
 //! store directory), visits by the stores' local day and hour with the
-//! figures per visit, the zones ranked by dwell, and the fixtures by
-//! exposures and pickups.
+//! figures per visit, per store and per region, the zones ranked by
+//! dwell, and the fixtures by exposures and pickups.
 //!
 //! Every table is rows of one engine report, keyed as `aisle funnel --by`
 //! names in the table's `data-by`, so each figure can be checked against
@@ -23,44 +23,71 @@ use std::fmt::Write as _;
 /// and by hour, the zones by dwell, the fixtures by exposures and pickups.
 pub(super) fn page_html(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreError> {
     let store = src.open()?;
-    let all = data::stores(&store)?;
-    let channels = data::channels(&store)?;
+    let choices = src.choices(&store)?;
     let by_store = src.rows(&store, q, vec![Dimension::Store])?;
     let mut body = format!("<h1>{}</h1>", ctx.t(T::Stores));
-    body.push_str(&filter_form(ctx, "/stores", &all, &channels, ""));
+    body.push_str(&filter_form(ctx, "/stores", &choices, ""));
     body.push_str(&section(ctx.t(T::PerStore), &store_table(ctx, &by_store)));
     let _ = write!(body, "<p class=\"note\">{}</p>", ctx.t(T::VisitsNote));
     if !src.stores.is_empty() {
         let regions = src.rows(&store, q, vec![Dimension::Region])?;
         body.push_str(&section(
             ctx.t(T::PerRegion),
-            &visit_table(ctx, "regions", "region", &[T::Region], &regions),
+            &keyed_table(
+                ctx,
+                "regions",
+                "region",
+                &[T::Region],
+                &regions,
+                Extra::Visits,
+            ),
         ));
     }
 
     let by_day = src.rows(&store, q, vec![Dimension::Store, Dimension::Day])?;
     let day_totals = src.rows(&store, q, vec![Dimension::Day])?;
     let mut html = visits_chart(ctx, &day_totals, |d| day_label(ctx, d));
-    html.push_str(&visit_table(
+    html.push_str(&keyed_table(
         ctx,
         "store-days",
         "store,day",
         &[T::Store, T::Day],
         &by_day,
+        Extra::Visits,
     ));
     body.push_str(&section(ctx.t(T::VisitsByDay), &html));
 
     let by_hour = src.rows(&store, q, vec![Dimension::Store, Dimension::Hour])?;
     let hour_totals = src.rows(&store, q, vec![Dimension::Hour])?;
     let mut html = visits_chart(ctx, &hour_totals, |h| h.replace('T', " ") + "h");
-    html.push_str(&visit_table(
+    html.push_str(&keyed_table(
         ctx,
         "store-hours",
         "store,hour",
         &[T::Store, T::Hour],
         &by_hour,
+        Extra::Visits,
     ));
     body.push_str(&section(ctx.t(T::VisitsByHour), &html));
+
+    if !src.stores.is_empty() {
+        for (dim, id, title, column) in [
+            (Dimension::Day, "region-days", T::RegionDays, T::Day),
+            (Dimension::Hour, "region-hours", T::RegionHours, T::Hour),
+        ] {
+            let rows = src.rows(&store, q, vec![Dimension::Region, dim])?;
+            let mut html = region_chart(ctx, &rows, dim);
+            html.push_str(&keyed_table(
+                ctx,
+                id,
+                &format!("region,{dim}"),
+                &[T::Region, column],
+                &rows,
+                Extra::Visits,
+            ));
+            body.push_str(&section(ctx.t(title), &html));
+        }
+    }
 
     let mut zones = src.rows(&store, q, vec![Dimension::Zone])?;
     zones.sort_by(|a, b| {
@@ -70,7 +97,7 @@ pub(super) fn page_html(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, St
     });
     body.push_str(&section(
         ctx.t(T::Zones),
-        &dwell_table(ctx, "zones", "zone", &[T::Zone], &zones),
+        &keyed_table(ctx, "zones", "zone", &[T::Zone], &zones, Extra::Dwells),
     ));
 
     let mut fixtures = src.rows(&store, q, vec![Dimension::Store, Dimension::Fixture])?;
@@ -81,12 +108,13 @@ pub(super) fn page_html(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, St
     });
     body.push_str(&section(
         ctx.t(T::Fixtures),
-        &dwell_table(
+        &keyed_table(
             ctx,
             "fixtures",
             "store,fixture",
             &[T::Store, T::Fixture],
             &fixtures,
+            Extra::Dwells,
         ),
     ));
     Ok(page(ctx, "/stores", "/stores", ctx.t(T::Stores), &body))
@@ -107,55 +135,55 @@ fn keys(row: &FunnelRow) -> (String, String) {
     (escape(&values.join("/")), cells)
 }
 
-/// A table of rows keyed by store-level dimensions: the counts, the visits
-/// and the figures per visit.
-fn visit_table(ctx: &Ctx, id: &str, by: &str, columns: &[T], rows: &[FunnelRow]) -> String {
-    if rows.is_empty() {
-        return format!("<p class=\"note\">{}</p>", ctx.t(T::NoData));
-    }
-    let columns: Vec<(&str, bool)> = columns.iter().map(|c| (ctx.t(*c), true)).collect();
-    let mut out = table_head(
-        id,
-        &columns,
-        &(table::header(ctx, Figures::WithoutMedians, None)
-            + &table::extra_header(ctx, &table::VISIT_FIELDS)),
-    )
-    .replacen("<table ", &format!("<table data-by=\"{by}\" "), 1);
-    for row in rows {
-        let (key, cells) = keys(row);
-        let _ = write!(
-            out,
-            "<tr data-key=\"{key}\">{cells}{}{}</tr>",
-            table::cells(ctx, row, Figures::WithoutMedians, None),
-            table::visit_cells(ctx, row)
-        );
-    }
-    out.push_str("</table>");
-    out
+/// What a table shows after the funnel's counts.
+#[derive(Clone, Copy)]
+enum Extra {
+    /// Rows keyed by store-level dimensions: the visits and the figures
+    /// per visit.
+    Visits,
+    /// Rows keyed by zone or fixture: the dwell figures, with bars scaled
+    /// to the largest count.
+    Dwells,
 }
 
-/// A table of rows keyed by zone or fixture: exposures, pickups and the
-/// dwell figures.
-fn dwell_table(ctx: &Ctx, id: &str, by: &str, columns: &[T], rows: &[FunnelRow]) -> String {
+/// A table of `rows` keyed by `columns`, their counts and `extra`'s
+/// figures.
+fn keyed_table(
+    ctx: &Ctx,
+    id: &str,
+    by: &str,
+    columns: &[T],
+    rows: &[FunnelRow],
+    extra: Extra,
+) -> String {
     if rows.is_empty() {
         return format!("<p class=\"note\">{}</p>", ctx.t(T::NoData));
     }
     let columns: Vec<(&str, bool)> = columns.iter().map(|c| (ctx.t(*c), true)).collect();
+    let fields: &[_] = match extra {
+        Extra::Visits => &table::VISIT_FIELDS,
+        Extra::Dwells => &table::DWELL_FIELDS,
+    };
     let mut out = table_head(
         id,
         &columns,
-        &(table::header(ctx, Figures::WithoutMedians, None)
-            + &table::extra_header(ctx, &table::DWELL_FIELDS)),
+        &(table::header(ctx, Figures::WithoutMedians, None) + &table::extra_header(ctx, fields)),
     )
     .replacen("<table ", &format!("<table data-by=\"{by}\" "), 1);
-    let max = table::maxima(rows);
+    let max = match extra {
+        Extra::Visits => None,
+        Extra::Dwells => Some(table::maxima(rows)),
+    };
     for row in rows {
         let (key, cells) = keys(row);
+        let extra_cells = match extra {
+            Extra::Visits => table::visit_cells(ctx, row),
+            Extra::Dwells => table::dwell_cells(ctx, row),
+        };
         let _ = write!(
             out,
-            "<tr data-key=\"{key}\">{cells}{}{}</tr>",
-            table::cells(ctx, row, Figures::WithoutMedians, Some(&max)),
-            table::dwell_cells(ctx, row)
+            "<tr data-key=\"{key}\">{cells}{}{extra_cells}</tr>",
+            table::cells(ctx, row, Figures::WithoutMedians, max.as_ref()),
         );
     }
     out.push_str("</table>");
@@ -178,5 +206,45 @@ fn visits_chart(ctx: &Ctx, rows: &[FunnelRow], label: impl Fn(&str) -> String) -
         svg::VISITS_COLOUR,
         rows.iter().map(|r| r.visits.unwrap_or(0)).collect(),
     )];
+    svg::lines(&labels, &series)
+}
+
+/// Visits of each region (rows keyed `region,{day|hour}`) over the periods
+/// as one line per region; nothing when no row has visits.
+fn region_chart(ctx: &Ctx, rows: &[FunnelRow], period: Dimension) -> String {
+    if rows.iter().all(|r| r.visits.is_none_or(|v| v == 0)) {
+        return String::new();
+    }
+    let key = |r: &FunnelRow, i: usize| r.dims[i].clone().unwrap_or_else(|| "–".to_string());
+    let mut periods: Vec<String> = rows.iter().map(|r| key(r, 1)).collect();
+    periods.sort();
+    periods.dedup();
+    let periods = &periods[periods.len().saturating_sub(data::MAX_DAYS * 24)..];
+    let mut regions: Vec<String> = rows.iter().map(|r| key(r, 0)).collect();
+    regions.sort();
+    regions.dedup();
+    let labels: Vec<String> = periods
+        .iter()
+        .map(|p| match period {
+            Dimension::Day => day_label(ctx, p),
+            _ => p.replace('T', " ") + "h",
+        })
+        .collect();
+    let series: Vec<(&str, &str, Vec<u64>)> = regions
+        .iter()
+        .zip(svg::SERIES_COLOURS.iter().cycle())
+        .map(|(region, colour)| {
+            let visits = periods
+                .iter()
+                .map(|p| {
+                    rows.iter()
+                        .find(|r| key(r, 0) == *region && key(r, 1) == *p)
+                        .and_then(|r| r.visits)
+                        .unwrap_or(0)
+                })
+                .collect();
+            (region.as_str(), *colour, visits)
+        })
+        .collect();
     svg::lines(&labels, &series)
 }

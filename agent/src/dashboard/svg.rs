@@ -13,6 +13,11 @@ use std::fmt::Write as _;
 pub(super) const STAGE_COLOURS: [&str; 5] = ["#9db4d6", "#4c78a8", "#f58518", "#e45756", "#54a24b"];
 /// The colour of visits, the stage before exposure where doors are counted.
 pub(super) const VISITS_COLOUR: &str = "#79706e";
+/// Colours of lines that are not stages (one per region), in turn;
+/// distinguishable in print.
+pub(super) const SERIES_COLOURS: [&str; 6] = [
+    "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2",
+];
 
 /// A funnel: one bar per stage, widths proportional to the largest value,
 /// each labelled with its name and formatted value. The last five stages

@@ -176,10 +176,19 @@ pub struct IngestCounts {
     pub quarantined_events: u64,
 }
 
-/// Which events a report covers: one store (or all), `from <= ts < to`.
-#[derive(Debug, Clone, Default)]
+/// Which events a report covers: one store (or all), the stores of a
+/// region or a brand, some SKUs' items, `from <= ts < to`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventFilter {
     pub store: Option<String>,
+    /// Only these stores (a region's or a brand's, from the store
+    /// directory); `None` for every store, empty for none.
+    pub stores: Option<Vec<String>>,
+    /// Only events and exposures of these GTINs, and online steps of these
+    /// codes (`aisle funnel --sku`: a SKU's GTINs from the catalog, and the
+    /// code itself); `None` for every item. Dwells and door counts are of
+    /// no item and are left out.
+    pub gtins: Option<Vec<String>>,
     pub from: Option<UnixMillis>,
     pub to: Option<UnixMillis>,
 }

@@ -6,7 +6,8 @@
 use super::{EventStore, StoreError};
 
 impl EventStore {
-    /// Every store with item events or exposures, in order.
+    /// Every store with events (item events, dwells, door counts) or
+    /// exposures, in order.
     pub fn stores(&self) -> Result<Vec<String>, StoreError> {
         Ok(match self {
             EventStore::Sqlite(db) => db.stores()?,

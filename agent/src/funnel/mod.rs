@@ -7,6 +7,7 @@
 pub mod calendar;
 pub mod catalog;
 pub mod clickhouse;
+mod csv;
 pub mod dimension;
 pub mod directory;
 pub mod engine;
@@ -42,6 +43,8 @@ use std::process::ExitCode;
     aisle funnel --db hq.db --by sku,channel --catalog catalog.csv   # stores beside online\n  \
     aisle funnel --db hq.db --by region,day --stores stores.csv       # visits, local days\n  \
     aisle funnel --db hq.db --by zone,hour --stores stores.csv        # dwell by zone\n  \
+    aisle funnel --db hq.db --by store,day --stores stores.csv --region 'East China'\n  \
+    aisle funnel --db hq.db --by store --catalog catalog.csv --sku TS-RED-M --sku TS-RED-L\n  \
     aisle funnel --db clickhouse://ch.hq.example:8123/aisle --db-user analyst \\\n    \
     --db-password-file /etc/aisle/ch.password --by sku,store\n\n\
     Reference: docs/hq.md, docs/online.md")]
@@ -57,6 +60,17 @@ pub struct Args {
     /// Only this store.
     #[arg(long)]
     store: Option<String>,
+    /// Only the stores of this region (needs --stores).
+    #[arg(long, requires = "stores")]
+    region: Option<String>,
+    /// Only the stores of this brand (needs --stores).
+    #[arg(long, requires = "stores")]
+    brand: Option<String>,
+    /// Only this SKU's items (its GTINs from --catalog, or the GTIN itself
+    /// without one); repeat for several. Dwells and visits are of no SKU
+    /// and are left out.
+    #[arg(long, value_name = "CODE")]
+    sku: Vec<String>,
     /// Only events at or after this time (RFC 3339, e.g. 2026-11-20T00:00:00Z).
     #[arg(long)]
     from: Option<UnixMillis>,
@@ -91,6 +105,12 @@ pub fn load_stores(path: Option<&std::path::Path>) -> anyhow::Result<StoreDirect
         .map_err(|err| anyhow::anyhow!("{}:{}: {err}", path.display(), err.line()))
 }
 
+/// The directory's path for an error message.
+fn stores_path(path: &Option<PathBuf>) -> String {
+    path.as_deref()
+        .map_or_else(|| "--stores".to_string(), |p| p.display().to_string())
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let by = dimension::parse_by(&args.by).context("--by")?;
     if by.contains(&Dimension::Style) && args.catalog.is_none() {
@@ -122,6 +142,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let db = EventStore::open_read_only(&target, &credentials)?;
     let filter = EventFilter {
         store: args.store,
+        stores: store::stores_of(&opts.stores, args.region.as_deref(), args.brand.as_deref())
+            .map_err(|e| anyhow::anyhow!("{e}: see {}", stores_path(&args.stores)))?,
+        gtins: store::gtins_of(&opts.catalog, &args.sku),
         from: args.from,
         to: args.to,
     };

@@ -8,22 +8,39 @@
 
 use super::dimension::Dimension;
 use super::engine::{FunnelBuilder, FunnelOptions, GarmentEvent};
-use super::report::FunnelReport;
+use super::store::FunnelSource;
 use crate::event_store::sqlite::ITEM_EVENTS;
 use crate::event_store::{DbError, EventFilter, SqliteStore};
 use protocol::stage::StoreEventKind;
 use protocol::time::UnixMillis;
 use rusqlite::types::{ToSql, ValueRef};
+use std::fmt::Write as _;
 use std::time::Duration;
 
-/// ` AND …` conditions for `filter` and their parameters, on any table with
-/// `store` and `ts_ms` columns (events, exposures, online steps).
+/// ` AND …` conditions for `filter` and their parameters, on a table with
+/// `store`, `gtin` and `ts_ms` columns (events, exposures).
 pub(crate) fn filter_sql(filter: &EventFilter) -> (String, Vec<&dyn ToSql>) {
+    conditions(filter, "gtin")
+}
+
+/// The same for online steps, whose item is the merchant's code in `sku`.
+pub(crate) fn online_filter_sql(filter: &EventFilter) -> (String, Vec<&dyn ToSql>) {
+    conditions(filter, "sku")
+}
+
+fn conditions<'a>(filter: &'a EventFilter, item: &str) -> (String, Vec<&'a dyn ToSql>) {
     let mut sql = String::new();
     let mut params: Vec<&dyn ToSql> = Vec::new();
     if let Some(store) = &filter.store {
         sql.push_str(" AND store = ?");
         params.push(store);
+    }
+    for (column, values) in [("store", &filter.stores), (item, &filter.gtins)] {
+        if let Some(values) = values {
+            let marks = vec!["?"; values.len()].join(", ");
+            let _ = write!(sql, " AND {column} IN ({marks})");
+            params.extend(values.iter().map(|v| v as &dyn ToSql));
+        }
     }
     if let Some(from) = &filter.from {
         sql.push_str(" AND ts_ms >= ?");
@@ -76,53 +93,75 @@ const READERS: usize = 2;
 /// Rows sampled to choose the store ranges.
 const SPLIT_SAMPLES: i64 = 64;
 
-/// The funnel report over the events in `store` that pass `filter`.
-pub fn report(
-    store: &SqliteStore,
-    filter: &EventFilter,
-    opts: &FunnelOptions,
-) -> Result<FunnelReport, DbError> {
-    let mut builder = FunnelBuilder::until(opts, filter.to);
-    count_exposures(store, filter, opts, &mut builder)?;
-    if opts.shows_dwells() || opts.shows_visits() {
-        add_dwells_and_visits(store, filter, opts, &mut builder)?;
+impl FunnelSource for SqliteStore {
+    fn add_exposures(
+        &self,
+        filter: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), DbError> {
+        count_exposures(self, &seekable(self, filter)?, opts, builder)
     }
-    // Online channels report only beside the stores' own channel.
-    if opts.by.contains(&Dimension::Channel) {
-        crate::online::store::add_to_report(store, filter, opts, &mut builder)?;
+
+    fn add_dwells_and_visits(
+        &self,
+        filter: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), DbError> {
+        add_dwells_and_visits(self, filter, opts, builder)
     }
-    // Journeys opened before `--to` are read to their window's end; only
-    // what is before `--to` counts.
-    let until = filter.to;
-    let items = super::store::journey_filter(filter, opts);
-    let filter = &items;
-    let ranges = store_ranges(store, filter)?;
-    let path = store.path();
-    let parts: Vec<Result<FunnelBuilder<'_>, DbError>> = std::thread::scope(|scope| {
-        let readers: Vec<_> = ranges
-            .iter()
-            .map(|range| {
-                scope.spawn(move || {
-                    let reader = SqliteStore::open_read_only(path)?;
-                    let mut part = FunnelBuilder::until(opts, until);
-                    scan_garments(&reader, filter, range, opts, &mut part)?;
-                    Ok(part)
+
+    /// Each reader thread scans whole garments of its own store range into
+    /// a builder of its own; the parts are absorbed in range order.
+    fn add_garments(
+        &self,
+        journeys: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), DbError> {
+        let journeys = &seekable(self, journeys)?;
+        let ranges = store_ranges(self, journeys)?;
+        let path = self.path();
+        let parts: Vec<Result<FunnelBuilder<'_>, DbError>> = std::thread::scope(|scope| {
+            let readers: Vec<_> = ranges
+                .iter()
+                .map(|range| {
+                    let mut part = builder.part();
+                    scope.spawn(move || {
+                        let reader = SqliteStore::open_read_only(path)?;
+                        scan_garments(&reader, journeys, range, opts, &mut part)?;
+                        Ok(part)
+                    })
                 })
-            })
-            .collect();
-        readers
-            .into_iter()
-            .map(|reader| {
-                reader
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    for part in parts {
-        builder.absorb(part?);
+                .collect();
+            readers
+                .into_iter()
+                .map(|reader| {
+                    reader
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        for part in parts {
+            builder.absorb(part?);
+        }
+        Ok(())
     }
-    Ok(builder.finish())
+}
+
+/// `filter` with every store named when it asks for some items of all
+/// stores: the garment index and the exposures' key lead with the store,
+/// and SQLite seeks to an item in them only when the store is named, so a
+/// SKU's report reads that SKU's rows, not the whole index. (Online steps
+/// need no store and are read with `filter` itself.)
+fn seekable(store: &SqliteStore, filter: &EventFilter) -> Result<EventFilter, DbError> {
+    let mut seek = filter.clone();
+    if filter.gtins.is_some() && filter.store.is_none() && filter.stores.is_none() {
+        seek.stores = Some(store.stores()?);
+    }
+    Ok(seek)
 }
 
 /// `[from, to)` over store ids; `None` is open-ended.
@@ -166,7 +205,7 @@ fn store_ranges(store: &SqliteStore, filter: &EventFilter) -> Result<Vec<StoreRa
 
 /// The condition of the partial index `events_dwells_and_visits`, repeated
 /// word for word by the queries that read through it.
-const DWELLS_AND_VISITS: &str = "event IN ('fixture_dwell', 'store_visits')";
+pub(crate) const DWELLS_AND_VISITS: &str = "event IN ('fixture_dwell', 'store_visits')";
 
 /// Counts exposures per store and GTIN (and fixture, zone and instant, when
 /// keyed by them).

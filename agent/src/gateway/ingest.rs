@@ -159,12 +159,20 @@ pub(crate) async fn run(
             drop(spool);
             let deadline = shutdown.deadline();
             // Ends at Flushed, when the writer is gone, or at the deadline.
-            while let Ok(Some(PortMsg::Acks(keys))) = tokio::time::timeout_at(deadline, acks.recv()).await {
-                match ack_port.as_mut() {
-                    Some(p) => write_acks(p, &keys, &stats).await,
-                    None => {
-                        stats.acks_dropped.fetch_add(keys.len() as u64, Relaxed);
+            loop {
+                match tokio::time::timeout_at(deadline, acks.recv()).await {
+                    Ok(Some(PortMsg::Acks(keys))) => match ack_port.as_mut() {
+                        Some(p) => write_acks(p, &keys, &stats).await,
+                        None => {
+                            stats.acks_dropped.fetch_add(keys.len() as u64, Relaxed);
+                        }
+                    },
+                    Ok(Some(PortMsg::Commands(downlinks))) => {
+                        if let Some(p) = ack_port.as_mut() {
+                            write_downlinks(p, &downlinks).await;
+                        }
                     }
+                    _ => break,
                 }
             }
         }
@@ -242,8 +250,10 @@ async fn write_acks_until_closed(
     stats: &Stats,
 ) {
     while let Some(msg) = acks.recv().await {
-        if let PortMsg::Acks(keys) = msg {
-            write_acks(port, &keys, stats).await;
+        match msg {
+            PortMsg::Acks(keys) => write_acks(port, &keys, stats).await,
+            PortMsg::Commands(downlinks) => write_downlinks(port, &downlinks).await,
+            PortMsg::Flushed => {}
         }
     }
 }
@@ -268,6 +278,29 @@ async fn wait_or_shutdown(
                 }
             }
         }
+    }
+}
+
+/// Writes commands for tags just acked. One lost on the way is sent again
+/// after the tag's next uplink, so a failure is only logged.
+async fn write_downlinks(port: &mut (impl AsyncWrite + Unpin), downlinks: &[Downlink]) {
+    let mut out = Vec::new();
+    let mut frame_buf = [0u8; MAX_ENCODED_LEN];
+    for d in downlinks {
+        if let Ok(n) = encode(&Frame::downlink(d.clone()), &mut frame_buf) {
+            out.extend_from_slice(&frame_buf[..n]);
+        }
+    }
+    let written = tokio::time::timeout(ACK_WRITE_TIMEOUT, async {
+        port.write_all(&out).await?;
+        port.flush().await
+    })
+    .await;
+    if !matches!(written, Ok(Ok(()))) {
+        tracing::debug!(
+            commands = downlinks.len(),
+            "commands not written; sent again after the next uplink"
+        );
     }
 }
 

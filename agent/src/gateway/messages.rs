@@ -4,9 +4,10 @@
 //! so a slow stage pushes back on the one before it instead of growing
 //! memory.
 
+use super::commands::Enqueue;
 use super::enrich::EventKey;
 use protocol::time::UnixMillis;
-use protocol::Uplink;
+use protocol::{Downlink, Uplink};
 
 /// Messages to the spool writer.
 pub(crate) enum SpoolMsg {
@@ -28,6 +29,10 @@ pub(crate) enum SpoolMsg {
         last: i64,
         reason: &'static str,
     },
+    /// A checked command to queue for its tag.
+    Command(Enqueue),
+    /// Time to end the commands whose expiry has come.
+    ExpireCommands,
 }
 
 /// Messages from the writer to a receiver task.
@@ -35,6 +40,9 @@ pub(crate) enum SpoolMsg {
 pub(crate) enum PortMsg {
     /// These events are durable: ack them to their tags.
     Acks(Vec<EventKey>),
+    /// Commands for tags just heard on this port: send them right after
+    /// the acks, while the tags listen.
+    Commands(Vec<Downlink>),
     /// Everything this port sent is committed and acked.
     Flushed,
 }

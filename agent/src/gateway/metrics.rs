@@ -121,6 +121,12 @@ fn exposition(doc: &StatusDoc, started: UnixMillis, broker_connected: bool) -> E
         "kind",
         doc.bad_frames.iter().map(|(k, n)| (*k, *n)),
     );
+    e.counter_by(
+        "aisle_gateway_commands_total",
+        "Commands to tags, by outcome: queued, confirmed by the tag, expired, refused (by the gateway or the tag).",
+        "state",
+        doc.commands.iter().map(|(k, n)| (*k, *n)),
+    );
     e.gauge(
         "aisle_gateway_unknown_tags",
         "Distinct tag ids heard that the config does not know.",

@@ -11,6 +11,7 @@
 //! counters in `status`, and one shutdown path (`shutdown`). These stages
 //! are private to the crate: [`serve`] runs them all.
 
+pub(crate) mod commands;
 pub(crate) mod enrich;
 pub(crate) mod ingest;
 pub(crate) mod messages;
@@ -123,16 +124,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let signals = shutdown::Signals::install().context("cannot install signal handlers")?;
         let (ready_tx, ready_rx) = oneshot::channel();
         tokio::spawn(ready_file.write_when(ready_rx));
-        serve(cfg, signals.wait(), ready_tx).await
+        serve(cfg, &file, signals.wait(), ready_tx).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs the gateway until `shutdown` completes, then drains within the
 /// config's grace period. `ready` fires once the gateway is connected to
-/// the broker with every receiver open.
+/// the broker with every receiver open. `config_file` names the config in
+/// messages.
 pub async fn serve(
     cfg: StoreConfig,
+    config_file: &std::path::Path,
     shutdown: impl Future<Output = ()>,
     ready: oneshot::Sender<()>,
 ) -> anyhow::Result<()> {
@@ -208,7 +211,20 @@ pub async fn serve(
     {
         dedup.remember(key);
     }
+    let (updates, _) = tokio::sync::broadcast::channel(commands::UPDATES_BUFFER);
+    let queue = restore_commands(&spool)?;
+    let control_path = cfg.control_socket();
+    let control = commands::control::bind(&control_path)?;
+    tracing::info!(path = %control_path.display(), waiting = queue.len(), "control socket open");
+    let desk = commands::control::Desk {
+        spool: spool_tx.clone(),
+        updates: updates.clone(),
+        directory: Arc::new(commands::request::TagDirectory::new(&cfg, config_file)),
+        stats: stats.clone(),
+    };
     let writer = Writer {
+        commands: queue,
+        updates: updates.clone(),
         spool,
         map: enrich::StoreMap::new(&cfg),
         dedup,
@@ -239,6 +255,13 @@ pub async fn serve(
     });
 
     tracing::info!(store = %cfg.store, gateway = %gateway, broker = %cfg.broker.url, receivers = ?paths, "gateway started");
+    let control = tokio::spawn(commands::control::serve(
+        control,
+        control_path,
+        desk.clone(),
+        shutdown_rx.clone(),
+    ));
+    let expiry = tokio::spawn(expire_commands(spool_tx.clone(), shutdown_rx.clone()));
     let mut receivers = Vec::new();
     for ((index, r), acks) in cfg.receivers.iter().enumerate().zip(port_rxs) {
         let rx = ingest::Receiver {
@@ -264,6 +287,7 @@ pub async fn serve(
         started,
         stats: stats.clone(),
         tags,
+        desk,
     };
     let mut uplink = tokio::spawn(uplink::run(
         up,
@@ -287,6 +311,8 @@ pub async fn serve(
     }
     readiness.abort();
     let deadline = shutdown_rx.deadline();
+    // Both end at the shutdown signal; their channels to the writer close.
+    let _ = tokio::join!(control, expiry);
     for handle in receivers {
         let abort = handle.abort_handle();
         if tokio::time::timeout_at(deadline, handle).await.is_err() {
@@ -315,6 +341,44 @@ pub async fn serve(
         "shutdown complete"
     );
     Ok(())
+}
+
+/// The command queue as the spool left it: commands accepted and not
+/// finished, and the HQ ids already taken.
+pub(crate) fn restore_commands(spool: &Spool) -> anyhow::Result<commands::queue::CommandQueue> {
+    let stored = spool
+        .stored_commands()
+        .context("cannot read the spool's commands")?;
+    let mut queue = commands::queue::CommandQueue::default();
+    for id in stored.hq_ids {
+        queue.remember_hq_id(id);
+    }
+    for pending in stored.open {
+        queue.insert(pending);
+    }
+    Ok(queue)
+}
+
+/// How often commands are checked for expiry: a technician waiting at the
+/// rack hears `expired` within a second.
+const EXPIRY_CHECK: Duration = Duration::from_secs(1);
+
+/// Asks the writer to end expired commands, until shutdown.
+async fn expire_commands(
+    spool: mpsc::Sender<messages::SpoolMsg>,
+    mut shutdown: shutdown::Shutdown,
+) {
+    let mut tick = tokio::time::interval(EXPIRY_CHECK);
+    loop {
+        tokio::select! {
+            _ = shutdown.requested() => return,
+            _ = tick.tick() => {
+                if spool.send(messages::SpoolMsg::ExpireCommands).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Starts the Prometheus endpoint of `[metrics] listen`; fails when the

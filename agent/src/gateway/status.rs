@@ -4,6 +4,7 @@
 //!
 //! Stages bump lock-free counters; the uplink snapshots them into JSON.
 
+pub(crate) use protocol::fleet::{EntriesPeriod, TagHealth};
 use protocol::frame::{FwVersion, ResetReason};
 use protocol::time::UnixMillis;
 use protocol::DecodeError;
@@ -53,7 +54,12 @@ pub(crate) struct Stats {
     pub(crate) spool_bytes: AtomicU64,
     /// Spool time (unix ms) of the oldest undelivered event; 0 when empty.
     pub(crate) oldest_undelivered_ms: AtomicI64,
+    /// Commands to tags by outcome: queued, confirmed, expired, refused
+    /// (by the gateway or the tag, or applied but not persisted).
+    commands: [AtomicU64; 4],
     broker_connected: AtomicBool,
+    /// The broker answered this connection's subscription to HQ's commands.
+    commands_subscribed: AtomicBool,
     /// Signalled whenever readiness may have changed.
     changes: Changes,
     bad_frames: [AtomicU64; DecodeError::ALL.len()],
@@ -106,6 +112,19 @@ impl Stats {
         stats
     }
 
+    /// Counts a command's state change.
+    pub(crate) fn command_update(&self, u: &super::commands::CommandUpdate) {
+        use super::commands::CommandState as S;
+        let i = match u.state {
+            S::Queued => 0,
+            S::Confirmed => 1,
+            S::Expired => 2,
+            S::Refused | S::RejectedByTag | S::NotPersisted => 3,
+            S::Delivered => return,
+        };
+        self.commands[i].fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn bad_frame(&self, e: &DecodeError) {
         self.bad_frames[e.index()].fetch_add(1, Relaxed);
     }
@@ -141,6 +160,15 @@ impl Stats {
     /// Records whether the uplink holds a broker connection.
     pub(crate) fn set_broker_connected(&self, connected: bool) {
         self.broker_connected.store(connected, Relaxed);
+        if !connected {
+            self.commands_subscribed.store(false, Relaxed);
+        }
+        self.changes.0.send_replace(());
+    }
+
+    /// Records that the broker answered the subscription to HQ's commands.
+    pub(crate) fn set_commands_subscribed(&self) {
+        self.commands_subscribed.store(true, Relaxed);
         self.changes.0.send_replace(());
     }
 
@@ -149,9 +177,11 @@ impl Stats {
         self.broker_connected.load(Relaxed)
     }
 
-    /// Ready: connected to the broker, and every receiver open.
+    /// Ready: connected to the broker, its answer to the commands
+    /// subscription in, and every receiver open.
     pub(crate) fn is_ready(&self) -> bool {
         self.broker_connected.load(Relaxed)
+            && self.commands_subscribed.load(Relaxed)
             && self
                 .receivers
                 .lock()
@@ -214,6 +244,11 @@ impl Stats {
             acks_dropped: self.acks_dropped.load(Relaxed),
             spool_resets: self.spool_resets.load(Relaxed),
             spool_errors: self.spool_errors.load(Relaxed),
+            commands: ["queued", "confirmed", "expired", "refused"]
+                .into_iter()
+                .zip(&self.commands)
+                .map(|(k, n)| (k, n.load(Relaxed)))
+                .collect(),
             receivers: self
                 .receivers
                 .lock()
@@ -278,42 +313,14 @@ pub(crate) struct StatusDoc {
     pub(crate) acks_dropped: u64,
     pub(crate) spool_resets: u64,
     pub(crate) spool_errors: u64,
+    /// Commands to tags, by outcome.
+    pub(crate) commands: BTreeMap<&'static str, u64>,
     pub(crate) receivers: Vec<ReceiverStatus>,
 }
 
 /// The MQTT last will: what HQ sees when the gateway vanishes.
 pub(crate) fn last_will(store: &str, gateway: &str) -> String {
     serde_json::json!({ "state": "offline", "store": store, "gateway": gateway, "reason": "connection lost" }).to_string()
-}
-
-/// Health of one tag, from its boots and heartbeats.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct TagHealth {
-    pub(crate) tag: u32,
-    pub(crate) last_seen: UnixMillis,
-    pub(crate) boot: u32,
-    pub(crate) battery_mv: Option<u16>,
-    /// Events the tag dropped from a full outbox this boot (from heartbeats).
-    pub(crate) dropped: Option<u32>,
-    pub(crate) fw: Option<String>,
-    pub(crate) reset_reason: Option<String>,
-    /// Entrance counters only: the latest counting period, the one place
-    /// a period in which people only left shows. Absent for other tags.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) entries: Option<EntriesPeriod>,
-    /// Entrance counters only: a break-beam is blocked (a propped door, a
-    /// pram), so nobody is being counted. Absent for other tags.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) beam_blocked: Option<bool>,
-}
-
-/// One counting period of an entrance, as its tag reported it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub(crate) struct EntriesPeriod {
-    pub(crate) start: UnixMillis,
-    pub(crate) period_ms: u32,
-    pub(crate) entered: u16,
-    pub(crate) exited: u16,
 }
 
 /// Tag health seen since the last publication on `…/tags`.

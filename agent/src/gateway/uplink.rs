@@ -9,8 +9,11 @@
 //!
 //! `delivery` holds that promise as a state machine without I/O, built
 //! from the pure parts here ([`InFlight`], [`BatchTrigger`],
-//! [`batch_payload`]); `task` is the shell that drives it.
+//! [`batch_payload`]); `task` is the shell that drives it, and `commands`
+//! takes HQ's commands and publishes every command's updates on the same
+//! connection.
 
+mod commands;
 mod delivery;
 mod jitter;
 mod refusal;

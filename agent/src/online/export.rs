@@ -163,6 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         store: args.store.clone(),
         from: args.from,
         to: args.to,
+        ..EventFilter::default()
     };
     let read = read_store_events(&db, &filter, &catalog, &mut emit)
         .with_context(|| format!("reading {target}"));

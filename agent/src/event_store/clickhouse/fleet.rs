@@ -210,9 +210,8 @@ impl ClickHouseStore {
             tag_rows.i64(received_ms);
             tag_rows.u64(version_of(t.last_seen_ms));
         }
-        let db = self.database();
-        for (table, columns, rows) in [
-            ("quarantine", super::QUARANTINE_COLUMNS, &quarantine),
+        self.insert_rows(&[
+            ("quarantine", super::ingest::QUARANTINE_COLUMNS, &quarantine),
             (
                 "fleet_gateways",
                 "store, gateway, state, since_ms, status_ms, received_ms, status, version",
@@ -224,14 +223,7 @@ impl ClickHouseStore {
                  reset_reason, received_ms, version",
                 &tag_rows,
             ),
-        ] {
-            if !rows.buf.is_empty() {
-                self.http.insert(
-                    &format!("INSERT INTO {db}.{table} ({columns}) FORMAT RowBinary"),
-                    &rows.buf,
-                )?;
-            }
-        }
+        ])?;
         Ok(counts)
     }
 

@@ -12,8 +12,7 @@ impl ClickHouseStore {
         self.read_rows(
             &format!(
                 "SELECT DISTINCT store FROM
-                   (SELECT store FROM {db}.events WHERE event NOT IN ('fixture_dwell', 'store_visits')
-                    UNION ALL SELECT store FROM {db}.exposures)
+                   (SELECT store FROM {db}.events UNION ALL SELECT store FROM {db}.exposures)
                  ORDER BY store FORMAT RowBinary"
             ),
             |r: &mut RowReader<_>| r.string(),

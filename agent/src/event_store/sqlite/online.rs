@@ -7,7 +7,7 @@ use super::super::online::{
 };
 use super::super::EventFilter;
 use super::{DbError, SqliteStore, ITEM_EVENTS};
-use crate::funnel::sqlite::filter_sql;
+use crate::funnel::sqlite::{filter_sql, online_filter_sql};
 use crate::online::event::OnlineEvent;
 
 impl SqliteStore {
@@ -116,7 +116,7 @@ impl OnlineSteps for SqliteStore {
         by_time: bool,
         each: &mut dyn FnMut(OnlineExposures),
     ) -> Result<(), DbError> {
-        let (cond, params) = filter_sql(filter);
+        let (cond, params) = online_filter_sql(filter);
         let ts = if by_time { "ts_ms" } else { "0" };
         let mut exposures = self.connection().prepare(&format!(
             "SELECT channel, store, sku, {ts} AS x_ts, COUNT(*) FROM online_events
@@ -144,7 +144,7 @@ impl OnlineSteps for SqliteStore {
     ) -> Result<(), DbError> {
         // The WHERE clause repeats the partial index's condition so SQLite
         // can use it; the ORDER BY is the index order, so no sort step.
-        let (cond, params) = filter_sql(filter);
+        let (cond, params) = online_filter_sql(filter);
         let mut steps = self.connection().prepare(&format!(
             "SELECT channel, user, sku, ts_ms, stage, store
              FROM online_events INDEXED BY online_by_journey

@@ -4,7 +4,7 @@
 use super::*;
 use crate::event_store::EventFilter;
 use crate::funnel::engine::{compute, FunnelEvent, FunnelOptions};
-use crate::funnel::sqlite::report;
+use crate::funnel::store::assemble as report;
 use crate::funnel::Dimension;
 use crate::hq::validate::validate;
 use protocol::topics::{Topic, TopicKind};
@@ -270,12 +270,43 @@ fn the_funnel_read_from_sqlite_matches_the_hand_computed_one() {
         &s2,
         &FunnelOptions {
             by: vec![Dimension::Store],
-            ..opts
+            ..opts.clone()
         }
     )
     .unwrap()
     .rows
     .is_empty());
+
+    // Some items only (`--sku`): A's report is A's row of the whole one;
+    // B has its exposure and nothing else. Some stores only (`--region`):
+    // S1's are everything, no store's are nothing.
+    let only = |gtins: &[&str], stores: Option<Vec<String>>| {
+        let filter = EventFilter {
+            gtins: Some(gtins.iter().map(|g| g.to_string()).collect()),
+            stores,
+            ..EventFilter::default()
+        };
+        report(&store, &filter, &opts).unwrap().rows
+    };
+    let a = from_db
+        .rows
+        .iter()
+        .find(|r| r.dims == vec![Some(A.to_string())]);
+    assert_eq!(only(&[A], None), vec![a.unwrap().clone()]);
+    let b = only(&["80614141123465"], None);
+    assert_eq!((b.len(), b[0].exposures, b[0].pickups), (1, 1, 0));
+    assert_eq!(only(&[A], Some(vec!["S1".into()])), only(&[A], None));
+    assert!(only(&[A], Some(vec![])).is_empty());
+    assert!(only(&[], None).is_empty());
+    let everywhere = |stores: Vec<String>| {
+        let filter = EventFilter {
+            stores: Some(stores),
+            ..EventFilter::default()
+        };
+        report(&store, &filter, &opts).unwrap()
+    };
+    assert_eq!(everywhere(vec!["S1".into(), "S9".into()]), from_db);
+    assert!(everywhere(vec!["S2".into()]).rows.is_empty());
     assert_eq!(count(&store, "SELECT COUNT(*) FROM exposures"), 2);
 }
 

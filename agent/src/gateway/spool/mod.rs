@@ -10,13 +10,15 @@
 //! `open` opens the file or replaces a damaged one (`upgrade` moves an
 //! older layout's events into chunks), `append` holds the
 //! two writes (append, delete delivered), `dead_letter` moves aside events
-//! the broker will never take, `reader` the uplink's batch
+//! the broker will never take, `commands` keeps the commands waiting for
+//! their tags, `reader` the uplink's batch
 //! reads, `evict` the room-making at the cap or on a full disk, with
 //! `reserve` keeping deletes possible on a disk the spool filled;
 //! [`writer`] is the thread that owns the spool.
 
 mod append;
 mod chunk;
+mod commands;
 mod dead_letter;
 mod evict;
 mod open;

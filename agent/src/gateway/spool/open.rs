@@ -51,6 +51,17 @@ CREATE TABLE IF NOT EXISTS unrouted (
     epc TEXT NOT NULL,
     UNIQUE (tag, boot, seq)
 );
+CREATE TABLE IF NOT EXISTS commands (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    tag INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    hq_id TEXT,
+    accepted_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    updated_at INTEGER NOT NULL
+);
 ";
 
 /// How [`Spool::open`] found the file.

@@ -9,12 +9,16 @@
 //! byte count is exact; the uplink reads batches through its own
 //! [`super::SpoolReader`].
 
+mod commands;
+
 use super::{NewEvent, Spool};
+use crate::gateway::commands::queue::CommandQueue;
+use crate::gateway::commands::Updates;
 use crate::gateway::enrich::{enrich, Dedup, Enriched, EventKey, StoreMap, UnroutedRead};
 use crate::gateway::messages::{PortMsg, SpoolMsg};
 use crate::gateway::status::{EntriesPeriod, Stats, TagHealthBook};
 use protocol::time::UnixMillis;
-use protocol::{TagEvent, Uplink};
+use protocol::{CommandOutcome, TagEvent, Uplink};
 use std::collections::HashSet;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -39,6 +43,10 @@ pub(crate) struct Writer {
     pub ports: Vec<mpsc::Sender<PortMsg>>,
     /// Highest committed spool id, watched by the uplink.
     pub head: watch::Sender<i64>,
+    /// Commands waiting for their tags.
+    pub commands: CommandQueue,
+    /// Where every command's state changes go.
+    pub updates: Updates,
 }
 
 #[derive(Default)]
@@ -55,6 +63,11 @@ struct Group {
     quarantine: Vec<(i64, i64, &'static str)>,
     /// Ports that asked to be told once their events are committed.
     flushes: Vec<usize>,
+    /// Tags heard, with the port they were heard on: once their uplinks
+    /// are acked, each may be sent a command.
+    heard: Vec<(usize, u32)>,
+    /// Confirmations of commands, acted on once committed.
+    done: Vec<(u32, u16, CommandOutcome)>,
 }
 
 impl Writer {
@@ -102,6 +115,8 @@ impl Writer {
                 reason,
             } => g.quarantine.push((first, last, reason)),
             SpoolMsg::Flush { port } => g.flushes.push(port),
+            SpoolMsg::Command(enqueue) => self.enqueue(enqueue),
+            SpoolMsg::ExpireCommands => self.expire_commands(),
         }
     }
 
@@ -109,7 +124,9 @@ impl Writer {
         g.uplinks += 1;
         self.stats.received.fetch_add(1, Relaxed);
         let key = EventKey::of(u);
-        let acks = &mut g.acks[port.min(self.ports.len().saturating_sub(1))];
+        let port = port.min(self.ports.len().saturating_sub(1));
+        g.heard.push((port, u.tag));
+        let acks = &mut g.acks[port];
         // A duplicate is acked again: the tag resends because it missed
         // the first ack, and only an ack stops it.
         if self.dedup.contains(&key) || !g.in_group.insert(key) {
@@ -120,6 +137,9 @@ impl Writer {
         acks.push(key);
         g.keys.push(key);
         self.note_health(u, received_at);
+        if let TagEvent::CommandDone { id, outcome } = u.event {
+            g.done.push((u.tag, id, outcome));
+        }
         let outcome = enrich(&self.map, u, received_at);
         if outcome.unknown_tag {
             self.stats.unknown_tag(u.tag);
@@ -142,31 +162,40 @@ impl Writer {
         }
     }
 
-    fn note_health(&self, u: &Uplink, now: UnixMillis) {
+    fn note_health(&mut self, u: &Uplink, now: UnixMillis) {
         let mut book = self.tags.lock().unwrap_or_else(|p| p.into_inner());
         match &u.event {
             TagEvent::Heartbeat {
                 battery_mv,
                 fw,
                 dropped,
-            } => book.heartbeat(u.tag, u.boot, now, *battery_mv, *fw, *dropped),
+            } => {
+                self.commands.note_firmware(u.tag, *fw);
+                book.heartbeat(u.tag, u.boot, now, *battery_mv, *fw, *dropped)
+            }
             TagEvent::EntranceHeartbeat {
                 battery_mv,
                 fw,
                 dropped,
                 beam_blocked,
-            } => book.entrance_heartbeat(
-                u.tag,
-                u.boot,
-                now,
-                *battery_mv,
-                *fw,
-                *dropped,
-                *beam_blocked,
-            ),
+            } => {
+                self.commands.note_firmware(u.tag, *fw);
+                book.entrance_heartbeat(
+                    u.tag,
+                    u.boot,
+                    now,
+                    *battery_mv,
+                    *fw,
+                    *dropped,
+                    *beam_blocked,
+                )
+            }
             TagEvent::Boot {
                 fw, reset_reason, ..
-            } => book.boot(u.tag, u.boot, now, *fw, *reset_reason),
+            } => {
+                self.commands.note_firmware(u.tag, *fw);
+                book.boot(u.tag, u.boot, now, *fw, *reset_reason)
+            }
             TagEvent::Entries {
                 entered,
                 exited,
@@ -274,6 +303,7 @@ impl Writer {
                     self.stats.acks_dropped.fetch_add(n, Relaxed);
                 }
             }
+            self.after_acks(g.done, g.heard);
         }
         if !g.delivered.is_empty() {
             if let Err(e) = self.spool.delete_range(&g.delivered) {

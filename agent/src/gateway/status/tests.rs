@@ -57,7 +57,7 @@ fn heartbeat_drop_count_resets_on_a_new_boot() {
 }
 
 #[tokio::test]
-async fn ready_once_connected_with_every_receiver_open() {
+async fn ready_once_connected_and_subscribed_with_every_receiver_open() {
     let stats = std::sync::Arc::new(Stats::new(&["/dev/a".into(), "/dev/b".into()]));
     let waiting = tokio::spawn({
         let stats = stats.clone();
@@ -65,14 +65,20 @@ async fn ready_once_connected_with_every_receiver_open() {
     });
     stats.receiver(0, |r| r.state = "open");
     stats.set_broker_connected(true);
-    assert!(!stats.is_ready(), "receiver b is not open yet");
     stats.receiver(1, |r| r.state = "open");
+    assert!(!stats.is_ready(), "HQ's commands are not subscribed yet");
+    stats.set_commands_subscribed();
     tokio::time::timeout(std::time::Duration::from_secs(10), waiting)
         .await
-        .expect("ready() resolves once the last receiver opens")
+        .expect("ready() resolves once subscribed with every receiver open")
         .unwrap();
     stats.set_broker_connected(false);
     assert!(!stats.is_ready(), "not ready without the broker");
+    stats.set_broker_connected(true);
+    assert!(
+        !stats.is_ready(),
+        "a new connection must subscribe again before it is ready"
+    );
 }
 
 #[test]

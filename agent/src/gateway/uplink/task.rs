@@ -9,21 +9,24 @@
 //! pending list and the next clean-session ConnAck clears it, so after every
 //! ConnAck nothing old is queued and the in-flight map can start empty.
 
+use super::commands::{on_hq_command, publish_commands};
 use super::delivery::{Delivery, Refusal};
 use super::jitter::Jitter;
 use super::refusal::{publish_packet_len, refused_as_too_large, settle};
 use super::{batch_payload, envelope_overhead, BatchRef};
 use crate::config::BatchConfig;
+use crate::gateway::commands::control::Desk;
 use crate::gateway::messages::SpoolMsg;
 use crate::gateway::shutdown::Shutdown;
 use crate::gateway::spool::SpoolReader;
 use crate::gateway::status::{Stats, TagHealthBook};
 use protocol::time::UnixMillis;
 use protocol::topics::{Topic, TopicKind};
-use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason};
+use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, SubscribeReasonCode};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event, EventLoop};
 use rumqttc::Outgoing;
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -49,12 +52,15 @@ pub(crate) struct Uplink {
     pub started: UnixMillis,
     pub stats: Arc<Stats>,
     pub tags: Arc<Mutex<TagHealthBook>>,
+    /// Where HQ's commands go, and their updates come from.
+    pub desk: Desk,
 }
 
-struct Topics {
-    events: String,
-    status: String,
-    tags: String,
+pub(super) struct Topics {
+    pub(super) events: String,
+    pub(super) status: String,
+    pub(super) tags: String,
+    pub(super) commands: String,
 }
 
 /// Runs until shutdown has drained the spool (or its deadline passed).
@@ -73,7 +79,10 @@ pub(crate) async fn run(
         events: topic(TopicKind::Events),
         status: topic(TopicKind::Status),
         tags: topic(TopicKind::Tags),
+        commands: topic(TopicKind::Commands),
     };
+    let mut updates = up.desk.updates.subscribe();
+    let mut unpublished = VecDeque::new();
     let fetch_bytes = up
         .batch
         .max_bytes
@@ -174,8 +183,20 @@ pub(crate) async fn run(
         tokio::select! {
             ev = eventloop.poll(), if poll_now => match ev {
                 Ok(ev) => {
+                    if let Event::Incoming(Packet::Publish(p)) = &ev {
+                        on_hq_command(&String::from_utf8_lossy(&p.topic), &p.payload, &topics, &up).await;
+                    }
+                    let connack = matches!(ev, Event::Incoming(Packet::ConnAck(_)));
                     if !on_event(ev, &mut delivery, &up, &client, &topics, &spool, &mut last_status).await {
                         return;
+                    }
+                    if connack {
+                        // A clean session forgets subscriptions: subscribe
+                        // again on every connection, to this store's topic only.
+                        if let Err(e) = client.try_subscribe(&topics.commands, QoS::AtLeastOnce) {
+                            tracing::warn!(error = %e, "cannot subscribe to HQ's commands");
+                        }
+                        publish_commands(&client, &mut delivery, &up, &topics, &mut unpublished);
                     }
                 }
                 Err(e) => {
@@ -211,6 +232,18 @@ pub(crate) async fn run(
                 }
             },
             _ = sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
+            update = updates.recv() => {
+                match update {
+                    Ok(u) => super::commands::keep(&mut unpublished, u),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "command updates not published on the tags topic");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {}
+                }
+                if delivery.is_connected() {
+                    publish_commands(&client, &mut delivery, &up, &topics, &mut unpublished);
+                }
+            }
             changed = head.changed() => {
                 if changed.is_err() {
                     return;
@@ -271,6 +304,17 @@ async fn on_event(
             *last_status = Instant::now();
         }
         Event::Outgoing(Outgoing::Publish(pkid)) => delivery.on_outgoing(pkid),
+        Event::Incoming(Packet::SubAck(ack)) => {
+            if ack
+                .return_codes
+                .iter()
+                .any(|c| !matches!(c, SubscribeReasonCode::Success(_)))
+            {
+                // Events still flow; only HQ's commands cannot arrive.
+                tracing::error!(topic = %topics.commands, codes = ?ack.return_codes, "the broker refused the subscription to HQ's commands; check its ACL (docs/gateway.md, \"Broker security\")");
+            }
+            up.stats.set_commands_subscribed();
+        }
         Event::Incoming(Packet::PubAck(ack))
             if matches!(
                 ack.reason,

@@ -32,32 +32,46 @@ struct Harness {
 }
 
 fn start() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
+    start_in(tempfile::tempdir().unwrap()).0
+}
+
+/// A writer on the spool in `dir` (kept from an earlier writer, or new),
+/// with the command queue the spool holds, and its command updates.
+fn start_in(
+    dir: tempfile::TempDir,
+) -> (
+    Harness,
+    tokio::sync::broadcast::Receiver<crate::gateway::commands::CommandUpdate>,
+) {
     let path = dir.path().join("spool.sqlite");
     let cfg = config::parse(Path::new("t.toml"), STORE).unwrap();
     let (spool, _) = Spool::open(&path, 1 << 20, 0).unwrap();
     let stats = Arc::new(Stats::new(&["p".into()]));
     let (port_tx, acks) = mpsc::channel(16);
     let (head, _) = watch::channel(0);
+    let (updates, _) = tokio::sync::broadcast::channel(64);
     let writer = Writer {
-        spool,
         map: StoreMap::new(&cfg),
         dedup: Dedup::new(1024),
         stats: stats.clone(),
         tags: Arc::new(Mutex::new(TagHealthBook::default())),
         ports: vec![port_tx],
         head,
+        commands: crate::gateway::restore_commands(&spool).unwrap(),
+        updates: updates.clone(),
+        spool,
     };
     let (tx, rx) = mpsc::channel(16);
     let thread = std::thread::spawn(move || writer.run(rx));
-    Harness {
+    let harness = Harness {
         tx,
         acks,
         stats,
         path,
         thread,
         _dir: dir,
-    }
+    };
+    (harness, updates.subscribe())
 }
 
 impl Harness {
@@ -78,6 +92,7 @@ impl Harness {
         loop {
             match self.acks.blocking_recv().expect("writer alive") {
                 PortMsg::Acks(keys) => acked.extend(keys),
+                PortMsg::Commands(_) => {}
                 PortMsg::Flushed => return acked,
             }
         }
@@ -92,8 +107,14 @@ impl Harness {
     }
 
     fn stop(self) {
+        self.stop_keeping_spool();
+    }
+
+    /// Stops the writer and hands back the spool's directory.
+    fn stop_keeping_spool(self) -> tempfile::TempDir {
         drop(self.tx);
         self.thread.join().unwrap();
+        self._dir
     }
 }
 
@@ -114,7 +135,7 @@ fn acks_arrive_only_once_events_are_committed() {
     // Wait for the first ack, then look at the file from another connection.
     let first = match h.acks.blocking_recv().unwrap() {
         PortMsg::Acks(keys) => keys,
-        PortMsg::Flushed => panic!("flushed before acking"),
+        other => panic!("{other:?} before the acks"),
     };
     assert_eq!(first.len(), 2);
     assert_eq!(h.rows(), 2, "an acked event must already be durable");
@@ -204,5 +225,91 @@ fn delivered_batches_leave_the_spool_and_the_reader_sees_the_rest() {
     let batch = reader.fetch(0, 10, 1 << 20).unwrap().unwrap();
     assert_eq!((batch.first, batch.last, batch.count), (4, 5, 2));
     assert_eq!(h.stats.spool_depth.load(Relaxed), 2);
+    h.stop();
+}
+
+fn heartbeat(tag: u32, seq: u16, fw: FwVersion) -> Uplink {
+    Uplink {
+        tag,
+        boot: 1,
+        seq,
+        age_ms: 0,
+        event: TagEvent::Heartbeat {
+            battery_mv: 3_000,
+            fw,
+            dropped: 0,
+        },
+    }
+}
+
+fn identify_for(tag: u32) -> crate::gateway::commands::Enqueue {
+    crate::gateway::commands::Enqueue {
+        command: crate::gateway::commands::NewCommand {
+            tag,
+            command: protocol::Command::Identify { duration_ms: 5_000 },
+            source: crate::gateway::commands::Source::Local,
+            expires_at: UnixMillis(UnixMillis::now().0 + 60_000),
+        },
+        reply: None,
+    }
+}
+
+/// The next downlinks other than acks the writer sends the port.
+fn next_commands(h: &mut Harness) -> Vec<protocol::Downlink> {
+    loop {
+        match h.acks.blocking_recv().expect("writer alive") {
+            PortMsg::Commands(d) => return d,
+            PortMsg::Acks(_) => {}
+            PortMsg::Flushed => panic!("flushed before any command"),
+        }
+    }
+}
+
+#[test]
+fn a_queued_command_survives_a_restart_and_goes_out_after_the_tags_next_ack() {
+    use crate::gateway::commands::CommandState;
+    let fw = crate::gateway::commands::queue::FIRST_CONFIRMING_FW;
+    let (h, mut updates) = start_in(tempfile::tempdir().unwrap());
+    h.tx.blocking_send(SpoolMsg::Command(identify_for(1001)))
+        .unwrap();
+    assert_eq!(updates.blocking_recv().unwrap().state, CommandState::Queued);
+    let dir = h.stop_keeping_spool();
+
+    let (mut h, mut updates) = start_in(dir);
+    h.send(vec![heartbeat(1001, 1, fw)]);
+    let sent = next_commands(&mut h);
+    let id = match sent.as_slice() {
+        [protocol::Downlink::Command { tag: 1001, id, .. }] => *id,
+        other => panic!("expected one command for tag 1001, got {other:?}"),
+    };
+    assert_eq!(
+        updates.blocking_recv().unwrap().state,
+        CommandState::Delivered
+    );
+    h.send(vec![Uplink {
+        tag: 1001,
+        boot: 1,
+        seq: 2,
+        age_ms: 0,
+        event: TagEvent::CommandDone {
+            id,
+            outcome: protocol::CommandOutcome::Applied,
+        },
+    }]);
+    let done = updates.blocking_recv().unwrap();
+    assert_eq!((done.state, done.is_final), (CommandState::Confirmed, true));
+    let dir = h.stop_keeping_spool();
+
+    // Confirmed is final: a restart takes nothing up again.
+    let (mut h, _) = start_in(dir);
+    h.send(vec![heartbeat(1001, 3, fw)]);
+    h.tx.blocking_send(SpoolMsg::Flush { port: 0 }).unwrap();
+    loop {
+        match h.acks.blocking_recv().expect("writer alive") {
+            PortMsg::Acks(_) => {}
+            PortMsg::Commands(d) => panic!("a command after a confirmed one: {d:?}"),
+            PortMsg::Flushed => break,
+        }
+    }
     h.stop();
 }
