@@ -13,6 +13,9 @@
 //! off the rail. A garment falling off its hanger is in free fall first (|a|
 //! near 0 g), which a hand never produces, so a fall is recognised and the
 //! tag re-learns its rest vector on the floor instead of reporting a pickup.
+//! A garment spinning as it falls reads the spin's pull instead of free
+//! fall; it is told by what follows: a jolt (a light reading or the impact)
+//! and at once lying dead still, away from rest, which a hand never does.
 
 use protocol::Settings;
 
@@ -91,8 +94,8 @@ const QUIET_MG: i32 = 60;
 /// A jolt, then at once (within this, two samples at 20 Hz) a quiet spell
 /// away from rest lasting [`QUIET_HOLD_MS`]: the garment landed somewhere
 /// and lies there untouched. No hand stops a garment dead after a jolt.
-const LANDING_GAP_MS: u64 = 100;
-const QUIET_HOLD_MS: u64 = 400;
+const LANDING_GAP_MS: u32 = 100;
+const QUIET_HOLD_MS: u32 = 400;
 
 /// Rest-vector learning rate while still, as a shift: 1/16 of the
 /// difference per sample.
@@ -182,8 +185,9 @@ pub struct PickupDetector {
     anchor: Anchor,
     /// Opens the current quiet spell (within [`QUIET_MG`]).
     quiet: Anchor,
-    /// When the last jolt (|a| outside [`LIGHT_MG`]..[`JOLT_MG`]) was read.
-    jolt_ms: u64,
+    /// When the last jolt (|a| outside [`LIGHT_MG`]..[`JOLT_MG`]) was read,
+    /// as a wrapping u32 like `last_ms`.
+    jolt_ms: u32,
 }
 
 impl PickupDetector {
@@ -250,10 +254,10 @@ impl PickupDetector {
         let moving = distance_sq(accel, rest) > self.threshold_sq;
         let magnitude_sq = magnitude_sq(accel);
         let free_fall = magnitude_sq < i64::from(FREE_FALL_MG * FREE_FALL_MG);
-        if magnitude_sq < i64::from(LIGHT_MG * LIGHT_MG)
-            || magnitude_sq > i64::from(JOLT_MG * JOLT_MG)
-        {
-            self.jolt_ms = now_ms;
+        // Outside LIGHT_MG..=JOLT_MG, in one unsigned comparison.
+        let light_sq = i64::from(LIGHT_MG * LIGHT_MG);
+        if (magnitude_sq - light_sq) as u64 > (i64::from(JOLT_MG * JOLT_MG) - light_sq) as u64 {
+            self.jolt_ms = now_ms as u32;
         }
         let mask = self.window_mask();
         if self.window == 0 {
@@ -278,9 +282,9 @@ impl PickupDetector {
                     self.state = State::Falling;
                     None
                 } else if moving
-                    && quiet_for >= QUIET_HOLD_MS
-                    && self.quiet.since > self.jolt_ms
-                    && self.quiet.since - self.jolt_ms <= LANDING_GAP_MS
+                    && quiet_for >= u64::from(QUIET_HOLD_MS)
+                    // Began 1..=LANDING_GAP_MS after the jolt.
+                    && (self.quiet.since as u32).wrapping_sub(self.jolt_ms.wrapping_add(1)) < LANDING_GAP_MS
                 {
                     // Landed and lying still: where it lies is its new rest.
                     self.settle(self.quiet.accel);
@@ -288,7 +292,7 @@ impl PickupDetector {
                 } else if self.window.count_ones() >= self.k
                     && self.evidence >= self.tilt_evidence
                     // After a jolt, wait to see whether the garment lands.
-                    && now_ms.saturating_sub(self.jolt_ms) >= LANDING_GAP_MS + QUIET_HOLD_MS
+                    && (now_ms as u32).wrapping_sub(self.jolt_ms) >= LANDING_GAP_MS + QUIET_HOLD_MS
                 {
                     self.state = State::Held {
                         since: self.moving_since,
