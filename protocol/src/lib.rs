@@ -18,6 +18,8 @@ pub mod topics;
 
 #[cfg(feature = "std")]
 pub mod batch;
+#[cfg(feature = "std")]
+pub mod fleet;
 
 pub use codec::{encode, DecodeError, EncodeError, FrameDecoder, MAX_ENCODED_LEN};
 pub use frame::{

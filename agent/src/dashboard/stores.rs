@@ -34,31 +34,40 @@ pub(super) fn page_html(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, St
         let regions = src.rows(&store, q, vec![Dimension::Region])?;
         body.push_str(&section(
             ctx.t(T::PerRegion),
-            &visit_table(ctx, "regions", "region", &[T::Region], &regions),
+            &keyed_table(
+                ctx,
+                "regions",
+                "region",
+                &[T::Region],
+                &regions,
+                Extra::Visits,
+            ),
         ));
     }
 
     let by_day = src.rows(&store, q, vec![Dimension::Store, Dimension::Day])?;
     let day_totals = src.rows(&store, q, vec![Dimension::Day])?;
     let mut html = visits_chart(ctx, &day_totals, |d| day_label(ctx, d));
-    html.push_str(&visit_table(
+    html.push_str(&keyed_table(
         ctx,
         "store-days",
         "store,day",
         &[T::Store, T::Day],
         &by_day,
+        Extra::Visits,
     ));
     body.push_str(&section(ctx.t(T::VisitsByDay), &html));
 
     let by_hour = src.rows(&store, q, vec![Dimension::Store, Dimension::Hour])?;
     let hour_totals = src.rows(&store, q, vec![Dimension::Hour])?;
     let mut html = visits_chart(ctx, &hour_totals, |h| h.replace('T', " ") + "h");
-    html.push_str(&visit_table(
+    html.push_str(&keyed_table(
         ctx,
         "store-hours",
         "store,hour",
         &[T::Store, T::Hour],
         &by_hour,
+        Extra::Visits,
     ));
     body.push_str(&section(ctx.t(T::VisitsByHour), &html));
 
@@ -70,7 +79,7 @@ pub(super) fn page_html(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, St
     });
     body.push_str(&section(
         ctx.t(T::Zones),
-        &dwell_table(ctx, "zones", "zone", &[T::Zone], &zones),
+        &keyed_table(ctx, "zones", "zone", &[T::Zone], &zones, Extra::Dwells),
     ));
 
     let mut fixtures = src.rows(&store, q, vec![Dimension::Store, Dimension::Fixture])?;
@@ -81,12 +90,13 @@ pub(super) fn page_html(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, St
     });
     body.push_str(&section(
         ctx.t(T::Fixtures),
-        &dwell_table(
+        &keyed_table(
             ctx,
             "fixtures",
             "store,fixture",
             &[T::Store, T::Fixture],
             &fixtures,
+            Extra::Dwells,
         ),
     ));
     Ok(page(ctx, "/stores", "/stores", ctx.t(T::Stores), &body))
@@ -107,55 +117,55 @@ fn keys(row: &FunnelRow) -> (String, String) {
     (escape(&values.join("/")), cells)
 }
 
-/// A table of rows keyed by store-level dimensions: the counts, the visits
-/// and the figures per visit.
-fn visit_table(ctx: &Ctx, id: &str, by: &str, columns: &[T], rows: &[FunnelRow]) -> String {
-    if rows.is_empty() {
-        return format!("<p class=\"note\">{}</p>", ctx.t(T::NoData));
-    }
-    let columns: Vec<(&str, bool)> = columns.iter().map(|c| (ctx.t(*c), true)).collect();
-    let mut out = table_head(
-        id,
-        &columns,
-        &(table::header(ctx, Figures::WithoutMedians, None)
-            + &table::extra_header(ctx, &table::VISIT_FIELDS)),
-    )
-    .replacen("<table ", &format!("<table data-by=\"{by}\" "), 1);
-    for row in rows {
-        let (key, cells) = keys(row);
-        let _ = write!(
-            out,
-            "<tr data-key=\"{key}\">{cells}{}{}</tr>",
-            table::cells(ctx, row, Figures::WithoutMedians, None),
-            table::visit_cells(ctx, row)
-        );
-    }
-    out.push_str("</table>");
-    out
+/// What a table shows after the funnel's counts.
+#[derive(Clone, Copy)]
+enum Extra {
+    /// Rows keyed by store-level dimensions: the visits and the figures
+    /// per visit.
+    Visits,
+    /// Rows keyed by zone or fixture: the dwell figures, with bars scaled
+    /// to the largest count.
+    Dwells,
 }
 
-/// A table of rows keyed by zone or fixture: exposures, pickups and the
-/// dwell figures.
-fn dwell_table(ctx: &Ctx, id: &str, by: &str, columns: &[T], rows: &[FunnelRow]) -> String {
+/// A table of `rows` keyed by `columns`, their counts and `extra`'s
+/// figures.
+fn keyed_table(
+    ctx: &Ctx,
+    id: &str,
+    by: &str,
+    columns: &[T],
+    rows: &[FunnelRow],
+    extra: Extra,
+) -> String {
     if rows.is_empty() {
         return format!("<p class=\"note\">{}</p>", ctx.t(T::NoData));
     }
     let columns: Vec<(&str, bool)> = columns.iter().map(|c| (ctx.t(*c), true)).collect();
+    let fields: &[_] = match extra {
+        Extra::Visits => &table::VISIT_FIELDS,
+        Extra::Dwells => &table::DWELL_FIELDS,
+    };
     let mut out = table_head(
         id,
         &columns,
-        &(table::header(ctx, Figures::WithoutMedians, None)
-            + &table::extra_header(ctx, &table::DWELL_FIELDS)),
+        &(table::header(ctx, Figures::WithoutMedians, None) + &table::extra_header(ctx, fields)),
     )
     .replacen("<table ", &format!("<table data-by=\"{by}\" "), 1);
-    let max = table::maxima(rows);
+    let max = match extra {
+        Extra::Visits => None,
+        Extra::Dwells => Some(table::maxima(rows)),
+    };
     for row in rows {
         let (key, cells) = keys(row);
+        let extra_cells = match extra {
+            Extra::Visits => table::visit_cells(ctx, row),
+            Extra::Dwells => table::dwell_cells(ctx, row),
+        };
         let _ = write!(
             out,
-            "<tr data-key=\"{key}\">{cells}{}{}</tr>",
-            table::cells(ctx, row, Figures::WithoutMedians, Some(&max)),
-            table::dwell_cells(ctx, row)
+            "<tr data-key=\"{key}\">{cells}{}{extra_cells}</tr>",
+            table::cells(ctx, row, Figures::WithoutMedians, max.as_ref()),
         );
     }
     out.push_str("</table>");

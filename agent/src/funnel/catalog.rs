@@ -4,6 +4,7 @@
 //! Format (header required, columns in this order, RFC 4180 quoting):
 //! `gtin,sku,style,name,colour,size`.
 
+use super::csv::ShapeError;
 use std::collections::HashMap;
 
 /// One catalog entry.
@@ -44,29 +45,14 @@ pub enum CatalogError {
 
 const HEADER: [&str; 6] = ["gtin", "sku", "style", "name", "colour", "size"];
 
-/// Splits one CSV record; `None` for an unterminated quote.
-pub(crate) fn split_record(line: &str) -> Option<Vec<String>> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            (true, '"') => quoted = false,
-            (false, '"') if field.is_empty() => quoted = true,
-            (false, ',') => fields.push(std::mem::take(&mut field)),
-            (_, c) => field.push(c),
+impl From<ShapeError> for CatalogError {
+    fn from(e: ShapeError) -> Self {
+        match e {
+            ShapeError::Header(found) => CatalogError::Header(found),
+            ShapeError::Fields { line, found } => CatalogError::Fields { line, found },
+            ShapeError::Quote { line } => CatalogError::Quote { line },
         }
     }
-    if quoted {
-        return None;
-    }
-    fields.push(field);
-    Some(fields)
 }
 
 impl Catalog {
@@ -75,30 +61,8 @@ impl Catalog {
         let mut items = HashMap::new();
         let mut gtins = HashMap::new();
         let mut first_line = HashMap::new();
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty());
-        match lines.next() {
-            Some((_, header)) => {
-                let fields: Vec<String> = split_record(header).unwrap_or_default();
-                if fields.iter().map(|f| f.trim()).ne(HEADER) {
-                    return Err(CatalogError::Header(header.to_string()));
-                }
-            }
-            None => return Err(CatalogError::Header(String::new())),
-        }
-        for (index, line) in lines {
-            let line_no = index + 1;
-            let fields = split_record(line.trim_end_matches('\r'))
-                .ok_or(CatalogError::Quote { line: line_no })?;
-            let [gtin, sku, style, name, colour, size]: [String; 6] =
-                fields
-                    .try_into()
-                    .map_err(|f: Vec<String>| CatalogError::Fields {
-                        line: line_no,
-                        found: f.len(),
-                    })?;
+        for record in super::csv::records(text, HEADER)? {
+            let (line_no, [gtin, sku, style, name, colour, size]) = record?;
             let gtin = gtin.trim().to_string();
             if let Some(&first) = first_line.get(&gtin) {
                 return Err(CatalogError::Duplicate {

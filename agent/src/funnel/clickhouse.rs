@@ -23,47 +23,42 @@
 
 use super::dimension::Dimension;
 use super::engine::{FunnelBuilder, FunnelOptions, GarmentEvent};
-use super::report::FunnelReport;
+use super::store::FunnelSource;
 use crate::event_store::clickhouse::row_binary::RowReader;
-use crate::event_store::clickhouse::{quote, Body};
+use crate::event_store::clickhouse::{filter_sql, Body};
 use crate::event_store::{ClickHouseError, ClickHouseStore, EventFilter};
 use protocol::stage::StoreEventKind;
 use protocol::time::UnixMillis;
 use std::io;
 use std::time::Duration;
 
-/// ` AND …` conditions for `filter`.
-fn filter_sql(filter: &EventFilter) -> String {
-    let mut sql = String::new();
-    if let Some(store) = &filter.store {
-        sql.push_str(&format!(" AND store = {}", quote(store)));
+impl FunnelSource for ClickHouseStore {
+    fn add_exposures(
+        &self,
+        filter: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), ClickHouseError> {
+        count_exposures(self, filter, opts, builder)
     }
-    if let Some(from) = filter.from {
-        sql.push_str(&format!(" AND ts_ms >= {}", from.0));
-    }
-    if let Some(to) = filter.to {
-        sql.push_str(&format!(" AND ts_ms < {}", to.0));
-    }
-    sql
-}
 
-/// The funnel report over the events in `store` that pass `filter`.
-pub fn report(
-    store: &ClickHouseStore,
-    filter: &EventFilter,
-    opts: &FunnelOptions,
-) -> Result<FunnelReport, ClickHouseError> {
-    let mut builder = FunnelBuilder::until(opts, filter.to);
-    count_exposures(store, filter, opts, &mut builder)?;
-    if opts.shows_dwells() || opts.shows_visits() {
-        add_dwells_and_visits(store, filter, opts, &mut builder)?;
+    fn add_dwells_and_visits(
+        &self,
+        filter: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), ClickHouseError> {
+        add_dwells_and_visits(self, filter, opts, builder)
     }
-    // Online channels report only beside the stores' own channel.
-    if opts.by.contains(&Dimension::Channel) {
-        crate::online::store::add_to_report(store, filter, opts, &mut builder)?;
+
+    fn add_garments(
+        &self,
+        journeys: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), ClickHouseError> {
+        scan_garments(self, journeys, opts, builder)
     }
-    scan_garments(store, filter, opts, &mut builder)?;
-    Ok(builder.finish())
 }
 
 /// What the report is keyed by that the queries must carry.
@@ -83,9 +78,8 @@ impl Keys {
     }
 }
 
-/// The SQL of both queries, for the bench to time beside ClickHouse's own
-/// funnel: exposures, then garments.
-pub fn queries(database: &str, filter: &EventFilter, opts: &FunnelOptions) -> [String; 2] {
+/// The exposure counts that pass `filter`, one row per report cell.
+fn exposures_sql(database: &str, filter: &EventFilter, opts: &FunnelOptions) -> String {
     let keys = Keys::of(opts);
     let cond = filter_sql(filter);
     // An exposure is a (dwell, GTIN) pair: counting distinct dwell ids
@@ -94,7 +88,7 @@ pub fn queries(database: &str, filter: &EventFilter, opts: &FunnelOptions) -> [S
     let none = "CAST(NULL AS Nullable(String))";
     let fixture = if keys.fixture { "fixture" } else { none };
     let ts = if keys.time { "ts_ms" } else { "toInt64(0)" };
-    let exposures = if keys.zone {
+    if keys.zone {
         // The zone is the dwell's: joined from its event, once per id.
         format!(
             "SELECT store, gtin, {fixture} AS x_fixture, zone, {ts} AS x_ts, uniqExact(event_id)
@@ -110,7 +104,13 @@ pub fn queries(database: &str, filter: &EventFilter, opts: &FunnelOptions) -> [S
                 uniqExact(event_id) FROM {database}.exposures
              WHERE 1{cond} GROUP BY store, gtin, x_fixture, x_ts FORMAT RowBinary"
         )
-    };
+    }
+}
+
+/// Every garment with item events that pass `journeys`, one row each, its
+/// events in one sorted array.
+fn garments_sql(database: &str, journeys: &EventFilter, opts: &FunnelOptions) -> String {
+    let keys = Keys::of(opts);
     // The step as a number (anything else, 3, is not a step), and the
     // fixture and zone split into a "present" flag and their text so that
     // none sorts first, as in SQLite.
@@ -123,31 +123,12 @@ pub fn queries(database: &str, filter: &EventFilter, opts: &FunnelOptions) -> [S
     if keys.zone {
         event.push_str(", isNotNull(zone), ifNull(zone, '')");
     }
-    // Journeys opened before `--to` are read to their window's end.
-    let cond = filter_sql(&super::store::journey_filter(filter, opts));
-    let garments = format!(
+    let cond = filter_sql(journeys);
+    format!(
         "SELECT store, gtin, arraySort(groupArray(({event}, cityHash64(id)))) FROM {database}.events
          WHERE event NOT IN ('fixture_dwell', 'store_visits'){cond}
          GROUP BY store, gtin, serial FORMAT RowBinary"
-    );
-    [exposures, garments]
-}
-
-/// A decoding failure, with whatever ClickHouse appended to the stream
-/// (a query that fails after its first rows ends with the exception text).
-fn broken(rows: &mut RowReader<Body>, err: io::Error) -> ClickHouseError {
-    let rest = rows.rest();
-    let rest = rest.lines().find(|l| l.contains("Exception")).unwrap_or("");
-    ClickHouseError::Read(format!("{err} {rest}").trim().to_string())
-}
-
-/// A `Nullable(String)` column.
-fn nullable_string(rows: &mut RowReader<Body>) -> io::Result<Option<String>> {
-    Ok(if rows.not_null()? {
-        Some(rows.string()?)
-    } else {
-        None
-    })
+    )
 }
 
 fn count_exposures(
@@ -156,21 +137,17 @@ fn count_exposures(
     opts: &FunnelOptions,
     builder: &mut FunnelBuilder<'_>,
 ) -> Result<(), ClickHouseError> {
-    let [sql, _] = queries(store.database(), filter, opts);
-    let mut rows = RowReader::new(store.stream(&sql)?);
-    let mut read = |rows: &mut RowReader<Body>| -> io::Result<()> {
-        while !rows.at_end()? {
-            let shop = rows.string()?;
-            let gtin = rows.string()?;
-            let fixture = nullable_string(rows)?;
-            let zone = nullable_string(rows)?;
-            let ts = UnixMillis(rows.i64()?);
-            let count = rows.u64()?;
-            builder.add_exposures(&shop, &gtin, fixture.as_deref(), zone.as_deref(), ts, count);
-        }
+    let sql = exposures_sql(store.database(), filter, opts);
+    store.read_each(&sql, |rows| {
+        let shop = rows.string()?;
+        let gtin = rows.string()?;
+        let fixture = rows.nullable_string()?;
+        let zone = rows.nullable_string()?;
+        let ts = UnixMillis(rows.i64()?);
+        let count = rows.u64()?;
+        builder.add_exposures(&shop, &gtin, fixture.as_deref(), zone.as_deref(), ts, count);
         Ok(())
-    };
-    read(&mut rows).map_err(|err| broken(&mut rows, err))
+    })
 }
 
 /// Dwells and door counts, one row per event id (a repeat read once).
@@ -192,33 +169,29 @@ fn add_dwells_and_visits(
         store.database(),
         filter_sql(filter)
     );
-    let mut rows = RowReader::new(store.stream(&sql)?);
-    let mut read = |rows: &mut RowReader<Body>| -> io::Result<()> {
-        while !rows.at_end()? {
-            let visits = rows.u8()? == 1;
-            let shop = rows.string()?;
-            let ts = UnixMillis(rows.i64()?);
-            let fixture = nullable_string(rows)?;
-            let zone = nullable_string(rows)?;
-            let duration = if rows.not_null()? {
-                u64::try_from(rows.i64()?).ok().map(Duration::from_millis)
-            } else {
-                None
-            };
-            let count = if rows.not_null()? {
-                Some(rows.u32()?)
-            } else {
-                None
-            };
-            if visits {
-                builder.add_visits(&shop, ts, u64::from(count.unwrap_or(0)));
-            } else {
-                builder.add_dwell(&shop, fixture.as_deref(), zone.as_deref(), ts, duration);
-            }
+    store.read_each(&sql, |rows| {
+        let visits = rows.u8()? == 1;
+        let shop = rows.string()?;
+        let ts = UnixMillis(rows.i64()?);
+        let fixture = rows.nullable_string()?;
+        let zone = rows.nullable_string()?;
+        let duration = if rows.not_null()? {
+            u64::try_from(rows.i64()?).ok().map(Duration::from_millis)
+        } else {
+            None
+        };
+        let count = if rows.not_null()? {
+            Some(rows.u32()?)
+        } else {
+            None
+        };
+        if visits {
+            builder.add_visits(&shop, ts, u64::from(count.unwrap_or(0)));
+        } else {
+            builder.add_dwell(&shop, fixture.as_deref(), zone.as_deref(), ts, duration);
         }
         Ok(())
-    };
-    read(&mut rows).map_err(|err| broken(&mut rows, err))
+    })
 }
 
 /// How many distinct events each store has among those that pass `filter`.
@@ -231,27 +204,21 @@ pub fn events_per_store(
         store.database(),
         filter_sql(filter)
     );
-    let mut rows = RowReader::new(store.stream(&sql)?);
     let mut out = Vec::new();
-    let mut read = |rows: &mut RowReader<Body>| -> io::Result<()> {
-        while !rows.at_end()? {
-            out.push((rows.string()?, rows.u64()?));
-        }
-        Ok(())
-    };
-    read(&mut rows).map_err(|err| broken(&mut rows, err))?;
+    store.read_rows(&sql, |rows| Ok((rows.string()?, rows.u64()?)), &mut |row| {
+        out.push(row)
+    })?;
     Ok(out)
 }
 
 fn scan_garments(
     store: &ClickHouseStore,
-    filter: &EventFilter,
+    journeys: &EventFilter,
     opts: &FunnelOptions,
     builder: &mut FunnelBuilder<'_>,
 ) -> Result<(), ClickHouseError> {
     let keys = Keys::of(opts);
-    let [_, sql] = queries(store.database(), filter, opts);
-    let mut rows = RowReader::new(store.stream(&sql)?);
+    let sql = garments_sql(store.database(), journeys, opts);
     let mut events: Vec<GarmentEvent> = Vec::new();
     // A flag and a text, for a nullable key read as two sortable columns.
     let present = |rows: &mut RowReader<Body>| -> io::Result<Option<String>> {
@@ -259,42 +226,39 @@ fn scan_garments(
         let text = rows.string()?;
         Ok(present.then_some(text))
     };
-    let mut read = |rows: &mut RowReader<Body>| -> io::Result<()> {
-        while !rows.at_end()? {
-            let shop = rows.string()?;
-            let gtin = rows.string()?;
-            events.clear();
-            type Seen = (i64, u8, Option<String>, Option<String>, u64);
-            let mut previous: Option<Seen> = None;
-            for _ in 0..rows.leb128()? {
-                let ts_ms = rows.i64()?;
-                let step = rows.u8()?;
-                let fixture = if keys.fixture { present(rows)? } else { None };
-                let zone = if keys.zone { present(rows)? } else { None };
-                let id_hash = rows.u64()?;
-                let this = (ts_ms, step, fixture, zone, id_hash);
-                if previous.as_ref() == Some(&this) {
-                    continue; // the same event stored again
-                }
-                let kind = match step {
-                    0 => StoreEventKind::ItemPickup,
-                    1 => StoreEventKind::ItemTryOn,
-                    2 => StoreEventKind::ItemPurchase,
-                    // The collector stores only validated names; anything
-                    // else was written by another hand and is no step.
-                    _ => continue,
-                };
-                events.push(GarmentEvent {
-                    ts: UnixMillis(ts_ms),
-                    kind,
-                    fixture: this.2.clone(),
-                    zone: this.3.clone(),
-                });
-                previous = Some(this);
+    store.read_each(&sql, |rows| {
+        let shop = rows.string()?;
+        let gtin = rows.string()?;
+        events.clear();
+        type Seen = (i64, u8, Option<String>, Option<String>, u64);
+        let mut previous: Option<Seen> = None;
+        for _ in 0..rows.leb128()? {
+            let ts_ms = rows.i64()?;
+            let step = rows.u8()?;
+            let fixture = if keys.fixture { present(rows)? } else { None };
+            let zone = if keys.zone { present(rows)? } else { None };
+            let id_hash = rows.u64()?;
+            let this = (ts_ms, step, fixture, zone, id_hash);
+            if previous.as_ref() == Some(&this) {
+                continue; // the same event stored again
             }
-            builder.add_garment(&shop, Some(&gtin), &events);
+            let kind = match step {
+                0 => StoreEventKind::ItemPickup,
+                1 => StoreEventKind::ItemTryOn,
+                2 => StoreEventKind::ItemPurchase,
+                // The collector stores only validated names; anything
+                // else was written by another hand and is no step.
+                _ => continue,
+            };
+            events.push(GarmentEvent {
+                ts: UnixMillis(ts_ms),
+                kind,
+                fixture: this.2.clone(),
+                zone: this.3.clone(),
+            });
+            previous = Some(this);
         }
+        builder.add_garment(&shop, Some(&gtin), &events);
         Ok(())
-    };
-    read(&mut rows).map_err(|err| broken(&mut rows, err))
+    })
 }

@@ -7,7 +7,7 @@
 //! (`Asia/Shanghai`); empty means UTC. The tz database is compiled in, so a
 //! report is the same on every machine.
 
-use super::catalog::split_record;
+use super::csv::ShapeError;
 use jiff::tz::TimeZone;
 use std::collections::HashMap;
 
@@ -63,6 +63,16 @@ impl DirectoryError {
     }
 }
 
+impl From<ShapeError> for DirectoryError {
+    fn from(e: ShapeError) -> Self {
+        match e {
+            ShapeError::Header(found) => DirectoryError::Header(found),
+            ShapeError::Fields { line, found } => DirectoryError::Fields { line, found },
+            ShapeError::Quote { line } => DirectoryError::Quote { line },
+        }
+    }
+}
+
 const HEADER: [&str; 6] = ["store", "name", "region", "city", "brand", "timezone"];
 
 fn cell(field: String) -> Option<String> {
@@ -75,30 +85,8 @@ impl StoreDirectory {
     pub fn parse(text: &str) -> Result<StoreDirectory, DirectoryError> {
         let mut stores = HashMap::new();
         let mut first_line: HashMap<String, usize> = HashMap::new();
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty());
-        match lines.next() {
-            Some((_, header)) => {
-                let fields = split_record(header.trim_end_matches('\r')).unwrap_or_default();
-                if fields.iter().map(|f| f.trim()).ne(HEADER) {
-                    return Err(DirectoryError::Header(header.to_string()));
-                }
-            }
-            None => return Err(DirectoryError::Header(String::new())),
-        }
-        for (index, line) in lines {
-            let line_no = index + 1;
-            let fields = split_record(line.trim_end_matches('\r'))
-                .ok_or(DirectoryError::Quote { line: line_no })?;
-            let [store, name, region, city, brand, zone]: [String; 6] =
-                fields
-                    .try_into()
-                    .map_err(|f: Vec<String>| DirectoryError::Fields {
-                        line: line_no,
-                        found: f.len(),
-                    })?;
+        for record in super::csv::records(text, HEADER)? {
+            let (line_no, [store, name, region, city, brand, zone]) = record?;
             let store = store.trim().to_string();
             if store.is_empty() {
                 return Err(DirectoryError::EmptyStore { line: line_no });

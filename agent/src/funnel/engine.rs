@@ -4,7 +4,8 @@
 //! Pure logic: it is fed events and never reads a clock, a file or a
 //! database. `compute` (the in-memory reference the tests use) takes events
 //! in any order; [`FunnelBuilder`] is the streaming form the database
-//! reader drives one garment at a time.
+//! reader drives one garment at a time; it counts rows here, and scans
+//! journeys under the rules below in `journey`.
 //!
 //! Rules, as implemented:
 //! - A journey belongs to one garment: `(store, gtin, serial)`; online, to
@@ -40,8 +41,9 @@ use protocol::time::UnixMillis;
 use std::time::Duration;
 
 use super::dimension::{shows_dwells, shows_visits};
-use super::seconds::{between, window_end};
 pub use super::seconds::{median_duration_s, median_s, total_s};
+
+mod journey;
 
 #[cfg(test)]
 pub use super::reference::{compute, garment_order, FunnelEvent};
@@ -104,17 +106,6 @@ struct Cell {
     visits: u64,
 }
 
-/// One journey while it is open.
-struct Journey {
-    opened: UnixMillis,
-    /// Where the step that opened it happened: its report row.
-    store: Option<String>,
-    fixture: Option<String>,
-    zone: Option<String>,
-    try_on: Option<UnixMillis>,
-    purchase: Option<UnixMillis>,
-}
-
 /// The channel of everything the stores' tags saw (`--by channel`).
 pub const STORE_CHANNEL: &str = "store";
 
@@ -127,15 +118,6 @@ pub struct OnlineStep {
     pub kind: StoreEventKind,
     /// The store the behaviour is attributed to, if any.
     pub store: Option<String>,
-}
-
-/// A step of either kind of journey, as the scan reads it.
-struct Step<'e> {
-    ts: UnixMillis,
-    kind: StoreEventKind,
-    store: Option<&'e str>,
-    fixture: Option<&'e str>,
-    zone: Option<&'e str>,
 }
 
 /// Accumulates report rows from exposures, dwells, visits and garments fed
@@ -167,6 +149,12 @@ impl<'o> FunnelBuilder<'o> {
             until: to,
             ..FunnelBuilder::new(opts)
         }
+    }
+
+    /// An empty builder with this one's options and `--to`, for a reader
+    /// thread to fill and [`absorb`](Self::absorb) back.
+    pub fn part(&self) -> FunnelBuilder<'o> {
+        FunnelBuilder::until(self.opts, self.until)
     }
 
     /// Counts `count` exposures of `gtin` shown at `fixture` (in `zone`)
@@ -249,136 +237,6 @@ impl<'o> FunnelBuilder<'o> {
             ts,
         });
         self.cells[cell].row.exposures += count;
-    }
-
-    /// Scans one garment's item events, which must be sorted by
-    /// `garment_order`, and counts its events and journeys.
-    pub fn add_garment(&mut self, store: &str, gtin: Option<&str>, events: &[GarmentEvent]) {
-        self.scan(
-            STORE_CHANNEL,
-            gtin,
-            events.iter().map(|e| Step {
-                ts: e.ts,
-                kind: e.kind,
-                store: Some(store),
-                fixture: e.fixture.as_deref(),
-                zone: e.zone.as_deref(),
-            }),
-        );
-    }
-
-    /// Scans one online (channel, user, SKU) journey's steps, sorted by time,
-    /// under exactly the rules of a garment's: the user's views of the SKU
-    /// play its pickups, add-to-carts its try-ons, paid orders its purchases.
-    /// `sku` is a GTIN when the catalog maps the merchant's code to one.
-    pub fn add_online_journey(&mut self, channel: &str, sku: &str, steps: &[OnlineStep]) {
-        self.scan(
-            channel,
-            Some(sku),
-            steps.iter().map(|s| Step {
-                ts: s.ts,
-                kind: s.kind,
-                store: s.store.as_deref(),
-                fixture: None,
-                zone: None,
-            }),
-        );
-    }
-
-    /// The journey rules (see the module docs), over one unit's steps in
-    /// order.
-    fn scan<'e>(
-        &mut self,
-        channel: &str,
-        gtin: Option<&str>,
-        steps: impl Iterator<Item = Step<'e>>,
-    ) {
-        let window = self.opts.window;
-        let mut open: Option<Journey> = None;
-        for step in steps {
-            if open
-                .as_ref()
-                .is_some_and(|j| step.ts > window_end(j.opened, window))
-            {
-                if let Some(done) = open.take() {
-                    self.close(channel, gtin, done);
-                }
-            }
-            // Past `--to` a step only finishes an open journey.
-            let counted = self.until.is_none_or(|to| step.ts < to);
-            if counted {
-                let cell = self.cell(&Place {
-                    channel,
-                    store: step.store,
-                    gtin,
-                    fixture: step.fixture,
-                    zone: step.zone,
-                    ts: step.ts,
-                });
-                let row = &mut self.cells[cell].row;
-                match step.kind {
-                    StoreEventKind::ItemPickup => row.pickups += 1,
-                    StoreEventKind::ItemTryOn => row.try_ons += 1,
-                    StoreEventKind::ItemPurchase => row.purchases += 1,
-                    // Dwells and visits carry no garment: dwells are
-                    // counted as exposures and dwells, visits per store.
-                    StoreEventKind::FixtureDwell | StoreEventKind::StoreVisits => {}
-                }
-            }
-            match step.kind {
-                StoreEventKind::ItemPickup if counted && open.is_none() => {
-                    open = Some(Journey {
-                        opened: step.ts,
-                        store: step.store.map(str::to_string),
-                        fixture: step.fixture.map(str::to_string),
-                        zone: step.zone.map(str::to_string),
-                        try_on: None,
-                        purchase: None,
-                    });
-                }
-                StoreEventKind::ItemTryOn => {
-                    if let Some(j) = open.as_mut() {
-                        if j.try_on.is_none() && step.ts > j.opened {
-                            j.try_on = Some(step.ts);
-                        }
-                    }
-                }
-                StoreEventKind::ItemPurchase => {
-                    if let Some(j) = open.as_mut() {
-                        if let (Some(tried), None) = (j.try_on, j.purchase) {
-                            if step.ts > tried {
-                                j.purchase = Some(step.ts);
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        if let Some(done) = open {
-            self.close(channel, gtin, done);
-        }
-    }
-
-    fn close(&mut self, channel: &str, gtin: Option<&str>, journey: Journey) {
-        let cell = self.cell(&Place {
-            channel,
-            store: journey.store.as_deref(),
-            gtin,
-            fixture: journey.fixture.as_deref(),
-            zone: journey.zone.as_deref(),
-            ts: journey.opened,
-        });
-        let cell = &mut self.cells[cell];
-        cell.row.journeys += 1;
-        if let Some(tried) = journey.try_on {
-            cell.row.journeys_try_on += 1;
-            cell.view_to_try_on.push(between(journey.opened, tried));
-            if let Some(bought) = journey.purchase {
-                cell.row.journeys_purchase += 1;
-                cell.try_on_to_purchase.push(between(tried, bought));
-            }
-        }
     }
 
     /// The index of the row `place` counts in, made if new.

@@ -7,6 +7,7 @@
 pub mod calendar;
 pub mod catalog;
 pub mod clickhouse;
+mod csv;
 pub mod dimension;
 pub mod directory;
 pub mod engine;

@@ -8,7 +8,7 @@
 
 use super::dimension::Dimension;
 use super::engine::{FunnelBuilder, FunnelOptions, GarmentEvent};
-use super::report::FunnelReport;
+use super::store::FunnelSource;
 use crate::event_store::sqlite::ITEM_EVENTS;
 use crate::event_store::{DbError, EventFilter, SqliteStore};
 use protocol::stage::StoreEventKind;
@@ -76,53 +76,61 @@ const READERS: usize = 2;
 /// Rows sampled to choose the store ranges.
 const SPLIT_SAMPLES: i64 = 64;
 
-/// The funnel report over the events in `store` that pass `filter`.
-pub fn report(
-    store: &SqliteStore,
-    filter: &EventFilter,
-    opts: &FunnelOptions,
-) -> Result<FunnelReport, DbError> {
-    let mut builder = FunnelBuilder::until(opts, filter.to);
-    count_exposures(store, filter, opts, &mut builder)?;
-    if opts.shows_dwells() || opts.shows_visits() {
-        add_dwells_and_visits(store, filter, opts, &mut builder)?;
+impl FunnelSource for SqliteStore {
+    fn add_exposures(
+        &self,
+        filter: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), DbError> {
+        count_exposures(self, filter, opts, builder)
     }
-    // Online channels report only beside the stores' own channel.
-    if opts.by.contains(&Dimension::Channel) {
-        crate::online::store::add_to_report(store, filter, opts, &mut builder)?;
+
+    fn add_dwells_and_visits(
+        &self,
+        filter: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), DbError> {
+        add_dwells_and_visits(self, filter, opts, builder)
     }
-    // Journeys opened before `--to` are read to their window's end; only
-    // what is before `--to` counts.
-    let until = filter.to;
-    let items = super::store::journey_filter(filter, opts);
-    let filter = &items;
-    let ranges = store_ranges(store, filter)?;
-    let path = store.path();
-    let parts: Vec<Result<FunnelBuilder<'_>, DbError>> = std::thread::scope(|scope| {
-        let readers: Vec<_> = ranges
-            .iter()
-            .map(|range| {
-                scope.spawn(move || {
-                    let reader = SqliteStore::open_read_only(path)?;
-                    let mut part = FunnelBuilder::until(opts, until);
-                    scan_garments(&reader, filter, range, opts, &mut part)?;
-                    Ok(part)
+
+    /// Each reader thread scans whole garments of its own store range into
+    /// a builder of its own; the parts are absorbed in range order.
+    fn add_garments(
+        &self,
+        journeys: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), DbError> {
+        let ranges = store_ranges(self, journeys)?;
+        let path = self.path();
+        let parts: Vec<Result<FunnelBuilder<'_>, DbError>> = std::thread::scope(|scope| {
+            let readers: Vec<_> = ranges
+                .iter()
+                .map(|range| {
+                    let mut part = builder.part();
+                    scope.spawn(move || {
+                        let reader = SqliteStore::open_read_only(path)?;
+                        scan_garments(&reader, journeys, range, opts, &mut part)?;
+                        Ok(part)
+                    })
                 })
-            })
-            .collect();
-        readers
-            .into_iter()
-            .map(|reader| {
-                reader
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    for part in parts {
-        builder.absorb(part?);
+                .collect();
+            readers
+                .into_iter()
+                .map(|reader| {
+                    reader
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        for part in parts {
+            builder.absorb(part?);
+        }
+        Ok(())
     }
-    Ok(builder.finish())
 }
 
 /// `[from, to)` over store ids; `None` is open-ended.

@@ -19,9 +19,14 @@
 //! streams garments to the funnel engine ([`super::engine::FunnelBuilder`]),
 //! which holds the journey rules. Memory is bounded by the report's rows,
 //! not by the events, and the report is the same whatever the backend.
+//!
+//! What a backend supplies is [`FunnelSource`]; how a report is assembled
+//! from it, in which order and over which events, is [`assemble`], once.
 
-use super::engine::FunnelOptions;
+use super::dimension::Dimension;
+use super::engine::{FunnelBuilder, FunnelOptions};
 use super::report::FunnelReport;
+use crate::event_store::online::OnlineSteps;
 use crate::event_store::{EventStore, StoreError};
 
 pub use crate::event_store::EventFilter;
@@ -33,9 +38,66 @@ pub fn report(
     opts: &FunnelOptions,
 ) -> Result<FunnelReport, StoreError> {
     Ok(match store {
-        EventStore::Sqlite(db) => super::sqlite::report(db, filter, opts)?,
-        EventStore::ClickHouse(ch) => super::clickhouse::report(ch, filter, opts)?,
+        EventStore::Sqlite(db) => assemble(db, filter, opts)?,
+        EventStore::ClickHouse(ch) => assemble(ch, filter, opts)?,
     })
+}
+
+/// What an event store supplies to a funnel report: each part is fed to
+/// the builder, in whatever order and grouping the backend reads fastest,
+/// within the promises below. Online steps come from [`OnlineSteps`].
+pub trait FunnelSource: OnlineSteps {
+    /// Feeds the builder every exposure count that passes `filter`, per
+    /// store and GTIN (and fixture, zone and instant when the report is
+    /// keyed by them), each dwell counted once however often it was stored.
+    fn add_exposures(
+        &self,
+        filter: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), Self::Error>;
+
+    /// Feeds the builder every dwell (when the report shows dwells) and
+    /// door count (when it shows visits) that passes `filter`, each event
+    /// once.
+    fn add_dwells_and_visits(
+        &self,
+        filter: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), Self::Error>;
+
+    /// Feeds the builder every garment with item events that pass
+    /// `journeys`, each garment once and whole, its events in time order
+    /// and each event once.
+    fn add_garments(
+        &self,
+        journeys: &EventFilter,
+        opts: &FunnelOptions,
+        builder: &mut FunnelBuilder<'_>,
+    ) -> Result<(), Self::Error>;
+}
+
+/// The funnel report over the events in `source` that pass `filter`: the
+/// one definition of what a report reads, whichever backend supplies it.
+pub fn assemble<S: FunnelSource>(
+    source: &S,
+    filter: &EventFilter,
+    opts: &FunnelOptions,
+) -> Result<FunnelReport, S::Error> {
+    let mut builder = FunnelBuilder::until(opts, filter.to);
+    source.add_exposures(filter, opts, &mut builder)?;
+    if opts.shows_dwells() || opts.shows_visits() {
+        source.add_dwells_and_visits(filter, opts, &mut builder)?;
+    }
+    // Online channels report only beside the stores' own channel.
+    if opts.by.contains(&Dimension::Channel) {
+        crate::online::store::add_to_report(source, filter, opts, &mut builder)?;
+    }
+    // Journeys opened before `--to` are read to their window's end; only
+    // what is before `--to` counts.
+    source.add_garments(&journey_filter(filter, opts), opts, &mut builder)?;
+    Ok(builder.finish())
 }
 
 /// The filter the item events (and online steps) of a report are read

@@ -4,6 +4,7 @@
 //!
 //! Stages bump lock-free counters; the uplink snapshots them into JSON.
 
+pub(crate) use protocol::fleet::{EntriesPeriod, TagHealth};
 use protocol::frame::{FwVersion, ResetReason};
 use protocol::time::UnixMillis;
 use protocol::DecodeError;
@@ -284,36 +285,6 @@ pub(crate) struct StatusDoc {
 /// The MQTT last will: what HQ sees when the gateway vanishes.
 pub(crate) fn last_will(store: &str, gateway: &str) -> String {
     serde_json::json!({ "state": "offline", "store": store, "gateway": gateway, "reason": "connection lost" }).to_string()
-}
-
-/// Health of one tag, from its boots and heartbeats.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct TagHealth {
-    pub(crate) tag: u32,
-    pub(crate) last_seen: UnixMillis,
-    pub(crate) boot: u32,
-    pub(crate) battery_mv: Option<u16>,
-    /// Events the tag dropped from a full outbox this boot (from heartbeats).
-    pub(crate) dropped: Option<u32>,
-    pub(crate) fw: Option<String>,
-    pub(crate) reset_reason: Option<String>,
-    /// Entrance counters only: the latest counting period, the one place
-    /// a period in which people only left shows. Absent for other tags.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) entries: Option<EntriesPeriod>,
-    /// Entrance counters only: a break-beam is blocked (a propped door, a
-    /// pram), so nobody is being counted. Absent for other tags.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) beam_blocked: Option<bool>,
-}
-
-/// One counting period of an entrance, as its tag reported it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub(crate) struct EntriesPeriod {
-    pub(crate) start: UnixMillis,
-    pub(crate) period_ms: u32,
-    pub(crate) entered: u16,
-    pub(crate) exited: u16,
 }
 
 /// Tag health seen since the last publication on `…/tags`.

@@ -8,6 +8,7 @@
 //! A payload that cannot be read is quarantined like a bad batch.
 
 use crate::event_store::{DbError, EventStore, SqliteStore, StoreError};
+use protocol::fleet::TagHealth;
 use protocol::time::UnixMillis;
 use protocol::topics::{Topic, TopicKind};
 use rusqlite::{params, Connection};
@@ -47,19 +48,7 @@ pub(crate) struct StatusFields {
 pub(crate) struct TagsMessage {
     store: Option<String>,
     pub(crate) gateway: Option<String>,
-    pub(crate) tags: Vec<TagHealthIn>,
-}
-
-/// One tag's health as the gateway publishes it (docs/gateway.md).
-#[derive(Deserialize)]
-pub(crate) struct TagHealthIn {
-    pub(crate) tag: u32,
-    pub(crate) last_seen: UnixMillis,
-    pub(crate) boot: u32,
-    pub(crate) battery_mv: Option<u16>,
-    pub(crate) dropped: Option<u32>,
-    pub(crate) fw: Option<String>,
-    pub(crate) reset_reason: Option<String>,
+    pub(crate) tags: Vec<TagHealth>,
 }
 
 /// A fleet message read and checked, ready to store.

@@ -212,7 +212,7 @@ impl ClickHouseStore {
         }
         let db = self.database();
         for (table, columns, rows) in [
-            ("quarantine", super::QUARANTINE_COLUMNS, &quarantine),
+            ("quarantine", super::ingest::QUARANTINE_COLUMNS, &quarantine),
             (
                 "fleet_gateways",
                 "store, gateway, state, since_ms, status_ms, received_ms, status, version",

@@ -13,11 +13,10 @@ use super::super::online::{
     ExposureRow, ItemEventRow, OnlineExposures, OnlineStepRow, OnlineSteps,
 };
 use super::super::EventFilter;
-use super::row_binary::{RowReader, RowWriter};
-use super::{quote, Body, ClickHouseError, ClickHouseStore};
+use super::row_binary::RowWriter;
+use super::{filter_sql, ClickHouseError, ClickHouseStore};
 use crate::online::event::OnlineEvent;
 use std::collections::HashSet;
-use std::io;
 
 /// Ids asked about per look-up: each is ~45 bytes of SQL, and a query
 /// must stay under ClickHouse's `max_query_size` (256 KiB by default).
@@ -56,32 +55,9 @@ fn deduplicated(db: &str) -> String {
     )
 }
 
-/// ` AND …` conditions for `filter`.
-fn filter_sql(filter: &EventFilter) -> String {
-    let mut sql = String::new();
-    if let Some(store) = &filter.store {
-        sql.push_str(&format!(" AND store = {}", quote(store)));
-    }
-    if let Some(from) = filter.from {
-        sql.push_str(&format!(" AND ts_ms >= {}", from.0));
-    }
-    if let Some(to) = filter.to {
-        sql.push_str(&format!(" AND ts_ms < {}", to.0));
-    }
-    sql
-}
-
 /// '' is how the table says "none".
 fn none_if_empty(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
-}
-
-/// A decoding failure, with whatever ClickHouse appended to the stream
-/// (a query that fails after its first rows ends with the exception text).
-fn broken(rows: &mut RowReader<Body>, err: io::Error) -> ClickHouseError {
-    let rest = rows.rest();
-    let rest = rest.lines().find(|l| l.contains("Exception")).unwrap_or("");
-    ClickHouseError::Read(format!("{err} {rest}").trim().to_string())
 }
 
 impl ClickHouseStore {
@@ -89,24 +65,6 @@ impl ClickHouseStore {
     /// channels were kept here has none, and then has no online steps.
     fn has_online_events(&self) -> Result<bool, ClickHouseError> {
         Ok(self.tables()?.iter().any(|t| t == "online_events"))
-    }
-
-    /// Runs `sql` (ending in `FORMAT RowBinary`) and hands its rows, read
-    /// by `row`, to `each`.
-    pub(super) fn read_rows<T>(
-        &self,
-        sql: &str,
-        row: impl Fn(&mut RowReader<Body>) -> io::Result<T>,
-        each: &mut dyn FnMut(T),
-    ) -> Result<(), ClickHouseError> {
-        let mut rows = RowReader::new(self.stream(sql)?);
-        let mut read = |rows: &mut RowReader<Body>| -> io::Result<()> {
-            while !rows.at_end()? {
-                each(row(rows)?);
-            }
-            Ok(())
-        };
-        read(&mut rows).map_err(|err| broken(&mut rows, err))
     }
 
     /// Which of `ids` are stored already.

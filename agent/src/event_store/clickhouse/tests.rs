@@ -4,7 +4,7 @@
 //! batch is stored; the schema version guard; one-line connection errors.
 
 use super::*;
-use crate::event_store::{EventFilter, EventStore, SqliteStore, Target};
+use crate::event_store::{EventFilter, EventStore, IngestCounts, Received, SqliteStore, Target};
 use crate::funnel::{store::report, Catalog};
 use crate::funnel::{Dimension, FunnelOptions, StoreDirectory};
 use crate::hq::validate::validate;

@@ -4,7 +4,7 @@
 use super::*;
 use crate::event_store::EventFilter;
 use crate::funnel::engine::{compute, FunnelEvent, FunnelOptions};
-use crate::funnel::sqlite::report;
+use crate::funnel::store::assemble as report;
 use crate::funnel::Dimension;
 use crate::hq::validate::validate;
 use protocol::topics::{Topic, TopicKind};
