@@ -125,17 +125,9 @@ impl FunnelSource for SqliteStore {
         builder: &mut FunnelBuilder<'_>,
     ) -> Result<(), DbError> {
         let journeys = &seekable(self, journeys)?;
-        let ranges = store_ranges(self, journeys)?;
-        let template = &*builder;
-        let parts = in_parallel(self, &ranges, |reader, range| {
-            let mut part = template.part();
-            scan_garments(reader, journeys, range, opts, &mut part)?;
-            Ok(part)
-        })?;
-        for part in parts {
-            builder.absorb(part);
-        }
-        Ok(())
+        in_parts(self, journeys, builder, |reader, range, part| {
+            scan_garments(reader, journeys, range, opts, part)
+        })
     }
 }
 
@@ -150,6 +142,28 @@ fn seekable(store: &SqliteStore, filter: &EventFilter) -> Result<EventFilter, Db
         seek.stores = Some(store.stores()?);
     }
     Ok(seek)
+}
+
+/// Splits `filter`'s stores into ranges, has `read` fill a part of
+/// `builder` per range, each on a thread of its own (see [`in_parallel`]),
+/// and absorbs the parts in range order.
+fn in_parts<'o>(
+    store: &SqliteStore,
+    filter: &EventFilter,
+    builder: &mut FunnelBuilder<'o>,
+    read: impl Fn(&SqliteStore, &StoreRange, &mut FunnelBuilder<'o>) -> Result<(), DbError> + Sync,
+) -> Result<(), DbError> {
+    let ranges = store_ranges(store, filter)?;
+    let template = &*builder;
+    let parts = in_parallel(store, &ranges, |reader, range| {
+        let mut part = template.part();
+        read(reader, range, &mut part)?;
+        Ok(part)
+    })?;
+    for part in parts {
+        builder.absorb(part);
+    }
+    Ok(())
 }
 
 /// `[from, to)` over store ids; `None` is open-ended.
@@ -247,16 +261,9 @@ fn count_exposures(
     opts: &FunnelOptions,
     builder: &mut FunnelBuilder<'_>,
 ) -> Result<(), DbError> {
-    let ranges = store_ranges(store, filter)?;
-    let parts = in_parallel(store, &ranges, |reader, range| {
-        let mut part = FunnelBuilder::new(opts);
-        count_exposures_in(reader, filter, range, opts, &mut part)?;
-        Ok(part)
-    })?;
-    for part in parts {
-        builder.absorb(part);
-    }
-    Ok(())
+    in_parts(store, filter, builder, |reader, range, part| {
+        count_exposures_in(reader, filter, range, opts, part)
+    })
 }
 
 /// Counts the exposures of the stores in `range`.
