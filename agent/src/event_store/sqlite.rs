@@ -6,6 +6,7 @@
 //! redelivery, a gateway replay, events re-batched after a restart) changes
 //! nothing the second time.
 
+pub(crate) mod filter;
 pub(crate) mod garments;
 mod online;
 mod overview;

@@ -6,8 +6,8 @@ use super::super::online::{
     ExposureRow, ItemEventRow, OnlineExposures, OnlineStepRow, OnlineSteps,
 };
 use super::super::EventFilter;
+use super::filter::{filter_sql, online_filter_sql};
 use super::{DbError, SqliteStore, ITEM_EVENTS};
-use crate::funnel::sqlite::{filter_sql, online_filter_sql};
 use crate::online::event::OnlineEvent;
 
 impl SqliteStore {
