@@ -13,6 +13,9 @@
 //! off the rail. A garment falling off its hanger is in free fall first (|a|
 //! near 0 g), which a hand never produces, so a fall is recognised and the
 //! tag re-learns its rest vector on the floor instead of reporting a pickup.
+//! A garment spinning as it falls reads the spin's pull instead of free
+//! fall; it is told by what follows: a jolt (a light reading or the impact)
+//! and at once lying dead still, away from rest, which a hand never does.
 
 use protocol::Settings;
 
@@ -76,6 +79,24 @@ const FALL_SETTLE_MS: u64 = 1_000;
 /// into the reference.
 const REST_SETTLE_MS: u64 = 1_000;
 
+/// |a| outside these bounds (milli-g) is a jolt: a garment tumbling off
+/// its hanger too fast for its tag to read free fall (the spin's pull,
+/// ω²r, is 0.35–0.6 g), or the impact that ends a fall. A hand's raise and
+/// a shopper's steps can reach them too; what tells a fall is what follows.
+const LIGHT_MG: i32 = 600;
+const JOLT_MG: i32 = 1_700;
+
+/// A sample further than this (milli-g) from the one that opened a quiet
+/// spell ends it. The sensor's noise (up to 10 mg RMS per axis, 4 mg steps)
+/// stays inside it; a garment tilting in a hand does not.
+const QUIET_MG: i32 = 60;
+
+/// A jolt, then at once (within this, two samples at 20 Hz) a quiet spell
+/// away from rest lasting [`QUIET_HOLD_MS`]: the garment landed somewhere
+/// and lies there untouched. No hand stops a garment dead after a jolt.
+const LANDING_GAP_MS: u32 = 100;
+const QUIET_HOLD_MS: u32 = 400;
+
 /// Rest-vector learning rate while still, as a shift: 1/16 of the
 /// difference per sample.
 const REST_LEARN_SHIFT: u32 = 4;
@@ -120,6 +141,21 @@ struct Anchor {
     since: u64,
 }
 
+impl Anchor {
+    /// Restarts the period if the sample is further than `threshold_sq`
+    /// (squared milli-g) from the anchor, or if no sample came before;
+    /// returns how long the garment has stayed near it.
+    fn hold(&mut self, now_ms: u64, accel: [i32; 3], threshold_sq: i64, state: State) -> u64 {
+        if state == State::Unknown || distance_sq(accel, self.accel) > threshold_sq {
+            *self = Anchor {
+                accel,
+                since: now_ms,
+            };
+        }
+        now_ms.saturating_sub(self.since)
+    }
+}
+
 /// Pickup detector for one motion tag. Feed it every accelerometer sample.
 #[derive(Debug, Clone)]
 pub struct PickupDetector {
@@ -147,6 +183,11 @@ pub struct PickupDetector {
     /// Free-fall flags of the last `m` samples, newest in bit 0.
     falls: u32,
     anchor: Anchor,
+    /// Opens the current quiet spell (within [`QUIET_MG`]).
+    quiet: Anchor,
+    /// When the last jolt (|a| outside [`LIGHT_MG`]..[`JOLT_MG`]) was read,
+    /// as a wrapping u32 like `last_ms`.
+    jolt_ms: u32,
 }
 
 impl PickupDetector {
@@ -171,6 +212,11 @@ impl PickupDetector {
                 accel: [0; 3],
                 since: 0,
             },
+            quiet: Anchor {
+                accel: [0; 3],
+                since: 0,
+            },
+            jolt_ms: 0,
         };
         detector.update_settings(settings);
         detector.tilt_mg = i32::from(tuning.tilt_mg);
@@ -206,14 +252,24 @@ impl PickupDetector {
         let accel = accel_mg.map(i32::from);
         let rest = self.rest_q4.map(|r| r >> FRACTION_BITS);
         let moving = distance_sq(accel, rest) > self.threshold_sq;
-        let free_fall = magnitude_sq(accel) < i64::from(FREE_FALL_MG * FREE_FALL_MG);
+        let magnitude_sq = magnitude_sq(accel);
+        let free_fall = magnitude_sq < i64::from(FREE_FALL_MG * FREE_FALL_MG);
+        // Outside LIGHT_MG..=JOLT_MG, in one unsigned comparison.
+        let light_sq = i64::from(LIGHT_MG * LIGHT_MG);
+        if (magnitude_sq - light_sq) as u64 > (i64::from(JOLT_MG * JOLT_MG) - light_sq) as u64 {
+            self.jolt_ms = now_ms as u32;
+        }
         let mask = self.window_mask();
         if self.window == 0 {
             self.moving_since = now_ms;
         }
         self.window = ((self.window << 1) | u32::from(moving)) & mask;
         self.falls = ((self.falls << 1) | u32::from(free_fall)) & mask;
-        let still_for = self.track_stillness(now_ms, accel);
+        let still_for = self
+            .anchor
+            .hold(now_ms, accel, self.threshold_sq, self.state);
+        let quiet_sq = i64::from(QUIET_MG * QUIET_MG);
+        let quiet_for = self.quiet.hold(now_ms, accel, quiet_sq, self.state);
         self.filter_swing(now_ms, accel);
 
         match self.state {
@@ -225,7 +281,18 @@ impl PickupDetector {
                 if self.falls.count_ones() >= FALL_SAMPLES.min(self.m) {
                     self.state = State::Falling;
                     None
-                } else if self.window.count_ones() >= self.k && self.evidence >= self.tilt_evidence
+                } else if moving
+                    && quiet_for >= u64::from(QUIET_HOLD_MS)
+                    // Began 1..=LANDING_GAP_MS after the jolt.
+                    && (self.quiet.since as u32).wrapping_sub(self.jolt_ms.wrapping_add(1)) < LANDING_GAP_MS
+                {
+                    // Landed and lying still: where it lies is its new rest.
+                    self.settle(self.quiet.accel);
+                    None
+                } else if self.window.count_ones() >= self.k
+                    && self.evidence >= self.tilt_evidence
+                    // After a jolt, wait to see whether the garment lands.
+                    && (now_ms as u32).wrapping_sub(self.jolt_ms) >= LANDING_GAP_MS + QUIET_HOLD_MS
                 {
                     self.state = State::Held {
                         since: self.moving_since,
@@ -299,19 +366,6 @@ impl PickupDetector {
         } else {
             0
         };
-    }
-
-    /// Restarts the still period if the sample left the anchor's
-    /// neighbourhood; returns how long the garment has been still.
-    fn track_stillness(&mut self, now_ms: u64, accel: [i32; 3]) -> u64 {
-        if self.state == State::Unknown || distance_sq(accel, self.anchor.accel) > self.threshold_sq
-        {
-            self.anchor = Anchor {
-                accel,
-                since: now_ms,
-            };
-        }
-        now_ms.saturating_sub(self.anchor.since)
     }
 
     /// Takes `accel` as the new rest vector and forgets the motion history,

@@ -6,6 +6,7 @@
 //! redelivery, a gateway replay, events re-batched after a restart) changes
 //! nothing the second time.
 
+pub(crate) mod garments;
 mod online;
 mod overview;
 
@@ -16,19 +17,18 @@ use rusqlite::{params, Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 
 /// `PRAGMA user_version` of the schema below; bumped on any change.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Versions [`SqliteStore::open`] upgrades in place: version 2 added a
 /// table, which applying the schema creates; version 3 added a column and
-/// changed an index, which [`upgrade_to_3`] does first.
-const UPGRADABLE_VERSIONS: [i64; 2] = [1, 2];
+/// changed an index, version 4 replaced that index with a table, which
+/// [`upgrade`] does.
+const UPGRADABLE_VERSIONS: [i64; 3] = [1, 2, 3];
 
-/// The condition of the partial index `events_by_garment` (item events
-/// only). A query that reads through the index repeats it word for word, so
-/// that SQLite can use the index.
+/// Item events (pickups, try-ons, purchases) among `events`.
 pub const ITEM_EVENTS: &str = "event NOT IN ('fixture_dwell', 'store_visits')";
 
-/// Page cache (negative: KiB). The garment index takes inserts all over its
+/// Page cache (negative: KiB). The garment steps take inserts all over their
 /// key range; SQLite's 2 MiB default makes each one a read from the OS.
 const CACHE_KIB: i64 = -65_536;
 
@@ -63,22 +63,34 @@ fn tune_and_read_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
 }
 
-/// Brings a version 1 or 2 file's `events` to version 3 in one
-/// transaction: the `count` column (NULL on every stored event, none of
-/// which is a `store_visits`), and the garment index rebuilt with `zone`
-/// (applying the schema afterwards creates it and the new index).
-fn upgrade_to_3(conn: &Connection) -> rusqlite::Result<()> {
+/// Brings a version 1, 2 or 3 file's `events` to version 4, inside the
+/// caller's transaction, before the schema is applied: the `count` column
+/// (NULL on every stored event, none of which is a `store_visits`) where it
+/// is missing, and the garment index dropped; [`fill_garment_steps`] then
+/// fills the table that replaces it.
+fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
     let has_count: bool = conn.query_row(
         "SELECT COUNT(*) > 0 FROM pragma_table_info('events') WHERE name = 'count'",
         [],
         |r| r.get(0),
     )?;
-    let mut sql = String::from("BEGIN IMMEDIATE; DROP INDEX IF EXISTS events_by_garment;");
     if !has_count {
-        sql.push_str(" ALTER TABLE events ADD COLUMN count INTEGER;");
+        conn.execute_batch("ALTER TABLE events ADD COLUMN count INTEGER;")?;
     }
-    sql.push_str(" COMMIT;");
-    conn.execute_batch(&sql)
+    conn.execute_batch("DROP INDEX IF EXISTS events_by_garment;")
+}
+
+/// Copies every stored item event with a garment into `garment_steps`, in
+/// the form the collector writes (`sqlite/garments.rs`).
+fn fill_garment_steps(conn: &Connection) -> rusqlite::Result<()> {
+    use garments::{GTIN_KEY_SQL, SERIAL_KEY_SQL, STEP_CODE_SQL};
+    conn.execute_batch(&format!(
+        "INSERT INTO garment_steps (store, gtin, serial, ts_ms, step, event, fixture, zone)
+         SELECT store, {GTIN_KEY_SQL}, {SERIAL_KEY_SQL}, ts_ms, {STEP_CODE_SQL}, rowid, fixture, zone
+         FROM events
+         WHERE event IN ('item_pickup', 'item_try_on', 'item_purchase')
+           AND gtin IS NOT NULL AND serial IS NOT NULL"
+    ))
 }
 
 /// The SQLite event store.
@@ -109,14 +121,26 @@ impl SqliteStore {
                 found,
             });
         }
-        if UPGRADABLE_VERSIONS.contains(&found) {
-            upgrade_to_3(&conn).map_err(open_err)?;
+        // One transaction: an upgrade interrupted half-way leaves the file
+        // at its old version, to be upgraded again on the next open.
+        let setup = || -> rusqlite::Result<()> {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let upgrading = UPGRADABLE_VERSIONS.contains(&found);
+            if upgrading {
+                upgrade(&conn)?;
+            }
+            conn.execute_batch(SCHEMA)?;
+            conn.execute_batch(crate::hq::fleet::SCHEMA)?;
+            if upgrading {
+                fill_garment_steps(&conn)?;
+            }
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            conn.execute_batch("COMMIT")
+        };
+        if let Err(err) = setup() {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(open_err(err));
         }
-        conn.execute_batch(SCHEMA).map_err(open_err)?;
-        conn.execute_batch(crate::hq::fleet::SCHEMA)
-            .map_err(open_err)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(open_err)?;
         Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
@@ -144,7 +168,7 @@ impl SqliteStore {
             });
         }
         // Map the file instead of copying pages through read(2): the
-        // funnel reads the whole garment index.
+        // funnel reads every garment step.
         conn.pragma_update(None, "mmap_size", MMAP_BYTES)
             .map_err(open_err)?;
         Ok(SqliteStore {
@@ -183,6 +207,10 @@ impl SqliteStore {
                 "INSERT OR IGNORE INTO events (id, store, ts_ms, event, stage, tag, epc, gtin, serial,
                      fixture, zone, duration_ms, count, gateway, batch_id, received_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?;
+            let mut insert_step = tx.prepare_cached(
+                "INSERT INTO garment_steps (store, gtin, serial, ts_ms, step, event, fixture, zone)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             let mut insert_exposure = tx.prepare_cached(
                 "INSERT OR IGNORE INTO exposures (store, gtin, event_id, fixture, ts_ms)
@@ -248,6 +276,20 @@ impl SqliteStore {
                         continue;
                     }
                     counts.inserted += 1;
+                    if let (Some(step), Some(gtin), Some(serial)) =
+                        (garments::step_code(event.event), &event.gtin, &event.serial)
+                    {
+                        insert_step.execute(params![
+                            batch.store,
+                            garments::gtin_key(gtin),
+                            garments::serial_key(serial),
+                            event.ts.0,
+                            step,
+                            tx.last_insert_rowid(),
+                            event.fixture,
+                            event.zone
+                        ])?;
+                    }
                     if event.event == StoreEventKind::FixtureDwell {
                         for gtin in event.gtins.iter().flatten() {
                             insert_exposure.execute(params![

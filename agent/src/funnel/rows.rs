@@ -128,6 +128,8 @@ impl<'o> RowIndex<'o> {
         *self.index.entry(key.to_vec()).or_insert(next)
     }
 
+    /// Keeps `place` as the last look-up, in the last one's strings: a
+    /// report over millions of garments changes rows about once a garment.
     fn remember(
         &mut self,
         place: &Place<'_>,
@@ -136,15 +138,24 @@ impl<'o> RowIndex<'o> {
         slot: Option<i64>,
         row: usize,
     ) {
-        self.last = Some(Last {
-            channel: place.channel.to_string(),
-            store: place.store.map(str::to_string),
-            gtin: place.gtin.map(str::to_string),
-            fixture: fixture.map(str::to_string),
-            zone: zone.map(str::to_string),
-            slot,
-            row,
-        });
+        fn keep(kept: &mut Option<String>, value: Option<&str>) {
+            match (kept.as_mut(), value) {
+                (Some(kept), Some(value)) => {
+                    kept.clear();
+                    kept.push_str(value);
+                }
+                (_, value) => *kept = value.map(str::to_string),
+            }
+        }
+        let last = self.last.get_or_insert_with(Last::default);
+        last.channel.clear();
+        last.channel.push_str(place.channel);
+        keep(&mut last.store, place.store);
+        keep(&mut last.gtin, place.gtin);
+        keep(&mut last.fixture, fixture);
+        keep(&mut last.zone, zone);
+        last.slot = slot;
+        last.row = row;
     }
 
     fn key(

@@ -1,17 +1,16 @@
 //! Reads the SQLite event store into the funnel engine.
 //!
-//! Item events come off the covering index `events_by_garment` already
-//! sorted by garment and time, so each garment is scanned as soon as its
-//! last event is read and memory stays flat however many events there are.
+//! Item events come off the table `garment_steps` already sorted by garment
+//! and time, so each garment is scanned as soon as its last event is read
+//! and memory stays flat however many events there are.
 //! Exposures are counted by SQLite itself; dwells and door counts come off
 //! their own covering index, `events_dwells_and_visits`.
 
 use super::dimension::Dimension;
 use super::engine::{FunnelBuilder, FunnelOptions, GarmentEvent};
 use super::store::FunnelSource;
-use crate::event_store::sqlite::ITEM_EVENTS;
+use crate::event_store::sqlite::garments::{gtin_value, step_kind, StoredKey};
 use crate::event_store::{DbError, EventFilter, SqliteStore};
-use protocol::stage::StoreEventKind;
 use protocol::time::UnixMillis;
 use rusqlite::types::{ToSql, ValueRef};
 use std::fmt::Write as _;
@@ -53,8 +52,8 @@ fn conditions<'a>(filter: &'a EventFilter, item: &str) -> (String, Vec<&'a dyn T
     (sql, params)
 }
 
-/// A garment's (store, gtin, serial) as stored.
-type GarmentKey = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
+/// A garment's (store, GTIN, serial) as stored.
+type GarmentKey = (Vec<u8>, StoredKey, StoredKey);
 
 fn bytes(value: ValueRef<'_>) -> Option<&[u8]> {
     match value {
@@ -63,19 +62,24 @@ fn bytes(value: ValueRef<'_>) -> Option<&[u8]> {
     }
 }
 
-/// Scans one garment; a key that is not UTF-8 was not written by the
-/// collector and is skipped.
-fn add_garment(builder: &mut FunnelBuilder<'_>, key: &GarmentKey, events: &[GarmentEvent]) {
-    let (Ok(shop), gtin) = (
-        std::str::from_utf8(&key.0),
-        key.1.as_deref().map(std::str::from_utf8),
-    ) else {
-        return;
-    };
-    match gtin {
-        Some(Ok(gtin)) => builder.add_garment(shop, Some(gtin), events),
-        None => builder.add_garment(shop, None, events),
-        Some(Err(_)) => {}
+/// Scans one garment, its events put in the engine's order first; a key
+/// that is not UTF-8 was not written by the collector and is skipped.
+fn add_garment(builder: &mut FunnelBuilder<'_>, key: &GarmentKey, events: &mut [GarmentEvent]) {
+    // The table orders a garment's events by time and step, then by the
+    // order they were stored in; the engine breaks the remaining ties by
+    // fixture and zone (they decide which pickup opens a journey).
+    if events
+        .windows(2)
+        .any(|w| (w[0].ts, w[0].kind) == (w[1].ts, w[1].kind))
+    {
+        events.sort_by(|a, b| {
+            (a.ts, a.kind, &a.fixture, &a.zone).cmp(&(b.ts, b.kind, &b.fixture, &b.zone))
+        });
+    }
+    let mut digits = [0u8; 14];
+    let gtin = key.1.gtin_text(&mut digits).map(std::str::from_utf8);
+    if let (Ok(shop), Some(Ok(gtin))) = (std::str::from_utf8(&key.0), gtin) {
+        builder.add_garment(shop, Some(gtin), events);
     }
 }
 
@@ -87,7 +91,7 @@ fn text(value: ValueRef<'_>) -> Option<&str> {
 }
 
 /// Reader threads. A garment never spans two stores, so splitting the
-/// garment index into store ranges gives each thread whole garments; the
+/// garment steps into store ranges gives each thread whole garments; the
 /// machines this runs on have at least two cores.
 const READERS: usize = 2;
 /// Rows sampled to choose the store ranges.
@@ -122,37 +126,21 @@ impl FunnelSource for SqliteStore {
     ) -> Result<(), DbError> {
         let journeys = &seekable(self, journeys)?;
         let ranges = store_ranges(self, journeys)?;
-        let path = self.path();
-        let parts: Vec<Result<FunnelBuilder<'_>, DbError>> = std::thread::scope(|scope| {
-            let readers: Vec<_> = ranges
-                .iter()
-                .map(|range| {
-                    let mut part = builder.part();
-                    scope.spawn(move || {
-                        let reader = SqliteStore::open_read_only(path)?;
-                        scan_garments(&reader, journeys, range, opts, &mut part)?;
-                        Ok(part)
-                    })
-                })
-                .collect();
-            readers
-                .into_iter()
-                .map(|reader| {
-                    reader
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        });
+        let template = &*builder;
+        let parts = in_parallel(self, &ranges, |reader, range| {
+            let mut part = template.part();
+            scan_garments(reader, journeys, range, opts, &mut part)?;
+            Ok(part)
+        })?;
         for part in parts {
-            builder.absorb(part?);
+            builder.absorb(part);
         }
         Ok(())
     }
 }
 
 /// `filter` with every store named when it asks for some items of all
-/// stores: the garment index and the exposures' key lead with the store,
+/// stores: the garment steps' and the exposures' keys lead with the store,
 /// and SQLite seeks to an item in them only when the store is named, so a
 /// SKU's report reads that SKU's rows, not the whole index. (Online steps
 /// need no store and are read with `filter` itself.)
@@ -166,6 +154,49 @@ fn seekable(store: &SqliteStore, filter: &EventFilter) -> Result<EventFilter, Db
 
 /// `[from, to)` over store ids; `None` is open-ended.
 type StoreRange = (Option<String>, Option<String>);
+
+/// Runs `read` once per range, each on a thread with a read-only
+/// connection of its own, and collects their builders in range order.
+fn in_parallel<'o>(
+    store: &SqliteStore,
+    ranges: &[StoreRange],
+    read: impl Fn(&SqliteStore, &StoreRange) -> Result<FunnelBuilder<'o>, DbError> + Sync,
+) -> Result<Vec<FunnelBuilder<'o>>, DbError> {
+    let path = store.path();
+    let read = &read;
+    let parts: Vec<Result<FunnelBuilder<'o>, DbError>> = std::thread::scope(|scope| {
+        let readers: Vec<_> = ranges
+            .iter()
+            .map(|range| {
+                scope.spawn(move || {
+                    let reader = SqliteStore::open_read_only(path)?;
+                    read(&reader, range)
+                })
+            })
+            .collect();
+        readers
+            .into_iter()
+            .map(|reader| {
+                reader
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    parts.into_iter().collect()
+}
+
+/// ` AND …` conditions keeping the rows of stores in `range`.
+fn range_sql<'r>(range: &'r StoreRange, cond: &mut String, params: &mut Vec<&'r dyn ToSql>) {
+    if let Some(from) = &range.0 {
+        cond.push_str(" AND store >= ?");
+        params.push(from);
+    }
+    if let Some(to) = &range.1 {
+        cond.push_str(" AND store < ?");
+        params.push(to);
+    }
+}
 
 /// Up to [`READERS`] store ranges of roughly equal event counts, from the
 /// stores of rows sampled evenly over the table.
@@ -208,18 +239,42 @@ fn store_ranges(store: &SqliteStore, filter: &EventFilter) -> Result<Vec<StoreRa
 pub(crate) const DWELLS_AND_VISITS: &str = "event IN ('fixture_dwell', 'store_visits')";
 
 /// Counts exposures per store and GTIN (and fixture, zone and instant, when
-/// keyed by them).
+/// keyed by them), the store ranges on [`READERS`] threads: there are
+/// several exposures a dwell, as many as item events.
 fn count_exposures(
     store: &SqliteStore,
     filter: &EventFilter,
     opts: &FunnelOptions,
     builder: &mut FunnelBuilder<'_>,
 ) -> Result<(), DbError> {
-    let (cond, params) = filter_sql(filter);
+    let ranges = store_ranges(store, filter)?;
+    let parts = in_parallel(store, &ranges, |reader, range| {
+        let mut part = FunnelBuilder::new(opts);
+        count_exposures_in(reader, filter, range, opts, &mut part)?;
+        Ok(part)
+    })?;
+    for part in parts {
+        builder.absorb(part);
+    }
+    Ok(())
+}
+
+/// Counts the exposures of the stores in `range`.
+fn count_exposures_in(
+    store: &SqliteStore,
+    filter: &EventFilter,
+    range: &StoreRange,
+    opts: &FunnelOptions,
+    builder: &mut FunnelBuilder<'_>,
+) -> Result<(), DbError> {
+    let (mut cond, mut params) = filter_sql(filter);
+    range_sql(range, &mut cond, &mut params);
     let has = |d| opts.by.contains(&d);
     // Grouping by more than the primary key's prefix needs a sort; without
     // it the groups follow the primary key and SQLite counts them in one
-    // pass. An exposure's zone is its dwell's.
+    // pass. SQLite does not see that a constant column groups nothing (it
+    // sorts all the exposures), so only the real ones are grouped by. An
+    // exposure's zone is its dwell's.
     let fixture = if has(Dimension::Fixture) {
         "fixture"
     } else {
@@ -235,9 +290,16 @@ fn count_exposures(
     } else {
         "0"
     };
+    let mut group = String::from("store, gtin");
+    for (column, expr) in [("x_fixture", fixture), ("x_zone", zone), ("x_ts", ts)] {
+        if !matches!(expr, "NULL" | "0") {
+            group.push_str(", ");
+            group.push_str(column);
+        }
+    }
     let mut exposures = store.connection().prepare(&format!(
         "SELECT store, gtin, {fixture} AS x_fixture, {zone} AS x_zone, {ts} AS x_ts, COUNT(*)
-         FROM exposures WHERE 1{cond} GROUP BY store, gtin, x_fixture, x_zone, x_ts"
+         FROM exposures WHERE 1{cond} GROUP BY {group}"
     ))?;
     let mut rows = exposures.query(params.as_slice())?;
     while let Some(row) = rows.next()? {
@@ -333,56 +395,62 @@ fn scan_garments(
 ) -> Result<(), DbError> {
     let by_fixture = opts.by.contains(&Dimension::Fixture);
     let by_zone = opts.by.contains(&Dimension::Zone);
-    let (mut cond, mut params) = filter_sql(filter);
-    if let Some(from) = &range.0 {
-        cond.push_str(" AND store >= ?");
-        params.push(from);
+    // `garment_steps` holds a GTIN-14 as an integer: the GTINs asked for
+    // are matched in that form.
+    let unkeyed = EventFilter {
+        gtins: None,
+        ..filter.clone()
+    };
+    let keys: Vec<rusqlite::types::Value> = filter
+        .gtins
+        .iter()
+        .flatten()
+        .map(|gtin| gtin_value(gtin))
+        .collect();
+    let (mut cond, mut params) = filter_sql(&unkeyed);
+    if filter.gtins.is_some() {
+        let marks = vec!["?"; keys.len()].join(", ");
+        let _ = write!(cond, " AND gtin IN ({marks})");
+        params.extend(keys.iter().map(|k| k as &dyn ToSql));
     }
-    if let Some(to) = &range.1 {
-        cond.push_str(" AND store < ?");
-        params.push(to);
-    }
-    // The WHERE clause repeats the partial index's condition so SQLite can
-    // use it; the ORDER BY is the index order, so no sort step is needed.
+    range_sql(range, &mut cond, &mut params);
+    // The ORDER BY is the table's key, so no sort step is needed.
     let mut items = store.connection().prepare(&format!(
-        "SELECT store, gtin, serial, ts_ms, event, fixture, zone
-         FROM events INDEXED BY events_by_garment
-         WHERE {ITEM_EVENTS}{cond}
-         ORDER BY store, gtin, serial, ts_ms, event, fixture, zone"
+        "SELECT store, gtin, serial, ts_ms, step, fixture, zone FROM garment_steps
+         WHERE 1{cond} ORDER BY store, gtin, serial, ts_ms, step, event"
     ))?;
     let mut rows = items.query(params.as_slice())?;
-    // Keys are compared as bytes and turned into text once per garment:
-    // UTF-8 checks on every row of every key column cost more than the
-    // journey logic.
+    // Keys are compared as stored (bytes, integers) and turned into text
+    // once per garment: UTF-8 checks on every row of every key column cost
+    // more than the journey logic.
     let mut current: Option<GarmentKey> = None;
     let mut events: Vec<GarmentEvent> = Vec::new();
     while let Some(row) = rows.next()? {
         let Some(shop) = bytes(row.get_ref(0)?) else {
             continue;
         };
-        let gtin = bytes(row.get_ref(1)?);
-        let serial = bytes(row.get_ref(2)?);
-        let same = current.as_ref().is_some_and(|(s, g, n)| {
-            s.as_slice() == shop && g.as_deref() == gtin && n.as_deref() == serial
-        });
+        let (gtin, serial) = (row.get_ref(1)?, row.get_ref(2)?);
+        let same = current
+            .as_ref()
+            .is_some_and(|(s, g, n)| n.is(serial) && g.is(gtin) && s.as_slice() == shop);
         if !same {
             if let Some(key) = current.take() {
-                add_garment(builder, &key, &events);
+                add_garment(builder, &key, &mut events);
             }
             events.clear();
-            current = Some((
-                shop.to_vec(),
-                gtin.map(<[u8]>::to_vec),
-                serial.map(<[u8]>::to_vec),
-            ));
+            let (Some(gtin), Some(serial)) = (StoredKey::of(gtin), StoredKey::of(serial)) else {
+                continue;
+            };
+            current = Some((shop.to_vec(), gtin, serial));
         }
-        let kind = match bytes(row.get_ref(4)?) {
-            Some(b"item_pickup") => StoreEventKind::ItemPickup,
-            Some(b"item_try_on") => StoreEventKind::ItemTryOn,
-            Some(b"item_purchase") => StoreEventKind::ItemPurchase,
-            // The collector stores only validated names; anything else was
+        let code = match row.get_ref(4)? {
+            ValueRef::Integer(code) => step_kind(code),
+            _ => None,
+        };
+        let Some(kind) = code else {
+            // The collector stores only the three steps; anything else was
             // written by another hand and is not a funnel step.
-            _ => continue,
+            continue;
         };
         events.push(GarmentEvent {
             ts: UnixMillis(row.get(3)?),
@@ -402,7 +470,7 @@ fn scan_garments(
         });
     }
     if let Some(key) = current {
-        add_garment(builder, &key, &events);
+        add_garment(builder, &key, &mut events);
     }
     Ok(())
 }

@@ -311,3 +311,54 @@ fn detector_keeps_sampling_after_a_jolt_until_the_window_clears() {
     t.hold(HANGING, PERIOD_MS);
     assert!(t.detector.is_resting());
 }
+
+#[test]
+fn fall_spinning_too_fast_for_free_fall_is_not_a_pickup() {
+    // From the fall model (docs/pickup-models.md): tumbling at 4 rad/s
+    // about the rail's axis (x) with the tag 0.3 m below the garment's
+    // centre, the tag reads only the spin's pull towards the centre,
+    // ω²r = 16 × 0.3 / 9.81 = 0.49 g along its own +z, never free fall.
+    // A drop of 1 m lasts √(2 / 9.81) = 0.45 s and turns the garment by
+    // 4 × 0.45 = 1.81 rad, so on the floor gravity reads
+    // (0, 1000 sin 1.81, 1000 cos 1.81) = (0, 971, -237) mg.
+    let mut t = Trace::new();
+    t.hold(HANGING, 2_000);
+    t.hold([0, 0, 489], 440);
+    // The impact, clipped at ±2 g.
+    t.feed([0, 2_000, 2_000]);
+    t.hold([0, 971, -237], 6_000);
+    assert!(t.events.is_empty(), "{:?}", t.events);
+    assert!(t.detector.is_resting());
+}
+
+#[test]
+fn gentle_slow_lift_after_a_jolt_is_still_a_pickup() {
+    // A shopper yanks the hanger off the rail (a 1.8 g jolt as its hook
+    // clears the rail), then eases it to 15° over 2 s (the gentle style's
+    // slowest) and holds it there trembling: 30 mg of tremor at 10 Hz on
+    // x, a tenth of the 259 mg the tilt moved it.
+    let mut t = Trace::new();
+    t.hold(HANGING, 2_000);
+    let lifted_at = t.now;
+    t.feed([0, 0, 1_800]);
+    let steps = (2_000 / PERIOD_MS) as i32;
+    for i in 0..steps {
+        let s = f64::from(i) / f64::from(steps);
+        // Minimum jerk: 10s³ − 15s⁴ + 6s⁵ of the way there.
+        let done = s * s * s * (10.0 - 15.0 * s + 6.0 * s * s);
+        let x = 259.0 * done;
+        t.hold([x as i16, 0, (1_000.0 - 34.0 * done) as i16], PERIOD_MS);
+    }
+    for i in 0..(4_000 / PERIOD_MS) {
+        let tremor =
+            30.0 * (core::f64::consts::TAU * 10.0 * (i * PERIOD_MS) as f64 / 1_000.0).sin();
+        t.hold([259 + tremor as i16, 0, 966], PERIOD_MS);
+    }
+    t.assert_picked_up_first();
+    let picked_at = t.events[0].0;
+    assert!(
+        picked_at - lifted_at <= 4_000,
+        "{} ms",
+        picked_at - lifted_at
+    );
+}

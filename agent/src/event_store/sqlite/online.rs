@@ -74,7 +74,10 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Garment by garment off the funnel's own index: no sort, flat memory.
+    /// Garment by garment in the text order of their keys, as ClickHouse
+    /// gives them (the funnel's `garment_steps` orders numbers first, so it
+    /// cannot serve): SQLite's sorter spills to temporary files, so memory
+    /// stays bounded however many events there are.
     pub fn item_event_rows(
         &self,
         filter: &EventFilter,
@@ -82,7 +85,7 @@ impl SqliteStore {
     ) -> Result<(), DbError> {
         let (cond, params) = filter_sql(filter);
         let mut items = self.connection().prepare(&format!(
-            "SELECT store, gtin, serial, ts_ms, event, id FROM events INDEXED BY events_by_garment
+            "SELECT store, gtin, serial, ts_ms, event, id FROM events
              WHERE {ITEM_EVENTS}{cond}
              ORDER BY store, gtin, serial, ts_ms, event, fixture, id"
         ))?;

@@ -1,23 +1,22 @@
 //! The store overview (agent/src/event_store/overview.rs) off SQLite's
 //! indexes and rowids.
 
-use super::{DbError, SqliteStore, ITEM_EVENTS};
+use super::{DbError, SqliteStore};
 use crate::funnel::sqlite::DWELLS_AND_VISITS;
 
 impl SqliteStore {
-    /// Walks the indexes that hold the store one store at a time, so it
-    /// costs a look-up per store, not a scan of the events.
+    /// Walks the tables and indexes that hold the store one store at a
+    /// time, so it costs a look-up per store, not a scan of the events.
     pub fn stores(&self) -> Result<Vec<String>, DbError> {
         let conn = self.connection();
         let mut out: Vec<String> = Vec::new();
-        let items = format!("{ITEM_EVENTS} AND");
         // A store whose only events are door counts or dwells is a store
         // too: read off the dwells-and-visits index, one kind at a time so
         // each step is a seek on (event, store).
         let others = |kind| format!("{DWELLS_AND_VISITS} AND event = '{kind}' AND");
         let (visits, dwells) = (others("store_visits"), others("fixture_dwell"));
         for (table, condition) in [
-            ("events INDEXED BY events_by_garment", items.as_str()),
+            ("garment_steps", ""),
             (
                 "events INDEXED BY events_dwells_and_visits",
                 visits.as_str(),

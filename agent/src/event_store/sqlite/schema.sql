@@ -1,6 +1,7 @@
--- The HQ event store (SQLite). PRAGMA user_version = 3 (version 2 added
+-- The HQ event store (SQLite). PRAGMA user_version = 4 (version 2 added
 -- online_events; version 3 added events.count, zone to the garment index and
--- the dwells-and-visits index; older files are upgraded in place on open).
+-- the dwells-and-visits index; version 4 replaced the garment index with
+-- garment_steps; older files are upgraded in place on open).
 -- Documented in docs/hq.md; agent/src/event_store/sqlite.rs applies it.
 CREATE TABLE IF NOT EXISTS events (
     id          TEXT PRIMARY KEY,
@@ -21,11 +22,23 @@ CREATE TABLE IF NOT EXISTS events (
     batch_id    TEXT NOT NULL,
     received_ms INTEGER NOT NULL
 );
--- The funnel reads every garment's events in time order straight off this
--- index: it covers the columns the funnel needs, so no table look-ups.
-CREATE INDEX IF NOT EXISTS events_by_garment
-    ON events (store, gtin, serial, ts_ms, event, fixture, zone)
-    WHERE event NOT IN ('fixture_dwell', 'store_visits');
+-- Every item event once more, for the funnel: keyed by garment and time so
+-- each garment's journey is read off sequential pages, in a compact form (a
+-- GTIN-14 and a canonical decimal serial as INTEGER, anything else as the
+-- TEXT sent: agent/src/event_store/sqlite/garments.rs; hence no declared
+-- type, which would convert). `step`: 1 pickup, 2 try-on, 3 purchase.
+-- `event` is the event's rowid in `events`, which makes the key unique.
+CREATE TABLE IF NOT EXISTS garment_steps (
+    store   TEXT NOT NULL,
+    gtin    NOT NULL,
+    serial  NOT NULL,
+    ts_ms   INTEGER NOT NULL,
+    step    INTEGER NOT NULL,
+    event   INTEGER NOT NULL,
+    fixture TEXT,
+    zone    TEXT,
+    PRIMARY KEY (store, gtin, serial, ts_ms, step, event)
+) WITHOUT ROWID;
 -- Dwells and entrance counts, read by store and time for the report's
 -- dwell and visit figures; covering, as above.
 CREATE INDEX IF NOT EXISTS events_dwells_and_visits
@@ -68,7 +81,7 @@ CREATE TABLE IF NOT EXISTS online_events (
     behaviour TEXT NOT NULL
 );
 -- The funnel reads each (channel, user, SKU) journey in time order off this
--- index, as it reads garments off events_by_garment.
+-- index, as it reads garments off garment_steps.
 CREATE INDEX IF NOT EXISTS online_by_journey
     ON online_events (channel, user, sku, ts_ms, stage, store)
     WHERE stage <> 'exposure';

@@ -348,7 +348,7 @@ fn version_1_and_2_files_are_upgraded_in_place_and_then_store_visit_counts() {
         assert!(err.contains("upgraded by opening it for writing"), "{err}");
 
         let mut store = SqliteStore::open(&path).unwrap();
-        assert_eq!(count(&store, "PRAGMA user_version"), 3);
+        assert_eq!(count(&store, "PRAGMA user_version"), 4);
         let counts = ingest(
             &mut store,
             &topic(),
@@ -371,7 +371,7 @@ fn version_1_and_2_files_are_upgraded_in_place_and_then_store_visit_counts() {
             "the event stored before the upgrade and the try-on have no count"
         );
         drop(store);
-        // The upgraded file reads, through the rebuilt garment index: the
+        // The upgraded file reads, through its garment steps: the
         // old pickup and the new try-on 5 s later make one journey.
         let reader = SqliteStore::open_read_only(&path).unwrap();
         let report = report(&reader, &EventFilter::default(), &FunnelOptions::default()).unwrap();
@@ -381,4 +381,281 @@ fn version_1_and_2_files_are_upgraded_in_place_and_then_store_visit_counts() {
             (1, 1)
         );
     }
+}
+
+/// A schema 3 file as that release created it: `events` with `count`, the
+/// garment index with `zone`, and the dwells-and-visits index. Garment A/7
+/// has a pickup; A/007 (another garment: serials are text) a pickup; the
+/// GTIN with leading zeros a pickup on serial "A1"; a try-on of A/007
+/// arrives after the upgrade.
+const EVENTS_V3: &str = "
+CREATE TABLE events (
+    id TEXT PRIMARY KEY, store TEXT NOT NULL, ts_ms INTEGER NOT NULL, event TEXT NOT NULL,
+    stage TEXT NOT NULL, tag INTEGER NOT NULL, epc TEXT, gtin TEXT, serial TEXT, fixture TEXT,
+    zone TEXT, duration_ms INTEGER, count INTEGER, gateway TEXT NOT NULL,
+    batch_id TEXT NOT NULL, received_ms INTEGER NOT NULL
+);
+CREATE INDEX events_by_garment ON events (store, gtin, serial, ts_ms, event, fixture, zone)
+    WHERE event NOT IN ('fixture_dwell', 'store_visits');
+CREATE INDEX events_dwells_and_visits ON events (event, store, ts_ms, fixture, zone,
+    duration_ms, count) WHERE event IN ('fixture_dwell', 'store_visits');
+INSERT INTO events VALUES
+    ('S1-1', 'S1', 1795168800000, 'item_pickup', 'view', 7, NULL, '80614141123458', '7',
+     'rack-1', 'A', NULL, NULL, 'gw-1', 'b-0', 1),
+    ('S1-2', 'S1', 1795168801000, 'item_pickup', 'view', 7, NULL, '80614141123458', '007',
+     'rack-1', 'A', NULL, NULL, 'gw-1', 'b-0', 1),
+    ('S1-3', 'S1', 1795168802000, 'item_pickup', 'view', 8, NULL, '00614141123452', 'A1',
+     'rack-2', 'A', NULL, NULL, 'gw-1', 'b-0', 1),
+    ('S1-4', 'S1', 1795168803000, 'fixture_dwell', 'exposure', 9, NULL, NULL, NULL,
+     'rack-1', 'A', 12000, NULL, 'gw-1', 'b-0', 1);
+";
+
+/// (pickups, try_ons, journeys, journeys_try_on) of the row keyed `gtin`.
+fn sku_row(report: &crate::funnel::report::FunnelReport, gtin: &str) -> (u64, u64, u64, u64) {
+    let row = report
+        .rows
+        .iter()
+        .find(|r| r.dims == vec![Some(gtin.to_string())])
+        .unwrap_or_else(|| panic!("no row {gtin} in {report:?}"));
+    (row.pickups, row.try_ons, row.journeys, row.journeys_try_on)
+}
+
+#[test]
+fn a_version_3_file_gets_its_item_events_as_garment_steps_on_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hq.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(EVENTS_V3).unwrap();
+        conn.pragma_update(None, "user_version", 3).unwrap();
+    }
+    let err = SqliteStore::open_read_only(&path)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("upgraded by opening it for writing"), "{err}");
+
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(count(&store, "PRAGMA user_version"), 4);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM garment_steps"), 3);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_by_garment'"
+        ),
+        0,
+        "the old index is dropped"
+    );
+    // A try-on of A/007 5 s after its stored pickup, ingested after the
+    // upgrade, joins that garment (not A/7): the upgrade keyed it as the
+    // collector does.
+    let counts = ingest(
+        &mut store,
+        &topic(),
+        &payload(
+            "b-1",
+            vec![event("S1-5", "2026-11-20T10:00:06Z", "item_try_on", "007")],
+        ),
+    );
+    assert_eq!(counts.inserted, 1);
+    drop(store);
+    assert_eq!(
+        SqliteStore::open(&path).unwrap().event_count().unwrap(),
+        5,
+        "reopening upgrades nothing twice"
+    );
+
+    let reader = SqliteStore::open_read_only(&path).unwrap();
+    assert_eq!(count(&reader, "SELECT COUNT(*) FROM garment_steps"), 4);
+    let report = report(&reader, &EventFilter::default(), &FunnelOptions::default()).unwrap();
+    assert_eq!(sku_row(&report, A), (2, 1, 2, 1));
+    assert_eq!(sku_row(&report, "00614141123452"), (1, 0, 1, 0));
+}
+
+#[test]
+fn garment_keys_match_between_rust_and_sql() {
+    use super::garments::{gtin_key, serial_key, GTIN_KEY_SQL, SERIAL_KEY_SQL};
+    use rusqlite::types::{ToSqlOutput, Value};
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    let owned = |key: ToSqlOutput<'_>| match key {
+        ToSqlOutput::Owned(v) => v,
+        ToSqlOutput::Borrowed(v) => v.into(),
+        other => panic!("{other:?}"),
+    };
+    let texts = [
+        "80614141123458",
+        "00614141123452",
+        "00000000000000",
+        "8061414112345",
+        "806141411234580",
+        "8061414112345a",
+        "+8061414112345",
+        "-8061414112345",
+        " 8061414112345",
+        "",
+        "0",
+        "00",
+        "7",
+        "007",
+        "A1",
+        "1e3",
+        "123456789012345678",
+        "1234567890123456789",
+        "٣",
+    ];
+    for text in texts {
+        for (rust, sql, column) in [
+            (owned(gtin_key(text)), GTIN_KEY_SQL, "gtin"),
+            (owned(serial_key(text)), SERIAL_KEY_SQL, "serial"),
+        ] {
+            let from_sql: Value = conn
+                .query_row(
+                    &format!("SELECT {sql} FROM (SELECT ?1 AS {column})"),
+                    [text],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(rust, from_sql, "{column} {text:?}");
+        }
+    }
+    // By hand: which become numbers.
+    assert_eq!(
+        owned(gtin_key("00614141123452")),
+        Value::Integer(614_141_123_452)
+    );
+    assert_eq!(owned(serial_key("007")), Value::Text("007".into()));
+    assert_eq!(owned(serial_key("0")), Value::Integer(0));
+    assert_eq!(
+        owned(serial_key("1234567890123456789")),
+        Value::Text("1234567890123456789".into())
+    );
+}
+
+#[test]
+fn gtins_and_serials_of_any_form_read_back_as_sent_and_stay_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
+    let with_gtin = |id: &str, ts: &str, kind: &str, gtin: &str, serial: &str| {
+        let mut e = event(id, ts, kind, serial);
+        e["gtin"] = json!(gtin);
+        e
+    };
+    ingest(
+        &mut store,
+        &topic(),
+        &payload(
+            "b-1",
+            vec![
+                with_gtin(
+                    "S1-1",
+                    "2026-11-20T10:00:00Z",
+                    "item_pickup",
+                    "00614141123452",
+                    "7",
+                ),
+                with_gtin(
+                    "S1-2",
+                    "2026-11-20T10:00:01Z",
+                    "item_pickup",
+                    "00614141123452",
+                    "007",
+                ),
+                with_gtin(
+                    "S1-3",
+                    "2026-11-20T10:00:05Z",
+                    "item_try_on",
+                    "00614141123452",
+                    "007",
+                ),
+                with_gtin(
+                    "S1-4",
+                    "2026-11-20T10:00:00Z",
+                    "item_pickup",
+                    "614141123452",
+                    "7",
+                ),
+                with_gtin(
+                    "S1-5",
+                    "2026-11-20T10:00:00Z",
+                    "item_pickup",
+                    "SKU-x",
+                    "99999999999999999999",
+                ),
+            ],
+        ),
+    );
+    let report = report(&store, &EventFilter::default(), &FunnelOptions::default()).unwrap();
+    assert_eq!(report.rows.len(), 3, "{report:?}");
+    assert_eq!(sku_row(&report, "00614141123452"), (2, 1, 2, 1));
+    assert_eq!(sku_row(&report, "614141123452"), (1, 0, 1, 0));
+    assert_eq!(sku_row(&report, "SKU-x"), (1, 0, 1, 0));
+}
+
+#[test]
+fn of_two_pickups_at_one_instant_the_first_named_fixture_opens_the_journey() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
+    let at = |id: &str, fixture: &str| {
+        let mut e = event(id, "2026-11-20T10:00:00Z", "item_pickup", "1");
+        e["fixture"] = json!(fixture);
+        e
+    };
+    // Stored rack-b first: the table alone would put it first.
+    ingest(
+        &mut store,
+        &topic(),
+        &payload("b-1", vec![at("S1-1", "rack-b")]),
+    );
+    ingest(
+        &mut store,
+        &topic(),
+        &payload("b-2", vec![at("S1-2", "rack-a")]),
+    );
+    let opts = FunnelOptions {
+        by: vec![Dimension::Fixture],
+        ..FunnelOptions::default()
+    };
+    let report = report(&store, &EventFilter::default(), &opts).unwrap();
+    let journeys: Vec<(Option<String>, u64, u64)> = report
+        .rows
+        .iter()
+        .map(|r| (r.dims[0].clone(), r.pickups, r.journeys))
+        .collect();
+    assert_eq!(
+        journeys,
+        vec![
+            (Some("rack-a".to_string()), 1, 1),
+            (Some("rack-b".to_string()), 1, 0)
+        ]
+    );
+}
+
+#[test]
+fn a_report_of_some_gtins_finds_them_in_their_stored_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
+    let mut other = event("S1-2", "2026-11-20T10:00:00Z", "item_pickup", "2");
+    other["gtin"] = json!("00614141123452");
+    let mut odd = event("S1-3", "2026-11-20T10:00:00Z", "item_pickup", "3");
+    odd["gtin"] = json!("SKU-x");
+    ingest(
+        &mut store,
+        &topic(),
+        &payload(
+            "b-1",
+            vec![
+                event("S1-1", "2026-11-20T10:00:00Z", "item_pickup", "1"),
+                other,
+                odd,
+            ],
+        ),
+    );
+    let some = EventFilter {
+        gtins: Some(vec!["00614141123452".to_string(), "SKU-x".to_string()]),
+        ..EventFilter::default()
+    };
+    let report = report(&store, &some, &FunnelOptions::default()).unwrap();
+    assert_eq!(report.rows.len(), 2, "{report:?}");
+    assert_eq!(sku_row(&report, "00614141123452"), (1, 0, 1, 0));
+    assert_eq!(sku_row(&report, "SKU-x"), (1, 0, 1, 0));
 }

@@ -4,12 +4,12 @@
 //! stay until an operator deals with them (docs/gateway.md, "Events the
 //! broker refuses").
 
-use super::append::delete_rows;
+use super::append::{delete_rows, read_chunk};
 use super::{sqlite_err, Spool, SpoolError};
 use rusqlite::params;
 
 impl Spool {
-    /// Moves spool ids `first..=last` from the queue to `dead_letter` in one
+    /// Moves the events at positions `first..=last` from the queue to `dead_letter` in one
     /// transaction, so each event is in exactly one of them. Moving ids
     /// already moved does nothing. Returns the events moved.
     pub(crate) fn quarantine(
@@ -24,11 +24,37 @@ impl Spool {
             .transaction()
             .map_err(|e| sqlite_err(&self.path, e))?;
         let removed = (|| {
-            tx.execute(
+            let ids: Vec<i64> = {
+                let mut select =
+                    tx.prepare_cached("SELECT id FROM chunks WHERE id >= ?1 AND first <= ?2")?;
+                let ids = select.query_map([first, last], |r| r.get(0))?;
+                ids.collect::<rusqlite::Result<_>>()?
+            };
+            let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO dead_letter (id, tag, boot, seq, spooled_at, body, reason, moved_at)
-                 SELECT id, tag, boot, seq, spooled_at, body, ?3, ?4 FROM events WHERE id BETWEEN ?1 AND ?2",
-                params![first, last, reason, now_ms],
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
+            for id in ids {
+                let chunk = read_chunk(&tx, id)?;
+                let mut at = 0;
+                for e in &chunk.entries {
+                    let json = &chunk.body[at..at + e.len];
+                    at += e.len + 1;
+                    if (first..=last).contains(&e.pos) {
+                        insert.execute(params![
+                            e.pos,
+                            e.key.tag,
+                            e.key.boot,
+                            e.key.seq,
+                            e.spooled_at,
+                            json,
+                            reason,
+                            now_ms
+                        ])?;
+                    }
+                }
+            }
+            drop(insert);
             delete_rows(&tx, &[(first, last)])
         })()
         .map_err(|e| sqlite_err(&self.path, e))?;

@@ -3,7 +3,8 @@
 //! useful events are kept; a drained spool hands its free pages back to the
 //! file system.
 
-use super::{sqlite_err, Spool, SpoolError, ROW_OVERHEAD};
+use super::append::{read_chunk, rewrite_chunk};
+use super::{sqlite_err, Spool, SpoolError};
 
 /// Free pages (4 KiB each) a drained spool may keep before it returns them
 /// to the file system, so a backlog's disk space does not stay taken after
@@ -96,31 +97,44 @@ impl Spool {
 }
 
 /// Deletes the oldest events until at least `want` bytes are freed.
-/// Returns (events dropped, bytes freed).
+/// Returns (events dropped, bytes freed). Whole chunks go without being
+/// read; the one the mark falls in loses its oldest events only.
 pub(super) fn drop_oldest(tx: &rusqlite::Transaction, want: u64) -> rusqlite::Result<(u64, u64)> {
-    let mut select =
-        tx.prepare_cached("SELECT id, OCTET_LENGTH(body) FROM events ORDER BY id LIMIT 1024")?;
-    let mut delete = tx.prepare_cached("DELETE FROM events WHERE id <= ?1")?;
     let (mut dropped, mut freed) = (0u64, 0u64);
-    while freed < want {
-        let mut upto = None;
+    let mut whole_upto = None;
+    let mut cut = None;
+    {
+        let mut select = tx.prepare_cached("SELECT id, events, bytes FROM chunks ORDER BY id")?;
         let mut rows = select.query([])?;
-        while let Some(row) = rows.next()? {
-            let (id, len): (i64, i64) = (row.get(0)?, row.get(1)?);
-            upto = Some(id);
-            dropped += 1;
-            freed += len as u64 + ROW_OVERHEAD;
-            if freed >= want {
+        while freed < want {
+            let Some(row) = rows.next()? else { break };
+            let (id, events, bytes): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+            if freed + bytes as u64 <= want {
+                whole_upto = Some(id);
+                dropped += events as u64;
+                freed += bytes as u64;
+            } else {
+                cut = Some(id);
                 break;
             }
         }
-        drop(rows);
-        match upto {
-            Some(id) => {
-                delete.execute([id])?;
+    }
+    if let Some(id) = whole_upto {
+        tx.prepare_cached("DELETE FROM chunks WHERE id <= ?1")?
+            .execute([id])?;
+    }
+    if let Some(id) = cut {
+        let mut chunk = read_chunk(tx, id)?;
+        // Oldest first, until the mark: the closure counts what it drops.
+        let (n, _) = chunk.retain(|e| {
+            let keep = freed >= want;
+            if !keep {
+                freed += e.counted();
             }
-            None => break,
-        }
+            keep
+        });
+        dropped += n;
+        rewrite_chunk(tx, id, &chunk)?;
     }
     Ok((dropped, freed))
 }

@@ -2,11 +2,13 @@
 //! one SQLite file (WAL, `synchronous=FULL`).
 //!
 //! An event is in the spool from the commit that lets its tag be acked until
-//! the PUBACK of the batch that carried it. Rows keep their insertion order
-//! (`AUTOINCREMENT` ids never go backwards, even after the table empties), so
-//! the uplink walks the spool with a cursor and deletes delivered ranges.
+//! the PUBACK of the batch that carried it. Each event has a position that
+//! never goes backwards, even after the spool empties, so the uplink walks
+//! the spool with a cursor and deletes delivered ranges of positions; the
+//! events are stored a `chunk` (a commit group's worth) to a row.
 //!
-//! `open` opens the file or replaces a damaged one, `append` holds the
+//! `open` opens the file or replaces a damaged one (`upgrade` moves an
+//! older layout's events into chunks), `append` holds the
 //! two writes (append, delete delivered), `dead_letter` moves aside events
 //! the broker will never take, `commands` keeps the commands waiting for
 //! their tags, `reader` the uplink's batch
@@ -15,12 +17,14 @@
 //! [`writer`] is the thread that owns the spool.
 
 mod append;
+mod chunk;
 mod commands;
 mod dead_letter;
 mod evict;
 mod open;
 mod reader;
 mod reserve;
+mod upgrade;
 pub(crate) mod writer;
 
 pub(crate) use reader::SpoolReader;
@@ -29,8 +33,9 @@ use super::enrich::EventKey;
 use rusqlite::{Connection, ErrorCode, OptionalExtension};
 use std::path::{Path, PathBuf};
 
-/// Bytes counted per row on top of the event's JSON: ids, timestamps, index
-/// entries. Keeps the cap close to the real file size for small events.
+/// Bytes counted per event on top of its JSON: its record in the chunk,
+/// its share of the row's own overhead and page slack. Keeps the cap close
+/// to the real file size for small events.
 pub(crate) const ROW_OVERHEAD: u64 = 64;
 
 /// Errors of the spool.
@@ -53,6 +58,8 @@ pub(crate) enum SpoolError {
     },
     #[error("spool {path} failed its integrity check: {detail}")]
     Corrupt { path: PathBuf, detail: String },
+    #[error("spool {path} has layout version {version}, written by a newer aisle; run that release until the spool drains, or move the file aside")]
+    NewerLayout { path: PathBuf, version: i64 },
 }
 
 impl SpoolError {
@@ -84,14 +91,13 @@ pub(crate) struct NewEvent {
 /// What one append did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Appended {
-    /// New rows (in a spool created with a unique key, a key already in
-    /// it is ignored).
+    /// Events queued.
     pub inserted: u64,
     /// Oldest undelivered events dropped to stay under the cap.
     pub dropped: u64,
 }
 
-/// Events read for one batch: spool ids `first..=last`, their JSON objects
+/// Events read for one batch: positions `first..=last`, their JSON objects
 /// joined with commas, ready to go inside `"events":[…]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Fetched {
@@ -108,6 +114,9 @@ pub(crate) struct Spool {
     max_bytes: u64,
     depth: u64,
     bytes: u64,
+    /// Spool position of the next event appended: one past the highest
+    /// ever used, so the uplink's cursor never sees a position twice.
+    next_pos: i64,
     reserve: reserve::Reserve,
 }
 
@@ -126,7 +135,7 @@ impl Spool {
     pub(crate) fn oldest_spooled_at(&self) -> Result<Option<i64>, SpoolError> {
         self.conn
             .query_row(
-                "SELECT spooled_at FROM events ORDER BY id LIMIT 1",
+                "SELECT spooled_at FROM chunks ORDER BY id LIMIT 1",
                 [],
                 |r| r.get(0),
             )
@@ -139,31 +148,44 @@ impl Spool {
     /// event whose ack a restart lost is not spooled twice.
     pub(crate) fn recent_keys(&self, limit: usize) -> Result<Vec<EventKey>, SpoolError> {
         let read = || -> rusqlite::Result<Vec<EventKey>> {
-            let mut stmt = self.conn.prepare(
-                "SELECT tag, boot, seq FROM
-                   (SELECT id, tag, boot, seq FROM events ORDER BY id DESC LIMIT ?1)
-                 ORDER BY id",
-            )?;
-            let keys = stmt.query_map([limit as i64], |r| {
-                Ok(EventKey {
-                    tag: r.get(0)?,
-                    boot: r.get(1)?,
-                    seq: r.get(2)?,
-                })
-            })?;
-            keys.collect()
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, meta, body FROM chunks ORDER BY id DESC")?;
+            let mut rows = stmt.query([])?;
+            let mut newest_first = Vec::new();
+            while newest_first.len() < limit {
+                let Some(row) = rows.next()? else { break };
+                let entries = chunk::entries(
+                    row.get(0)?,
+                    row.get_ref(1)?.as_blob()?,
+                    row.get_ref(2)?.as_str()?,
+                )
+                .map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        1,
+                        rusqlite::types::Type::Blob,
+                        Box::new(e),
+                    )
+                })?;
+                newest_first.extend(
+                    entries
+                        .iter()
+                        .rev()
+                        .map(|e| e.key)
+                        .take(limit - newest_first.len()),
+                );
+            }
+            newest_first.reverse();
+            Ok(newest_first)
         };
         read().map_err(|e| sqlite_err(&self.path, e))
     }
 
-    /// The highest spool id ever used (0 for a new spool).
-    pub(crate) fn last_id(&self) -> Result<i64, SpoolError> {
-        self.conn
-            .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))
-            .map_err(|e| sqlite_err(&self.path, e))
+    /// The highest spool position ever used (0 for a new spool).
+    pub(crate) fn last_id(&self) -> i64 {
+        self.next_pos - 1
     }
 }
-
 fn sqlite_err(path: &Path, source: rusqlite::Error) -> SpoolError {
     SpoolError::Sqlite {
         path: path.to_owned(),

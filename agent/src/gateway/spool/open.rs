@@ -3,24 +3,33 @@
 //! and a fresh spool started, so a damaged file never keeps a store
 //! offline and is kept for inspection.
 
+use super::chunk::Chunk;
 use super::reserve::{available_bytes, Reserve, WAL_CHECKPOINT_PAGES};
-use super::{Spool, SpoolError, ROW_OVERHEAD};
+use super::{sqlite_err, Spool, SpoolError};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
-/// `events` has no unique key on `(tag, boot, seq)`: such an index is
-/// written in the tags' order, not the spool's, so every append and delete
-/// touched a page of it at random, and it cost a fifth of the gateway's CPU.
-/// The writer's [`crate::gateway::enrich::Dedup`] (seeded from the spool at
-/// start) catches repeats, and HQ stores events by id. Spools created
-/// before keep their key, which `INSERT OR IGNORE` still honours.
+/// The layout this code writes, in `PRAGMA user_version`: 1 is the
+/// chunked `chunks` table; 0 (every spool before it) queued one event per
+/// row in `events`, which [`Spool::open`] moves into chunks (`upgrade`).
+pub(super) const SCHEMA_VERSION: i64 = 1;
+
+/// `chunks` holds the queue, up to [`super::chunk::CHUNK_EVENTS`] events a
+/// row (see `chunk`). Its id is the spool position of the chunk's last event
+/// as written: positions are what the uplink counts in, `AUTOINCREMENT`
+/// keeps the highest ever used even after the table empties, and the
+/// chunks holding positions after `p` are simply `id > p`. It has no key on
+/// the events' `(tag, boot, seq)`: the writer's
+/// [`crate::gateway::enrich::Dedup`] (seeded from the spool at start)
+/// catches repeats, and HQ stores events by id.
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
+CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    tag INTEGER NOT NULL,
-    boot INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
+    first INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
     spooled_at INTEGER NOT NULL,
+    meta BLOB NOT NULL,
     body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dead_letter (
@@ -85,7 +94,9 @@ impl Spool {
         }
         let (spool, mut report) = match Spool::try_open(path, max_bytes) {
             Ok(spool) => (spool, OpenReport::default()),
-            Err(first) if path.exists() => {
+            // A layout from a newer release is readable, just not by this
+            // one: kept where it is, for that release.
+            Err(first) if path.exists() && !matches!(first, SpoolError::NewerLayout { .. }) => {
                 let aside = PathBuf::from(format!("{}.corrupt-{now_ms}", path.display()));
                 for suffix in ["", "-wal", "-shm"] {
                     let from = PathBuf::from(format!("{}{suffix}", path.display()));
@@ -141,20 +152,34 @@ impl Spool {
             .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
-        // Reading every row's length totals the spool and proves the table
-        // is readable before the gateway promises anything.
-        let (depth, body_bytes): (i64, i64) = conn
-            .query_row(
-                "SELECT COUNT(*), COALESCE(SUM(OCTET_LENGTH(body)), 0) FROM events",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(err)?;
+        if version > SCHEMA_VERSION {
+            return Err(SpoolError::NewerLayout {
+                path: path.to_owned(),
+                version,
+            });
+        }
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        let mut spool = Spool {
+            conn,
+            path: path.to_owned(),
+            max_bytes,
+            depth: 0,
+            bytes: 0,
+            next_pos: 1,
+            reserve: Reserve::beside(path),
+        };
+        if version < SCHEMA_VERSION {
+            spool.upgrade()?;
+        }
+        spool.load_totals()?;
         // The walk above misses damaged index pages; quick_check does not.
         // It reads the whole file once per start, a second or so for a
         // spool holding a long outage's backlog.
-        let check: String = conn
+        let check: String = spool
+            .conn
             .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
             .map_err(err)?;
         if check != "ok" {
@@ -163,14 +188,60 @@ impl Spool {
                 detail: check,
             });
         }
-        let depth = depth as u64;
-        Ok(Spool {
-            conn,
-            path: path.to_owned(),
-            max_bytes,
-            depth,
-            bytes: body_bytes as u64 + depth * ROW_OVERHEAD,
-            reserve: Reserve::beside(path),
-        })
+        Ok(spool)
+    }
+
+    /// Totals the queue from every chunk's records, proving each row
+    /// readable and consistent before the gateway promises anything, and
+    /// finds the next free position.
+    fn load_totals(&mut self) -> Result<(), SpoolError> {
+        let path = self.path.clone();
+        let err = |source| sqlite_err(&path, source);
+        let corrupt = |detail: String| SpoolError::Corrupt {
+            path: path.clone(),
+            detail,
+        };
+        let (mut depth, mut bytes) = (0u64, 0u64);
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, first, events, bytes, meta, body FROM chunks ORDER BY id")
+                .map_err(err)?;
+            let mut rows = stmt.query([]).map_err(err)?;
+            while let Some(row) = rows.next().map_err(err)? {
+                let id: i64 = row.get(0).map_err(err)?;
+                let meta = row.get_ref(4).and_then(|v| Ok(v.as_blob()?)).map_err(err)?;
+                let body = row.get_ref(5).and_then(|v| Ok(v.as_str()?)).map_err(err)?;
+                let chunk = Chunk::decode(id, meta, body).map_err(|e| corrupt(e.to_string()))?;
+                let (first, events, counted): (i64, i64, i64) = (
+                    row.get(1).map_err(err)?,
+                    row.get(2).map_err(err)?,
+                    row.get(3).map_err(err)?,
+                );
+                if first != chunk.first()
+                    || events as usize != chunk.entries.len()
+                    || counted as u64 != chunk.counted()
+                {
+                    return Err(corrupt(format!(
+                        "chunk {id}: totals do not match its events"
+                    )));
+                }
+                depth += chunk.entries.len() as u64;
+                bytes += chunk.counted();
+            }
+        }
+        let last: i64 = self
+            .conn
+            .query_row(
+                "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'chunks'), 0),
+                            COALESCE((SELECT MAX(id) FROM dead_letter), 0))",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        self.depth = depth;
+        self.bytes = bytes;
+        self.next_pos = last + 1;
+        Ok(())
     }
 }

@@ -233,3 +233,283 @@ fn one_commit_deletes_delivered_ranges_then_appends_within_the_cap() {
     let f = s.fetch(0, 10, 1 << 20).unwrap().unwrap();
     assert_eq!((f.first, f.last, f.count), (3, 5, 3));
 }
+
+/// Positions of the events a fresh reader would send, oldest first.
+fn queued(s: &Spool) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    while let Some(f) = s.fetch(after, 3, 1 << 20).unwrap() {
+        let batch: Vec<serde_json::Value> =
+            serde_json::from_str(&format!("[{}]", f.events_json)).unwrap();
+        assert_eq!(batch.len(), f.count);
+        // Every event of a group is spooled in order: seq n at position n.
+        for e in &batch {
+            let seq = e["seq"].as_i64().unwrap();
+            assert!(out.last().is_none_or(|p| *p < seq), "{out:?} then {seq}");
+            assert!((f.first..=f.last).contains(&seq), "{seq} outside {f:?}");
+            out.push(seq);
+        }
+        after = f.last;
+    }
+    out
+}
+
+#[test]
+fn a_chunk_cut_by_a_delivered_range_keeps_the_rest_once_across_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spool.sqlite");
+    let mut s = open(&path, 1 << 20);
+    // One commit group: one chunk of ten events, positions 1..=10.
+    let events: Vec<_> = (1..=10).map(|i| event(i, 50)).collect();
+    s.append(&events, &[]).unwrap();
+    // Batches acknowledged out of order: the middle, then the front.
+    s.delete_range(&[(4, 6)]).unwrap();
+    s.delete_range(&[(1, 2)]).unwrap();
+    // No close: the process dies here.
+    std::mem::forget(s);
+    let mut s = open(&path, 1 << 20);
+    assert_eq!(queued(&s), vec![3, 7, 8, 9, 10]);
+    assert_eq!(s.depth(), 5);
+    let counted = |seqs: &[u16]| -> u64 {
+        seqs.iter()
+            .map(|i| events[usize::from(*i) - 1].body.len() as u64 + ROW_OVERHEAD)
+            .sum()
+    };
+    assert_eq!(s.bytes(), counted(&[3, 7, 8, 9, 10]));
+    assert_eq!(s.delete_range(&[(3, 8)]).unwrap(), 3);
+    assert_eq!(queued(&s), vec![9, 10]);
+    assert_eq!(s.delete_range(&[(9, 10)]).unwrap(), 2);
+    assert_eq!((s.depth(), s.bytes()), (0, 0));
+}
+
+#[test]
+fn the_cap_drops_part_of_a_chunk_and_counts_each_event() {
+    let dir = tempfile::tempdir().unwrap();
+    // Seqs 10..=27 all have two digits, so every event has the same size.
+    let per = event(10, 1000).body.len() as u64 + ROW_OVERHEAD;
+    let mut s = open(&dir.path().join("s.sqlite"), 12 * per);
+    for first in [10, 14, 18] {
+        let group: Vec<_> = (first..first + 4).map(|i| event(i, 1000)).collect();
+        assert_eq!(s.append(&group, &[]).unwrap().dropped, 0);
+    }
+    // 17 events against a cap of 12: down to 95 % of the cap, 11.4 events'
+    // worth, so 6 go: the first chunk whole and two of the second.
+    let more: Vec<_> = (22..27).map(|i| event(i, 1000)).collect();
+    let done = s.append(&more, &[]).unwrap();
+    assert_eq!(
+        done,
+        Appended {
+            inserted: 5,
+            dropped: 6
+        }
+    );
+    assert_eq!((s.depth(), s.bytes()), (11, 11 * per));
+    // Positions 1..=6 went: seq 16 (position 7) is the oldest left.
+    let f = s.fetch(0, 100, 1 << 20).unwrap().unwrap();
+    assert_eq!((f.first, f.last, f.count), (7, 17, 11));
+    assert!(f.events_json.starts_with("{\"seq\":16,"));
+    let reopened = open(&dir.path().join("s.sqlite"), 12 * per);
+    assert_eq!((reopened.depth(), reopened.bytes()), (11, 11 * per));
+}
+
+#[test]
+fn a_batch_that_is_half_full_ends_where_a_chunk_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(&dir.path().join("s.sqlite"), 1 << 20);
+    s.append(&(1..=6).map(|i| event(i, 10)).collect::<Vec<_>>(), &[])
+        .unwrap();
+    s.append(&(7..=12).map(|i| event(i, 10)).collect::<Vec<_>>(), &[])
+        .unwrap();
+    let f = s.fetch(0, 8, 1 << 20).unwrap().unwrap();
+    assert_eq!((f.first, f.last), (1, 6), "not cutting the second chunk");
+    let f = s.fetch(0, 13, 1 << 20).unwrap().unwrap();
+    assert_eq!((f.first, f.last), (1, 12), "both fit");
+    let f = s.fetch(2, 4, 1 << 20).unwrap().unwrap();
+    assert_eq!((f.first, f.last), (3, 6), "less than half: fills up");
+}
+
+#[test]
+fn quarantine_takes_one_event_out_of_the_middle_of_a_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    let mut s = open(&path, 1 << 20);
+    let events: Vec<_> = (1..=5).map(|i| event(i, 10)).collect();
+    s.append(&events, &[]).unwrap();
+    assert_eq!(s.quarantine(3, 3, "too large", 99).unwrap(), 1);
+    assert_eq!(s.dead_letters().unwrap(), 1);
+    let (seq, body): (i64, String) = s
+        .conn
+        .query_row("SELECT seq, body FROM dead_letter WHERE id = 3", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((seq, body.as_str()), (3, events[2].body.as_str()));
+    assert_eq!(queued(&s), vec![1, 2, 4, 5]);
+}
+
+#[test]
+fn a_chunk_whose_records_disagree_with_its_json_is_treated_as_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spool.sqlite");
+    let mut s = open(&path, 1 << 20);
+    s.append(&[event(1, 10), event(2, 10)], &[]).unwrap();
+    s.conn
+        .execute("UPDATE chunks SET body = substr(body, 2)", [])
+        .unwrap();
+    drop(s);
+    let (s, report) = Spool::open(&path, 1 << 20, 5).unwrap();
+    assert!(report.reason.unwrap().contains("do not match"));
+    assert_eq!(s.depth(), 0);
+}
+
+/// The spool's layout before chunks (version 0), one event per row, as
+/// the oldest spools in the field have it (with their unique key).
+const LAYOUT_0: &str = "
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tag INTEGER NOT NULL,
+    boot INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    spooled_at INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    UNIQUE (tag, boot, seq)
+);
+CREATE TABLE dead_letter (
+    id INTEGER PRIMARY KEY,
+    tag INTEGER NOT NULL,
+    boot INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    spooled_at INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    moved_at INTEGER NOT NULL
+);
+CREATE TABLE unrouted (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tag INTEGER NOT NULL,
+    boot INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    epc TEXT NOT NULL,
+    UNIQUE (tag, boot, seq)
+);
+";
+
+#[test]
+fn a_spool_in_the_old_layout_opens_with_every_event_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spool.sqlite");
+    // 6,000 undelivered events at ids 101..=6100 (ids 1..=100 delivered,
+    // 6101..=6200 too), more than one upgrade step.
+    let events: Vec<_> = (1..=6_200).map(|i| event(i, 20)).collect();
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(LAYOUT_0).unwrap();
+        let mut insert = conn
+            .prepare(
+                "INSERT INTO events (tag, boot, seq, spooled_at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .unwrap();
+        for e in &events {
+            insert
+                .execute(rusqlite::params![
+                    e.key.tag,
+                    e.key.boot,
+                    e.key.seq,
+                    e.spooled_at,
+                    e.body
+                ])
+                .unwrap();
+        }
+        conn.execute("DELETE FROM events WHERE id <= 100 OR id > 6100", [])
+            .unwrap();
+    }
+    let mut s = open(&path, 1 << 30);
+    let kept = &events[100..6_100];
+    assert_eq!(s.depth(), 6_000);
+    assert_eq!(
+        s.bytes(),
+        kept.iter()
+            .map(|e| e.body.len() as u64 + ROW_OVERHEAD)
+            .sum::<u64>()
+    );
+    assert_eq!(queued(&s), (101..=6_100).collect::<Vec<i64>>());
+    assert_eq!(s.oldest_spooled_at().unwrap(), Some(1_101));
+    let keys = s.recent_keys(2).unwrap();
+    assert_eq!((keys[0].seq, keys[1].seq), (6_099, 6_100));
+    let version: i64 = s
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 1);
+    let old_table: i64 = s
+        .conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'events'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old_table, 0);
+    // New events go after every id the old table handed out.
+    s.append(&[event(7_000, 20)], &[]).unwrap();
+    let f = s.fetch(6_100, 10, 1 << 20).unwrap().unwrap();
+    assert_eq!((f.first, f.count), (6_201, 1));
+}
+
+#[test]
+fn an_upgrade_cut_short_by_a_crash_carries_on_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spool.sqlite");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(LAYOUT_0).unwrap();
+        for e in (1..=10).map(|i| event(i, 20)) {
+            conn.execute(
+                "INSERT INTO events (tag, boot, seq, spooled_at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                rusqlite::params![e.key.tag, e.key.boot, e.key.seq, e.spooled_at, e.body],
+            )
+            .unwrap();
+        }
+        // What a crash after the first step leaves: the chunks table with
+        // the oldest four events moved, the rest still in `events`.
+        conn.execute_batch(
+            "CREATE TABLE chunks (
+                 id INTEGER PRIMARY KEY AUTOINCREMENT, first INTEGER NOT NULL,
+                 events INTEGER NOT NULL, bytes INTEGER NOT NULL,
+                 spooled_at INTEGER NOT NULL, meta BLOB NOT NULL, body TEXT NOT NULL)",
+        )
+        .unwrap();
+        let moved: Vec<_> = (1..=4).map(|i| event(i, 20)).collect();
+        let chunk = chunk::Chunk::of(
+            moved
+                .iter()
+                .map(|e| (i64::from(e.key.seq), e.key, e.spooled_at, e.body.as_str())),
+        );
+        conn.execute(
+            "INSERT INTO chunks VALUES (4, 1, 4, ?1, 1001, ?2, ?3)",
+            rusqlite::params![chunk.counted() as i64, chunk.meta(), chunk.body],
+        )
+        .unwrap();
+        conn.execute("DELETE FROM events WHERE id <= 4", [])
+            .unwrap();
+    }
+    let s = open(&path, 1 << 30);
+    assert_eq!(queued(&s), (1..=10).collect::<Vec<i64>>());
+    assert_eq!(s.depth(), 10);
+}
+
+#[test]
+fn a_spool_from_a_newer_release_is_refused_and_left_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spool.sqlite");
+    drop(open(&path, 1 << 20));
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 2)
+        .unwrap();
+    let err = Spool::open(&path, 1 << 20, 5).err().expect("refused");
+    assert!(err.to_string().contains("newer aisle"), "{err}");
+    assert!(path.exists());
+    assert!(!dir.path().join("spool.sqlite.corrupt-5").exists());
+}

@@ -360,13 +360,12 @@ impl Writer {
         self.stats
             .oldest_undelivered_ms
             .store(oldest.unwrap_or(0), Relaxed);
-        if let Ok(head) = self.spool.last_id() {
-            self.head.send_if_modified(|h| {
-                let changed = *h != head;
-                *h = head;
-                changed
-            });
-        }
+        let head = self.spool.last_id();
+        self.head.send_if_modified(|h| {
+            let changed = *h != head;
+            *h = head;
+            changed
+        });
     }
 }
 

@@ -100,8 +100,10 @@ impl Harness {
 
     fn rows(&self) -> i64 {
         let conn = Connection::open(&self.path).unwrap();
-        conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
-            .unwrap()
+        conn.query_row("SELECT COALESCE(SUM(events), 0) FROM chunks", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
     }
 
     fn stop(self) {
@@ -192,7 +194,7 @@ fn failed_commit_acks_nothing_and_is_counted() {
     // Break the spool under the writer: its next insert fails.
     Connection::open(&h.path)
         .unwrap()
-        .execute_batch("DROP TABLE events")
+        .execute_batch("DROP TABLE chunks")
         .unwrap();
     let epc = EpcBytes::new(&[0x30; 12]).unwrap();
     h.send(vec![Uplink {
