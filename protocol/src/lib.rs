@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+pub mod command;
 #[cfg(feature = "std")]
 pub mod epc;
 pub mod frame;
@@ -22,10 +23,10 @@ pub mod batch;
 pub mod fleet;
 
 pub use codec::{encode, DecodeError, EncodeError, FrameDecoder, MAX_ENCODED_LEN};
+pub use command::{Command, CommandOutcome, PatchError, SettingsPatch};
 pub use frame::{
-    Command, CommandOutcome, ConfigStatus, Downlink, EpcBytes, Frame, FwVersion, Message,
-    PatchError, ResetReason, Settings, SettingsPatch, TagEvent, Uplink, FIRST_FW_WITH_COMMANDS,
-    PROTOCOL_VERSION,
+    ConfigStatus, Downlink, EpcBytes, Frame, FwVersion, Message, ResetReason, Settings, TagEvent,
+    Uplink, FIRST_FW_WITH_COMMANDS, PROTOCOL_VERSION,
 };
 pub use postcard_reader::PostcardReader;
 pub use stage::{FunnelStage, StoreEventKind};

@@ -1,6 +1,7 @@
 //! Counters, the status document and tag health, on hand-fed values.
 
 use super::*;
+use protocol::frame::FwVersion;
 
 const FW: FwVersion = FwVersion {
     major: 1,
