@@ -11,7 +11,7 @@ use aisle_system_tests::publisher::Message;
 use aisle_system_tests::{aisle_bin, clear_ready_file, publish, wait_until, GatewayRig, STEP};
 use protocol::{Command, CommandOutcome, Downlink, FwVersion, TagEvent, Uplink};
 use serde_json::Value;
-use std::path::Path;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::process::{Command as Process, Output};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::thread;
@@ -443,5 +443,9 @@ fn a_command_queued_when_the_gateway_is_killed_is_confirmed_after_restart() {
     wait_update(&rig, "the command confirmed after the restart", |u| {
         u["command"] == id && u["state"] == "confirmed"
     });
-    assert!(Path::new(&rig.path("control.sock")).exists());
+    // A restart removes the stale socket and makes a new one, again usable
+    // by the service's owner and group only (root and the `aisle` group).
+    let socket = std::fs::metadata(rig.path("control.sock")).unwrap();
+    assert!(socket.file_type().is_socket(), "the control socket is a socket");
+    assert_eq!(socket.permissions().mode() & 0o777, 0o660);
 }
