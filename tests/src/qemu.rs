@@ -74,6 +74,17 @@ pub fn command_with_args(image: &Path, args: &[&str]) -> Command {
     qemu
 }
 
+/// As [`command_with_args`], with the image's UART on the terminal device
+/// `tty` (one end of a pty pair), where the test or a gateway plays the
+/// other side of the radio link.
+pub fn command_on_tty(image: &Path, args: &[&str], tty: &Path) -> Command {
+    let mut qemu = command_with_args(image, args);
+    qemu.arg("-chardev")
+        .arg(format!("tty,id=radio,path={}", tty.display()))
+        .args(["-serial", "chardev:radio"]);
+    qemu
+}
+
 /// Newest modification time of the files under `dir` that go into the
 /// image. Unit tests (`tests.rs`, `tests/`) do not: cargo does not relink the
 /// image when they change.

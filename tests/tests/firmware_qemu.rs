@@ -312,18 +312,12 @@ fn qemu_tag_confirms_commands_over_its_uart_and_a_raised_threshold_ignores_the_l
         }
     });
     let image = aisle_system_tests::qemu::image();
-    let mut qemu = aisle_system_tests::qemu::command_with_args(&image, &["commands"])
-        .arg("-chardev")
-        .arg(format!(
-            "tty,id=radio,path={}",
-            link.device_path().display()
-        ))
-        .arg("-serial")
-        .arg("chardev:radio")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("qemu-system-arm must be installed (scripts/test.sh installs it)");
+    let mut qemu =
+        aisle_system_tests::qemu::command_on_tty(&image, &["commands"], &link.device_path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("qemu-system-arm must be installed (scripts/test.sh installs it)");
 
     // Raise the pickup threshold above anything the lift at 6 s reaches
     // (its poses are at most 1 144 mg from rest, trace.rs), find the tag,

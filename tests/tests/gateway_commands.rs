@@ -446,6 +446,9 @@ fn a_command_queued_when_the_gateway_is_killed_is_confirmed_after_restart() {
     // A restart removes the stale socket and makes a new one, again usable
     // by the service's owner and group only (root and the `aisle` group).
     let socket = std::fs::metadata(rig.path("control.sock")).unwrap();
-    assert!(socket.file_type().is_socket(), "the control socket is a socket");
+    assert!(
+        socket.file_type().is_socket(),
+        "the control socket is a socket"
+    );
     assert_eq!(socket.permissions().mode() & 0o777, 0o660);
 }

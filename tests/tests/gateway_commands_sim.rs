@@ -9,7 +9,7 @@ use aisle_system_tests::{
     StoreToml, Subscriber, STEP,
 };
 use serde_json::Value;
-use std::process::Command;
+use std::process::{Command, Output};
 
 #[test]
 fn simulated_tags_confirm_identify_and_configure_through_the_gateway() {
@@ -73,14 +73,7 @@ fn simulated_tags_confirm_identify_and_configure_through_the_gateway() {
         "--expires-in",
         "60s",
     ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("confirmed by the tag"), "{stdout}");
+    assert_confirmed(&out);
 
     let out = run(&[
         "configure",
@@ -91,14 +84,7 @@ fn simulated_tags_confirm_identify_and_configure_through_the_gateway() {
         "--expires-in",
         "60s",
     ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("confirmed by the tag"), "{stdout}");
+    assert_confirmed(&out);
 
     let confirmed = |kind: &str| {
         wait_until(&format!("{kind} confirmed on the tags topic"), STEP, || {
@@ -113,4 +99,16 @@ fn simulated_tags_confirm_identify_and_configure_through_the_gateway() {
     confirmed("identify");
     confirmed("configure");
     gateway.sigterm();
+}
+
+/// The CLI exited 0 and printed the tag's confirmation.
+fn assert_confirmed(out: &Output) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("confirmed by the tag"), "{stdout}");
 }

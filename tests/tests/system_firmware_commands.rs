@@ -108,14 +108,7 @@ fn run_image_with_commands(commands: &[&[&str]]) -> Run {
         .open(link.device_path())
         .expect("open the tag end of the pty");
     let image = aisle_system_tests::qemu::image();
-    let qemu = aisle_system_tests::qemu::command_with_args(&image, &["commands"])
-        .arg("-chardev")
-        .arg(format!(
-            "tty,id=radio,path={}",
-            link.device_path().display()
-        ))
-        .arg("-serial")
-        .arg("chardev:radio")
+    let qemu = aisle_system_tests::qemu::command_on_tty(&image, &["commands"], &link.device_path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
