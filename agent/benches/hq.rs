@@ -2,7 +2,7 @@
 //! --by sku` over a large store. Figures go to BENCHMARKS.md.
 //!
 //! `cargo bench -p aisle-agent --bench hq -- [--ingest-events N]
-//!  [--events N] [--db FILE] [--batch N]`
+//!  [--events N] [--db FILE] [--batch N] [--inflight N]`
 //!
 //! 1. Ingest, end to end: a real Mosquitto, the real `aisle hq`. The
 //!    collector's session is created, the collector stopped, N events (as
@@ -129,6 +129,9 @@ struct Options {
     events: u64,
     db: PathBuf,
     batch: usize,
+    /// Mosquitto's `max_inflight_messages` for the ingest run (`None`: its
+    /// default, 20).
+    inflight: Option<u16>,
 }
 
 fn options() -> Options {
@@ -137,6 +140,7 @@ fn options() -> Options {
         events: 10_000_000,
         db: std::env::temp_dir().join("aisle-bench-hq.db"),
         batch: 500,
+        inflight: None,
     };
     let mut args = BenchArgs::from_env();
     while let Some(flag) = args.next_flag() {
@@ -145,6 +149,7 @@ fn options() -> Options {
             "--events" => opts.events = args.value(&flag),
             "--db" => opts.db = args.value::<String>(&flag).into(),
             "--batch" => opts.batch = args.value(&flag),
+            "--inflight" => opts.inflight = Some(args.value(&flag)),
             other => unknown_flag(other),
         }
     }
@@ -211,9 +216,10 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 /// A throwaway Mosquitto from the system-test harness, without persistence:
 /// the bench measures the collector, not the broker's disk. The harness sets
 /// no queue limit, so the whole backlog waits for the collector.
-fn start_broker() -> Mosquitto {
+fn start_broker(inflight: Option<u16>) -> Mosquitto {
     Mosquitto::start_with(MosquittoOptions {
         persistence: false,
+        max_inflight_messages: inflight,
         ..MosquittoOptions::default()
     })
 }
@@ -271,7 +277,7 @@ fn stored(db: &Path) -> u64 {
 }
 
 fn bench_ingest(opts: &Options) {
-    let broker = start_broker();
+    let broker = start_broker(opts.inflight);
     let dir = tempfile::tempdir().unwrap();
     let (db, log) = (dir.path().join("ingest.db"), dir.path().join("hq.log"));
     // Create the persistent session, then queue the backlog while it is down.

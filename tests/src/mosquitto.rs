@@ -46,6 +46,9 @@ pub struct MosquittoOptions {
     /// Mosquitto `acl_file` for the main listener (the observer listener
     /// stays unrestricted).
     pub acl_file: Option<PathBuf>,
+    /// Mosquitto's `max_inflight_messages`: QoS 1 messages sent to a client
+    /// and not yet acked. `None` keeps Mosquitto's default (20).
+    pub max_inflight_messages: Option<u16>,
 }
 
 impl Default for MosquittoOptions {
@@ -58,6 +61,7 @@ impl Default for MosquittoOptions {
             max_packet_size: None,
             message_size_limit: None,
             acl_file: None,
+            max_inflight_messages: None,
         }
     }
 }
@@ -257,6 +261,9 @@ fn config_text(
     }
     if let Some(bytes) = opts.message_size_limit {
         line(format!("message_size_limit {bytes}"));
+    }
+    if let Some(window) = opts.max_inflight_messages {
+        line(format!("max_inflight_messages {window}"));
     }
     line("log_dest stderr".into());
     line("log_type error".into());
