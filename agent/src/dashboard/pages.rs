@@ -214,9 +214,10 @@ pub(super) struct OverviewReports {
 /// The Overview's three reports, each on its own thread and connection, so
 /// the page waits for the longest pass over the events rather than for the
 /// sum of three. They stay three passes: the store table needs each store's
-/// medians, which no other keying gives, and the engine promises the
-/// `--by day` rows' counts only per day, not that they add up to the
-/// `--by store` rows' (the total is summed from the store rows, as before).
+/// medians, which no other keying gives, and the engine's rules promise no
+/// keying's rows add up to another's, so neither the trend nor the channel
+/// rows can stand in for the store rows (the total is summed from the
+/// store rows, as before).
 pub(super) fn overview_reports(src: &Source, q: &Query) -> Result<OverviewReports, StoreError> {
     std::thread::scope(|scope| {
         let by_store = scope.spawn(|| src.rows(&src.open()?, q, vec![Dimension::Store]));
