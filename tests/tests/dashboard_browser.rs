@@ -3,7 +3,9 @@
 //! that database; headless Chromium (through chromedriver) opens every
 //! page in both languages. Every figure read from the DOM is compared with
 //! `aisle funnel --format json` for the same parameters; the console must
-//! stay free of errors; a filter and a sort are clicked; each page is saved
+//! stay free of errors; the first views are served from the reports the
+//! dashboard prewarmed at its start; a filter and a sort are clicked, the
+//! store menu narrows to the chosen region; each page is saved
 //! as a screenshot under target/tmp/dashboard-screenshots/ for review.
 //! The dashboard reads a store directory (S1 in Shanghai, S2 in UTC), so
 //! its days and hours are the stores' local ones, as `aisle funnel

@@ -368,4 +368,23 @@ mod tests {
         let only = pager(&ctx, 1, 1, 0, 3, 3);
         assert!(!only.contains("<a "), "{only}");
     }
+
+    #[test]
+    fn a_page_past_the_end_says_so_and_links_to_the_last_page_keeping_the_filters() {
+        let ctx = Ctx {
+            lang: Lang::En,
+            pairs: [("store", "S1"), ("sort", "pickups"), ("page", "999")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .to_vec(),
+        };
+        let notice = past_end(&ctx, 999, 25);
+        assert!(
+            notice.contains("Page 999 of 25 does not exist."),
+            "{notice}"
+        );
+        assert!(
+            notice.contains("href=\"/skus?store=S1&amp;sort=pickups&amp;page=25\""),
+            "{notice}"
+        );
+    }
 }
