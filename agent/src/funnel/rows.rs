@@ -116,8 +116,8 @@ impl<'o> RowIndex<'o> {
         let slot = self.slot(place);
         if let Some(last) = &self.last {
             if last.channel == place.channel
-                && last.store.as_deref() == place.store
-                && last.gtin.as_deref() == place.gtin
+                && last.store.as_deref() == self.keyed_store(place)
+                && last.gtin.as_deref() == self.keyed_gtin(place)
                 && last.fixture.as_deref() == fixture
                 && last.zone.as_deref() == zone
                 && last.slot == slot
@@ -141,6 +141,17 @@ impl<'o> RowIndex<'o> {
             }
             None => Err(key),
         }
+    }
+
+    /// The store of `place` when the key depends on it (its time zone is
+    /// in the slot already).
+    fn keyed_store<'p>(&self, place: &Place<'p>) -> Option<&'p str> {
+        place.store.filter(|_| self.keyed_by_store)
+    }
+
+    /// The GTIN of `place` when the key depends on it.
+    fn keyed_gtin<'p>(&self, place: &Place<'p>) -> Option<&'p str> {
+        place.gtin.filter(|_| self.keyed_by_gtin)
     }
 
     /// Encodes into `scratch` the fields of `place` that the report's key
@@ -172,15 +183,15 @@ impl<'o> RowIndex<'o> {
             }
             true
         }
-        let out = &mut self.scratch;
-        out.clear();
         let fields = [
             Some(place.channel),
-            place.store.filter(|_| self.keyed_by_store),
-            place.gtin.filter(|_| self.keyed_by_gtin),
+            self.keyed_store(place),
+            self.keyed_gtin(place),
             fixture,
             zone,
         ];
+        let out = &mut self.scratch;
+        out.clear();
         if !fields.into_iter().all(|f| field(out, f)) {
             return false;
         }
@@ -228,11 +239,12 @@ impl<'o> RowIndex<'o> {
                 (_, value) => *kept = value.map(str::to_string),
             }
         }
+        let (store, gtin) = (self.keyed_store(place), self.keyed_gtin(place));
         let last = self.last.get_or_insert_with(Last::default);
         last.channel.clear();
         last.channel.push_str(place.channel);
-        keep(&mut last.store, place.store);
-        keep(&mut last.gtin, place.gtin);
+        keep(&mut last.store, store);
+        keep(&mut last.gtin, gtin);
         keep(&mut last.fixture, fixture);
         keep(&mut last.zone, zone);
         last.slot = slot;

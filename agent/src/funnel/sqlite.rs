@@ -399,9 +399,18 @@ fn scan_garments(
         params.extend(keys.iter().map(|k| k as &dyn ToSql));
     }
     range_sql(range, &mut cond, &mut params);
-    // The ORDER BY is the table's key, so no sort step is needed.
+    // The ORDER BY is the table's key, so no sort step is needed. Fixture
+    // and zone are selected only when the report is keyed by them: SQLite
+    // decodes every selected column of every row.
+    let extra = match (by_fixture, by_zone) {
+        (true, true) => ", fixture, zone",
+        (true, false) => ", fixture",
+        (false, true) => ", zone",
+        (false, false) => "",
+    };
+    let zone_column = if by_fixture { 6 } else { 5 };
     let mut items = store.connection().prepare(&format!(
-        "SELECT store, gtin, serial, ts_ms, step, fixture, zone FROM garment_steps
+        "SELECT store, gtin, serial, ts_ms, step{extra} FROM garment_steps
          WHERE 1{cond} ORDER BY store, gtin, serial, ts_ms, step, event"
     ))?;
     let mut rows = items.query(params.as_slice())?;
@@ -448,7 +457,7 @@ fn scan_garments(
                 None
             },
             zone: if by_zone {
-                text(row.get_ref(6)?).map(str::to_string)
+                text(row.get_ref(zone_column)?).map(str::to_string)
             } else {
                 None
             },

@@ -660,12 +660,13 @@ fn a_report_of_some_gtins_finds_them_in_their_stored_form() {
     assert_eq!(sku_row(&report, "SKU-x"), (1, 0, 1, 0));
 }
 
-/// (store, GTIN, n) of every `exposure_totals` row, and the same counted
-/// off the `exposures` rows themselves.
-fn totals_and_rows(
-    store: &SqliteStore,
-) -> (Vec<(String, String, i64)>, Vec<(String, String, i64)>) {
-    let read = |sql: &str| -> Vec<(String, String, i64)> {
+/// (store, GTIN, n) rows of a count.
+type Counts = Vec<(String, String, i64)>;
+
+/// Every `exposure_totals` row, and the same counted off the `exposures`
+/// rows themselves.
+fn totals_and_rows(store: &SqliteStore) -> (Counts, Counts) {
+    let read = |sql: &str| -> Counts {
         let mut stmt = store.connection().prepare(sql).unwrap();
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))

@@ -12,10 +12,9 @@ use protocol::time::UnixMillis;
 /// One journey while it is open.
 struct Journey {
     opened: UnixMillis,
-    /// Where the step that opened it happened: its report row.
-    store: Option<String>,
-    fixture: Option<String>,
-    zone: Option<String>,
+    /// The report row of the step that opened it (where and when it
+    /// happened), which the journey is counted in.
+    cell: usize,
     try_on: Option<UnixMillis>,
     purchase: Option<UnixMillis>,
 }
@@ -80,11 +79,12 @@ impl FunnelBuilder<'_> {
                 .is_some_and(|j| step.ts > window_end(j.opened, window))
             {
                 if let Some(done) = open.take() {
-                    self.close(channel, gtin, done);
+                    self.close(done);
                 }
             }
             // Past `--to` a step only finishes an open journey.
             let counted = self.until.is_none_or(|to| step.ts < to);
+            let mut step_cell = None;
             if counted {
                 let cell = self.cell(&Place {
                     channel,
@@ -94,6 +94,7 @@ impl FunnelBuilder<'_> {
                     zone: step.zone,
                     ts: step.ts,
                 });
+                step_cell = Some(cell);
                 let row = &mut self.cells[cell].row;
                 match step.kind {
                     StoreEventKind::ItemPickup => row.pickups += 1,
@@ -105,15 +106,17 @@ impl FunnelBuilder<'_> {
                 }
             }
             match step.kind {
-                StoreEventKind::ItemPickup if counted && open.is_none() => {
-                    open = Some(Journey {
-                        opened: step.ts,
-                        store: step.store.map(str::to_string),
-                        fixture: step.fixture.map(str::to_string),
-                        zone: step.zone.map(str::to_string),
-                        try_on: None,
-                        purchase: None,
-                    });
+                StoreEventKind::ItemPickup if open.is_none() => {
+                    // A counted step has its row; an uncounted one opens
+                    // nothing.
+                    if let Some(cell) = step_cell {
+                        open = Some(Journey {
+                            opened: step.ts,
+                            cell,
+                            try_on: None,
+                            purchase: None,
+                        });
+                    }
                 }
                 StoreEventKind::ItemTryOn => {
                     if let Some(j) = open.as_mut() {
@@ -135,20 +138,12 @@ impl FunnelBuilder<'_> {
             }
         }
         if let Some(done) = open {
-            self.close(channel, gtin, done);
+            self.close(done);
         }
     }
 
-    fn close(&mut self, channel: &str, gtin: Option<&str>, journey: Journey) {
-        let cell = self.cell(&Place {
-            channel,
-            store: journey.store.as_deref(),
-            gtin,
-            fixture: journey.fixture.as_deref(),
-            zone: journey.zone.as_deref(),
-            ts: journey.opened,
-        });
-        let cell = &mut self.cells[cell];
+    fn close(&mut self, journey: Journey) {
+        let cell = &mut self.cells[journey.cell];
         cell.row.journeys += 1;
         if let Some(tried) = journey.try_on {
             cell.row.journeys_try_on += 1;
