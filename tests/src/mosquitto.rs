@@ -46,6 +46,9 @@ pub struct MosquittoOptions {
     /// Mosquitto `acl_file` for the main listener (the observer listener
     /// stays unrestricted).
     pub acl_file: Option<PathBuf>,
+    /// Mosquitto's `max_inflight_messages`: how many QoS 1 messages a client
+    /// may hold unacknowledged. `None` keeps Mosquitto's default (20).
+    pub max_inflight_messages: Option<u16>,
 }
 
 impl Default for MosquittoOptions {
@@ -58,6 +61,7 @@ impl Default for MosquittoOptions {
             max_packet_size: None,
             message_size_limit: None,
             acl_file: None,
+            max_inflight_messages: None,
         }
     }
 }
@@ -133,6 +137,11 @@ impl Mosquitto {
 
     pub fn is_running(&self) -> bool {
         self.child.is_some()
+    }
+
+    /// The broker's process id while it runs (for CPU accounting in benches).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(ChildGuard::pid)
     }
 
     /// The broker's log so far (all runs).
@@ -254,6 +263,9 @@ fn config_text(
     line("max_queued_messages 0".into());
     if let Some(bytes) = opts.max_packet_size {
         line(format!("max_packet_size {bytes}"));
+    }
+    if let Some(count) = opts.max_inflight_messages {
+        line(format!("max_inflight_messages {count}"));
     }
     if let Some(bytes) = opts.message_size_limit {
         line(format!("message_size_limit {bytes}"));
