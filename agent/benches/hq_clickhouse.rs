@@ -287,52 +287,68 @@ fn bench_query(opts: &Options) {
     );
 }
 
-/// The generated events and exposures into a SQLite file in its schema.
+/// The generated events and exposures into a SQLite event store, through
+/// the collector's own validation and ingest: item events as they are, each
+/// dwell's exposures as a `fixture_dwell` listing its GTINs, in gateway
+/// batches of one store.
 fn copy_to_sqlite(store: &ClickHouseStore, path: &std::path::Path) {
-    let mut conn = rusqlite::Connection::open(path).unwrap();
-    conn.execute_batch(include_str!("../src/event_store/sqlite/schema.sql"))
-        .unwrap();
-    conn.pragma_update(None, "user_version", 1).unwrap();
-    conn.pragma_update(None, "journal_mode", "OFF").unwrap();
-    conn.pragma_update(None, "synchronous", "OFF").unwrap();
-    let tx = conn.transaction().unwrap();
-    {
-        let body = store
-            .stream("SELECT id, store, ts_ms, event, gtin, serial FROM aisle.events FORMAT TabSeparated")
-            .unwrap();
-        let mut insert = tx
-            .prepare(
-                "INSERT INTO events (id, store, ts_ms, event, stage, tag, gtin, serial, gateway, batch_id, received_ms)
-                 VALUES (?1, ?2, ?3, ?4, '-', 0, ?5, ?6, 'gw', 'b', 0)",
-            )
-            .unwrap();
+    let target = Target::parse(path.to_str().unwrap()).unwrap();
+    let mut db = aisle_agent::event_store::EventStore::open(&target, &Credentials::default())
+        .expect("create the SQLite event store");
+    let mut batches = 0u64;
+    let mut ingest = |shop: &str, events: &mut Vec<serde_json::Value>| {
+        if events.is_empty() {
+            return;
+        }
+        let topic = Topic::new(shop, TopicKind::Events).to_string();
+        let payload = serde_json::json!({"schema": "aisle.batch.v1", "store": shop,
+            "gateway": "gw", "batch_id": format!("copy-{batches}"),
+            "created_at": "2026-11-01T00:00:00Z", "events": events})
+        .to_string();
+        batches += 1;
+        let verdict = aisle_agent::hq::validate::validate(&topic, payload.as_bytes());
+        let received = aisle_agent::event_store::Received {
+            topic: &topic,
+            payload: payload.as_bytes(),
+            verdict: &verdict,
+        };
+        let counts = db.ingest(&[received], 0).expect("ingest into SQLite");
+        assert_eq!(counts.quarantined_batches + counts.quarantined_events, 0);
+        events.clear();
+    };
+    let queries = [
+        "SELECT store, id, ts_ms, event, gtin, serial FROM aisle.events ORDER BY store
+         FORMAT TabSeparated",
+        "SELECT store, event_id, any(ts_ms), '', arrayStringConcat(groupArray(gtin), ','), ''
+         FROM aisle.exposures GROUP BY store, event_id ORDER BY store FORMAT TabSeparated",
+    ];
+    for sql in queries {
+        let body = store.stream(sql).unwrap();
+        let (mut shop, mut events) = (String::new(), Vec::new());
         for line in std::io::BufRead::lines(body) {
             let line = line.unwrap();
             let f: Vec<&str> = line.split('\t').collect();
-            let ts: i64 = f[2].parse().unwrap();
-            insert
-                .execute(rusqlite::params![f[0], f[1], ts, f[3], f[4], f[5]])
-                .unwrap();
+            if f[0] != shop || events.len() == BATCH {
+                ingest(&shop, &mut events);
+                shop = f[0].to_string();
+            }
+            let ts = protocol::time::UnixMillis(f[2].parse().unwrap()).to_string();
+            events.push(if f[3].is_empty() {
+                let gtins: Vec<&str> = f[4].split(',').collect();
+                serde_json::json!({"id": f[1], "ts": ts, "event": "fixture_dwell",
+                    "stage": "exposure", "tag": 0, "fixture": "rack-1", "gtins": gtins})
+            } else {
+                let stage = match f[3] {
+                    "item_pickup" => "view",
+                    "item_try_on" => "try_on",
+                    _ => "purchase",
+                };
+                serde_json::json!({"id": f[1], "ts": ts, "event": f[3], "stage": stage,
+                    "tag": 0, "gtin": f[4], "serial": f[5]})
+            });
         }
-        let body = store
-            .stream("SELECT store, gtin, event_id, ts_ms FROM aisle.exposures FORMAT TabSeparated")
-            .unwrap();
-        let mut insert = tx
-            .prepare(
-                "INSERT OR IGNORE INTO exposures (store, gtin, event_id, fixture, ts_ms)
-                 VALUES (?1, ?2, ?3, 'rack-1', ?4)",
-            )
-            .unwrap();
-        for line in std::io::BufRead::lines(body) {
-            let line = line.unwrap();
-            let f: Vec<&str> = line.split('\t').collect();
-            let ts: i64 = f[3].parse().unwrap();
-            insert
-                .execute(rusqlite::params![f[0], f[1], f[2], ts])
-                .unwrap();
-        }
+        ingest(&shop, &mut events);
     }
-    tx.commit().unwrap();
 }
 
 /// utime + stime of a process, in seconds.
