@@ -2,7 +2,7 @@
 //! --by sku` over a large store. Figures go to BENCHMARKS.md.
 //!
 //! `cargo bench -p aisle-agent --bench hq -- [--ingest-events N]
-//!  [--events N] [--db FILE] [--batch N]`
+//!  [--events N] [--db FILE] [--batch N] [--inflight N]`
 //!
 //! 1. Ingest, end to end: a real Mosquitto, the real `aisle hq`. The
 //!    collector's session is created, the collector stopped, N events (as
@@ -19,8 +19,11 @@
 //!    (5,000 rows, 200 a page) timed on its first view (the report
 //!    computed) and on repeat views (the report kept until an event is
 //!    added), one SKU's page on its first view (its per-store, per-channel
-//!    and per-day reports of that SKU's rows only), then the Overview (the
-//!    per-store and per-day reports).
+//!    and per-day reports of that SKU's rows only), then the Overview (its
+//!    per-store, per-channel and per-day reports, on three threads); all
+//!    with `--no-prewarm`. Then again with the prewarm: the time until
+//!    `/api/status` says the default views are ready, and the first views
+//!    of the SKU list and the Overview after that.
 
 use aisle_agent::event_store::{Received, SqliteStore as EventStore};
 use aisle_agent::hq::validate::{validate, Verdict};
@@ -129,6 +132,9 @@ struct Options {
     events: u64,
     db: PathBuf,
     batch: usize,
+    /// Mosquitto's `max_inflight_messages` for the ingest run (`None`: its
+    /// default, 20).
+    inflight: Option<u16>,
 }
 
 fn options() -> Options {
@@ -137,6 +143,7 @@ fn options() -> Options {
         events: 10_000_000,
         db: std::env::temp_dir().join("aisle-bench-hq.db"),
         batch: 500,
+        inflight: None,
     };
     let mut args = BenchArgs::from_env();
     while let Some(flag) = args.next_flag() {
@@ -145,6 +152,7 @@ fn options() -> Options {
             "--events" => opts.events = args.value(&flag),
             "--db" => opts.db = args.value::<String>(&flag).into(),
             "--batch" => opts.batch = args.value(&flag),
+            "--inflight" => opts.inflight = Some(args.value(&flag)),
             other => unknown_flag(other),
         }
     }
@@ -211,9 +219,10 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 /// A throwaway Mosquitto from the system-test harness, without persistence:
 /// the bench measures the collector, not the broker's disk. The harness sets
 /// no queue limit, so the whole backlog waits for the collector.
-fn start_broker() -> Mosquitto {
+fn start_broker(inflight: Option<u16>) -> Mosquitto {
     Mosquitto::start_with(MosquittoOptions {
         persistence: false,
+        max_inflight_messages: inflight,
         ..MosquittoOptions::default()
     })
 }
@@ -271,7 +280,7 @@ fn stored(db: &Path) -> u64 {
 }
 
 fn bench_ingest(opts: &Options) {
-    let broker = start_broker();
+    let broker = start_broker(opts.inflight);
     let dir = tempfile::tempdir().unwrap();
     let (db, log) = (dir.path().join("ingest.db"), dir.path().join("hq.log"));
     // Create the persistent session, then queue the backlog while it is down.
@@ -350,14 +359,44 @@ fn time_funnel(opts: &Options, by: &str) {
     );
 }
 
-fn time_dashboard(opts: &Options) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aisle"))
-        .args(["dashboard", "--listen", "127.0.0.1:0", "--db"])
-        .arg(&opts.db)
+/// The CPU time `pid` has used so far (user + system), in seconds: what a
+/// page cost the dashboard, which the shared box's load disturbs less than
+/// wall time.
+fn cpu_s(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): state is the
+    // first, utime the 12th, stime the 13th; in clock ticks of 1/100 s.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+/// `aisle dashboard` over the bench's database: without the prewarm, the
+/// first views compute their reports; with it (the default), the bench
+/// waits for `/api/status` to say the default views are ready, then times
+/// the same first views.
+fn time_dashboard(opts: &Options, prewarm: bool) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisle"));
+    cmd.args(["dashboard", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&opts.db);
+    if !prewarm {
+        cmd.arg("--no-prewarm");
+    }
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("start aisle dashboard");
+    let pid = child.id();
     // The dashboard prints its address once it listens.
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
@@ -369,25 +408,48 @@ fn time_dashboard(opts: &Options) {
         .and_then(|rest| rest.split('/').next())
         .unwrap_or_else(|| panic!("no address in `{line}`"))
         .to_string();
+    let label = if prewarm { "prewarmed" } else { "no prewarm" };
+    if prewarm {
+        let started = Instant::now();
+        let status = wait_until("the prewarm to finish", DEADLINE, || {
+            let status: serde_json::Value =
+                serde_json::from_slice(&http::get(&addr, "/api/status").body).ok()?;
+            (status["prewarm"]["state"] == "done").then_some(status)
+        });
+        println!(
+            "dashboard prewarm over {} events: {:.2} s by its log, {:.2} s to ready, {:.2} CPU-s",
+            opts.events,
+            status["prewarm"]["seconds"].as_f64().unwrap_or(f64::NAN),
+            started.elapsed().as_secs_f64(),
+            cpu_s(pid)
+        );
+    }
     let sku_page = format!("/sku?code={}", gtin(SKUS / 2));
-    for (what, path) in [
-        ("first view", "/skus"),
-        ("repeat view", "/skus"),
-        (
-            "repeat view, sorted by pickups",
-            "/skus?sort=pickups&dir=desc",
-        ),
-        ("repeat view, page 2", "/skus?sort=pickups&dir=desc&page=2"),
-        ("SKU page, first view", sku_page.as_str()),
-        ("overview, first view", "/"),
-    ] {
+    let views: &[(&str, &str)] = if prewarm {
+        &[("first view", "/skus"), ("overview, first view", "/")]
+    } else {
+        &[
+            ("first view", "/skus"),
+            ("repeat view", "/skus"),
+            (
+                "repeat view, sorted by pickups",
+                "/skus?sort=pickups&dir=desc",
+            ),
+            ("repeat view, page 2", "/skus?sort=pickups&dir=desc&page=2"),
+            ("SKU page, first view", sku_page.as_str()),
+            ("overview, first view", "/"),
+        ]
+    };
+    for (what, path) in views {
+        let cpu = cpu_s(pid);
         let started = Instant::now();
         let page = http::get(&addr, path);
         assert_eq!(page.status, 200, "{}", page.text());
         println!(
-            "dashboard {path} ({what}) over {} events: {:.2} s, {} KiB of HTML",
+            "dashboard ({label}) {path} ({what}) over {} events: {:.2} s, {:.2} CPU-s, {} KiB of HTML",
             opts.events,
             started.elapsed().as_secs_f64(),
+            cpu_s(pid) - cpu,
             page.body.len() / 1024
         );
     }
@@ -407,5 +469,6 @@ fn main() {
     }
     time_funnel(&opts, "sku");
     time_funnel(&opts, "sku,store");
-    time_dashboard(&opts);
+    time_dashboard(&opts, false);
+    time_dashboard(&opts, true);
 }

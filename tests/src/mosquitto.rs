@@ -46,8 +46,8 @@ pub struct MosquittoOptions {
     /// Mosquitto `acl_file` for the main listener (the observer listener
     /// stays unrestricted).
     pub acl_file: Option<PathBuf>,
-    /// Mosquitto's `max_inflight_messages`: how many QoS 1 messages a client
-    /// may hold unacknowledged. `None` keeps Mosquitto's default (20).
+    /// Mosquitto's `max_inflight_messages`: QoS 1 messages sent to a client
+    /// and not yet acked. `None` keeps Mosquitto's default (20).
     pub max_inflight_messages: Option<u16>,
 }
 
@@ -264,11 +264,11 @@ fn config_text(
     if let Some(bytes) = opts.max_packet_size {
         line(format!("max_packet_size {bytes}"));
     }
-    if let Some(count) = opts.max_inflight_messages {
-        line(format!("max_inflight_messages {count}"));
-    }
     if let Some(bytes) = opts.message_size_limit {
         line(format!("message_size_limit {bytes}"));
+    }
+    if let Some(window) = opts.max_inflight_messages {
+        line(format!("max_inflight_messages {window}"));
     }
     line("log_dest stderr".into());
     line("log_type error".into());

@@ -3,7 +3,9 @@
 //! that database; headless Chromium (through chromedriver) opens every
 //! page in both languages. Every figure read from the DOM is compared with
 //! `aisle funnel --format json` for the same parameters; the console must
-//! stay free of errors; a filter and a sort are clicked; each page is saved
+//! stay free of errors; the first views are served from the reports the
+//! dashboard prewarmed at its start; a filter and a sort are clicked, the
+//! store menu narrows to the chosen region; each page is saved
 //! as a screenshot under target/tmp/dashboard-screenshots/ for review.
 //! The dashboard reads a store directory (S1 in Shanghai, S2 in UTC), so
 //! its days and hours are the stores' local ones, as `aisle funnel
@@ -492,6 +494,26 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
     std::fs::create_dir_all(&shots).unwrap();
     let browser = Browser::start(dir.path(), 1280, 1000);
 
+    // The default Overview and SKU list were prewarmed at the start: once
+    // `/api/status` says so, their first views compute nothing (and the
+    // loop below checks every figure on them against the CLI).
+    let status = || -> Value {
+        serde_json::from_slice(&http::get(&dashboard.addr, "/api/status").body).unwrap()
+    };
+    let warmed = wait_until("the default views prewarmed", DEADLINE, || {
+        let now = status();
+        (now["prewarm"]["state"] == "done").then_some(now)
+    });
+    assert!(warmed["prewarm"]["runs"].as_u64() >= Some(1), "{warmed}");
+    for path in ["/", "/skus?lang=zh-CN"] {
+        assert_eq!(http::get(&dashboard.addr, path).status, 200, "{path}");
+    }
+    assert_eq!(
+        status()["reports_computed"],
+        warmed["reports_computed"],
+        "the first views were served from the prewarmed reports"
+    );
+
     let by_store = cli_rows(&db, &["--by", "store", "--catalog", cat]);
     let by_sku = cli_rows(&db, &["--by", "sku", "--catalog", cat]);
     for lang in LANGS {
@@ -688,6 +710,13 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
         "East is S1 and S3: {east:?}"
     );
     assert_table(&browser, "skus", &east, &["sku"], "East sku");
+    // The store menu offers East's stores only.
+    let store_menu = || {
+        browser.execute(
+            "return Array.from(document.querySelectorAll('#store-filter option')).map(o => o.value);",
+        )
+    };
+    assert_eq!(store_menu(), json!(["", "S1", "S3"]));
     browser.screenshot(&shots.join("skus-region-en.png"));
     assert_quiet_console(&browser, "region filter");
     browser.click("#brand-filter option[value='aisle outlet']");
@@ -709,7 +738,9 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
         browser.execute("return document.querySelectorAll('#skus').length;"),
         0
     );
+    assert_eq!(store_menu(), json!([""]), "no store is East and outlet");
     browser.goto(&dashboard.url("/skus?lang=zh-CN&brand=aisle%20outlet"));
+    assert_eq!(store_menu(), json!(["", "S2"]));
     let outlet = cli_rows(&db, &[&with_dir[..], &["--brand", "aisle outlet"]].concat());
     assert_eq!(
         outlet,
@@ -720,6 +751,47 @@ fn every_page_in_both_languages_shows_the_figures_of_aisle_funnel() {
         "const p = document.querySelector('#pager'); return [p.dataset.page, p.dataset.pages, p.dataset.rows];",
     );
     assert_eq!(pager, json!(["1", "1", outlet.len().to_string()]));
+    // A page past the end of the list: a 404 that says which page exists,
+    // with the filters and a link to the last page.
+    let past = http::get(&dashboard.addr, "/skus?page=999&lang=en");
+    assert_eq!(past.status, 404);
+    assert!(
+        past.text().contains("Page 999 of 1 does not exist."),
+        "{}",
+        past.text()
+    );
+    browser.goto(&dashboard.url("/skus?lang=en&store=S2&sort=pickups&page=7"));
+    assert_eq!(
+        browser.text("#past-end a"),
+        "Go to the last page",
+        "{}",
+        browser.text("#past-end")
+    );
+    assert!(browser
+        .text("#past-end")
+        .starts_with("Page 7 of 1 does not exist."));
+    assert_eq!(
+        browser
+            .find_all("#store-filter option[value=S2][selected]")
+            .len(),
+        1
+    );
+    // The 404 itself is the browser's only console error here.
+    let errors: Vec<(String, String)> = browser
+        .console()
+        .into_iter()
+        .filter(|(level, _)| level == "SEVERE")
+        .collect();
+    assert!(errors.iter().all(|(_, m)| m.contains("404")), "{errors:?}");
+    browser.click("#last-page");
+    wait_until("the last page", DEADLINE, || {
+        browser.url().contains("page=1").then_some(())
+    });
+    assert!(browser.url().contains("store=S2") && browser.url().contains("sort=pickups"));
+    let s2 = cli_rows(&db, &["--by", "sku", "--catalog", cat, "--store", "S2"]);
+    assert_table(&browser, "skus", &s2, &["sku"], "last page S2 sku");
+    assert_quiet_console(&browser, "the last page");
+
     let unknown = http::get(&dashboard.addr, "/skus?region=North");
     assert_eq!(unknown.status, 400);
     assert!(unknown.text().contains("East, West"), "{}", unknown.text());

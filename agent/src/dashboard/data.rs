@@ -5,6 +5,8 @@
 //! Pages never count anything themselves: a figure is a row of the
 //! engine's report, and a day is a row keyed by the engine's `day`.
 
+use super::cache::{ReportCache, ReportKey};
+use super::prewarm::PrewarmStatus;
 use super::query::{Query, STORE_CHANNEL};
 use crate::event_store::{Credentials, EventFilter, EventStore, StoreError, Target};
 use crate::funnel::directory::StoreInfo;
@@ -15,30 +17,11 @@ use crate::funnel::StoreDirectory;
 use crate::funnel::{Dimension, FunnelOptions};
 use crate::hq::fleet::{self, GatewayState, TagAlarms, TagState};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The most days a trend shows: the last month of the range.
 pub(super) const MAX_DAYS: usize = 31;
-
-/// Reports kept for repeat views. Each costs a pass over the events; the
-/// morning's analysts open the same few pages, and a report stays right
-/// until the collector stores another event.
-const CACHED_REPORTS: usize = 32;
-/// Reports larger than this are not kept (`--by sku,store` over a whole
-/// chain has a million rows).
-const CACHED_ROWS_MAX: usize = 50_000;
-
-/// What a report depends on: its parameters and the store's contents.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ReportKey {
-    filter: EventFilter,
-    window: Duration,
-    by: Vec<Dimension>,
-    /// The store's change marker ([`EventStore::change_marker`]): rows are
-    /// only ever added, so an unchanged marker means unchanged data.
-    last_event: (i64, i64),
-}
 
 /// The event store and the catalog the dashboard serves.
 pub(super) struct Source {
@@ -49,8 +32,10 @@ pub(super) struct Source {
     pub stores: StoreDirectory,
     /// SKU code → product name, from the catalog.
     names: HashMap<String, String>,
-    /// Recent reports, most recent last.
-    cache: Mutex<Vec<(ReportKey, Arc<FunnelReport>)>>,
+    /// Recent reports, computed once each however many ask at once.
+    pub cache: ReportCache,
+    /// What the background prewarm of the default views is doing.
+    pub prewarm: PrewarmStatus,
 }
 
 impl Source {
@@ -72,7 +57,8 @@ impl Source {
             catalog,
             stores,
             names,
-            cache: Mutex::new(Vec::new()),
+            cache: ReportCache::default(),
+            prewarm: PrewarmStatus::default(),
         }
     }
 
@@ -83,7 +69,8 @@ impl Source {
 
     /// The funnel report `aisle funnel --by BY` gives for `filter`: the
     /// report function's own result, or a copy of it kept from an earlier
-    /// request while no event has been added since.
+    /// request while no event has been added since, or the one another
+    /// request is computing right now.
     pub(super) fn report(
         &self,
         store: &EventStore,
@@ -91,40 +78,20 @@ impl Source {
         window: Duration,
         by: Vec<Dimension>,
     ) -> Result<Arc<FunnelReport>, StoreError> {
-        let last_event = store.change_marker()?;
         let key = ReportKey {
             filter: filter.clone(),
             window,
             by: by.clone(),
-            last_event,
+            last_event: store.change_marker()?,
         };
-        let cached = {
-            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            cache
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, r)| r.clone())
-        };
-        if let Some(report) = cached {
-            return Ok(report);
-        }
         let opts = FunnelOptions {
             window,
             by,
             catalog: self.catalog.clone(),
             stores: self.stores.clone(),
         };
-        let report = Arc::new(store::report(store, filter, &opts)?);
-        if report.rows.len() <= CACHED_ROWS_MAX {
-            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            // Reports of older data can never be asked for again.
-            cache.retain(|(k, _)| k.last_event == last_event);
-            if cache.len() >= CACHED_REPORTS {
-                cache.remove(0);
-            }
-            cache.push((key, report.clone()));
-        }
-        Ok(report)
+        self.cache
+            .get_or_compute(key, || store::report(store, filter, &opts))
     }
 
     /// The catalog's name of a SKU code, if it lists one.
@@ -143,8 +110,9 @@ impl Source {
     }
 }
 
-/// What the filter form offers: every store with events, the channels,
-/// and the store directory's regions and brands.
+/// What the filter form offers: the stores with events (only those of the
+/// chosen region and brand, when one is chosen), the channels, and the
+/// store directory's regions and brands.
 pub(super) struct Choices {
     pub stores: Vec<String>,
     pub channels: Vec<String>,
@@ -153,7 +121,11 @@ pub(super) struct Choices {
 }
 
 impl Source {
-    pub(super) fn choices(&self, store: &EventStore) -> Result<Choices, StoreError> {
+    /// The form's choices for a query already resolved (`Query::resolve`):
+    /// a store outside the chosen region or brand is no choice, but the
+    /// store the query names stays listed, so the form shows what the page
+    /// is filtered by.
+    pub(super) fn choices(&self, store: &EventStore, q: &Query) -> Result<Choices, StoreError> {
         let distinct = |field: fn(&StoreInfo) -> &Option<String>| {
             let mut values: Vec<String> = self
                 .stores
@@ -164,8 +136,12 @@ impl Source {
             values.dedup();
             values
         };
+        let mut stores = store.stores()?;
+        if let Some(chosen) = &q.stores {
+            stores.retain(|s| chosen.contains(s) || q.store.as_ref() == Some(s));
+        }
         Ok(Choices {
-            stores: store.stores()?,
+            stores,
             channels: channels(store)?,
             regions: distinct(|info| &info.region),
             brands: distinct(|info| &info.brand),

@@ -223,6 +223,9 @@ pub(super) enum T {
     Rows,
     Previous,
     Next,
+    /// `{page}` and `{pages}` are replaced by the numbers.
+    PageMissing,
+    LastPage,
     Hour,
     Zone,
     Zones,
@@ -332,6 +335,11 @@ impl T {
             T::Rows => ("rows", "行"),
             T::Previous => ("← Previous", "← 上一页"),
             T::Next => ("Next →", "下一页 →"),
+            T::PageMissing => (
+                "Page {page} of {pages} does not exist.",
+                "第 {page} 页不存在（共 {pages} 页）。",
+            ),
+            T::LastPage => ("Go to the last page", "前往最后一页"),
             T::Hour => ("Hour (store time)", "小时（门店当地）"),
             T::Zone => ("Zone", "店内区域"),
             T::Zones => ("Zones by dwell", "店内区域（按停留时长）"),

@@ -1,10 +1,12 @@
 //! `aisle dashboard`: HQ's read-only web pages over the event store
 //! (Overview, SKUs and a SKU's page, Stores, Fleet) and the JSON API behind
-//! them (`/api/funnel`, `/api/fleet`), in English and Chinese.
+//! them (`/api/funnel`, `/api/fleet`, `/api/status`), in English and Chinese.
 //!
 //! Every figure comes from the same funnel report as `aisle funnel`; charts
 //! are SVG drawn here, so pages need no JavaScript and fetch nothing. The
-//! server binds to loopback unless it is given a token to demand.
+//! server binds to loopback unless it is given a token to demand. The
+//! default views are computed in the background (`prewarm`), so the first
+//! view of the morning is served from the cache.
 //! Reference: docs/dashboard.md.
 //!
 //! This file is the command and the server's start: its flags, its
@@ -13,11 +15,13 @@
 //! modules below.
 
 mod auth;
+mod cache;
 mod data;
 mod fleet;
 mod html;
 mod i18n;
 mod pages;
+mod prewarm;
 mod query;
 mod routes;
 mod skus;
@@ -76,6 +80,11 @@ pub struct Args {
     /// A battery reading below this (millivolts) is low.
     #[arg(long, default_value_t = LOW_BATTERY_MV)]
     low_battery_mv: u16,
+    /// Do not compute the default Overview and SKU list in the background
+    /// (at the start and whenever events are added); each is then computed
+    /// when first asked for.
+    #[arg(long)]
+    no_prewarm: bool,
 }
 
 /// What the server needs: where the data is, and who may read it.
@@ -87,6 +96,8 @@ pub struct Config {
     pub token: Option<String>,
     pub tag_heartbeat_s: u32,
     pub low_battery_mv: u16,
+    /// Keep the default views computed in the background (`prewarm`).
+    pub prewarm: bool,
 }
 
 impl Config {
@@ -100,6 +111,7 @@ impl Config {
             token: None,
             tag_heartbeat_s: protocol::frame::Settings::default().heartbeat_s,
             low_battery_mv: LOW_BATTERY_MV,
+            prewarm: true,
         }
     }
 }
@@ -125,6 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         token,
         tag_heartbeat_s: args.tag_heartbeat_s,
         low_battery_mv: args.low_battery_mv,
+        prewarm: !args.no_prewarm,
     };
     let runtime = crate::cli::service_runtime()?;
     runtime.block_on(async {
@@ -157,15 +170,25 @@ pub async fn serve(
         },
         token: config.token,
     });
+    let prewarm = if config.prewarm {
+        Some(tokio::spawn(prewarm::run(app.clone())))
+    } else {
+        app.src.prewarm.turn_off();
+        None
+    };
     let router = routes::router(app);
     println!("aisle dashboard: http://{addr}/ (database {})", database);
     use std::io::Write;
     let _ = std::io::stdout().flush();
     tracing::debug!(%addr, "dashboard listening");
-    axum::serve(listener, router)
+    let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
-        .context("the dashboard server failed")
+        .context("the dashboard server failed");
+    if let Some(prewarm) = prewarm {
+        prewarm.abort();
+    }
+    served
 }
 
 struct App {

@@ -27,6 +27,7 @@ pub(super) fn router(app: Shared) -> Router {
         .route("/fleet", get(fleet_page))
         .route("/api/funnel", get(api_funnel))
         .route("/api/fleet", get(api_fleet))
+        .route("/api/status", get(api_status))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -114,7 +115,15 @@ const API_FUNNEL_KEYS: &[&str] = &[
     "by", "from", "to", "window", "store", "region", "brand", "sku", "channel",
 ];
 
-type Render = fn(&App, &Ctx, &Query) -> Result<String, Failure>;
+/// A page's answer: its status (200, or 404 for a page of a list past its
+/// end) and its HTML.
+type Rendered = (StatusCode, String);
+type Render = fn(&App, &Ctx, &Query) -> Result<Rendered, Failure>;
+
+/// A page found.
+fn found(body: String) -> Result<Rendered, Failure> {
+    Ok((StatusCode::OK, body))
+}
 
 /// Parses the query against `allowed`, renders on a blocking thread (the
 /// funnel reads the database), and turns failures into pages that say so.
@@ -146,7 +155,7 @@ async fn render_page(
     })
     .await;
     match rendered {
-        Ok((_, Ok(body))) => html_response(StatusCode::OK, body),
+        Ok((_, Ok((status, body)))) => html_response(status, body),
         Ok((ctx, Err(Failure::Bad(message)))) => html_response(
             StatusCode::BAD_REQUEST,
             html::error_page(&ctx, T::BadRequest, &message),
@@ -174,7 +183,7 @@ async fn overview(
     RawQuery(raw): RawQuery,
 ) -> Response {
     render_page(app, headers, raw, PAGE_KEYS, |app, ctx, q| {
-        Ok(pages::overview(&app.src, ctx, q)?)
+        found(pages::overview(&app.src, ctx, q)?)
     })
     .await
 }
@@ -197,7 +206,10 @@ async fn sku_list(
                 )));
             }
         }
-        Ok(skus::list(&app.src, ctx, q)?)
+        Ok(match skus::list(&app.src, ctx, q)? {
+            skus::Listing::Page(body) => (StatusCode::OK, body),
+            skus::Listing::PastEnd(body) => (StatusCode::NOT_FOUND, body),
+        })
     })
     .await
 }
@@ -211,7 +223,7 @@ async fn sku_page(
         let code = q.code.as_deref().ok_or_else(|| {
             Failure::Bad("`code`: which SKU? (e.g. /sku?code=TS-RED-M)".to_string())
         })?;
-        Ok(skus::one(&app.src, ctx, q, code)?)
+        found(skus::one(&app.src, ctx, q, code)?)
     })
     .await
 }
@@ -222,7 +234,7 @@ async fn stores_page(
     RawQuery(raw): RawQuery,
 ) -> Response {
     render_page(app, headers, raw, PAGE_KEYS, |app, ctx, q| {
-        Ok(stores::page_html(&app.src, ctx, q)?)
+        found(stores::page_html(&app.src, ctx, q)?)
     })
     .await
 }
@@ -233,7 +245,7 @@ async fn fleet_page(
     RawQuery(raw): RawQuery,
 ) -> Response {
     render_page(app, headers, raw, &["lang"], |app, ctx, _| {
-        Ok(fleet::html(&app.src, ctx, app.limits, UnixMillis::now().0)?)
+        found(fleet::html(&app.src, ctx, app.limits, UnixMillis::now().0)?)
     })
     .await
 }
@@ -248,7 +260,7 @@ async fn not_found(headers: HeaderMap) -> Response {
         html::error_page(
             &ctx,
             T::NotFound,
-            "/ · /skus · /sku?code=… · /stores · /fleet · /api/funnel · /api/fleet",
+            "/ · /skus · /sku?code=… · /stores · /fleet · /api/funnel · /api/fleet · /api/status",
         ),
     )
 }
@@ -350,6 +362,20 @@ async fn api_funnel(State(app): State<Shared>, RawQuery(raw): RawQuery) -> Respo
 async fn api_fleet(State(app): State<Shared>, RawQuery(raw): RawQuery) -> Response {
     api(app, raw, &[], |app, _| {
         Ok(fleet::json(&app.src, app.limits, UnixMillis::now().0)?)
+    })
+    .await
+}
+
+/// `/api/status`: the prewarm of the default views (`{"state": "done",
+/// "runs", "marker", "seconds", "error"}`) and how many reports were
+/// computed rather than served from the cache.
+async fn api_status(State(app): State<Shared>, RawQuery(raw): RawQuery) -> Response {
+    api(app, raw, &[], |app, _| {
+        Ok(serde_json::json!({
+            "prewarm": app.src.prewarm.to_json(),
+            "reports_computed": app.src.cache.computed(),
+        })
+        .to_string())
     })
     .await
 }

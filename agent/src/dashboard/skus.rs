@@ -8,7 +8,7 @@ use super::i18n::T;
 use super::pages::{channels, daily, funnel_chart, trend};
 use super::query::Query;
 use super::table::{self, Figures, Sort};
-use crate::event_store::StoreError;
+use crate::event_store::{EventStore, StoreError};
 use crate::funnel::report::FunnelRow;
 use crate::funnel::Dimension;
 use std::fmt::Write as _;
@@ -27,19 +27,41 @@ const PAGE_LINK_KEYS: [&str; 12] = [
 /// sorted list.
 pub(super) const PAGE_ROWS: usize = 200;
 
+/// What `/skus` answers: a page of the list, or, for a page number past
+/// the list's end (a bookmark from before a filter narrowed it, a
+/// hand-edited URL), a page saying so with a link to the last page.
+pub(super) enum Listing {
+    Page(String),
+    PastEnd(String),
+}
+
+/// The dimension the list is keyed by: `sku`, or `style` with `by=style`.
+fn list_dimension(q: &Query) -> Dimension {
+    match q.by.as_deref() {
+        Some([Dimension::Style]) => Dimension::Style,
+        _ => Dimension::Sku,
+    }
+}
+
+/// The rows of the list before search, sort and paging: `aisle funnel
+/// --by sku` (or `--by style`) for the query's filters.
+pub(super) fn list_rows(
+    src: &Source,
+    store: &EventStore,
+    q: &Query,
+) -> Result<Vec<FunnelRow>, StoreError> {
+    src.rows(store, q, vec![list_dimension(q)])
+}
+
 /// `/skus`: one row per SKU (`by=style`: per style), filtered by `q` on the
 /// code or the catalog name, sorted by `sort` (a JSON field name, or `sku`
 /// or `name`) in `dir`, [`PAGE_ROWS`] at a time (`page`).
-pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreError> {
-    let by_style = matches!(q.by.as_deref(), Some([Dimension::Style]));
+pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<Listing, StoreError> {
+    let dim = list_dimension(q);
+    let by_style = dim == Dimension::Style;
     let store = src.open()?;
-    let choices = src.choices(&store)?;
-    let dim = if by_style {
-        Dimension::Style
-    } else {
-        Dimension::Sku
-    };
-    let report = src.rows(&store, q, vec![dim])?;
+    let choices = src.choices(&store, q)?;
+    let report = list_rows(src, &store, q)?;
     let needle = q.q.as_deref().map(str::to_lowercase);
     let mut rows: Vec<(&str, Option<&str>, &FunnelRow)> = report
         .iter()
@@ -89,9 +111,28 @@ pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreEr
         by = dim.as_str(),
     );
     body.push_str(&filter_form(ctx, "/skus", &choices, &extra));
+    // An empty list still has its one (empty) page.
+    let pages = rows.len().div_ceil(PAGE_ROWS).max(1);
+    let current = q.page.unwrap_or(1);
+    if current > pages {
+        body.push_str(&past_end(ctx, current, pages));
+        return Ok(Listing::PastEnd(page(
+            ctx,
+            "/skus",
+            "/skus",
+            ctx.t(title),
+            &body,
+        )));
+    }
     if rows.is_empty() {
         let _ = write!(body, "<p class=\"note\">{}</p>", ctx.t(T::NoData));
-        return Ok(page(ctx, "/skus", "/skus", ctx.t(title), &body));
+        return Ok(Listing::Page(page(
+            ctx,
+            "/skus",
+            "/skus",
+            ctx.t(title),
+            &body,
+        )));
     }
     let sorting = Sort {
         path: "/skus",
@@ -125,8 +166,6 @@ pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreEr
     // Bars are scaled to the whole list, so a page's bars compare with the
     // next page's.
     let max = table::maxima(rows.iter().map(|r| r.2));
-    let pages = rows.len().div_ceil(PAGE_ROWS);
-    let current = q.page.unwrap_or(1).min(pages);
     let first = (current - 1) * PAGE_ROWS;
     let shown = &rows[first..rows.len().min(first + PAGE_ROWS)];
     for (code, name, row) in shown {
@@ -153,7 +192,30 @@ pub(super) fn list(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreEr
     }
     body.push_str("</table>");
     body.push_str(&pager(ctx, current, pages, first, shown.len(), rows.len()));
-    Ok(page(ctx, "/skus", "/skus", ctx.t(title), &body))
+    Ok(Listing::Page(page(
+        ctx,
+        "/skus",
+        "/skus",
+        ctx.t(title),
+        &body,
+    )))
+}
+
+/// The notice for a page past the end (`id="past-end"`): which page was
+/// asked for, how many there are, and a link to the last one with the same
+/// filters, search and sort.
+fn past_end(ctx: &Ctx, asked: usize, pages: usize) -> String {
+    let notice = ctx
+        .t(T::PageMissing)
+        .replace("{page}", &ctx.lang.count(asked as u64))
+        .replace("{pages}", &ctx.lang.count(pages as u64));
+    format!(
+        "<p class=\"error\" id=\"past-end\" data-page=\"{asked}\" data-pages=\"{pages}\">{} \
+         <a id=\"last-page\" href=\"{}\">{}</a></p>",
+        escape(&notice),
+        ctx.link("/skus", &PAGE_LINK_KEYS, &[("page", &pages.to_string())]),
+        ctx.t(T::LastPage)
+    )
 }
 
 /// Where the page is in the list (`rows 201–400 of 5,000`) and links to the
@@ -199,7 +261,7 @@ fn pager(
 /// a SKU may simply have had no events in the range.
 pub(super) fn one(src: &Source, ctx: &Ctx, q: &Query, code: &str) -> Result<String, StoreError> {
     let store = src.open()?;
-    let choices = src.choices(&store)?;
+    let choices = src.choices(&store, q)?;
     // Every report below reads this SKU's items only (`aisle funnel
     // --sku`), not the chain's; its rows are the SKU's rows of the whole
     // chain's report.
@@ -305,5 +367,24 @@ mod tests {
         assert!(last.contains("rows 401–450 / 450") && !last.contains("id=\"next\""));
         let only = pager(&ctx, 1, 1, 0, 3, 3);
         assert!(!only.contains("<a "), "{only}");
+    }
+
+    #[test]
+    fn a_page_past_the_end_says_so_and_links_to_the_last_page_keeping_the_filters() {
+        let ctx = Ctx {
+            lang: Lang::En,
+            pairs: [("store", "S1"), ("sort", "pickups"), ("page", "999")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .to_vec(),
+        };
+        let notice = past_end(&ctx, 999, 25);
+        assert!(
+            notice.contains("Page 999 of 25 does not exist."),
+            "{notice}"
+        );
+        assert!(
+            notice.contains("href=\"/skus?store=S1&amp;sort=pickups&amp;page=25\""),
+            "{notice}"
+        );
     }
 }

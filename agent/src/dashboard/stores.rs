@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 /// and by hour, the zones by dwell, the fixtures by exposures and pickups.
 pub(super) fn page_html(src: &Source, ctx: &Ctx, q: &Query) -> Result<String, StoreError> {
     let store = src.open()?;
-    let choices = src.choices(&store)?;
+    let choices = src.choices(&store, q)?;
     let by_store = src.rows(&store, q, vec![Dimension::Store])?;
     let mut body = format!("<h1>{}</h1>", ctx.t(T::Stores));
     body.push_str(&filter_form(ctx, "/stores", &choices, ""));

@@ -6,6 +6,7 @@
 //! redelivery, a gateway replay, events re-batched after a restart) changes
 //! nothing the second time.
 
+mod checkpoint;
 pub(crate) mod filter;
 pub(crate) mod garments;
 mod online;
@@ -15,16 +16,18 @@ use super::{IngestCounts, Received};
 use crate::hq::validate::{ValidBatch, Verdict};
 use protocol::stage::StoreEventKind;
 use rusqlite::{params, Connection, OpenFlags};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// `PRAGMA user_version` of the schema below; bumped on any change.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Versions [`SqliteStore::open`] upgrades in place: version 2 added a
 /// table, which applying the schema creates; version 3 added a column and
 /// changed an index, version 4 replaced that index with a table, which
-/// [`upgrade`] does.
-const UPGRADABLE_VERSIONS: [i64; 3] = [1, 2, 3];
+/// [`upgrade`] does; version 5 added `exposure_totals`, which
+/// [`fill_exposure_totals`] fills.
+const UPGRADABLE_VERSIONS: [i64; 4] = [1, 2, 3, 4];
 
 /// Item events (pickups, try-ons, purchases) among `events`.
 pub const ITEM_EVENTS: &str = "event NOT IN ('fixture_dwell', 'store_visits')";
@@ -94,10 +97,20 @@ fn fill_garment_steps(conn: &Connection) -> rusqlite::Result<()> {
     ))
 }
 
+/// Counts the stored exposures per store and GTIN into `exposure_totals`.
+fn fill_exposure_totals(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "INSERT INTO exposure_totals (store, gtin, n)
+         SELECT store, gtin, COUNT(*) FROM exposures GROUP BY store, gtin",
+    )
+}
+
 /// The SQLite event store.
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    /// Writers only: checkpoints the WAL after each commit, off the commit.
+    checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 impl SqliteStore {
@@ -127,13 +140,16 @@ impl SqliteStore {
         let setup = || -> rusqlite::Result<()> {
             conn.execute_batch("BEGIN IMMEDIATE")?;
             let upgrading = UPGRADABLE_VERSIONS.contains(&found);
-            if upgrading {
+            if upgrading && found < 4 {
                 upgrade(&conn)?;
             }
             conn.execute_batch(SCHEMA)?;
             conn.execute_batch(crate::hq::fleet::SCHEMA)?;
-            if upgrading {
+            if upgrading && found < 4 {
                 fill_garment_steps(&conn)?;
+            }
+            if upgrading {
+                fill_exposure_totals(&conn)?;
             }
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             conn.execute_batch("COMMIT")
@@ -142,9 +158,13 @@ impl SqliteStore {
             let _ = conn.execute_batch("ROLLBACK");
             return Err(open_err(err));
         }
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(open_err)?;
+        let checkpointer = checkpoint::Checkpointer::start(path).map_err(open_err)?;
         Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
+            checkpointer: Some(checkpointer),
         })
     }
 
@@ -175,6 +195,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
+            checkpointer: None,
         })
     }
 
@@ -201,6 +222,9 @@ impl SqliteStore {
         payloads: &[Received<'_>],
         received_ms: i64,
     ) -> Result<IngestCounts, DbError> {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.bound_wal(&self.conn)?;
+        }
         let tx = self.conn.transaction()?;
         let mut counts = IngestCounts::default();
         {
@@ -217,6 +241,13 @@ impl SqliteStore {
                 "INSERT OR IGNORE INTO exposures (store, gtin, event_id, fixture, ts_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
+            let mut add_totals = tx.prepare_cached(
+                "INSERT INTO exposure_totals (store, gtin, n) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (store, gtin) DO UPDATE SET n = n + excluded.n",
+            )?;
+            // This commit's new exposures per (store, GTIN), added to the
+            // totals once per pair.
+            let mut totals: HashMap<(&str, &str), i64> = HashMap::new();
             let mut quarantine = tx.prepare_cached(
                 "INSERT INTO quarantine (received_ms, topic, store, batch_id, event_index, reason, payload)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -293,20 +324,35 @@ impl SqliteStore {
                     }
                     if event.event == StoreEventKind::FixtureDwell {
                         for gtin in event.gtins.iter().flatten() {
-                            insert_exposure.execute(params![
+                            let fresh = insert_exposure.execute(params![
                                 batch.store,
                                 gtin,
                                 event.id,
                                 event.fixture,
                                 event.ts.0
                             ])?;
+                            if fresh == 1 {
+                                *totals.entry((&batch.store, gtin)).or_default() += 1;
+                            }
                         }
                     }
                 }
             }
+            for ((store, gtin), n) in totals {
+                add_totals.execute(params![store, gtin, n])?;
+            }
         }
         tx.commit()?;
+        self.committed();
         Ok(counts)
+    }
+
+    /// After every commit of a writer: the WAL is checkpointed off the
+    /// commit path (`sqlite/checkpoint.rs`).
+    pub(crate) fn committed(&self) {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.nudge();
+        }
     }
 
     /// How many events are stored.

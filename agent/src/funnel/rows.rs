@@ -5,6 +5,11 @@
 //! ask for the row of the event before; that one is compared field by field
 //! without building a key. Time dimensions compare the event's local hour
 //! or day slot ([`calendar::slot`]), so an hour's events share one look-up.
+//! Any other look-up goes first to a map keyed by the event's own fields
+//! (only those the report's key depends on), encoded into one reused
+//! buffer: a report keyed by SKU meets each SKU again in every store, and
+//! building its key (strings, catalog look-ups) for each would cost more
+//! than the journey rules.
 
 use super::calendar::{self, Grain};
 use super::dimension::Dimension;
@@ -46,6 +51,14 @@ pub(super) struct RowIndex<'o> {
     /// The finest time dimension of the report, if it has one.
     grain: Option<Grain>,
     index: HashMap<Vec<Option<String>>, usize>,
+    /// Rows by the encoded fields of an event that the key depends on
+    /// ([`RowIndex::encode`]), and the buffer the encoding is made in.
+    by_place: HashMap<String, usize>,
+    scratch: String,
+    /// Whether the key depends on the store (its id or its directory
+    /// entry) and on the GTIN (its SKU or style).
+    keyed_by_store: bool,
+    keyed_by_gtin: bool,
     last: Option<Last>,
     /// The time zone of the last store placed in time.
     zone_of: Option<(Option<String>, &'o TimeZone)>,
@@ -67,6 +80,15 @@ impl<'o> RowIndex<'o> {
             by_zone: has(Dimension::Zone),
             grain,
             index: HashMap::new(),
+            by_place: HashMap::new(),
+            scratch: String::new(),
+            keyed_by_store: opts.by.iter().any(|d| {
+                matches!(
+                    d,
+                    Dimension::Store | Dimension::Region | Dimension::City | Dimension::Brand
+                )
+            }),
+            keyed_by_gtin: has(Dimension::Sku) || has(Dimension::Style),
             last: None,
             zone_of: None,
         }
@@ -103,14 +125,69 @@ impl<'o> RowIndex<'o> {
                 return Ok(last.row);
             }
         }
+        let encoded = self.encode(place, fixture, zone, slot);
+        if let Some(&row) = encoded.then(|| self.by_place.get(&self.scratch)).flatten() {
+            self.remember(place, fixture, zone, slot, row);
+            return Ok(row);
+        }
         let key = self.key(place, fixture, zone, slot);
         match self.index.get(&key) {
             Some(&row) => {
+                if encoded {
+                    self.by_place.insert(self.scratch.clone(), row);
+                }
                 self.remember(place, fixture, zone, slot, row);
                 Ok(row)
             }
             None => Err(key),
         }
+    }
+
+    /// Encodes into `scratch` the fields of `place` that the report's key
+    /// depends on, each as a marker for none or a length and its text, so
+    /// that two encodings are equal only when the fields are. `false` for
+    /// a field too long to encode (such a place is looked up by its key).
+    fn encode(
+        &mut self,
+        place: &Place<'_>,
+        fixture: Option<&str>,
+        zone: Option<&str>,
+        slot: Option<i64>,
+    ) -> bool {
+        fn field(out: &mut String, value: Option<&str>) -> bool {
+            match value {
+                None => out.push('\u{0}'),
+                Some(text) => {
+                    // Lengths up to 0xD7FF are one char each.
+                    let Some(len) = u32::try_from(text.len() + 1)
+                        .ok()
+                        .filter(|n| *n < 0xD800)
+                        .and_then(char::from_u32)
+                    else {
+                        return false;
+                    };
+                    out.push(len);
+                    out.push_str(text);
+                }
+            }
+            true
+        }
+        let out = &mut self.scratch;
+        out.clear();
+        let fields = [
+            Some(place.channel),
+            place.store.filter(|_| self.keyed_by_store),
+            place.gtin.filter(|_| self.keyed_by_gtin),
+            fixture,
+            zone,
+        ];
+        if !fields.into_iter().all(|f| field(out, f)) {
+            return false;
+        }
+        if let Some(slot) = slot {
+            out.extend(slot.to_le_bytes().map(char::from));
+        }
+        true
     }
 
     /// Records that `place`'s new row, keyed `key`, is at `row`.
@@ -119,12 +196,16 @@ impl<'o> RowIndex<'o> {
         let fixture = place.fixture.filter(|_| self.by_fixture);
         let zone = place.zone.filter(|_| self.by_zone);
         let slot = self.slot(place);
+        if self.encode(place, fixture, zone, slot) {
+            self.by_place.insert(self.scratch.clone(), row);
+        }
         self.remember(place, fixture, zone, slot, row);
     }
 
     /// The row of an already-built key (when merging builders).
     pub(super) fn get_or_insert(&mut self, key: &[Option<String>], next: usize) -> usize {
         self.last = None;
+        // Rows absorbed from another builder are found by key until met.
         *self.index.entry(key.to_vec()).or_insert(next)
     }
 

@@ -242,37 +242,21 @@ fn count_exposures_in(
     let (mut cond, mut params) = filter_sql(filter);
     range_sql(range, &mut cond, &mut params);
     let has = |d| opts.by.contains(&d);
-    // Grouping by more than the primary key's prefix needs a sort; without
-    // it the groups follow the primary key and SQLite counts them in one
-    // pass. SQLite does not see that a constant column groups nothing (it
-    // sorts all the exposures), so only the real ones are grouped by. An
-    // exposure's zone is its dwell's.
-    let fixture = if has(Dimension::Fixture) {
-        "fixture"
+    let by_time = super::store::keyed_by_time(opts);
+    // With no time bounds and no fixture, zone or time key, the report
+    // counts what `exposure_totals` keeps: one row per store and GTIN.
+    let all_time = filter.from.is_none() && filter.to.is_none();
+    let sql = if all_time && !has(Dimension::Fixture) && !has(Dimension::Zone) && !by_time {
+        format!("SELECT store, gtin, NULL, NULL, 0, n FROM exposure_totals WHERE 1{cond}")
     } else {
-        "NULL"
+        exposures_sql(
+            &cond,
+            has(Dimension::Fixture),
+            has(Dimension::Zone),
+            by_time,
+        )
     };
-    let zone = if has(Dimension::Zone) {
-        "(SELECT zone FROM events WHERE events.id = exposures.event_id)"
-    } else {
-        "NULL"
-    };
-    let ts = if super::store::keyed_by_time(opts) {
-        "ts_ms"
-    } else {
-        "0"
-    };
-    let mut group = String::from("store, gtin");
-    for (column, expr) in [("x_fixture", fixture), ("x_zone", zone), ("x_ts", ts)] {
-        if !matches!(expr, "NULL" | "0") {
-            group.push_str(", ");
-            group.push_str(column);
-        }
-    }
-    let mut exposures = store.connection().prepare(&format!(
-        "SELECT store, gtin, {fixture} AS x_fixture, {zone} AS x_zone, {ts} AS x_ts, COUNT(*)
-         FROM exposures WHERE 1{cond} GROUP BY {group}"
-    ))?;
+    let mut exposures = store.connection().prepare(&sql)?;
     let mut rows = exposures.query(params.as_slice())?;
     while let Some(row) = rows.next()? {
         let (Some(shop), Some(gtin)) = (text(row.get_ref(0)?), text(row.get_ref(1)?)) else {
@@ -288,6 +272,35 @@ fn count_exposures_in(
         );
     }
     Ok(())
+}
+
+/// The exposure count over the `exposures` table itself, one row per
+/// exposure read: for reports bounded in time or keyed by fixture, zone or
+/// time.
+fn exposures_sql(cond: &str, by_fixture: bool, by_zone: bool, by_time: bool) -> String {
+    // Grouping by more than the primary key's prefix needs a sort; without
+    // it the groups follow the primary key and SQLite counts them in one
+    // pass. SQLite does not see that a constant column groups nothing (it
+    // sorts all the exposures), so only the real ones are grouped by. An
+    // exposure's zone is its dwell's.
+    let fixture = if by_fixture { "fixture" } else { "NULL" };
+    let zone = if by_zone {
+        "(SELECT zone FROM events WHERE events.id = exposures.event_id)"
+    } else {
+        "NULL"
+    };
+    let ts = if by_time { "ts_ms" } else { "0" };
+    let mut group = String::from("store, gtin");
+    for (column, expr) in [("x_fixture", fixture), ("x_zone", zone), ("x_ts", ts)] {
+        if !matches!(expr, "NULL" | "0") {
+            group.push_str(", ");
+            group.push_str(column);
+        }
+    }
+    format!(
+        "SELECT store, gtin, {fixture} AS x_fixture, {zone} AS x_zone, {ts} AS x_ts, COUNT(*)
+         FROM exposures WHERE 1{cond} GROUP BY {group}"
+    )
 }
 
 /// Counts dwells (on rows that show them) and door counts (on rows that

@@ -7,6 +7,10 @@
 //! commit) is delivered again. Acks are manual: an ack is a promise that the
 //! batch is in the event store, so it is sent only after the store has
 //! accepted it (SQLite: committed; ClickHouse: the insert answered 200).
+//!
+//! A batch is validated (its JSON parsed) by the session task as it
+//! arrives, so parsing the next batches overlaps the writer's commit and its
+//! sync instead of following it.
 
 use super::fleet::{self, FleetReceived};
 use super::metrics::CollectorStats;
@@ -75,7 +79,7 @@ pub(crate) async fn run(
     opts.set_manual_acks(true);
     opts.set_max_packet_size(MAX_PACKET, MAX_PACKET);
     let (client, mut eventloop) = AsyncClient::new(opts, REQUESTS);
-    let (batches_tx, batches_rx) = mpsc::channel(QUEUE);
+    let (batches_tx, batches_rx) = mpsc::channel::<Arrived>(QUEUE);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut writer = tokio::spawn(write_batches(
         store,
@@ -145,7 +149,7 @@ async fn handle(
     event: Result<Event, rumqttc::ConnectionError>,
     client: &AsyncClient,
     filters: &[String],
-    batches: &mpsc::Sender<Publish>,
+    batches: &mpsc::Sender<Arrived>,
     ready: &mut Option<oneshot::Sender<()>>,
 ) -> bool {
     match event {
@@ -201,6 +205,13 @@ async fn handle(
             }
         }
         Ok(Event::Incoming(Packet::Publish(publish))) => {
+            let verdict = fleet::fleet_topic(&publish.topic)
+                .is_none()
+                .then(|| validate(&publish.topic, &publish.payload));
+            if let Some(verdict) = &verdict {
+                log_verdict(&publish, verdict);
+            }
+            let publish = Arrived { publish, verdict };
             // The writer never hangs up before this task stops sending.
             let _ = batches.send(publish).await;
         }
@@ -216,39 +227,26 @@ async fn handle(
 /// Commits groups of received batches and acks them once committed.
 async fn write_batches(
     mut store: EventStore,
-    mut batches: mpsc::Receiver<Publish>,
+    mut batches: mpsc::Receiver<Arrived>,
     client: AsyncClient,
     mut stop: watch::Receiver<bool>,
     stats: Arc<CollectorStats>,
 ) -> anyhow::Result<()> {
-    let mut group: Vec<Publish> = Vec::new();
+    let mut group: Vec<Arrived> = Vec::new();
     while batches.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let (statuses, events): (Vec<&Publish>, Vec<&Publish>) = group
-            .iter()
-            .partition(|p| fleet::fleet_topic(&p.topic).is_some());
-        let fleet_received: Vec<FleetReceived<'_>> = statuses
-            .iter()
-            .map(|p| FleetReceived {
-                topic: &p.topic,
-                payload: &p.payload,
-            })
-            .collect();
-        let verdicts: Vec<Verdict> = events
-            .iter()
-            .map(|p| validate(&p.topic, &p.payload))
-            .collect();
-        for (publish, verdict) in events.iter().zip(&verdicts) {
-            log_verdict(publish, verdict);
+        let mut fleet_received: Vec<FleetReceived<'_>> = Vec::new();
+        let mut received: Vec<Received<'_>> = Vec::new();
+        for arrived in &group {
+            let (topic, payload) = (arrived.publish.topic.as_str(), &arrived.publish.payload[..]);
+            match &arrived.verdict {
+                Some(verdict) => received.push(Received {
+                    topic,
+                    payload,
+                    verdict,
+                }),
+                None => fleet_received.push(FleetReceived { topic, payload }),
+            }
         }
-        let received: Vec<Received<'_>> = events
-            .iter()
-            .zip(&verdicts)
-            .map(|(p, verdict)| Received {
-                topic: &p.topic,
-                payload: &p.payload,
-                verdict,
-            })
-            .collect();
         loop {
             let now = UnixMillis::now().0;
             let committed = tokio::task::block_in_place(|| {
@@ -261,9 +259,9 @@ async fn write_batches(
             });
             match committed {
                 Ok((counts, fleet)) => {
-                    stats.committed(events.len(), &counts);
+                    stats.committed(received.len(), &counts);
                     tracing::debug!(
-                        batches = events.len(),
+                        batches = received.len(),
                         inserted = counts.inserted,
                         duplicates = counts.duplicates,
                         quarantined_batches = counts.quarantined_batches,
@@ -287,11 +285,22 @@ async fn write_batches(
                 }
             }
         }
-        for publish in group.drain(..) {
-            client.ack(&publish).await?;
+        // Received holds borrows of the group; acks go out in arrival order.
+        drop(received);
+        drop(fleet_received);
+        for arrived in group.drain(..) {
+            client.ack(&arrived.publish).await?;
         }
     }
     Ok(())
+}
+
+/// A message as the session task hands it to the writer: an events
+/// batch with its verdict, or a fleet message (status, tag health), which
+/// the fleet code judges itself.
+struct Arrived {
+    publish: Publish,
+    verdict: Option<Verdict>,
 }
 
 fn log_verdict(publish: &Publish, verdict: &Verdict) {

@@ -48,6 +48,7 @@ impl SqliteStore {
             }
         }
         tx.commit()?;
+        self.committed();
         Ok(fresh)
     }
 

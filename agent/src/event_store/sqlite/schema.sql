@@ -1,7 +1,8 @@
--- The HQ event store (SQLite). PRAGMA user_version = 4 (version 2 added
+-- The HQ event store (SQLite). PRAGMA user_version = 5 (version 2 added
 -- online_events; version 3 added events.count, zone to the garment index and
 -- the dwells-and-visits index; version 4 replaced the garment index with
--- garment_steps; older files are upgraded in place on open).
+-- garment_steps; version 5 added exposure_totals; older files are upgraded
+-- in place on open).
 -- Documented in docs/hq.md; agent/src/event_store/sqlite.rs applies it.
 CREATE TABLE IF NOT EXISTS events (
     id          TEXT PRIMARY KEY,
@@ -53,6 +54,15 @@ CREATE TABLE IF NOT EXISTS exposures (
     fixture  TEXT,
     ts_ms    INTEGER NOT NULL,
     PRIMARY KEY (store, gtin, event_id)
+) WITHOUT ROWID;
+-- Exposures per (store, GTIN) over all time, kept with every commit: what
+-- a report with no time bounds and no fixture, zone or time key counts,
+-- read in one row per pair instead of one per exposure.
+CREATE TABLE IF NOT EXISTS exposure_totals (
+    store TEXT NOT NULL,
+    gtin  TEXT NOT NULL,
+    n     INTEGER NOT NULL,
+    PRIMARY KEY (store, gtin)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS quarantine (
     seq         INTEGER PRIMARY KEY,

@@ -348,7 +348,7 @@ fn version_1_and_2_files_are_upgraded_in_place_and_then_store_visit_counts() {
         assert!(err.contains("upgraded by opening it for writing"), "{err}");
 
         let mut store = SqliteStore::open(&path).unwrap();
-        assert_eq!(count(&store, "PRAGMA user_version"), 4);
+        assert_eq!(count(&store, "PRAGMA user_version"), SCHEMA_VERSION);
         let counts = ingest(
             &mut store,
             &topic(),
@@ -436,7 +436,7 @@ fn a_version_3_file_gets_its_item_events_as_garment_steps_on_upgrade() {
     assert!(err.contains("upgraded by opening it for writing"), "{err}");
 
     let mut store = SqliteStore::open(&path).unwrap();
-    assert_eq!(count(&store, "PRAGMA user_version"), 4);
+    assert_eq!(count(&store, "PRAGMA user_version"), SCHEMA_VERSION);
     assert_eq!(count(&store, "SELECT COUNT(*) FROM garment_steps"), 3);
     assert_eq!(
         count(
@@ -658,4 +658,147 @@ fn a_report_of_some_gtins_finds_them_in_their_stored_form() {
     assert_eq!(report.rows.len(), 2, "{report:?}");
     assert_eq!(sku_row(&report, "00614141123452"), (1, 0, 1, 0));
     assert_eq!(sku_row(&report, "SKU-x"), (1, 0, 1, 0));
+}
+
+/// (store, GTIN, n) of every `exposure_totals` row, and the same counted
+/// off the `exposures` rows themselves.
+fn totals_and_rows(
+    store: &SqliteStore,
+) -> (Vec<(String, String, i64)>, Vec<(String, String, i64)>) {
+    let read = |sql: &str| -> Vec<(String, String, i64)> {
+        let mut stmt = store.connection().prepare(sql).unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    (
+        read("SELECT store, gtin, n FROM exposure_totals ORDER BY store, gtin"),
+        read(
+            "SELECT store, gtin, COUNT(*) FROM exposures GROUP BY store, gtin ORDER BY store, gtin",
+        ),
+    )
+}
+
+#[test]
+fn exposure_totals_count_each_dwell_once_however_often_it_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
+    const B: &str = "80614141123465";
+    let first = payload(
+        "b-1",
+        vec![
+            dwell("S1-d1", "2026-11-20T10:00:00Z", &[A, B]),
+            dwell("S1-d2", "2026-11-20T10:01:00Z", &[A]),
+        ],
+    );
+    // A redelivery, and a batch repeating d2 beside a new dwell.
+    let second = payload(
+        "b-2",
+        vec![
+            dwell("S1-d2", "2026-11-20T10:01:00Z", &[A]),
+            dwell("S1-d3", "2026-11-20T10:02:00Z", &[B]),
+        ],
+    );
+    for batch in [&first, &first, &second] {
+        ingest(&mut store, &topic(), batch);
+    }
+    let (totals, rows) = totals_and_rows(&store);
+    assert_eq!(
+        totals,
+        vec![
+            ("S1".to_string(), A.to_string(), 2),
+            ("S1".to_string(), B.to_string(), 2)
+        ]
+    );
+    assert_eq!(totals, rows);
+}
+
+#[test]
+fn a_report_without_time_bounds_counts_the_same_exposures_as_one_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
+    const B: &str = "80614141123465";
+    ingest(
+        &mut store,
+        &topic(),
+        &payload(
+            "b-1",
+            vec![
+                dwell("S1-d1", "2026-11-20T10:00:00Z", &[A, B]),
+                dwell("S1-d2", "2026-11-21T10:01:00Z", &[A]),
+                event("S1-1", "2026-11-20T10:00:05Z", "item_pickup", "1"),
+            ],
+        ),
+    );
+    drop(store);
+    let reader = SqliteStore::open_read_only(&dir.path().join("hq.db")).unwrap();
+    let opts = FunnelOptions {
+        by: vec![Dimension::Sku],
+        ..FunnelOptions::default()
+    };
+    // Bounds around every event: the exposures are counted off their rows.
+    let bounded = EventFilter {
+        from: Some(protocol::time::UnixMillis(0)),
+        to: Some(protocol::time::UnixMillis(i64::MAX / 4)),
+        ..EventFilter::default()
+    };
+    let all_time = report(&reader, &EventFilter::default(), &opts).unwrap();
+    let with_bounds = report(&reader, &bounded, &opts).unwrap();
+    let exposures = |r: &crate::funnel::report::FunnelReport| -> Vec<(Vec<Option<String>>, u64)> {
+        r.rows
+            .iter()
+            .map(|row| (row.dims.clone(), row.exposures))
+            .collect()
+    };
+    assert_eq!(
+        exposures(&all_time),
+        vec![
+            (vec![Some(A.to_string())], 2),
+            (vec![Some(B.to_string())], 1)
+        ]
+    );
+    assert_eq!(exposures(&all_time), exposures(&with_bounds));
+}
+
+#[test]
+fn a_version_4_file_gets_its_exposure_totals_on_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hq.db");
+    const B: &str = "80614141123465";
+    {
+        let mut store = SqliteStore::open(&path).unwrap();
+        ingest(
+            &mut store,
+            &topic(),
+            &payload(
+                "b-1",
+                vec![
+                    dwell("S1-d1", "2026-11-20T10:00:00Z", &[A, B]),
+                    dwell("S1-d2", "2026-11-20T10:01:00Z", &[A]),
+                ],
+            ),
+        );
+        // As a schema 4 release left it: no totals table.
+        store
+            .connection()
+            .execute_batch("DROP TABLE exposure_totals; PRAGMA user_version = 4;")
+            .unwrap();
+    }
+    let err = SqliteStore::open_read_only(&path)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("upgraded by opening it for writing"), "{err}");
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(count(&store, "PRAGMA user_version"), SCHEMA_VERSION);
+    let (totals, rows) = totals_and_rows(&store);
+    assert_eq!(
+        totals,
+        vec![
+            ("S1".to_string(), A.to_string(), 2),
+            ("S1".to_string(), B.to_string(), 1)
+        ]
+    );
+    assert_eq!(totals, rows);
 }
