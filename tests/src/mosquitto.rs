@@ -139,6 +139,11 @@ impl Mosquitto {
         self.child.is_some()
     }
 
+    /// The broker's process id while it runs (for CPU accounting in benches).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(ChildGuard::pid)
+    }
+
     /// The broker's log so far (all runs).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()

@@ -1,31 +1,31 @@
 //! Reads the ClickHouse event store into the funnel engine.
 //!
-//! ClickHouse does the heavy work: it filters by store and time, drops
-//! repeated event ids, groups each garment's item events into one array
-//! sorted in the engine's order, and counts exposures. Dwells and door
-//! counts are read one row per event id, when the report shows them. aisle reads the
-//! answer as a `RowBinary` stream, one garment per row, and hands each
-//! garment to the engine as it arrives, so memory is bounded by the report,
-//! not by the events.
+//! ClickHouse does the heavy work: it filters by store and time, groups
+//! each garment's item events into one row, and counts exposures, over only
+//! the columns the report is keyed by. Dwells and door counts are read one
+//! row per event id, when the report shows them. aisle reads the answer as
+//! a `RowBinary` stream, one garment per row, and hands each garment to the
+//! engine as it arrives, so memory is bounded by the report, not by the
+//! events.
 //!
-//! Within a garment, events come sorted by (ts, step, fixture with none
-//! first, zone with none first, id hash). Only the fixture order among events of one instant can
-//! change a report (of two pickups at once, the first opens the journey), and
-//! it is SQLite's index order, so both backends give the engine equivalent
-//! sequences.
+//! A garment's events arrive as parallel arrays of numbers (see
+//! [`garments_sql`]) and are sorted here by (ts, step, fixture with none
+//! first, zone with none first, id hash). Only the fixture order among
+//! events of one instant can change a report (of two pickups at once, the
+//! first opens the journey), and it is SQLite's index order, so both
+//! backends give the engine equivalent sequences.
 //!
 //! Repeats: an event stored twice is two identical rows, so it becomes two
-//! identical array elements, adjacent after the sort, and the reader keeps
-//! one. The id travels as its 64-bit hash, which costs a third less than the
-//! id itself; two different events of one garment would have to share the
+//! identical elements, adjacent after the sort, and the reader keeps one.
+//! The id travels as its 64-bit hash, which costs a third less than the id
+//! itself; two different events of one garment would have to share the
 //! instant, the step and the fixture and collide in 64 bits to be taken for
 //! one.
 
 use super::dimension::Dimension;
 use super::engine::{FunnelBuilder, FunnelOptions, GarmentEvent};
 use super::store::FunnelSource;
-use crate::event_store::clickhouse::row_binary::RowReader;
-use crate::event_store::clickhouse::{filter_sql, Body};
+use crate::event_store::clickhouse::filter_sql;
 use crate::event_store::{ClickHouseError, ClickHouseStore, EventFilter};
 use protocol::stage::StoreEventKind;
 use protocol::time::UnixMillis;
@@ -61,8 +61,15 @@ impl FunnelSource for ClickHouseStore {
     }
 }
 
-/// What the report is keyed by that the queries must carry.
+/// What the report is keyed by that the queries must carry. A column no
+/// dimension of the report reads is not sent: the builder is handed an
+/// empty store or GTIN instead, which keys the same rows.
 struct Keys {
+    /// The store itself, or what the directory says of it (region, city,
+    /// brand), or its time zone for local days and hours.
+    store: bool,
+    /// The SKU or style, both read from the GTIN.
+    gtin: bool,
     fixture: bool,
     zone: bool,
     time: bool,
@@ -70,10 +77,23 @@ struct Keys {
 
 impl Keys {
     fn of(opts: &FunnelOptions) -> Keys {
+        let has = |d| opts.by.contains(&d);
         Keys {
-            fixture: opts.by.contains(&Dimension::Fixture),
-            zone: opts.by.contains(&Dimension::Zone),
+            store: opts.by.iter().any(|d| d.is_store_level()),
+            gtin: has(Dimension::Sku) || has(Dimension::Style),
+            fixture: has(Dimension::Fixture),
+            zone: has(Dimension::Zone),
             time: super::store::keyed_by_time(opts),
+        }
+    }
+
+    /// `column`, or an empty string in its place when the report does not
+    /// read it.
+    fn or_empty(wanted: bool, column: &str) -> &str {
+        if wanted {
+            column
+        } else {
+            "''"
         }
     }
 }
@@ -82,54 +102,83 @@ impl Keys {
 fn exposures_sql(database: &str, filter: &EventFilter, opts: &FunnelOptions) -> String {
     let keys = Keys::of(opts);
     let cond = filter_sql(filter);
-    // An exposure is a (dwell, GTIN) pair: counting distinct dwell ids
-    // drops a dwell stored twice. A dwell has one fixture, zone and
-    // instant, so grouping by them never splits one dwell's rows.
+    // An exposure is a (dwell, GTIN) pair: counting distinct pairs drops a
+    // dwell stored twice. A dwell has one store, fixture, zone and instant,
+    // so grouping by any of them never splits one pair's repeats; grouped
+    // by GTIN, the dwell id alone names the pair.
     let none = "CAST(NULL AS Nullable(String))";
+    let store = Keys::or_empty(keys.store, "store");
+    let gtin = Keys::or_empty(keys.gtin, "gtin");
+    let pairs = if keys.gtin {
+        "uniqExact(event_id)"
+    } else {
+        "uniqExact(event_id, gtin)"
+    };
     let fixture = if keys.fixture { "fixture" } else { none };
     let ts = if keys.time { "ts_ms" } else { "toInt64(0)" };
     if keys.zone {
         // The zone is the dwell's: joined from its event, once per id.
         format!(
-            "SELECT store, gtin, {fixture} AS x_fixture, zone, {ts} AS x_ts, uniqExact(event_id)
+            "SELECT {store} AS x_store, {gtin} AS x_gtin, {fixture} AS x_fixture, zone,
+                {ts} AS x_ts, {pairs}
              FROM (SELECT store, gtin, fixture, ts_ms, event_id FROM {database}.exposures
                    WHERE 1{cond})
              ANY LEFT JOIN (SELECT id AS event_id, any(zone) AS zone FROM {database}.events
                    WHERE event = 'fixture_dwell'{cond} GROUP BY id) USING event_id
-             GROUP BY store, gtin, x_fixture, zone, x_ts FORMAT RowBinary"
+             GROUP BY x_store, x_gtin, x_fixture, zone, x_ts FORMAT RowBinary"
         )
     } else {
         format!(
-            "SELECT store, gtin, {fixture} AS x_fixture, {none} AS zone, {ts} AS x_ts,
-                uniqExact(event_id) FROM {database}.exposures
-             WHERE 1{cond} GROUP BY store, gtin, x_fixture, x_ts FORMAT RowBinary"
+            "SELECT {store} AS x_store, {gtin} AS x_gtin, {fixture} AS x_fixture, {none} AS zone,
+                {ts} AS x_ts, {pairs} FROM {database}.exposures
+             WHERE 1{cond} GROUP BY x_store, x_gtin, x_fixture, x_ts FORMAT RowBinary"
         )
     }
 }
 
-/// Every garment with item events that pass `journeys`, one row each, its
-/// events in one sorted array.
+/// Every garment with item events that pass `journeys`, one row each: the
+/// store and GTIN when the report reads them, then its events as parallel
+/// arrays in no particular order: each event's instant and step packed in
+/// one number (`ts_ms * 4 + step`), its id hash, and the fixture and zone
+/// when the report is keyed by them, each as a "present" flag and a text.
+///
+/// Numbers rather than tuples because ClickHouse collects an array of
+/// numbers in a flat buffer, and a tuple element by element through a
+/// generic path that costs it more than the grouping; the reader sorts the
+/// few events of a garment itself.
 fn garments_sql(database: &str, journeys: &EventFilter, opts: &FunnelOptions) -> String {
     let keys = Keys::of(opts);
-    // The step as a number (anything else, 3, is not a step), and the
-    // fixture and zone split into a "present" flag and their text so that
-    // none sorts first, as in SQLite.
+    // The step as a number (anything else, 3, is not a step).
     let step = "multiIf(event = 'item_pickup', 0, event = 'item_try_on', 1, \
                 event = 'item_purchase', 2, 3)";
-    let mut event = format!("ts_ms, {step}");
-    if keys.fixture {
-        event.push_str(", isNotNull(fixture), ifNull(fixture, '')");
+    let mut columns: Vec<String> = Vec::new();
+    if keys.store {
+        columns.push("store".into());
     }
-    if keys.zone {
-        event.push_str(", isNotNull(zone), ifNull(zone, '')");
+    if keys.gtin {
+        columns.push("gtin".into());
+    }
+    columns.push(format!("groupArray(ts_ms * {STEPS} + {step})"));
+    columns.push("groupArray(cityHash64(id))".into());
+    for (keyed, column) in [(keys.fixture, "fixture"), (keys.zone, "zone")] {
+        if keyed {
+            // groupArray skips NULLs, which would misalign the arrays.
+            columns.push(format!("groupArray(isNotNull({column}))"));
+            columns.push(format!("groupArray(ifNull({column}, ''))"));
+        }
     }
     let cond = filter_sql(journeys);
     format!(
-        "SELECT store, gtin, arraySort(groupArray(({event}, cityHash64(id)))) FROM {database}.events
+        "SELECT {} FROM {database}.events
          WHERE event NOT IN ('fixture_dwell', 'store_visits'){cond}
-         GROUP BY store, gtin, serial FORMAT RowBinary"
+         GROUP BY store, gtin, serial FORMAT RowBinary",
+        columns.join(", ")
     )
 }
+
+/// The packing of an event's instant and step: `ts_ms * STEPS + step`,
+/// which orders as (instant, step) does. Steps are 0 to 3.
+const STEPS: i64 = 4;
 
 fn count_exposures(
     store: &ClickHouseStore,
@@ -211,6 +260,14 @@ pub fn events_per_store(
     Ok(out)
 }
 
+/// One element of a garment's arrays, as read.
+struct Element {
+    packed: i64,
+    fixture: Option<String>,
+    zone: Option<String>,
+    id_hash: u64,
+}
+
 fn scan_garments(
     store: &ClickHouseStore,
     journeys: &EventFilter,
@@ -219,30 +276,72 @@ fn scan_garments(
 ) -> Result<(), ClickHouseError> {
     let keys = Keys::of(opts);
     let sql = garments_sql(store.database(), journeys, opts);
+    let mut elements: Vec<Element> = Vec::new();
     let mut events: Vec<GarmentEvent> = Vec::new();
-    // A flag and a text, for a nullable key read as two sortable columns.
-    let present = |rows: &mut RowReader<Body>| -> io::Result<Option<String>> {
-        let present = rows.u8()? == 1;
-        let text = rows.string()?;
-        Ok(present.then_some(text))
-    };
+    let (mut shop, mut gtin) = (Vec::new(), Vec::new());
     store.read_each(&sql, |rows| {
-        let shop = rows.string()?;
-        let gtin = rows.string()?;
-        events.clear();
-        type Seen = (i64, u8, Option<String>, Option<String>, u64);
-        let mut previous: Option<Seen> = None;
+        if keys.store {
+            rows.bytes_into(&mut shop)?;
+        }
+        if keys.gtin {
+            rows.bytes_into(&mut gtin)?;
+        }
+        elements.clear();
         for _ in 0..rows.leb128()? {
-            let ts_ms = rows.i64()?;
-            let step = rows.u8()?;
-            let fixture = if keys.fixture { present(rows)? } else { None };
-            let zone = if keys.zone { present(rows)? } else { None };
-            let id_hash = rows.u64()?;
-            let this = (ts_ms, step, fixture, zone, id_hash);
-            if previous.as_ref() == Some(&this) {
-                continue; // the same event stored again
+            elements.push(Element {
+                packed: rows.i64()?,
+                fixture: None,
+                zone: None,
+                id_hash: 0,
+            });
+        }
+        let count = elements.len();
+        let misaligned = || io::Error::new(io::ErrorKind::InvalidData, "arrays of unequal length");
+        if rows.leb128()? != count as u64 {
+            return Err(misaligned());
+        }
+        for element in &mut elements {
+            element.id_hash = rows.u64()?;
+        }
+        for (keyed, field) in [
+            (
+                keys.fixture,
+                (|e| &mut e.fixture) as fn(&mut Element) -> &mut Option<String>,
+            ),
+            (keys.zone, |e| &mut e.zone),
+        ] {
+            if !keyed {
+                continue;
             }
-            let kind = match step {
+            if rows.leb128()? != count as u64 {
+                return Err(misaligned());
+            }
+            let present: Vec<bool> = (0..count)
+                .map(|_| rows.u8().map(|flag| flag == 1))
+                .collect::<io::Result<_>>()?;
+            if rows.leb128()? != count as u64 {
+                return Err(misaligned());
+            }
+            for (element, present) in elements.iter_mut().zip(present) {
+                let text = rows.string()?;
+                *field(element) = present.then_some(text);
+            }
+        }
+        // The engine's order; a repeat is identical in every field, so it
+        // lands next to its original. `None` sorts first, as in SQLite.
+        elements.sort_unstable_by(|a, b| {
+            (a.packed, &a.fixture, &a.zone, a.id_hash)
+                .cmp(&(b.packed, &b.fixture, &b.zone, b.id_hash))
+        });
+        elements.dedup_by(|this, previous| {
+            this.packed == previous.packed
+                && this.id_hash == previous.id_hash
+                && this.fixture == previous.fixture
+                && this.zone == previous.zone
+        });
+        events.clear();
+        for element in elements.drain(..) {
+            let kind = match element.packed.rem_euclid(STEPS) {
                 0 => StoreEventKind::ItemPickup,
                 1 => StoreEventKind::ItemTryOn,
                 2 => StoreEventKind::ItemPurchase,
@@ -251,14 +350,18 @@ fn scan_garments(
                 _ => continue,
             };
             events.push(GarmentEvent {
-                ts: UnixMillis(ts_ms),
+                ts: UnixMillis(element.packed.div_euclid(STEPS)),
                 kind,
-                fixture: this.2.clone(),
-                zone: this.3.clone(),
+                fixture: element.fixture,
+                zone: element.zone,
             });
-            previous = Some(this);
         }
-        builder.add_garment(&shop, Some(&gtin), &events);
+        builder.add_garment(utf8(&shop)?, Some(utf8(&gtin)?), &events);
         Ok(())
     })
+}
+
+/// A column read as bytes, as text.
+fn utf8(bytes: &[u8]) -> io::Result<&str> {
+    std::str::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
