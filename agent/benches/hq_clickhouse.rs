@@ -25,6 +25,7 @@
 //!    batches per collector) and with a window of 512.
 
 use aisle_agent::event_store::{ClickHouseStore, Credentials, Target};
+use aisle_system_tests::clickhouse::{CHAIN_SKUS as SKUS, CHAIN_START_MS as START_MS};
 use aisle_system_tests::{
     publish_stream, unknown_flag, wait_until, BenchArgs, ClickHouse, Message, Mosquitto,
     MosquittoOptions,
@@ -34,10 +35,6 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const STORES: u64 = 4_000;
-const SKUS: u64 = 20_000;
-/// 2026-11-01T00:00:00Z.
-const START_MS: i64 = 1_793_491_200_000;
 const BATCH: usize = 500;
 struct Options {
     events: u64,
@@ -87,37 +84,6 @@ fn options() -> Options {
 
 fn aisle() -> &'static str {
     env!("CARGO_BIN_EXE_aisle")
-}
-
-/// Five event slots per garment, so N events are N/5 garments: a pickup,
-/// then (by the garment's hash) re-pickups, try-ons and purchases ten
-/// minutes apart; 40 % of garments try on, 20 % buy. Every garment is one
-/// SKU in one store. Exposures: one row per 5 events, 6 GTINs per dwell.
-fn generate(server: &ClickHouse, n: u64) {
-    server.query(&format!(
-        "INSERT INTO aisle.events (id, store, ts_ms, event, stage, tag, epc, gtin, serial, fixture,
-             zone, duration_ms, gateway, batch_id, received_ms)
-         SELECT concat('e-', toString(number)), concat('S', toString(g % {STORES})),
-             {START_MS} + toInt64(h % 2592000000) + k * 600000, ev,
-             multiIf(ev = 'item_pickup', 'view', ev = 'item_try_on', 'try_on', 'purchase'),
-             toUInt32(g % 1000000), NULL, toString(80000000000000 + intDiv(h, 65536) % {SKUS}),
-             toString(g), NULL, NULL, NULL, 'gw', 'b', 0
-         FROM (
-             SELECT number, intDiv(number, 5) AS g, number % 5 AS k, cityHash64(g) AS h,
-                 multiIf(k = 1 AND h % 10 < 4, 'item_try_on',
-                         k = 2 AND h % 10 < 2, 'item_purchase',
-                         k = 4 AND intDiv(h, 256) % 10 < 2, 'item_try_on',
-                         'item_pickup') AS ev
-             FROM numbers({n}))"
-    ));
-    server.query(&format!(
-        "INSERT INTO aisle.exposures (store, gtin, event_id, fixture, ts_ms)
-         SELECT concat('S', toString(d % {STORES})),
-             toString(80000000000000 + intDiv(cityHash64(number), 65536) % {SKUS}),
-             concat('d-', toString(d)), 'rack-1', {START_MS} + toInt64(cityHash64(d) % 2592000000)
-         FROM (SELECT number, intDiv(number, 6) AS d FROM numbers({}))",
-        n / 5
-    ));
 }
 
 /// One timed run: wall seconds, the CPU-seconds of `aisle` (none for a
@@ -195,7 +161,7 @@ fn bench_query(opts: &Options) {
     let target = Target::parse(&url).unwrap();
     aisle_agent::event_store::EventStore::open(&target, &Credentials::default()).unwrap();
     let started = Instant::now();
-    generate(&server, opts.events);
+    server.generate_chain("aisle", opts.events);
     println!(
         "generated {} events in ClickHouse in {:.1} s",
         opts.events,

@@ -24,6 +24,17 @@ const START_DEADLINE: Duration = Duration::from_secs(60);
 pub const USER: &str = "aisle";
 pub const PASSWORD: &str = "ch-test-s3cret";
 
+/// A user whose queries may hold only [`TIGHT_MEMORY`] bytes, for reports
+/// that must spill to disk (same password as [`USER`]).
+pub const TIGHT_USER: &str = "tight";
+pub const TIGHT_MEMORY: u64 = 150_000_000;
+
+/// The generated chain of [`ClickHouse::generate_chain`]: 4,000 stores and
+/// 20,000 SKUs over 30 days from 2026-11-01T00:00:00Z.
+pub const CHAIN_STORES: u64 = 4_000;
+pub const CHAIN_SKUS: u64 = 20_000;
+pub const CHAIN_START_MS: i64 = 1_793_491_200_000;
+
 /// A running (or stopped) ClickHouse server.
 pub struct ClickHouse {
     dir: TempDir,
@@ -89,7 +100,13 @@ impl ClickHouse {
 
     /// Runs `sql` as the `default` user over HTTP.
     pub fn try_query(&self, sql: &str) -> Result<String, String> {
-        http_post(self.http_port, sql)
+        http_post(self.http_port, "", sql)
+    }
+
+    /// Runs `sql` as the `default` user with `settings` (`name=value&…`,
+    /// as ClickHouse takes them in the URL).
+    pub fn try_query_with(&self, settings: &str, sql: &str) -> Result<String, String> {
+        http_post(self.http_port, settings, sql)
     }
 
     /// Stops the server (SIGTERM) and waits for it to exit.
@@ -105,6 +122,39 @@ impl ClickHouse {
         if self.child.is_none() {
             self.launch();
         }
+    }
+
+    /// Five event slots per garment, so N events are N/5 garments: a pickup,
+    /// then (by the garment's hash) re-pickups, try-ons and purchases ten
+    /// minutes apart; 40 % of garments try on, 20 % buy. Every garment is one
+    /// SKU in one store. Exposures: one row per 5 events, 6 GTINs per dwell.
+    /// Generated inside the server (`INSERT … SELECT … FROM numbers(N)`) into
+    /// `database`, whose tables `aisle` has created.
+    pub fn generate_chain(&self, database: &str, n: u64) {
+        self.query(&format!(
+            "INSERT INTO {database}.events (id, store, ts_ms, event, stage, tag, epc, gtin, serial, fixture,
+                 zone, duration_ms, gateway, batch_id, received_ms)
+             SELECT concat('e-', toString(number)), concat('S', toString(g % {CHAIN_STORES})),
+                 {CHAIN_START_MS} + toInt64(h % 2592000000) + k * 600000, ev,
+                 multiIf(ev = 'item_pickup', 'view', ev = 'item_try_on', 'try_on', 'purchase'),
+                 toUInt32(g % 1000000), NULL, toString(80000000000000 + intDiv(h, 65536) % {CHAIN_SKUS}),
+                 toString(g), NULL, NULL, NULL, 'gw', 'b', 0
+             FROM (
+                 SELECT number, intDiv(number, 5) AS g, number % 5 AS k, cityHash64(g) AS h,
+                     multiIf(k = 1 AND h % 10 < 4, 'item_try_on',
+                             k = 2 AND h % 10 < 2, 'item_purchase',
+                             k = 4 AND intDiv(h, 256) % 10 < 2, 'item_try_on',
+                             'item_pickup') AS ev
+                 FROM numbers({n}))"
+        ));
+        self.query(&format!(
+            "INSERT INTO {database}.exposures (store, gtin, event_id, fixture, ts_ms)
+             SELECT concat('S', toString(d % {CHAIN_STORES})),
+                 toString(80000000000000 + intDiv(cityHash64(number), 65536) % {CHAIN_SKUS}),
+                 concat('d-', toString(d)), 'rack-1', {CHAIN_START_MS} + toInt64(cityHash64(d) % 2592000000)
+             FROM (SELECT number, intDiv(number, 6) AS d FROM numbers({}))",
+            n / 5
+        ));
     }
 
     fn log_path(&self) -> PathBuf {
@@ -172,11 +222,11 @@ fn ping(port: u16) -> bool {
 
 /// POSTs `sql` to the HTTP interface (HTTP/1.0: the server closes the
 /// connection after the answer, so reading to the end reads it all).
-fn http_post(port: u16, sql: &str) -> Result<String, String> {
+fn http_post(port: u16, settings: &str, sql: &str) -> Result<String, String> {
     let mut stream =
         TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
     let request = format!(
-        "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{sql}",
+        "POST /?{settings} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{sql}",
         sql.len()
     );
     stream
@@ -197,11 +247,15 @@ fn http_post(port: u16, sql: &str) -> Result<String, String> {
     }
 }
 
-/// Users: `default` without a password (the tests' own queries) and
-/// [`USER`] with [`PASSWORD`], both from loopback only.
+/// Users: `default` without a password (the tests' own queries),
+/// [`USER`] with [`PASSWORD`], and [`TIGHT_USER`] with the same password
+/// and a [`TIGHT_MEMORY`] per-query limit, all from loopback only.
 const USERS: &str = r#"<?xml version="1.0"?>
 <yandex>
-    <profiles><default><max_memory_usage>8000000000</max_memory_usage></default></profiles>
+    <profiles>
+        <default><max_memory_usage>8000000000</max_memory_usage></default>
+        <tight><max_memory_usage>150000000</max_memory_usage></tight>
+    </profiles>
     <users>
         <default>
             <password></password>
@@ -215,6 +269,12 @@ const USERS: &str = r#"<?xml version="1.0"?>
             <profile>default</profile>
             <quota>default</quota>
         </aisle>
+        <tight>
+            <password>ch-test-s3cret</password>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>tight</profile>
+            <quota>default</quota>
+        </tight>
     </users>
     <quotas><default></default></quotas>
 </yandex>

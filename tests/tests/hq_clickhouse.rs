@@ -10,8 +10,10 @@
 //! - Repeated, overlapping, out-of-order, days-late and bad batches.
 //! - Unreachable server, wrong credentials, unknown schema version: one
 //!   line, non-zero exit, nothing written.
+//! - A report whose per-garment grouping is bigger than the user's memory
+//!   limit spills to disk and equals the unlimited user's.
 
-use aisle_system_tests::clickhouse::{PASSWORD, USER};
+use aisle_system_tests::clickhouse::{PASSWORD, TIGHT_MEMORY, TIGHT_USER, USER};
 use aisle_system_tests::hq::spawn_subscribed;
 use aisle_system_tests::{
     aisle_bin, demo_store, stdout_of, wait_until, ChildGuard, ClickHouse, GatewayArgs, Mosquitto,
@@ -382,6 +384,57 @@ fn repeated_overlapping_late_and_bad_batches_count_once_or_are_quarantined() {
     ]))
     .unwrap();
     assert_eq!(late_only["rows"][0]["pickups"], 2, "{late_only}");
+}
+
+// ---- chain scale ----
+
+#[test]
+fn a_report_bigger_than_the_users_memory_limit_spills_to_disk_and_equals_the_unlimited_one() {
+    use aisle_agent::event_store::{Credentials, EventStore, Target};
+    let server = ClickHouse::start();
+    let db = server.url("aisle");
+    EventStore::open(&Target::parse(&db).unwrap(), &Credentials::default()).unwrap();
+    // 600,000 garments.
+    server.generate_chain("aisle", 3_000_000);
+    // The premise: one group per garment does not fit in the tight user's
+    // memory when nothing spills.
+    let held = server.try_query_with(
+        &format!("max_memory_usage={TIGHT_MEMORY}"),
+        "SELECT groupArray(ts_ms), groupArray(cityHash64(id))
+         FROM aisle.events GROUP BY store, gtin, serial FORMAT Null",
+    );
+    let refusal = held.expect_err("the grouping fits the tight limit; make the chain bigger");
+    assert!(refusal.contains("Code: 241"), "{refusal}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let password_file = dir.path().join("ch.password");
+    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
+    let password_file = password_file.to_str().unwrap();
+    for by in ["sku", "store"] {
+        let unlimited = aisle_stdout(&["funnel", "--by", by, "--format", "json", "--db", &db]);
+        let tight = aisle_stdout(&[
+            "funnel",
+            "--by",
+            by,
+            "--format",
+            "json",
+            "--db",
+            &db,
+            "--db-user",
+            TIGHT_USER,
+            "--db-password-file",
+            password_file,
+        ]);
+        assert!(tight == unlimited, "--by {by}: the reports differ");
+        let report: Value = serde_json::from_str(&tight).unwrap();
+        let pickups: u64 = report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["pickups"].as_u64().unwrap())
+            .sum();
+        assert!(pickups >= 600_000, "every garment is picked up: {pickups}");
+    }
 }
 
 // ---- refusals at start ----

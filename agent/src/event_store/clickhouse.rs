@@ -136,16 +136,19 @@ pub struct ClickHouseStore {
 }
 
 impl ClickHouseStore {
-    /// A first round trip: reaches the server and proves the credentials.
+    /// A first round trip: reaches the server, proves the credentials and
+    /// reads the user's memory settings, so that later reports spill big
+    /// groupings to disk rather than fail at the memory limit.
     fn connect(
         target: &ClickHouseTarget,
         credentials: &Credentials,
     ) -> Result<ClickHouseStore, ClickHouseError> {
-        let store = ClickHouseStore {
+        let mut store = ClickHouseStore {
             http: Http::new(target, credentials),
             target: target.clone(),
         };
-        store.http.query("SELECT 1")?;
+        let current = store.http.query(http::SESSION_SETTINGS_SQL)?;
+        store.http.set_settings(http::spill_settings(&current));
         Ok(store)
     }
 

@@ -23,6 +23,8 @@ pub(super) struct Http {
     url: String,
     server: String,
     credentials: Credentials,
+    /// Settings sent with every statement (see [`spill_settings`]).
+    settings: Vec<(&'static str, String)>,
 }
 
 /// A streamed answer.
@@ -47,11 +49,20 @@ impl Http {
             url: target.http_url(),
             server: target.server(),
             credentials: credentials.clone(),
+            settings: Vec::new(),
         }
+    }
+
+    /// Sends `settings` with every later statement.
+    pub(super) fn set_settings(&mut self, settings: Vec<(&'static str, String)>) {
+        self.settings = settings;
     }
 
     fn post(&self) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
         let mut request = self.agent.post(&self.url);
+        for (name, value) in &self.settings {
+            request = request.query(*name, value);
+        }
         if let Some(user) = &self.credentials.user {
             request = request.header("X-ClickHouse-User", user);
         }
@@ -129,6 +140,41 @@ impl Http {
     }
 }
 
+/// The session settings this connection reads before anything else.
+pub(super) const SESSION_SETTINGS_SQL: &str = "SELECT name, value FROM system.settings \
+     WHERE name IN ('readonly', 'max_memory_usage', 'max_bytes_before_external_group_by', \
+     'max_bytes_before_external_sort') FORMAT TabSeparated";
+
+/// What to add to the user's settings so that a report's big `GROUP BY`
+/// (one group per garment: tens of millions at chain scale) and sort spill
+/// to disk instead of failing at the per-query memory limit
+/// (`max_memory_usage`, 10 GB in a stock profile): each spills at half the
+/// limit, as ClickHouse's documentation advises. `current` is the
+/// `SESSION_SETTINGS_SQL` answer. Nothing is added when there is no limit,
+/// when the profile already sets a threshold (the operator's choice wins),
+/// or when the user is `readonly = 1` and may not change settings.
+pub(super) fn spill_settings(current: &str) -> Vec<(&'static str, String)> {
+    let value = |name: &str| {
+        current
+            .lines()
+            .filter_map(|line| line.split_once('\t'))
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+    };
+    let limit = value("max_memory_usage").unwrap_or(0);
+    if limit == 0 || value("readonly") == Some(1) {
+        return Vec::new();
+    }
+    [
+        "max_bytes_before_external_group_by",
+        "max_bytes_before_external_sort",
+    ]
+    .into_iter()
+    .filter(|name| value(name) == Some(0))
+    .map(|name| (name, (limit / 2).to_string()))
+    .collect()
+}
+
 /// ClickHouse's exception text on one line, without the `e.what()` tail
 /// that 18.16 appends.
 fn one_line(text: &str) -> String {
@@ -141,7 +187,37 @@ fn one_line(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::one_line;
+    use super::{one_line, spill_settings};
+
+    #[test]
+    fn big_groupings_spill_at_half_the_memory_limit() {
+        let stock = "readonly\t0\nmax_memory_usage\t10000000000\n\
+                     max_bytes_before_external_group_by\t0\nmax_bytes_before_external_sort\t0\n";
+        assert_eq!(
+            spill_settings(stock),
+            vec![
+                (
+                    "max_bytes_before_external_group_by",
+                    "5000000000".to_string()
+                ),
+                ("max_bytes_before_external_sort", "5000000000".to_string()),
+            ]
+        );
+        // The operator's own threshold is kept.
+        let tuned = stock.replace("group_by\t0", "group_by\t123");
+        assert_eq!(
+            spill_settings(&tuned),
+            vec![("max_bytes_before_external_sort", "5000000000".to_string())]
+        );
+        // No limit, or a user who may not change settings: nothing sent.
+        assert!(spill_settings(&stock.replace("usage\t10000000000", "usage\t0")).is_empty());
+        assert!(spill_settings(&stock.replace("readonly\t0", "readonly\t1")).is_empty());
+        // readonly = 2 may change settings.
+        assert_eq!(
+            spill_settings(&stock.replace("readonly\t0", "readonly\t2")).len(),
+            2
+        );
+    }
 
     #[test]
     fn exceptions_become_one_line() {
