@@ -27,15 +27,15 @@
 
 use aisle_agent::event_store::{Received, SqliteStore as EventStore};
 use aisle_agent::hq::validate::{validate, Verdict};
+use aisle_system_tests::dashboard_timing::time_dashboard;
 use aisle_system_tests::{
-    clear_ready_file, http, publish_stream, unknown_flag, wait_until, BenchArgs, ChildGuard,
+    clear_ready_file, publish_stream, unknown_flag, wait_until, BenchArgs, ChildGuard,
     Message, Mosquitto, MosquittoOptions,
 };
 use protocol::batch::{event_id, Batch, BatchEvent, SCHEMA_V1};
 use protocol::stage::StoreEventKind;
 use protocol::time::UnixMillis;
 use protocol::topics::{Topic, TopicKind};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -359,104 +359,6 @@ fn time_funnel(opts: &Options, by: &str) {
     );
 }
 
-/// The CPU time `pid` has used so far (user + system), in seconds: what a
-/// page cost the dashboard, which the shared box's load disturbs less than
-/// wall time.
-fn cpu_s(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces): state is the
-    // first, utime the 12th, stime the 13th; in clock ticks of 1/100 s.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (ticks(11) + ticks(12)) as f64 / 100.0
-}
-
-/// `aisle dashboard` over the bench's database: without the prewarm, the
-/// first views compute their reports; with it (the default), the bench
-/// waits for `/api/status` to say the default views are ready, then times
-/// the same first views.
-fn time_dashboard(opts: &Options, prewarm: bool) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aisle"));
-    cmd.args(["dashboard", "--listen", "127.0.0.1:0", "--db"])
-        .arg(&opts.db);
-    if !prewarm {
-        cmd.arg("--no-prewarm");
-    }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start aisle dashboard");
-    let pid = child.id();
-    // The dashboard prints its address once it listens.
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
-        .read_line(&mut line)
-        .expect("the dashboard's first line");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no address in `{line}`"))
-        .to_string();
-    let label = if prewarm { "prewarmed" } else { "no prewarm" };
-    if prewarm {
-        let started = Instant::now();
-        let status = wait_until("the prewarm to finish", DEADLINE, || {
-            let status: serde_json::Value =
-                serde_json::from_slice(&http::get(&addr, "/api/status").body).ok()?;
-            (status["prewarm"]["state"] == "done").then_some(status)
-        });
-        println!(
-            "dashboard prewarm over {} events: {:.2} s by its log, {:.2} s to ready, {:.2} CPU-s",
-            opts.events,
-            status["prewarm"]["seconds"].as_f64().unwrap_or(f64::NAN),
-            started.elapsed().as_secs_f64(),
-            cpu_s(pid)
-        );
-    }
-    let sku_page = format!("/sku?code={}", gtin(SKUS / 2));
-    let views: &[(&str, &str)] = if prewarm {
-        &[("first view", "/skus"), ("overview, first view", "/")]
-    } else {
-        &[
-            ("first view", "/skus"),
-            ("repeat view", "/skus"),
-            (
-                "repeat view, sorted by pickups",
-                "/skus?sort=pickups&dir=desc",
-            ),
-            ("repeat view, page 2", "/skus?sort=pickups&dir=desc&page=2"),
-            ("SKU page, first view", sku_page.as_str()),
-            ("overview, first view", "/"),
-        ]
-    };
-    for (what, path) in views {
-        let cpu = cpu_s(pid);
-        let started = Instant::now();
-        let page = http::get(&addr, path);
-        assert_eq!(page.status, 200, "{}", page.text());
-        println!(
-            "dashboard ({label}) {path} ({what}) over {} events: {:.2} s, {:.2} CPU-s, {} KiB of HTML",
-            opts.events,
-            started.elapsed().as_secs_f64(),
-            cpu_s(pid) - cpu,
-            page.body.len() / 1024
-        );
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
 fn main() {
     let opts = options();
     if opts.ingest_events > 0 {
@@ -469,6 +371,9 @@ fn main() {
     }
     time_funnel(&opts, "sku");
     time_funnel(&opts, "sku,store");
-    time_dashboard(&opts, false);
-    time_dashboard(&opts, true);
+    let db = opts.db.to_str().expect("a UTF-8 database path");
+    let sku = gtin(SKUS / 2);
+    for prewarm in [false, true] {
+        time_dashboard(env!("CARGO_BIN_EXE_aisle"), db, opts.events, &sku, prewarm);
+    }
 }

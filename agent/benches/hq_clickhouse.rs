@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p aisle-agent --bench hq_clickhouse -- [--events N]
 //!  [--ingest-events N] [--no-ingest] [--no-query] [--sqlite] [--runs N]
-//!  [--by DIMS]... [--no-sorted]`
+//!  [--by DIMS]... [--no-sorted] [--dashboard]`
 //!
 //! 1. Query: N events (default 10 million) of 4,000 stores and 20,000 SKUs
 //!    are generated inside a ClickHouse server of the test harness with
@@ -16,6 +16,8 @@
 //!    peak RSS from `/usr/bin/time`, ClickHouse's CPU from /proc). With
 //!    `--sqlite` the same events are copied into a SQLite file and `aisle
 //!    funnel --by sku` is timed on it too, and both reports are compared.
+//!    With `--dashboard`, `aisle dashboard` over the same database: the
+//!    views of agent/benches/hq.rs, without and with the prewarm.
 //! 2. Ingest: a real Mosquitto; one, then two collectors (`--share`)
 //!    subscribe and stop; M events (default 1 million) are queued at the
 //!    broker as gateway batches of 500; the collectors start again and the
@@ -26,6 +28,7 @@
 
 use aisle_agent::event_store::{ClickHouseStore, Credentials, Target};
 use aisle_system_tests::clickhouse::{CHAIN_SKUS as SKUS, CHAIN_START_MS as START_MS};
+use aisle_system_tests::dashboard_timing::{cpu_seconds, time_dashboard};
 use aisle_system_tests::{
     publish_stream, unknown_flag, wait_until, BenchArgs, ClickHouse, Message, Mosquitto,
     MosquittoOptions,
@@ -49,6 +52,8 @@ struct Options {
     /// Whether to time ClickHouse streaming every event sorted (at 100 M
     /// events its sort outgrows the harness's 8 GB query memory limit).
     sorted: bool,
+    /// Whether to time `aisle dashboard` too.
+    dashboard: bool,
 }
 
 fn options() -> Options {
@@ -61,6 +66,7 @@ fn options() -> Options {
         runs: 3,
         bys: Vec::new(),
         sorted: true,
+        dashboard: false,
     };
     let mut args = BenchArgs::from_env();
     while let Some(flag) = args.next_flag() {
@@ -73,6 +79,7 @@ fn options() -> Options {
             "--runs" => opts.runs = args.value(&flag),
             "--by" => opts.bys.push(args.value(&flag)),
             "--no-sorted" => opts.sorted = false,
+            "--dashboard" => opts.dashboard = true,
             other => unknown_flag(other),
         }
     }
@@ -206,6 +213,12 @@ fn bench_query(opts: &Options) {
             .collect();
         rows.push((format!("aisle funnel --by {by} (ClickHouse)"), runs));
     }
+    if opts.dashboard {
+        let sku = (80_000_000_000_000u64 + SKUS / 2).to_string();
+        for prewarm in [false, true] {
+            time_dashboard(aisle(), &url, opts.events, &sku, prewarm);
+        }
+    }
     if opts.sqlite {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("hq.db");
@@ -323,21 +336,6 @@ fn copy_to_sqlite(store: &ClickHouseStore, path: &std::path::Path) {
         }
         ingest(&shop, &mut events);
     }
-}
-
-/// utime + stime of a process, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which may hold spaces: state is 3rd.
-    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields
-        .get(11)
-        .zip(fields.get(12))
-        .map(|(u, s)| u.parse::<f64>().unwrap_or(0.0) + s.parse::<f64>().unwrap_or(0.0))
-        .unwrap_or(0.0);
-    // USER_HZ is 100 on Linux.
-    ticks / 100.0
 }
 
 fn start_collector(broker: &Mosquitto, db: &str, name: &str, log: &std::path::Path) -> Child {

@@ -7,6 +7,7 @@
 
 pub mod bench_args;
 pub mod clickhouse;
+pub mod dashboard_timing;
 pub mod delivery;
 pub mod hq;
 pub mod http;
