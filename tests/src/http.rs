@@ -8,9 +8,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-/// Long enough for a page of the dashboard over a big database, or for
+/// Long enough for a page of the dashboard over a big database (a report
+/// over 100 M events on ClickHouse takes minutes on 2 cores), or for
 /// chromedriver to start a browser on a busy machine.
-const IO_TIMEOUT: Duration = Duration::from_secs(120);
+const IO_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A response: status code, headers (lower-case names) and body.
 #[derive(Debug)]
