@@ -29,8 +29,8 @@ use aisle_agent::event_store::{Received, SqliteStore as EventStore};
 use aisle_agent::hq::validate::{validate, Verdict};
 use aisle_system_tests::dashboard_timing::time_dashboard;
 use aisle_system_tests::{
-    clear_ready_file, publish_stream, unknown_flag, wait_until, BenchArgs, ChildGuard,
-    Message, Mosquitto, MosquittoOptions,
+    clear_ready_file, publish_stream, unknown_flag, wait_until, BenchArgs, ChildGuard, Message,
+    Mosquitto, MosquittoOptions,
 };
 use protocol::batch::{event_id, Batch, BatchEvent, SCHEMA_V1};
 use protocol::stage::StoreEventKind;
