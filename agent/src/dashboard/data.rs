@@ -17,7 +17,7 @@ use crate::funnel::StoreDirectory;
 use crate::funnel::{Dimension, FunnelOptions};
 use crate::hq::fleet::{self, GatewayState, TagAlarms, TagState};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The most days a trend shows: the last month of the range.
@@ -36,6 +36,18 @@ pub(super) struct Source {
     pub cache: ReportCache,
     /// What the background prewarm of the default views is doing.
     pub prewarm: PrewarmStatus,
+    /// The stores and channels the menus list, kept while no event is
+    /// added: listing a chain's stores reads a whole column, about a
+    /// second over 100 M events on ClickHouse, and every page has the menu.
+    menus: Mutex<Option<Menus>>,
+}
+
+/// What the filter menus list, as of the store's change marker.
+#[derive(Clone)]
+struct Menus {
+    marker: (i64, i64),
+    stores: Arc<Vec<String>>,
+    channels: Arc<Vec<String>>,
 }
 
 impl Source {
@@ -59,7 +71,38 @@ impl Source {
             names,
             cache: ReportCache::default(),
             prewarm: PrewarmStatus::default(),
+            menus: Mutex::new(None),
         }
+    }
+
+    /// The stores and channels there are: read again only when the store
+    /// has changed since they were last read.
+    fn menus(&self, store: &EventStore) -> Result<Menus, StoreError> {
+        let marker = store.change_marker()?;
+        let kept = self.menus.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(menus) = kept.filter(|m| m.marker == marker) {
+            return Ok(menus);
+        }
+        let mut channels = vec![STORE_CHANNEL.to_string()];
+        channels.extend(
+            store
+                .online_channels()?
+                .into_iter()
+                .filter(|c| c != STORE_CHANNEL),
+        );
+        let menus = Menus {
+            marker,
+            stores: Arc::new(store.stores()?),
+            channels: Arc::new(channels),
+        };
+        *self.menus.lock().unwrap_or_else(|e| e.into_inner()) = Some(menus.clone());
+        Ok(menus)
+    }
+
+    /// The channels a page can be filtered by: `store` (what the tags saw)
+    /// and every online channel imported into the store, in order.
+    pub(super) fn channels(&self, store: &EventStore) -> Result<Arc<Vec<String>>, StoreError> {
+        Ok(self.menus(store)?.channels)
     }
 
     /// Opens the store for one request; a page that cannot open it says so.
@@ -136,30 +179,18 @@ impl Source {
             values.dedup();
             values
         };
-        let mut stores = store.stores()?;
+        let menus = self.menus(store)?;
+        let mut stores = menus.stores.as_ref().clone();
         if let Some(chosen) = &q.stores {
             stores.retain(|s| chosen.contains(s) || q.store.as_ref() == Some(s));
         }
         Ok(Choices {
             stores,
-            channels: channels(store)?,
+            channels: menus.channels.as_ref().clone(),
             regions: distinct(|info| &info.region),
             brands: distinct(|info| &info.brand),
         })
     }
-}
-
-/// The channels a page can be filtered by: `store` (what the tags saw) and
-/// every online channel imported into the store, in order.
-pub(super) fn channels(store: &EventStore) -> Result<Vec<String>, StoreError> {
-    let mut out = vec![STORE_CHANNEL.to_string()];
-    out.extend(
-        store
-            .online_channels()?
-            .into_iter()
-            .filter(|c| c != STORE_CHANNEL),
-    );
-    Ok(out)
 }
 
 impl Source {
@@ -248,9 +279,13 @@ mod tests {
     use protocol::topics::{Topic, TopicKind};
 
     fn ingest(store: &mut EventStore, id: &str) {
-        let topic = &Topic::new("S1", TopicKind::Events).to_string();
+        ingest_into(store, "S1", id);
+    }
+
+    fn ingest_into(store: &mut EventStore, shop: &str, id: &str) {
+        let topic = &Topic::new(shop, TopicKind::Events).to_string();
         let payload =
-            serde_json::json!({"schema": "aisle.batch.v1", "store": "S1", "gateway": "gw",
+            serde_json::json!({"schema": "aisle.batch.v1", "store": shop, "gateway": "gw",
             "batch_id": id, "created_at": "2026-11-20T10:00:00Z", "events": [
             {"id": id, "ts": "2026-11-20T10:00:00Z", "event": "item_pickup", "stage": "view",
              "tag": 1, "gtin": "80614141123458", "serial": id}]})
@@ -319,5 +354,30 @@ mod tests {
             )
             .unwrap();
         assert_eq!((first.rows[0].pickups, fresh.rows[0].pickups), (1, 2));
+    }
+
+    #[test]
+    fn the_menus_are_reused_only_until_another_event_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = Target::Sqlite(dir.path().join("hq.db"));
+        let mut writer = EventStore::open(&target, &Credentials::default()).unwrap();
+        ingest(&mut writer, "e1");
+        let src = Source::new(
+            target,
+            Credentials::default(),
+            Catalog::default(),
+            StoreDirectory::default(),
+        );
+        let reader = src.open().unwrap();
+        let first = src.menus(&reader).unwrap();
+        assert_eq!(*first.stores, ["S1"]);
+        assert_eq!(*first.channels, [STORE_CHANNEL]);
+        assert!(Arc::ptr_eq(
+            &first.stores,
+            &src.menus(&reader).unwrap().stores
+        ));
+        ingest_into(&mut writer, "S2", "e2");
+        let fresh = src.menus(&reader).unwrap();
+        assert_eq!(*fresh.stores, ["S1", "S2"]);
     }
 }

@@ -5,7 +5,7 @@
 
 use super::i18n::{Lang, T};
 use super::query::{BadQuery, Query};
-use super::{auth, data, fleet, html, pages, skus, stores, table, App, Shared};
+use super::{auth, fleet, html, pages, skus, stores, table, App, Shared};
 use crate::event_store::StoreError;
 use crate::funnel::report::FunnelReport;
 use crate::funnel::Dimension;
@@ -291,7 +291,7 @@ fn check(app: &App, q: &mut Query) -> Result<(), Failure> {
         }
     }
     if let Some(channel) = &q.channel {
-        let known = data::channels(&app.src.open()?)?;
+        let known = app.src.channels(&app.src.open()?)?;
         if !known.contains(channel) {
             return Err(Failure::Bad(format!(
                 "`channel`: unknown channel `{channel}` (this event store has {})",
