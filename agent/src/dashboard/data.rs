@@ -99,6 +99,15 @@ impl Source {
         Ok(menus)
     }
 
+    /// Whether menus are kept (for tests).
+    #[cfg(test)]
+    pub(super) fn menus_kept(&self) -> bool {
+        self.menus
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
     /// The channels a page can be filtered by: `store` (what the tags saw)
     /// and every online channel imported into the store, in order.
     pub(super) fn channels(&self, store: &EventStore) -> Result<Arc<Vec<String>>, StoreError> {

@@ -164,11 +164,13 @@ fn prewarm_if_changed(
 
 /// Asks for the reports the unfiltered Overview and SKU list ask for, with
 /// the pages' own functions, so the keys match theirs; the SKU list's
-/// report beside the Overview's three.
+/// report beside the Overview's three; and the filter menus every page
+/// shows.
 fn prewarm(src: &Source) -> Result<(), StoreError> {
     let mut q = Query::default();
     q.resolve(&src.stores, &src.catalog)
         .expect("no region, brand or SKU is chosen, so there is nothing to refuse");
+    src.choices(&src.open()?, &q)?;
     std::thread::scope(|scope| {
         let list = scope.spawn(|| skus::list_rows(src, &src.open()?, &q).map(drop));
         let overview = pages::overview_reports(src, &q).map(drop);
@@ -176,4 +178,27 @@ fn prewarm(src: &Source) -> Result<(), StoreError> {
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             .and(overview)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event_store::{Credentials, EventStore, Target};
+    use crate::funnel::{Catalog, StoreDirectory};
+
+    #[test]
+    fn a_prewarm_also_fills_the_filter_menus() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = Target::Sqlite(dir.path().join("hq.db"));
+        EventStore::open(&target, &Credentials::default()).unwrap();
+        let src = Source::new(
+            target,
+            Credentials::default(),
+            Catalog::default(),
+            StoreDirectory::default(),
+        );
+        assert!(!src.menus_kept());
+        prewarm(&src).unwrap();
+        assert!(src.menus_kept());
+    }
 }
