@@ -7,6 +7,7 @@
 //! nothing the second time.
 
 mod checkpoint;
+pub(crate) mod exposures;
 pub(crate) mod filter;
 pub(crate) mod garments;
 mod online;
@@ -16,18 +17,18 @@ use super::{IngestCounts, Received};
 use crate::hq::validate::{ValidBatch, Verdict};
 use protocol::stage::StoreEventKind;
 use rusqlite::{params, Connection, OpenFlags};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// `PRAGMA user_version` of the schema below; bumped on any change.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Versions [`SqliteStore::open`] upgrades in place: version 2 added a
 /// table, which applying the schema creates; version 3 added a column and
 /// changed an index, version 4 replaced that index with a table, which
 /// [`upgrade`] does; version 5 added `exposure_totals`, which
-/// [`fill_exposure_totals`] fills.
-const UPGRADABLE_VERSIONS: [i64; 4] = [1, 2, 3, 4];
+/// [`fill_exposure_totals`] fills; version 6 moved the exposures onto
+/// their dwells ([`upgrade`], [`move_exposures_to_dwells`]).
+const UPGRADABLE_VERSIONS: [i64; 5] = [1, 2, 3, 4, 5];
 
 /// Item events (pickups, try-ons, purchases) among `events`.
 pub const ITEM_EVENTS: &str = "event NOT IN ('fixture_dwell', 'store_visits')";
@@ -35,6 +36,9 @@ pub const ITEM_EVENTS: &str = "event NOT IN ('fixture_dwell', 'store_visits')";
 /// Page cache (negative: KiB). The garment steps take inserts all over their
 /// key range; SQLite's 2 MiB default makes each one a read from the OS.
 const CACHE_KIB: i64 = -65_536;
+
+/// How long a connection waits for another's lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How much of the file readers map (SQLite caps it at its compile-time
 /// maximum, 2 GiB by default).
@@ -63,25 +67,57 @@ pub enum DbError {
 /// version the file records (0 for a new file).
 fn tune_and_read_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_update(None, "cache_size", CACHE_KIB)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
 }
 
-/// Brings a version 1, 2 or 3 file's `events` to version 4, inside the
-/// caller's transaction, before the schema is applied: the `count` column
-/// (NULL on every stored event, none of which is a `store_visits`) where it
-/// is missing, and the garment index dropped; [`fill_garment_steps`] then
-/// fills the table that replaces it.
+/// Brings an older file's `events` to version 6, inside the caller's
+/// transaction, before the schema is applied: the `count` column (NULL on
+/// every stored event of a version 1 or 2 file, none of which is a
+/// `store_visits`) and the `gtins` column where they are missing, the
+/// garment index of versions 1 to 3 dropped ([`fill_garment_steps`] then
+/// fills the table that replaces it), and the dwells-and-visits index
+/// dropped, for the schema to create it again with `gtins`.
 fn upgrade(conn: &Connection) -> rusqlite::Result<()> {
-    let has_count: bool = conn.query_row(
-        "SELECT COUNT(*) > 0 FROM pragma_table_info('events') WHERE name = 'count'",
+    for (column, kind) in [("count", "INTEGER"), ("gtins", "TEXT")] {
+        let has: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('events') WHERE name = ?1",
+            [column],
+            |r| r.get(0),
+        )?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE events ADD COLUMN {column} {kind};"))?;
+        }
+    }
+    conn.execute_batch(
+        "DROP INDEX IF EXISTS events_by_garment;
+         DROP INDEX IF EXISTS events_dwells_and_visits;",
+    )
+}
+
+/// Whether the file still has the `exposures` table of versions 1 to 5.
+fn has_exposures_table(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'exposures'",
         [],
         |r| r.get(0),
-    )?;
-    if !has_count {
-        conn.execute_batch("ALTER TABLE events ADD COLUMN count INTEGER;")?;
-    }
-    conn.execute_batch("DROP INDEX IF EXISTS events_by_garment;")
+    )
+}
+
+/// Writes each dwell's GTINs from the `exposures` table of versions 1 to 5
+/// into its `gtins`, in the form the collector writes (each once, sorted,
+/// a JSON array), then drops the table.
+fn move_exposures_to_dwells(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TEMP TABLE dwell_gtins AS
+             SELECT event_id, json_group_array(gtin) AS gtins
+             FROM (SELECT DISTINCT event_id, gtin FROM exposures ORDER BY event_id, gtin)
+             GROUP BY event_id;
+         UPDATE events SET gtins = dwell_gtins.gtins
+             FROM dwell_gtins WHERE events.id = dwell_gtins.event_id;
+         DROP TABLE dwell_gtins;
+         DROP TABLE exposures;",
+    )
 }
 
 /// Copies every stored item event with a garment into `garment_steps`, in
@@ -111,6 +147,10 @@ pub struct SqliteStore {
     path: PathBuf,
     /// Writers only: checkpoints the WAL after each commit, off the commit.
     checkpointer: Option<checkpoint::Checkpointer>,
+    /// Writers only: exposures stored since the last fold into
+    /// `exposure_totals` (`sqlite/exposures.rs`), and how many make a fold.
+    unfolded: u64,
+    fold_at: u64,
 }
 
 impl SqliteStore {
@@ -140,7 +180,7 @@ impl SqliteStore {
         let setup = || -> rusqlite::Result<()> {
             conn.execute_batch("BEGIN IMMEDIATE")?;
             let upgrading = UPGRADABLE_VERSIONS.contains(&found);
-            if upgrading && found < 4 {
+            if upgrading {
                 upgrade(&conn)?;
             }
             conn.execute_batch(SCHEMA)?;
@@ -148,8 +188,17 @@ impl SqliteStore {
             if upgrading && found < 4 {
                 fill_garment_steps(&conn)?;
             }
+            if upgrading && has_exposures_table(&conn)? {
+                if found < 5 {
+                    fill_exposure_totals(&conn)?;
+                }
+                move_exposures_to_dwells(&conn)?;
+            }
             if upgrading {
-                fill_exposure_totals(&conn)?;
+                // The totals count every exposure stored so far.
+                conn.execute_batch(
+                    "UPDATE exposure_fold SET upto = (SELECT COALESCE(MAX(rowid), 0) FROM events)",
+                )?;
             }
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             conn.execute_batch("COMMIT")
@@ -160,11 +209,14 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(open_err)?;
+        let unfolded = exposures::unfolded(&conn).map_err(open_err)?;
         let checkpointer = checkpoint::Checkpointer::start(path).map_err(open_err)?;
         Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
             checkpointer: Some(checkpointer),
+            unfolded,
+            fold_at: exposures::FOLD_EXPOSURES,
         })
     }
 
@@ -196,6 +248,8 @@ impl SqliteStore {
             conn,
             path: path.to_path_buf(),
             checkpointer: None,
+            unfolded: 0,
+            fold_at: exposures::FOLD_EXPOSURES,
         })
     }
 
@@ -227,27 +281,17 @@ impl SqliteStore {
         }
         let tx = self.conn.transaction()?;
         let mut counts = IngestCounts::default();
+        let mut new_exposures = 0u64;
         {
             let mut insert_event = tx.prepare_cached(
                 "INSERT OR IGNORE INTO events (id, store, ts_ms, event, stage, tag, epc, gtin, serial,
-                     fixture, zone, duration_ms, count, gateway, batch_id, received_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                     fixture, zone, duration_ms, count, gateway, batch_id, received_ms, gtins)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             )?;
             let mut insert_step = tx.prepare_cached(
                 "INSERT INTO garment_steps (store, gtin, serial, ts_ms, step, event, fixture, zone)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
-            let mut insert_exposure = tx.prepare_cached(
-                "INSERT OR IGNORE INTO exposures (store, gtin, event_id, fixture, ts_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            let mut add_totals = tx.prepare_cached(
-                "INSERT INTO exposure_totals (store, gtin, n) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (store, gtin) DO UPDATE SET n = n + excluded.n",
-            )?;
-            // This commit's new exposures per (store, GTIN), added to the
-            // totals once per pair.
-            let mut totals: HashMap<(&str, &str), i64> = HashMap::new();
             let mut quarantine = tx.prepare_cached(
                 "INSERT INTO quarantine (received_ms, topic, store, batch_id, event_index, reason, payload)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -283,6 +327,14 @@ impl SqliteStore {
                     counts.quarantined_events += 1;
                 }
                 for event in &batch.events {
+                    // A dwell's exposures: the GTINs it showed, each once.
+                    let mut shown: Vec<&str> = Vec::new();
+                    if event.event == StoreEventKind::FixtureDwell {
+                        shown.extend(event.gtins.iter().flatten().map(String::as_str));
+                        shown.sort_unstable();
+                        shown.dedup();
+                    }
+                    let gtins = (!shown.is_empty()).then(|| exposures::to_json(&shown));
                     let fresh = insert_event.execute(params![
                         event.id,
                         batch.store,
@@ -301,7 +353,8 @@ impl SqliteStore {
                         event.count,
                         batch.gateway,
                         batch.batch_id,
-                        received_ms
+                        received_ms,
+                        gtins
                     ])? == 1;
                     if !fresh {
                         counts.duplicates += 1;
@@ -322,29 +375,44 @@ impl SqliteStore {
                             event.zone
                         ])?;
                     }
-                    if event.event == StoreEventKind::FixtureDwell {
-                        for gtin in event.gtins.iter().flatten() {
-                            let fresh = insert_exposure.execute(params![
-                                batch.store,
-                                gtin,
-                                event.id,
-                                event.fixture,
-                                event.ts.0
-                            ])?;
-                            if fresh == 1 {
-                                *totals.entry((&batch.store, gtin)).or_default() += 1;
-                            }
-                        }
-                    }
+                    new_exposures += shown.len() as u64;
                 }
             }
-            for ((store, gtin), n) in totals {
-                add_totals.execute(params![store, gtin, n])?;
-            }
+        }
+        let unfolded = self.unfolded + new_exposures;
+        let folding = unfolded >= self.fold_at;
+        if folding {
+            exposures::fold(&tx)?;
         }
         tx.commit()?;
+        self.unfolded = if folding { 0 } else { unfolded };
         self.committed();
         Ok(counts)
+    }
+
+    /// Bounds the WAL at `bytes` instead (for tests).
+    #[cfg(test)]
+    pub(crate) fn bound_wal_at(&mut self, bytes: u64) {
+        if let Some(checkpointer) = &mut self.checkpointer {
+            checkpointer.set_limit(bytes);
+        }
+    }
+
+    /// Folds every `n` exposures instead (for tests).
+    #[cfg(test)]
+    pub(crate) fn fold_every(&mut self, n: u64) {
+        self.fold_at = n;
+    }
+
+    /// Adds every exposure stored since the last fold to `exposure_totals`
+    /// now (the collector does it every [`exposures::FOLD_EXPOSURES`]).
+    pub fn fold_exposures(&mut self) -> Result<(), DbError> {
+        let tx = self.conn.transaction()?;
+        exposures::fold(&tx)?;
+        tx.commit()?;
+        self.unfolded = 0;
+        self.committed();
+        Ok(())
     }
 
     /// After every commit of a writer: the WAL is checkpointed off the

@@ -3,17 +3,21 @@
 //! Item events come off the table `garment_steps` already sorted by garment
 //! and time, so each garment is scanned as soon as its last event is read
 //! and memory stays flat however many events there are.
-//! Exposures are counted by SQLite itself; dwells and door counts come off
-//! their own covering index, `events_dwells_and_visits`.
+//! Dwells, their exposures (the GTINs each showed) and door counts come off
+//! their own covering index, `events_dwells_and_visits`; a report with no
+//! time bounds and no fixture, zone or time key reads the exposures' running
+//! totals instead.
 
 use super::dimension::Dimension;
 use super::engine::{FunnelBuilder, FunnelOptions, GarmentEvent};
 use super::store::FunnelSource;
-use crate::event_store::sqlite::filter::filter_sql;
+use crate::event_store::sqlite::exposures;
+use crate::event_store::sqlite::filter::{dwell_filter_sql, filter_sql};
 use crate::event_store::sqlite::garments::{gtin_value, step_kind, StoredKey};
 use crate::event_store::{DbError, EventFilter, SqliteStore};
 use protocol::time::UnixMillis;
 use rusqlite::types::{ToSql, ValueRef};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -239,68 +243,110 @@ fn count_exposures_in(
     opts: &FunnelOptions,
     builder: &mut FunnelBuilder<'_>,
 ) -> Result<(), DbError> {
-    let (mut cond, mut params) = filter_sql(filter);
-    range_sql(range, &mut cond, &mut params);
     let has = |d| opts.by.contains(&d);
+    let (by_fixture, by_zone) = (has(Dimension::Fixture), has(Dimension::Zone));
     let by_time = super::store::keyed_by_time(opts);
-    // With no time bounds and no fixture, zone or time key, the report
-    // counts what `exposure_totals` keeps: one row per store and GTIN.
-    let all_time = filter.from.is_none() && filter.to.is_none();
-    let sql = if all_time && !has(Dimension::Fixture) && !has(Dimension::Zone) && !by_time {
-        format!("SELECT store, gtin, NULL, NULL, 0, n FROM exposure_totals WHERE 1{cond}")
-    } else {
-        exposures_sql(
-            &cond,
-            has(Dimension::Fixture),
-            has(Dimension::Zone),
-            by_time,
-        )
+    let wanted = |gtin: &str| {
+        filter
+            .gtins
+            .as_ref()
+            .is_none_or(|g| g.iter().any(|w| w == gtin))
     };
-    let mut exposures = store.connection().prepare(&sql)?;
-    let mut rows = exposures.query(params.as_slice())?;
+    // With no time bounds and no fixture, zone or time key, the report
+    // counts what `exposure_totals` keeps, one row per store and GTIN, and
+    // the GTINs of the dwells stored since its last fold; one statement,
+    // so both parts are of the same moment.
+    let all_time = filter.from.is_none() && filter.to.is_none();
+    if all_time && !by_fixture && !by_zone && !by_time {
+        let (mut totals_cond, mut params) = filter_sql(filter);
+        range_sql(range, &mut totals_cond, &mut params);
+        let (mut since_cond, since_params) = dwell_filter_sql(filter);
+        params.extend(since_params);
+        range_sql(range, &mut since_cond, &mut params);
+        let mut totals = store.connection().prepare(&format!(
+            "SELECT store, gtin, n, NULL FROM exposure_totals WHERE 1{totals_cond}
+             UNION ALL
+             SELECT store, NULL, 0, gtins FROM events NOT INDEXED WHERE {}{since_cond}",
+            exposures::UNFOLDED
+        ))?;
+        let mut rows = totals.query(params.as_slice())?;
+        while let Some(row) = rows.next()? {
+            let Some(shop) = text(row.get_ref(0)?) else {
+                continue;
+            };
+            if let Some(gtin) = text(row.get_ref(1)?) {
+                let n = u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0);
+                builder.add_exposures(shop, gtin, None, None, UnixMillis(0), n);
+            } else if let Some(list) = text(row.get_ref(3)?) {
+                for gtin in exposures::parse(list).iter().filter(|g| wanted(g)) {
+                    builder.add_exposures(shop, gtin, None, None, UnixMillis(0), 1);
+                }
+            }
+        }
+        return Ok(());
+    }
+    // Otherwise every dwell's GTINs in the bounds, off the dwells' index,
+    // whose rows come store by store.
+    let (mut cond, mut params) = dwell_filter_sql(filter);
+    range_sql(range, &mut cond, &mut params);
+    let quoted = exposures::quoted_for_search(filter.gtins.as_deref());
+    if let Some(quoted) = &quoted {
+        // Only dwells whose list holds one of the GTINs asked for (a SKU's
+        // page): SQLite finds them without handing over the others.
+        let _ = write!(
+            cond,
+            " AND ({})",
+            vec!["instr(gtins, ?) > 0"; quoted.len()].join(" OR ")
+        );
+        params.extend(quoted.iter().map(|q| q as &dyn ToSql));
+    }
+    let mut dwells = store.connection().prepare(&format!(
+        "SELECT store, fixture, zone, ts_ms, gtins
+         FROM events INDEXED BY events_dwells_and_visits
+         WHERE {DWELLS_AND_VISITS} AND event = 'fixture_dwell' AND gtins IS NOT NULL{cond}"
+    ))?;
+    // Keyed by store and GTIN only: counted per store, then handed over.
+    let mut shop_now = String::new();
+    let mut per_gtin: HashMap<String, u64> = HashMap::new();
+    let hand_over = |shop: &str, per_gtin: &mut HashMap<String, u64>, b: &mut FunnelBuilder<'_>| {
+        for (gtin, n) in per_gtin.drain() {
+            b.add_exposures(shop, &gtin, None, None, UnixMillis(0), n);
+        }
+    };
+    let mut rows = dwells.query(params.as_slice())?;
     while let Some(row) = rows.next()? {
-        let (Some(shop), Some(gtin)) = (text(row.get_ref(0)?), text(row.get_ref(1)?)) else {
+        let (Some(shop), Some(list)) = (text(row.get_ref(0)?), text(row.get_ref(4)?)) else {
             continue;
         };
-        builder.add_exposures(
-            shop,
-            gtin,
-            text(row.get_ref(2)?),
-            text(row.get_ref(3)?),
-            UnixMillis(row.get(4)?),
-            u64::try_from(row.get::<_, i64>(5)?).unwrap_or(0),
-        );
-    }
-    Ok(())
-}
-
-/// The exposure count over the `exposures` table itself, one row per
-/// exposure read: for reports bounded in time or keyed by fixture, zone or
-/// time.
-fn exposures_sql(cond: &str, by_fixture: bool, by_zone: bool, by_time: bool) -> String {
-    // Grouping by more than the primary key's prefix needs a sort; without
-    // it the groups follow the primary key and SQLite counts them in one
-    // pass. SQLite does not see that a constant column groups nothing (it
-    // sorts all the exposures), so only the real ones are grouped by. An
-    // exposure's zone is its dwell's.
-    let fixture = if by_fixture { "fixture" } else { "NULL" };
-    let zone = if by_zone {
-        "(SELECT zone FROM events WHERE events.id = exposures.event_id)"
-    } else {
-        "NULL"
-    };
-    let ts = if by_time { "ts_ms" } else { "0" };
-    let mut group = String::from("store, gtin");
-    for (column, expr) in [("x_fixture", fixture), ("x_zone", zone), ("x_ts", ts)] {
-        if !matches!(expr, "NULL" | "0") {
-            group.push_str(", ");
-            group.push_str(column);
+        let gtins = exposures::parse(list);
+        if by_fixture || by_zone || by_time {
+            let fixture = if by_fixture {
+                text(row.get_ref(1)?)
+            } else {
+                None
+            };
+            let zone = if by_zone { text(row.get_ref(2)?) } else { None };
+            let ts = UnixMillis(if by_time { row.get(3)? } else { 0 });
+            for gtin in gtins.iter().filter(|g| wanted(g)) {
+                builder.add_exposures(shop, gtin, fixture, zone, ts, 1);
+            }
+            continue;
+        }
+        if shop != shop_now {
+            hand_over(&shop_now, &mut per_gtin, builder);
+            shop_now = shop.to_string();
+        }
+        for gtin in gtins.iter().filter(|g| wanted(g)) {
+            match per_gtin.get_mut(gtin.as_ref()) {
+                Some(n) => *n += 1,
+                None => {
+                    per_gtin.insert(gtin.to_string(), 1);
+                }
+            }
         }
     }
-    format!(
-        "SELECT store, gtin, {fixture} AS x_fixture, {zone} AS x_zone, {ts} AS x_ts, COUNT(*)
-         FROM exposures WHERE 1{cond} GROUP BY {group}"
-    )
+    hand_over(&shop_now, &mut per_gtin, builder);
+    Ok(())
 }
 
 /// Counts dwells (on rows that show them) and door counts (on rows that

@@ -10,23 +10,34 @@
 //!
 //! A checkpoint that keeps falling behind (a long report holding old pages,
 //! a writer that never pauses) lets the WAL grow; past [`WAL_LIMIT_BYTES`]
-//! the writer checkpoints itself before its next transaction, as SQLite
-//! would.
+//! the writer checkpoints itself before its next transaction and truncates
+//! the WAL, as SQLite would. It first waits for the thread's checkpoint in
+//! progress: SQLite runs one checkpoint at a time and answers a second
+//! with "busy" at once, so a writer that never paused used to lose that
+//! race on every commit while the WAL grew without bound.
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// The WAL size past which the writer checkpoints in its own thread.
-const WAL_LIMIT_BYTES: u64 = 256 << 20;
+/// The WAL size past which the writer checkpoints in its own thread. A
+/// catch-up stalls the writer, so it should be rare: a 1 M-event backlog
+/// drained at full speed peaks at about 430 MB of WAL (BENCHMARKS.md,
+/// "Schema 6"), and at 256 MiB the catch-ups cost a fifth of the rate.
+const WAL_LIMIT_BYTES: u64 = 1 << 30;
 
 /// The checkpoint thread of one writer.
 pub(crate) struct Checkpointer {
     wake: Option<SyncSender<()>>,
     thread: Option<JoinHandle<()>>,
     wal: PathBuf,
+    /// Held by whoever checkpoints: the thread, or the writer bounding
+    /// the WAL.
+    running: Arc<Mutex<()>>,
+    limit: u64,
 }
 
 impl Checkpointer {
@@ -36,14 +47,17 @@ impl Checkpointer {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_timeout(super::BUSY_TIMEOUT)?;
         // One pending wake-up is enough: a checkpoint copies everything
         // committed before it starts.
         let (wake, woken) = mpsc::sync_channel::<()>(1);
+        let running = Arc::new(Mutex::new(()));
+        let mine = running.clone();
         let thread = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || {
                 while woken.recv().is_ok() {
+                    let _running = mine.lock().unwrap_or_else(|p| p.into_inner());
                     if let Err(err) =
                         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                     {
@@ -58,6 +72,8 @@ impl Checkpointer {
             wake: Some(wake),
             thread: Some(thread),
             wal: wal.into(),
+            running,
+            limit: WAL_LIMIT_BYTES,
         })
     }
 
@@ -74,14 +90,35 @@ impl Checkpointer {
     }
 
     /// Checkpoints on `conn` (the writer's) when the WAL has outgrown
-    /// [`WAL_LIMIT_BYTES`], waiting for readers as SQLite's own checkpoint
-    /// would.
+    /// [`WAL_LIMIT_BYTES`], after the thread's checkpoint in progress, and
+    /// truncates the WAL, so its size on disk says again how far behind the
+    /// checkpoints are. It does not wait for readers, as SQLite's own
+    /// checkpoint does not: while a long report holds old pages, the
+    /// checkpoint copies what it can, the WAL keeps what the report reads,
+    /// and the first commit after the report truncates it.
     pub(crate) fn bound_wal(&self, conn: &Connection) -> rusqlite::Result<()> {
         let size = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
-        if size > WAL_LIMIT_BYTES {
-            conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+        if size > self.limit {
+            let _running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            conn.busy_timeout(Duration::ZERO)?;
+            let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            });
+            conn.busy_timeout(super::BUSY_TIMEOUT)?;
+            if busy? != 0 {
+                tracing::debug!(
+                    size,
+                    "the WAL is held by a reader; truncated at a later commit"
+                );
+            }
         }
         Ok(())
+    }
+
+    /// Bounds the WAL at `bytes` instead (for tests).
+    #[cfg(test)]
+    pub(crate) fn set_limit(&mut self, bytes: u64) {
+        self.limit = bytes;
     }
 }
 

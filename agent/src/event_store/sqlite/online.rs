@@ -6,7 +6,7 @@ use super::super::online::{
     ExposureRow, ItemEventRow, OnlineExposures, OnlineStepRow, OnlineSteps,
 };
 use super::super::EventFilter;
-use super::filter::{filter_sql, online_filter_sql};
+use super::filter::{dwell_filter_sql, filter_sql, online_filter_sql};
 use super::{DbError, SqliteStore, ITEM_EVENTS};
 use crate::online::event::OnlineEvent;
 
@@ -52,25 +52,42 @@ impl SqliteStore {
         Ok(fresh)
     }
 
-    /// The dwells' exposures, off the table's key.
+    /// The dwells' exposures: each dwell's GTINs (`events.gtins`), dwells
+    /// in (store, id) order.
     pub fn exposure_rows(
         &self,
         filter: &EventFilter,
         each: &mut dyn FnMut(ExposureRow),
     ) -> Result<(), DbError> {
-        let (cond, params) = filter_sql(filter);
+        let (cond, params) = dwell_filter_sql(filter);
         let mut dwells = self.connection().prepare(&format!(
-            "SELECT store, event_id, ts_ms, gtin FROM exposures WHERE 1{cond}
-             ORDER BY store, event_id, gtin"
+            "SELECT store, id, ts_ms, gtins FROM events
+             WHERE event = 'fixture_dwell' AND gtins IS NOT NULL{cond}
+             ORDER BY store, id"
         ))?;
         let mut rows = dwells.query(params.as_slice())?;
         while let Some(row) = rows.next()? {
-            each(ExposureRow {
-                store: row.get(0)?,
-                event_id: row.get(1)?,
-                ts_ms: row.get(2)?,
-                gtin: row.get(3)?,
-            });
+            let (store, event_id, ts_ms): (String, String, i64) =
+                (row.get(0)?, row.get(1)?, row.get(2)?);
+            let list: String = row.get(3)?;
+            let mut gtins = super::exposures::parse(&list);
+            gtins.sort_unstable();
+            gtins.dedup();
+            for gtin in gtins {
+                if filter
+                    .gtins
+                    .as_ref()
+                    .is_some_and(|g| !g.iter().any(|w| *w == *gtin))
+                {
+                    continue;
+                }
+                each(ExposureRow {
+                    store: store.clone(),
+                    event_id: event_id.clone(),
+                    ts_ms,
+                    gtin: gtin.into_owned(),
+                });
+            }
         }
         Ok(())
     }

@@ -25,7 +25,6 @@ impl SqliteStore {
                 "events INDEXED BY events_dwells_and_visits",
                 dwells.as_str(),
             ),
-            ("exposures", ""),
         ] {
             let mut next = conn.prepare(&format!(
                 "SELECT MIN(store) FROM {table} WHERE {condition} store > ?1"

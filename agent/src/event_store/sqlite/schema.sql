@@ -1,8 +1,9 @@
--- The HQ event store (SQLite). PRAGMA user_version = 5 (version 2 added
+-- The HQ event store (SQLite). PRAGMA user_version = 6 (version 2 added
 -- online_events; version 3 added events.count, zone to the garment index and
 -- the dwells-and-visits index; version 4 replaced the garment index with
--- garment_steps; version 5 added exposure_totals; older files are upgraded
--- in place on open).
+-- garment_steps; version 5 added exposure_totals; version 6 replaced the
+-- exposures table, one row per (dwell, GTIN), with events.gtins and added
+-- exposure_fold; older files are upgraded in place on open).
 -- Documented in docs/hq.md; agent/src/event_store/sqlite.rs applies it.
 CREATE TABLE IF NOT EXISTS events (
     id          TEXT PRIMARY KEY,
@@ -19,6 +20,9 @@ CREATE TABLE IF NOT EXISTS events (
     duration_ms INTEGER,
     -- People through the entrance during the period, on store_visits.
     count       INTEGER,
+    -- The GTINs a fixture_dwell showed, each once, sorted, as a JSON array
+    -- of strings: its exposures.
+    gtins       TEXT,
     gateway     TEXT NOT NULL,
     batch_id    TEXT NOT NULL,
     received_ms INTEGER NOT NULL
@@ -40,30 +44,29 @@ CREATE TABLE IF NOT EXISTS garment_steps (
     zone    TEXT,
     PRIMARY KEY (store, gtin, serial, ts_ms, step, event)
 ) WITHOUT ROWID;
--- Dwells and entrance counts, read by store and time for the report's
--- dwell and visit figures; covering, as above.
+-- Dwells (with the GTINs they showed) and entrance counts, read by store
+-- and time for the report's dwell, visit and exposure figures; covering,
+-- as above. Each store's rows arrive in about time order, so an insert
+-- lands on one of a few pages per store.
 CREATE INDEX IF NOT EXISTS events_dwells_and_visits
-    ON events (event, store, ts_ms, fixture, zone, duration_ms, count)
+    ON events (event, store, ts_ms, fixture, zone, duration_ms, count, gtins)
     WHERE event IN ('fixture_dwell', 'store_visits');
--- One row per (dwell, GTIN shown): the exposures of each SKU. Keyed by
--- store and GTIN first so the funnel counts them in key order, no sort.
-CREATE TABLE IF NOT EXISTS exposures (
-    store    TEXT NOT NULL,
-    gtin     TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    fixture  TEXT,
-    ts_ms    INTEGER NOT NULL,
-    PRIMARY KEY (store, gtin, event_id)
-) WITHOUT ROWID;
--- Exposures per (store, GTIN) over all time, kept with every commit: what
--- a report with no time bounds and no fixture, zone or time key counts,
--- read in one row per pair instead of one per exposure.
+-- Exposures per (store, GTIN) of the dwells up to exposure_fold.upto (an
+-- events rowid): what a report with no time bounds and no fixture, zone or
+-- time key counts, one row per pair, plus the GTINs of the few dwells
+-- stored since. The collector folds those in every million exposures or
+-- so (agent/src/event_store/sqlite/exposures.rs): adding them commit by
+-- commit rewrote most of this table's pages with every commit.
 CREATE TABLE IF NOT EXISTS exposure_totals (
     store TEXT NOT NULL,
     gtin  TEXT NOT NULL,
     n     INTEGER NOT NULL,
     PRIMARY KEY (store, gtin)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS exposure_fold (
+    upto INTEGER NOT NULL
+);
+INSERT INTO exposure_fold (upto) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM exposure_fold);
 CREATE TABLE IF NOT EXISTS quarantine (
     seq         INTEGER PRIMARY KEY,
     received_ms INTEGER NOT NULL,

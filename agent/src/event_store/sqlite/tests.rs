@@ -226,7 +226,7 @@ fn the_funnel_read_from_sqlite_matches_the_hand_computed_one() {
         let id: String = r.get(6).unwrap();
         let gtins: Vec<String> = store
             .connection()
-            .prepare("SELECT gtin FROM exposures WHERE event_id = ?1")
+            .prepare("SELECT value FROM events, json_each(events.gtins) WHERE events.id = ?1")
             .unwrap()
             .query_map([&id], |g| g.get(0))
             .unwrap()
@@ -298,6 +298,22 @@ fn the_funnel_read_from_sqlite_matches_the_hand_computed_one() {
     assert_eq!(only(&[A], Some(vec!["S1".into()])), only(&[A], None));
     assert!(only(&[A], Some(vec![])).is_empty());
     assert!(only(&[], None).is_empty());
+    // The same with time bounds (a SKU's page): the dwells' lists are
+    // searched for the GTINs instead of the totals read.
+    let exposures_between = |gtins: &[&str]| {
+        let filter = EventFilter {
+            gtins: Some(gtins.iter().map(|g| g.to_string()).collect()),
+            from: Some(protocol::time::UnixMillis(0)),
+            to: Some(protocol::time::UnixMillis(i64::MAX / 4)),
+            ..EventFilter::default()
+        };
+        let rows = report(&store, &filter, &opts).unwrap().rows;
+        rows.iter().map(|r| r.exposures).collect::<Vec<_>>()
+    };
+    assert_eq!(exposures_between(&[A]), vec![1]);
+    assert_eq!(exposures_between(&["80614141123465"]), vec![1]);
+    assert_eq!(exposures_between(&[A, "80614141123465"]), vec![1, 1]);
+    assert_eq!(exposures_between(&["0614141123458"]), Vec::<u64>::new());
     let everywhere = |stores: Vec<String>| {
         let filter = EventFilter {
             stores: Some(stores),
@@ -307,7 +323,13 @@ fn the_funnel_read_from_sqlite_matches_the_hand_computed_one() {
     };
     assert_eq!(everywhere(vec!["S1".into(), "S9".into()]), from_db);
     assert!(everywhere(vec!["S2".into()]).rows.is_empty());
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM exposures"), 2);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM events, json_each(events.gtins)"
+        ),
+        2
+    );
 }
 
 /// The `events` table and garment index of schema versions 1 and 2, as
@@ -663,8 +685,8 @@ fn a_report_of_some_gtins_finds_them_in_their_stored_form() {
 /// (store, GTIN, n) rows of a count.
 type Counts = Vec<(String, String, i64)>;
 
-/// Every `exposure_totals` row, and the same counted off the `exposures`
-/// rows themselves.
+/// Every `exposure_totals` row, and the same counted off the dwells' GTIN
+/// lists themselves.
 fn totals_and_rows(store: &SqliteStore) -> (Counts, Counts) {
     let read = |sql: &str| -> Counts {
         let mut stmt = store.connection().prepare(sql).unwrap();
@@ -676,7 +698,8 @@ fn totals_and_rows(store: &SqliteStore) -> (Counts, Counts) {
     (
         read("SELECT store, gtin, n FROM exposure_totals ORDER BY store, gtin"),
         read(
-            "SELECT store, gtin, COUNT(*) FROM exposures GROUP BY store, gtin ORDER BY store, gtin",
+            "SELECT store, value, COUNT(*) FROM events, json_each(events.gtins)
+             GROUP BY store, value ORDER BY store, value",
         ),
     )
 }
@@ -701,9 +724,13 @@ fn exposure_totals_count_each_dwell_once_however_often_it_is_stored() {
             dwell("S1-d3", "2026-11-20T10:02:00Z", &[B]),
         ],
     );
-    for batch in [&first, &first, &second] {
+    // Folded between the first delivery and its redelivery, and after.
+    ingest(&mut store, &topic(), &first);
+    store.fold_exposures().unwrap();
+    for batch in [&first, &second] {
         ingest(&mut store, &topic(), batch);
     }
+    store.fold_exposures().unwrap();
     let (totals, rows) = totals_and_rows(&store);
     assert_eq!(
         totals,
@@ -712,6 +739,149 @@ fn exposure_totals_count_each_dwell_once_however_often_it_is_stored() {
             ("S1".to_string(), B.to_string(), 2)
         ]
     );
+    assert_eq!(totals, rows);
+}
+
+/// Turns a file of this schema into what a schema 5 release wrote: no
+/// `gtins` column, the dwells-and-visits index without it, and one
+/// `exposures` row per (dwell, GTIN).
+fn as_version_5(store: &SqliteStore) {
+    store
+        .connection()
+        .execute_batch(
+            "CREATE TABLE exposures (
+                 store    TEXT NOT NULL,
+                 gtin     TEXT NOT NULL,
+                 event_id TEXT NOT NULL,
+                 fixture  TEXT,
+                 ts_ms    INTEGER NOT NULL,
+                 PRIMARY KEY (store, gtin, event_id)
+             ) WITHOUT ROWID;
+             INSERT INTO exposures (store, gtin, event_id, fixture, ts_ms)
+                 SELECT store, value, events.id, fixture, ts_ms FROM events, json_each(events.gtins);
+             DROP INDEX events_dwells_and_visits;
+             ALTER TABLE events DROP COLUMN gtins;
+             CREATE INDEX events_dwells_and_visits
+                 ON events (event, store, ts_ms, fixture, zone, duration_ms, count)
+                 WHERE event IN ('fixture_dwell', 'store_visits');
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
+}
+
+#[test]
+fn a_version_5_file_gets_its_exposures_moved_onto_the_dwells_on_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hq.db");
+    const B: &str = "80614141123465";
+    let opts = FunnelOptions {
+        by: vec![Dimension::Sku, Dimension::Fixture, Dimension::Day],
+        ..FunnelOptions::default()
+    };
+    let bounded = EventFilter {
+        from: Some(protocol::time::UnixMillis(0)),
+        to: Some(protocol::time::UnixMillis(i64::MAX / 4)),
+        ..EventFilter::default()
+    };
+    let written = {
+        let mut store = SqliteStore::open(&path).unwrap();
+        ingest(
+            &mut store,
+            &topic(),
+            &payload(
+                "b-1",
+                vec![
+                    dwell("S1-d1", "2026-11-20T10:00:00Z", &[B, A, B]),
+                    dwell("S1-d2", "2026-11-21T10:01:00Z", &[A]),
+                    dwell("S1-d3", "2026-11-21T10:02:00Z", &[]),
+                    event("S1-1", "2026-11-20T10:00:05Z", "item_pickup", "1"),
+                ],
+            ),
+        );
+        let written = report(&store, &bounded, &opts).unwrap();
+        as_version_5(&store);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM exposures"), 3);
+        written
+    };
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(count(&store, "PRAGMA user_version"), SCHEMA_VERSION);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'exposures'"
+        ),
+        0,
+        "the exposure rows are gone"
+    );
+    let lists = |sql: &str| -> Vec<Option<String>> {
+        let mut stmt = store.connection().prepare(sql).unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    assert_eq!(
+        lists("SELECT gtins FROM events WHERE event = 'fixture_dwell' ORDER BY id"),
+        vec![
+            Some(format!(r#"["{A}","{B}"]"#)),
+            Some(format!(r#"["{A}"]"#)),
+            None
+        ],
+        "each dwell's GTINs, each once and sorted, as the collector writes them"
+    );
+    drop(store);
+    let reader = SqliteStore::open_read_only(&path).unwrap();
+    assert_eq!(report(&reader, &bounded, &opts).unwrap(), written);
+    assert_eq!(
+        count(
+            &reader,
+            "SELECT COUNT(*) FROM pragma_index_info('events_dwells_and_visits') WHERE name = 'gtins'"
+        ),
+        1,
+        "the dwells' index covers their GTINs again"
+    );
+}
+
+#[test]
+fn the_collector_folds_the_exposures_into_the_totals_once_enough_have_gathered_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hq.db");
+    const B: &str = "80614141123465";
+    let folded = |store: &SqliteStore| {
+        (
+            count(store, "SELECT COALESCE(SUM(n), 0) FROM exposure_totals"),
+            count(store, "SELECT upto FROM exposure_fold"),
+        )
+    };
+    {
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.fold_every(4);
+        let batch = payload("b-1", vec![dwell("S1-d1", "2026-11-20T10:00:00Z", &[A, B])]);
+        ingest(&mut store, &topic(), &batch);
+        ingest(&mut store, &topic(), &batch);
+        assert_eq!(folded(&store), (0, 0), "2 of 4, the redelivery adds none");
+    }
+    // A restarted collector counts what is not folded yet from the file.
+    let mut store = SqliteStore::open(&path).unwrap();
+    store.fold_every(4);
+    ingest(
+        &mut store,
+        &topic(),
+        &payload("b-2", vec![dwell("S1-d2", "2026-11-20T10:01:00Z", &[A])]),
+    );
+    assert_eq!(folded(&store), (0, 0), "3 of 4");
+    ingest(
+        &mut store,
+        &topic(),
+        &payload(
+            "b-3",
+            vec![
+                event("S1-1", "2026-11-20T10:02:00Z", "item_pickup", "1"),
+                dwell("S1-d3", "2026-11-20T10:03:00Z", &[B]),
+            ],
+        ),
+    );
+    let last = count(&store, "SELECT MAX(rowid) FROM events");
+    assert_eq!(folded(&store), (4, last), "folded in the commit of the 4th");
+    let (totals, rows) = totals_and_rows(&store);
     assert_eq!(totals, rows);
 }
 
@@ -727,11 +897,24 @@ fn a_report_without_time_bounds_counts_the_same_exposures_as_one_with_them() {
             "b-1",
             vec![
                 dwell("S1-d1", "2026-11-20T10:00:00Z", &[A, B]),
-                dwell("S1-d2", "2026-11-21T10:01:00Z", &[A]),
                 event("S1-1", "2026-11-20T10:00:05Z", "item_pickup", "1"),
             ],
         ),
     );
+    // d1 is in the totals, d2 (and d1 delivered again) after them.
+    store.fold_exposures().unwrap();
+    ingest(
+        &mut store,
+        &topic(),
+        &payload(
+            "b-2",
+            vec![
+                dwell("S1-d1", "2026-11-20T10:00:00Z", &[A, B]),
+                dwell("S1-d2", "2026-11-21T10:01:00Z", &[A]),
+            ],
+        ),
+    );
+    assert_eq!(count(&store, "SELECT SUM(n) FROM exposure_totals"), 2);
     drop(store);
     let reader = SqliteStore::open_read_only(&dir.path().join("hq.db")).unwrap();
     let opts = FunnelOptions {
@@ -780,7 +963,8 @@ fn a_version_4_file_gets_its_exposure_totals_on_upgrade() {
                 ],
             ),
         );
-        // As a schema 4 release left it: no totals table.
+        // As a schema 4 release left it: exposure rows, no totals table.
+        as_version_5(&store);
         store
             .connection()
             .execute_batch("DROP TABLE exposure_totals; PRAGMA user_version = 4;")
@@ -802,4 +986,101 @@ fn a_version_4_file_gets_its_exposure_totals_on_upgrade() {
         ]
     );
     assert_eq!(totals, rows);
+}
+
+#[test]
+fn the_wal_stays_bounded_while_commits_follow_each_other_without_a_pause() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hq.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    const LIMIT: u64 = 1 << 20;
+    store.bound_wal_at(LIMIT);
+    let wal = dir.path().join("hq.db-wal");
+    // Garments all over the key range, so every commit dirties pages of
+    // the whole table; made beforehand, so the commits follow each other
+    // while the checkpoint thread is still copying the last one.
+    let batches: Vec<Vec<u8>> = (0..500)
+        .map(|b| {
+            let events = (0..200)
+                .map(|i| {
+                    let n = b * 200 + i;
+                    let serial = (n * 7919 % 100_003).to_string();
+                    event(
+                        &format!("S1-{n}"),
+                        "2026-11-20T10:00:00Z",
+                        "item_pickup",
+                        &serial,
+                    )
+                })
+                .collect();
+            payload(&format!("b-{b}"), events)
+        })
+        .collect();
+    let topic = topic();
+    let verdicts: Vec<_> = batches.iter().map(|p| validate(&topic, p)).collect();
+    let mut largest = 0;
+    for (payload, verdict) in batches.iter().zip(&verdicts) {
+        let received = Received {
+            topic: &topic,
+            payload,
+            verdict,
+        };
+        store.ingest(&[received], 0).unwrap();
+        largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+    }
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM events"), 500 * 200);
+    // One commit's pages may come on top of the limit before the next
+    // commit truncates it.
+    assert!(
+        largest < 3 * LIMIT,
+        "the WAL reached {largest} bytes against a limit of {LIMIT}"
+    );
+}
+
+#[test]
+fn a_wal_grown_behind_a_long_report_shrinks_back_once_the_report_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hq.db");
+    let mut store = SqliteStore::open(&path).unwrap();
+    const LIMIT: u64 = 256 << 10;
+    store.bound_wal_at(LIMIT);
+    let wal = dir.path().join("hq.db-wal");
+    let batch = |b: usize| {
+        let events = (0..200)
+            .map(|i| {
+                let n = b * 200 + i;
+                event(
+                    &format!("S1-{n}"),
+                    "2026-11-20T10:00:00Z",
+                    "item_pickup",
+                    &n.to_string(),
+                )
+            })
+            .collect();
+        payload(&format!("b-{b}"), events)
+    };
+    ingest(&mut store, &topic(), &batch(0));
+    // A report reading the first commit's snapshot: no checkpoint can
+    // copy past it, so the WAL grows past the limit.
+    let report = rusqlite::Connection::open(&path).unwrap();
+    report.execute_batch("BEGIN").unwrap();
+    assert_eq!(count_on(&report, "SELECT COUNT(*) FROM events"), 200);
+    for b in 1..20 {
+        ingest(&mut store, &topic(), &batch(b));
+    }
+    let grown = std::fs::metadata(&wal).unwrap().len();
+    assert!(grown > 4 * LIMIT, "the WAL grew to {grown} bytes only");
+    report.execute_batch("COMMIT").unwrap();
+    drop(report);
+    ingest(&mut store, &topic(), &batch(20));
+    let after = std::fs::metadata(&wal).unwrap().len();
+    assert!(
+        after < grown / 2,
+        "the WAL is still {after} bytes after the report ended (it was {grown})"
+    );
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM events"), 21 * 200);
+}
+
+fn count_on(conn: &rusqlite::Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
