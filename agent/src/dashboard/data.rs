@@ -312,6 +312,16 @@ mod tests {
             .unwrap();
     }
 
+    /// A source over `target` with no catalog and no store directory.
+    fn plain_source(target: Target) -> Source {
+        Source::new(
+            target,
+            Credentials::default(),
+            Catalog::default(),
+            StoreDirectory::default(),
+        )
+    }
+
     #[test]
     fn a_report_is_reused_only_until_another_event_is_stored() {
         let dir = tempfile::tempdir().unwrap();
@@ -319,12 +329,7 @@ mod tests {
         let target = Target::Sqlite(path);
         let mut writer = EventStore::open(&target, &Credentials::default()).unwrap();
         ingest(&mut writer, "e1");
-        let src = Source::new(
-            target,
-            Credentials::default(),
-            Catalog::default(),
-            StoreDirectory::default(),
-        );
+        let src = plain_source(target);
         let reader = src.open().unwrap();
         let filter = EventFilter::default();
         let first = src
@@ -371,12 +376,7 @@ mod tests {
         let target = Target::Sqlite(dir.path().join("hq.db"));
         let mut writer = EventStore::open(&target, &Credentials::default()).unwrap();
         ingest(&mut writer, "e1");
-        let src = Source::new(
-            target,
-            Credentials::default(),
-            Catalog::default(),
-            StoreDirectory::default(),
-        );
+        let src = plain_source(target);
         let reader = src.open().unwrap();
         let first = src.menus(&reader).unwrap();
         assert_eq!(*first.stores, ["S1"]);

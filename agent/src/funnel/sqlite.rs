@@ -246,12 +246,7 @@ fn count_exposures_in(
     let has = |d| opts.by.contains(&d);
     let (by_fixture, by_zone) = (has(Dimension::Fixture), has(Dimension::Zone));
     let by_time = super::store::keyed_by_time(opts);
-    let wanted = |gtin: &str| {
-        filter
-            .gtins
-            .as_ref()
-            .is_none_or(|g| g.iter().any(|w| w == gtin))
-    };
+    let wanted = |gtin: &str| exposures::wanted(filter, gtin);
     // With no time bounds and no fixture, zone or time key, the report
     // counts what `exposure_totals` keeps, one row per store and GTIN, and
     // the GTINs of the dwells stored since its last fold; one statement,

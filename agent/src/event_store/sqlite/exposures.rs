@@ -9,6 +9,7 @@
 //! the collector's commit once about [`FOLD_EXPOSURES`] have gathered, so
 //! each pair's row is written once per fold rather than once per commit.
 
+use crate::event_store::EventFilter;
 use rusqlite::Connection;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -70,6 +71,15 @@ pub(crate) fn fold(conn: &Connection) -> rusqlite::Result<()> {
 /// `gtins` (distinct, sorted) as stored.
 pub(crate) fn to_json(gtins: &[&str]) -> String {
     serde_json::to_string(gtins).unwrap_or_else(|_| "[]".to_string())
+}
+
+/// Whether `filter` keeps exposures of `gtin` (it names no GTINs, or names
+/// this one).
+pub(crate) fn wanted(filter: &EventFilter, gtin: &str) -> bool {
+    filter
+        .gtins
+        .as_ref()
+        .is_none_or(|g| g.iter().any(|w| w == gtin))
 }
 
 /// Most GTINs a report may ask for and still have SQLite search the lists

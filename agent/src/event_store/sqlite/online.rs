@@ -74,11 +74,7 @@ impl SqliteStore {
             gtins.sort_unstable();
             gtins.dedup();
             for gtin in gtins {
-                if filter
-                    .gtins
-                    .as_ref()
-                    .is_some_and(|g| !g.iter().any(|w| *w == *gtin))
-                {
+                if !super::exposures::wanted(filter, &gtin) {
                     continue;
                 }
                 each(ExposureRow {

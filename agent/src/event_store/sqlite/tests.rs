@@ -988,33 +988,40 @@ fn a_version_4_file_gets_its_exposure_totals_on_upgrade() {
     assert_eq!(totals, rows);
 }
 
+/// Batch `b`: 200 pickups of garments `serial(n)`, n numbering the events.
+fn pickups(b: usize, serial: impl Fn(usize) -> usize) -> Vec<u8> {
+    let events = (0..200)
+        .map(|i| {
+            let n = b * 200 + i;
+            let id = format!("S1-{n}");
+            event(
+                &id,
+                "2026-11-20T10:00:00Z",
+                "item_pickup",
+                &serial(n).to_string(),
+            )
+        })
+        .collect();
+    payload(&format!("b-{b}"), events)
+}
+
+/// A new store in `dir` whose WAL is bounded at `limit`, and its WAL's path.
+fn bounded_store(dir: &Path, limit: u64) -> (SqliteStore, PathBuf) {
+    let mut store = SqliteStore::open(&dir.join("hq.db")).unwrap();
+    store.bound_wal_at(limit);
+    (store, dir.join("hq.db-wal"))
+}
+
 #[test]
 fn the_wal_stays_bounded_while_commits_follow_each_other_without_a_pause() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("hq.db");
-    let mut store = SqliteStore::open(&path).unwrap();
     const LIMIT: u64 = 1 << 20;
-    store.bound_wal_at(LIMIT);
-    let wal = dir.path().join("hq.db-wal");
+    let (mut store, wal) = bounded_store(dir.path(), LIMIT);
     // Garments all over the key range, so every commit dirties pages of
     // the whole table; made beforehand, so the commits follow each other
     // while the checkpoint thread is still copying the last one.
     let batches: Vec<Vec<u8>> = (0..500)
-        .map(|b| {
-            let events = (0..200)
-                .map(|i| {
-                    let n = b * 200 + i;
-                    let serial = (n * 7919 % 100_003).to_string();
-                    event(
-                        &format!("S1-{n}"),
-                        "2026-11-20T10:00:00Z",
-                        "item_pickup",
-                        &serial,
-                    )
-                })
-                .collect();
-            payload(&format!("b-{b}"), events)
-        })
+        .map(|b| pickups(b, |n| n * 7919 % 100_003))
         .collect();
     let topic = topic();
     let verdicts: Vec<_> = batches.iter().map(|p| validate(&topic, p)).collect();
@@ -1041,24 +1048,9 @@ fn the_wal_stays_bounded_while_commits_follow_each_other_without_a_pause() {
 fn a_wal_grown_behind_a_long_report_shrinks_back_once_the_report_ends() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hq.db");
-    let mut store = SqliteStore::open(&path).unwrap();
     const LIMIT: u64 = 256 << 10;
-    store.bound_wal_at(LIMIT);
-    let wal = dir.path().join("hq.db-wal");
-    let batch = |b: usize| {
-        let events = (0..200)
-            .map(|i| {
-                let n = b * 200 + i;
-                event(
-                    &format!("S1-{n}"),
-                    "2026-11-20T10:00:00Z",
-                    "item_pickup",
-                    &n.to_string(),
-                )
-            })
-            .collect();
-        payload(&format!("b-{b}"), events)
-    };
+    let (mut store, wal) = bounded_store(dir.path(), LIMIT);
+    let batch = |b| pickups(b, |n| n);
     ingest(&mut store, &topic(), &batch(0));
     // A report reading the first commit's snapshot: no checkpoint can
     // copy past it, so the WAL grows past the limit.
