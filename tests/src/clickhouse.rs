@@ -6,7 +6,7 @@
 //! data: to a collector it looks like HQ's database going away and coming
 //! back. Ready means answering `/ping` on the HTTP port.
 
-use crate::mosquitto::free_port;
+use crate::mosquitto::free_ports;
 use crate::process::{wait_until, ChildGuard};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -48,9 +48,9 @@ impl ClickHouse {
             .prefix("clickhouse-")
             .tempdir()
             .expect("tempdir");
-        let http_port = free_port();
-        let tcp_port = free_port();
-        let interserver_port = free_port();
+        // One server's three ports must differ: chosen one after the
+        // other, the same port once came back twice.
+        let [http_port, tcp_port, interserver_port] = free_ports();
         std::fs::write(
             dir.path().join("config.xml"),
             config_text(dir.path(), http_port, tcp_port, interserver_port),

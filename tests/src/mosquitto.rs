@@ -88,10 +88,10 @@ impl Mosquitto {
             .prefix("mosquitto-")
             .tempdir()
             .expect("tempdir");
-        let port = free_port();
+        let [port, spare] = free_ports();
         let needs_observer =
             opts.tls.is_some() || opts.password_file.is_some() || !opts.allow_anonymous;
-        let observer_port = if needs_observer { free_port() } else { port };
+        let observer_port = if needs_observer { spare } else { port };
         let conf = config_text(
             &opts,
             dir.path(),
@@ -237,8 +237,15 @@ impl Drop for Mosquitto {
 /// A port that was free a moment ago. Another process could take it before
 /// the broker binds; the broker then fails to start and says so in its log.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local addr").port()
+    free_ports::<1>()[0]
+}
+
+/// `N` distinct ports that were free a moment ago: all are held at once
+/// while they are chosen, since a port just let go can be handed out again.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: [TcpListener; N] =
+        std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port"));
+    listeners.map(|l| l.local_addr().expect("local addr").port())
 }
 
 fn config_text(
