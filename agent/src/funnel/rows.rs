@@ -143,6 +143,13 @@ impl<'o> RowIndex<'o> {
         }
     }
 
+    /// Whether two places that differ only in fixture, zone and instant
+    /// share a row: a report keyed by none of them. Then one look-up serves
+    /// every step of a garment.
+    pub(super) fn same_row_at_any_fixture_zone_or_time(&self) -> bool {
+        !self.by_fixture && !self.by_zone && self.grain.is_none()
+    }
+
     /// The store of `place` when the key depends on it (its time zone is
     /// in the slot already).
     fn keyed_store<'p>(&self, place: &Place<'p>) -> Option<&'p str> {

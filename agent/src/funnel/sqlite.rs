@@ -1,8 +1,9 @@
 //! Reads the SQLite event store into the funnel engine.
 //!
-//! Item events come off the table `garment_steps` already sorted by garment
-//! and time, so each garment is scanned as soon as its last event is read
-//! and memory stays flat however many events there are.
+//! Item events come off the table `garment_steps` a store at a time, already
+//! sorted by garment and time, so each garment is scanned as soon as its
+//! last event is read and memory stays flat however many events there are.
+//! [`READERS`] threads take the stores in turn.
 //! Dwells, their exposures (the GTINs each showed) and door counts come off
 //! their own covering index, `events_dwells_and_visits`; a report with no
 //! time bounds and no fixture, zone or time key reads the exposures' running
@@ -16,13 +17,11 @@ use crate::event_store::sqlite::filter::{dwell_filter_sql, filter_sql};
 use crate::event_store::sqlite::garments::{gtin_value, step_kind, StoredKey};
 use crate::event_store::{DbError, EventFilter, SqliteStore};
 use protocol::time::UnixMillis;
-use rusqlite::types::{ToSql, ValueRef};
-use std::collections::HashMap;
+use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-
-/// A garment's (store, GTIN, serial) as stored.
-type GarmentKey = (Vec<u8>, StoredKey, StoredKey);
 
 fn bytes(value: ValueRef<'_>) -> Option<&[u8]> {
     match value {
@@ -31,9 +30,44 @@ fn bytes(value: ValueRef<'_>) -> Option<&[u8]> {
     }
 }
 
-/// Scans one garment, its events put in the engine's order first; a key
-/// that is not UTF-8 was not written by the collector and is skipped.
-fn add_garment(builder: &mut FunnelBuilder<'_>, key: &GarmentKey, events: &mut [GarmentEvent]) {
+/// One garment of a store: its GTIN and serial as stored, and the GTIN's
+/// text (kept from the garment before when it has the same GTIN, as most
+/// do: a store's garments come GTIN by GTIN).
+struct Garment {
+    gtin: StoredKey,
+    serial: StoredKey,
+    /// `None` for a stored GTIN the collector never writes.
+    gtin_text: Option<String>,
+}
+
+impl Garment {
+    fn new(gtin: StoredKey, serial: StoredKey, before: Option<Garment>) -> Garment {
+        let gtin_text = match before {
+            Some(before) if before.gtin == gtin => before.gtin_text,
+            _ => {
+                let mut digits = [0u8; 14];
+                gtin.gtin_text(&mut digits)
+                    .and_then(|text| std::str::from_utf8(text).ok())
+                    .map(str::to_string)
+            }
+        };
+        Garment {
+            gtin,
+            serial,
+            gtin_text,
+        }
+    }
+}
+
+/// Scans one garment of `shop`, its events put in the engine's order
+/// first; a GTIN that is not UTF-8 was not written by the collector and is
+/// skipped.
+fn add_garment(
+    builder: &mut FunnelBuilder<'_>,
+    shop: &str,
+    garment: &Garment,
+    events: &mut [GarmentEvent],
+) {
     // The table orders a garment's events by time and step, then by the
     // order they were stored in; the engine breaks the remaining ties by
     // fixture and zone (they decide which pickup opens a journey).
@@ -45,9 +79,7 @@ fn add_garment(builder: &mut FunnelBuilder<'_>, key: &GarmentKey, events: &mut [
             (a.ts, a.kind, &a.fixture, &a.zone).cmp(&(b.ts, b.kind, &b.fixture, &b.zone))
         });
     }
-    let mut digits = [0u8; 14];
-    let gtin = key.1.gtin_text(&mut digits).map(std::str::from_utf8);
-    if let (Ok(shop), Some(Ok(gtin))) = (std::str::from_utf8(&key.0), gtin) {
+    if let Some(gtin) = &garment.gtin_text {
         builder.add_garment(shop, Some(gtin), events);
     }
 }
@@ -59,11 +91,11 @@ fn text(value: ValueRef<'_>) -> Option<&str> {
     }
 }
 
-/// Reader threads. A garment never spans two stores, so splitting the
-/// garment steps into store ranges gives each thread whole garments; the
+/// Reader threads. A garment never spans two stores, so handing each
+/// thread whole stores (or store ranges) gives it whole garments; the
 /// machines this runs on have at least two cores.
 const READERS: usize = 2;
-/// Rows sampled to choose the store ranges.
+/// Rows sampled to choose the store ranges the exposures are split by.
 const SPLIT_SAMPLES: i64 = 64;
 
 impl FunnelSource for SqliteStore {
@@ -85,18 +117,33 @@ impl FunnelSource for SqliteStore {
         add_dwells_and_visits(self, filter, opts, builder)
     }
 
-    /// Each reader thread scans whole garments of its own store range into
-    /// a builder of its own; the parts are absorbed in range order.
+    /// Reader threads take the stores one at a time, each into a builder
+    /// of its own, until none is left; a store's garments are all its own,
+    /// and a thread that drew small stores takes more of them.
     fn add_garments(
         &self,
         journeys: &EventFilter,
         opts: &FunnelOptions,
         builder: &mut FunnelBuilder<'_>,
     ) -> Result<(), DbError> {
-        let journeys = &seekable(self, journeys)?;
-        in_parts(self, journeys, builder, |reader, range, part| {
-            scan_garments(reader, journeys, range, opts, part)
-        })
+        let shops = garment_stores(self, journeys)?;
+        let next = AtomicUsize::new(0);
+        let template = &*builder;
+        let parts = in_parallel(self, READERS.min(shops.len()), |reader, _| {
+            let mut part = template.part();
+            scan_garments(
+                reader,
+                journeys,
+                opts,
+                || shops.get(next.fetch_add(1, Ordering::Relaxed)),
+                &mut part,
+            )?;
+            Ok(part)
+        })?;
+        for part in parts {
+            builder.absorb(part);
+        }
+        Ok(())
     }
 }
 
@@ -124,9 +171,9 @@ fn in_parts<'o>(
 ) -> Result<(), DbError> {
     let ranges = store_ranges(store, filter)?;
     let template = &*builder;
-    let parts = in_parallel(store, &ranges, |reader, range| {
+    let parts = in_parallel(store, ranges.len(), |reader, i| {
         let mut part = template.part();
-        read(reader, range, &mut part)?;
+        read(reader, &ranges[i], &mut part)?;
         Ok(part)
     })?;
     for part in parts {
@@ -138,22 +185,22 @@ fn in_parts<'o>(
 /// `[from, to)` over store ids; `None` is open-ended.
 type StoreRange = (Option<String>, Option<String>);
 
-/// Runs `read` once per range, each on a thread with a read-only
-/// connection of its own, and collects their builders in range order.
+/// Runs `read` on `threads` threads (given their index), each with a
+/// read-only connection of its own, and collects their builders in index
+/// order.
 fn in_parallel<'o>(
     store: &SqliteStore,
-    ranges: &[StoreRange],
-    read: impl Fn(&SqliteStore, &StoreRange) -> Result<FunnelBuilder<'o>, DbError> + Sync,
+    threads: usize,
+    read: impl Fn(&SqliteStore, usize) -> Result<FunnelBuilder<'o>, DbError> + Sync,
 ) -> Result<Vec<FunnelBuilder<'o>>, DbError> {
     let path = store.path();
     let read = &read;
     let parts: Vec<Result<FunnelBuilder<'o>, DbError>> = std::thread::scope(|scope| {
-        let readers: Vec<_> = ranges
-            .iter()
-            .map(|range| {
+        let readers: Vec<_> = (0..threads)
+            .map(|i| {
                 scope.spawn(move || {
                     let reader = SqliteStore::open_read_only(path)?;
-                    read(&reader, range)
+                    read(&reader, i)
                 })
             })
             .collect();
@@ -411,12 +458,50 @@ pub fn events_per_store(
     rows.collect::<Result<_, _>>().map_err(DbError::from)
 }
 
-/// Feeds every garment with item events in `range` to `builder`.
-fn scan_garments(
+/// A store id as stored, bound as TEXT whatever its bytes.
+struct StoreId(Vec<u8>);
+
+impl ToSql for StoreId {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(ValueRef::Text(&self.0)))
+    }
+}
+
+/// The stores with garment steps that `filter` keeps, one seek each.
+fn garment_stores(store: &SqliteStore, filter: &EventFilter) -> Result<Vec<StoreId>, DbError> {
+    let conn = store.connection();
+    let first = |r: &rusqlite::Row<'_>| Ok(bytes(r.get_ref(0)?).map(<[u8]>::to_vec));
+    let mut found = conn.query_row("SELECT MIN(store) FROM garment_steps", [], first)?;
+    let mut next = conn.prepare("SELECT MIN(store) FROM garment_steps WHERE store > ?1")?;
+    let named: Option<HashSet<&str>> = filter
+        .stores
+        .as_ref()
+        .map(|s| s.iter().map(String::as_str).collect());
+    let mut stores = Vec::new();
+    while let Some(shop) = found {
+        let shop = StoreId(shop);
+        found = next.query_row([&shop], first)?;
+        // A store id that is not UTF-8 was not written by the collector.
+        let Ok(text) = std::str::from_utf8(&shop.0) else {
+            continue;
+        };
+        if filter.store.as_ref().is_none_or(|s| s == text)
+            && named.as_ref().is_none_or(|s| s.contains(text))
+        {
+            stores.push(shop);
+        }
+    }
+    Ok(stores)
+}
+
+/// Feeds every garment with item events of the stores `next_store` hands
+/// out to `builder`, a store at a time: the store is then bound once
+/// rather than read on every row.
+fn scan_garments<'s>(
     store: &SqliteStore,
     filter: &EventFilter,
-    range: &StoreRange,
     opts: &FunnelOptions,
+    mut next_store: impl FnMut() -> Option<&'s StoreId>,
     builder: &mut FunnelBuilder<'_>,
 ) -> Result<(), DbError> {
     let by_fixture = opts.by.contains(&Dimension::Fixture);
@@ -433,79 +518,87 @@ fn scan_garments(
         .flatten()
         .map(|gtin| gtin_value(gtin))
         .collect();
-    let (mut cond, mut params) = filter_sql(&unkeyed);
+    let (mut cond, filter_params) = filter_sql(&unkeyed);
     if filter.gtins.is_some() {
         let marks = vec!["?"; keys.len()].join(", ");
         let _ = write!(cond, " AND gtin IN ({marks})");
-        params.extend(keys.iter().map(|k| k as &dyn ToSql));
     }
-    range_sql(range, &mut cond, &mut params);
-    // The ORDER BY is the table's key, so no sort step is needed. Fixture
-    // and zone are selected only when the report is keyed by them: SQLite
-    // decodes every selected column of every row.
+    // The ORDER BY is the table's key after the store, so no sort step is
+    // needed. Fixture and zone are selected only when the report is keyed
+    // by them: SQLite decodes every selected column of every row.
     let extra = match (by_fixture, by_zone) {
         (true, true) => ", fixture, zone",
         (true, false) => ", fixture",
         (false, true) => ", zone",
         (false, false) => "",
     };
-    let zone_column = if by_fixture { 6 } else { 5 };
+    let zone_column = if by_fixture { 5 } else { 4 };
     let mut items = store.connection().prepare(&format!(
-        "SELECT store, gtin, serial, ts_ms, step{extra} FROM garment_steps
-         WHERE 1{cond} ORDER BY store, gtin, serial, ts_ms, step, event"
+        "SELECT gtin, serial, ts_ms, step{extra} FROM garment_steps
+         WHERE store = ?{cond} ORDER BY gtin, serial, ts_ms, step, event"
     ))?;
-    let mut rows = items.query(params.as_slice())?;
-    // Keys are compared as stored (bytes, integers) and turned into text
-    // once per garment: UTF-8 checks on every row of every key column cost
-    // more than the journey logic.
-    let mut current: Option<GarmentKey> = None;
     let mut events: Vec<GarmentEvent> = Vec::new();
-    while let Some(row) = rows.next()? {
-        let Some(shop) = bytes(row.get_ref(0)?) else {
+    while let Some(shop) = next_store() {
+        // `garment_stores` hands out UTF-8 ids only.
+        let Ok(shop_text) = std::str::from_utf8(&shop.0) else {
             continue;
         };
-        let (gtin, serial) = (row.get_ref(1)?, row.get_ref(2)?);
-        let same = current
-            .as_ref()
-            .is_some_and(|(s, g, n)| n.is(serial) && g.is(gtin) && s.as_slice() == shop);
-        if !same {
-            if let Some(key) = current.take() {
-                add_garment(builder, &key, &mut events);
+        let mut params: Vec<&dyn ToSql> = vec![shop];
+        params.extend(filter_params.iter().copied());
+        params.extend(keys.iter().map(|k| k as &dyn ToSql));
+        let mut rows = items.query(params.as_slice())?;
+        // Keys are compared as stored (bytes, integers) and turned into
+        // text once per GTIN: UTF-8 checks on every row of every key
+        // column cost more than the journey logic.
+        let mut current: Option<Garment> = None;
+        let mut before: Option<Garment> = None;
+        events.clear();
+        while let Some(row) = rows.next()? {
+            let (gtin, serial) = (row.get_ref(0)?, row.get_ref(1)?);
+            let same = current
+                .as_ref()
+                .is_some_and(|g| g.serial.is(serial) && g.gtin.is(gtin));
+            if !same {
+                if let Some(garment) = current.take() {
+                    add_garment(builder, shop_text, &garment, &mut events);
+                    before = Some(garment);
+                }
+                events.clear();
+                let (Some(gtin), Some(serial)) = (StoredKey::of(gtin), StoredKey::of(serial))
+                else {
+                    continue;
+                };
+                current = Some(Garment::new(gtin, serial, before.take()));
             }
-            events.clear();
-            let (Some(gtin), Some(serial)) = (StoredKey::of(gtin), StoredKey::of(serial)) else {
+            let code = match row.get_ref(3)? {
+                ValueRef::Integer(code) => step_kind(code),
+                _ => None,
+            };
+            let Some(kind) = code else {
+                // The collector stores only the three steps; anything else
+                // was written by another hand and is not a funnel step.
                 continue;
             };
-            current = Some((shop.to_vec(), gtin, serial));
+            events.push(GarmentEvent {
+                ts: UnixMillis(row.get(2)?),
+                kind,
+                // Read only when the report needs it: it costs an
+                // allocation per event.
+                fixture: if by_fixture {
+                    text(row.get_ref(4)?).map(str::to_string)
+                } else {
+                    None
+                },
+                zone: if by_zone {
+                    text(row.get_ref(zone_column)?).map(str::to_string)
+                } else {
+                    None
+                },
+            });
         }
-        let code = match row.get_ref(4)? {
-            ValueRef::Integer(code) => step_kind(code),
-            _ => None,
-        };
-        let Some(kind) = code else {
-            // The collector stores only the three steps; anything else was
-            // written by another hand and is not a funnel step.
-            continue;
-        };
-        events.push(GarmentEvent {
-            ts: UnixMillis(row.get(3)?),
-            kind,
-            // Read only when the report needs it: it costs an allocation
-            // per event.
-            fixture: if by_fixture {
-                text(row.get_ref(5)?).map(str::to_string)
-            } else {
-                None
-            },
-            zone: if by_zone {
-                text(row.get_ref(zone_column)?).map(str::to_string)
-            } else {
-                None
-            },
-        });
-    }
-    if let Some(key) = current {
-        add_garment(builder, &key, &mut events);
+        if let Some(garment) = current {
+            add_garment(builder, shop_text, &garment, &mut events);
+        }
     }
     Ok(())
 }

@@ -1076,3 +1076,97 @@ fn a_wal_grown_behind_a_long_report_shrinks_back_once_the_report_ends() {
 fn count_on(conn: &rusqlite::Connection, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
+
+/// Store `shop`'s batch of `events`.
+fn store_batch(shop: &str, events: Vec<serde_json::Value>) -> (String, Vec<u8>) {
+    let topic = Topic::new(shop, TopicKind::Events).to_string();
+    let body = json!({"schema": "aisle.batch.v1", "store": shop, "gateway": "gw-1",
+                      "batch_id": format!("{shop}-b"), "created_at": "2026-11-20T10:00:00.000Z",
+                      "events": events});
+    (topic, body.to_string().into_bytes())
+}
+
+#[test]
+fn a_report_over_many_stores_counts_each_as_its_own_report_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
+    // More stores than reader threads, of different sizes: store k has
+    // k + 1 garments picked up, the first tried on, and bought in even k.
+    let shops: Vec<String> = (0..9).map(|k| format!("S{k}")).collect();
+    for (k, shop) in shops.iter().enumerate() {
+        let mut events: Vec<serde_json::Value> = (0..=k)
+            .map(|n| {
+                let id = format!("{shop}-p{n}");
+                event(&id, "2026-11-20T10:00:00Z", "item_pickup", &n.to_string())
+            })
+            .collect();
+        events.push(event(
+            &format!("{shop}-t"),
+            "2026-11-20T10:05:00Z",
+            "item_try_on",
+            "0",
+        ));
+        if k % 2 == 0 {
+            events.push(event(
+                &format!("{shop}-b"),
+                "2026-11-20T10:10:00Z",
+                "item_purchase",
+                "0",
+            ));
+        }
+        let (topic, body) = store_batch(shop, events);
+        ingest(&mut store, &topic, &body);
+    }
+    // Rows no collector writes: a store id that is not UTF-8, sorting
+    // between S3 and S4, and a step code no funnel step has.
+    store
+        .connection()
+        .execute_batch(&format!(
+            "INSERT INTO garment_steps (store, gtin, serial, ts_ms, step, event)
+             VALUES (CAST(X'5333FF' AS TEXT), {A}, 1, 1795168800000, 1, 1),
+                    ('S3', {A}, 1, 1795168800001, 9, 2);"
+        ))
+        .unwrap();
+    let opts = FunnelOptions {
+        by: vec![Dimension::Store],
+        ..FunnelOptions::default()
+    };
+    let all = report(&store, &EventFilter::default(), &opts).unwrap();
+    let named: Vec<_> = all.rows.iter().map(|r| r.dims[0].clone()).collect();
+    assert_eq!(named, shops.iter().cloned().map(Some).collect::<Vec<_>>());
+    for (k, shop) in shops.iter().enumerate() {
+        let row = &all.rows[k];
+        let bought = u64::from(k % 2 == 0);
+        assert_eq!(
+            (row.pickups, row.try_ons, row.purchases),
+            (k as u64 + 1, 1, bought),
+            "{shop}"
+        );
+        assert_eq!(
+            (row.journeys, row.journeys_try_on, row.journeys_purchase),
+            (k as u64 + 1, 1, bought),
+            "{shop}"
+        );
+        let alone = EventFilter {
+            store: Some(shop.clone()),
+            ..EventFilter::default()
+        };
+        let own = report(&store, &alone, &opts).unwrap();
+        assert_eq!(own.rows, vec![row.clone()], "{shop}");
+    }
+}
+
+#[test]
+fn readers_map_files_past_2_gib() {
+    // SQLite caps the map at its compile-time maximum, 2 GiB unless
+    // .cargo/config.toml raises it; the 10 M-event file is larger.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hq.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let reader = SqliteStore::open_read_only(&path).unwrap();
+    let mapped: i64 = reader
+        .connection()
+        .pragma_query_value(None, "mmap_size", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mapped, MMAP_BYTES);
+}

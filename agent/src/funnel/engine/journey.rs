@@ -73,6 +73,11 @@ impl FunnelBuilder<'_> {
     ) {
         let window = self.opts.window;
         let mut open: Option<Journey> = None;
+        // The row of the unit's steps at their store, when the report does
+        // not tell their fixtures, zones and instants apart: looked up once
+        // rather than once a step.
+        let shared = self.rows.same_row_at_any_fixture_zone_or_time();
+        let mut row_at: Option<(Option<&str>, usize)> = None;
         for step in steps {
             if open
                 .as_ref()
@@ -86,14 +91,23 @@ impl FunnelBuilder<'_> {
             let counted = self.until.is_none_or(|to| step.ts < to);
             let mut step_cell = None;
             if counted {
-                let cell = self.cell(&Place {
-                    channel,
-                    store: step.store,
-                    gtin,
-                    fixture: step.fixture,
-                    zone: step.zone,
-                    ts: step.ts,
-                });
+                let cell = match row_at {
+                    Some((store, cell)) if store == step.store => cell,
+                    _ => {
+                        let cell = self.cell(&Place {
+                            channel,
+                            store: step.store,
+                            gtin,
+                            fixture: step.fixture,
+                            zone: step.zone,
+                            ts: step.ts,
+                        });
+                        if shared {
+                            row_at = Some((step.store, cell));
+                        }
+                        cell
+                    }
+                };
                 step_cell = Some(cell);
                 let row = &mut self.cells[cell].row;
                 match step.kind {
