@@ -376,3 +376,30 @@ fn keeps_each_stores_latest_status_its_last_will_and_tag_health() {
     assert!(fleet_row(&hq.db, "S2").is_none());
     assert_eq!(count(&hq.db, "SELECT COUNT(*) FROM events"), 0);
 }
+
+#[test]
+fn a_backlog_the_broker_sends_all_at_once_is_stored_without_stalling() {
+    // No in-flight window: the broker sends the whole queued backlog
+    // without waiting for acks, so the collector receives far faster than
+    // its acks can go out. It once stopped for good there: its writer
+    // waited for room to queue an ack while the connection task, the one
+    // that sends acks, waited for room in the writer's queue.
+    let broker = Mosquitto::start_with(MosquittoOptions {
+        max_inflight_messages: Some(0),
+        ..MosquittoOptions::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut hq = HqCollector::start(dir.path(), &broker.url(), &[]);
+    hq.child.kill9();
+    let batches: Vec<(String, Vec<u8>)> = (0..6000u32)
+        .map(|b| {
+            let shop = format!("S{}", b % 7);
+            let events = vec![pickup(&shop, b)];
+            (topic(&shop), batch_json(&shop, &format!("b-{b}"), events))
+        })
+        .collect();
+    publish_pairs(&broker.url(), &batches);
+    let restarted = HqCollector::start(dir.path(), &broker.url(), &[]);
+    restarted.wait_events(6000);
+    assert_eq!(funnel_json(&restarted.db)["rows"][0]["pickups"], 6000);
+}

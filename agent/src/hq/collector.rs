@@ -21,6 +21,7 @@ use protocol::topics::{Filter, TopicKind};
 use rumqttc::{
     AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeFilter, SubscribeReasonCode,
 };
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -42,6 +43,8 @@ const REQUESTS: usize = 1024;
 const MAX_PACKET: usize = 268_435_455;
 /// Wait between reconnect attempts and between retries of a failed commit.
 const RETRY: Duration = Duration::from_secs(1);
+/// Wait before queueing acks again that found the request queue full.
+const ACK_RETRY: Duration = Duration::from_millis(10);
 
 /// What to subscribe to: every store's events, optionally as a member of a
 /// shared-subscription group so several collectors split the load; and
@@ -225,6 +228,12 @@ async fn handle(
 }
 
 /// Commits groups of received batches and acks them once committed.
+///
+/// The writer never waits for room to queue an ack: the session task,
+/// which sends the acks, may itself be waiting for room in the writer's
+/// queue, and a broker with no in-flight window (or one that sends a
+/// backlog all at once) fills both. Acks that find the request queue full
+/// wait here, in order, and are retried while the writer goes on.
 async fn write_batches(
     mut store: EventStore,
     mut batches: mpsc::Receiver<Arrived>,
@@ -233,7 +242,20 @@ async fn write_batches(
     stats: Arc<CollectorStats>,
 ) -> anyhow::Result<()> {
     let mut group: Vec<Arrived> = Vec::new();
-    while batches.recv_many(&mut group, MAX_GROUP).await > 0 {
+    let mut unacked: VecDeque<Publish> = VecDeque::new();
+    loop {
+        queue_acks(&client, &mut unacked);
+        let arrived = if unacked.is_empty() {
+            batches.recv_many(&mut group, MAX_GROUP).await
+        } else {
+            tokio::select! {
+                n = batches.recv_many(&mut group, MAX_GROUP) => n,
+                () = tokio::time::sleep(ACK_RETRY) => continue,
+            }
+        };
+        if arrived == 0 {
+            break;
+        }
         let mut fleet_received: Vec<FleetReceived<'_>> = Vec::new();
         let mut received: Vec<Received<'_>> = Vec::new();
         for arrived in &group {
@@ -285,14 +307,37 @@ async fn write_batches(
                 }
             }
         }
-        // Received holds borrows of the group; acks go out in arrival order.
+        // Received holds borrows of the group; acks go out in arrival
+        // order, each keeping only what an ack needs.
         drop(received);
         drop(fleet_received);
-        for arrived in group.drain(..) {
-            client.ack(&arrived.publish).await?;
-        }
+        unacked.extend(group.drain(..).map(|arrived| ack_of(&arrived.publish)));
+    }
+    // Stopping: the session task keeps the connection polled until this
+    // returns, so the last acks can wait for room.
+    for publish in unacked {
+        client.ack(&publish).await?;
     }
     Ok(())
+}
+
+/// What acking `publish` needs (its packet id and QoS), without the
+/// payload, which may be large.
+fn ack_of(publish: &Publish) -> Publish {
+    let mut ack = Publish::new("", publish.qos, Vec::new());
+    ack.pkid = publish.pkid;
+    ack
+}
+
+/// Queues the acks in `unacked`, oldest first, until the request queue is
+/// full; the rest stay for the next try.
+fn queue_acks(client: &AsyncClient, unacked: &mut VecDeque<Publish>) {
+    while let Some(publish) = unacked.front() {
+        if client.try_ack(publish).is_err() {
+            return;
+        }
+        unacked.pop_front();
+    }
 }
 
 /// A message as the session task hands it to the writer: an events
