@@ -11,8 +11,9 @@ use aisle_system_tests::publisher::Message;
 use aisle_system_tests::{aisle_bin, clear_ready_file, publish, wait_until, GatewayRig, STEP};
 use protocol::{Command, CommandOutcome, Downlink, FwVersion, TagEvent, Uplink};
 use serde_json::Value;
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::process::{Command as Process, Output};
+use std::process::{Command as Process, Output, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::thread;
 
@@ -425,10 +426,23 @@ fn hq_commands_are_taken_once_from_the_stores_own_topic_and_bad_ones_refused() {
 #[test]
 fn a_command_queued_when_the_gateway_is_killed_is_confirmed_after_restart() {
     let mut rig = ready_rig();
-    let cli = run_cli(&rig, &["identify", "--tag", &TAG.to_string()]);
+    // Killed only once the CLI has the gateway's word that the command is
+    // queued (its first line), not merely once the gateway has published
+    // it: between the two, the CLI cannot know.
+    let mut cli = Process::new(aisle_bin())
+        .args(["tag", "identify", "--tag", &TAG.to_string(), "--config"])
+        .arg(rig.path("store.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run aisle tag");
+    let mut lines = BufReader::new(cli.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a line from the CLI").unwrap();
+    assert!(first.contains("queued as command"), "{first}");
     let queued = wait_update(&rig, "the command queued", |u| u["state"] == "queued");
     rig.gateway().kill9();
-    let out = cli.join().unwrap();
+    assert!(lines.all(|line| line.is_ok()));
+    let out = cli.wait_with_output().unwrap();
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(

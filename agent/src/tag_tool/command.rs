@@ -169,7 +169,10 @@ fn send(file: &Path, req: &CommandRequest) -> anyhow::Result<ExitCode> {
             "aisle: the gateway went away (restarted or stopped) before the command finished; command {id} stays queued in its spool and is sent when tag {} is next heard. See its result on aisle/v1/stores/{}/tags or in the gateway's log.",
             req.tag, cfg.store
         ),
-        None => eprintln!("aisle: the gateway closed the connection before accepting the command; try again"),
+        None => eprintln!(
+            "aisle: the gateway closed the connection before saying whether it queued the command; if it did, its state shows on aisle/v1/stores/{}/tags and in the gateway's log: check there before sending it again",
+            cfg.store
+        ),
     }
     Ok(ExitCode::from(EXIT_LOST_GATEWAY))
 }
