@@ -32,7 +32,8 @@ The result also goes to HQ on aisle/v1/stores/{store}/tags.
 
 Exit status: 0 confirmed (or delivered to a tag whose firmware cannot
 confirm), 1 refused or expired, 2 bad config, 3 gateway not reachable,
-4 gateway restarted while waiting (the command stays queued in its spool).
+4 gateway restarted while waiting (the command stays queued in its spool;
+  if it went before answering, check the tags topic before sending again).
 Run as root or as a member of the aisle group. Reference: docs/gateway.md";
 
 #[derive(clap::Args)]
