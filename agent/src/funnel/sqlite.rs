@@ -128,22 +128,20 @@ impl FunnelSource for SqliteStore {
     ) -> Result<(), DbError> {
         let shops = garment_stores(self, journeys)?;
         let next = AtomicUsize::new(0);
-        let template = &*builder;
-        let parts = in_parallel(self, READERS.min(shops.len()), |reader, _| {
-            let mut part = template.part();
-            scan_garments(
-                reader,
-                journeys,
-                opts,
-                || shops.get(next.fetch_add(1, Ordering::Relaxed)),
-                &mut part,
-            )?;
-            Ok(part)
-        })?;
-        for part in parts {
-            builder.absorb(part);
-        }
-        Ok(())
+        in_parallel(
+            self,
+            builder,
+            READERS.min(shops.len()),
+            |reader, _, part| {
+                scan_garments(
+                    reader,
+                    journeys,
+                    opts,
+                    || shops.get(next.fetch_add(1, Ordering::Relaxed)),
+                    part,
+                )
+            },
+        )
     }
 }
 
@@ -160,9 +158,8 @@ fn seekable(store: &SqliteStore, filter: &EventFilter) -> Result<EventFilter, Db
     Ok(seek)
 }
 
-/// Splits `filter`'s stores into ranges, has `read` fill a part of
-/// `builder` per range, each on a thread of its own (see [`in_parallel`]),
-/// and absorbs the parts in range order.
+/// Splits `filter`'s stores into ranges and has `read` fill `builder`
+/// with each range on a thread of its own (see [`in_parallel`]).
 fn in_parts<'o>(
     store: &SqliteStore,
     filter: &EventFilter,
@@ -170,37 +167,33 @@ fn in_parts<'o>(
     read: impl Fn(&SqliteStore, &StoreRange, &mut FunnelBuilder<'o>) -> Result<(), DbError> + Sync,
 ) -> Result<(), DbError> {
     let ranges = store_ranges(store, filter)?;
-    let template = &*builder;
-    let parts = in_parallel(store, ranges.len(), |reader, i| {
-        let mut part = template.part();
-        read(reader, &ranges[i], &mut part)?;
-        Ok(part)
-    })?;
-    for part in parts {
-        builder.absorb(part);
-    }
-    Ok(())
+    in_parallel(store, builder, ranges.len(), |reader, i, part| {
+        read(reader, &ranges[i], part)
+    })
 }
 
 /// `[from, to)` over store ids; `None` is open-ended.
 type StoreRange = (Option<String>, Option<String>);
 
 /// Runs `read` on `threads` threads (given their index), each with a
-/// read-only connection of its own, and collects their builders in index
-/// order.
+/// read-only connection and a part of `builder` of its own, and absorbs
+/// the parts in index order.
 fn in_parallel<'o>(
     store: &SqliteStore,
+    builder: &mut FunnelBuilder<'o>,
     threads: usize,
-    read: impl Fn(&SqliteStore, usize) -> Result<FunnelBuilder<'o>, DbError> + Sync,
-) -> Result<Vec<FunnelBuilder<'o>>, DbError> {
+    read: impl Fn(&SqliteStore, usize, &mut FunnelBuilder<'o>) -> Result<(), DbError> + Sync,
+) -> Result<(), DbError> {
     let path = store.path();
-    let read = &read;
+    let (read, template) = (&read, &*builder);
     let parts: Vec<Result<FunnelBuilder<'o>, DbError>> = std::thread::scope(|scope| {
         let readers: Vec<_> = (0..threads)
             .map(|i| {
                 scope.spawn(move || {
                     let reader = SqliteStore::open_read_only(path)?;
-                    read(&reader, i)
+                    let mut part = template.part();
+                    read(&reader, i, &mut part)?;
+                    Ok(part)
                 })
             })
             .collect();
@@ -213,7 +206,10 @@ fn in_parallel<'o>(
             })
             .collect()
     });
-    parts.into_iter().collect()
+    for part in parts {
+        builder.absorb(part?);
+    }
+    Ok(())
 }
 
 /// ` AND …` conditions keeping the rows of stores in `range`.
@@ -459,16 +455,18 @@ pub fn events_per_store(
 }
 
 /// A store id as stored, bound as TEXT whatever its bytes.
-struct StoreId(Vec<u8>);
+struct StoreId<'b>(&'b [u8]);
 
-impl ToSql for StoreId {
+impl ToSql for StoreId<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(ValueRef::Text(&self.0)))
+        Ok(ToSqlOutput::Borrowed(ValueRef::Text(self.0)))
     }
 }
 
-/// The stores with garment steps that `filter` keeps, one seek each.
-fn garment_stores(store: &SqliteStore, filter: &EventFilter) -> Result<Vec<StoreId>, DbError> {
+/// The stores with garment steps that `filter` keeps, one seek each; a
+/// store id that is not UTF-8 was not written by the collector and is
+/// stepped over.
+fn garment_stores(store: &SqliteStore, filter: &EventFilter) -> Result<Vec<String>, DbError> {
     let conn = store.connection();
     let first = |r: &rusqlite::Row<'_>| Ok(bytes(r.get_ref(0)?).map(<[u8]>::to_vec));
     let mut found = conn.query_row("SELECT MIN(store) FROM garment_steps", [], first)?;
@@ -479,16 +477,14 @@ fn garment_stores(store: &SqliteStore, filter: &EventFilter) -> Result<Vec<Store
         .map(|s| s.iter().map(String::as_str).collect());
     let mut stores = Vec::new();
     while let Some(shop) = found {
-        let shop = StoreId(shop);
-        found = next.query_row([&shop], first)?;
-        // A store id that is not UTF-8 was not written by the collector.
-        let Ok(text) = std::str::from_utf8(&shop.0) else {
+        found = next.query_row([&StoreId(&shop)], first)?;
+        let Ok(text) = String::from_utf8(shop) else {
             continue;
         };
-        if filter.store.as_ref().is_none_or(|s| s == text)
-            && named.as_ref().is_none_or(|s| s.contains(text))
+        if filter.store.as_ref().is_none_or(|s| *s == text)
+            && named.as_ref().is_none_or(|s| s.contains(text.as_str()))
         {
-            stores.push(shop);
+            stores.push(text);
         }
     }
     Ok(stores)
@@ -501,7 +497,7 @@ fn scan_garments<'s>(
     store: &SqliteStore,
     filter: &EventFilter,
     opts: &FunnelOptions,
-    mut next_store: impl FnMut() -> Option<&'s StoreId>,
+    mut next_store: impl FnMut() -> Option<&'s String>,
     builder: &mut FunnelBuilder<'_>,
 ) -> Result<(), DbError> {
     let by_fixture = opts.by.contains(&Dimension::Fixture);
@@ -539,10 +535,6 @@ fn scan_garments<'s>(
     ))?;
     let mut events: Vec<GarmentEvent> = Vec::new();
     while let Some(shop) = next_store() {
-        // `garment_stores` hands out UTF-8 ids only.
-        let Ok(shop_text) = std::str::from_utf8(&shop.0) else {
-            continue;
-        };
         let mut params: Vec<&dyn ToSql> = vec![shop];
         params.extend(filter_params.iter().copied());
         params.extend(keys.iter().map(|k| k as &dyn ToSql));
@@ -560,7 +552,7 @@ fn scan_garments<'s>(
                 .is_some_and(|g| g.serial.is(serial) && g.gtin.is(gtin));
             if !same {
                 if let Some(garment) = current.take() {
-                    add_garment(builder, shop_text, &garment, &mut events);
+                    add_garment(builder, shop, &garment, &mut events);
                     before = Some(garment);
                 }
                 events.clear();
@@ -597,7 +589,7 @@ fn scan_garments<'s>(
             });
         }
         if let Some(garment) = current {
-            add_garment(builder, shop_text, &garment, &mut events);
+            add_garment(builder, shop, &garment, &mut events);
         }
     }
     Ok(())

@@ -243,7 +243,7 @@ async fn write_batches(
 ) -> anyhow::Result<()> {
     let mut group: Vec<Arrived> = Vec::new();
     let mut unacked: VecDeque<Publish> = VecDeque::new();
-    loop {
+    'groups: loop {
         queue_acks(&client, &mut unacked);
         let arrived = if unacked.is_empty() {
             batches.recv_many(&mut group, MAX_GROUP).await
@@ -298,10 +298,11 @@ async fn write_batches(
                 Err(err) => {
                     stats.commit_errors.fetch_add(1, Relaxed);
                     // Not acked, so not lost: retry until the disk recovers,
-                    // or leave the batches to the broker on shutdown.
+                    // or leave the batches to the broker on shutdown (the
+                    // groups committed before still get their acks).
                     tracing::error!(%err, batches = group.len(), "cannot commit batches; retrying");
                     tokio::select! {
-                        _ = stop.wait_for(|stopping| *stopping) => return Ok(()),
+                        _ = stop.wait_for(|stopping| *stopping) => break 'groups,
                         () = tokio::time::sleep(RETRY) => {}
                     }
                 }
