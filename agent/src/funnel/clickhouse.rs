@@ -32,6 +32,8 @@ use protocol::time::UnixMillis;
 use std::io;
 use std::time::Duration;
 
+mod fold;
+
 impl FunnelSource for ClickHouseStore {
     fn add_exposures(
         &self,
@@ -57,7 +59,17 @@ impl FunnelSource for ClickHouseStore {
         opts: &FunnelOptions,
         builder: &mut FunnelBuilder<'_>,
     ) -> Result<(), ClickHouseError> {
-        scan_garments(self, journeys, opts, builder)
+        if let Some(fold) = fold::Fold::of(&Keys::of(opts), opts, builder) {
+            let paths = fold.scan(self, journeys, opts, builder)?;
+            tracing::debug!(
+                folded_in_server = paths.folded,
+                scanned_here = paths.scanned,
+                read_again_by_id = paths.read_again,
+                "garments of the report"
+            );
+            return Ok(());
+        }
+        scan_garments(self, journeys, "", opts, builder)
     }
 }
 
@@ -146,7 +158,12 @@ fn exposures_sql(database: &str, filter: &EventFilter, opts: &FunnelOptions) -> 
 /// numbers in a flat buffer, and a tuple element by element through a
 /// generic path that costs it more than the grouping; the reader sorts the
 /// few events of a garment itself.
-fn garments_sql(database: &str, journeys: &EventFilter, opts: &FunnelOptions) -> String {
+fn garments_sql(
+    database: &str,
+    journeys: &EventFilter,
+    only: &str,
+    opts: &FunnelOptions,
+) -> String {
     let keys = Keys::of(opts);
     // The step as a number (anything else, 3, is not a step).
     let step = "multiIf(event = 'item_pickup', 0, event = 'item_try_on', 1, \
@@ -170,7 +187,7 @@ fn garments_sql(database: &str, journeys: &EventFilter, opts: &FunnelOptions) ->
     let cond = filter_sql(journeys);
     format!(
         "SELECT {} FROM {database}.events
-         WHERE event NOT IN ('fixture_dwell', 'store_visits'){cond}
+         WHERE event NOT IN ('fixture_dwell', 'store_visits'){cond}{only}
          GROUP BY store, gtin, serial FORMAT RowBinary",
         columns.join(", ")
     )
@@ -268,14 +285,17 @@ struct Element {
     id_hash: u64,
 }
 
+/// Every garment with item events that pass `journeys` (and the further
+/// condition `only`, empty or starting with ` AND`), each scanned here.
 fn scan_garments(
     store: &ClickHouseStore,
     journeys: &EventFilter,
+    only: &str,
     opts: &FunnelOptions,
     builder: &mut FunnelBuilder<'_>,
 ) -> Result<(), ClickHouseError> {
     let keys = Keys::of(opts);
-    let sql = garments_sql(store.database(), journeys, opts);
+    let sql = garments_sql(store.database(), journeys, only, opts);
     let mut elements: Vec<Element> = Vec::new();
     let mut events: Vec<GarmentEvent> = Vec::new();
     let (mut shop, mut gtin) = (Vec::new(), Vec::new());

@@ -120,6 +120,24 @@ pub struct OnlineStep {
     pub store: Option<String>,
 }
 
+/// Journeys that the event store folded itself, for a report that gives
+/// every step of a garment at its store one row
+/// ([`FunnelBuilder::folds_in_one_row`]): the garments' raw counts and
+/// journeys under the rules above, summed, and the time from the opening
+/// pickup to the try-on and from the try-on to the purchase of each journey
+/// that reached them.
+#[derive(Debug, Default)]
+pub struct FoldedJourneys {
+    pub pickups: u64,
+    pub try_ons: u64,
+    pub purchases: u64,
+    pub journeys: u64,
+    pub journeys_try_on: u64,
+    pub journeys_purchase: u64,
+    pub view_to_try_on: Vec<Duration>,
+    pub try_on_to_purchase: Vec<Duration>,
+}
+
 /// Accumulates report rows from exposures, dwells, visits and garments fed
 /// in any order.
 pub struct FunnelBuilder<'o> {
@@ -155,6 +173,45 @@ impl<'o> FunnelBuilder<'o> {
     /// thread to fill and [`absorb`](Self::absorb) back.
     pub fn part(&self) -> FunnelBuilder<'o> {
         FunnelBuilder::until(self.opts, self.until)
+    }
+
+    /// `--to`, when the report has one: steps at or after it count nowhere.
+    pub fn report_to(&self) -> Option<UnixMillis> {
+        self.until
+    }
+
+    /// Whether every step of a garment at its store counts in one row,
+    /// whatever its fixture, zone and instant: a report keyed by none of
+    /// them. Then a garment's journeys need only its steps' kinds and
+    /// instants, and an event store may fold them itself
+    /// ([`add_folded`](Self::add_folded)).
+    pub fn folds_in_one_row(&self) -> bool {
+        self.rows.same_row_at_any_fixture_zone_or_time()
+    }
+
+    /// Counts garments of `gtin` at `store` whose journeys the event store
+    /// folded, under the rules above, for a report that
+    /// [`folds_in_one_row`](Self::folds_in_one_row).
+    pub fn add_folded(&mut self, store: &str, gtin: &str, folded: FoldedJourneys) {
+        debug_assert!(self.folds_in_one_row());
+        let cell = self.cell(&Place {
+            channel: STORE_CHANNEL,
+            store: Some(store),
+            gtin: Some(gtin),
+            fixture: None,
+            zone: None,
+            ts: UnixMillis(0),
+        });
+        let cell = &mut self.cells[cell];
+        let row = &mut cell.row;
+        row.pickups += folded.pickups;
+        row.try_ons += folded.try_ons;
+        row.purchases += folded.purchases;
+        row.journeys += folded.journeys;
+        row.journeys_try_on += folded.journeys_try_on;
+        row.journeys_purchase += folded.journeys_purchase;
+        cell.view_to_try_on.extend(folded.view_to_try_on);
+        cell.try_on_to_purchase.extend(folded.try_on_to_purchase);
     }
 
     /// Counts `count` exposures of `gtin` shown at `fixture` (in `zone`)

@@ -1,0 +1,176 @@
+//! The fold against the engine's own scan: garments with none to several
+//! journeys, steps at one instant, events stored twice and events before
+//! 1970, fed through the collector's validation into a real
+//! `clickhouse-server` and into SQLite, give the same report for every
+//! report the fold serves, and every way a garment can take is taken.
+
+use super::*;
+use crate::event_store::{EventStore, Received, SqliteStore, Target};
+use crate::funnel::store::{journey_filter, report};
+use crate::funnel::{Catalog, Dimension, StoreDirectory};
+use crate::hq::validate::validate;
+use aisle_system_tests::ClickHouse;
+use protocol::topics::{Topic, TopicKind};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+
+const GTINS: [&str; 3] = ["80614141123458", "80614141123465", "80614141123472"];
+/// 2026-11-20T10:00:00Z.
+const T0: i64 = 1_795_168_800_000;
+const MINUTE: i64 = 60_000;
+
+/// Batches of two stores' garments. Each garment's steps fall in bursts
+/// an hour or more apart, so with a window of ten minutes to an hour a
+/// garment makes zero to several journeys; some steps share an instant,
+/// a few garments live in 1969, and every fourth batch is sent twice.
+fn batches(seed: u64) -> Vec<(String, Vec<u8>)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut out = Vec::new();
+    for store in ["S1", "S2"] {
+        let mut events: Vec<Value> = Vec::new();
+        for garment in 0..120u32 {
+            let gtin = GTINS[rng.gen_range(0..GTINS.len())];
+            let base = if garment % 20 == 0 {
+                -40 * MINUTE * 24 * 3
+            } else {
+                T0
+            };
+            let bursts = rng.gen_range(1..=4);
+            for burst in 0..bursts {
+                let start = base + burst * rng.gen_range(60..200) * MINUTE;
+                for _ in 0..rng.gen_range(1..6) {
+                    // Whole minutes, so steps often share an instant.
+                    let ts = start + rng.gen_range(0..50) * MINUTE;
+                    let (event, stage) = match rng.gen_range(0..5) {
+                        0 | 1 => ("item_pickup", "view"),
+                        2 | 3 => ("item_try_on", "try_on"),
+                        _ => ("item_purchase", "purchase"),
+                    };
+                    let id = format!("{store}-{garment}-{}", events.len());
+                    events.push(json!({"id": id, "ts": UnixMillis(ts).to_string(),
+                        "event": event, "stage": stage, "tag": 7, "gtin": gtin,
+                        "serial": garment.to_string()}));
+                }
+            }
+        }
+        for (i, chunk) in events.chunks(53).enumerate() {
+            let payload = json!({"schema": "aisle.batch.v1", "store": store,
+                "gateway": "gw-1", "batch_id": format!("b-{i}"),
+                "created_at": UnixMillis(T0).to_string(), "events": chunk})
+            .to_string()
+            .into_bytes();
+            let topic = Topic::new(store, TopicKind::Events).to_string();
+            if i % 4 == 1 {
+                out.push((topic.clone(), payload.clone()));
+            }
+            out.push((topic, payload));
+        }
+    }
+    out
+}
+
+fn ingest(store: &mut EventStore, topic: &str, payload: &[u8]) {
+    let verdict = validate(topic, payload);
+    let counts = store
+        .ingest(
+            &[Received {
+                topic,
+                payload,
+                verdict: &verdict,
+            }],
+            1,
+        )
+        .unwrap();
+    assert_eq!(counts.quarantined_batches + counts.quarantined_events, 0);
+}
+
+#[test]
+fn a_folded_report_equals_the_engines_scan_whichever_way_each_garment_went() {
+    let server = ClickHouse::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut sqlite = EventStore::Sqlite(SqliteStore::open(&dir.path().join("hq.db")).unwrap());
+    let target = Target::parse(&server.url("aisle")).unwrap();
+    let mut ch = EventStore::open(&target, &Default::default()).unwrap();
+    for (topic, payload) in batches(11) {
+        ingest(&mut sqlite, &topic, &payload);
+        ingest(&mut ch, &topic, &payload);
+    }
+    let EventStore::ClickHouse(clickhouse) = &ch else {
+        unreachable!()
+    };
+    let catalog = Catalog::parse(&format!(
+        "gtin,sku,style,name,colour,size\n{},SKU-A,ST-1,Tee,white,M\n{},SKU-B,ST-1,Tee,white,L\n",
+        GTINS[0], GTINS[1]
+    ))
+    .unwrap();
+    let stores = StoreDirectory::parse(
+        "store,name,region,city,brand,timezone\nS1,Nanjing Rd,East,Shanghai,Aisle,Asia/Shanghai\n",
+    )
+    .unwrap();
+    let filters = [
+        EventFilter::default(),
+        EventFilter {
+            store: Some("S1".into()),
+            ..EventFilter::default()
+        },
+        // Cuts through the bursts: journeys opened before `--to` finish
+        // after it.
+        EventFilter {
+            from: Some(UnixMillis(T0 + 30 * MINUTE)),
+            to: Some(UnixMillis(T0 + 200 * MINUTE)),
+            ..EventFilter::default()
+        },
+    ];
+    let bys = [
+        vec![Dimension::Sku],
+        vec![Dimension::Store],
+        vec![Dimension::Sku, Dimension::Store],
+        vec![Dimension::Style, Dimension::Region],
+        vec![Dimension::Channel, Dimension::Brand],
+    ];
+    let mut total = Paths::default();
+    for by in &bys {
+        for window_min in [10, 60] {
+            for filter in &filters {
+                let opts = FunnelOptions {
+                    window: Duration::from_secs(60 * window_min),
+                    by: by.clone(),
+                    catalog: catalog.clone(),
+                    stores: stores.clone(),
+                };
+                let context = format!("--by {by:?} --window {window_min}m {filter:?}");
+                let from_sqlite = report(&sqlite, filter, &opts).unwrap();
+                let from_ch = report(&ch, filter, &opts).unwrap();
+                assert_eq!(from_ch.to_json(), from_sqlite.to_json(), "{context}");
+
+                let mut builder = FunnelBuilder::until(&opts, filter.to);
+                let fold = Fold::of(&Keys::of(&opts), &opts, &builder)
+                    .unwrap_or_else(|| panic!("{context} is folded"));
+                let journeys = journey_filter(filter, &opts);
+                let paths = fold
+                    .scan(clickhouse, &journeys, &opts, &mut builder)
+                    .unwrap();
+                total.folded += paths.folded;
+                total.scanned += paths.scanned;
+                total.read_again += paths.read_again;
+            }
+        }
+    }
+    assert!(
+        total.folded > 0 && total.scanned > 0 && total.read_again > 0,
+        "every way is taken: {total:?}"
+    );
+    // A report keyed by fixture, zone or time is not folded.
+    for by in [Dimension::Fixture, Dimension::Zone, Dimension::Day] {
+        let opts = FunnelOptions {
+            by: vec![Dimension::Sku, by],
+            ..FunnelOptions::default()
+        };
+        let builder = FunnelBuilder::new(&opts);
+        assert!(
+            Fold::of(&Keys::of(&opts), &opts, &builder).is_none(),
+            "{by:?}"
+        );
+    }
+}
