@@ -6,7 +6,9 @@
 //! row per event id, when the report shows them. aisle reads the answer as
 //! a `RowBinary` stream, one garment per row, and hands each garment to the
 //! engine as it arrives, so memory is bounded by the report, not by the
-//! events.
+//! events. A report keyed by no fixture, zone or time reads each garment
+//! as one array of numbers and sums garments per row before the builder
+//! sees them ([`fold`]).
 //!
 //! A garment's events arrive as parallel arrays of numbers (see
 //! [`garments_sql`]) and are sorted here by (ts, step, fixture with none
@@ -59,11 +61,10 @@ impl FunnelSource for ClickHouseStore {
         opts: &FunnelOptions,
         builder: &mut FunnelBuilder<'_>,
     ) -> Result<(), ClickHouseError> {
-        if let Some(fold) = fold::Fold::of(&Keys::of(opts), opts, builder) {
+        if let Some(fold) = fold::Fold::of(&Keys::of(opts), builder) {
             let paths = fold.scan(self, journeys, opts, builder)?;
             tracing::debug!(
-                folded_in_server = paths.folded,
-                scanned_here = paths.scanned,
+                folded = paths.folded,
                 read_again_by_id = paths.read_again,
                 "garments of the report"
             );

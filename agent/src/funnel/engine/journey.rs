@@ -5,7 +5,7 @@
 
 use super::super::rows::Place;
 use super::super::seconds::{between, window_end};
-use super::{FunnelBuilder, GarmentEvent, OnlineStep, STORE_CHANNEL};
+use super::{FoldedJourneys, FunnelBuilder, GarmentEvent, OnlineStep, STORE_CHANNEL};
 use protocol::stage::StoreEventKind;
 use protocol::time::UnixMillis;
 
@@ -63,101 +63,155 @@ impl FunnelBuilder<'_> {
         );
     }
 
-    /// The journey rules (see the module docs), over one unit's steps in
-    /// order.
+    /// Counts one garment's item events, sorted by `garment_order`, into
+    /// `into` instead of a report row: what [`add_garment`](Self::add_garment)
+    /// would count in the garment's one row, for a report that
+    /// [`folds_in_one_row`](Self::folds_in_one_row). A reader that meets
+    /// garments in no order sums them per row itself and hands the sums
+    /// over with [`add_folded`](Self::add_folded).
+    pub fn fold_garment(&self, events: &[GarmentEvent], into: &mut FoldedJourneys) {
+        debug_assert!(self.folds_in_one_row());
+        let steps = events.iter().map(|e| Step {
+            ts: e.ts,
+            kind: e.kind,
+            store: None,
+            fixture: None,
+            zone: None,
+        });
+        scan(self.opts.window, self.until, steps, &mut Folding(into));
+    }
+
+    /// The journey rules over one unit's steps, counted in the report's
+    /// rows.
     fn scan<'e>(
         &mut self,
         channel: &str,
         gtin: Option<&str>,
         steps: impl Iterator<Item = Step<'e>>,
     ) {
-        let window = self.opts.window;
-        let mut open: Option<Journey> = None;
+        let (window, until) = (self.opts.window, self.until);
         // The row of the unit's steps at their store, when the report does
         // not tell their fixtures, zones and instants apart: looked up once
         // rather than once a step.
         let shared = self.rows.same_row_at_any_fixture_zone_or_time();
-        let mut row_at: Option<(Option<&str>, usize)> = None;
-        for step in steps {
-            if open
-                .as_ref()
-                .is_some_and(|j| step.ts > window_end(j.opened, window))
-            {
-                if let Some(done) = open.take() {
-                    self.close(done);
-                }
-            }
-            // Past `--to` a step only finishes an open journey.
-            let counted = self.until.is_none_or(|to| step.ts < to);
-            let mut step_cell = None;
-            if counted {
-                let cell = match row_at {
-                    Some((store, cell)) if store == step.store => cell,
-                    _ => {
-                        let cell = self.cell(&Place {
-                            channel,
-                            store: step.store,
-                            gtin,
-                            fixture: step.fixture,
-                            zone: step.zone,
-                            ts: step.ts,
-                        });
-                        if shared {
-                            row_at = Some((step.store, cell));
-                        }
-                        cell
-                    }
-                };
-                step_cell = Some(cell);
-                let row = &mut self.cells[cell].row;
-                match step.kind {
-                    StoreEventKind::ItemPickup => row.pickups += 1,
-                    StoreEventKind::ItemTryOn => row.try_ons += 1,
-                    StoreEventKind::ItemPurchase => row.purchases += 1,
-                    // Dwells and visits carry no garment: dwells are
-                    // counted as exposures and dwells, visits per store.
-                    StoreEventKind::FixtureDwell | StoreEventKind::StoreVisits => {}
-                }
-            }
-            match step.kind {
-                StoreEventKind::ItemPickup if open.is_none() => {
-                    // A counted step has its row; an uncounted one opens
-                    // nothing.
-                    if let Some(cell) = step_cell {
-                        open = Some(Journey {
-                            opened: step.ts,
-                            cell,
-                            try_on: None,
-                            purchase: None,
-                        });
-                    }
-                }
-                StoreEventKind::ItemTryOn => {
-                    if let Some(j) = open.as_mut() {
-                        if j.try_on.is_none() && step.ts > j.opened {
-                            j.try_on = Some(step.ts);
-                        }
-                    }
-                }
-                StoreEventKind::ItemPurchase => {
-                    if let Some(j) = open.as_mut() {
-                        if let (Some(tried), None) = (j.try_on, j.purchase) {
-                            if step.ts > tried {
-                                j.purchase = Some(step.ts);
-                            }
-                        }
-                    }
-                }
-                _ => {}
+        let mut rows = Rows {
+            builder: self,
+            channel,
+            gtin,
+            shared,
+            row_at: None,
+        };
+        scan(window, until, steps, &mut rows);
+    }
+}
+
+/// Where [`scan`] counts: a step in a row, a finished journey in the row
+/// of the step that opened it.
+trait Tally<'e> {
+    fn count(&mut self, step: &Step<'e>) -> usize;
+    fn close(&mut self, journey: Journey);
+}
+
+/// The journey rules (see the module docs), over one unit's steps in
+/// order: the one definition, whatever the steps are counted in.
+fn scan<'e>(
+    window: std::time::Duration,
+    until: Option<UnixMillis>,
+    steps: impl Iterator<Item = Step<'e>>,
+    tally: &mut impl Tally<'e>,
+) {
+    let mut open: Option<Journey> = None;
+    for step in steps {
+        if open
+            .as_ref()
+            .is_some_and(|j| step.ts > window_end(j.opened, window))
+        {
+            if let Some(done) = open.take() {
+                tally.close(done);
             }
         }
-        if let Some(done) = open {
-            self.close(done);
+        // Past `--to` a step only finishes an open journey.
+        let counted = until.is_none_or(|to| step.ts < to);
+        let step_cell = counted.then(|| tally.count(&step));
+        match step.kind {
+            StoreEventKind::ItemPickup if open.is_none() => {
+                // A counted step has its row; an uncounted one opens
+                // nothing.
+                if let Some(cell) = step_cell {
+                    open = Some(Journey {
+                        opened: step.ts,
+                        cell,
+                        try_on: None,
+                        purchase: None,
+                    });
+                }
+            }
+            StoreEventKind::ItemTryOn => {
+                if let Some(j) = open.as_mut() {
+                    if j.try_on.is_none() && step.ts > j.opened {
+                        j.try_on = Some(step.ts);
+                    }
+                }
+            }
+            StoreEventKind::ItemPurchase => {
+                if let Some(j) = open.as_mut() {
+                    if let (Some(tried), None) = (j.try_on, j.purchase) {
+                        if step.ts > tried {
+                            j.purchase = Some(step.ts);
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
+    }
+    if let Some(done) = open {
+        tally.close(done);
+    }
+}
+
+/// Counting in the report's rows.
+struct Rows<'b, 'o, 'c, 'e> {
+    builder: &'b mut FunnelBuilder<'o>,
+    channel: &'c str,
+    gtin: Option<&'c str>,
+    shared: bool,
+    row_at: Option<(Option<&'e str>, usize)>,
+}
+
+impl<'e> Tally<'e> for Rows<'_, '_, '_, 'e> {
+    fn count(&mut self, step: &Step<'e>) -> usize {
+        let cell = match self.row_at {
+            Some((store, cell)) if store == step.store => cell,
+            _ => {
+                let cell = self.builder.cell(&Place {
+                    channel: self.channel,
+                    store: step.store,
+                    gtin: self.gtin,
+                    fixture: step.fixture,
+                    zone: step.zone,
+                    ts: step.ts,
+                });
+                if self.shared {
+                    self.row_at = Some((step.store, cell));
+                }
+                cell
+            }
+        };
+        let row = &mut self.builder.cells[cell].row;
+        match step.kind {
+            StoreEventKind::ItemPickup => row.pickups += 1,
+            StoreEventKind::ItemTryOn => row.try_ons += 1,
+            StoreEventKind::ItemPurchase => row.purchases += 1,
+            // Dwells and visits carry no garment: dwells are counted as
+            // exposures and dwells, visits per store.
+            StoreEventKind::FixtureDwell | StoreEventKind::StoreVisits => {}
+        }
+        cell
     }
 
     fn close(&mut self, journey: Journey) {
-        let cell = &mut self.cells[journey.cell];
+        let cell = &mut self.builder.cells[journey.cell];
         cell.row.journeys += 1;
         if let Some(tried) = journey.try_on {
             cell.row.journeys_try_on += 1;
@@ -165,6 +219,35 @@ impl FunnelBuilder<'_> {
             if let Some(bought) = journey.purchase {
                 cell.row.journeys_purchase += 1;
                 cell.try_on_to_purchase.push(between(tried, bought));
+            }
+        }
+    }
+}
+
+/// Counting one garment's steps into its sums ([`FoldedJourneys`]).
+struct Folding<'f>(&'f mut FoldedJourneys);
+
+impl<'e> Tally<'e> for Folding<'_> {
+    fn count(&mut self, step: &Step<'e>) -> usize {
+        let sums = &mut *self.0;
+        match step.kind {
+            StoreEventKind::ItemPickup => sums.pickups += 1,
+            StoreEventKind::ItemTryOn => sums.try_ons += 1,
+            StoreEventKind::ItemPurchase => sums.purchases += 1,
+            StoreEventKind::FixtureDwell | StoreEventKind::StoreVisits => {}
+        }
+        0
+    }
+
+    fn close(&mut self, journey: Journey) {
+        let sums = &mut *self.0;
+        sums.journeys += 1;
+        if let Some(tried) = journey.try_on {
+            sums.journeys_try_on += 1;
+            sums.view_to_try_on.push(between(journey.opened, tried));
+            if let Some(bought) = journey.purchase {
+                sums.journeys_purchase += 1;
+                sums.try_on_to_purchase.push(between(tried, bought));
             }
         }
     }
