@@ -194,6 +194,12 @@ impl<'o> FunnelBuilder<'o> {
     /// [`folds_in_one_row`](Self::folds_in_one_row).
     pub fn add_folded(&mut self, store: &str, gtin: &str, folded: FoldedJourneys) {
         debug_assert!(self.folds_in_one_row());
+        // Garments read only to finish journeys opened before `--to` counted
+        // no step; as in `add_garment`, they make no row. (A journey is
+        // opened only by a counted pickup.)
+        if folded.pickups + folded.try_ons + folded.purchases == 0 {
+            return;
+        }
         let cell = self.cell(&Place {
             channel: STORE_CHANNEL,
             store: Some(store),
