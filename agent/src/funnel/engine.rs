@@ -98,9 +98,10 @@ pub struct GarmentEvent {
 /// The running totals of one report row.
 #[derive(Debug, Default)]
 struct Cell {
+    /// The row's key and exposures; its step and journey counts are in
+    /// `journeys` until the report is finished.
     row: FunnelRow,
-    view_to_try_on: Vec<Duration>,
-    try_on_to_purchase: Vec<Duration>,
+    journeys: FoldedJourneys,
     dwells: u64,
     dwell: Vec<Duration>,
     visits: u64,
@@ -120,12 +121,12 @@ pub struct OnlineStep {
     pub store: Option<String>,
 }
 
-/// Journeys that the event store folded itself, for a report that gives
-/// every step of a garment at its store one row
-/// ([`FunnelBuilder::folds_in_one_row`]): the garments' raw counts and
-/// journeys under the rules above, summed, and the time from the opening
-/// pickup to the try-on and from the try-on to the purchase of each journey
-/// that reached them.
+/// Steps and journeys under the rules above, summed: a report row's, or a
+/// reader's sums of garments ([`FunnelBuilder::fold_garment`]) for a
+/// report that gives every step of a garment at its store one row
+/// ([`FunnelBuilder::folds_in_one_row`]). With the raw counts, the time
+/// from the opening pickup to the try-on and from the try-on to the
+/// purchase of each journey that reached them.
 #[derive(Debug, Default)]
 pub struct FoldedJourneys {
     pub pickups: u64,
@@ -175,11 +176,6 @@ impl<'o> FunnelBuilder<'o> {
         FunnelBuilder::until(self.opts, self.until)
     }
 
-    /// `--to`, when the report has one: steps at or after it count nowhere.
-    pub fn report_to(&self) -> Option<UnixMillis> {
-        self.until
-    }
-
     /// Whether every step of a garment at its store counts in one row,
     /// whatever its fixture, zone and instant: a report keyed by none of
     /// them. Then a garment's journeys need only its steps' kinds and
@@ -208,16 +204,7 @@ impl<'o> FunnelBuilder<'o> {
             zone: None,
             ts: UnixMillis(0),
         });
-        let cell = &mut self.cells[cell];
-        let row = &mut cell.row;
-        row.pickups += folded.pickups;
-        row.try_ons += folded.try_ons;
-        row.purchases += folded.purchases;
-        row.journeys += folded.journeys;
-        row.journeys_try_on += folded.journeys_try_on;
-        row.journeys_purchase += folded.journeys_purchase;
-        cell.view_to_try_on.extend(folded.view_to_try_on);
-        cell.try_on_to_purchase.extend(folded.try_on_to_purchase);
+        self.cells[cell].journeys.add(folded);
     }
 
     /// Counts `count` exposures of `gtin` shown at `fixture` (in `zone`)
@@ -333,16 +320,8 @@ impl<'o> FunnelBuilder<'o> {
                 continue;
             }
             let mine = &mut self.cells[index];
-            let (row, theirs) = (&mut mine.row, &cell.row);
-            row.exposures += theirs.exposures;
-            row.pickups += theirs.pickups;
-            row.try_ons += theirs.try_ons;
-            row.purchases += theirs.purchases;
-            row.journeys += theirs.journeys;
-            row.journeys_try_on += theirs.journeys_try_on;
-            row.journeys_purchase += theirs.journeys_purchase;
-            mine.view_to_try_on.extend(cell.view_to_try_on);
-            mine.try_on_to_purchase.extend(cell.try_on_to_purchase);
+            mine.row.exposures += cell.row.exposures;
+            mine.journeys.add(cell.journeys);
             mine.dwells += cell.dwells;
             mine.dwell.extend(cell.dwell);
             mine.visits += cell.visits;
@@ -360,8 +339,15 @@ impl<'o> FunnelBuilder<'o> {
             .into_iter()
             .map(|mut cell| {
                 let row = &mut cell.row;
-                row.median_s_view_to_try_on = median_duration_s(&cell.view_to_try_on);
-                row.median_s_try_on_to_purchase = median_duration_s(&cell.try_on_to_purchase);
+                let sums = &cell.journeys;
+                row.pickups = sums.pickups;
+                row.try_ons = sums.try_ons;
+                row.purchases = sums.purchases;
+                row.journeys = sums.journeys;
+                row.journeys_try_on = sums.journeys_try_on;
+                row.journeys_purchase = sums.journeys_purchase;
+                row.median_s_view_to_try_on = median_duration_s(&sums.view_to_try_on);
+                row.median_s_try_on_to_purchase = median_duration_s(&sums.try_on_to_purchase);
                 let online = channel.is_some_and(|i| row.dims[i].as_deref() != Some(STORE_CHANNEL));
                 if dwells && !online {
                     row.dwells = Some(cell.dwells);

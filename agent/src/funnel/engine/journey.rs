@@ -78,7 +78,7 @@ impl FunnelBuilder<'_> {
             fixture: None,
             zone: None,
         });
-        scan(self.opts.window, self.until, steps, &mut Folding(into));
+        scan(self.opts.window, self.until, steps, into);
     }
 
     /// The journey rules over one unit's steps, counted in the report's
@@ -198,57 +198,53 @@ impl<'e> Tally<'e> for Rows<'_, '_, '_, 'e> {
                 cell
             }
         };
-        let row = &mut self.builder.cells[cell].row;
-        match step.kind {
-            StoreEventKind::ItemPickup => row.pickups += 1,
-            StoreEventKind::ItemTryOn => row.try_ons += 1,
-            StoreEventKind::ItemPurchase => row.purchases += 1,
-            // Dwells and visits carry no garment: dwells are counted as
-            // exposures and dwells, visits per store.
-            StoreEventKind::FixtureDwell | StoreEventKind::StoreVisits => {}
-        }
+        self.builder.cells[cell].journeys.count(step);
         cell
     }
 
     fn close(&mut self, journey: Journey) {
-        let cell = &mut self.builder.cells[journey.cell];
-        cell.row.journeys += 1;
+        self.builder.cells[journey.cell].journeys.close(journey);
+    }
+}
+
+/// Counting into sums: a report row's, or one garment's.
+impl<'e> Tally<'e> for FoldedJourneys {
+    fn count(&mut self, step: &Step<'e>) -> usize {
+        match step.kind {
+            StoreEventKind::ItemPickup => self.pickups += 1,
+            StoreEventKind::ItemTryOn => self.try_ons += 1,
+            StoreEventKind::ItemPurchase => self.purchases += 1,
+            // Dwells and visits carry no garment: dwells are counted as
+            // exposures and dwells, visits per store.
+            StoreEventKind::FixtureDwell | StoreEventKind::StoreVisits => {}
+        }
+        // One place: the caller's row, whatever it is.
+        0
+    }
+
+    fn close(&mut self, journey: Journey) {
+        self.journeys += 1;
         if let Some(tried) = journey.try_on {
-            cell.row.journeys_try_on += 1;
-            cell.view_to_try_on.push(between(journey.opened, tried));
+            self.journeys_try_on += 1;
+            self.view_to_try_on.push(between(journey.opened, tried));
             if let Some(bought) = journey.purchase {
-                cell.row.journeys_purchase += 1;
-                cell.try_on_to_purchase.push(between(tried, bought));
+                self.journeys_purchase += 1;
+                self.try_on_to_purchase.push(between(tried, bought));
             }
         }
     }
 }
 
-/// Counting one garment's steps into its sums ([`FoldedJourneys`]).
-struct Folding<'f>(&'f mut FoldedJourneys);
-
-impl<'e> Tally<'e> for Folding<'_> {
-    fn count(&mut self, step: &Step<'e>) -> usize {
-        let sums = &mut *self.0;
-        match step.kind {
-            StoreEventKind::ItemPickup => sums.pickups += 1,
-            StoreEventKind::ItemTryOn => sums.try_ons += 1,
-            StoreEventKind::ItemPurchase => sums.purchases += 1,
-            StoreEventKind::FixtureDwell | StoreEventKind::StoreVisits => {}
-        }
-        0
-    }
-
-    fn close(&mut self, journey: Journey) {
-        let sums = &mut *self.0;
-        sums.journeys += 1;
-        if let Some(tried) = journey.try_on {
-            sums.journeys_try_on += 1;
-            sums.view_to_try_on.push(between(journey.opened, tried));
-            if let Some(bought) = journey.purchase {
-                sums.journeys_purchase += 1;
-                sums.try_on_to_purchase.push(between(tried, bought));
-            }
-        }
+impl FoldedJourneys {
+    /// Adds `other`'s sums to these.
+    pub(super) fn add(&mut self, other: FoldedJourneys) {
+        self.pickups += other.pickups;
+        self.try_ons += other.try_ons;
+        self.purchases += other.purchases;
+        self.journeys += other.journeys;
+        self.journeys_try_on += other.journeys_try_on;
+        self.journeys_purchase += other.journeys_purchase;
+        self.view_to_try_on.extend(other.view_to_try_on);
+        self.try_on_to_purchase.extend(other.try_on_to_purchase);
     }
 }
