@@ -34,6 +34,7 @@ use protocol::time::UnixMillis;
 use std::io;
 use std::time::Duration;
 
+mod exposures;
 mod fold;
 
 impl FunnelSource for ClickHouseStore {
@@ -66,6 +67,7 @@ impl FunnelSource for ClickHouseStore {
             tracing::debug!(
                 folded = paths.folded,
                 read_again_by_id = paths.read_again,
+                keys_with_nul = paths.nul_keys,
                 "garments of the report"
             );
             return Ok(());
@@ -111,8 +113,9 @@ impl Keys {
     }
 }
 
-/// The exposure counts that pass `filter`, one row per report cell.
-fn exposures_sql(database: &str, filter: &EventFilter, opts: &FunnelOptions) -> String {
+/// The exposure counts that pass `filter` (and the further condition
+/// `only`, empty or starting with ` AND`), one row per report cell.
+fn exposures_sql(database: &str, filter: &EventFilter, only: &str, opts: &FunnelOptions) -> String {
     let keys = Keys::of(opts);
     let cond = filter_sql(filter);
     // An exposure is a (dwell, GTIN) pair: counting distinct pairs drops a
@@ -135,7 +138,7 @@ fn exposures_sql(database: &str, filter: &EventFilter, opts: &FunnelOptions) -> 
             "SELECT {store} AS x_store, {gtin} AS x_gtin, {fixture} AS x_fixture, zone,
                 {ts} AS x_ts, {pairs}
              FROM (SELECT store, gtin, fixture, ts_ms, event_id FROM {database}.exposures
-                   WHERE 1{cond})
+                   WHERE 1{cond}{only})
              ANY LEFT JOIN (SELECT id AS event_id, any(zone) AS zone FROM {database}.events
                    WHERE event = 'fixture_dwell'{cond} GROUP BY id) USING event_id
              GROUP BY x_store, x_gtin, x_fixture, zone, x_ts FORMAT RowBinary"
@@ -144,7 +147,7 @@ fn exposures_sql(database: &str, filter: &EventFilter, opts: &FunnelOptions) -> 
         format!(
             "SELECT {store} AS x_store, {gtin} AS x_gtin, {fixture} AS x_fixture, {none} AS zone,
                 {ts} AS x_ts, {pairs} FROM {database}.exposures
-             WHERE 1{cond} GROUP BY x_store, x_gtin, x_fixture, x_ts FORMAT RowBinary"
+             WHERE 1{cond}{only} GROUP BY x_store, x_gtin, x_fixture, x_ts FORMAT RowBinary"
         )
     }
 }
@@ -204,8 +207,29 @@ fn count_exposures(
     opts: &FunnelOptions,
     builder: &mut FunnelBuilder<'_>,
 ) -> Result<(), ClickHouseError> {
-    let sql = exposures_sql(store.database(), filter, opts);
-    store.read_each(&sql, |rows| {
+    if exposures::by_hashes(&Keys::of(opts)) {
+        let paths = exposures::count(store, filter, opts, builder)?;
+        tracing::debug!(
+            hashed = paths.hashed,
+            counted_again = paths.counted_again,
+            "exposure rows of the report"
+        );
+        return Ok(());
+    }
+    read_exposures(
+        store,
+        &exposures_sql(store.database(), filter, "", opts),
+        builder,
+    )
+}
+
+/// Runs an [`exposures_sql`] query into `builder`.
+fn read_exposures(
+    store: &ClickHouseStore,
+    sql: &str,
+    builder: &mut FunnelBuilder<'_>,
+) -> Result<(), ClickHouseError> {
+    store.read_each(sql, |rows| {
         let shop = rows.string()?;
         let gtin = rows.string()?;
         let fixture = rows.nullable_string()?;

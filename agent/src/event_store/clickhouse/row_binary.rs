@@ -112,10 +112,41 @@ impl<R: BufRead> RowReader<R> {
         String::from_utf8_lossy(&rest).into_owned()
     }
 
+    /// The next `N` bytes. Taken straight from the buffer when it holds
+    /// them, as it nearly always does: a copy of a size known here is a
+    /// load, where `read_exact` into a slice calls `memcpy` per value.
     fn exact<const N: usize>(&mut self) -> io::Result<[u8; N]> {
+        if let Some(bytes) = self.inner.fill_buf()?.first_chunk::<N>() {
+            let bytes = *bytes;
+            self.inner.consume(N);
+            return Ok(bytes);
+        }
         let mut buf = [0u8; N];
         io::Read::read_exact(&mut self.inner, &mut buf)?;
         Ok(buf)
+    }
+
+    /// An `Array(Int64)` appended to `out`.
+    pub fn i64_array_into(&mut self, out: &mut Vec<i64>) -> io::Result<()> {
+        let mut left = self.leb128()?;
+        while left > 0 {
+            let buffered = self.inner.fill_buf()?;
+            let whole = (buffered.len() / 8).min(usize::try_from(left).unwrap_or(usize::MAX));
+            if whole == 0 {
+                // A value cut by the buffer's end.
+                out.push(self.i64()?);
+                left -= 1;
+                continue;
+            }
+            out.extend(
+                buffered[..whole * 8]
+                    .chunks_exact(8)
+                    .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes"))),
+            );
+            self.inner.consume(whole * 8);
+            left -= whole as u64;
+        }
+        Ok(())
     }
 
     pub fn u8(&mut self) -> io::Result<u8> {
@@ -225,6 +256,32 @@ mod tests {
         assert_eq!(r.i64().unwrap(), i64::MAX);
         assert_eq!(r.u64().unwrap(), 7);
         assert!(r.at_end().unwrap());
+    }
+
+    #[test]
+    fn values_cut_by_the_buffers_end_read_whole() {
+        let numbers: Vec<i64> = (0..40).map(|n| n * 1_000_003 - 7).collect();
+        let mut w = RowWriter::default();
+        w.leb128(numbers.len() as u64);
+        for n in &numbers {
+            w.i64(*n);
+        }
+        w.i64(-9);
+        // Buffers of 1 to 13 bytes cut values at every offset.
+        for capacity in 1..14 {
+            let mut r = RowReader::new(io::BufReader::with_capacity(capacity, w.buf.as_slice()));
+            let mut out = vec![1];
+            r.i64_array_into(&mut out).unwrap();
+            assert_eq!(out[1..], numbers[..], "buffer of {capacity}");
+            assert_eq!(out[0], 1, "appended");
+            assert_eq!(r.i64().unwrap(), -9);
+            assert!(r.at_end().unwrap());
+        }
+        // A stream that ends inside the array is an error.
+        let cut = &w.buf[..w.buf.len() - 12];
+        let mut r = RowReader::new(io::BufReader::with_capacity(7, cut));
+        let err = r.i64_array_into(&mut Vec::new()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! Garments read as numbers and folded per row, against SQLite's reader:
-//! garments with none to several journeys, steps at one instant, events
-//! stored twice and events before 1970, fed through the collector's
-//! validation into a real `clickhouse-server` and into SQLite, give the
-//! same report for every report the fold serves, and both ways a garment
-//! can take (folded from its numbers, read again by id) are taken.
+//! Garments read as numbers and folded per row, and exposures counted
+//! from their ids' hashes, against SQLite's reader: garments with none to
+//! several journeys, steps at one instant, events stored twice, events
+//! before 1970, keys holding a NUL and dwells stored twice, fed through
+//! the collector's validation into a real `clickhouse-server` and into
+//! SQLite, give the same report for every report the fold serves, and
+//! every way a garment or a row's exposures can take is taken.
 
 use super::*;
 use crate::event_store::EventFilter;
@@ -27,6 +28,10 @@ const MINUTE: i64 = 60_000;
 /// an hour or more apart, so with a window of ten minutes to an hour a
 /// garment makes zero to several journeys; some steps share an instant,
 /// a few garments live in 1969, and every fourth batch is sent twice.
+/// Two garments of S2 have a NUL in their GTIN or serial, which give the
+/// same `store NUL gtin NUL serial`. Each store's dwells come in two
+/// batches: the first, showing the first two GTINs, sent twice; the
+/// second, showing the last two, once.
 fn batches(seed: u64) -> Vec<(String, Vec<u8>)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut out = Vec::new();
@@ -57,6 +62,14 @@ fn batches(seed: u64) -> Vec<(String, Vec<u8>)> {
                 }
             }
         }
+        if store == "S2" {
+            for (n, (gtin, serial)) in [("8061\0X", "1"), ("8061", "X\u{0}1")].iter().enumerate() {
+                let id = format!("{store}-nul-{n}");
+                events.push(json!({"id": id, "ts": UnixMillis(T0 + MINUTE).to_string(),
+                    "event": "item_pickup", "stage": "view", "tag": 7, "gtin": gtin,
+                    "serial": serial}));
+            }
+        }
         for (i, chunk) in events.chunks(53).enumerate() {
             let payload = json!({"schema": "aisle.batch.v1", "store": store,
                 "gateway": "gw-1", "batch_id": format!("b-{i}"),
@@ -65,6 +78,29 @@ fn batches(seed: u64) -> Vec<(String, Vec<u8>)> {
             .into_bytes();
             let topic = Topic::new(store, TopicKind::Events).to_string();
             if i % 4 == 1 {
+                out.push((topic.clone(), payload.clone()));
+            }
+            out.push((topic, payload));
+        }
+        for (i, shown) in [[GTINS[0], GTINS[1]], [GTINS[2], GTINS[1]]]
+            .iter()
+            .enumerate()
+        {
+            let dwells: Vec<Value> = (0..40i64)
+                .map(|d| {
+                    json!({"id": format!("{store}-dwell-{i}-{d}"),
+                        "ts": UnixMillis(T0 + d * 7 * MINUTE).to_string(),
+                        "event": "fixture_dwell", "stage": "exposure", "tag": 9,
+                        "fixture": "rack-1", "duration_ms": 12_000, "gtins": shown})
+                })
+                .collect();
+            let payload = json!({"schema": "aisle.batch.v1", "store": store,
+                "gateway": "gw-1", "batch_id": format!("d-{i}"),
+                "created_at": UnixMillis(T0).to_string(), "events": dwells})
+            .to_string()
+            .into_bytes();
+            let topic = Topic::new(store, TopicKind::Events).to_string();
+            if i == 0 {
                 out.push((topic.clone(), payload.clone()));
             }
             out.push((topic, payload));
@@ -89,7 +125,7 @@ fn ingest(store: &mut EventStore, topic: &str, payload: &[u8]) {
 }
 
 #[test]
-fn a_folded_report_equals_the_engines_scan_whichever_way_each_garment_went() {
+fn a_folded_report_equals_the_engines_scan_whichever_way_each_garment_and_exposure_went() {
     let server = ClickHouse::start();
     let dir = tempfile::tempdir().unwrap();
     let mut sqlite = EventStore::Sqlite(SqliteStore::open(&dir.path().join("hq.db")).unwrap());
@@ -140,6 +176,7 @@ fn a_folded_report_equals_the_engines_scan_whichever_way_each_garment_went() {
         vec![Dimension::Channel, Dimension::Brand],
     ];
     let mut total = Paths::default();
+    let mut exposed = super::super::exposures::Paths::default();
     for by in &bys {
         for window_min in [10, 60] {
             for filter in &filters {
@@ -163,12 +200,26 @@ fn a_folded_report_equals_the_engines_scan_whichever_way_each_garment_went() {
                     .unwrap();
                 total.folded += paths.folded;
                 total.read_again += paths.read_again;
+                total.nul_keys += paths.nul_keys;
+
+                if super::super::exposures::by_hashes(&Keys::of(&opts)) {
+                    let mut builder = FunnelBuilder::until(&opts, filter.to);
+                    let paths =
+                        super::super::exposures::count(clickhouse, filter, &opts, &mut builder)
+                            .unwrap();
+                    exposed.hashed += paths.hashed;
+                    exposed.counted_again += paths.counted_again;
+                }
             }
         }
     }
     assert!(
-        total.folded > 0 && total.read_again > 0,
+        total.folded > 0 && total.read_again > 0 && total.nul_keys > 0,
         "every way is taken: {total:?}"
+    );
+    assert!(
+        exposed.hashed > 0 && exposed.counted_again > 0,
+        "every way is taken: {exposed:?}"
     );
     // A report keyed by fixture, zone or time is not folded.
     for by in [Dimension::Fixture, Dimension::Zone, Dimension::Day] {
