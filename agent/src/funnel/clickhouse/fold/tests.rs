@@ -71,16 +71,13 @@ fn batches(seed: u64) -> Vec<(String, Vec<u8>)> {
             }
         }
         for (i, chunk) in events.chunks(53).enumerate() {
-            let payload = json!({"schema": "aisle.batch.v1", "store": store,
-                "gateway": "gw-1", "batch_id": format!("b-{i}"),
-                "created_at": UnixMillis(T0).to_string(), "events": chunk})
-            .to_string()
-            .into_bytes();
-            let topic = Topic::new(store, TopicKind::Events).to_string();
-            if i % 4 == 1 {
-                out.push((topic.clone(), payload.clone()));
-            }
-            out.push((topic, payload));
+            send(
+                &mut out,
+                store,
+                &format!("b-{i}"),
+                chunk,
+                if i % 4 == 1 { 2 } else { 1 },
+            );
         }
         for (i, shown) in [[GTINS[0], GTINS[1]], [GTINS[2], GTINS[1]]]
             .iter()
@@ -94,19 +91,29 @@ fn batches(seed: u64) -> Vec<(String, Vec<u8>)> {
                         "fixture": "rack-1", "duration_ms": 12_000, "gtins": shown})
                 })
                 .collect();
-            let payload = json!({"schema": "aisle.batch.v1", "store": store,
-                "gateway": "gw-1", "batch_id": format!("d-{i}"),
-                "created_at": UnixMillis(T0).to_string(), "events": dwells})
-            .to_string()
-            .into_bytes();
-            let topic = Topic::new(store, TopicKind::Events).to_string();
-            if i == 0 {
-                out.push((topic.clone(), payload.clone()));
-            }
-            out.push((topic, payload));
+            send(
+                &mut out,
+                store,
+                &format!("d-{i}"),
+                &dwells,
+                if i == 0 { 2 } else { 1 },
+            );
         }
     }
     out
+}
+
+/// Appends one gateway batch of `events` from `store`, `times` times.
+fn send(out: &mut Vec<(String, Vec<u8>)>, store: &str, id: &str, events: &[Value], times: usize) {
+    let payload = json!({"schema": "aisle.batch.v1", "store": store,
+        "gateway": "gw-1", "batch_id": id,
+        "created_at": UnixMillis(T0).to_string(), "events": events})
+    .to_string()
+    .into_bytes();
+    let topic = Topic::new(store, TopicKind::Events).to_string();
+    for _ in 0..times {
+        out.push((topic.clone(), payload.clone()));
+    }
 }
 
 fn ingest(store: &mut EventStore, topic: &str, payload: &[u8]) {
