@@ -197,6 +197,10 @@ fn garments_sql(
     )
 }
 
+/// Keys named in one query when rows are read again by key: few enough to
+/// keep the query well under ClickHouse's size limit (`max_query_size`).
+const KEYS_PER_QUERY: usize = 500;
+
 /// The packing of an event's instant and step: `ts_ms * STEPS + step`,
 /// which orders as (instant, step) does. Steps are 0 to 3.
 const STEPS: i64 = 4;

@@ -15,7 +15,7 @@
 //! exposures of one SKU at one store (or in the whole chain for `--by
 //! sku`), never by all of them.
 
-use super::{exposures_sql, Keys};
+use super::{exposures_sql, Keys, KEYS_PER_QUERY};
 use crate::event_store::clickhouse::{filter_sql, quote};
 use crate::event_store::{ClickHouseError, ClickHouseStore, EventFilter};
 use crate::funnel::engine::{FunnelBuilder, FunnelOptions};
@@ -75,9 +75,8 @@ pub(super) fn count(
         Ok(())
     })?;
     paths.counted_again = again.len() as u64;
-    // Few rows (those of redelivered dwells), counted by their keys in
-    // chunks that keep each query well under ClickHouse's size limit.
-    for chunk in again.chunks(500) {
+    // Few rows (those of redelivered dwells), counted by their keys.
+    for chunk in again.chunks(KEYS_PER_QUERY) {
         let only = if keys.store {
             let pairs: Vec<String> = chunk
                 .iter()

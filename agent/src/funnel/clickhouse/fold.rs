@@ -25,7 +25,7 @@
 //! number only if they share the instant, the step and 12 hash bits: the
 //! short hash costs a second read, never exactness.
 
-use super::{scan_garments, utf8, Keys, STEPS};
+use super::{scan_garments, utf8, Keys, KEYS_PER_QUERY, STEPS};
 use crate::event_store::clickhouse::{filter_sql, quote};
 use crate::event_store::{ClickHouseError, ClickHouseStore, EventFilter};
 use crate::funnel::engine::{FoldedJourneys, FunnelBuilder, FunnelOptions, GarmentEvent};
@@ -152,9 +152,8 @@ impl Fold {
             builder.add_folded(&shop, &gtin, folded);
         }
         paths.read_again = again.len() as u64;
-        // Few garments (a redelivered batch's), read by key in chunks that
-        // keep each query well under ClickHouse's query size limit.
-        for chunk in again.chunks(500) {
+        // Few garments (a redelivered batch's), read by key.
+        for chunk in again.chunks(KEYS_PER_QUERY) {
             let keys: Vec<String> = chunk
                 .iter()
                 .map(|[s, g, n]| format!("({}, {}, {})", quote(s), quote(g), quote(n)))
